@@ -1,0 +1,60 @@
+/* common.c - allocation wrappers and small string helpers. */
+#include "core/common.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "{\"level\":\"fatal\",\"msg\":\"out of memory\",\"bytes\":%zu}\n", n);
+    abort();
+}
+
+void *lx_alloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (lx_unlikely(p == NULL))
+        oom(n);
+    return p;
+}
+
+void *lx_calloc(size_t count, size_t n)
+{
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (lx_unlikely(p == NULL))
+        oom(count * n);
+    return p;
+}
+
+void *lx_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (lx_unlikely(q == NULL))
+        oom(n);
+    return q;
+}
+
+char *lx_strndup(const char *p, size_t n)
+{
+    char *s = lx_alloc(n + 1);
+    if (n)
+        memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+char *lx_strdup(const char *s)
+{
+    return lx_strndup(s, strlen(s));
+}
+
+bool lx_str_ieq(lx_str_t a, lx_str_t b)
+{
+    if (a.n != b.n)
+        return false;
+    for (size_t i = 0; i < a.n; i++)
+        if (tolower((unsigned char)a.p[i]) != tolower((unsigned char)b.p[i]))
+            return false;
+    return true;
+}

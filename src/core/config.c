@@ -1,0 +1,643 @@
+/* config.c - layered configuration: defaults < file < environment < flags. */
+#include "core/config.h"
+#include "core/crypto.h"
+#include "lx_version.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const char *const kind_names[LX_PROVIDER__COUNT] = {
+    [LX_PROVIDER_OPENAI] = "openai",
+    [LX_PROVIDER_ANTHROPIC] = "anthropic",
+    [LX_PROVIDER_GEMINI] = "gemini",
+    [LX_PROVIDER_OPENAI_COMPAT] = "openai_compatible",
+};
+
+/* The providers the environment contract knows by name. */
+static const struct {
+    const char *name;
+    const char *env_prefix;
+    lx_provider_kind_t kind;
+    const char *default_base_url;
+} builtin_providers[] = {
+    {"openai", "OPENAI", LX_PROVIDER_OPENAI, "https://api.openai.com/v1"},
+    {"anthropic", "ANTHROPIC", LX_PROVIDER_ANTHROPIC, "https://api.anthropic.com"},
+    {"gemini", "GEMINI", LX_PROVIDER_GEMINI, "https://generativelanguage.googleapis.com"},
+    {"openrouter", "OPENROUTER", LX_PROVIDER_OPENAI_COMPAT, "https://openrouter.ai/api/v1"},
+    {"demo", "LLMUX_DEMO", LX_PROVIDER_OPENAI_COMPAT, NULL},
+};
+
+const char *lx_provider_kind_name(lx_provider_kind_t k)
+{
+    return (unsigned)k < LX_PROVIDER__COUNT ? kind_names[k] : "unknown";
+}
+
+int lx_provider_kind_parse(const char *s, lx_provider_kind_t *out)
+{
+    for (int i = 0; i < LX_PROVIDER__COUNT; i++) {
+        if (strcmp(s, kind_names[i]) == 0) {
+            *out = (lx_provider_kind_t)i;
+            return LX_OK;
+        }
+    }
+    if (strcmp(s, "generic") == 0 || strcmp(s, "openrouter") == 0) {
+        *out = LX_PROVIDER_OPENAI_COMPAT;
+        return LX_OK;
+    }
+    return LX_ERROR;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return LX_ERROR;
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = v ? lx_strdup(v) : NULL;
+}
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void lx_config_defaults(lx_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->listen_host = lx_strdup("127.0.0.1");
+    cfg->listen_port = 8080;
+    cfg->workers = online_cpus();
+    cfg->backlog = 4096;
+    cfg->max_body_bytes = 16u << 20;
+    cfg->max_header_bytes = 32u << 10;
+    cfg->max_headers = 100;
+    cfg->header_timeout_ms = 10000;
+    cfg->keepalive_timeout_ms = 75000;
+    cfg->write_timeout_ms = 60000;
+    cfg->drain_timeout_ms = 30000;
+    cfg->stream_high_water = 256u << 10;
+    cfg->log_level = LX_LOG_INFO;
+    cfg->access_log = true;
+    cfg->upstream.connect_ms = 5000;
+    cfg->upstream.first_byte_ms = 120000;
+    cfg->upstream.idle_ms = 120000;
+    cfg->upstream.total_ms = 600000;
+    cfg->command = lx_strdup("serve");
+}
+
+static void provider_free(lx_provider_conf_t *p)
+{
+    free(p->name);
+    free(p->base_url);
+    if (p->api_key) {
+        explicit_bzero(p->api_key, strlen(p->api_key));
+        free(p->api_key);
+    }
+    for (int i = 0; i < p->nheaders; i++) {
+        free(p->header_names[i]);
+        free(p->header_values[i]);
+    }
+    memset(p, 0, sizeof *p);
+}
+
+void lx_config_free(lx_config_t *cfg)
+{
+    free(cfg->listen_host);
+    free(cfg->database_url);
+    if (cfg->admin_key) {
+        explicit_bzero(cfg->admin_key, strlen(cfg->admin_key));
+        free(cfg->admin_key);
+    }
+    explicit_bzero(cfg->master_key, sizeof cfg->master_key);
+    for (int i = 0; i < cfg->nproviders; i++)
+        provider_free(&cfg->providers[i]);
+    free(cfg->config_path);
+    free(cfg->command);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+const lx_provider_conf_t *lx_config_provider(const lx_config_t *cfg, lx_str_t name)
+{
+    for (int i = 0; i < cfg->nproviders; i++)
+        if (lx_str_eq_cstr(name, cfg->providers[i].name))
+            return &cfg->providers[i];
+    return NULL;
+}
+
+static lx_provider_conf_t *provider_get(lx_config_t *cfg, const char *name, char *err,
+                                        size_t errlen)
+{
+    for (int i = 0; i < cfg->nproviders; i++)
+        if (strcmp(cfg->providers[i].name, name) == 0)
+            return &cfg->providers[i];
+    if (cfg->nproviders == LX_MAX_PROVIDERS) {
+        fail(err, errlen, "providers: at most %d providers", LX_MAX_PROVIDERS);
+        return NULL;
+    }
+    lx_provider_conf_t *p = &cfg->providers[cfg->nproviders++];
+    memset(p, 0, sizeof *p);
+    p->name = lx_strdup(name);
+    p->kind = LX_PROVIDER_OPENAI_COMPAT;
+    for (size_t i = 0; i < LX_ARRAY_LEN(builtin_providers); i++) {
+        if (strcmp(builtin_providers[i].name, name) == 0) {
+            p->kind = builtin_providers[i].kind;
+            set_str(&p->base_url, builtin_providers[i].default_base_url);
+        }
+    }
+    return p;
+}
+
+/* ---- scalar parsers shared by the three layers ---- */
+
+static int parse_int(const char *field, const char *s, long lo, long hi, long *out, char *err,
+                     size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi)
+        return fail(err, errlen, "%s: expected an integer between %ld and %ld", field, lo, hi);
+    *out = v;
+    return LX_OK;
+}
+
+static int parse_bool(const char *field, const char *s, bool *out, char *err, size_t errlen)
+{
+    if (!strcasecmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
+        !strcasecmp(s, "on")) {
+        *out = true;
+        return LX_OK;
+    }
+    if (!strcasecmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") ||
+        !strcasecmp(s, "off")) {
+        *out = false;
+        return LX_OK;
+    }
+    return fail(err, errlen, "%s: expected true or false", field);
+}
+
+static int parse_listen(lx_config_t *cfg, const char *field, const char *s, char *err,
+                        size_t errlen)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s)
+        return fail(err, errlen, "%s: expected host:port, e.g. 127.0.0.1:8080", field);
+    long port = 0;
+    if (parse_int(field, colon + 1, 1, 65535, &port, err, errlen) != LX_OK)
+        return fail(err, errlen, "%s: port must be 1..65535", field);
+    const char *h = s;
+    size_t hn = (size_t)(colon - s);
+    if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') { /* [::1]:8080 */
+        h++;
+        hn -= 2;
+    }
+    free(cfg->listen_host);
+    cfg->listen_host = lx_strndup(h, hn);
+    cfg->listen_port = (int)port;
+    return LX_OK;
+}
+
+static int parse_master_key(lx_config_t *cfg, const char *field, const char *s, char *err,
+                            size_t errlen)
+{
+    unsigned char k[48];
+    long n = lx_base64_decode(s, strlen(s), k, sizeof k);
+    if (n != 32) {
+        explicit_bzero(k, sizeof k);
+        return fail(err, errlen, "%s: expected base64 of exactly 32 bytes", field);
+    }
+    memcpy(cfg->master_key, k, 32);
+    explicit_bzero(k, sizeof k);
+    cfg->has_master_key = true;
+    return LX_OK;
+}
+
+/* One table maps every scalar setting to its file key, env name and flag. */
+typedef enum { T_INT, T_SIZE, T_BOOL, T_STR, T_LISTEN, T_MASTER, T_LEVEL } kind_t;
+
+typedef struct {
+    const char *key;  /* JSON key (dotted for nested objects) */
+    const char *env;  /* environment variable, or NULL */
+    const char *flag; /* --flag, or NULL */
+    kind_t type;
+    size_t off;
+    long lo, hi;
+} setting_t;
+
+#define OFF(f) offsetof(lx_config_t, f)
+static const setting_t settings[] = {
+    {"listen", "LLMUX_LISTEN", "--listen", T_LISTEN, 0, 0, 0},
+    {"workers", "LLMUX_WORKERS", "--workers", T_INT, OFF(workers), 1, 256},
+    {"backlog", "LLMUX_BACKLOG", NULL, T_INT, OFF(backlog), 16, 65535},
+    {"database_url", "LLMUX_DATABASE_URL", "--database-url", T_STR, OFF(database_url), 0, 0},
+    {"admin_key", "LLMUX_ADMIN_KEY", NULL, T_STR, OFF(admin_key), 0, 0},
+    {"master_key", "LLMUX_MASTER_KEY", NULL, T_MASTER, 0, 0, 0},
+    {"log_level", "LLMUX_LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0},
+    {"access_log", "LLMUX_ACCESS_LOG", NULL, T_BOOL, OFF(access_log), 0, 0},
+    {"limits.max_body_bytes", "LLMUX_MAX_BODY_BYTES", NULL, T_SIZE, OFF(max_body_bytes), 1024,
+     1L << 30},
+    {"limits.max_header_bytes", "LLMUX_MAX_HEADER_BYTES", NULL, T_SIZE, OFF(max_header_bytes), 1024,
+     1L << 20},
+    {"limits.max_headers", "LLMUX_MAX_HEADERS", NULL, T_INT, OFF(max_headers), 8, 1000},
+    {"limits.header_timeout_ms", "LLMUX_HEADER_TIMEOUT_MS", NULL, T_INT, OFF(header_timeout_ms),
+     10, 3600000},
+    {"limits.keepalive_timeout_ms", "LLMUX_KEEPALIVE_TIMEOUT_MS", NULL, T_INT,
+     OFF(keepalive_timeout_ms), 10, 3600000},
+    {"limits.write_timeout_ms", "LLMUX_WRITE_TIMEOUT_MS", NULL, T_INT, OFF(write_timeout_ms), 10,
+     3600000},
+    {"limits.drain_timeout_ms", "LLMUX_DRAIN_TIMEOUT_MS", NULL, T_INT, OFF(drain_timeout_ms), 0,
+     3600000},
+    {"limits.stream_high_water_bytes", "LLMUX_STREAM_HIGH_WATER", NULL, T_SIZE,
+     OFF(stream_high_water), 4096, 64L << 20},
+    {"upstream.connect_timeout_ms", "LLMUX_UPSTREAM_CONNECT_TIMEOUT_MS", NULL, T_INT,
+     OFF(upstream.connect_ms), 1, 600000},
+    {"upstream.first_byte_timeout_ms", "LLMUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS", NULL, T_INT,
+     OFF(upstream.first_byte_ms), 1, 3600000},
+    {"upstream.idle_timeout_ms", "LLMUX_UPSTREAM_IDLE_TIMEOUT_MS", NULL, T_INT,
+     OFF(upstream.idle_ms), 1, 3600000},
+    {"upstream.total_timeout_ms", "LLMUX_UPSTREAM_TOTAL_TIMEOUT_MS", NULL, T_INT,
+     OFF(upstream.total_ms), 1, 86400000},
+};
+
+static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field, const char *v,
+                         char *err, size_t errlen)
+{
+    char *base = (char *)cfg;
+    long n = 0;
+    switch (s->type) {
+    case T_INT:
+        if (parse_int(field, v, s->lo, s->hi, &n, err, errlen) != LX_OK)
+            return LX_ERROR;
+        *(int *)(base + s->off) = (int)n;
+        return LX_OK;
+    case T_SIZE:
+        if (parse_int(field, v, s->lo, s->hi, &n, err, errlen) != LX_OK)
+            return LX_ERROR;
+        *(size_t *)(base + s->off) = (size_t)n;
+        return LX_OK;
+    case T_BOOL:
+        return parse_bool(field, v, (bool *)(base + s->off), err, errlen);
+    case T_STR:
+        set_str((char **)(base + s->off), v[0] ? v : NULL);
+        return LX_OK;
+    case T_LISTEN:
+        return parse_listen(cfg, field, v, err, errlen);
+    case T_MASTER:
+        return parse_master_key(cfg, field, v, err, errlen);
+    case T_LEVEL:
+        if (lx_log_level_parse(v, (lx_log_level_t *)(base + s->off)) != LX_OK)
+            return fail(err, errlen, "%s: expected debug, info, warn or error", field);
+        return LX_OK;
+    }
+    return LX_ERROR;
+}
+
+/* ---- JSON file layer ---- */
+
+static int json_scalar_text(json_t *v, char *out, size_t outlen)
+{
+    if (json_is_string(v))
+        snprintf(out, outlen, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, outlen, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return LX_ERROR;
+    return LX_OK;
+}
+
+static int apply_timeouts_json(lx_timeouts_t *t, json_t *obj, const char *prefix, char *err,
+                               size_t errlen)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } keys[] = {
+        {"connect_timeout_ms", offsetof(lx_timeouts_t, connect_ms)},
+        {"first_byte_timeout_ms", offsetof(lx_timeouts_t, first_byte_ms)},
+        {"idle_timeout_ms", offsetof(lx_timeouts_t, idle_ms)},
+        {"total_timeout_ms", offsetof(lx_timeouts_t, total_ms)},
+    };
+    for (size_t i = 0; i < LX_ARRAY_LEN(keys); i++) {
+        json_t *v = json_object_get(obj, keys[i].key);
+        if (v == NULL)
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > 86400000)
+            return fail(err, errlen, "%s.%s: expected milliseconds (1..86400000)", prefix,
+                        keys[i].key);
+        *(int *)((char *)t + keys[i].off) = (int)json_integer_value(v);
+    }
+    return LX_OK;
+}
+
+static int apply_provider_json(lx_config_t *cfg, const char *name, json_t *obj, char *err,
+                               size_t errlen)
+{
+    char field[160];
+    snprintf(field, sizeof field, "providers.%s", name);
+    if (!json_is_object(obj))
+        return fail(err, errlen, "%s: expected an object", field);
+    lx_provider_conf_t *p = provider_get(cfg, name, err, errlen);
+    if (p == NULL)
+        return LX_ERROR;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (strcmp(key, "kind") == 0) {
+            if (!json_is_string(v) || lx_provider_kind_parse(json_string_value(v), &p->kind))
+                return fail(err, errlen,
+                            "%s.kind: expected openai, anthropic, gemini or openai_compatible",
+                            field);
+        } else if (strcmp(key, "base_url") == 0 || strcmp(key, "api_key") == 0) {
+            if (!json_is_string(v))
+                return fail(err, errlen, "%s.%s: expected a string", field, key);
+            set_str(key[0] == 'b' ? &p->base_url : &p->api_key, json_string_value(v));
+        } else if (strcmp(key, "headers") == 0) {
+            if (!json_is_object(v))
+                return fail(err, errlen, "%s.headers: expected an object of strings", field);
+            const char *hk;
+            json_t *hv;
+            json_object_foreach(v, hk, hv)
+            {
+                if (!json_is_string(hv))
+                    return fail(err, errlen, "%s.headers.%s: expected a string", field, hk);
+                if (p->nheaders == LX_MAX_EXTRA_HEADERS)
+                    return fail(err, errlen, "%s.headers: at most %d headers", field,
+                                LX_MAX_EXTRA_HEADERS);
+                p->header_names[p->nheaders] = lx_strdup(hk);
+                p->header_values[p->nheaders++] = lx_strdup(json_string_value(hv));
+            }
+        } else if (strstr(key, "_timeout_ms") == NULL) {
+            return fail(err, errlen, "%s.%s: unknown setting", field, key);
+        }
+    }
+    return apply_timeouts_json(&p->timeouts, obj, field, err, errlen);
+}
+
+static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char *err,
+                        size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        char field[128];
+        snprintf(field, sizeof field, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (prefix[0] == '\0' && strcmp(key, "providers") == 0) {
+            if (!json_is_object(v))
+                return fail(err, errlen, "providers: expected an object keyed by provider name");
+            const char *pk;
+            json_t *pv;
+            json_object_foreach(v, pk, pv)
+            {
+                if (apply_provider_json(cfg, pk, pv, err, errlen) != LX_OK)
+                    return LX_ERROR;
+            }
+            continue;
+        }
+        if (json_is_object(v) && prefix[0] == '\0' &&
+            (strcmp(key, "limits") == 0 || strcmp(key, "upstream") == 0)) {
+            if (apply_object(cfg, v, key, err, errlen) != LX_OK)
+                return LX_ERROR;
+            continue;
+        }
+        const setting_t *s = NULL;
+        for (size_t i = 0; i < LX_ARRAY_LEN(settings); i++)
+            if (strcmp(settings[i].key, field) == 0)
+                s = &settings[i];
+        if (s == NULL)
+            return fail(err, errlen, "%s: unknown setting", field);
+        char text[1024];
+        if (json_scalar_text(v, text, sizeof text) != LX_OK)
+            return fail(err, errlen, "%s: expected a string, number or boolean", field);
+        if (apply_setting(cfg, s, field, text, err, errlen) != LX_OK)
+            return LX_ERROR;
+    }
+    return LX_OK;
+}
+
+int lx_config_apply_json(lx_config_t *cfg, const char *json, size_t len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return fail(err, errlen, "config: line %d: %s", jerr.line, jerr.text);
+    int rc = json_is_object(root) ? apply_object(cfg, root, "", err, errlen)
+                                  : fail(err, errlen, "config: expected a JSON object");
+    json_decref(root);
+    return rc;
+}
+
+/* ---- environment layer ---- */
+
+static const char *env_get(char **envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = envp; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+int lx_config_apply_env(lx_config_t *cfg, char **envp, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < LX_ARRAY_LEN(settings); i++) {
+        const char *v = settings[i].env ? env_get(envp, settings[i].env) : NULL;
+        if (v && apply_setting(cfg, &settings[i], settings[i].env, v, err, errlen) != LX_OK)
+            return LX_ERROR;
+    }
+    for (size_t i = 0; i < LX_ARRAY_LEN(builtin_providers); i++) {
+        char kname[64], uname[64];
+        snprintf(kname, sizeof kname, "%s_API_KEY", builtin_providers[i].env_prefix);
+        snprintf(uname, sizeof uname, "%s_BASE_URL", builtin_providers[i].env_prefix);
+        const char *key = env_get(envp, kname), *url = env_get(envp, uname);
+        if ((key == NULL || !key[0]) && (url == NULL || !url[0]))
+            continue;
+        lx_provider_conf_t *p = provider_get(cfg, builtin_providers[i].name, err, errlen);
+        if (p == NULL)
+            return LX_ERROR;
+        if (key && key[0])
+            set_str(&p->api_key, key);
+        if (url && url[0])
+            set_str(&p->base_url, url);
+    }
+    return LX_OK;
+}
+
+/* ---- flags ---- */
+
+void lx_config_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: llmux [COMMAND] [OPTIONS]\n"
+            "\n"
+            "commands:\n"
+            "  serve           run the gateway (default)\n"
+            "  check-config    validate the configuration and exit\n"
+            "  migrate         apply pending database migrations and exit\n"
+            "\n"
+            "options:\n"
+            "  --config FILE        JSON config file (environment overrides it, flags override "
+            "both)\n"
+            "  --listen HOST:PORT   address to serve on (LLMUX_LISTEN, default 127.0.0.1:8080)\n"
+            "  --workers N          event-loop threads (LLMUX_WORKERS, default: online CPUs)\n"
+            "  --database-url URL   Postgres connection string (LLMUX_DATABASE_URL)\n"
+            "  --log-level LEVEL    debug, info, warn or error (LLMUX_LOG_LEVEL)\n"
+            "  -h, --help           show this help\n"
+            "  -V, --version        show the version\n"
+            "\n"
+            "secrets come only from the environment or the config file: LLMUX_ADMIN_KEY,\n"
+            "LLMUX_MASTER_KEY, OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY,\n"
+            "OPENROUTER_API_KEY. See README.md for every setting.\n");
+}
+
+static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return fail(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
+    lx_buf_t b;
+    lx_buf_init(&b, 4096);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        lx_buf_append(&b, chunk, n);
+    fclose(f);
+    *out = b.p;
+    *outlen = b.n;
+    return LX_OK;
+}
+
+/* Flags are parsed twice: first to find the command and --config, then (after
+ * the file and the environment) to override them. */
+static int apply_flags(lx_config_t *cfg, int argc, char **argv, bool final, char *err,
+                       size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-') {
+            if (strcmp(a, "serve") && strcmp(a, "check-config") && strcmp(a, "migrate"))
+                return fail(err, errlen, "unknown command '%s' (try --help)", a);
+            set_str(&cfg->command, a);
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            if (final)
+                continue;
+            lx_config_usage(stdout);
+            return LX_DONE;
+        }
+        if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            if (final)
+                continue;
+            printf("llmux %s\n", LX_VERSION);
+            return LX_DONE;
+        }
+        const char *name = a, *val = NULL;
+        char flag[64];
+        const char *eq = strchr(a, '=');
+        if (eq) {
+            snprintf(flag, sizeof flag, "%.*s", (int)(eq - a), a);
+            name = flag;
+            val = eq + 1;
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        } else {
+            return fail(err, errlen, "%s: missing value", a);
+        }
+        if (!strcmp(name, "--config")) {
+            set_str(&cfg->config_path, val);
+            continue;
+        }
+        const setting_t *s = NULL;
+        for (size_t k = 0; k < LX_ARRAY_LEN(settings); k++)
+            if (settings[k].flag && !strcmp(settings[k].flag, name))
+                s = &settings[k];
+        if (s == NULL)
+            return fail(err, errlen, "unknown option '%s' (try --help)", name);
+        if (final && apply_setting(cfg, s, name, val, err, errlen) != LX_OK)
+            return LX_ERROR;
+    }
+    return LX_OK;
+}
+
+int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
+{
+    if (cfg->admin_key && strlen(cfg->admin_key) < 16)
+        return fail(err, errlen, "admin_key: must be at least 16 characters");
+    for (int i = 0; i < cfg->nproviders; i++) {
+        const lx_provider_conf_t *p = &cfg->providers[i];
+        if (p->base_url == NULL || p->base_url[0] == '\0')
+            return fail(err, errlen, "providers.%s.base_url: required", p->name);
+        if (strncmp(p->base_url, "http://", 7) && strncmp(p->base_url, "https://", 8))
+            return fail(err, errlen, "providers.%s.base_url: must start with http:// or https://",
+                        p->name);
+        for (const char *c = p->name; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+                  *c == '_'))
+                return fail(err, errlen,
+                            "providers.%s: name may hold only a-z, 0-9, '-' and '_'", p->name);
+    }
+    if (cfg->database_url && strncmp(cfg->database_url, "postgres", 8) &&
+        strchr(cfg->database_url, '=') == NULL)
+        return fail(err, errlen,
+                    "database_url: expected postgresql://... or a key=value conninfo string");
+    return LX_OK;
+}
+
+static void fill_provider_timeouts(lx_config_t *cfg)
+{
+    for (int i = 0; i < cfg->nproviders; i++) {
+        lx_timeouts_t *t = &cfg->providers[i].timeouts;
+        if (!t->connect_ms)
+            t->connect_ms = cfg->upstream.connect_ms;
+        if (!t->first_byte_ms)
+            t->first_byte_ms = cfg->upstream.first_byte_ms;
+        if (!t->idle_ms)
+            t->idle_ms = cfg->upstream.idle_ms;
+        if (!t->total_ms)
+            t->total_ms = cfg->upstream.total_ms;
+    }
+}
+
+int lx_config_load(lx_config_t *cfg, int argc, char **argv, char **envp, char *err, size_t errlen)
+{
+    int rc = apply_flags(cfg, argc, argv, false, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    const char *path = cfg->config_path ? cfg->config_path : env_get(envp, "LLMUX_CONFIG");
+    if (path && path[0]) {
+        char *text;
+        size_t n;
+        if (read_file(path, &text, &n, err, errlen) != LX_OK)
+            return LX_ERROR;
+        rc = lx_config_apply_json(cfg, text, n, err, errlen);
+        free(text);
+        if (rc != LX_OK)
+            return rc;
+    }
+    if (lx_config_apply_env(cfg, envp, err, errlen) != LX_OK)
+        return LX_ERROR;
+    if (apply_flags(cfg, argc, argv, true, err, errlen) != LX_OK)
+        return LX_ERROR;
+    fill_provider_timeouts(cfg);
+    return lx_config_validate(cfg, err, errlen);
+}

@@ -1,0 +1,100 @@
+/* config.h - llmux settings: defaults, then the JSON file (--config), then the
+ * environment, then command-line flags; each layer overrides the one before.
+ *
+ * lx_config_t owns every string in it; lx_config_free releases them. After
+ * start-up the config is read-only and shared by all threads. Secrets
+ * (admin_key, master_key, provider api_key, database_url) are never logged:
+ * lx_config_dump_json masks them. */
+#ifndef LX_CORE_CONFIG_H
+#define LX_CORE_CONFIG_H
+
+#include "core/common.h"
+#include "core/log.h"
+
+#include <stdio.h>
+
+#define LX_MAX_PROVIDERS     32
+#define LX_MAX_EXTRA_HEADERS 8
+
+typedef enum {
+    LX_PROVIDER_OPENAI = 0,
+    LX_PROVIDER_ANTHROPIC,
+    LX_PROVIDER_GEMINI,
+    LX_PROVIDER_OPENAI_COMPAT,
+    LX_PROVIDER__COUNT
+} lx_provider_kind_t;
+
+const char *lx_provider_kind_name(lx_provider_kind_t k);
+int lx_provider_kind_parse(const char *s, lx_provider_kind_t *out);
+
+typedef struct {
+    int connect_ms;
+    int first_byte_ms;
+    int idle_ms; /* longest gap between two chunks of a stream */
+    int total_ms;
+} lx_timeouts_t;
+
+typedef struct {
+    char *name; /* "openai", "anthropic", "gemini", "openrouter", "demo", ... */
+    lx_provider_kind_t kind;
+    char *base_url;
+    char *api_key; /* secret; may be NULL for keyless local servers */
+    char *header_names[LX_MAX_EXTRA_HEADERS];
+    char *header_values[LX_MAX_EXTRA_HEADERS];
+    int nheaders;
+    lx_timeouts_t timeouts;
+} lx_provider_conf_t;
+
+typedef struct {
+    char *listen_host;
+    int listen_port;
+    int workers;
+    int backlog;
+    char *database_url; /* secret: may carry a password */
+    char *admin_key;    /* secret */
+    unsigned char master_key[32];
+    bool has_master_key;
+
+    size_t max_body_bytes;
+    size_t max_header_bytes;
+    int max_headers;
+    int header_timeout_ms;
+    int keepalive_timeout_ms;
+    int write_timeout_ms;
+    int drain_timeout_ms;
+    size_t stream_high_water;
+
+    lx_log_level_t log_level;
+    bool access_log;
+
+    lx_timeouts_t upstream; /* defaults for providers that set none */
+    lx_provider_conf_t providers[LX_MAX_PROVIDERS];
+    int nproviders;
+
+    char *config_path;
+    char *command; /* "serve", "check-config", "migrate" */
+} lx_config_t;
+
+void lx_config_defaults(lx_config_t *cfg);
+void lx_config_free(lx_config_t *cfg);
+
+/* Fills cfg from every layer. On failure writes a message naming the bad
+ * field into err and returns LX_ERROR. Returns LX_DONE for --help/--version
+ * (already printed). */
+int lx_config_load(lx_config_t *cfg, int argc, char **argv, char **environ_, char *err,
+                   size_t errlen);
+
+/* Applies one JSON config document (the --config file's contents). */
+int lx_config_apply_json(lx_config_t *cfg, const char *json, size_t len, char *err, size_t errlen);
+
+/* Applies LLMUX_* and provider environment variables from envp. */
+int lx_config_apply_env(lx_config_t *cfg, char **envp, char *err, size_t errlen);
+
+/* Checks cross-field rules once all layers are in. */
+int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen);
+
+const lx_provider_conf_t *lx_config_provider(const lx_config_t *cfg, lx_str_t name);
+
+void lx_config_usage(FILE *out);
+
+#endif

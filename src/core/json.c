@@ -1,0 +1,53 @@
+/* json.c - depth-limited parsing. */
+#include "core/json.h"
+
+#include <stdio.h>
+
+int lx_json_depth(const char *p, size_t n, int limit)
+{
+    int depth = 0, max = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > limit)
+                return -1;
+            if (depth > max)
+                max = depth;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
+json_t *lx_json_parse(const char *p, size_t n, int max_depth, char *err, size_t errlen)
+{
+    if (lx_json_depth(p, n, max_depth) < 0) {
+        snprintf(err, errlen, "JSON nested deeper than %d levels", max_depth);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(p, n, 0, &jerr);
+    if (root == NULL)
+        snprintf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
+    return root;
+}
+
+lx_str_t lx_json_str(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        return LX_NULL_STR;
+    return (lx_str_t){json_string_value(v), json_string_length(v)};
+}

@@ -1,0 +1,25 @@
+/* json.h - jansson with the limits jansson does not enforce itself.
+ *
+ * jansson accepts nesting 2048 deep; a gateway must not. The returned json_t
+ * is owned by the caller (json_decref). */
+#ifndef LX_CORE_JSON_H
+#define LX_CORE_JSON_H
+
+#include "core/common.h"
+
+#include <jansson.h>
+
+#define LX_JSON_MAX_DEPTH 64
+
+/* Returns the deepest nesting of [ and { in a JSON text, or -1 if it is
+ * deeper than limit (scanning stops there). Strings are skipped correctly. */
+int lx_json_depth(const char *p, size_t n, int limit);
+
+/* Parses p[0..n) as a JSON document no deeper than max_depth. On failure
+ * returns NULL and writes a one-line reason into err. */
+json_t *lx_json_parse(const char *p, size_t n, int max_depth, char *err, size_t errlen);
+
+/* Borrowed string value of obj[key] as a view, or LX_NULL_STR. */
+lx_str_t lx_json_str(const json_t *obj, const char *key);
+
+#endif

@@ -1,0 +1,94 @@
+/* log.c - JSON line logger with per-thread buffers. */
+#include "core/log.h"
+#include "core/clock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <strings.h>
+#include <unistd.h>
+
+lx_log_level_t lx_log_min_level = LX_LOG_INFO;
+
+static const char *const level_names[] = {
+    [LX_LOG_DEBUG] = "debug", [LX_LOG_INFO] = "info",   [LX_LOG_WARN] = "warn",
+    [LX_LOG_ERROR] = "error", [LX_LOG_FATAL] = "fatal",
+};
+
+#define FLUSH_AT (16 * 1024)
+
+static _Thread_local lx_buf_t tl_buf;
+static _Thread_local int tl_buffered;
+
+int lx_log_level_parse(const char *s, lx_log_level_t *out)
+{
+    for (size_t i = 0; i < LX_ARRAY_LEN(level_names); i++) {
+        if (strcasecmp(s, level_names[i]) == 0) {
+            *out = (lx_log_level_t)i;
+            return LX_OK;
+        }
+    }
+    return LX_ERROR;
+}
+
+const char *lx_log_level_name(lx_log_level_t level)
+{
+    return level_names[level];
+}
+
+void lx_log_flush(void)
+{
+    size_t off = 0;
+    while (off < tl_buf.n) {
+        ssize_t w = write(STDERR_FILENO, tl_buf.p + off, tl_buf.n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* stderr gone: drop rather than spin */
+        off += (size_t)w;
+    }
+    lx_buf_reset(&tl_buf);
+}
+
+void lx_log_set_buffered(int on)
+{
+    if (!on)
+        lx_log_flush();
+    tl_buffered = on;
+}
+
+static void line_done(lx_log_level_t level)
+{
+    lx_buf_append_char(&tl_buf, '\n');
+    if (!tl_buffered || tl_buf.n >= FLUSH_AT || level >= LX_LOG_ERROR)
+        lx_log_flush();
+}
+
+void lx_log_raw_line(const char *json, size_t n)
+{
+    lx_buf_append(&tl_buf, json, n);
+    line_done(LX_LOG_INFO);
+}
+
+void lx_log(lx_log_level_t level, const char *msg, const char *fields, ...)
+{
+    if (level < lx_log_min_level)
+        return;
+    int64_t ms = lx_wall_ms();
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    lx_buf_printf(&tl_buf, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":", ts, (int)(ms % 1000),
+                  level_names[level]);
+    lx_buf_append_json_str(&tl_buf, msg, strlen(msg));
+    if (fields && fields[0]) {
+        lx_buf_append_char(&tl_buf, ',');
+        va_list ap;
+        va_start(ap, fields);
+        lx_buf_vprintf(&tl_buf, fields, ap);
+        va_end(ap);
+    }
+    lx_buf_append_char(&tl_buf, '}');
+    line_done(level);
+}

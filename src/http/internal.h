@@ -1,0 +1,110 @@
+/* internal.h - structures private to src/http (server.c, request.c,
+ * closer.c). Nothing outside src/http includes this file. */
+#ifndef LX_HTTP_INTERNAL_H
+#define LX_HTTP_INTERNAL_H
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/id.h"
+#include "http/server.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <evhtp/evhtp.h>
+
+typedef struct lx_conn lx_conn_t;
+
+typedef enum {
+    CONN_IDLE,   /* keep-alive, waiting for the next request */
+    CONN_HEAD,   /* reading a request head */
+    CONN_BODY,   /* reading a request body */
+    CONN_ACTIVE, /* a handler owns the request */
+} conn_phase_t;
+
+struct lx_conn {
+    lx_http_server_t *srv;
+    evhtp_connection_t *ec;
+    lx_conn_t *prev, *next;
+    struct event timer; /* head deadline, or keep-alive idle deadline */
+    lx_req_t *req;
+    conn_phase_t phase;
+    int nheaders;
+    size_t header_bytes;
+};
+
+typedef enum {
+    REQ_READING,   /* body still arriving */
+    REQ_HANDLING,  /* handler running or waiting */
+    REQ_STREAMING, /* response head sent, body going out */
+    REQ_DONE,      /* finished: the reply is complete or abandoned */
+} req_state_t;
+
+#define LX_REQ_MAX_HEADERS 16
+
+struct lx_req {
+    lx_conn_t *conn;
+    evhtp_request_t *r;
+    const lx_route_t *route;
+    int64_t t_start_us;
+    req_state_t state;
+    int status;
+    size_t bytes_out;
+    size_t body_len;
+    bool paused;
+    bool finished;
+    bool client_gone;
+    bool http10;
+    bool keepalive;
+    bool anthropic;
+    bool chunked;
+    char id[LX_REQUEST_ID_MAX + 1];
+    char key_id[64];
+    int nheaders;
+    char *header_names[LX_REQ_MAX_HEADERS];
+    char *header_values[LX_REQ_MAX_HEADERS];
+    lx_req_cb on_abort;
+    void *abort_arg;
+    lx_req_cb on_drain;
+    void *drain_arg;
+    size_t low_water;
+    struct evbuffer_cb_entry *drain_entry;
+};
+
+struct lx_http_server {
+    struct event_base *base;
+    const lx_config_t *cfg;
+    evhtp_t *htp;
+    const lx_route_t *routes;
+    size_t nroutes;
+    int worker_id;
+    bool draining;
+    lx_conn_t *conns; /* every open connection, for drain and shutdown */
+    struct lingerer *lingering;
+    void (*on_idle)(void *);
+    void *on_idle_arg;
+    struct event idle_check;
+    lx_http_stats_t stats;
+};
+
+/* request.c */
+lx_req_t *lx_req_new(lx_conn_t *c, evhtp_request_t *r);
+void lx_req_free(lx_req_t *req);
+/* Renders a complete response (head + body) into out. */
+void lx_render_response(lx_req_t *req, struct evbuffer *out, int status, const char *ctype,
+                        const char *body, size_t len, bool close);
+const char *lx_status_text(int status);
+
+/* closer.c: writes a final response on a bufferevent we took from evhtp, then
+ * closes it gracefully (lingering so the client reads the reply). */
+void lx_closer_start(lx_http_server_t *srv, struct bufferevent *bev, struct evbuffer *response);
+void lx_closer_free_all(lx_http_server_t *srv);
+
+/* access log line for a finished request */
+void lx_access_log(lx_req_t *req);
+
+/* server.c: called by request.c when a request finished (for drain). */
+void lx_server_request_done(lx_http_server_t *srv);
+
+#endif

@@ -1,0 +1,439 @@
+/* server.c - per-worker HTTP server on libevhtp: accept, limits, routing,
+ * connection list, drain.
+ *
+ * libevhtp traps handled here (see DESIGN.md): one evhtp per worker with
+ * SO_REUSEPORT + TCP_NODELAY; our own connection list (evhtp keeps none);
+ * limits decided in hooks with a real reply, because evhtp's own limits drop
+ * the connection silently; a head deadline timer against slowloris. A reply
+ * that must close the connection (408/413/431/400) is written on the
+ * bufferevent we take over from evhtp (closer.c). */
+#include "http/internal.h"
+#include "core/log.h"
+
+#include <stdlib.h>
+#include <strings.h>
+
+static void conn_arm(lx_conn_t *c, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(&c->timer, &tv);
+}
+
+static void conn_unlink(lx_conn_t *c)
+{
+    lx_http_server_t *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    evtimer_del(&c->timer);
+    atomic_fetch_sub_explicit(&srv->stats.connections_open, 1, memory_order_relaxed);
+}
+
+static lx_conn_t *conn_of(evhtp_request_t *r)
+{
+    evhtp_hooks_t *h = r->conn ? r->conn->hooks : NULL;
+    return h ? h->on_connection_fini_arg : NULL;
+}
+
+/* Takes the socket away from evhtp and answers with a final error, closing
+ * afterwards. Our hooks are gone after this; the caller makes evhtp free its
+ * connection (returning an error from a parser hook does that). */
+static void conn_reject(lx_conn_t *c, lx_err_t err)
+{
+    lx_http_server_t *srv = c->srv;
+    struct bufferevent *bev = c->ec->bev;
+    lx_req_t *req = c->req;
+    atomic_fetch_add_explicit(&srv->stats.rejected, 1, memory_order_relaxed);
+
+    struct evbuffer *out = evbuffer_new();
+    json_t *body = lx_error_body(req && req->anthropic, err, NULL, NULL);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (req) {
+        req->status = lx_err_info(err)->status;
+        req->bytes_out = strlen(text);
+        lx_render_response(req, out, req->status, "application/json", text, strlen(text), true);
+        lx_access_log(req);
+        lx_req_free(req); /* evhtp's fini hook will not run once we own the socket */
+        c->req = NULL;
+        lx_server_request_done(srv);
+    } else {
+        lx_req_t tmp = {.conn = c};
+        lx_render_response(&tmp, out, lx_err_info(err)->status, "application/json", text,
+                           strlen(text), true);
+    }
+    free(text);
+
+    if (bev) {
+        evhtp_connection_take_ownership(c->ec);
+        lx_closer_start(srv, bev, out);
+    } else {
+        evbuffer_free(out);
+    }
+    conn_unlink(c);
+    free(c);
+}
+
+static void conn_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    lx_conn_t *c = arg;
+    if (c->phase == CONN_HEAD) {
+        evhtp_connection_t *ec = c->ec;
+        conn_reject(c, LX_E_REQUEST_TIMEOUT);
+        evhtp_connection_free(ec);
+    } else if (c->phase == CONN_IDLE) {
+        evhtp_connection_free(c->ec); /* fini hook unlinks and frees c */
+    }
+}
+
+/* ---- evhtp hooks (connection level, so they serve every request) ---- */
+
+static evhtp_res hook_headers_start(evhtp_request_t *r, void *arg)
+{
+    lx_conn_t *c = arg;
+    if (c->phase == CONN_IDLE) {
+        c->phase = CONN_HEAD;
+        conn_arm(c, c->srv->cfg->header_timeout_ms);
+    }
+    c->nheaders = 0;
+    c->header_bytes = 0;
+    return EVHTP_RES_OK;
+}
+
+static evhtp_res hook_header(evhtp_request_t *r, evhtp_header_t *h, void *arg)
+{
+    lx_conn_t *c = arg;
+    const lx_config_t *cfg = c->srv->cfg;
+    c->nheaders++;
+    c->header_bytes += h->klen + h->vlen + 4;
+    if (c->nheaders > cfg->max_headers || c->header_bytes > cfg->max_header_bytes) {
+        conn_reject(c, LX_E_HEADERS_TOO_LARGE);
+        return EVHTP_RES_ERROR;
+    }
+    return EVHTP_RES_OK;
+}
+
+static const lx_route_t *route_find(lx_http_server_t *srv, evhtp_request_t *r, bool *wrong_method)
+{
+    const char *path = r->uri && r->uri->path ? r->uri->path->full : "/";
+    const char *method = htparser_get_methodstr_m(r->method);
+    *wrong_method = false;
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        const lx_route_t *rt = &srv->routes[i];
+        bool match = rt->flags & LX_ROUTE_PREFIX ? strncmp(path, rt->path, strlen(rt->path)) == 0
+                                                 : strcmp(path, rt->path) == 0;
+        if (!match)
+            continue;
+        if (rt->method == NULL || strcmp(rt->method, method) == 0)
+            return rt;
+        *wrong_method = true;
+    }
+    return NULL;
+}
+
+static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *arg)
+{
+    lx_conn_t *c = arg;
+    lx_http_server_t *srv = c->srv;
+    evtimer_del(&c->timer);
+    c->phase = CONN_BODY;
+    lx_req_t *req = lx_req_new(c, r);
+    c->req = req;
+    atomic_fetch_add_explicit(&srv->stats.requests, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&srv->stats.requests_active, 1, memory_order_relaxed);
+
+    bool wrong_method;
+    req->route = route_find(srv, r, &wrong_method);
+    if (req->route && (req->route->flags & LX_ROUTE_ANTHROPIC_ERRORS))
+        req->anthropic = true;
+
+    /* Decide on the size from Content-Length before reading any of the body. */
+    const char *cl = evhtp_header_find(hdrs, "Content-Length");
+    if (cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (end == cl || *end != '\0') {
+            conn_reject(c, LX_E_BAD_REQUEST);
+            return EVHTP_RES_ERROR;
+        }
+        if (n > srv->cfg->max_body_bytes) {
+            conn_reject(c, LX_E_BODY_TOO_LARGE);
+            return EVHTP_RES_ERROR;
+        }
+    }
+    return EVHTP_RES_OK;
+}
+
+static evhtp_res hook_read(evhtp_request_t *r, struct evbuffer *buf, void *arg)
+{
+    lx_conn_t *c = arg;
+    if (c->req == NULL)
+        return EVHTP_RES_OK;
+    c->req->body_len += evbuffer_get_length(buf);
+    if (c->req->body_len > c->srv->cfg->max_body_bytes) { /* chunked bodies */
+        conn_reject(c, LX_E_BODY_TOO_LARGE);
+        return EVHTP_RES_ERROR;
+    }
+    return EVHTP_RES_OK;
+}
+
+static void hook_error(evhtp_request_t *r, evhtp_error_flags flags, void *arg)
+{
+    lx_conn_t *c = arg;
+    lx_req_t *req = c->req;
+    if (req == NULL || req->client_gone)
+        return;
+    req->client_gone = true;
+    if (req->finished || req->state == REQ_READING)
+        return; /* evhtp frees the connection; fini frees req */
+    lx_req_cb abort_cb = req->on_abort;
+    req->on_abort = NULL;
+    if (abort_cb)
+        abort_cb(req, req->abort_arg);
+    lx_req_finish(req); /* resumes, so evhtp frees the connection now */
+}
+
+static evhtp_res hook_request_fini(evhtp_request_t *r, void *arg)
+{
+    lx_conn_t *c = arg;
+    lx_req_t *req = c->req;
+    if (req == NULL || req->r != r)
+        return EVHTP_RES_OK;
+    if (!req->finished && req->on_abort) {
+        /* The connection died under a handler that was never told. */
+        lx_req_cb abort_cb = req->on_abort;
+        req->on_abort = NULL;
+        req->client_gone = true;
+        abort_cb(req, req->abort_arg);
+    }
+    lx_access_log(req);
+    lx_req_free(req);
+    c->req = NULL;
+    lx_http_server_t *srv = c->srv;
+    if (srv->draining) {
+        c->phase = CONN_ACTIVE; /* no keep-alive wait while draining */
+    } else {
+        c->phase = CONN_IDLE;
+        conn_arm(c, srv->cfg->keepalive_timeout_ms);
+    }
+    lx_server_request_done(srv);
+    return EVHTP_RES_OK;
+}
+
+/* An HTTP parse error (a header line over evhtp's 8 KiB buffer, a bad
+ * request line) makes evhtp free the connection without a word; answer first,
+ * on the socket we take over. */
+static bool answer_parse_error(lx_conn_t *c)
+{
+    evhtp_connection_t *ec = c->ec;
+    if (ec->parser == NULL || ec->bev == NULL)
+        return false;
+    htpparse_error e = htparser_get_error(ec->parser);
+    if (e == htparse_error_none || e == htparse_error_user)
+        return false;
+    if (c->phase != CONN_HEAD && c->phase != CONN_IDLE && c->phase != CONN_BODY)
+        return false;
+    conn_reject(c, e == htparse_error_too_big ? LX_E_HEADERS_TOO_LARGE : LX_E_BAD_REQUEST);
+    return true;
+}
+
+static evhtp_res hook_connection_fini(evhtp_connection_t *ec, void *arg)
+{
+    lx_conn_t *c = arg;
+    if (answer_parse_error(c))
+        return EVHTP_RES_OK; /* conn_reject freed c */
+    /* evhtp frees the request after this hook, and its fini hook would fall
+     * back to these connection hooks: finish the request here and unhook. */
+    if (c->req)
+        hook_request_fini(c->req->r, c);
+    evhtp_connection_unset_hook(ec, evhtp_hook_on_request_fini);
+    evhtp_connection_unset_hook(ec, evhtp_hook_on_error);
+    conn_unlink(c);
+    free(c);
+    return EVHTP_RES_OK;
+}
+
+static evhtp_res on_accept(evhtp_connection_t *ec, void *arg)
+{
+    lx_http_server_t *srv = arg;
+    if (srv->draining)
+        return EVHTP_RES_ERROR;
+    lx_conn_t *c = lx_calloc(1, sizeof *c);
+    c->srv = srv;
+    c->ec = ec;
+    c->phase = CONN_HEAD;
+    evtimer_assign(&c->timer, srv->base, conn_timer_cb, c);
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    atomic_fetch_add_explicit(&srv->stats.connections_accepted, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&srv->stats.connections_open, 1, memory_order_relaxed);
+
+    evhtp_connection_set_hook(ec, evhtp_hook_on_headers_start, (evhtp_hook)hook_headers_start, c);
+    evhtp_connection_set_hook(ec, evhtp_hook_on_header, (evhtp_hook)hook_header, c);
+    evhtp_connection_set_hook(ec, evhtp_hook_on_headers, (evhtp_hook)hook_headers, c);
+    evhtp_connection_set_hook(ec, evhtp_hook_on_read, (evhtp_hook)hook_read, c);
+    evhtp_connection_set_hook(ec, evhtp_hook_on_error, (evhtp_hook)(void (*)(void))hook_error, c);
+    evhtp_connection_set_hook(ec, evhtp_hook_on_request_fini, (evhtp_hook)hook_request_fini, c);
+    evhtp_connection_set_hook(ec, evhtp_hook_on_connection_fini, (evhtp_hook)hook_connection_fini,
+                              c);
+    conn_arm(c, srv->cfg->header_timeout_ms);
+    return EVHTP_RES_OK;
+}
+
+/* ---- dispatch ---- */
+
+static void on_request(evhtp_request_t *r, void *arg)
+{
+    lx_conn_t *c = conn_of(r);
+    lx_req_t *req = c ? c->req : NULL;
+    if (req == NULL) {
+        evhtp_send_reply(r, EVHTP_RES_SERVERR);
+        return;
+    }
+    c->phase = CONN_ACTIVE;
+    req->state = REQ_HANDLING;
+    lx_http_server_t *srv = c->srv;
+    if (req->route == NULL) {
+        bool wrong_method;
+        route_find(srv, r, &wrong_method);
+        lx_req_reply_error(req, wrong_method ? LX_E_METHOD_NOT_ALLOWED : LX_E_NOT_FOUND, NULL,
+                           NULL);
+        return;
+    }
+    int rc = req->route->fn(req, req->route->arg);
+    if (rc == LX_AGAIN && !req->finished) {
+        /* Pausing turns reading off, which would hide a client that leaves:
+         * turn it back on so EOF reaches hook_error. evhtp's read callback
+         * ignores data while paused; the high watermark bounds it. */
+        req->paused = true;
+        evhtp_request_pause(r);
+        struct bufferevent *bev = r->conn->bev;
+        bufferevent_setwatermark(bev, EV_READ, 0, 64 * 1024);
+        bufferevent_enable(bev, EV_READ);
+    } else if (!req->finished) {
+        lx_log_error("handler returned without replying", "\"path\":\"%s\"", req->route->path);
+        lx_req_reply_error(req, LX_E_INTERNAL, NULL, NULL);
+    }
+}
+
+/* ---- lifecycle ---- */
+
+lx_http_server_t *lx_http_server_new(struct event_base *base, const lx_config_t *cfg,
+                                     const lx_route_t *routes, size_t nroutes, int worker_id)
+{
+    lx_http_server_t *srv = lx_calloc(1, sizeof *srv);
+    srv->base = base;
+    srv->cfg = cfg;
+    srv->routes = routes;
+    srv->nroutes = nroutes;
+    srv->worker_id = worker_id;
+    srv->htp = evhtp_new(base, srv);
+    if (srv->htp == NULL) {
+        free(srv);
+        return NULL;
+    }
+    evhtp_enable_flag(srv->htp, EVHTP_FLAG_ENABLE_REUSEPORT | EVHTP_FLAG_ENABLE_NODELAY);
+    evhtp_set_gencb(srv->htp, on_request, srv);
+    evhtp_set_post_accept_cb(srv->htp, on_accept, srv);
+    /* No read timeout: our own timers handle heads and idle keep-alive, and a
+     * read timeout would fire during long streams. The write timeout drops
+     * clients that stop reading. */
+    struct timeval wtv = {cfg->write_timeout_ms / 1000, (cfg->write_timeout_ms % 1000) * 1000};
+    evhtp_set_timeouts(srv->htp, NULL, &wtv);
+    return srv;
+}
+
+int lx_http_server_listen(lx_http_server_t *srv)
+{
+    char addr[300];
+    const char *host = srv->cfg->listen_host;
+    snprintf(addr, sizeof addr, "%s%s", strchr(host, ':') ? "ipv6:" : "", host);
+    if (evhtp_bind_socket(srv->htp, addr, (uint16_t)srv->cfg->listen_port, srv->cfg->backlog) <
+        0) {
+        lx_log_error("cannot listen", "\"listen\":\"%s:%d\",\"worker\":%d", host,
+                     srv->cfg->listen_port, srv->worker_id);
+        return LX_ERROR;
+    }
+    return LX_OK;
+}
+
+static void idle_check_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    lx_http_server_t *srv = arg;
+    if (!srv->draining || srv->on_idle == NULL)
+        return;
+    if (atomic_load_explicit(&srv->stats.requests_active, memory_order_relaxed) == 0) {
+        void (*cb)(void *) = srv->on_idle;
+        srv->on_idle = NULL;
+        cb(srv->on_idle_arg);
+    }
+}
+
+void lx_server_request_done(lx_http_server_t *srv)
+{
+    atomic_fetch_sub_explicit(&srv->stats.requests_active, 1, memory_order_relaxed);
+    if (srv->draining && srv->on_idle)
+        event_active(&srv->idle_check, EV_TIMEOUT, 1); /* not from inside evhtp's stack */
+}
+
+void lx_http_server_drain(lx_http_server_t *srv, void (*on_idle)(void *), void *arg)
+{
+    srv->draining = true;
+    srv->on_idle = on_idle;
+    srv->on_idle_arg = arg;
+    evtimer_assign(&srv->idle_check, srv->base, idle_check_cb, srv);
+    evhtp_unbind_socket(srv->htp);
+    /* Idle keep-alive connections and half-sent heads go now. */
+    lx_conn_t *c = srv->conns;
+    while (c) {
+        lx_conn_t *next = c->next;
+        if (c->phase == CONN_IDLE || (c->phase == CONN_HEAD && c->req == NULL))
+            evhtp_connection_free(c->ec);
+        c = next;
+    }
+    event_active(&srv->idle_check, EV_TIMEOUT, 1);
+}
+
+void lx_http_server_close_all(lx_http_server_t *srv)
+{
+    while (srv->conns) {
+        lx_conn_t *c = srv->conns;
+        if (c->req)
+            c->req->paused = false; /* the connection goes now, paused or not */
+        evhtp_connection_free(c->ec);
+    }
+    lx_closer_free_all(srv);
+}
+
+void lx_http_server_free(lx_http_server_t *srv)
+{
+    if (srv == NULL)
+        return;
+    lx_http_server_close_all(srv);
+    if (srv->draining)
+        event_del(&srv->idle_check);
+    evhtp_unbind_socket(srv->htp);
+    evhtp_free(srv->htp);
+    free(srv);
+}
+
+const lx_http_stats_t *lx_http_server_stats(const lx_http_server_t *srv)
+{
+    return &srv->stats;
+}
+
+int lx_http_server_worker_id(const lx_http_server_t *srv)
+{
+    return srv->worker_id;
+}
+
+bool lx_http_server_draining(const lx_http_server_t *srv)
+{
+    return srv->draining;
+}
