@@ -22,14 +22,16 @@ typedef struct {
     size_t n;
 } lx_str_t;
 
-#define LX_STR(lit)     ((lx_str_t){(lit), sizeof(lit) - 1})
-#define LX_NULL_STR     ((lx_str_t){NULL, 0})
-#define LX_UNUSED(x)    ((void)(x))
-#define LX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define LX_MIN(a, b)    ((a) < (b) ? (a) : (b))
-#define LX_MAX(a, b)    ((a) > (b) ? (a) : (b))
-#define lx_likely(x)    __builtin_expect(!!(x), 1)
-#define lx_unlikely(x)  __builtin_expect(!!(x), 0)
+#define LX_STR(lit)      ((lx_str_t){(lit), sizeof(lit) - 1})
+#define LX_NULL_STR      ((lx_str_t){NULL, 0})
+#define LX_UNUSED(x)     ((void)(x))
+#define LX_ARRAY_LEN(a)  (sizeof(a) / sizeof((a)[0]))
+#define LX_MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define LX_MAX(a, b)     ((a) > (b) ? (a) : (b))
+#define lx_likely(x)     __builtin_expect(!!(x), 1)
+#define lx_unlikely(x)   __builtin_expect(!!(x), 0)
+#define LX_STRINGIFY_(x) #x
+#define LX_STRINGIFY(x)  LX_STRINGIFY_(x)
 
 static inline lx_str_t lx_str(const char *s)
 {

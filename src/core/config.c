@@ -254,8 +254,8 @@ static const setting_t settings[] = {
     {"limits.max_header_bytes", "LLMUX_MAX_HEADER_BYTES", NULL, T_SIZE, OFF(max_header_bytes), 1024,
      1L << 20},
     {"limits.max_headers", "LLMUX_MAX_HEADERS", NULL, T_INT, OFF(max_headers), 8, 1000},
-    {"limits.header_timeout_ms", "LLMUX_HEADER_TIMEOUT_MS", NULL, T_INT, OFF(header_timeout_ms),
-     10, 3600000},
+    {"limits.header_timeout_ms", "LLMUX_HEADER_TIMEOUT_MS", NULL, T_INT, OFF(header_timeout_ms), 10,
+     3600000},
     {"limits.keepalive_timeout_ms", "LLMUX_KEEPALIVE_TIMEOUT_MS", NULL, T_INT,
      OFF(keepalive_timeout_ms), 10, 3600000},
     {"limits.write_timeout_ms", "LLMUX_WRITE_TIMEOUT_MS", NULL, T_INT, OFF(write_timeout_ms), 10,
@@ -338,8 +338,7 @@ static int apply_timeouts_json(lx_timeouts_t *t, json_t *obj, const char *prefix
         json_t *v = json_object_get(obj, keys[i].key);
         if (v == NULL)
             continue;
-        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > 86400000)
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 86400000)
             return fail(err, errlen, "%s.%s: expected milliseconds (1..86400000)", prefix,
                         keys[i].key);
         *(int *)((char *)t + keys[i].off) = (int)json_integer_value(v);
@@ -392,8 +391,7 @@ static int apply_provider_json(lx_config_t *cfg, const char *name, json_t *obj, 
     return apply_timeouts_json(&p->timeouts, obj, field, err, errlen);
 }
 
-static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char *err,
-                        size_t errlen)
+static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char *err, size_t errlen)
 {
     const char *key;
     json_t *v;
@@ -591,10 +589,9 @@ int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
             return fail(err, errlen, "providers.%s.base_url: must start with http:// or https://",
                         p->name);
         for (const char *c = p->name; *c; c++)
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-                  *c == '_'))
-                return fail(err, errlen,
-                            "providers.%s: name may hold only a-z, 0-9, '-' and '_'", p->name);
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+                return fail(err, errlen, "providers.%s: name may hold only a-z, 0-9, '-' and '_'",
+                            p->name);
     }
     if (cfg->database_url && strncmp(cfg->database_url, "postgres", 8) &&
         strchr(cfg->database_url, '=') == NULL)

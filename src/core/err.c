@@ -48,15 +48,27 @@ const lx_err_info_t *lx_err_info(lx_err_t e)
 lx_err_t lx_err_from_status(int status)
 {
     switch (status) {
-    case 400: case 422: return LX_E_BAD_REQUEST;
-    case 401: return LX_E_UNAUTHORIZED;
-    case 403: return LX_E_FORBIDDEN;
-    case 404: return LX_E_NOT_FOUND;
-    case 408: return LX_E_REQUEST_TIMEOUT;
-    case 413: return LX_E_BODY_TOO_LARGE;
-    case 429: return LX_E_RATE_LIMITED;
-    case 503: case 529: return LX_E_UNAVAILABLE;
-    case 504: return LX_E_UPSTREAM_TIMEOUT;
-    default: return status >= 500 ? LX_E_UPSTREAM : LX_E_BAD_REQUEST;
+    case 400:
+    case 422:
+        return LX_E_BAD_REQUEST;
+    case 401:
+        return LX_E_UNAUTHORIZED;
+    case 403:
+        return LX_E_FORBIDDEN;
+    case 404:
+        return LX_E_NOT_FOUND;
+    case 408:
+        return LX_E_REQUEST_TIMEOUT;
+    case 413:
+        return LX_E_BODY_TOO_LARGE;
+    case 429:
+        return LX_E_RATE_LIMITED;
+    case 503:
+    case 529:
+        return LX_E_UNAVAILABLE;
+    case 504:
+        return LX_E_UPSTREAM_TIMEOUT;
+    default:
+        return status >= 500 ? LX_E_UPSTREAM : LX_E_BAD_REQUEST;
     }
 }

@@ -166,31 +166,56 @@ void lx_req_set_header(lx_req_t *req, const char *name, const char *value)
 const char *lx_status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 499: return "Client Closed Request";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 529: return "Site Overloaded";
-    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 499:
+        return "Client Closed Request";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 529:
+        return "Site Overloaded";
+    default:
+        return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
 }
 
@@ -200,9 +225,11 @@ static void render_head(lx_req_t *req, struct evbuffer *out, int status, const c
                         size_t len, bool close)
 {
     char head[1024];
-    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n",
-                     status, lx_status_text(status), ctype, req->id);
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n", status,
+                     lx_status_text(status), ctype);
     evbuffer_add(out, head, (size_t)n);
+    if (req->id[0])
+        evbuffer_add_printf(out, "X-Request-Id: %s\r\n", req->id);
     if (len != SIZE_MAX)
         evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
     else if (req->chunked)
@@ -238,8 +265,7 @@ static bool decide_close(lx_req_t *req, bool streaming)
 
 /* ---- replies ---- */
 
-void lx_req_reply(lx_req_t *req, int status, const char *content_type, const char *body,
-                  size_t len)
+void lx_req_reply(lx_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
     if (req->finished || req->state == REQ_STREAMING)
         return;
@@ -247,8 +273,7 @@ void lx_req_reply(lx_req_t *req, int status, const char *content_type, const cha
     if (!req->client_gone) {
         struct evbuffer *out = req_output(req);
         if (out) {
-            lx_render_response(req, out, status, content_type, body, len,
-                               decide_close(req, false));
+            lx_render_response(req, out, status, content_type, body, len, decide_close(req, false));
             req->bytes_out = len;
         }
         evhtp_send_reply_end(req->r);

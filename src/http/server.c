@@ -354,8 +354,7 @@ int lx_http_server_listen(lx_http_server_t *srv)
     char addr[300];
     const char *host = srv->cfg->listen_host;
     snprintf(addr, sizeof addr, "%s%s", strchr(host, ':') ? "ipv6:" : "", host);
-    if (evhtp_bind_socket(srv->htp, addr, (uint16_t)srv->cfg->listen_port, srv->cfg->backlog) <
-        0) {
+    if (evhtp_bind_socket(srv->htp, addr, (uint16_t)srv->cfg->listen_port, srv->cfg->backlog) < 0) {
         lx_log_error("cannot listen", "\"listen\":\"%s:%d\",\"worker\":%d", host,
                      srv->cfg->listen_port, srv->worker_id);
         return LX_ERROR;

@@ -1,0 +1,31 @@
+/* ai.h - the LLM side of llmux: per-worker context and its HTTP handlers.
+ *
+ * lx_ai_t is created by a worker and lives as long as the worker's loop; it
+ * borrows the config, the worker's upstream client and the usage sink. */
+#ifndef LX_AI_AI_H
+#define LX_AI_AI_H
+
+#include "ai/usage.h"
+#include "core/config.h"
+#include "http/server.h"
+#include "upstream/upstream.h"
+
+typedef struct {
+    const lx_config_t *cfg;
+    lx_upstream_t *up;
+    lx_usage_sink_t *usage;
+    _Atomic uint64_t streams_active;
+} lx_ai_t;
+
+/* POST /v1/chat/completions and /api/v1/ai/chat */
+int lx_ai_chat_handler(lx_req_t *req, void *ai);
+
+/* Checks the caller's key; replies 401 and returns false if it is not valid.
+ * Writes the key id for logs and usage into key_id (64 bytes). */
+bool lx_ai_authorize(lx_ai_t *ai, lx_req_t *req, char *key_id);
+
+/* A model name safe to route, log and forward: 1..200 bytes of
+ * [A-Za-z0-9._:/+=@-]. */
+bool lx_ai_model_name_valid(lx_str_t model);
+
+#endif

@@ -1,0 +1,101 @@
+/* body.c - top-level JSON key splicing. */
+#include "ai/body.h"
+
+static size_t skip_ws(const char *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* i at an opening quote; returns the index after the closing quote. */
+static size_t skip_string(const char *p, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (p[i] == '\\')
+            i++;
+        else if (p[i] == '"')
+            return i + 1;
+    }
+    return n;
+}
+
+static size_t skip_value(const char *p, size_t n, size_t i)
+{
+    if (i >= n)
+        return n;
+    if (p[i] == '"')
+        return skip_string(p, n, i);
+    if (p[i] == '{' || p[i] == '[') {
+        int depth = 0;
+        while (i < n) {
+            char c = p[i];
+            if (c == '"') {
+                i = skip_string(p, n, i);
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return n;
+    }
+    while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']' && p[i] != ' ' && p[i] != '\n' &&
+           p[i] != '\r' && p[i] != '\t')
+        i++;
+    return i;
+}
+
+int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *ve)
+{
+    size_t klen = strlen(key);
+    size_t i = skip_ws(p, n, 0);
+    if (i >= n || p[i] != '{')
+        return LX_ERROR;
+    i++;
+    for (;;) {
+        i = skip_ws(p, n, i);
+        if (i >= n || p[i] != '"')
+            return LX_ERROR;
+        size_t ks = i + 1, kend = skip_string(p, n, i);
+        bool match = kend - ks - 1 == klen && memcmp(p + ks, key, klen) == 0;
+        i = skip_ws(p, n, kend);
+        if (i >= n || p[i] != ':')
+            return LX_ERROR;
+        i = skip_ws(p, n, i + 1);
+        size_t end = skip_value(p, n, i);
+        if (match) {
+            *vs = i;
+            *ve = end;
+            return LX_OK;
+        }
+        i = skip_ws(p, n, end);
+        if (i >= n || p[i] != ',')
+            return LX_ERROR;
+        i++;
+    }
+}
+
+void lx_body_set(lx_buf_t *out, const char *p, size_t n, const char *key, const char *value,
+                 size_t vlen)
+{
+    size_t vs, ve;
+    lx_buf_reserve(out, n + vlen + strlen(key) + 8);
+    if (lx_body_find(p, n, key, &vs, &ve) == LX_OK) {
+        lx_buf_append(out, p, vs);
+        lx_buf_append(out, value, vlen);
+        lx_buf_append(out, p + ve, n - ve);
+        return;
+    }
+    size_t open = skip_ws(p, n, 0) + 1; /* just after '{' */
+    size_t next = skip_ws(p, n, open);
+    bool empty = next < n && p[next] == '}';
+    lx_buf_append(out, p, open);
+    lx_buf_printf(out, "\"%s\":", key);
+    lx_buf_append(out, value, vlen);
+    if (!empty)
+        lx_buf_append_char(out, ',');
+    lx_buf_append(out, p + open, n - open);
+}

@@ -1,0 +1,42 @@
+/* sse.h - incremental Server-Sent Events parser.
+ *
+ * Feed it bytes in any split; it calls on_event once per complete event with
+ * the same result whatever the split. The parser owns a small carry-over
+ * buffer for a partial line; the views passed to on_event are valid only
+ * during the call. Handles \n, \r\n and \r line ends, "event:", "data:"
+ * (multi-line data joined with \n), comments (":...") and ignores "id:" and
+ * "retry:". */
+#ifndef LX_AI_SSE_H
+#define LX_AI_SSE_H
+
+#include "core/buf.h"
+
+typedef struct {
+    lx_str_t event; /* empty if the event had no "event:" line */
+    lx_str_t data;
+    /* The raw bytes of the whole event as received (lines and the blank line
+     * that ended it), for byte-exact pass-through. */
+    lx_str_t raw;
+} lx_sse_event_t;
+
+/* Return LX_OK to go on, anything else to stop parsing (returned by feed). */
+typedef int (*lx_sse_cb)(const lx_sse_event_t *ev, void *arg);
+
+typedef struct {
+    lx_buf_t raw;      /* bytes of the event being assembled */
+    lx_buf_t data;     /* joined data lines */
+    lx_buf_t event;    /* event name */
+    size_t line_start; /* where the current line begins in raw */
+    bool has_data;
+    bool last_cr; /* the last feed ended with a \r */
+    lx_sse_cb cb;
+    void *arg;
+} lx_sse_parser_t;
+
+void lx_sse_init(lx_sse_parser_t *p, lx_sse_cb cb, void *arg);
+void lx_sse_free(lx_sse_parser_t *p);
+int lx_sse_feed(lx_sse_parser_t *p, const char *buf, size_t n);
+/* Bytes held for an unfinished event. */
+size_t lx_sse_pending(const lx_sse_parser_t *p);
+
+#endif

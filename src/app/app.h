@@ -1,0 +1,55 @@
+/* app.h - the process: config, workers and the state they share.
+ *
+ * The main thread owns lx_app_t and every worker in it. Workers read the app
+ * (config, readiness flags, each other's counters for /metrics) but never
+ * write to another worker's state. */
+#ifndef LX_APP_APP_H
+#define LX_APP_APP_H
+
+#include "ai/ai.h"
+#include "core/config.h"
+#include "http/server.h"
+#include "upstream/upstream.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct event;
+typedef struct lx_app lx_app_t;
+
+#define LX_MAX_ROUTES 32
+
+typedef struct {
+    lx_app_t *app;
+    int id;
+    pthread_t thread;
+    struct event_base *base;
+    lx_http_server_t *http;
+    lx_upstream_t *up;
+    lx_ai_t ai;
+    int control_fd; /* eventfd: the main thread asks for drain (1) or stop (2) */
+    struct event *control_ev;
+    struct event *log_flush_ev;
+    struct event *deadline_ev;
+    lx_route_t routes[LX_MAX_ROUTES];
+    size_t nroutes;
+} lx_worker_t;
+
+struct lx_app {
+    lx_config_t *cfg;
+    lx_worker_t *workers;
+    int nworkers;
+    _Atomic bool db_ready;
+    int64_t started_ms;
+};
+
+int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id);
+int lx_worker_start(lx_worker_t *w);
+/* 1: drain gracefully; 2: close everything now. Async-signal-safe. */
+void lx_worker_signal(lx_worker_t *w, uint64_t what);
+void lx_worker_join(lx_worker_t *w);
+
+/* app/routes.c: the route table of a worker. */
+size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap);
+
+#endif

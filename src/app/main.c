@@ -1,0 +1,142 @@
+/* main.c - start-up (config, migrations, workers) and signal handling.
+ *
+ * Start-up may block and fails fast with a clear message; after the workers
+ * start, the main thread only waits for signals. SIGTERM/SIGINT drain: stop
+ * accepting, let in-flight requests and streams end (up to drain_timeout_ms),
+ * then exit 0. A second signal closes what remains at once. */
+#include "app/app.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "db/migrate.h"
+#include "lx_version.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern char **environ;
+
+static int check_config(const lx_config_t *cfg)
+{
+    printf("configuration OK\n  listen: %s:%d\n  workers: %d\n  database: %s\n  admin key: %s\n"
+           "  master key: %s\n  providers:",
+           cfg->listen_host, cfg->listen_port, cfg->workers,
+           cfg->database_url ? "configured" : "none", cfg->admin_key ? "set" : "not set",
+           cfg->has_master_key ? "set" : "not set");
+    for (int i = 0; i < cfg->nproviders; i++)
+        printf(" %s(%s)", cfg->providers[i].name, lx_provider_kind_name(cfg->providers[i].kind));
+    printf("%s\n", cfg->nproviders ? "" : " none");
+    return 0;
+}
+
+static int migrate(const lx_config_t *cfg)
+{
+    if (cfg->database_url == NULL) {
+        fprintf(stderr, "llmux: database_url: required (set LLMUX_DATABASE_URL)\n");
+        return 2;
+    }
+    char err[600];
+    int n = lx_db_migrate(cfg->database_url, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "llmux: %s\n", err);
+        return 1;
+    }
+    printf("%d migration(s) applied\n", n);
+    return 0;
+}
+
+static int serve(lx_config_t *cfg)
+{
+    lx_app_t app = {.cfg = cfg, .started_ms = lx_wall_ms()};
+    signal(SIGPIPE, SIG_IGN);
+    if (lx_upstream_global_init() != LX_OK) {
+        lx_log_error("curl initialisation failed", "%s", "");
+        return 1;
+    }
+    if (cfg->database_url) {
+        char err[600];
+        if (lx_db_migrate(cfg->database_url, err, sizeof err) < 0) {
+            lx_log(LX_LOG_FATAL, "database unavailable at start-up", "\"error\":\"%s\"",
+                   "see the previous line");
+            fprintf(stderr, "llmux: %s\n", err);
+            return 1;
+        }
+        atomic_store(&app.db_ready, true);
+    }
+    /* Workers inherit this mask: only the main thread takes the signals. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    app.nworkers = cfg->workers;
+    app.workers = lx_calloc((size_t)app.nworkers, sizeof *app.workers);
+    for (int i = 0; i < app.nworkers; i++) {
+        if (lx_worker_init(&app.workers[i], &app, i) != LX_OK) {
+            fprintf(stderr, "llmux: cannot start worker %d (is %s:%d already in use?)\n", i,
+                    cfg->listen_host, cfg->listen_port);
+            return 1;
+        }
+    }
+    for (int i = 0; i < app.nworkers; i++)
+        lx_worker_start(&app.workers[i]);
+    lx_log_info("llmux ready",
+                "\"version\":\"%s\",\"listen\":\"%s:%d\",\"workers\":%d,\"providers\":%d",
+                LX_VERSION, cfg->listen_host, cfg->listen_port, app.nworkers, cfg->nproviders);
+
+    int signals = 0;
+    for (;;) {
+        int sig;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        signals++;
+        lx_log_info(signals == 1 ? "draining" : "stopping now",
+                    "\"signal\":%d,\"drain_timeout_ms\":%d", sig, cfg->drain_timeout_ms);
+        for (int i = 0; i < app.nworkers; i++)
+            lx_worker_signal(&app.workers[i], signals == 1 ? 1 : 2);
+        break;
+    }
+    /* A second signal while we wait for the workers forces the stop. */
+    struct timespec poll = {0, 50 * 1000 * 1000};
+    for (int i = 0; i < app.nworkers; i++) {
+        while (pthread_tryjoin_np(app.workers[i].thread, NULL) != 0) {
+            siginfo_t info;
+            if (sigtimedwait(&set, &info, &poll) > 0) {
+                lx_log_info("stopping now", "\"signal\":%d", info.si_signo);
+                for (int k = 0; k < app.nworkers; k++)
+                    lx_worker_signal(&app.workers[k], 2);
+            }
+        }
+    }
+    free(app.workers);
+    lx_upstream_global_cleanup();
+    lx_log_info("llmux stopped", "%s", "");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    lx_config_t cfg;
+    lx_config_defaults(&cfg);
+    char err[512];
+    int rc = lx_config_load(&cfg, argc, argv, environ, err, sizeof err);
+    if (rc == LX_DONE) {
+        lx_config_free(&cfg);
+        return 0;
+    }
+    if (rc != LX_OK) {
+        fprintf(stderr, "llmux: config error: %s\n", err);
+        lx_config_free(&cfg);
+        return 2;
+    }
+    lx_log_min_level = cfg.log_level;
+    if (strcmp(cfg.command, "check-config") == 0)
+        rc = check_config(&cfg);
+    else if (strcmp(cfg.command, "migrate") == 0)
+        rc = migrate(&cfg);
+    else
+        rc = serve(&cfg);
+    lx_config_free(&cfg);
+    return rc;
+}

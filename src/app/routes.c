@@ -1,0 +1,98 @@
+/* routes.c - the route table and the process-level endpoints (health,
+ * readiness, metrics). */
+#include "app/app.h"
+#include "core/buf.h"
+#include "core/clock.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+static int healthz(lx_req_t *req, void *arg)
+{
+    lx_req_reply(req, 200, "application/json", "{\"status\":\"ok\"}", 15);
+    return LX_OK;
+}
+
+static int readyz(lx_req_t *req, void *arg)
+{
+    lx_worker_t *w = arg;
+    lx_app_t *app = w->app;
+    bool db_configured = app->cfg->database_url != NULL;
+    bool db_ok = atomic_load_explicit(&app->db_ready, memory_order_acquire);
+    bool ready = !lx_http_server_draining(w->http) && (!db_configured || db_ok);
+    const char *reason = lx_http_server_draining(w->http) ? "shutting down"
+                         : !ready                         ? "database not connected"
+                                                          : NULL;
+    json_t *body =
+        json_pack("{s:s, s:s, s:b, s:i}", "status", ready ? "ready" : "not_ready", "database",
+                  !db_configured ? "disabled"
+                  : db_ok        ? "ok"
+                                 : "unavailable",
+                  "config", 1, "workers", app->nworkers);
+    if (reason)
+        json_object_set_new(body, "reason", json_string(reason));
+    lx_req_reply_json(req, ready ? 200 : 503, body);
+    return LX_OK;
+}
+
+/* Prometheus text format; counters come from each worker's relaxed atomics. */
+static int metrics(lx_req_t *req, void *arg)
+{
+    lx_worker_t *self = arg;
+    lx_app_t *app = self->app;
+    lx_buf_t b;
+    lx_buf_init(&b, 4096);
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } http_metrics[] = {
+        {"llmux_connections_accepted_total", "counter", "Connections accepted.",
+         offsetof(lx_http_stats_t, connections_accepted)},
+        {"llmux_connections_open", "gauge", "Connections open now.",
+         offsetof(lx_http_stats_t, connections_open)},
+        {"llmux_http_requests_total", "counter", "Requests whose head was read.",
+         offsetof(lx_http_stats_t, requests)},
+        {"llmux_http_requests_active", "gauge", "Requests in progress.",
+         offsetof(lx_http_stats_t, requests_active)},
+        {"llmux_http_rejected_total", "counter", "Requests refused before a handler ran.",
+         offsetof(lx_http_stats_t, rejected)},
+    };
+    for (size_t m = 0; m < LX_ARRAY_LEN(http_metrics); m++) {
+        lx_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", http_metrics[m].name,
+                      http_metrics[m].help, http_metrics[m].name, http_metrics[m].type);
+        for (int i = 0; i < app->nworkers; i++) {
+            const lx_http_stats_t *st = lx_http_server_stats(app->workers[i].http);
+            const _Atomic uint64_t *v =
+                (const _Atomic uint64_t *)((const char *)st + http_metrics[m].off);
+            lx_buf_printf(&b, "%s{worker=\"%d\"} %llu\n", http_metrics[m].name, i,
+                          (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
+        }
+    }
+    lx_buf_printf(&b, "# HELP llmux_streams_active Client streams in progress.\n"
+                      "# TYPE llmux_streams_active gauge\n");
+    for (int i = 0; i < app->nworkers; i++)
+        lx_buf_printf(&b, "llmux_streams_active{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.streams_active,
+                                                               memory_order_relaxed));
+    lx_buf_printf(&b,
+                  "# HELP llmux_uptime_seconds Seconds since start.\n"
+                  "# TYPE llmux_uptime_seconds gauge\nllmux_uptime_seconds %lld\n",
+                  (long long)((lx_wall_ms() - app->started_ms) / 1000));
+    lx_req_reply(req, 200, "text/plain; version=0.0.4", b.p, b.n);
+    lx_buf_free(&b);
+    return LX_OK;
+}
+
+size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
+{
+    const lx_route_t table[] = {
+        {"GET", "/healthz", healthz, w, 0},
+        {"GET", "/readyz", readyz, w, 0},
+        {"GET", "/metrics", metrics, w, 0},
+        {"POST", "/v1/chat/completions", lx_ai_chat_handler, &w->ai, 0},
+        {"POST", "/api/v1/ai/chat", lx_ai_chat_handler, &w->ai, 0},
+    };
+    size_t n = LX_MIN(cap, LX_ARRAY_LEN(table));
+    memcpy(routes, table, n * sizeof *routes);
+    return n;
+}

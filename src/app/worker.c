@@ -1,0 +1,117 @@
+/* worker.c - one event loop per core (memcached's thread.c shape).
+ *
+ * Each worker owns its event_base (precise timers), its HTTP server bound to
+ * the shared port with SO_REUSEPORT, its curl multi and its timers. The main
+ * thread talks to it only through an eventfd, so no event_base needs locks. */
+#include "app/app.h"
+#include "core/log.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+static void log_flush_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    lx_log_flush();
+}
+
+static void http_idle_cb(void *arg)
+{
+    lx_worker_t *w = arg;
+    event_base_loopexit(w->base, NULL);
+}
+
+static void deadline_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    lx_worker_t *w = arg;
+    lx_log_warn("drain timeout: closing remaining connections", "\"worker\":%d", w->id);
+    lx_http_server_close_all(w->http);
+    event_base_loopexit(w->base, NULL);
+}
+
+static void control_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    lx_worker_t *w = arg;
+    uint64_t v = 0;
+    if (read(fd, &v, sizeof v) != sizeof v)
+        return;
+    if (v >= 2) { /* a second signal, or an explicit stop */
+        lx_http_server_close_all(w->http);
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
+    if (lx_http_server_draining(w->http))
+        return;
+    int ms = w->app->cfg->drain_timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    w->deadline_ev = evtimer_new(w->base, deadline_cb, w);
+    evtimer_add(w->deadline_ev, &tv);
+    lx_http_server_drain(w->http, http_idle_cb, w);
+}
+
+int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
+{
+    memset(w, 0, sizeof *w);
+    w->app = app;
+    w->id = id;
+    struct event_config *ec = event_config_new();
+    event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    w->base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    if (w->base == NULL)
+        return LX_ERROR;
+    w->up = lx_upstream_new(w->base);
+    if (w->up == NULL)
+        return LX_ERROR;
+    w->ai.cfg = app->cfg;
+    w->ai.up = w->up;
+    w->ai.usage = lx_usage_log_sink();
+    w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);
+    w->http = lx_http_server_new(w->base, app->cfg, w->routes, w->nroutes, id);
+    if (w->http == NULL || lx_http_server_listen(w->http) != LX_OK)
+        return LX_ERROR;
+    w->control_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->control_fd < 0)
+        return LX_ERROR;
+    w->control_ev = event_new(w->base, w->control_fd, EV_READ | EV_PERSIST, control_cb, w);
+    event_add(w->control_ev, NULL);
+    w->log_flush_ev = event_new(w->base, -1, EV_PERSIST, log_flush_cb, w);
+    struct timeval tv = {0, 100 * 1000};
+    event_add(w->log_flush_ev, &tv);
+    return LX_OK;
+}
+
+static void *worker_main(void *arg)
+{
+    lx_worker_t *w = arg;
+    lx_log_set_buffered(1);
+    event_base_dispatch(w->base);
+    lx_http_server_free(w->http);
+    lx_upstream_free(w->up);
+    event_free(w->control_ev);
+    event_free(w->log_flush_ev);
+    if (w->deadline_ev)
+        event_free(w->deadline_ev);
+    event_base_free(w->base);
+    close(w->control_fd);
+    lx_log_set_buffered(0);
+    return NULL;
+}
+
+int lx_worker_start(lx_worker_t *w)
+{
+    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? LX_OK : LX_ERROR;
+}
+
+void lx_worker_signal(lx_worker_t *w, uint64_t what)
+{
+    ssize_t r = write(w->control_fd, &what, sizeof what);
+    (void)r;
+}
+
+void lx_worker_join(lx_worker_t *w)
+{
+    pthread_join(w->thread, NULL);
+}

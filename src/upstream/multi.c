@@ -1,0 +1,445 @@
+/* multi.c - curl multi driven by a worker's libevent loop.
+ *
+ * The shape follows curl's hiperfifo/multi-event examples: curl tells us
+ * which sockets to watch (socket callback) and when to wake it (timer
+ * callback); libevent tells curl when a socket is ready. Handles are removed
+ * only outside curl's callbacks (removing inside one is undefined), so an
+ * abort from a callback returns an error to curl and the handle is cleaned up
+ * when curl reports it done. Time-to-first-byte and idle-gap limits are our
+ * own per-call timer: curl has only connect and total limits. */
+#include "upstream/upstream.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <stdlib.h>
+#include <strings.h>
+
+struct lx_upstream {
+    struct event_base *base;
+    CURLM *multi;
+    struct event timer;
+    lx_up_call_t *calls;
+    int active;
+};
+
+struct lx_up_call {
+    lx_upstream_t *u;
+    lx_up_call_t *prev, *next;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *body;
+    size_t body_len;
+    lx_up_handlers_t h;
+    void *arg;
+    lx_timeouts_t to;
+    struct event watchdog;
+    int64_t t_start, t_first, t_last;
+    lx_buf_t resp_headers; /* "name\0value\0" pairs */
+    int status;
+    lx_up_outcome_t forced; /* a watchdog verdict, else LX_UP_OK */
+    bool headers_done;
+    bool paused;
+    bool cancelled;
+    bool in_cb;
+    bool aborted;
+};
+
+static const char *const outcome_names[LX_UP__COUNT] = {
+    [LX_UP_OK] = "ok",
+    [LX_UP_CONNECT_FAILED] = "connect_failed",
+    [LX_UP_TIMEOUT_CONNECT] = "connect_timeout",
+    [LX_UP_TIMEOUT_FIRST_BYTE] = "first_byte_timeout",
+    [LX_UP_TIMEOUT_IDLE] = "idle_timeout",
+    [LX_UP_TIMEOUT_TOTAL] = "total_timeout",
+    [LX_UP_BROKEN] = "broken",
+    [LX_UP_ABORTED] = "aborted",
+};
+
+const char *lx_up_outcome_name(lx_up_outcome_t o)
+{
+    return (unsigned)o < LX_UP__COUNT ? outcome_names[o] : "unknown";
+}
+
+int lx_upstream_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? LX_OK : LX_ERROR;
+}
+
+void lx_upstream_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+/* ---- call lifecycle ---- */
+
+static void call_free(lx_up_call_t *c)
+{
+    lx_upstream_t *u = c->u;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        u->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    u->active--;
+    evtimer_del(&c->watchdog);
+    curl_multi_remove_handle(u->multi, c->easy);
+    curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->hdrs);
+    free(c->body);
+    lx_buf_free(&c->resp_headers);
+    free(c);
+}
+
+static lx_up_outcome_t classify(lx_up_call_t *c, CURLcode rc)
+{
+    if (c->forced != LX_UP_OK)
+        return c->forced;
+    if (c->aborted)
+        return LX_UP_ABORTED;
+    switch (rc) {
+    case CURLE_OK:
+        return LX_UP_OK;
+    case CURLE_OPERATION_TIMEDOUT: {
+        long connect_us = 0;
+        curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+        return connect_us == 0 ? LX_UP_TIMEOUT_CONNECT : LX_UP_TIMEOUT_TOTAL;
+    }
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return LX_UP_CONNECT_FAILED;
+    default:
+        return LX_UP_BROKEN;
+    }
+}
+
+static void call_finish(lx_up_call_t *c, CURLcode rc)
+{
+    lx_up_result_t res = {0};
+    res.outcome = classify(c, rc);
+    long status = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    res.status = (int)status;
+    curl_off_t up = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    res.request_sent = (size_t)up >= c->body_len && res.outcome != LX_UP_CONNECT_FAILED &&
+                       res.outcome != LX_UP_TIMEOUT_CONNECT;
+    int64_t now = lx_now_us();
+    res.first_byte_us = c->t_first ? c->t_first - c->t_start : -1;
+    res.total_us = now - c->t_start;
+    res.error = rc == CURLE_OK ? NULL : curl_easy_strerror(rc);
+    if (!c->cancelled && c->h.on_done) {
+        c->in_cb = true;
+        c->h.on_done(c, &res, c->arg);
+        c->in_cb = false;
+    }
+    call_free(c);
+}
+
+static void check_done(lx_upstream_t *u)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(u->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        lx_up_call_t *c;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        call_finish(c, msg->data.result);
+    }
+}
+
+/* ---- curl callbacks ---- */
+
+static void deliver_headers(lx_up_call_t *c)
+{
+    c->headers_done = true;
+    if (c->h.on_headers && !c->cancelled) {
+        c->in_cb = true;
+        c->h.on_headers(c, c->status, c->arg);
+        c->in_cb = false;
+    }
+}
+
+static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    lx_up_call_t *c = ud;
+    size_t n = size * nmemb;
+    if (c->cancelled)
+        return 0;
+    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new status line (after 1xx too) */
+        lx_buf_reset(&c->resp_headers);
+        const char *sp = memchr(p, ' ', n);
+        c->status = sp ? atoi(sp + 1) : 0;
+        return n;
+    }
+    if (n <= 2) { /* end of a header block */
+        if (c->status >= 200 && !c->headers_done)
+            deliver_headers(c);
+        return c->cancelled ? 0 : n;
+    }
+    const char *colon = memchr(p, ':', n);
+    if (colon) {
+        const char *v = colon + 1, *end = p + n;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+            end--;
+        lx_buf_append(&c->resp_headers, p, (size_t)(colon - p));
+        lx_buf_append_char(&c->resp_headers, '\0');
+        lx_buf_append(&c->resp_headers, v, (size_t)(end - v));
+        lx_buf_append_char(&c->resp_headers, '\0');
+    }
+    return n;
+}
+
+static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    lx_up_call_t *c = ud;
+    size_t n = size * nmemb;
+    if (c->cancelled)
+        return 0;
+    if (!c->headers_done)
+        deliver_headers(c);
+    int64_t now = lx_now_us();
+    if (c->t_first == 0)
+        c->t_first = now;
+    c->t_last = now;
+    c->in_cb = true;
+    int rc = c->h.on_data ? c->h.on_data(c, p, n, c->arg) : LX_OK;
+    c->in_cb = false;
+    if (c->cancelled)
+        return 0;
+    if (rc == LX_AGAIN) {
+        c->paused = true;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (rc != LX_OK) {
+        c->aborted = true;
+        return 0;
+    }
+    return n;
+}
+
+static void watchdog_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    lx_up_call_t *c = arg;
+    int64_t now = lx_now_us(), next_us;
+    if (c->t_first == 0) {
+        c->forced = LX_UP_TIMEOUT_FIRST_BYTE;
+    } else if (c->paused) {
+        next_us = (int64_t)c->to.idle_ms * 1000; /* our client is slow, not upstream */
+        goto rearm;
+    } else if (now - c->t_last >= (int64_t)c->to.idle_ms * 1000) {
+        c->forced = LX_UP_TIMEOUT_IDLE;
+    } else {
+        next_us = (int64_t)c->to.idle_ms * 1000 - (now - c->t_last);
+        goto rearm;
+    }
+    call_finish(c, CURLE_OPERATION_TIMEDOUT);
+    return;
+rearm:;
+    struct timeval tv = {(time_t)(next_us / 1000000), (suseconds_t)(next_us % 1000000)};
+    evtimer_add(&c->watchdog, &tv);
+}
+
+/* ---- multi <-> libevent ---- */
+
+static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    lx_upstream_t *u = arg;
+    int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    int running;
+    curl_multi_socket_action(u->multi, fd, action, &running);
+    check_done(u);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    lx_upstream_t *u = userp;
+    struct event *ev = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (ev) {
+            event_free(ev);
+            curl_multi_assign(u->multi, s, NULL);
+        }
+        return 0;
+    }
+    short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
+                         (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
+    if (ev) {
+        event_del(ev);
+        event_assign(ev, u->base, s, kind, socket_event_cb, u);
+    } else {
+        ev = event_new(u->base, s, kind, socket_event_cb, u);
+        curl_multi_assign(u->multi, s, ev);
+    }
+    event_add(ev, NULL);
+    return 0;
+}
+
+static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    lx_upstream_t *u = arg;
+    int running;
+    curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(u);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    lx_upstream_t *u = userp;
+    if (timeout_ms < 0) {
+        evtimer_del(&u->timer);
+    } else {
+        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        evtimer_add(&u->timer, &tv);
+    }
+    return 0;
+}
+
+lx_upstream_t *lx_upstream_new(struct event_base *base)
+{
+    lx_upstream_t *u = lx_calloc(1, sizeof *u);
+    u->base = base;
+    u->multi = curl_multi_init();
+    if (u->multi == NULL) {
+        free(u);
+        return NULL;
+    }
+    evtimer_assign(&u->timer, base, timer_event_cb, u);
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    return u;
+}
+
+void lx_upstream_free(lx_upstream_t *u)
+{
+    if (u == NULL)
+        return;
+    while (u->calls) {
+        u->calls->cancelled = true;
+        call_free(u->calls);
+    }
+    evtimer_del(&u->timer);
+    curl_multi_cleanup(u->multi);
+    free(u);
+}
+
+int lx_upstream_active(const lx_upstream_t *u)
+{
+    return u->active;
+}
+
+lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
+                               const lx_up_handlers_t *h, void *arg)
+{
+    lx_up_call_t *c = lx_calloc(1, sizeof *c);
+    c->u = u;
+    c->h = *h;
+    c->arg = arg;
+    c->to = rq->timeouts;
+    c->t_start = lx_now_us();
+    c->easy = curl_easy_init();
+    if (c->easy == NULL) {
+        free(c);
+        return NULL;
+    }
+    for (int i = 0; i < rq->nheaders; i++)
+        c->hdrs = curl_slist_append(c->hdrs, rq->headers[i]);
+    c->hdrs = curl_slist_append(c->hdrs, "Expect:");
+
+    CURL *e = c->easy;
+    curl_easy_setopt(e, CURLOPT_URL, rq->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
+    if (rq->method && strcmp(rq->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        c->body = lx_alloc(rq->body_len + 1);
+        memcpy(c->body, rq->body, rq->body_len);
+        c->body_len = rq->body_len;
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+        if (rq->method && strcmp(rq->method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+    }
+    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->to.connect_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->to.total_ms);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    lx_buf_init(&c->resp_headers, 256);
+
+    c->next = u->calls;
+    if (u->calls)
+        u->calls->prev = c;
+    u->calls = c;
+    u->active++;
+    evtimer_assign(&c->watchdog, u->base, watchdog_cb, c);
+    struct timeval tv = {c->to.first_byte_ms / 1000, (c->to.first_byte_ms % 1000) * 1000};
+    evtimer_add(&c->watchdog, &tv);
+    /* curl_multi_add_handle only schedules work through timer_cb, so no
+     * callback of ours runs before we return. */
+    if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
+        c->cancelled = true;
+        call_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void lx_up_call_pause(lx_up_call_t *c)
+{
+    if (!c->paused && !c->in_cb) {
+        c->paused = true;
+        curl_easy_pause(c->easy, CURLPAUSE_RECV);
+    }
+}
+
+void lx_up_call_resume(lx_up_call_t *c)
+{
+    if (!c->paused || c->cancelled)
+        return;
+    c->paused = false;
+    c->t_last = lx_now_us();
+    /* May deliver the held bytes at once, through write_cb. */
+    curl_easy_pause(c->easy, CURLPAUSE_CONT);
+}
+
+void lx_up_call_cancel(lx_up_call_t *c)
+{
+    if (c->cancelled)
+        return;
+    c->cancelled = true;
+    if (c->in_cb)
+        return; /* write_cb/header_cb return an error; check_done frees it */
+    call_free(c);
+}
+
+const char *lx_up_call_header(const lx_up_call_t *c, const char *name)
+{
+    const char *p = c->resp_headers.p, *end = p + c->resp_headers.n;
+    while (p && p < end) {
+        const char *v = p + strlen(p) + 1;
+        if (strcasecmp(p, name) == 0)
+            return v;
+        p = v + strlen(v) + 1;
+    }
+    return NULL;
+}

@@ -1,0 +1,83 @@
+/* upstream.h - HTTP calls to model providers through one curl multi handle
+ * per worker loop (the only module that includes curl.h).
+ *
+ * Ownership: lx_upstream_t belongs to its worker loop. An lx_up_call_t is
+ * owned by the upstream module from lx_up_call_start until on_done returns
+ * (or until lx_up_call_cancel): the caller may keep the pointer only in that
+ * window. The request bytes (url, headers, body) are copied at start. Every
+ * call ends with exactly one on_done, unless the caller cancels it first, in
+ * which case no callback runs afterwards. Callbacks never run inside
+ * lx_up_call_start. */
+#ifndef LX_UPSTREAM_UPSTREAM_H
+#define LX_UPSTREAM_UPSTREAM_H
+
+#include "core/buf.h"
+#include "core/config.h"
+
+struct event_base;
+typedef struct lx_upstream lx_upstream_t;
+typedef struct lx_up_call lx_up_call_t;
+
+typedef enum {
+    LX_UP_OK = 0,         /* a complete HTTP response arrived (any status) */
+    LX_UP_CONNECT_FAILED, /* could not connect / resolve / TLS */
+    LX_UP_TIMEOUT_CONNECT,
+    LX_UP_TIMEOUT_FIRST_BYTE,
+    LX_UP_TIMEOUT_IDLE,
+    LX_UP_TIMEOUT_TOTAL,
+    LX_UP_BROKEN,  /* the connection broke mid-response */
+    LX_UP_ABORTED, /* our own on_data asked to stop */
+    LX_UP__COUNT
+} lx_up_outcome_t;
+
+const char *lx_up_outcome_name(lx_up_outcome_t o);
+
+typedef struct {
+    lx_up_outcome_t outcome;
+    int status;            /* HTTP status, 0 if none arrived */
+    bool request_sent;     /* the whole request body reached the wire */
+    int64_t first_byte_us; /* from start to the first body byte, or -1 */
+    int64_t total_us;
+    const char *error; /* curl's text for failures, else NULL */
+} lx_up_result_t;
+
+typedef struct {
+    /* The status line and headers are in. */
+    void (*on_headers)(lx_up_call_t *call, int status, void *arg);
+    /* A piece of the body. Return LX_OK to go on, LX_AGAIN to pause the
+     * transfer (the same bytes are delivered again after lx_up_call_resume),
+     * or LX_ERROR to abort (on_done then reports LX_UP_ABORTED). */
+    int (*on_data)(lx_up_call_t *call, const char *p, size_t n, void *arg);
+    void (*on_done)(lx_up_call_t *call, const lx_up_result_t *res, void *arg);
+} lx_up_handlers_t;
+
+typedef struct {
+    const char *method; /* "POST" (default) or "GET" */
+    const char *url;
+    const char *const *headers; /* "Name: value" lines */
+    int nheaders;
+    const char *body;
+    size_t body_len;
+    lx_timeouts_t timeouts;
+} lx_up_request_t;
+
+/* Process-wide; call once from main before any thread starts. */
+int lx_upstream_global_init(void);
+void lx_upstream_global_cleanup(void);
+
+lx_upstream_t *lx_upstream_new(struct event_base *base);
+/* Cancels every call still running; no callbacks run. */
+void lx_upstream_free(lx_upstream_t *u);
+int lx_upstream_active(const lx_upstream_t *u);
+
+lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
+                               const lx_up_handlers_t *h, void *arg);
+void lx_up_call_pause(lx_up_call_t *call);
+void lx_up_call_resume(lx_up_call_t *call);
+/* Stops the call; no callback runs after this returns. Safe from inside any
+ * of the call's own callbacks. */
+void lx_up_call_cancel(lx_up_call_t *call);
+/* A response header (case-insensitive), or NULL; valid until on_done returns. */
+const char *lx_up_call_header(const lx_up_call_t *call, const char *name);
+
+#endif
