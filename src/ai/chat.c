@@ -191,6 +191,21 @@ static void start_client_stream(chat_t *ch)
     lx_req_stream_start(ch->req, 200, "text/event-stream");
 }
 
+/* True if the chunk carries "usage": {...} (most chunks say "usage":null once
+ * usage was requested; only the real one is worth a parse). */
+static bool has_usage_object(lx_str_t d)
+{
+    const char *p = d.p, *end = d.p + d.n;
+    while (p < end && (p = memmem(p, (size_t)(end - p), "\"usage\"", 7)) != NULL) {
+        p += 7;
+        while (p < end && (*p == ' ' || *p == ':'))
+            p++;
+        if (p < end && *p == '{')
+            return true;
+    }
+    return false;
+}
+
 static int on_sse_event(const lx_sse_event_t *ev, void *arg)
 {
     chat_t *ch = arg;
@@ -199,14 +214,15 @@ static int on_sse_event(const lx_sse_event_t *ev, void *arg)
         start_client_stream(ch);
     if (lx_str_eq_cstr(d, "[DONE]")) {
         ch->saw_done = true;
-    } else if (d.n && memmem(d.p, d.n, "\"usage\"", 7)) {
+    } else if (has_usage_object(d)) {
         json_t *chunk = json_loadb(d.p, d.n, 0, NULL);
         json_t *usage = json_object_get(chunk, "usage");
-        bool usage_only = json_is_array(json_object_get(chunk, "choices")) &&
-                          json_array_size(json_object_get(chunk, "choices")) == 0;
+        json_t *choices = json_object_get(chunk, "choices");
+        bool usage_only =
+            json_is_object(usage) && json_is_array(choices) && json_array_size(choices) == 0;
         parse_usage(ch, usage);
         json_decref(chunk);
-        if (usage_only && json_is_object(usage) && !ch->client_usage)
+        if (usage_only && !ch->client_usage)
             return LX_OK; /* we asked for it; the client did not */
     } else if (d.n > 9 && memcmp(d.p, "{\"error\"", 8) == 0) {
         ch->upstream_error_event = true;

@@ -138,5 +138,6 @@ int main(int argc, char **argv)
     else
         rc = serve(&cfg);
     lx_config_free(&cfg);
+    lx_log_thread_done();
     return rc;
 }

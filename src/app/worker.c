@@ -96,7 +96,7 @@ static void *worker_main(void *arg)
         event_free(w->deadline_ev);
     event_base_free(w->base);
     close(w->control_fd);
-    lx_log_set_buffered(0);
+    lx_log_thread_done();
     return NULL;
 }
 

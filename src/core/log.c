@@ -56,6 +56,13 @@ void lx_log_set_buffered(int on)
     tl_buffered = on;
 }
 
+void lx_log_thread_done(void)
+{
+    lx_log_flush();
+    lx_buf_free(&tl_buf);
+    tl_buffered = 0;
+}
+
 static void line_done(lx_log_level_t level)
 {
     lx_buf_append_char(&tl_buf, '\n');

@@ -31,6 +31,8 @@ void lx_log_raw_line(const char *json, size_t n);
 
 void lx_log_set_buffered(int on);
 void lx_log_flush(void);
+/* Flushes and releases this thread's buffer; call before a thread exits. */
+void lx_log_thread_done(void);
 
 #define lx_log_debug(msg, ...)                                                                     \
     do {                                                                                           \

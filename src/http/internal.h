@@ -64,6 +64,12 @@ struct lx_req {
     int nheaders;
     char *header_names[LX_REQ_MAX_HEADERS];
     char *header_values[LX_REQ_MAX_HEADERS];
+    /* evhtp's bufferevent callbacks, held aside while we watch a paused
+     * connection ourselves (see server.c: watch_paused). */
+    bufferevent_data_cb saved_readcb, saved_writecb;
+    bufferevent_event_cb saved_eventcb;
+    void *saved_cbarg;
+    bool watching;
     lx_req_cb on_abort;
     void *abort_arg;
     lx_req_cb on_drain;
@@ -100,6 +106,10 @@ const char *lx_status_text(int status);
  * closes it gracefully (lingering so the client reads the reply). */
 void lx_closer_start(lx_http_server_t *srv, struct bufferevent *bev, struct evbuffer *response);
 void lx_closer_free_all(lx_http_server_t *srv);
+
+/* server.c: while a request is paused, we watch its socket; this gives the
+ * callbacks back to evhtp (before it resumes or frees the connection). */
+void lx_req_unwatch(lx_req_t *req);
 
 /* access log line for a finished request */
 void lx_access_log(lx_req_t *req);

@@ -36,6 +36,7 @@ static struct evbuffer *req_output(const lx_req_t *req)
 
 void lx_req_free(lx_req_t *req)
 {
+    lx_req_unwatch(req);
     if (req->drain_entry) {
         struct evbuffer *out = req_output(req);
         if (out)
@@ -419,6 +420,7 @@ void lx_req_finish(lx_req_t *req)
     req->on_drain = NULL;
     if (req->paused) {
         req->paused = false;
+        lx_req_unwatch(req);
         evhtp_request_resume(req->r); /* after the reply, never before */
     }
 }

@@ -92,6 +92,8 @@ static void conn_timer_cb(evutil_socket_t fd, short ev, void *arg)
 
 /* ---- evhtp hooks (connection level, so they serve every request) ---- */
 
+static void hook_error(evhtp_request_t *r, evhtp_error_flags flags, void *arg);
+
 static evhtp_res hook_headers_start(evhtp_request_t *r, void *arg)
 {
     lx_conn_t *c = arg;
@@ -143,6 +145,9 @@ static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *a
     c->phase = CONN_BODY;
     lx_req_t *req = lx_req_new(c, r);
     c->req = req;
+    /* Unlike every other hook, evhtp runs on_error only from the request's
+     * own hooks, never the connection's. */
+    evhtp_request_set_hook(r, evhtp_hook_on_error, (evhtp_hook)(void (*)(void))hook_error, c);
     atomic_fetch_add_explicit(&srv->stats.requests, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&srv->stats.requests_active, 1, memory_order_relaxed);
 
@@ -251,7 +256,6 @@ static evhtp_res hook_connection_fini(evhtp_connection_t *ec, void *arg)
     if (c->req)
         hook_request_fini(c->req->r, c);
     evhtp_connection_unset_hook(ec, evhtp_hook_on_request_fini);
-    evhtp_connection_unset_hook(ec, evhtp_hook_on_error);
     conn_unlink(c);
     free(c);
     return EVHTP_RES_OK;
@@ -278,12 +282,55 @@ static evhtp_res on_accept(evhtp_connection_t *ec, void *arg)
     evhtp_connection_set_hook(ec, evhtp_hook_on_header, (evhtp_hook)hook_header, c);
     evhtp_connection_set_hook(ec, evhtp_hook_on_headers, (evhtp_hook)hook_headers, c);
     evhtp_connection_set_hook(ec, evhtp_hook_on_read, (evhtp_hook)hook_read, c);
-    evhtp_connection_set_hook(ec, evhtp_hook_on_error, (evhtp_hook)(void (*)(void))hook_error, c);
     evhtp_connection_set_hook(ec, evhtp_hook_on_request_fini, (evhtp_hook)hook_request_fini, c);
     evhtp_connection_set_hook(ec, evhtp_hook_on_connection_fini, (evhtp_hook)hook_connection_fini,
                               c);
     conn_arm(c, srv->cfg->header_timeout_ms);
     return EVHTP_RES_OK;
+}
+
+/* ---- paused requests ----
+ * evhtp_request_pause turns reading off, so a client that leaves goes
+ * unnoticed; and evhtp's own event callback ignores EOF whenever a stale
+ * errno happens to be EAGAIN. So while a handler owns the request we take the
+ * bufferevent's callbacks: reads are left in the buffer (bounded by the high
+ * watermark), EOF/errors/timeouts are handed to evhtp as a plain error, which
+ * runs hook_error. */
+
+static void paused_readcb(struct bufferevent *bev, void *arg) {}
+
+static void paused_writecb(struct bufferevent *bev, void *arg) {}
+
+void lx_req_unwatch(lx_req_t *req)
+{
+    if (!req->watching)
+        return;
+    req->watching = false;
+    struct bufferevent *bev = req->conn->ec->bev;
+    if (bev)
+        bufferevent_setcb(bev, req->saved_readcb, req->saved_writecb, req->saved_eventcb,
+                          req->saved_cbarg);
+}
+
+static void paused_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+    lx_req_t *req = arg;
+    bufferevent_event_cb evhtp_eventcb = req->saved_eventcb;
+    void *cbarg = req->saved_cbarg;
+    lx_req_unwatch(req);
+    /* Not EOF|READING: that is the combination evhtp may ignore. */
+    evhtp_eventcb(bev, (short)(BEV_EVENT_ERROR | (what & BEV_EVENT_WRITING)), cbarg);
+}
+
+static void watch_paused(lx_req_t *req)
+{
+    struct bufferevent *bev = req->r->conn->bev;
+    bufferevent_getcb(bev, &req->saved_readcb, &req->saved_writecb, &req->saved_eventcb,
+                      &req->saved_cbarg);
+    req->watching = true;
+    bufferevent_setcb(bev, paused_readcb, paused_writecb, paused_eventcb, req);
+    bufferevent_setwatermark(bev, EV_READ, 0, 64 * 1024);
+    bufferevent_enable(bev, EV_READ);
 }
 
 /* ---- dispatch ---- */
@@ -313,9 +360,7 @@ static void on_request(evhtp_request_t *r, void *arg)
          * ignores data while paused; the high watermark bounds it. */
         req->paused = true;
         evhtp_request_pause(r);
-        struct bufferevent *bev = r->conn->bev;
-        bufferevent_setwatermark(bev, EV_READ, 0, 64 * 1024);
-        bufferevent_enable(bev, EV_READ);
+        watch_paused(req);
     } else if (!req->finished) {
         lx_log_error("handler returned without replying", "\"path\":\"%s\"", req->route->path);
         lx_req_reply_error(req, LX_E_INTERNAL, NULL, NULL);
@@ -405,6 +450,8 @@ void lx_http_server_close_all(lx_http_server_t *srv)
         lx_conn_t *c = srv->conns;
         if (c->req)
             c->req->paused = false; /* the connection goes now, paused or not */
+        if (c->req)
+            lx_req_unwatch(c->req);
         evhtp_connection_free(c->ec);
     }
     lx_closer_free_all(srv);

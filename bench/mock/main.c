@@ -1,0 +1,188 @@
+/* main.c - llmux-mock: command line, worker start-up, the ready line, and a
+ * clean exit on SIGTERM/SIGINT. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "call.h"
+#include "opts.h"
+#include "record.h"
+#include "server.h"
+#include "stats.h"
+
+const char *mock_listen_addr = "127.0.0.1:9000";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: llmux-mock [--listen HOST:PORT] [--threads N] [--chunks N] [--gap-ms N]\n"
+            "                  [--ttft-ms N] [--latency-ms N] [--dims N] [--duration-ms N]\n"
+            "                  [--no-record]\n"
+            "  --listen       address to listen on (default $MOCK_LISTEN or 127.0.0.1:9000)\n"
+            "  --threads      worker threads (default: online CPUs)\n"
+            "  --chunks       completion pieces per reply (default 5)\n"
+            "  --gap-ms       stream: delay between pieces (default 0)\n"
+            "  --ttft-ms      stream: delay before the first piece (default 0)\n"
+            "  --latency-ms   non-stream: delay before the reply (default 0)\n"
+            "  --dims         embedding dimensions (default 8)\n"
+            "  --duration-ms  video job length (default 2000)\n"
+            "  --no-record    do not record requests (for benchmarks)\n"
+            "Per request: x-mock-* headers or model suffixes like gpt-4o+chunks=20+fault=429.\n");
+}
+
+/* Splits "host:port" / "[v6]:port" / ":port" into an evhtp bind host and port. */
+static int parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    long p;
+    size_t hl;
+
+    if (colon == NULL)
+        return -1;
+    p = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || p < 1 || p > 65535)
+        return -1;
+    *port = (uint16_t)p;
+    hl = (size_t)(colon - s);
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        if (hl - 2 + 6 >= cap)
+            return -1;
+        snprintf(host, cap, "ipv6:%.*s", (int)(hl - 2), s + 1);
+    } else if (hl == 0) {
+        snprintf(host, cap, "0.0.0.0");
+    } else {
+        if (hl >= cap)
+            return -1;
+        snprintf(host, cap, "%.*s", (int)hl, s);
+    }
+    return 0;
+}
+
+static int opt_long(const char *name, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    long x;
+
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || end == v || x < lo || x > hi) {
+        fprintf(stderr, "llmux-mock: bad value for --%s: %s\n", name, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"chunks", required_argument, NULL, 'c'},
+        {"gap-ms", required_argument, NULL, 'g'},
+        {"ttft-ms", required_argument, NULL, 'f'},
+        {"latency-ms", required_argument, NULL, 'a'},
+        {"dims", required_argument, NULL, 'd'},
+        {"duration-ms", required_argument, NULL, 'u'},
+        {"no-record", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *listen = getenv("MOCK_LISTEN");
+    long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    mock_opts_t *d = &mock_opts_defaults;
+    char host[128];
+    uint16_t port;
+    sigset_t set;
+    mock_server_t *srv;
+    int ch, sig = 0;
+
+    if (listen == NULL || *listen == '\0')
+        listen = "127.0.0.1:9000";
+    if (threads < 1)
+        threads = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int rc = 0;
+        switch (ch) {
+        case 'l':
+            listen = optarg;
+            break;
+        case 't':
+            rc = opt_long("threads", optarg, 1, MOCK_MAX_WORKERS, &threads);
+            break;
+        case 'c':
+            rc = opt_long("chunks", optarg, 0, 100000, &d->chunks);
+            break;
+        case 'g':
+            rc = opt_long("gap-ms", optarg, 0, 3600000, &d->gap_ms);
+            break;
+        case 'f':
+            rc = opt_long("ttft-ms", optarg, 0, 3600000, &d->ttft_ms);
+            break;
+        case 'a':
+            rc = opt_long("latency-ms", optarg, 0, 3600000, &d->latency_ms);
+            break;
+        case 'd':
+            rc = opt_long("dims", optarg, 1, 65536, &d->dims);
+            break;
+        case 'u':
+            rc = opt_long("duration-ms", optarg, 0, 86400000, &d->duration_ms);
+            break;
+        case 'n':
+            mock_record_enabled = false;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+        if (rc != 0)
+            return 2;
+    }
+    if (optind < argc || threads > MOCK_MAX_WORKERS) {
+        usage(stderr);
+        return 2;
+    }
+    if (parse_listen(listen, host, sizeof(host), &port) != 0) {
+        fprintf(stderr, "llmux-mock: bad listen address: %s\n", listen);
+        return 2;
+    }
+    mock_listen_addr = listen;
+
+    if (evthread_use_pthreads() != 0) {
+        fprintf(stderr, "llmux-mock: evthread_use_pthreads failed\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit the mask */
+
+    srv = mock_server_start((unsigned)threads, host, port);
+    if (srv == NULL) {
+        libevent_global_shutdown();
+        return 1;
+    }
+    printf("{\"mock\":\"ready\",\"listen\":\"%s\"}\n", listen);
+    fflush(stdout);
+
+    while (sigwait(&set, &sig) != 0)
+        ;
+    mock_server_stop(srv);
+    mock_record_clear();
+    mock_media_cleanup();
+    libevent_global_shutdown();
+    return 0;
+}

@@ -1,0 +1,151 @@
+/* opts.c - parsing per-request options from headers and model-name suffixes. */
+#include "opts.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+mock_opts_t mock_opts_defaults = {
+    .chunks = 5,
+    .gap_ms = 0,
+    .ttft_ms = 0,
+    .latency_ms = 0,
+    .after = 2,
+    .retry_after = 1,
+    .dims = 8,
+    .duration_ms = 2000,
+    .status = 0,
+    .fault = MOCK_FAULT_NONE,
+    .dims_set = false,
+};
+
+static const struct {
+    const char *name;
+    mock_fault_t fault;
+} fault_names[] = {
+    {"none", MOCK_FAULT_NONE},
+    {"stall_headers", MOCK_FAULT_STALL_HEADERS},
+    {"stall_mid", MOCK_FAULT_STALL_MID},
+    {"drop", MOCK_FAULT_DROP},
+    {"malformed", MOCK_FAULT_MALFORMED},
+    {"error_event", MOCK_FAULT_ERROR_EVENT},
+    {"fail", MOCK_FAULT_FAIL},
+    {"slow_body", MOCK_FAULT_SLOW_BODY},
+    {"max_tokens", MOCK_FAULT_MAX_TOKENS},
+    {"refusal", MOCK_FAULT_REFUSAL},
+};
+
+const char *mock_fault_name(mock_fault_t f)
+{
+    if (f == MOCK_FAULT_STATUS)
+        return "status";
+    for (size_t i = 0; i < sizeof(fault_names) / sizeof(fault_names[0]); i++)
+        if (fault_names[i].fault == f)
+            return fault_names[i].name;
+    return "?";
+}
+
+/* Parses a decimal in [lo, hi] from v[0..n). */
+static bool parse_long(const char *v, size_t n, long lo, long hi, long *out)
+{
+    char tmp[24];
+    char *end;
+    long x;
+
+    while (n > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= sizeof(tmp))
+        return false;
+    memcpy(tmp, v, n);
+    tmp[n] = '\0';
+    x = strtol(tmp, &end, 10);
+    if (*end != '\0' || x < lo || x > hi)
+        return false;
+    *out = x;
+    return true;
+}
+
+static bool parse_fault(mock_opts_t *o, const char *v, size_t n)
+{
+    long code;
+
+    if (parse_long(v, n, 400, 599, &code)) {
+        o->fault = MOCK_FAULT_STATUS;
+        o->status = (int)code;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(fault_names) / sizeof(fault_names[0]); i++) {
+        if (strlen(fault_names[i].name) == n && strncasecmp(fault_names[i].name, v, n) == 0) {
+            o->fault = fault_names[i].fault;
+            o->status = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool key_is(const char *k, size_t n, const char *name)
+{
+    size_t i = 0;
+
+    for (; i < n && name[i] != '\0'; i++) {
+        char c = k[i] == '-' ? '_' : k[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != name[i])
+            return false;
+    }
+    return i == n && name[i] == '\0';
+}
+
+#define MS_MAX 3600000L
+
+bool mock_opts_set(mock_opts_t *o, const char *k, size_t kn, const char *v, size_t vn)
+{
+    if (key_is(k, kn, "fault"))
+        return parse_fault(o, v, vn);
+    if (key_is(k, kn, "chunks"))
+        return parse_long(v, vn, 0, 100000, &o->chunks);
+    if (key_is(k, kn, "gap_ms"))
+        return parse_long(v, vn, 0, MS_MAX, &o->gap_ms);
+    if (key_is(k, kn, "ttft_ms"))
+        return parse_long(v, vn, 0, MS_MAX, &o->ttft_ms);
+    if (key_is(k, kn, "latency_ms"))
+        return parse_long(v, vn, 0, MS_MAX, &o->latency_ms);
+    if (key_is(k, kn, "after") || key_is(k, kn, "fault_after"))
+        return parse_long(v, vn, 0, 100000, &o->after);
+    if (key_is(k, kn, "retry_after"))
+        return parse_long(v, vn, 0, 86400, &o->retry_after);
+    if (key_is(k, kn, "duration_ms"))
+        return parse_long(v, vn, 0, 24 * MS_MAX, &o->duration_ms);
+    if (key_is(k, kn, "dims")) {
+        if (!parse_long(v, vn, 1, 65536, &o->dims))
+            return false;
+        o->dims_set = true;
+        return true;
+    }
+    return false;
+}
+
+size_t mock_opts_apply_model(mock_opts_t *o, const char *model, size_t n)
+{
+    const char *plus = memchr(model, '+', n);
+    size_t base = plus ? (size_t)(plus - model) : n;
+    size_t i = base;
+
+    while (i < n) {
+        size_t start = i + 1, end = start, eq;
+        while (end < n && model[end] != '+')
+            end++;
+        for (eq = start; eq < end && model[eq] != '='; eq++)
+            ;
+        if (eq < end)
+            mock_opts_set(o, model + start, eq - start, model + eq + 1, end - eq - 1);
+        i = end;
+    }
+    return base;
+}

@@ -1,0 +1,58 @@
+/* stats.c - per-worker counter slots, their sum as JSON, and reset. */
+#include "stats.h"
+
+#include <event2/buffer.h>
+
+#include "jsonw.h"
+
+static mock_counters_t slots[MOCK_MAX_WORKERS + 1];
+
+_Thread_local mock_counters_t *mock_tl_counters = &slots[MOCK_MAX_WORKERS];
+
+static const char *const names[MOCK_ST__COUNT] = {
+    [MOCK_ST_REQUESTS] = "requests_total",
+    [MOCK_ST_CHAT] = "chat",
+    [MOCK_ST_CHAT_STREAM] = "chat_stream",
+    [MOCK_ST_EMBEDDINGS] = "embeddings",
+    [MOCK_ST_IMAGES] = "images",
+    [MOCK_ST_MODELS] = "models",
+    [MOCK_ST_MESSAGES] = "messages",
+    [MOCK_ST_MESSAGES_STREAM] = "messages_stream",
+    [MOCK_ST_GEMINI_GENERATE] = "gemini_generate",
+    [MOCK_ST_GEMINI_STREAM] = "gemini_stream",
+    [MOCK_ST_GEMINI_EMBED] = "gemini_embed",
+    [MOCK_ST_VIDEO_SUBMIT] = "video_submit",
+    [MOCK_ST_VIDEO_POLL] = "video_poll",
+    [MOCK_ST_STREAMS_STARTED] = "streams_started",
+    [MOCK_ST_STREAMS_COMPLETED] = "streams_completed",
+    [MOCK_ST_STREAMS_FAULTED] = "streams_faulted",
+    [MOCK_ST_CLIENT_GONE] = "client_gone",
+    [MOCK_ST_FAULTS] = "faults",
+    [MOCK_ST_NOT_FOUND] = "not_found",
+    [MOCK_ST_IN_FLIGHT] = "in_flight",
+};
+
+void mock_stats_bind(unsigned worker)
+{
+    mock_tl_counters = &slots[worker < MOCK_MAX_WORKERS ? worker : MOCK_MAX_WORKERS];
+}
+
+void mock_stats_json(struct evbuffer *out)
+{
+    MOCK_LIT(out, "{");
+    for (int s = 0; s < MOCK_ST__COUNT; s++) {
+        long sum = 0;
+        for (unsigned w = 0; w <= MOCK_MAX_WORKERS; w++)
+            sum += atomic_load_explicit(&slots[w].v[s], memory_order_relaxed);
+        evbuffer_add_printf(out, "%s\"%s\":%ld", s ? "," : "", names[s], sum);
+    }
+    MOCK_LIT(out, "}");
+}
+
+void mock_stats_reset(void)
+{
+    for (unsigned w = 0; w <= MOCK_MAX_WORKERS; w++)
+        for (int s = 0; s < MOCK_ST__COUNT; s++)
+            if (s != MOCK_ST_IN_FLIGHT)
+                atomic_store_explicit(&slots[w].v[s], 0, memory_order_relaxed);
+}

@@ -1,0 +1,62 @@
+/* stats.h - request counters for tests (GET /_mock/stats, POST /_mock/reset).
+ *
+ * Each worker thread bumps its own cache-line-aligned slot with relaxed C11
+ * atomics, so the hot path takes no lock and shares no cache line; a stats read
+ * sums the slots. */
+#ifndef MOCK_STATS_H
+#define MOCK_STATS_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+
+struct evbuffer;
+
+typedef enum {
+    MOCK_ST_REQUESTS = 0, /* every request except /_mock/... */
+    MOCK_ST_CHAT,
+    MOCK_ST_CHAT_STREAM,
+    MOCK_ST_EMBEDDINGS,
+    MOCK_ST_IMAGES,
+    MOCK_ST_MODELS,
+    MOCK_ST_MESSAGES,
+    MOCK_ST_MESSAGES_STREAM,
+    MOCK_ST_GEMINI_GENERATE,
+    MOCK_ST_GEMINI_STREAM,
+    MOCK_ST_GEMINI_EMBED,
+    MOCK_ST_VIDEO_SUBMIT,
+    MOCK_ST_VIDEO_POLL,
+    MOCK_ST_STREAMS_STARTED,   /* stream headers sent */
+    MOCK_ST_STREAMS_COMPLETED, /* stream ended by us with its normal end or an error event */
+    MOCK_ST_STREAMS_FAULTED,   /* mid-stream fault injected (stall, drop, malformed, error) */
+    MOCK_ST_CLIENT_GONE,       /* client left before a delayed reply / stream ended */
+    MOCK_ST_FAULTS,            /* faults injected, any kind */
+    MOCK_ST_NOT_FOUND,         /* 404 and 405 replies for unknown routes */
+    MOCK_ST_IN_FLIGHT,         /* gauge: delayed or streaming requests now open */
+    MOCK_ST__COUNT
+} mock_stat_t;
+
+#define MOCK_MAX_WORKERS 256
+
+typedef struct {
+    alignas(64) atomic_long v[MOCK_ST__COUNT];
+} mock_counters_t;
+
+/* The calling thread's slot; workers point it at their own slot, other threads
+ * share a spare one. */
+extern _Thread_local mock_counters_t *mock_tl_counters;
+
+/* Points this thread's counters at slot `worker` (< MOCK_MAX_WORKERS). */
+void mock_stats_bind(unsigned worker);
+
+static inline void mock_stat_add(mock_stat_t s, long d)
+{
+    atomic_fetch_add_explicit(&mock_tl_counters->v[s], d, memory_order_relaxed);
+}
+
+/* Appends {"requests_total":..,"chat":..,...} to out. */
+void mock_stats_json(struct evbuffer *out);
+
+/* Zeroes every counter except the in_flight gauge. */
+void mock_stats_reset(void);
+
+#endif

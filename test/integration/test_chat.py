@@ -1,0 +1,223 @@
+"""Chat completions through the demo (OpenAI-compatible) provider on the mock:
+non-stream, SSE pass-through, usage handling, errors, HTTP/1.0 streams,
+client disconnects and a graceful stop under live streams."""
+import json
+import signal
+import socket
+import threading
+import time
+import unittest
+
+from harness import ADMIN_KEY, Llmux, Mock, http, sse_events, wait_for
+
+MSG = [{"role": "user", "content": "hello"}]
+
+
+def stream_request(port, body, version="1.1", extra_headers=""):
+    data = json.dumps(body).encode()
+    head = (f"POST /v1/chat/completions HTTP/{version}\r\nHost: x\r\n"
+            f"Authorization: Bearer {ADMIN_KEY}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n{extra_headers}\r\n").encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(head + data)
+    return s
+
+
+class Chat(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock()
+        cls.lx = Llmux(mock=cls.mock)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lx.stop() == 0
+        assert cls.mock.stop() == 0
+
+    def test_non_stream(self):
+        r = self.lx.chat({"model": "demo/mock-a+chunks=3", "messages": MSG})
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        self.assertEqual(body["object"], "chat.completion")
+        self.assertEqual(body["choices"][0]["message"]["content"], "tok0 tok1 tok2 ")
+        self.assertEqual(r.headers["x-llmux-provider"], "demo")
+        self.assertEqual(r.headers["x-llmux-model"], "mock-a+chunks=3")
+        self.assertGreaterEqual(int(r.headers["x-llmux-overhead-us"]), 0)
+        # upstream got the client's body with only the model rewritten
+        last = self.mock.last()
+        sent = json.loads(last["body"])
+        self.assertEqual(sent["model"], "mock-a+chunks=3")
+        self.assertEqual(sent["messages"], MSG)
+        self.assertEqual(last["headers"].get("x-request-id"), r.headers["x-request-id"])
+
+    def test_stream_passthrough_without_usage(self):
+        r = self.lx.chat({"model": "demo/m+chunks=5", "messages": MSG, "stream": True})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["content-type"], "text/event-stream")
+        self.assertEqual(r.headers["transfer-encoding"], "chunked")
+        events = sse_events(r.body)
+        self.assertEqual(events[-1][1], "[DONE]")
+        chunks = [json.loads(d) for _, d in events[:-1]]
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks
+                       if c["choices"])
+        self.assertEqual(text, "tok0 tok1 tok2 tok3 tok4 ")
+        # we asked upstream for usage, the client did not: no usage chunk
+        self.assertFalse(any("usage" in c and c["usage"] for c in chunks))
+        sent = json.loads(self.mock.last()["body"])
+        self.assertTrue(sent["stream_options"]["include_usage"])
+
+    def test_stream_with_usage_when_asked(self):
+        r = self.lx.chat({"model": "demo/m+chunks=2", "messages": MSG, "stream": True,
+                          "stream_options": {"include_usage": True}})
+        chunks = [json.loads(d) for _, d in sse_events(r.body)[:-1]]
+        usage = [c for c in chunks if c.get("usage")]
+        self.assertEqual(len(usage), 1)
+        self.assertEqual(usage[0]["usage"]["completion_tokens"], 2)
+
+    def test_usage_record_logged(self):
+        r = self.lx.chat({"model": "demo/m+chunks=4", "messages": MSG, "stream": True})
+        rid = r.headers["x-request-id"]
+
+        def record():
+            for line in self.lx.log().splitlines():
+                if '"msg":"usage"' in line and rid in line:
+                    return json.loads(line)
+        u = wait_for(record, timeout=3, what="usage record")
+        self.assertEqual(u["tokens_out"], 4)
+        self.assertGreater(u["tokens_in"], 0)
+        self.assertEqual(u["status"], 200)
+        self.assertEqual(u["provider"], "demo")
+
+    def test_http10_stream_is_plain_body_and_closes(self):
+        s = stream_request(self.lx.port, {"model": "demo/m+chunks=3", "messages": MSG,
+                                          "stream": True}, version="1.0")
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"))
+        self.assertNotIn(b"chunked", head.lower())
+        self.assertIn(b"Connection: close", head)
+        events = sse_events(body)
+        self.assertEqual(events[-1][1], "[DONE]")
+        self.assertEqual(len(events), 1 + 3 + 1 + 1)  # role, 3 tokens, finish, [DONE]
+
+    def test_errors_in_openai_shape(self):
+        cases = [
+            (b"{not json", 400, "invalid_json"),
+            (json.dumps({"messages": MSG}).encode(), 400, "missing_field"),
+            (json.dumps({"model": "demo/x"}).encode(), 400, "missing_field"),
+            (json.dumps({"model": "nope/x", "messages": MSG}).encode(), 404, "model_not_found"),
+            (json.dumps({"model": "bare-name", "messages": MSG}).encode(), 404,
+             "model_not_found"),
+            (b"[" * 200 + b"]" * 200, 400, "invalid_json"),
+        ]
+        for body, status, code in cases:
+            r = self.lx.chat(body)
+            self.assertEqual(r.status, status, (body[:40], r))
+            self.assertEqual(r.json()["error"]["code"], code)
+
+    def test_auth(self):
+        r = self.lx.chat({"model": "demo/m", "messages": MSG}, key=None)
+        self.assertEqual(r.status, 401)
+        r = self.lx.chat({"model": "demo/m", "messages": MSG}, key="wrong-key")
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.json()["error"]["code"], "invalid_api_key")
+        r = self.lx.chat({"model": "demo/m+chunks=1", "messages": MSG}, key=None,
+                         headers={"x-api-key": ADMIN_KEY})
+        self.assertEqual(r.status, 200)
+
+    def test_upstream_429_keeps_retry_after(self):
+        r = self.lx.chat({"model": "demo/m+fault=429+retry_after=7", "messages": MSG})
+        self.assertEqual(r.status, 429)
+        self.assertEqual(r.headers["retry-after"], "7")
+        self.assertEqual(r.json()["error"]["type"], "rate_limit_error")
+
+    def test_upstream_5xx(self):
+        for fault in ("500", "503"):
+            r = self.lx.chat({"model": f"demo/m+fault={fault}", "messages": MSG})
+            self.assertEqual(r.status, int(fault))
+            self.assertIn("error", r.json())
+
+    def test_upstream_down(self):
+        lx = Llmux(env={"LLMUX_DEMO_BASE_URL": "http://127.0.0.1:1/v1"})
+        try:
+            r = lx.chat({"model": "demo/m", "messages": MSG})
+            self.assertEqual(r.status, 502)
+            self.assertIn("connect_failed", r.json()["error"]["message"])
+        finally:
+            self.assertEqual(lx.stop(), 0)
+
+    def test_midstream_drop_ends_with_error_event(self):
+        r = self.lx.chat({"model": "demo/m+chunks=6+fault=drop+after=2", "messages": MSG,
+                          "stream": True})
+        self.assertEqual(r.status, 200)
+        events = sse_events(r.body)
+        self.assertNotEqual(events[-1][1], "[DONE]")
+        self.assertIn("error", json.loads(events[-1][1]))
+
+    def test_client_disconnect_cancels_upstream(self):
+        for fault, stream in (("stall_headers", False), ("stall_mid", True),
+                              ("stall_headers", True)):
+            before = self.mock.stats()["client_gone"]
+            s = stream_request(self.lx.port, {"model": f"demo/m+chunks=5+fault={fault}+after=1",
+                                              "messages": MSG, "stream": stream})
+            time.sleep(0.3)
+            s.close()
+            t0 = time.monotonic()
+            wait_for(lambda: self.mock.stats()["client_gone"] > before, timeout=3,
+                     what=f"upstream cancelled ({fault}, stream={stream})")
+            self.assertLess(time.monotonic() - t0, 1.5)
+
+
+class GracefulStop(unittest.TestCase):
+    def test_sigterm_during_50_streams(self):
+        mock = Mock()
+        lx = Llmux(mock=mock)
+        results = [None] * 50
+
+        def client(i):
+            s = stream_request(lx.port, {"model": "demo/m+chunks=20+gap_ms=50",
+                                         "messages": MSG, "stream": True})
+            data = b""
+            try:
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    data += b
+                    if data.endswith(b"0\r\n\r\n"):
+                        break
+            finally:
+                s.close()
+            results[i] = data
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        wait_for(lambda: mock.stats()["streams_started"] >= 50, timeout=10, what="50 streams")
+        lx.proc.p.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+        # no new connections once draining
+        with self.assertRaises(OSError):
+            http("GET", lx.url + "/healthz", timeout=2)
+        for t in threads:
+            t.join(timeout=30)
+        rc = lx.stop()
+        self.assertEqual(rc, 0)
+        for i, data in enumerate(results):
+            head, _, body = data.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), (i, head[:50]))
+            self.assertTrue(body.endswith(b"0\r\n\r\n"), i)
+            text = body.decode(errors="replace")
+            self.assertIn("data: [DONE]", text, i)
+            self.assertEqual(text.count("tok"), 20, i)
+        mock.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

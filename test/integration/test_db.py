@@ -1,0 +1,52 @@
+"""Migrations against a real Postgres: from empty, once each, recorded."""
+import os
+import subprocess
+import unittest
+
+from harness import LLMUX_BIN, Llmux, http, new_database, psql
+
+TABLES = {"ai_providers", "ai_connections", "ai_models", "ai_groups", "ai_group_members",
+          "api_keys", "ai_usage", "ai_tasks", "audit_log", "schema_migrations"}
+
+
+def migrate(db):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMUX_")}
+    env["LLMUX_DATABASE_URL"] = db
+    return subprocess.run([LLMUX_BIN, "migrate"], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+class Migrations(unittest.TestCase):
+    def test_from_empty_then_idempotent(self):
+        db = new_database()
+        r = migrate(db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^[1-9]\d* migration\(s\) applied")
+        tables = set(psql(db, "SELECT tablename FROM pg_tables WHERE schemaname='public'").split())
+        self.assertTrue(TABLES <= tables, TABLES - tables)
+        names = psql(db, "SELECT name FROM schema_migrations ORDER BY name").split()
+        self.assertEqual(names[0], "001_core")
+        r = migrate(db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("0 migration(s) applied"))
+
+    def test_unreachable_database_fails_fast_without_secret(self):
+        bad = "postgresql://llmux:hunter2-secret@127.0.0.1:1/none"
+        r = migrate(bad)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot connect", r.stderr)
+        self.assertNotIn("hunter2-secret", r.stderr + r.stdout)
+
+    def test_serve_applies_migrations_and_is_ready(self):
+        lx = Llmux(db=True)
+        try:
+            r = http("GET", lx.url + "/readyz")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.json()["database"], "ok")
+            self.assertEqual(psql(lx.db, "SELECT count(*) FROM schema_migrations"), "1")
+        finally:
+            self.assertEqual(lx.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,115 @@
+"""Process model and configuration: workers, SO_REUSEPORT spread, flags,
+check-config, precedence of file < env < flags, graceful stop."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import LLMUX_BIN, Llmux, free_port, http
+
+
+def run(args, env=None, timeout=20):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("LLMUX_")}
+    e.update(env or {})
+    return subprocess.run([LLMUX_BIN, *args], env=e, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class Cli(unittest.TestCase):
+    def test_version_and_help(self):
+        r = run(["--version"])
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^llmux \d+\.\d+\.\d+")
+        r = run(["--help"])
+        self.assertEqual(r.returncode, 0)
+        for word in ("check-config", "--listen", "--workers", "LLMUX_ADMIN_KEY"):
+            self.assertIn(word, r.stdout)
+
+    def test_check_config_ok(self):
+        r = run(["check-config"], {"OPENAI_API_KEY": "sk-hidden-123", "LLMUX_WORKERS": "3"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("configuration OK", r.stdout)
+        self.assertIn("openai(openai)", r.stdout)
+        self.assertIn("workers: 3", r.stdout)
+        self.assertNotIn("sk-hidden-123", r.stdout + r.stderr)
+
+    def test_check_config_names_bad_field(self):
+        cases = [
+            ({"LLMUX_WORKERS": "0"}, "LLMUX_WORKERS"),
+            ({"LLMUX_LISTEN": "localhost"}, "LLMUX_LISTEN"),
+            ({"LLMUX_MASTER_KEY": "c2hvcnQ="}, "LLMUX_MASTER_KEY"),
+            ({"OPENAI_BASE_URL": "ftp://x"}, "providers.openai.base_url"),
+        ]
+        for env, field in cases:
+            r = run(["check-config"], env)
+            self.assertEqual(r.returncode, 2, env)
+            self.assertIn(field, r.stderr, env)
+
+    def test_config_file_unknown_key(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"limits": {"max_body_bytez": 1}}, f)
+        r = run(["check-config", "--config", f.name])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("limits.max_body_bytez", r.stderr)
+
+    def test_precedence_file_env_flags(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"listen": "127.0.0.1:1111", "workers": 5,
+                       "providers": {"local": {"kind": "openai_compatible",
+                                               "base_url": "http://127.0.0.1:1/v1"}}}, f)
+        r = run(["check-config", "--config", f.name])
+        self.assertIn("listen: 127.0.0.1:1111", r.stdout)
+        self.assertIn("workers: 5", r.stdout)
+        self.assertIn("local(openai_compatible)", r.stdout)
+        r = run(["check-config", "--config", f.name], {"LLMUX_LISTEN": "127.0.0.1:2222"})
+        self.assertIn("listen: 127.0.0.1:2222", r.stdout)
+        self.assertIn("workers: 5", r.stdout)
+        r = run(["check-config", "--config", f.name, "--listen", "127.0.0.1:3333",
+                 "--workers", "7"], {"LLMUX_LISTEN": "127.0.0.1:2222"})
+        self.assertIn("listen: 127.0.0.1:3333", r.stdout)
+        self.assertIn("workers: 7", r.stdout)
+
+    def test_port_in_use_fails_fast(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            r = run([], {"LLMUX_LISTEN": f"127.0.0.1:{port}", "LLMUX_WORKERS": "1"})
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("cannot", r.stderr + r.stdout)
+
+
+class Workers(unittest.TestCase):
+    def test_connections_spread_across_workers(self):
+        lx = Llmux(workers=2)
+        try:
+            for _ in range(200):
+                self.assertEqual(http("GET", lx.url + "/healthz").status, 200)
+            text = http("GET", lx.url + "/metrics").body.decode()
+            counts = [int(m) for m in re.findall(
+                r'llmux_connections_accepted_total\{worker="\d"\} (\d+)', text)]
+            self.assertEqual(len(counts), 2)
+            # SO_REUSEPORT hashes connections: both workers must take a fair share.
+            self.assertGreater(min(counts), 40, counts)
+        finally:
+            self.assertEqual(lx.stop(), 0)
+
+    def test_sigterm_idle_exits_zero_quickly(self):
+        lx = Llmux(workers=2)
+        t0 = time.monotonic()
+        self.assertEqual(lx.stop(sig=signal.SIGTERM), 0)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn('"msg":"llmux stopped"', lx.log())
+
+    def test_sigint_also_drains(self):
+        lx = Llmux(workers=1)
+        self.assertEqual(lx.stop(sig=signal.SIGINT), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

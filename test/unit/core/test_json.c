@@ -1,0 +1,307 @@
+/* test_json.c - unit tests for src/core/json.c: depth scanning, the
+ * depth-limited parse and lx_json_str. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int depth(const char *s, int limit)
+{
+    return lx_json_depth(s, strlen(s), limit);
+}
+
+/* "[[[...]]]" nested n deep. Caller frees. */
+static char *nested_arrays(int n)
+{
+    char *s = malloc((size_t)n * 2 + 1);
+    for (int i = 0; i < n; i++) {
+        s[i] = '[';
+        s[n + i] = ']';
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
+/* ---- lx_json_depth ---- */
+
+static void test_depth_basic(void **state)
+{
+    (void)state;
+    assert_int_equal(depth("", 64), 0);
+    assert_int_equal(depth("42", 64), 0);
+    assert_int_equal(depth("\"str\"", 64), 0);
+    assert_int_equal(depth("{}", 64), 1);
+    assert_int_equal(depth("[]", 64), 1);
+    assert_int_equal(depth("[[[]]]", 64), 3);
+    assert_int_equal(depth("[[], [[]], []]", 64), 3);
+    assert_int_equal(depth("{\"a\":[1,{\"b\":2}],\"c\":{}}", 64), 3);
+    /* Siblings do not add up: the max nesting counts. */
+    assert_int_equal(depth("[[1],[2],[3],[4],[5]]", 64), 2);
+}
+
+static void test_depth_skips_brackets_in_strings(void **state)
+{
+    (void)state;
+    assert_int_equal(depth("{\"a\":\"[[[{{{\"}", 64), 1);
+    assert_int_equal(depth("[\"]]]]\", [1]]", 64), 2);
+    assert_int_equal(depth("\"[[[[[[[[\"", 2), 0);
+    /* Keys are strings too. */
+    assert_int_equal(depth("{\"[[[[\":1}", 64), 1);
+}
+
+static void test_depth_handles_escaped_quotes(void **state)
+{
+    (void)state;
+    /* {"a":"x\"[[["} : the escaped quote does not end the string. */
+    assert_int_equal(depth("{\"a\":\"x\\\"[[[\"}", 64), 1);
+    assert_int_equal(depth("{\"a\":\"x\\\"[[[\"}", 1), 1);
+    /* {"a":"x\\","b":[[1]]} : an escaped backslash does end before the quote. */
+    assert_int_equal(depth("{\"a\":\"x\\\\\",\"b\":[[1]]}", 64), 3);
+    /* ["\\\"[", [[]]] : backslash, then an escaped quote, then '['. */
+    assert_int_equal(depth("[\"\\\\\\\"[\", [[]]]", 64), 3);
+    /* Other escapes, including \u, are skipped one char at a time safely. */
+    assert_int_equal(depth("[\"\\u005b\\n\\t[\"]", 64), 1);
+}
+
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(depth("[[[[]]]]", 4), 4); /* exactly the limit is fine */
+    assert_int_equal(depth("[[[[]]]]", 3), -1);
+    assert_int_equal(depth("{\"a\":{\"b\":{\"c\":{}}}}", 3), -1);
+    assert_int_equal(depth("[]", 0), -1);
+    assert_int_equal(depth("1", 0), 0);
+    /* Depth counts the open ones at any moment, not the total. */
+    assert_int_equal(depth("[[]][[]][[]]", 2), 2);
+
+    char *deep = nested_arrays(5000);
+    assert_int_equal(lx_json_depth(deep, strlen(deep), LX_JSON_MAX_DEPTH), -1);
+    assert_int_equal(lx_json_depth(deep, strlen(deep), 5000), 5000);
+    free(deep);
+}
+
+static void test_depth_reads_only_n_bytes(void **state)
+{
+    (void)state;
+    const char *s = "[[]][[[[[[";
+    assert_int_equal(lx_json_depth(s, 4, 2), 2);
+    assert_int_equal(lx_json_depth(s, 10, 64), 6);
+    /* The closing quote is beyond n: the rest is still inside the string. */
+    const char *t = "[\"abc\"[[[[[";
+    assert_int_equal(lx_json_depth(t, 5, 1), 1);
+}
+
+/* ---- lx_json_parse ---- */
+
+static void test_parse_ok(void **state)
+{
+    (void)state;
+    char err[256] = "untouched";
+    const char *doc =
+        "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    json_t *v = lx_json_parse(doc, strlen(doc), LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_non_null(v);
+    assert_true(json_is_object(v));
+    assert_string_equal(json_string_value(json_object_get(v, "model")), "gpt-4o");
+    assert_int_equal(json_array_size(json_object_get(v, "messages")), 1);
+    json_decref(v);
+}
+
+static void test_parse_rejects_too_deep_with_message(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    char *deep = nested_arrays(LX_JSON_MAX_DEPTH + 1);
+    json_t *v = lx_json_parse(deep, strlen(deep), LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_null(v);
+    char want[64];
+    snprintf(want, sizeof want, "deeper than %d", LX_JSON_MAX_DEPTH);
+    if (strstr(err, want) == NULL)
+        fail_msg("error '%s' does not say '%s'", err, want);
+    free(deep);
+
+    /* Exactly at the limit parses. */
+    deep = nested_arrays(LX_JSON_MAX_DEPTH);
+    err[0] = '\0';
+    v = lx_json_parse(deep, strlen(deep), LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_non_null(v);
+    json_decref(v);
+    free(deep);
+
+    /* A document jansson would take (2000 deep) is refused by our limit. */
+    deep = nested_arrays(2000);
+    v = lx_json_parse(deep, strlen(deep), LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_null(v);
+    assert_non_null(strstr(err, want));
+    free(deep);
+
+    /* A custom, smaller limit is honoured and named. */
+    const char *obj = "{\"a\":{\"b\":{\"c\":1}}}";
+    v = lx_json_parse(obj, strlen(obj), 2, err, sizeof err);
+    assert_null(v);
+    assert_non_null(strstr(err, "deeper than 2"));
+    v = lx_json_parse(obj, strlen(obj), 3, err, sizeof err);
+    assert_non_null(v);
+    json_decref(v);
+}
+
+static void test_parse_errors_give_line_and_column(void **state)
+{
+    (void)state;
+    char err[256];
+    /* The stray '}' is on line 3, column 8 (1-based). */
+    const char *doc = "{\n  \"a\": 1,\n  \"b\": }";
+    json_t *v = lx_json_parse(doc, strlen(doc), LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_null(v);
+    if (strstr(err, "line 3 column 8") == NULL)
+        fail_msg("unexpected error text: %s", err);
+
+    const char *one = "[1, 2,, 3]";
+    v = lx_json_parse(one, strlen(one), LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_null(v);
+    if (strstr(err, "line 1 column 7") == NULL)
+        fail_msg("unexpected error text: %s", err);
+}
+
+static void test_parse_rejects_invalid_documents(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",
+        "{",
+        "[1,]",
+        "{\"a\" 1}",
+        "{} x",
+        "nul",
+        "{'a':1}",
+        "[1] [2]",
+        "\"unterminated",
+        "42",
+        "\"str\"",
+        "null",
+        "true",                /* a document is an object or an array */
+        "{\"a\":\"\\u0000\"}", /* NUL in a string is refused
+                                */
+    };
+    for (size_t i = 0; i < LX_ARRAY_LEN(bad); i++) {
+        char err[256] = "";
+        json_t *v = lx_json_parse(bad[i], strlen(bad[i]), LX_JSON_MAX_DEPTH, err, sizeof err);
+        if (v != NULL) {
+            json_decref(v);
+            fail_msg("parsed invalid JSON %s", bad[i]);
+        }
+        assert_non_null(strstr(err, "invalid JSON"));
+    }
+}
+
+static void test_parse_reads_only_n_bytes(void **state)
+{
+    (void)state;
+    char err[256];
+    const char *s = "{\"a\":1}garbage";
+    json_t *v = lx_json_parse(s, 7, LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_non_null(v);
+    assert_int_equal(json_integer_value(json_object_get(v, "a")), 1);
+    json_decref(v);
+
+    /* Not NUL-terminated at all: a heap copy of exactly n bytes (ASan). */
+    const char *doc = "[1,2,3]";
+    char *exact = malloc(7);
+    memcpy(exact, doc, 7);
+    v = lx_json_parse(exact, 7, LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_non_null(v);
+    assert_int_equal(json_array_size(v), 3);
+    json_decref(v);
+    free(exact);
+}
+
+static void test_parse_error_message_fits_small_buffer(void **state)
+{
+    (void)state;
+    char err[16];
+    memset(err, 'Z', sizeof err);
+    json_t *v = lx_json_parse("{", 1, LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_null(v);
+    assert_int_equal(strlen(err), sizeof err - 1); /* truncated, terminated */
+}
+
+/* ---- lx_json_str ---- */
+
+static void test_json_str(void **state)
+{
+    (void)state;
+    char err[128];
+    const char *doc = "{\"s\":\"hello\",\"e\":\"\",\"u\":\"caf\\u00e9\",\"n\":5,\"z\":null,"
+                      "\"o\":{},\"a\":[\"x\"],\"b\":true}";
+    json_t *v = lx_json_parse(doc, strlen(doc), LX_JSON_MAX_DEPTH, err, sizeof err);
+    assert_non_null(v);
+
+    lx_str_t s = lx_json_str(v, "s");
+    assert_int_equal(s.n, 5);
+    assert_memory_equal(s.p, "hello", 5);
+    assert_ptr_equal(s.p, json_string_value(json_object_get(v, "s"))); /* borrowed */
+
+    s = lx_json_str(v, "e");
+    assert_non_null(s.p); /* empty, but present */
+    assert_int_equal(s.n, 0);
+
+    s = lx_json_str(v, "u");
+    assert_int_equal(s.n, 5); /* bytes, not characters */
+    assert_memory_equal(s.p, "caf\xc3\xa9", 5);
+
+    static const char *const not_strings[] = {"n", "z", "o", "a", "b", "missing", ""};
+    for (size_t i = 0; i < LX_ARRAY_LEN(not_strings); i++) {
+        s = lx_json_str(v, not_strings[i]);
+        assert_null(s.p);
+        assert_int_equal(s.n, 0);
+    }
+    json_decref(v);
+}
+
+static void test_json_str_embedded_nul_and_non_objects(void **state)
+{
+    (void)state;
+    json_t *o = json_object();
+    json_object_set_new(o, "k", json_stringn("a\0b", 3));
+    lx_str_t s = lx_json_str(o, "k");
+    assert_int_equal(s.n, 3);
+    assert_memory_equal(s.p, "a\0b", 3);
+    json_decref(o);
+
+    json_t *arr = json_pack("[s]", "x");
+    s = lx_json_str(arr, "k");
+    assert_null(s.p);
+    json_decref(arr);
+
+    s = lx_json_str(NULL, "k");
+    assert_null(s.p);
+    assert_int_equal(s.n, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_depth_basic),
+        cmocka_unit_test(test_depth_skips_brackets_in_strings),
+        cmocka_unit_test(test_depth_handles_escaped_quotes),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_depth_reads_only_n_bytes),
+        cmocka_unit_test(test_parse_ok),
+        cmocka_unit_test(test_parse_rejects_too_deep_with_message),
+        cmocka_unit_test(test_parse_errors_give_line_and_column),
+        cmocka_unit_test(test_parse_rejects_invalid_documents),
+        cmocka_unit_test(test_parse_reads_only_n_bytes),
+        cmocka_unit_test(test_parse_error_message_fits_small_buffer),
+        cmocka_unit_test(test_json_str),
+        cmocka_unit_test(test_json_str_embedded_nul_and_non_objects),
+    };
+    return cmocka_run_group_tests_name("core/json", tests, NULL, NULL);
+}
