@@ -7,6 +7,7 @@ Environment (set by meson / scripts/test):
   LLMUX_TEST_PG   conninfo of a Postgres server (database "llmux" exists); each
                   test that needs a database gets a fresh one of its own.
 """
+import atexit
 import json
 import os
 import signal
@@ -123,6 +124,18 @@ def sse_events(body):
     return events
 
 
+_LIVE = []
+
+
+@atexit.register
+def _kill_leftovers():
+    """A failed test must not leave servers behind."""
+    for p in _LIVE:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 class Proc:
     """A child process with its output in a file; stop() checks sanitizers."""
 
@@ -134,6 +147,7 @@ class Proc:
         full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23")
         full_env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         self.p = subprocess.Popen(argv, env=full_env, stdout=self.logf, stderr=subprocess.STDOUT)
+        _LIVE.append(self.p)
 
     def log(self):
         with open(self.logf.name, "rb") as f:
