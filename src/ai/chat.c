@@ -266,17 +266,21 @@ static void finish_nonstream(chat_t *ch, const lx_up_result_t *res)
         reply_upstream_error(ch, ch->status);
         return;
     }
-    json_t *root = json_loadb(ch->resp.p ? ch->resp.p : "", ch->resp.n, 0, NULL);
-    if (!json_is_object(root)) {
-        json_decref(root);
+    /* Pass the body through; parse only the "usage" object, not the whole
+     * response (a top-level scan finds it). */
+    size_t vs, ve;
+    const char *p = ch->resp.p ? ch->resp.p : "";
+    if (lx_body_find(p, ch->resp.n, "usage", &vs, &ve) == LX_OK) {
+        json_t *usage = json_loadb(p + vs, ve - vs, 0, NULL);
+        parse_usage(ch, usage);
+        json_decref(usage);
+    } else if (lx_body_find(p, ch->resp.n, "choices", &vs, &ve) != LX_OK) {
         ch->status = 502;
         set_route_headers(ch);
         lx_req_reply_error(ch->req, LX_E_UPSTREAM, "upstream returned a body that is not JSON",
                            NULL);
         return;
     }
-    parse_usage(ch, json_object_get(root, "usage"));
-    json_decref(root);
     set_route_headers(ch);
     lx_req_reply(ch->req, 200, "application/json", ch->resp.p, ch->resp.n);
 }

@@ -4,9 +4,9 @@
 void lx_sse_init(lx_sse_parser_t *p, lx_sse_cb cb, void *arg)
 {
     memset(p, 0, sizeof *p);
-    lx_buf_init(&p->raw, 512);
-    lx_buf_init(&p->data, 512);
-    lx_buf_init(&p->event, 32);
+    lx_buf_init(&p->raw, 0); /* allocated on first use */
+    lx_buf_init(&p->data, 0);
+    lx_buf_init(&p->event, 0);
     p->cb = cb;
     p->arg = arg;
 }

@@ -58,6 +58,7 @@ int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
     struct event_config *ec = event_config_new();
     event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
     event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     w->base = event_base_new_with_config(ec);
     event_config_free(ec);
     if (w->base == NULL)

@@ -69,9 +69,9 @@ void lx_buf_vprintf(lx_buf_t *b, const char *fmt, va_list ap)
     va_copy(cp, ap);
     int n = vsnprintf(NULL, 0, fmt, cp);
     va_end(cp);
-    if (n <= 0)
+    if (n < 0)
         return;
-    lx_buf_reserve(b, (size_t)n);
+    lx_buf_reserve(b, (size_t)n); /* even for n == 0, so p is never left NULL */
     vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
     b->n += (size_t)n;
 }

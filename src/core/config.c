@@ -205,6 +205,8 @@ static int parse_listen(lx_config_t *cfg, const char *field, const char *s, char
     if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') { /* [::1]:8080 */
         h++;
         hn -= 2;
+    } else if (memchr(h, ':', hn)) { /* "::1" would split into host ":" and port 1 */
+        return fail(err, errlen, "%s: an IPv6 address needs brackets, e.g. [::1]:8080", field);
     }
     free(cfg->listen_host);
     cfg->listen_host = lx_strndup(h, hn);
@@ -309,39 +311,50 @@ static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field
 
 /* ---- JSON file layer ---- */
 
-static int json_scalar_text(json_t *v, char *out, size_t outlen)
+/* Returns v as text: a string's own bytes (whole, owned by v), a number
+ * formatted into num, or NULL if v is not a scalar. */
+static const char *json_scalar_text(json_t *v, char num[static 32])
 {
     if (json_is_string(v))
-        snprintf(out, outlen, "%s", json_string_value(v));
-    else if (json_is_integer(v))
-        snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
-    else if (json_is_boolean(v))
-        snprintf(out, outlen, "%s", json_is_true(v) ? "true" : "false");
-    else
-        return LX_ERROR;
-    return LX_OK;
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(num, 32, "%lld", (long long)json_integer_value(v));
+        return num;
+    }
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    return NULL;
+}
+
+static const struct {
+    const char *key;
+    size_t off;
+} timeout_keys[] = {
+    {"connect_timeout_ms", offsetof(lx_timeouts_t, connect_ms)},
+    {"first_byte_timeout_ms", offsetof(lx_timeouts_t, first_byte_ms)},
+    {"idle_timeout_ms", offsetof(lx_timeouts_t, idle_ms)},
+    {"total_timeout_ms", offsetof(lx_timeouts_t, total_ms)},
+};
+
+static bool is_timeout_key(const char *key)
+{
+    for (size_t i = 0; i < LX_ARRAY_LEN(timeout_keys); i++)
+        if (strcmp(key, timeout_keys[i].key) == 0)
+            return true;
+    return false;
 }
 
 static int apply_timeouts_json(lx_timeouts_t *t, json_t *obj, const char *prefix, char *err,
                                size_t errlen)
 {
-    static const struct {
-        const char *key;
-        size_t off;
-    } keys[] = {
-        {"connect_timeout_ms", offsetof(lx_timeouts_t, connect_ms)},
-        {"first_byte_timeout_ms", offsetof(lx_timeouts_t, first_byte_ms)},
-        {"idle_timeout_ms", offsetof(lx_timeouts_t, idle_ms)},
-        {"total_timeout_ms", offsetof(lx_timeouts_t, total_ms)},
-    };
-    for (size_t i = 0; i < LX_ARRAY_LEN(keys); i++) {
-        json_t *v = json_object_get(obj, keys[i].key);
+    for (size_t i = 0; i < LX_ARRAY_LEN(timeout_keys); i++) {
+        json_t *v = json_object_get(obj, timeout_keys[i].key);
         if (v == NULL)
             continue;
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 86400000)
             return fail(err, errlen, "%s.%s: expected milliseconds (1..86400000)", prefix,
-                        keys[i].key);
-        *(int *)((char *)t + keys[i].off) = (int)json_integer_value(v);
+                        timeout_keys[i].key);
+        *(int *)((char *)t + timeout_keys[i].off) = (int)json_integer_value(v);
     }
     return LX_OK;
 }
@@ -384,7 +397,7 @@ static int apply_provider_json(lx_config_t *cfg, const char *name, json_t *obj, 
                 p->header_names[p->nheaders] = lx_strdup(hk);
                 p->header_values[p->nheaders++] = lx_strdup(json_string_value(hv));
             }
-        } else if (strstr(key, "_timeout_ms") == NULL) {
+        } else if (!is_timeout_key(key)) {
             return fail(err, errlen, "%s.%s: unknown setting", field, key);
         }
     }
@@ -423,8 +436,9 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
                 s = &settings[i];
         if (s == NULL)
             return fail(err, errlen, "%s: unknown setting", field);
-        char text[1024];
-        if (json_scalar_text(v, text, sizeof text) != LX_OK)
+        char num[32];
+        const char *text = json_scalar_text(v, num);
+        if (text == NULL)
             return fail(err, errlen, "%s: expected a string, number or boolean", field);
         if (apply_setting(cfg, s, field, text, err, errlen) != LX_OK)
             return LX_ERROR;
@@ -583,6 +597,8 @@ int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
         return fail(err, errlen, "admin_key: must be at least 16 characters");
     for (int i = 0; i < cfg->nproviders; i++) {
         const lx_provider_conf_t *p = &cfg->providers[i];
+        if (p->name[0] == '\0')
+            return fail(err, errlen, "providers: a provider name must not be empty");
         if (p->base_url == NULL || p->base_url[0] == '\0')
             return fail(err, errlen, "providers.%s.base_url: required", p->name);
         if (strncmp(p->base_url, "http://", 7) && strncmp(p->base_url, "https://", 8))

@@ -1,6 +1,7 @@
 /* crypto.c - OpenSSL-backed helpers. */
 #include "core/crypto.h"
 
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -8,34 +9,48 @@
 #include <sys/random.h>
 #include <errno.h>
 
+static bool is_b64_digit(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
+}
+
 long lx_base64_decode(const char *in, size_t n, unsigned char *out, size_t outcap)
 {
-    if (n == 0)
-        return 0;
-    /* EVP_DecodeBlock wants padded input and reports padding as zero bytes. */
-    size_t padded = (n + 3) / 4 * 4;
-    if (padded > 4096)
-        return -1;
-    char tmp[4096];
-    memcpy(tmp, in, n);
-    for (size_t i = n; i < padded; i++)
-        tmp[i] = '=';
+    /* EVP_DecodeBlock skips whitespace and takes '=' anywhere, so the text is
+     * checked here first and only whole groups of 4 digits are handed to it. */
     size_t pad = 0;
-    for (size_t i = padded; i > 0 && tmp[i - 1] == '='; i--)
+    while (pad < n && in[n - 1 - pad] == '=')
         pad++;
-    if (pad > 2)
+    size_t d = n - pad; /* digits */
+    if (pad > 2 || d % 4 == 1 || (pad && (n % 4 || d == 0)))
         return -1;
-    unsigned char dec[3072];
-    int len = EVP_DecodeBlock(dec, (const unsigned char *)tmp, (int)padded);
-    if (len < 0)
+    for (size_t i = 0; i < d; i++)
+        if (!is_b64_digit((unsigned char)in[i]))
+            return -1;
+    size_t full = d / 4 * 4, rest = d % 4;
+    size_t len = full / 4 * 3 + (rest ? rest - 1 : 0);
+    if (len > outcap || len > LONG_MAX)
         return -1;
-    len -= (int)pad;
-    if ((size_t)len > outcap)
-        return -1;
-    memcpy(out, dec, (size_t)len);
+    unsigned char tail[4] = {'A', 'A', 'A', 'A'}, dec[3] = {0};
+    if (rest) {
+        memcpy(tail, in + full, rest);
+        EVP_DecodeBlock(dec, tail, 4);
+        OPENSSL_cleanse(tail, sizeof tail);
+        if (dec[rest - 1] != 0) { /* unused low bits set: not the canonical text */
+            OPENSSL_cleanse(dec, sizeof dec);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < full;) { /* in blocks, so the int length cannot overflow */
+        size_t chunk = full - i < 4096 ? full - i : 4096;
+        EVP_DecodeBlock(out + i / 4 * 3, (const unsigned char *)in + i, (int)chunk);
+        i += chunk;
+    }
+    if (rest)
+        memcpy(out + full / 4 * 3, dec, rest - 1);
     OPENSSL_cleanse(dec, sizeof dec);
-    OPENSSL_cleanse(tmp, sizeof tmp);
-    return len;
+    return (long)len;
 }
 
 size_t lx_base64_encode(const unsigned char *in, size_t n, char *out)

@@ -6,8 +6,11 @@
 
 #include "core/common.h"
 
-/* Decodes standard base64 (padding optional, whitespace not allowed).
- * Returns the decoded length, or -1 on bad input or if out is too small. */
+/* Decodes standard base64 of any length, strictly: only A-Z a-z 0-9 + /, then
+ * either no padding or exactly the '=' that completes the last group of 4; no
+ * whitespace, and unused bits of the last digit must be zero (so each value
+ * has one text). Returns the decoded length, or -1 on bad input or if out
+ * (outcap bytes) is too small; on -1 nothing has been written to out. */
 long lx_base64_decode(const char *in, size_t n, unsigned char *out, size_t outcap);
 /* Encodes into out (needs 4*ceil(n/3)+1 bytes); returns the length written. */
 size_t lx_base64_encode(const unsigned char *in, size_t n, char *out);

@@ -76,25 +76,39 @@ void lx_log_raw_line(const char *json, size_t n)
     line_done(LX_LOG_INFO);
 }
 
+static _Thread_local time_t tl_ts_sec = -1;
+static _Thread_local char tl_ts[32];
+
+size_t lx_log_timestamp(char out[32])
+{
+    int64_t ms = lx_wall_ms();
+    time_t sec = (time_t)(ms / 1000);
+    if (sec != tl_ts_sec) { /* formatting a date is costly; once a second */
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        strftime(tl_ts, sizeof tl_ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        tl_ts_sec = sec;
+    }
+    return (size_t)snprintf(out, 32, "%s.%03dZ", tl_ts, (int)(ms % 1000));
+}
+
 void lx_log(lx_log_level_t level, const char *msg, const char *fields, ...)
 {
     if (level < lx_log_min_level)
         return;
-    int64_t ms = lx_wall_ms();
-    time_t sec = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
     char ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    lx_buf_printf(&tl_buf, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":", ts, (int)(ms % 1000),
-                  level_names[level]);
+    lx_log_timestamp(ts);
+    lx_buf_printf(&tl_buf, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[level]);
     lx_buf_append_json_str(&tl_buf, msg, strlen(msg));
     if (fields && fields[0]) {
         lx_buf_append_char(&tl_buf, ',');
+        size_t before = tl_buf.n;
         va_list ap;
         va_start(ap, fields);
         lx_buf_vprintf(&tl_buf, fields, ap);
         va_end(ap);
+        if (tl_buf.n == before) /* the fields expanded to nothing */
+            tl_buf.n--;
     }
     lx_buf_append_char(&tl_buf, '}');
     line_done(level);

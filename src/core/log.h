@@ -29,6 +29,9 @@ void lx_log(lx_log_level_t level, const char *msg, const char *fields, ...)
 /* Appends a preformatted JSON line (without the newline) as is. */
 void lx_log_raw_line(const char *json, size_t n);
 
+/* Writes the current UTC time as 2026-01-02T03:04:05.678Z; returns its length. */
+size_t lx_log_timestamp(char out[32]);
+
 void lx_log_set_buffered(int on);
 void lx_log_flush(void);
 /* Flushes and releases this thread's buffer; call before a thread exits. */

@@ -4,8 +4,6 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-#include <time.h>
-
 void lx_access_log(lx_req_t *req)
 {
     const lx_http_server_t *srv = req->conn->srv;
@@ -13,16 +11,11 @@ void lx_access_log(lx_req_t *req)
         return;
     lx_buf_t b;
     lx_buf_init(&b, 384);
-    int64_t ms = lx_wall_ms();
-    time_t sec = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
     char ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    lx_log_timestamp(ts);
     lx_str_t method = req->r ? lx_req_method(req) : LX_STR("-");
     lx_str_t path = req->r ? lx_req_path(req) : LX_STR("-");
-    lx_buf_printf(&b, "{\"ts\":\"%s.%03dZ\",\"level\":\"info\",\"msg\":\"access\",\"method\":", ts,
-                  (int)(ms % 1000));
+    lx_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"access\",\"method\":", ts);
     lx_buf_append_json_str(&b, method.p, method.n);
     lx_buf_append_cstr(&b, ",\"path\":");
     lx_buf_append_json_str(&b, path.p, LX_MIN(path.n, 512));

@@ -179,17 +179,13 @@ static void test_printf_empty_result(void **state)
     assert_string_equal(b.p, "keep");
     lx_buf_free(&b);
 
-    /* buf.h: "p is always NUL-terminated after any append". An empty printf on
-     * a fresh buffer leaves p == NULL.
-     * SRC BUG (src/core/buf.c lx_buf_vprintf): returns before reserving when
-     * the formatted length is 0, so p stays NULL. Fix: call lx_buf_reserve(b, 0)
-     * (or reserve before the n <= 0 check) and keep p[n] = '\0'. */
+    /* buf.h: "p is always NUL-terminated after any append", even when an
+     * empty printf is the first append to a fresh buffer. */
     lx_buf_init(&b, 0);
     lx_buf_printf(&b, "%s", "");
     assert_int_equal(b.n, 0);
-    /* assert_non_null(b.p);   -- skipped: fails until the bug above is fixed */
-    if (b.p == NULL)
-        print_message("# KNOWN SRC BUG: lx_buf_printf of \"\" leaves p NULL\n");
+    assert_non_null(b.p);
+    assert_string_equal(b.p, "");
     lx_buf_free(&b);
 }
 

@@ -359,16 +359,10 @@ static void test_json_unknown_provider_timeout_key(void **state)
     fixture_t *f = *state;
     int rc = apply_json(f, "{\"providers\": {\"x\": {\"base_url\": \"http://x\","
                            "\"conect_timeout_ms\": 5}}}");
-    /* SRC BUG (src/core/config.c apply_provider_json): any provider key that
-     * contains "_timeout_ms" is accepted, so a typo such as
-     * "conect_timeout_ms" is silently ignored instead of failing with
-     * "providers.x.conect_timeout_ms: unknown setting". Fix: accept only the
-     * four keys of apply_timeouts_json's table (check membership in that table
-     * instead of strstr). Expected once fixed:
-     *   assert_int_equal(rc, LX_ERROR);
-     *   assert_err_names(f, "providers.x.conect_timeout_ms"); */
-    if (rc == LX_OK)
-        print_message("# KNOWN SRC BUG: providers.x.conect_timeout_ms accepted silently\n");
+    /* A typo must fail, not be silently ignored. */
+    assert_int_equal(rc, LX_ERROR);
+    assert_err_names(f, "providers.x.conect_timeout_ms");
+    assert_non_null(strstr(f->err, "unknown"));
     /* The known keys still work: */
     assert_int_equal(apply_json(f, "{\"providers\": {\"y\": {\"base_url\": \"http://y\","
                                    "\"connect_timeout_ms\": 5}}}"),
@@ -474,16 +468,7 @@ static void test_json_long_string_is_not_truncated(void **state)
     lx_buf_printf(&json, "{\"database_url\": \"%s\"}", url.p);
     assert_int_equal(apply_json(f, json.p), LX_OK);
     assert_non_null(f->cfg.database_url);
-    /* SRC BUG (src/core/config.c json_scalar_text / apply_object): string
-     * values are copied through a 1024-byte stack buffer with snprintf, so a
-     * file value longer than 1023 bytes is silently truncated (the same value
-     * from the environment is kept whole). Fix: pass json_string_value(v)
-     * straight to apply_setting for strings, or fail on truncation. Expected:
-     *   assert_string_equal(f->cfg.database_url, url.p); */
-    assert_memory_equal(f->cfg.database_url, url.p, 1023); /* the prefix is right */
-    if (strcmp(f->cfg.database_url, url.p) != 0)
-        print_message("# KNOWN SRC BUG: %zu-byte database_url from the file truncated to %zu\n",
-                      url.n, strlen(f->cfg.database_url));
+    assert_string_equal(f->cfg.database_url, url.p);
     lx_buf_free(&url);
     lx_buf_free(&json);
 }
@@ -739,16 +724,13 @@ static void test_listen_forms(void **state)
     /* A bare IPv6 address has no port. */
     char *bare6[] = {"LLMUX_LISTEN=::1", NULL};
     int rc = apply_env(f, bare6);
-    /* SRC BUG (src/core/config.c parse_listen): "::1" splits at the last colon
-     * into host ":" and port 1 and is accepted, so a forgotten port on an IPv6
-     * address silently listens on port 1 of a bogus host instead of failing
-     * with "LLMUX_LISTEN: expected host:port". Fix: when the host part
-     * contains ':' require the [addr]:port form. Expected:
-     *   assert_int_equal(rc, LX_ERROR);
-     *   assert_err_names(f, "LLMUX_LISTEN"); */
-    if (rc == LX_OK)
-        print_message("# KNOWN SRC BUG: LLMUX_LISTEN=::1 accepted as host '%s' port %d\n",
-                      f->cfg.listen_host, f->cfg.listen_port);
+    assert_int_equal(rc, LX_ERROR);
+    assert_err_names(f, "LLMUX_LISTEN");
+    /* An IPv6 address with a port still needs the brackets. */
+    char *unbracketed[] = {"LLMUX_LISTEN=::1:8080", NULL};
+    assert_int_equal(apply_env(f, unbracketed), LX_ERROR);
+    assert_err_names(f, "LLMUX_LISTEN");
+    assert_string_equal(f->cfg.listen_host, "localhost"); /* unchanged */
 }
 
 /* ---- validation ---- */
@@ -804,18 +786,9 @@ static void test_validate_provider_name(void **state)
                  bad[i]);
         assert_int_equal(apply_json(f, json), LX_OK);
         int rc = validate(f);
-        if (bad[i][0] == '\0') {
-            /* SRC BUG (src/core/config.c lx_config_validate): an empty
-             * provider name ("providers": {"": {...}}) passes the name check,
-             * because the character loop never runs. Fix: reject
-             * p->name[0] == '\0'. Expected: rc == LX_ERROR. */
-            if (rc == LX_OK)
-                print_message("# KNOWN SRC BUG: empty provider name passes validation\n");
-            continue;
-        }
         if (rc != LX_ERROR)
             fail_msg("validate accepted provider name '%s'", bad[i]);
-        assert_err_names(f, "providers.");
+        assert_err_names(f, bad[i][0] ? "providers." : "providers");
     }
     lx_config_free(&f->cfg);
     lx_config_defaults(&f->cfg);
