@@ -31,8 +31,9 @@ static void plain(mock_call_t *c, const char *tool)
         evhtp_send_reply(c->req, EVHTP_RES_SERVERR);
         return;
     }
-    evbuffer_add_printf(b, "{\"id\":\"msg_mock%ld\",\"type\":\"message\",\"role\":\"assistant\",\"model\":",
-                        mock_next_id());
+    evbuffer_add_printf(
+        b, "{\"id\":\"msg_mock%ld\",\"type\":\"message\",\"role\":\"assistant\",\"model\":",
+        mock_next_id());
     mock_jw_str(b, c->model, c->model_len);
     MOCK_LIT(b, ",\"content\":[{\"type\":\"text\",\"text\":\"");
     if (tool != NULL) {
@@ -56,8 +57,9 @@ static void plain(mock_call_t *c, const char *tool)
 static void st_preamble(mock_stream_t *s, struct evbuffer *out)
 {
     MOCK_LIT(out, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{");
-    evbuffer_add_printf(out, "\"id\":\"msg_mock%ld\",\"type\":\"message\",\"role\":\"assistant\",\"model\":",
-                        s->id);
+    evbuffer_add_printf(
+        out,
+        "\"id\":\"msg_mock%ld\",\"type\":\"message\",\"role\":\"assistant\",\"model\":", s->id);
     mock_jw_cstr(out, s->model);
     evbuffer_add_printf(out,
                         ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{"
@@ -80,16 +82,17 @@ static void block_stop(struct evbuffer *out, int index)
 static void st_unit(mock_stream_t *s, long i, struct evbuffer *out)
 {
     if (s->tool == NULL) {
-        evbuffer_add_printf(out,
-                            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-                            "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"tok%ld \"}}\n\n",
-                            i);
+        evbuffer_add_printf(
+            out,
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+            "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"tok%ld \"}}\n\n",
+            i);
         return;
     }
     if (i == 0) {
-        MOCK_LIT(out, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-                      "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"" TOOL_TEXT
-                      "\"}}\n\n");
+        MOCK_LIT(out,
+                 "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+                 "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"" TOOL_TEXT "\"}}\n\n");
         return;
     }
     if (i == 1) {
@@ -129,8 +132,9 @@ static void st_malformed(mock_stream_t *s, struct evbuffer *out)
 static void st_error(mock_stream_t *s, struct evbuffer *out)
 {
     (void)s;
-    MOCK_LIT(out, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
-                  "\"message\":\"Overloaded\"}}\n\n");
+    MOCK_LIT(out,
+             "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+             "\"message\":\"Overloaded\"}}\n\n");
 }
 
 static const mock_stream_ops_t messages_stream_ops = {

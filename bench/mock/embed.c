@@ -90,8 +90,8 @@ static void one(struct evbuffer *b, json_t *in, size_t index, long dims, bool b6
         text = dump ? dump : "";
         n = strlen(text);
     }
-    evbuffer_add_printf(b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":",
-                        index ? "," : "", index);
+    evbuffer_add_printf(
+        b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", index ? "," : "", index);
     if (b64)
         embed_base64(b, text, n, dims);
     else

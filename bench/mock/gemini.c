@@ -168,7 +168,8 @@ static void st_malformed(mock_stream_t *s, struct evbuffer *out)
 static void st_error(mock_stream_t *s, struct evbuffer *out)
 {
     frame_begin(s, 1, out);
-    MOCK_LIT(out, "{\"error\":{\"code\":500,\"message\":\"upstream failure\",\"status\":\"INTERNAL\"}}");
+    MOCK_LIT(out,
+             "{\"error\":{\"code\":500,\"message\":\"upstream failure\",\"status\":\"INTERNAL\"}}");
     frame_end(s, out);
     if (!(s->flags & F_SSE))
         MOCK_LIT(out, "]");

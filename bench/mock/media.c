@@ -24,8 +24,8 @@ static const unsigned char png_1x1[] = {
 
 /* An MP4 "ftyp" box followed by an empty "mdat" box. */
 static const unsigned char mp4_stub[] = {
-    0x00, 0x00, 0x00, 0x18, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm', 0x00, 0x00, 0x02, 0x00,
-    'i',  's',  'o',  'm',  'm', 'p', '4', '1', 0x00, 0x00, 0x00, 0x08, 'm', 'd', 'a', 't',
+    0x00, 0x00, 0x00, 0x18, 'f', 't', 'y', 'p', 'i',  's',  'o',  'm',  0x00, 0x00, 0x02, 0x00,
+    'i',  's',  'o',  'm',  'm', 'p', '4', '1', 0x00, 0x00, 0x00, 0x08, 'm',  'd',  'a',  't',
 };
 
 static const char *str_field(json_t *obj, const char *key)
@@ -91,7 +91,7 @@ typedef struct {
 } job_t;
 
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
-static job_t **jobs;   /* jobs[k] is video_mock{k+1} */
+static job_t **jobs; /* jobs[k] is video_mock{k+1} */
 static size_t n_jobs, cap_jobs;
 
 static void job_free(job_t *j)
@@ -159,8 +159,9 @@ static void video_json(struct evbuffer *b, long n, const job_t *j, uint64_t now,
     }
     evbuffer_add_printf(b, "{\"id\":\"video_mock%ld\",\"object\":\"video\",\"model\":", n);
     mock_jw_cstr(b, j->model);
-    evbuffer_add_printf(b, ",\"status\":\"%s\",\"progress\":%ld,\"created_at\":%ld,\"size\":",
-                        status, progress, j->created_at);
+    evbuffer_add_printf(b,
+                        ",\"status\":\"%s\",\"progress\":%ld,\"created_at\":%ld,\"size\":", status,
+                        progress, j->created_at);
     mock_jw_cstr(b, j->size);
     MOCK_LIT(b, ",\"seconds\":");
     mock_jw_cstr(b, j->seconds);
@@ -240,8 +241,7 @@ static long parse_video_id(const char *id, size_t len)
     return n;
 }
 
-static void reply_file(evhtp_request_t *req, const char *ctype, const unsigned char *data,
-                       size_t n)
+static void reply_file(evhtp_request_t *req, const char *ctype, const unsigned char *data, size_t n)
 {
     evhtp_headers_add_header(req->headers_out, evhtp_header_new("Content-Type", ctype, 0, 0));
     evbuffer_add(req->buffer_out, data, n);

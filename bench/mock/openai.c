@@ -43,8 +43,11 @@ static void chat_plain(mock_call_t *c, const char *tool)
         evhtp_send_reply(c->req, EVHTP_RES_SERVERR);
         return;
     }
-    evbuffer_add_printf(b, "{\"id\":\"chatcmpl-mock%ld\",\"object\":\"chat.completion\",\"created\":%ld,"
-                        "\"model\":", mock_next_id(), mock_unix_s());
+    evbuffer_add_printf(
+        b,
+        "{\"id\":\"chatcmpl-mock%ld\",\"object\":\"chat.completion\",\"created\":%ld,"
+        "\"model\":",
+        mock_next_id(), mock_unix_s());
     mock_jw_str(b, c->model, c->model_len);
     MOCK_LIT(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",");
     if (tool != NULL) {
@@ -59,8 +62,9 @@ static void chat_plain(mock_call_t *c, const char *tool)
         mock_tokens(b, 0, o->chunks);
         MOCK_LIT(b, "\"");
     }
-    evbuffer_add_printf(b, ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
-                           "\"finish_reason\":\"%s\"}],\"usage\":",
+    evbuffer_add_printf(b,
+                        ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
+                        "\"finish_reason\":\"%s\"}],\"usage\":",
                         finish_reason(o, tool != NULL));
     usage(b, c->prompt_tokens, o->chunks);
     MOCK_LIT(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_mock\"}");
@@ -85,8 +89,9 @@ static void frame_end(mock_stream_t *s, struct evbuffer *out)
 static void st_preamble(mock_stream_t *s, struct evbuffer *out)
 {
     frame_begin(s, out);
-    mock_jw_raw(out, "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                     "\"logprobs\":null,\"finish_reason\":null}]");
+    mock_jw_raw(out,
+                "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+                "\"logprobs\":null,\"finish_reason\":null}]");
     frame_end(s, out);
 }
 

@@ -33,7 +33,7 @@ typedef struct {
     long duration_ms; /* video job length */
     int status;       /* HTTP status when fault == MOCK_FAULT_STATUS */
     mock_fault_t fault;
-    bool dims_set;    /* dims came from a header or the model name */
+    bool dims_set; /* dims came from a header or the model name */
 } mock_opts_t;
 
 /* Defaults set once by main before the workers start; read-only afterwards. */

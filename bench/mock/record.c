@@ -102,8 +102,7 @@ void mock_record_request(evhtp_request_t *req, const char *body, size_t n)
     }
     MOCK_LIT(b, "},\"body\":");
     mock_jw_str(b, body ? body : "", keep);
-    evbuffer_add_printf(b, ",\"body_bytes\":%zu,\"truncated\":%s}", n,
-                        keep < n ? "true" : "false");
+    evbuffer_add_printf(b, ",\"body_bytes\":%zu,\"truncated\":%s}", n, keep < n ? "true" : "false");
 
     e.len = evbuffer_get_length(b);
     e.json = malloc(e.len);

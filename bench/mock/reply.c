@@ -61,11 +61,14 @@ static const err_row_t err_rows[] = {
 
 static const err_row_t *err_row(int status)
 {
-    static const err_row_t other4 = {0,         "invalid_request_error", "invalid_request",
-                                     "invalid_request_error", "FAILED_PRECONDITION",
+    static const err_row_t other4 = {0,
+                                     "invalid_request_error",
+                                     "invalid_request",
+                                     "invalid_request_error",
+                                     "FAILED_PRECONDITION",
                                      "Request failed (mock fault)"};
-    static const err_row_t other5 = {
-        0, "server_error", "internal_error", "api_error", "INTERNAL", "Server error (mock fault)"};
+    static const err_row_t other5 = {0,           "server_error", "internal_error",
+                                     "api_error", "INTERNAL",     "Server error (mock fault)"};
 
     for (size_t i = 0; i < sizeof(err_rows) / sizeof(err_rows[0]); i++)
         if (err_rows[i].status == status)
@@ -82,8 +85,8 @@ void mock_error_body(struct evbuffer *out, mock_api_t api, int status, const cha
         msg = r->message;
     switch (api) {
     case MOCK_API_ANTHROPIC:
-        evbuffer_add_printf(out, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":",
-                            r->anthropic_type);
+        evbuffer_add_printf(
+            out, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":", r->anthropic_type);
         mock_jw_cstr(out, msg);
         MOCK_LIT(out, "}}");
         break;
@@ -96,8 +99,8 @@ void mock_error_body(struct evbuffer *out, mock_api_t api, int status, const cha
     default:
         MOCK_LIT(out, "{\"error\":{\"message\":");
         mock_jw_cstr(out, msg);
-        evbuffer_add_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}", r->openai_type,
-                            code ? code : r->openai_code);
+        evbuffer_add_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}",
+                            r->openai_type, code ? code : r->openai_code);
         break;
     }
 }

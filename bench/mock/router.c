@@ -139,8 +139,7 @@ static void api_call(evhtp_request_t *req, match_t *m, const char *path, const c
                      const char *body, size_t len)
 {
     mock_api_t api = api_of(m->r);
-    mock_call_t c = {
-        .req = req, .path = path, .query = query, .body = body, .body_len = len};
+    mock_call_t c = {.req = req, .path = path, .query = query, .body = body, .body_len = len};
     char model_buf[512];
     json_error_t jerr;
 
@@ -160,8 +159,8 @@ static void api_call(evhtp_request_t *req, match_t *m, const char *path, const c
 
     if (m->r == R_GEMINI) {
         const char *colon = memrchr(m->rest, ':', m->rest_len);
-        size_t dl = mock_pct_decode(model_buf, sizeof(model_buf), m->rest,
-                                    (size_t)(colon - m->rest));
+        size_t dl =
+            mock_pct_decode(model_buf, sizeof(model_buf), m->rest, (size_t)(colon - m->rest));
         if (dl == (size_t)-1) {
             json_decref(c.json);
             mock_reply_error(req, api, 400, "Model name too long", 0);
@@ -224,11 +223,9 @@ static void api_call(evhtp_request_t *req, match_t *m, const char *path, const c
 
 void mock_route(evhtp_request_t *req, void *arg)
 {
-    const char *path = req->uri && req->uri->path && req->uri->path->full
-                           ? req->uri->path->full
-                           : "/";
-    const char *query =
-        req->uri && req->uri->query_raw ? (const char *)req->uri->query_raw : "";
+    const char *path =
+        req->uri && req->uri->path && req->uri->path->full ? req->uri->path->full : "/";
+    const char *query = req->uri && req->uri->query_raw ? (const char *)req->uri->query_raw : "";
     size_t n = strlen(path);
     size_t len = evbuffer_get_length(req->buffer_in);
     const char *body = len ? (const char *)evbuffer_pullup(req->buffer_in, -1) : "";

@@ -121,8 +121,8 @@ static void step(mock_ctx_t *ctx)
         s->ops->unit(s, s->next, out);
         s->next++;
         if (s->opts.gap_ms > 0 && s->next < s->n_units) {
-            uint64_t due = s->t0_ms + (uint64_t)s->opts.ttft_ms +
-                           (uint64_t)s->next * (uint64_t)s->opts.gap_ms;
+            uint64_t due =
+                s->t0_ms + (uint64_t)s->opts.ttft_ms + (uint64_t)s->next * (uint64_t)s->opts.gap_ms;
             uint64_t now = mock_now_ms();
             flush(req, out);
             evbuffer_free(out);

@@ -17,7 +17,7 @@ typedef struct {
     _Atomic uint64_t streams_active;
 } lx_ai_t;
 
-/* POST /v1/chat/completions and /api/v1/ai/chat */
+/* POST /v1/chat/completions and /api/v1/ai/chat (others: handlers.h) */
 int lx_ai_chat_handler(lx_req_t *req, void *ai);
 
 /* Checks the caller's key; replies 401 and returns false if it is not valid.

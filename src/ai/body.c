@@ -1,6 +1,8 @@
 /* body.c - top-level JSON key splicing. */
 #include "ai/body.h"
 
+#include <jansson.h>
+
 static size_t skip_ws(const char *p, size_t n, size_t i)
 {
     while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
@@ -48,6 +50,14 @@ static size_t skip_value(const char *p, size_t n, size_t i)
     return i;
 }
 
+static bool escaped_key_is(const char *lit, size_t n, const char *key)
+{
+    json_t *s = json_loadb(lit, n, JSON_DECODE_ANY, NULL);
+    bool eq = json_is_string(s) && strcmp(json_string_value(s), key) == 0;
+    json_decref(s);
+    return eq;
+}
+
 int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *ve)
 {
     size_t klen = strlen(key);
@@ -61,6 +71,8 @@ int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *v
             return LX_ERROR;
         size_t ks = i + 1, kend = skip_string(p, n, i);
         bool match = kend - ks - 1 == klen && memcmp(p + ks, key, klen) == 0;
+        if (!match && memchr(p + ks, '\\', kend - ks)) /* "mod\u0065l" is "model" too */
+            match = escaped_key_is(p + i, kend - i, key);
         i = skip_ws(p, n, kend);
         if (i >= n || p[i] != ':')
             return LX_ERROR;

@@ -83,8 +83,13 @@ int lx_sse_feed(lx_sse_parser_t *p, const char *buf, size_t n)
     if (p->last_cr && n > 0) {
         p->last_cr = false;
         if (buf[0] == '\n') { /* the \n of a \r\n split across feeds */
-            lx_buf_append(&p->raw, buf, 1);
-            p->line_start = p->raw.n;
+            /* If that \r ended an event, the event is gone already: drop the
+             * \n rather than start the next event with it ("\r" alone is a
+             * valid line end, so what was forwarded stays valid SSE). */
+            if (p->raw.n > 0) {
+                lx_buf_append(&p->raw, buf, 1);
+                p->line_start = p->raw.n;
+            }
             i = 1;
         }
     }

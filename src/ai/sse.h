@@ -5,7 +5,11 @@
  * buffer for a partial line; the views passed to on_event are valid only
  * during the call. Handles \n, \r\n and \r line ends, "event:", "data:"
  * (multi-line data joined with \n), comments (":...") and ignores "id:" and
- * "retry:". */
+ * "retry:".
+ *
+ * One exception to byte-exact raw: when the \r\n that ends an event is split
+ * between two feeds, the event is dispatched at the \r and the \n is dropped
+ * (the forwarded bytes remain valid SSE). */
 #ifndef LX_AI_SSE_H
 #define LX_AI_SSE_H
 

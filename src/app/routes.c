@@ -1,6 +1,7 @@
 /* routes.c - the route table and the process-level endpoints (health,
  * readiness, metrics). */
 #include "app/app.h"
+#include "ai/handlers.h"
 #include "core/buf.h"
 #include "core/clock.h"
 
@@ -91,6 +92,10 @@ size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
         {"GET", "/metrics", metrics, w, 0},
         {"POST", "/v1/chat/completions", lx_ai_chat_handler, &w->ai, 0},
         {"POST", "/api/v1/ai/chat", lx_ai_chat_handler, &w->ai, 0},
+        {"POST", "/v1/messages", lx_ai_messages_handler, &w->ai, LX_ROUTE_ANTHROPIC_ERRORS},
+        {"POST", "/v1/embeddings", lx_ai_embed_handler, &w->ai, 0},
+        {"POST", "/api/v1/ai/embed", lx_ai_embed_handler, &w->ai, 0},
+        {"GET", "/v1/models", lx_ai_models_handler, &w->ai, 0},
     };
     size_t n = LX_MIN(cap, LX_ARRAY_LEN(table));
     memcpy(routes, table, n * sizeof *routes);

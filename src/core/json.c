@@ -37,7 +37,9 @@ json_t *lx_json_parse(const char *p, size_t n, int max_depth, char *err, size_t 
         return NULL;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(p, n, 0, &jerr);
+    /* Duplicate keys are refused: the router and the byte splicer must see
+     * the same "model". */
+    json_t *root = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         snprintf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
                  jerr.text);

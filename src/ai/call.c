@@ -1,0 +1,494 @@
+/* call.c - the AI call engine: upstream callbacks, answer translation,
+ * backpressure, errors, usage. One lx_call_t per client request.
+ *
+ * Answer paths, chosen at start:
+ *   pass-through  the client and the upstream speak the same wire (OpenAI to
+ *                 an OpenAI-compatible server, Anthropic to Anthropic): SSE
+ *                 events are forwarded as the bytes upstream sent, only the
+ *                 usage is read on the way (and OpenAI's usage-only chunk is
+ *                 dropped if the client did not ask for it);
+ *   translated    upstream events go through the provider adapter's decoder
+ *                 into canonical (OpenAI) chunks, which are then written in
+ *                 the client's wire (as is for OpenAI clients, through the
+ *                 Messages encoder for Anthropic clients).
+ * Retries happen only before the first byte reaches the client; after it, a
+ * failure ends the stream with an error event, never a fake normal end. */
+#include "ai/call.h"
+#include "ai/body.h"
+#include "ai/messages_fmt.h"
+#include "ai/sse.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_RESPONSE_BYTES (64u << 20)
+
+typedef enum {
+    CALL_UPSTREAM,  /* nothing sent to the client yet */
+    CALL_STREAMING, /* the first byte went to the client */
+} call_state_t;
+
+typedef struct {
+    lx_call_opts_t o;
+    lx_up_call_t *up;
+    call_state_t state;
+    int status; /* upstream HTTP status */
+    bool done;  /* the provider said the answer is complete */
+    bool failed_midstream;
+    char fail_msg[300];
+    lx_sse_parser_t sse;
+    lx_stream_dec_t *dec;
+    lx_msg_enc_t *enc;
+    lx_buf_t resp; /* a non-stream answer (or an error body) */
+    lx_buf_t out;  /* scratch for encoded client events */
+    lx_tokens_t tokens;
+    lx_usage_t usage;
+    int64_t overhead_us;
+    char id[64];
+    /* The option strings belong to the handler's stack: the call keeps its
+     * own copies and points the options at them. */
+    char upstream_model[256];
+    char client_model[256];
+    char key_id[64];
+} lx_call_t;
+
+/* ---- the one finalizer ---- */
+
+static void call_finalize(lx_call_t *c, int status, const char *error)
+{
+    if (c->up) {
+        lx_up_call_cancel(c->up);
+        c->up = NULL;
+    }
+    lx_req_on_abort(c->o.req, NULL, NULL);
+    lx_usage_t *u = &c->usage;
+    u->status = status;
+    u->tokens_in = c->tokens.in;
+    u->tokens_out = c->tokens.out;
+    u->tokens_cached = c->tokens.cached;
+    if (error)
+        snprintf(u->error, sizeof u->error, "%s", error);
+    u->total_us = lx_now_us() - lx_req_start_us(c->o.req);
+    c->o.ai->usage->push(c->o.ai->usage, u);
+    if (c->o.stream)
+        atomic_fetch_sub_explicit(&c->o.ai->streams_active, 1, memory_order_relaxed);
+    if (c->dec)
+        c->o.adapter->stream_free(c->dec);
+    if (c->enc)
+        lx_msg_enc_free(c->enc);
+    lx_sse_free(&c->sse);
+    lx_buf_free(&c->resp);
+    lx_buf_free(&c->out);
+    free(c);
+}
+
+static void on_client_abort(lx_req_t *req, void *arg)
+{
+    call_finalize(arg, 499, "client closed the connection");
+}
+
+/* ---- writing to the client ---- */
+
+static void route_headers(lx_call_t *c)
+{
+    char v[32];
+    lx_req_set_header(c->o.req, "x-llmux-provider", c->o.prov->name);
+    lx_req_set_header(c->o.req, "x-llmux-model", c->o.upstream_model);
+    snprintf(v, sizeof v, "%lld", (long long)c->overhead_us);
+    lx_req_set_header(c->o.req, "x-llmux-overhead-us", v);
+}
+
+static void start_stream(lx_call_t *c)
+{
+    if (c->state == CALL_STREAMING)
+        return;
+    c->state = CALL_STREAMING;
+    route_headers(c);
+    lx_req_set_header(c->o.req, "Cache-Control", "no-cache");
+    lx_req_stream_start(c->o.req, 200, "text/event-stream");
+}
+
+/* Ends a started stream with an error event in the client's wire. */
+static void stream_error(lx_call_t *c, const char *message)
+{
+    lx_buf_reset(&c->out);
+    if (c->o.client == LX_FMT_ANTHROPIC) {
+        if (c->enc == NULL)
+            c->enc = lx_msg_enc_new(c->o.client_model, c->id, c->o.input_tokens_estimate);
+        lx_msg_enc_error(c->enc, "api_error", message, &c->out);
+    } else {
+        lx_buf_append_cstr(&c->out, "data: {\"error\":{\"message\":");
+        lx_buf_append_json_str(&c->out, message, strlen(message));
+        lx_buf_append_cstr(&c->out, ",\"type\":\"server_error\",\"param\":null,"
+                                    "\"code\":\"upstream_error\"}}\n\n");
+    }
+    lx_req_stream_write(c->o.req, c->out.p, c->out.n);
+}
+
+/* A canonical chunk from an adapter's decoder, written in the client's wire. */
+static void emit_chunk(void *arg, const char *json, size_t n)
+{
+    lx_call_t *c = arg;
+    start_stream(c);
+    lx_buf_reset(&c->out);
+    if (c->o.client == LX_FMT_ANTHROPIC) {
+        if (c->enc == NULL)
+            c->enc = lx_msg_enc_new(c->o.client_model, c->id, c->o.input_tokens_estimate);
+        lx_msg_enc_chunk(c->enc, json, n, &c->out);
+    } else {
+        lx_buf_append(&c->out, "data: ", 6);
+        lx_buf_append(&c->out, json, n);
+        lx_buf_append(&c->out, "\n\n", 2);
+    }
+    lx_req_stream_write(c->o.req, c->out.p, c->out.n);
+}
+
+/* The normal end of a translated stream. */
+static void stream_finish(lx_call_t *c)
+{
+    start_stream(c);
+    lx_buf_reset(&c->out);
+    if (c->o.client == LX_FMT_ANTHROPIC) {
+        if (c->enc == NULL)
+            c->enc = lx_msg_enc_new(c->o.client_model, c->id, c->o.input_tokens_estimate);
+        lx_msg_enc_finish(c->enc, &c->tokens, &c->out);
+    } else {
+        lx_buf_append_cstr(&c->out, "data: [DONE]\n\n");
+    }
+    lx_req_stream_write(c->o.req, c->out.p, c->out.n);
+}
+
+/* ---- usage in pass-through answers ---- */
+
+static void openai_usage(lx_tokens_t *t, const json_t *u)
+{
+    if (!json_is_object(u))
+        return;
+    t->in = json_integer_value(json_object_get(u, "prompt_tokens"));
+    t->out = json_integer_value(json_object_get(u, "completion_tokens"));
+    t->cached = json_integer_value(
+        json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
+}
+
+/* Anthropic reports input without cache reads; llmux counts all input. */
+static void anthropic_usage(lx_tokens_t *t, const json_t *u)
+{
+    if (!json_is_object(u))
+        return;
+    json_t *in = json_object_get(u, "input_tokens");
+    if (json_is_integer(in)) {
+        int64_t read = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
+        int64_t made = json_integer_value(json_object_get(u, "cache_creation_input_tokens"));
+        t->in = json_integer_value(in) + read + made;
+        t->cached = read;
+    }
+    json_t *out = json_object_get(u, "output_tokens");
+    if (json_is_integer(out))
+        t->out = json_integer_value(out); /* cumulative: overwrite */
+}
+
+/* True if the text has "usage": {...} (most OpenAI chunks say "usage":null
+ * once usage was requested; only the real one is worth a parse). */
+static bool has_usage_object(lx_str_t d)
+{
+    const char *p = d.p, *end = d.p + d.n;
+    while (p < end && (p = memmem(p, (size_t)(end - p), "\"usage\"", 7)) != NULL) {
+        p += 7;
+        while (p < end && (*p == ' ' || *p == ':'))
+            p++;
+        if (p < end && *p == '{')
+            return true;
+    }
+    return false;
+}
+
+/* ---- stream events ---- */
+
+static int passthrough_openai(lx_call_t *c, const lx_sse_event_t *ev)
+{
+    lx_str_t d = ev->data;
+    if (lx_str_eq_cstr(d, "[DONE]")) {
+        c->done = true;
+    } else if (has_usage_object(d)) {
+        json_t *chunk = json_loadb(d.p, d.n, 0, NULL);
+        json_t *usage = json_object_get(chunk, "usage");
+        json_t *choices = json_object_get(chunk, "choices");
+        bool usage_only =
+            json_is_object(usage) && json_is_array(choices) && json_array_size(choices) == 0;
+        openai_usage(&c->tokens, usage);
+        json_decref(chunk);
+        if (usage_only && !c->o.client_usage)
+            return LX_OK; /* we asked for it; the client did not */
+    } else if (d.n > 8 && memcmp(d.p, "{\"error\"", 8) == 0) {
+        c->failed_midstream = true;
+        snprintf(c->fail_msg, sizeof c->fail_msg, "upstream error event");
+    }
+    start_stream(c);
+    lx_req_stream_write(c->o.req, ev->raw.p, ev->raw.n);
+    return LX_OK;
+}
+
+static int passthrough_anthropic(lx_call_t *c, const lx_sse_event_t *ev)
+{
+    lx_str_t e = ev->event;
+    if (lx_str_eq_cstr(e, "message_start") || lx_str_eq_cstr(e, "message_delta")) {
+        json_t *root = json_loadb(ev->data.p, ev->data.n, 0, NULL);
+        json_t *msg = json_object_get(root, "message");
+        anthropic_usage(&c->tokens, json_object_get(msg ? msg : root, "usage"));
+        json_decref(root);
+    } else if (lx_str_eq_cstr(e, "message_stop")) {
+        c->done = true;
+    } else if (lx_str_eq_cstr(e, "error")) {
+        c->failed_midstream = true;
+        snprintf(c->fail_msg, sizeof c->fail_msg, "upstream error event");
+    }
+    start_stream(c);
+    lx_req_stream_write(c->o.req, ev->raw.p, ev->raw.n);
+    return LX_OK;
+}
+
+static int translated(lx_call_t *c, const lx_sse_event_t *ev)
+{
+    if (c->done || c->failed_midstream)
+        return LX_OK; /* after the end: ignore stragglers */
+    char err[256] = "";
+    lx_stream_rc_t rc =
+        c->o.adapter->stream_event(c->dec, ev->event, ev->data, &c->tokens, err, sizeof err);
+    if (rc == LX_STREAM_END) {
+        c->done = true;
+        stream_finish(c);
+    } else if (rc == LX_STREAM_FAILED) {
+        c->failed_midstream = true;
+        snprintf(c->fail_msg, sizeof c->fail_msg, "upstream error: %s", err);
+        start_stream(c);
+        stream_error(c, c->fail_msg);
+    }
+    return LX_OK;
+}
+
+static int on_sse_event(const lx_sse_event_t *ev, void *arg)
+{
+    lx_call_t *c = arg;
+    if (!c->o.passthrough)
+        return translated(c, ev);
+    return c->o.client == LX_FMT_ANTHROPIC ? passthrough_anthropic(c, ev)
+                                           : passthrough_openai(c, ev);
+}
+
+/* ---- upstream callbacks ---- */
+
+static void up_headers(lx_up_call_t *call, int status, void *arg)
+{
+    lx_call_t *c = arg;
+    c->status = status;
+}
+
+static void resume_upstream(lx_req_t *req, void *arg)
+{
+    lx_call_t *c = arg;
+    if (c->up)
+        lx_up_call_resume(c->up);
+}
+
+static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
+{
+    lx_call_t *c = arg;
+    if (!c->o.stream || c->status != 200) {
+        if (c->resp.n + n > MAX_RESPONSE_BYTES)
+            return LX_ERROR;
+        lx_buf_append(&c->resp, p, n);
+        return LX_OK;
+    }
+    /* Backpressure: hold upstream while the client is behind. The bytes are
+     * not consumed: curl hands them back after resume. */
+    size_t high = c->o.ai->cfg->stream_high_water;
+    if (lx_req_pending_bytes(c->o.req) > high) {
+        lx_req_on_drain(c->o.req, high / 2, resume_upstream, c);
+        return LX_AGAIN;
+    }
+    int64_t t0 = lx_now_us();
+    lx_sse_feed(&c->sse, p, n);
+    c->overhead_us += lx_now_us() - t0;
+    return LX_OK;
+}
+
+/* Upstream answered with an error status: its message, in the client's
+ * shape, with its status (and Retry-After for 429). */
+static void reply_upstream_error(lx_call_t *c)
+{
+    char m[400] = "", msg[512];
+    if (c->o.adapter->error_message)
+        c->o.adapter->error_message(c->resp.p ? c->resp.p : "", c->resp.n, m, sizeof m);
+    snprintf(msg, sizeof msg, "upstream %s returned %d%s%s", c->o.prov->name, c->status,
+             m[0] ? ": " : "", m);
+    const char *ra = c->up ? lx_up_call_header(c->up, "Retry-After") : NULL;
+    if (ra)
+        lx_req_set_header(c->o.req, "Retry-After", ra);
+    route_headers(c);
+    lx_req_reply_error_status(c->o.req, c->status, lx_err_from_status(c->status), msg, NULL);
+}
+
+static void reply_bad_upstream(lx_call_t *c, const char *why)
+{
+    c->status = 502;
+    route_headers(c);
+    lx_req_reply_error(c->o.req, LX_E_UPSTREAM, why, NULL);
+}
+
+static void reply_json(lx_call_t *c, json_t *body)
+{
+    route_headers(c);
+    lx_req_reply_json(c->o.req, 200, body);
+}
+
+/* A whole answer (non-stream), status 200. Returns an error text or NULL. */
+static const char *finish_whole(lx_call_t *c)
+{
+    const char *p = c->resp.p ? c->resp.p : "";
+    size_t n = c->resp.n;
+    char err[256] = "";
+    if (c->o.passthrough) {
+        size_t vs, ve;
+        if (lx_body_find(p, n, "usage", &vs, &ve) == LX_OK) {
+            json_t *u = json_loadb(p + vs, ve - vs, 0, NULL);
+            if (c->o.client == LX_FMT_ANTHROPIC)
+                anthropic_usage(&c->tokens, u);
+            else
+                openai_usage(&c->tokens, u);
+            json_decref(u);
+        } else if (lx_body_find(p, n,
+                                c->o.kind == LX_CALL_EMBED        ? "data"
+                                : c->o.client == LX_FMT_ANTHROPIC ? "content"
+                                                                  : "choices",
+                                &vs, &ve) != LX_OK) {
+            reply_bad_upstream(c, "upstream returned a body that is not the expected JSON");
+            return "malformed upstream body";
+        }
+        route_headers(c);
+        lx_req_reply(c->o.req, 200, "application/json", p, n);
+        return NULL;
+    }
+    json_t *canon =
+        c->o.kind == LX_CALL_EMBED
+            ? c->o.adapter->embed_parse(p, n, c->o.client_model, &c->tokens, err, sizeof err)
+            : c->o.adapter->chat_parse(p, n, c->o.client_model, &c->tokens, err, sizeof err);
+    if (canon == NULL) {
+        reply_bad_upstream(c, err[0] ? err : "upstream returned an unexpected body");
+        return "malformed upstream body";
+    }
+    if (c->o.client == LX_FMT_ANTHROPIC) {
+        json_t *msg = lx_messages_from_openai(canon, c->o.client_model, &c->tokens);
+        json_decref(canon);
+        canon = msg;
+    }
+    reply_json(c, canon);
+    return NULL;
+}
+
+static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
+{
+    lx_call_t *c = arg;
+    c->usage.ttfb_us = res->first_byte_us;
+    const char *failure = NULL;
+    char msg[256];
+    int status = 200;
+    if (res->outcome != LX_UP_OK) {
+        lx_err_t err = res->outcome >= LX_UP_TIMEOUT_CONNECT && res->outcome <= LX_UP_TIMEOUT_TOTAL
+                           ? LX_E_UPSTREAM_TIMEOUT
+                           : LX_E_UPSTREAM;
+        failure = lx_up_outcome_name(res->outcome);
+        if (c->state == CALL_STREAMING) {
+            snprintf(msg, sizeof msg, "upstream stream failed: %s", failure);
+            if (!c->done && !c->failed_midstream)
+                stream_error(c, msg);
+            lx_req_stream_end(c->o.req);
+            status = 502;
+        } else {
+            snprintf(msg, sizeof msg, "upstream %s failed: %s", c->o.prov->name, failure);
+            status = lx_err_info(err)->status;
+            route_headers(c);
+            lx_req_reply_error(c->o.req, err, msg, NULL);
+        }
+    } else if (c->status != 200) {
+        reply_upstream_error(c);
+        status = c->status;
+        failure = "upstream error status";
+    } else if (!c->o.stream) {
+        failure = finish_whole(c);
+        status = failure ? 502 : 200;
+    } else if (c->state == CALL_UPSTREAM && !c->done) {
+        reply_bad_upstream(c, "upstream ended the stream without data");
+        status = 502;
+        failure = "empty stream";
+    } else {
+        if (c->failed_midstream) {
+            failure = c->fail_msg;
+            status = 502;
+        } else if (!c->done) {
+            stream_error(c, "upstream stream ended early");
+            failure = "stream ended before its end marker";
+            status = 502;
+        }
+        lx_req_stream_end(c->o.req);
+    }
+    c->up = NULL; /* the upstream module frees it after we return */
+    call_finalize(c, status, failure);
+}
+
+/* ---- start ---- */
+
+int lx_call_run(const lx_call_opts_t *o, lx_up_build_t *build)
+{
+    lx_call_t *c = lx_calloc(1, sizeof *c);
+    c->o = *o;
+    snprintf(c->upstream_model, sizeof c->upstream_model, "%s", o->upstream_model);
+    snprintf(c->client_model, sizeof c->client_model, "%s", o->client_model);
+    snprintf(c->key_id, sizeof c->key_id, "%s", o->key_id ? o->key_id : "");
+    c->o.upstream_model = c->upstream_model;
+    c->o.client_model = c->client_model;
+    c->o.key_id = c->key_id;
+    c->state = CALL_UPSTREAM;
+    lx_sse_init(&c->sse, on_sse_event, c);
+    lx_buf_init(&c->resp, 0);
+    lx_buf_init(&c->out, 0);
+    lx_str_t rid = lx_req_id(o->req);
+    snprintf(c->id, sizeof c->id, "%s%.*s", o->client == LX_FMT_ANTHROPIC ? "msg_" : "chatcmpl-",
+             (int)LX_MIN(rid.n, 40), rid.p);
+    lx_usage_t *u = &c->usage;
+    snprintf(u->request_id, sizeof u->request_id, "%.*s", (int)rid.n, rid.p);
+    snprintf(u->key_id, sizeof u->key_id, "%s", o->key_id ? o->key_id : "");
+    snprintf(u->provider, sizeof u->provider, "%s", o->prov->name);
+    snprintf(u->model, sizeof u->model, "%s", o->upstream_model);
+    u->feature = o->feature;
+    u->ttfb_us = -1;
+    u->created_ms = lx_wall_ms();
+    if (o->stream) {
+        atomic_fetch_add_explicit(&o->ai->streams_active, 1, memory_order_relaxed);
+        if (!o->passthrough)
+            c->dec = o->adapter->stream_new(o->client_model, c->id,
+                                            o->client == LX_FMT_OPENAI && o->client_usage,
+                                            emit_chunk, c);
+    }
+
+    lx_up_build_header(build, "X-Request-Id: %s", u->request_id);
+    lx_up_request_t rq = {.method = "POST",
+                          .url = build->url.p,
+                          .headers = (const char *const *)build->headers,
+                          .nheaders = build->nheaders,
+                          .body = build->body.p ? build->body.p : "",
+                          .body_len = build->body.n,
+                          .timeouts = o->prov->timeouts};
+    static const lx_up_handlers_t handlers = {up_headers, up_data, up_done};
+    c->overhead_us = lx_now_us() - o->t_handler_start;
+    c->up = lx_up_call_start(o->ai->up, &rq, &handlers, c);
+    lx_up_build_free(build);
+    if (c->up == NULL) {
+        lx_req_reply_error(o->req, LX_E_INTERNAL, "could not start the upstream call", NULL);
+        call_finalize(c, 500, "upstream call not started");
+        return LX_OK;
+    }
+    lx_req_on_abort(o->req, on_client_abort, c);
+    return LX_AGAIN;
+}

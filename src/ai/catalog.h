@@ -1,0 +1,54 @@
+/* catalog.h - the built-in model catalog and model-name resolution.
+ *
+ * The catalog is static, read-only data shared by every thread: well-known
+ * models per provider with context windows, output limits, prices and
+ * capabilities. A name "provider/model" always reaches that provider with
+ * the rest passed upstream unchanged; a bare name is looked up here. */
+#ifndef LX_AI_CATALOG_H
+#define LX_AI_CATALOG_H
+
+#include "core/config.h"
+
+enum {
+    LX_CAP_CHAT = 1 << 0,
+    LX_CAP_STREAM = 1 << 1,
+    LX_CAP_TOOLS = 1 << 2,
+    LX_CAP_VISION = 1 << 3,
+    LX_CAP_EMBED = 1 << 4,
+    LX_CAP_IMAGES = 1 << 5,
+    LX_CAP_VIDEO = 1 << 6,
+    LX_CAP_JSON = 1 << 7,
+};
+
+typedef struct {
+    const char *provider; /* provider name, e.g. "openai" */
+    const char *name;     /* public and upstream name */
+    unsigned caps;
+    int context_window;
+    int max_output;
+    double input_per_1m; /* USD */
+    double output_per_1m;
+    double cached_per_1m;
+} lx_model_info_t;
+
+extern const lx_model_info_t lx_catalog[];
+extern const size_t lx_catalog_len;
+
+/* The provider capabilities by kind (what its adapter can do). */
+unsigned lx_provider_caps(lx_provider_kind_t kind);
+
+typedef struct {
+    const lx_provider_conf_t *provider;
+    char upstream_model[256];
+    const lx_model_info_t *info; /* NULL when not in the catalog */
+} lx_target_t;
+
+typedef enum {
+    LX_RESOLVE_OK = 0,
+    LX_RESOLVE_UNKNOWN_PROVIDER, /* "x/model" with no provider x configured */
+    LX_RESOLVE_UNKNOWN_MODEL,    /* a bare name not in the catalog of a configured provider */
+} lx_resolve_rc_t;
+
+lx_resolve_rc_t lx_resolve_model(const lx_config_t *cfg, lx_str_t model, lx_target_t *out);
+
+#endif
