@@ -127,6 +127,13 @@ assert all("usage" not in c for c in chunks)
 assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == "tok0 tok1 "
 '
 
+post /v1/chat/completions "{\"model\":\"m+chunks=2\",\"stream\":true,$MSGS}" -0
+grep -q '^HTTP/1.0 200' "$WORK/hdr" || fail "HTTP/1.0 stream status line"
+grep -qi '^transfer-encoding' "$WORK/hdr" && fail "HTTP/1.0 stream must not be chunked"
+check "HTTP/1.0 stream: plain body, closed at the end" "$WORK/out" '
+assert d.endswith("data: [DONE]\n\n") and "tok1 " in d, d[-200:]
+'
+
 TOOLS='"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]'
 post /v1/chat/completions "{\"model\":\"m\",$TOOLS,$MSGS}"
 check "chat tool call" "$WORK/out" '

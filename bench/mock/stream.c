@@ -44,16 +44,31 @@ static void stream_free_cb(void *p)
     mock_stream_free(p);
 }
 
+/* HTTP/1.1 clients get chunked encoding. evhtp would chunk for HTTP/1.0 too,
+ * which such a client cannot read: for them the body is sent plain and the
+ * connection closed at the end (keep-alive off). */
+static bool plain_body(evhtp_request_t *req)
+{
+    return evhtp_request_get_proto(req) != EVHTP_PROTO_11;
+}
+
 static void flush(evhtp_request_t *req, struct evbuffer *out)
 {
-    if (evbuffer_get_length(out) > 0)
+    if (evbuffer_get_length(out) == 0)
+        return;
+    if (plain_body(req))
+        evhtp_send_reply_body(req, out);
+    else
         evhtp_send_reply_chunk(req, out);
 }
 
 static void finish(mock_ctx_t *ctx, struct evbuffer *out)
 {
     flush(ctx->req, out);
-    evhtp_send_reply_chunk_end(ctx->req);
+    if (plain_body(ctx->req))
+        evhtp_send_reply_end(ctx->req);
+    else
+        evhtp_send_reply_chunk_end(ctx->req);
     mock_stat_add(MOCK_ST_STREAMS_COMPLETED, 1);
     mock_ctx_done(ctx);
 }
@@ -106,7 +121,12 @@ static void step(mock_ctx_t *ctx)
                                  evhtp_header_new("Content-Type", s->ops->content_type, 0, 0));
         evhtp_headers_add_header(req->headers_out,
                                  evhtp_header_new("Cache-Control", "no-cache", 0, 0));
-        evhtp_send_reply_chunk_start(req, EVHTP_RES_OK);
+        if (plain_body(req)) {
+            evhtp_request_set_keepalive(req, 0);
+            evhtp_send_reply_start(req, EVHTP_RES_OK);
+        } else {
+            evhtp_send_reply_chunk_start(req, EVHTP_RES_OK);
+        }
         s->headers_sent = true;
         mock_stat_add(MOCK_ST_STREAMS_STARTED, 1);
         s->ops->preamble(s, out);

@@ -86,6 +86,12 @@ typedef struct {
     json_t *(*embed_parse)(const char *body, size_t n, const char *model, lx_tokens_t *usage,
                            char *err, size_t errlen);
 
+    /* ---- images ---- */
+    /* req is an OpenAI images/generations request; the answer is OpenAI's
+     * {"created","data":[...]} and passes through unchanged. */
+    int (*image_build)(const lx_provider_conf_t *p, const json_t *req, lx_up_build_t *out,
+                       char *err, size_t errlen);
+
     /* ---- errors ---- */
     /* The human message inside a provider's error body, written into out
      * (empty if none could be found). */

@@ -15,14 +15,11 @@ typedef struct {
     lx_upstream_t *up;
     lx_usage_sink_t *usage;
     _Atomic uint64_t streams_active;
+    _Atomic uint64_t upstream_pauses; /* backpressure: a slow client held upstream */
 } lx_ai_t;
 
 /* POST /v1/chat/completions and /api/v1/ai/chat (others: handlers.h) */
 int lx_ai_chat_handler(lx_req_t *req, void *ai);
-
-/* Checks the caller's key; replies 401 and returns false if it is not valid.
- * Writes the key id for logs and usage into key_id (64 bytes). */
-bool lx_ai_authorize(lx_ai_t *ai, lx_req_t *req, char *key_id);
 
 /* A model name safe to route, log and forward: 1..200 bytes of
  * [A-Za-z0-9._:/+=@-]. */

@@ -81,6 +81,7 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     lx_sse_free(&c->sse);
     lx_buf_free(&c->resp);
     lx_buf_free(&c->out);
+    lx_registry_release(c->o.snap); /* last: o.prov points into it */
     free(c);
 }
 
@@ -305,6 +306,7 @@ static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
      * not consumed: curl hands them back after resume. */
     size_t high = c->o.ai->cfg->stream_high_water;
     if (lx_req_pending_bytes(c->o.req) > high) {
+        atomic_fetch_add_explicit(&c->o.ai->upstream_pauses, 1, memory_order_relaxed);
         lx_req_on_drain(c->o.req, high / 2, resume_upstream, c);
         return LX_AGAIN;
     }
@@ -359,7 +361,7 @@ static const char *finish_whole(lx_call_t *c)
                 openai_usage(&c->tokens, u);
             json_decref(u);
         } else if (lx_body_find(p, n,
-                                c->o.kind == LX_CALL_EMBED        ? "data"
+                                c->o.kind != LX_CALL_CHAT         ? "data"
                                 : c->o.client == LX_FMT_ANTHROPIC ? "content"
                                                                   : "choices",
                                 &vs, &ve) != LX_OK) {

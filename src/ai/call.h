@@ -11,6 +11,7 @@
 
 #include "ai/adapter.h"
 #include "ai/ai.h"
+#include "ai/registry.h"
 
 typedef enum {
     LX_FMT_OPENAI = 0,
@@ -20,11 +21,13 @@ typedef enum {
 typedef enum {
     LX_CALL_CHAT = 0,
     LX_CALL_EMBED,
+    LX_CALL_IMAGE,
 } lx_call_kind_t;
 
 typedef struct {
     lx_ai_t *ai;
     lx_req_t *req;
+    lx_snapshot_t *snap; /* the request's registry reference: the call releases it */
     lx_client_fmt_t client;
     lx_call_kind_t kind;
     const lx_provider_conf_t *prov;

@@ -31,7 +31,7 @@ const lx_model_info_t lx_catalog[] = {
     {"gemini", "gemini-embedding-001", EMB, 2048, 0, 0.15, 0, 0},
     {"openrouter", "meta-llama/llama-3.3-70b-instruct", TXT, 131072, 16384, 0.13, 0.40, 0},
     {"openrouter", "deepseek/deepseek-chat", TXT, 163840, 16384, 0.30, 0.85, 0},
-    {"demo", "mock-model", VIS | EMB, 128000, 16384, 0.10, 0.20, 0.05},
+    {"demo", "mock-model", VIS | EMB | LX_CAP_IMAGES, 128000, 16384, 0.10, 0.20, 0.05},
     {"demo", "mock-embed", EMB, 8192, 0, 0.01, 0, 0},
 };
 const size_t lx_catalog_len = sizeof lx_catalog / sizeof lx_catalog[0];
@@ -48,42 +48,55 @@ unsigned lx_provider_caps(lx_provider_kind_t kind)
     }
 }
 
-static const lx_model_info_t *find(const char *provider, lx_str_t name)
+static const char *const cap_names[] = {"chat",       "stream", "tools", "vision",
+                                        "embeddings", "images", "video", "json"};
+
+unsigned lx_cap_from_name(const char *name)
 {
-    for (size_t i = 0; i < lx_catalog_len; i++)
-        if (lx_str_eq_cstr(name, lx_catalog[i].name) &&
-            (provider == NULL || strcmp(provider, lx_catalog[i].provider) == 0))
-            return &lx_catalog[i];
-    return NULL;
+    for (size_t i = 0; i < LX_ARRAY_LEN(cap_names); i++)
+        if (strcmp(name, cap_names[i]) == 0)
+            return 1u << i;
+    return 0;
 }
 
-lx_resolve_rc_t lx_resolve_model(const lx_config_t *cfg, lx_str_t model, lx_target_t *out)
+void lx_caps_format(unsigned caps, char *out, size_t outlen)
+{
+    size_t n = (size_t)snprintf(out, outlen, "{");
+    for (size_t i = 0; i < LX_ARRAY_LEN(cap_names) && n < outlen; i++)
+        if (caps & (1u << i))
+            n += (size_t)snprintf(out + n, outlen - n, "%s%s", n > 1 ? "," : "", cap_names[i]);
+    if (n < outlen)
+        snprintf(out + n, outlen - n, "}");
+}
+
+lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_target_t *out)
 {
     memset(out, 0, sizeof *out);
     const char *slash = memchr(model.p, '/', model.n);
     if (slash) {
-        lx_str_t pname = {model.p, (size_t)(slash - model.p)};
-        const lx_provider_conf_t *p = lx_config_provider(cfg, pname);
-        if (p) {
-            lx_str_t rest = {slash + 1, model.n - pname.n - 1};
-            out->provider = p;
+        const lx_provider_t *p =
+            lx_snapshot_provider(snap, (lx_str_t){model.p, (size_t)(slash - model.p)});
+        if (p && p->active) {
+            lx_str_t rest = {slash + 1, model.n - (size_t)(slash - model.p) - 1};
+            out->prov = p;
+            out->provider = &p->conf;
+            out->model = lx_snapshot_model(snap, p, rest);
             snprintf(out->upstream_model, sizeof out->upstream_model, "%.*s", (int)rest.n, rest.p);
-            out->info = find(p->name, rest);
+            out->caps = lx_provider_caps(p->conf.kind);
+            if (out->model)
+                out->caps &= out->model->caps;
             return LX_RESOLVE_OK;
         }
     }
     /* A bare name (or one whose prefix is not a provider, such as an
      * OpenRouter-style "meta-llama/..." name): the catalog decides. */
-    for (size_t i = 0; i < lx_catalog_len; i++) {
-        if (!lx_str_eq_cstr(model, lx_catalog[i].name))
-            continue;
-        const lx_provider_conf_t *p = lx_config_provider(cfg, lx_str(lx_catalog[i].provider));
-        if (p == NULL)
-            continue;
-        out->provider = p;
-        out->info = &lx_catalog[i];
-        snprintf(out->upstream_model, sizeof out->upstream_model, "%.*s", (int)model.n, model.p);
-        return LX_RESOLVE_OK;
-    }
-    return slash ? LX_RESOLVE_UNKNOWN_PROVIDER : LX_RESOLVE_UNKNOWN_MODEL;
+    const lx_model_t *m = lx_snapshot_public_model(snap, model);
+    if (m == NULL)
+        return slash ? LX_RESOLVE_UNKNOWN_PROVIDER : LX_RESOLVE_UNKNOWN_MODEL;
+    out->prov = m->provider;
+    out->provider = &m->provider->conf;
+    out->model = m;
+    snprintf(out->upstream_model, sizeof out->upstream_model, "%s", m->upstream_name);
+    out->caps = lx_provider_caps(m->provider->conf.kind) & m->caps;
+    return LX_RESOLVE_OK;
 }

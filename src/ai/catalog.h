@@ -3,10 +3,12 @@
  * The catalog is static, read-only data shared by every thread: well-known
  * models per provider with context windows, output limits, prices and
  * capabilities. A name "provider/model" always reaches that provider with
- * the rest passed upstream unchanged; a bare name is looked up here. */
+ * the rest passed upstream unchanged; a bare name is looked up in the
+ * registry snapshot's models (which the database seeds from this catalog). */
 #ifndef LX_AI_CATALOG_H
 #define LX_AI_CATALOG_H
 
+#include "ai/registry.h"
 #include "core/config.h"
 
 enum {
@@ -37,18 +39,25 @@ extern const size_t lx_catalog_len;
 /* The provider capabilities by kind (what its adapter can do). */
 unsigned lx_provider_caps(lx_provider_kind_t kind);
 
+/* Capability words as stored in ai_models.capabilities. */
+unsigned lx_cap_from_name(const char *name);
+/* Writes caps as a Postgres array literal, e.g. {chat,stream}. */
+void lx_caps_format(unsigned caps, char *out, size_t outlen);
+
 typedef struct {
-    const lx_provider_conf_t *provider;
+    const lx_provider_t *prov;
+    const lx_provider_conf_t *provider; /* &prov->conf */
+    const lx_model_t *model;            /* NULL when not in the catalog */
     char upstream_model[256];
-    const lx_model_info_t *info; /* NULL when not in the catalog */
+    unsigned caps; /* what the target can do */
 } lx_target_t;
 
 typedef enum {
     LX_RESOLVE_OK = 0,
-    LX_RESOLVE_UNKNOWN_PROVIDER, /* "x/model" with no provider x configured */
-    LX_RESOLVE_UNKNOWN_MODEL,    /* a bare name not in the catalog of a configured provider */
+    LX_RESOLVE_UNKNOWN_PROVIDER, /* "x/model" with no active provider x */
+    LX_RESOLVE_UNKNOWN_MODEL,    /* a bare name not in the catalog of an active provider */
 } lx_resolve_rc_t;
 
-lx_resolve_rc_t lx_resolve_model(const lx_config_t *cfg, lx_str_t model, lx_target_t *out);
+lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_target_t *out);
 
 #endif

@@ -10,6 +10,7 @@
 #include "ai/handlers.h"
 #include "core/clock.h"
 #include "core/crypto.h"
+#include "core/log.h"
 #include "core/json.h"
 
 #include <stdio.h>
@@ -28,25 +29,67 @@ bool lx_ai_model_name_valid(lx_str_t m)
     return true;
 }
 
-bool lx_ai_authorize(lx_ai_t *ai, lx_req_t *req, char *key_id)
+bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
+    memset(a, 0, sizeof *a);
     lx_str_t key = lx_req_api_key(req);
+    if (key.n == 0) {
+        lx_req_reply_error(req, LX_E_UNAUTHORIZED, "missing API key (Authorization: Bearer ...)",
+                           NULL);
+        return false;
+    }
+    a->snap = lx_registry_acquire();
+    if (a->snap == NULL) {
+        lx_req_reply_error(req, LX_E_UNAVAILABLE, "configuration not loaded yet", NULL);
+        return false;
+    }
+    unsigned char h[32];
+    lx_sha256(key.p, key.n, h);
     const char *admin = ai->cfg->admin_key;
-    if (key.n && admin) {
+    if (admin) {
         /* Compare digests so the time taken does not depend on the key. */
-        unsigned char a[32], b[32];
-        lx_sha256(key.p, key.n, a);
-        lx_sha256(admin, strlen(admin), b);
-        if (lx_ct_equal(a, b, 32)) {
-            snprintf(key_id, 64, "admin");
-            lx_req_set_key_id(req, key_id);
+        unsigned char ah[32];
+        lx_sha256(admin, strlen(admin), ah);
+        if (lx_ct_equal(h, ah, 32)) {
+            snprintf(a->key_id, sizeof a->key_id, "admin");
+            lx_req_set_key_id(req, a->key_id);
             return true;
         }
     }
-    lx_req_reply_error(req, LX_E_UNAUTHORIZED,
-                       key.n ? "invalid API key" : "missing API key (Authorization: Bearer ...)",
-                       NULL);
-    return false;
+    const lx_apikey_t *k = lx_snapshot_key(a->snap, h);
+    const char *why = NULL;
+    if (k == NULL || !lx_ct_equal(k->hash, h, 32))
+        why = "invalid API key";
+    else if (!k->active)
+        why = "this API key is disabled";
+    else if (k->expires_ms && k->expires_ms <= lx_wall_ms())
+        why = "this API key has expired";
+    if (why) {
+        lx_ai_end(a);
+        lx_req_reply_error(req, LX_E_UNAUTHORIZED, why, NULL);
+        return false;
+    }
+    a->key = k;
+    snprintf(a->key_id, sizeof a->key_id, "%s", k->label);
+    lx_req_set_key_id(req, a->key_id);
+    return true;
+}
+
+void lx_ai_end(lx_ai_auth_t *a)
+{
+    lx_registry_release(a->snap);
+    a->snap = NULL;
+}
+
+int lx_ai_guarded(lx_ai_t *ai, lx_req_t *req,
+                  int (*body)(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a))
+{
+    lx_ai_auth_t a;
+    if (!lx_ai_begin(ai, req, &a))
+        return LX_OK;
+    int rc = body(ai, req, &a);
+    lx_ai_end(&a);
+    return rc;
 }
 
 json_t *lx_ai_parse_body(lx_req_t *req)
@@ -66,7 +109,8 @@ json_t *lx_ai_parse_body(lx_req_t *req)
     return root;
 }
 
-bool lx_ai_resolve(lx_ai_t *ai, lx_req_t *req, json_t *root, unsigned need, lx_target_t *t)
+bool lx_ai_resolve(const lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need,
+                   lx_target_t *t)
 {
     lx_str_t model = lx_json_str(root, "model");
     if (model.n == 0) {
@@ -79,7 +123,12 @@ bool lx_ai_resolve(lx_ai_t *ai, lx_req_t *req, json_t *root, unsigned need, lx_t
         return false;
     }
     char msg[400];
-    lx_resolve_rc_t rc = lx_resolve_model(ai->cfg, model, t);
+    if (a->key && !lx_apikey_allows(a->key, model)) {
+        snprintf(msg, sizeof msg, "this API key may not use model '%.*s'", (int)model.n, model.p);
+        lx_req_reply_error(req, LX_E_FORBIDDEN, msg, "model");
+        return false;
+    }
+    lx_resolve_rc_t rc = lx_resolve_model(a->snap, model, t);
     if (rc != LX_RESOLVE_OK) {
         snprintf(msg, sizeof msg,
                  rc == LX_RESOLVE_UNKNOWN_PROVIDER
@@ -90,10 +139,9 @@ bool lx_ai_resolve(lx_ai_t *ai, lx_req_t *req, json_t *root, unsigned need, lx_t
         lx_req_reply_error(req, LX_E_MODEL_NOT_FOUND, msg, "model");
         return false;
     }
-    unsigned have = lx_provider_caps(t->provider->kind);
-    if ((have & need) != need) {
-        snprintf(msg, sizeof msg, "provider '%s' (%s) does not support this endpoint",
-                 t->provider->name, lx_provider_kind_name(t->provider->kind));
+    if ((t->caps & need) != need) {
+        snprintf(msg, sizeof msg, "model '%.*s' (provider %s) does not support this endpoint",
+                 (int)model.n, model.p, t->provider->name);
         lx_req_reply_error(req, LX_E_BAD_REQUEST, msg, "model");
         return false;
     }
@@ -127,13 +175,9 @@ static void passthrough_body(lx_buf_t *out, lx_str_t body, const char *model, js
     *out = tmp;
 }
 
-int lx_ai_chat_handler(lx_req_t *req, void *arg)
+static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
-    lx_ai_t *ai = arg;
     int64_t t0 = lx_now_us();
-    char key_id[64];
-    if (!lx_ai_authorize(ai, req, key_id))
-        return LX_OK;
     json_t *root = lx_ai_parse_body(req);
     if (root == NULL)
         return LX_OK;
@@ -144,7 +188,7 @@ int lx_ai_chat_handler(lx_req_t *req, void *arg)
         return LX_OK;
     }
     bool stream = json_is_true(json_object_get(root, "stream"));
-    if (!lx_ai_resolve(ai, req, root, LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0), &t)) {
+    if (!lx_ai_resolve(a, req, root, LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0), &t)) {
         json_decref(root);
         return LX_OK;
     }
@@ -157,7 +201,8 @@ int lx_ai_chat_handler(lx_req_t *req, void *arg)
         .prov = t.provider,
         .adapter = lx_adapter_for(t.provider->kind),
         .feature = "chat",
-        .key_id = key_id,
+        .key_id = a->key_id,
+        .snap = a->snap,
         .upstream_model = t.upstream_model,
         .client_model = t.upstream_model,
         .stream = stream,
@@ -191,5 +236,11 @@ int lx_ai_chat_handler(lx_req_t *req, void *arg)
     }
     o.input_tokens_estimate = lx_ai_estimate_tokens(lx_req_body(req).n);
     json_decref(root);
+    a->snap = NULL; /* the call owns the reference now */
     return lx_call_run(&o, &b);
+}
+
+int lx_ai_chat_handler(lx_req_t *req, void *arg)
+{
+    return lx_ai_guarded(arg, req, chat_body);
 }

@@ -8,13 +8,9 @@
 
 #include <stdio.h>
 
-int lx_ai_embed_handler(lx_req_t *req, void *arg)
+static int embed_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
-    lx_ai_t *ai = arg;
     int64_t t0 = lx_now_us();
-    char key_id[64];
-    if (!lx_ai_authorize(ai, req, key_id))
-        return LX_OK;
     json_t *root = lx_ai_parse_body(req);
     if (root == NULL)
         return LX_OK;
@@ -26,7 +22,7 @@ int lx_ai_embed_handler(lx_req_t *req, void *arg)
         return LX_OK;
     }
     lx_target_t t;
-    if (!lx_ai_resolve(ai, req, root, LX_CAP_EMBED, &t)) {
+    if (!lx_ai_resolve(a, req, root, LX_CAP_EMBED, &t)) {
         json_decref(root);
         return LX_OK;
     }
@@ -38,7 +34,8 @@ int lx_ai_embed_handler(lx_req_t *req, void *arg)
         .prov = t.provider,
         .adapter = lx_adapter_for(t.provider->kind),
         .feature = "embed",
-        .key_id = key_id,
+        .key_id = a->key_id,
+        .snap = a->snap,
         .upstream_model = t.upstream_model,
         .client_model = t.upstream_model,
         .t_handler_start = t0,
@@ -67,5 +64,11 @@ int lx_ai_embed_handler(lx_req_t *req, void *arg)
                            "input");
         return LX_OK;
     }
+    a->snap = NULL; /* the call owns the reference now */
     return lx_call_run(&o, &b);
+}
+
+int lx_ai_embed_handler(lx_req_t *req, void *arg)
+{
+    return lx_ai_guarded(arg, req, embed_body);
 }

@@ -7,16 +7,35 @@
 #include "ai/ai.h"
 #include "ai/catalog.h"
 
+/* Who is calling, and the registry snapshot the request reads. */
+typedef struct {
+    lx_snapshot_t *snap;    /* a reference, released by lx_ai_end or by the call */
+    const lx_apikey_t *key; /* NULL for the admin key */
+    char key_id[64];        /* "admin" or "key_<id>": for logs and usage */
+} lx_ai_auth_t;
+
+/* Authorizes the caller (admin key, or an API key from the snapshot: 401 if
+ * unknown, disabled or expired) and takes a snapshot reference. False after
+ * replying. */
+bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a);
+void lx_ai_end(lx_ai_auth_t *a);
+/* Runs body between lx_ai_begin and lx_ai_end. A body that hands the
+ * snapshot to a call sets a->snap to NULL. */
+int lx_ai_guarded(lx_ai_t *ai, lx_req_t *req,
+                  int (*body)(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a));
+
 /* The body as a JSON object (depth-limited, duplicate keys refused), or NULL
  * after a 400. */
 json_t *lx_ai_parse_body(lx_req_t *req);
-/* Resolves root.model to a target whose provider has the capabilities in
- * need; false after a 400/404. */
-bool lx_ai_resolve(lx_ai_t *ai, lx_req_t *req, json_t *root, unsigned need, lx_target_t *t);
+/* Resolves root.model to a target with the capabilities in need that the
+ * caller's key may use; false after a 400/403/404. */
+bool lx_ai_resolve(const lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need,
+                   lx_target_t *t);
 int64_t lx_ai_estimate_tokens(size_t body_bytes);
 
 int lx_ai_messages_handler(lx_req_t *req, void *ai); /* POST /v1/messages */
 int lx_ai_embed_handler(lx_req_t *req, void *ai);    /* POST /v1/embeddings */
 int lx_ai_models_handler(lx_req_t *req, void *ai);   /* GET /v1/models */
+int lx_ai_images_handler(lx_req_t *req, void *ai);   /* POST /v1/images/generations */
 
 #endif

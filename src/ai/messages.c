@@ -51,19 +51,15 @@ static void passthrough_build(lx_up_build_t *b, lx_req_t *req, const lx_target_t
     lx_buf_free(&quoted);
 }
 
-int lx_ai_messages_handler(lx_req_t *req, void *arg)
+static int messages_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
-    lx_ai_t *ai = arg;
     int64_t t0 = lx_now_us();
-    char key_id[64];
-    if (!lx_ai_authorize(ai, req, key_id))
-        return LX_OK;
     json_t *root = lx_ai_parse_body(req);
     if (root == NULL)
         return LX_OK;
     bool stream = json_is_true(json_object_get(root, "stream"));
     lx_target_t t;
-    if (!lx_ai_resolve(ai, req, root, LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0), &t) ||
+    if (!lx_ai_resolve(a, req, root, LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0), &t) ||
         !valid_request(req, root)) {
         json_decref(root);
         return LX_OK;
@@ -76,7 +72,8 @@ int lx_ai_messages_handler(lx_req_t *req, void *arg)
         .prov = t.provider,
         .adapter = lx_adapter_for(t.provider->kind),
         .feature = "messages",
-        .key_id = key_id,
+        .key_id = a->key_id,
+        .snap = a->snap,
         .upstream_model = t.upstream_model,
         .client_model = t.upstream_model,
         .stream = stream,
@@ -112,5 +109,11 @@ int lx_ai_messages_handler(lx_req_t *req, void *arg)
         }
     }
     json_decref(root);
+    a->snap = NULL; /* the call owns the reference now */
     return lx_call_run(&o, &b);
+}
+
+int lx_ai_messages_handler(lx_req_t *req, void *arg)
+{
+    return lx_ai_guarded(arg, req, messages_body);
 }

@@ -1,23 +1,29 @@
-/* models.c - GET /v1/models: the catalog models of the configured
- * providers, in OpenAI's list shape, named as clients address them. */
+/* models.c - GET /v1/models: the active models of active providers that
+ * the caller's key may use, in OpenAI's list shape, named as clients
+ * address them (provider/model). */
 #include "ai/handlers.h"
 
-int lx_ai_models_handler(lx_req_t *req, void *arg)
+static int models_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
-    lx_ai_t *ai = arg;
-    char key_id[64];
-    if (!lx_ai_authorize(ai, req, key_id))
-        return LX_OK;
     json_t *data = json_array();
-    for (size_t i = 0; i < lx_catalog_len; i++) {
-        const lx_model_info_t *m = &lx_catalog[i];
-        if (lx_config_provider(ai->cfg, lx_str(m->provider)) == NULL)
+    const lx_snapshot_t *snap = a->snap;
+    for (int i = 0; i < snap->nmodels; i++) {
+        const lx_model_t *m = &snap->models[i];
+        if (!m->active || !m->provider->active)
             continue;
-        char id[300];
-        snprintf(id, sizeof id, "%s/%s", m->provider, m->name);
+        char id[400];
+        snprintf(id, sizeof id, "%s/%s", m->provider->conf.name, m->public_name);
+        if (a->key && !lx_apikey_allows(a->key, lx_str(id)) &&
+            !lx_apikey_allows(a->key, lx_str(m->public_name)))
+            continue;
         json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", id, "object", "model",
-                                              "created", 0, "owned_by", m->provider));
+                                              "created", 0, "owned_by", m->provider->conf.name));
     }
     lx_req_reply_json(req, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
     return LX_OK;
+}
+
+int lx_ai_models_handler(lx_req_t *req, void *arg)
+{
+    return lx_ai_guarded(arg, req, models_body);
 }

@@ -39,7 +39,6 @@ struct lx_app {
     lx_config_t *cfg;
     lx_worker_t *workers;
     int nworkers;
-    _Atomic bool db_ready;
     int64_t started_ms;
 };
 

@@ -7,6 +7,7 @@
 #include "app/app.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "ai/registry.h"
 #include "db/migrate.h"
 #include "lx_version.h"
 
@@ -56,12 +57,14 @@ static int serve(lx_config_t *cfg)
     if (cfg->database_url) {
         char err[600];
         if (lx_db_migrate(cfg->database_url, err, sizeof err) < 0) {
-            lx_log(LX_LOG_FATAL, "database unavailable at start-up", "\"error\":\"%s\"",
-                   "see the previous line");
             fprintf(stderr, "llmux: %s\n", err);
             return 1;
         }
-        atomic_store(&app.db_ready, true);
+    }
+    char rerr[600];
+    if (lx_registry_start(cfg, rerr, sizeof rerr) != LX_OK) {
+        fprintf(stderr, "llmux: %s\n", rerr);
+        return 1;
     }
     /* Workers inherit this mask: only the main thread takes the signals. */
     sigset_t set;
@@ -110,6 +113,7 @@ static int serve(lx_config_t *cfg)
         }
     }
     free(app.workers);
+    lx_registry_stop();
     lx_upstream_global_cleanup();
     lx_log_info("llmux stopped", "%s", "");
     return 0;

@@ -2,6 +2,7 @@
  * readiness, metrics). */
 #include "app/app.h"
 #include "ai/handlers.h"
+#include "ai/registry.h"
 #include "core/buf.h"
 #include "core/clock.h"
 
@@ -19,17 +20,23 @@ static int readyz(lx_req_t *req, void *arg)
     lx_worker_t *w = arg;
     lx_app_t *app = w->app;
     bool db_configured = app->cfg->database_url != NULL;
-    bool db_ok = atomic_load_explicit(&app->db_ready, memory_order_acquire);
-    bool ready = !lx_http_server_draining(w->http) && (!db_configured || db_ok);
-    const char *reason = lx_http_server_draining(w->http) ? "shutting down"
-                         : !ready                         ? "database not connected"
-                                                          : NULL;
+    bool db_ok = lx_registry_db_ok();
+    lx_snapshot_t *snap = lx_registry_acquire();
+    bool draining = lx_http_server_draining(w->http);
+    /* Ready once a snapshot exists: if the database goes away later, llmux
+     * keeps serving from the last one and reports the database degraded. */
+    bool ready = snap != NULL && !draining;
+    const char *reason = draining       ? "shutting down"
+                         : snap == NULL ? "configuration not loaded"
+                                        : NULL;
     json_t *body =
-        json_pack("{s:s, s:s, s:b, s:i}", "status", ready ? "ready" : "not_ready", "database",
+        json_pack("{s:s, s:s, s:b, s:i, s:I}", "status", ready ? "ready" : "not_ready", "database",
                   !db_configured ? "disabled"
                   : db_ok        ? "ok"
-                                 : "unavailable",
-                  "config", 1, "workers", app->nworkers);
+                                 : "degraded",
+                  "config", snap != NULL, "workers", app->nworkers, "registry_version",
+                  (json_int_t)(snap ? snap->version : 0));
+    lx_registry_release(snap);
     if (reason)
         json_object_set_new(body, "reason", json_string(reason));
     lx_req_reply_json(req, ready ? 200 : 503, body);
@@ -96,6 +103,7 @@ size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
         {"POST", "/v1/embeddings", lx_ai_embed_handler, &w->ai, 0},
         {"POST", "/api/v1/ai/embed", lx_ai_embed_handler, &w->ai, 0},
         {"GET", "/v1/models", lx_ai_models_handler, &w->ai, 0},
+        {"POST", "/v1/images/generations", lx_ai_images_handler, &w->ai, 0},
     };
     size_t n = LX_MIN(cap, LX_ARRAY_LEN(table));
     memcpy(routes, table, n * sizeof *routes);

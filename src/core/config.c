@@ -91,6 +91,7 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->write_timeout_ms = 60000;
     cfg->drain_timeout_ms = 30000;
     cfg->stream_high_water = 256u << 10;
+    cfg->registry_refresh_ms = 30000;
     cfg->log_level = LX_LOG_INFO;
     cfg->access_log = true;
     cfg->upstream.connect_ms = 5000;
@@ -266,6 +267,8 @@ static const setting_t settings[] = {
      3600000},
     {"limits.stream_high_water_bytes", "LLMUX_STREAM_HIGH_WATER", NULL, T_SIZE,
      OFF(stream_high_water), 4096, 64L << 20},
+    {"registry_refresh_ms", "LLMUX_REGISTRY_REFRESH_MS", NULL, T_INT, OFF(registry_refresh_ms), 100,
+     86400000},
     {"upstream.connect_timeout_ms", "LLMUX_UPSTREAM_CONNECT_TIMEOUT_MS", NULL, T_INT,
      OFF(upstream.connect_ms), 1, 600000},
     {"upstream.first_byte_timeout_ms", "LLMUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS", NULL, T_INT,

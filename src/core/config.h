@@ -63,6 +63,7 @@ typedef struct {
     int write_timeout_ms;
     int drain_timeout_ms;
     size_t stream_high_water;
+    int registry_refresh_ms;
 
     lx_log_level_t log_level;
     bool access_log;

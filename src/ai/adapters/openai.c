@@ -122,6 +122,17 @@ static int embed_build(const lx_provider_conf_t *p, const json_t *req, lx_up_bui
     return LX_OK;
 }
 
+static int image_build(const lx_provider_conf_t *p, const json_t *req, lx_up_build_t *out,
+                       char *err, size_t errlen)
+{
+    lx_buf_printf(&out->url, "%s/images/generations", p->base_url);
+    common_headers(p, out);
+    char *text = json_dumps(req, JSON_COMPACT);
+    lx_buf_append_cstr(&out->body, text);
+    free(text);
+    return LX_OK;
+}
+
 static json_t *embed_parse(const char *body, size_t n, const char *model, lx_tokens_t *usage,
                            char *err, size_t errlen)
 {
@@ -159,5 +170,6 @@ const lx_adapter_t lx_adapter_openai = {
     .stream_free = stream_free,
     .embed_build = embed_build,
     .embed_parse = embed_parse,
+    .image_build = image_build,
     .error_message = error_message,
 };

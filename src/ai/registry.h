@@ -1,0 +1,89 @@
+/* registry.h - the read-mostly state every request consults: providers with
+ * their credentials (opened, in memory only), models, API keys.
+ *
+ * A snapshot is immutable once published. A request takes a reference at
+ * start (lx_registry_acquire: one atomic increment, no lock) and drops it at
+ * the end. The control thread builds new snapshots off the loop threads
+ * (from Postgres, or from the configuration when there is no database),
+ * publishes them with one atomic pointer store, and frees a replaced
+ * snapshot once no request holds it and a grace period has passed (the
+ * window between loading the pointer and taking the reference). */
+#ifndef LX_AI_REGISTRY_H
+#define LX_AI_REGISTRY_H
+
+#include "core/config.h"
+
+#include <stdatomic.h>
+
+typedef struct {
+    int64_t id;
+    char *name;
+    char *api_key; /* secret, opened from its sealed form; NULL for keyless servers */
+    int priority, weight;
+    bool active;
+    int rate_limit_per_minute, rate_limit_per_day; /* 0 = none */
+} lx_credential_t;
+
+typedef struct {
+    int64_t id;
+    lx_provider_conf_t conf; /* conf.api_key: the first active credential's key */
+    bool active;
+    lx_credential_t *creds;
+    int ncreds;
+} lx_provider_t;
+
+typedef struct {
+    int64_t id;
+    const lx_provider_t *provider;
+    char *upstream_name, *public_name;
+    unsigned caps; /* LX_CAP_* */
+    int context_window, max_output;
+    double input_per_1m, output_per_1m, cached_per_1m;
+    bool active;
+} lx_model_t;
+
+typedef struct {
+    int64_t id;
+    unsigned char hash[32]; /* SHA-256 of the key */
+    char label[32];         /* "key_<id>", for logs and usage */
+    bool active;
+    int64_t expires_ms; /* 0 = never */
+    char **allowed;     /* NULL: every model */
+    int nallowed;
+} lx_apikey_t;
+
+typedef struct lx_snapshot {
+    _Atomic long refs;
+    uint64_t version;
+    bool from_db;
+    lx_provider_t *providers;
+    int nproviders;
+    lx_model_t *models;
+    int nmodels;
+    lx_apikey_t *keys; /* sorted by hash */
+    int nkeys;
+} lx_snapshot_t;
+
+/* Start-up (blocking, main thread): with a database, syncs the configured
+ * providers into it and loads the first snapshot, then starts the control
+ * thread (NOTIFY llmux_config + a periodic refresh); without one, builds
+ * the snapshot from the configuration. cfg must outlive the registry. */
+int lx_registry_start(const lx_config_t *cfg, char *err, size_t errlen);
+void lx_registry_stop(void);
+
+lx_snapshot_t *lx_registry_acquire(void);
+void lx_registry_release(lx_snapshot_t *s);
+
+/* Database health as the control thread last saw it. */
+bool lx_registry_db_ok(void);
+uint64_t lx_registry_version(void);
+
+const lx_provider_t *lx_snapshot_provider(const lx_snapshot_t *s, lx_str_t name);
+const lx_model_t *lx_snapshot_model(const lx_snapshot_t *s, const lx_provider_t *p,
+                                    lx_str_t upstream_name);
+/* The first active model with that public name whose provider is active. */
+const lx_model_t *lx_snapshot_public_model(const lx_snapshot_t *s, lx_str_t public_name);
+const lx_apikey_t *lx_snapshot_key(const lx_snapshot_t *s, const unsigned char hash[32]);
+bool lx_apikey_allows(const lx_apikey_t *k, lx_str_t model);
+
+#endif

@@ -1,0 +1,443 @@
+/* store.c - blocking libpq for start-up and the registry's control thread. */
+#include "db/store.h"
+#include "core/log.h"
+#include "core/secret.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SYNC_LOCK_ID 7426152
+
+struct lx_store {
+    PGconn *pg;
+};
+
+static const struct {
+    const char *name, *kind, *base_url;
+} known_providers[] = {
+    {"openai", "openai", "https://api.openai.com/v1"},
+    {"anthropic", "anthropic", "https://api.anthropic.com"},
+    {"gemini", "gemini", "https://generativelanguage.googleapis.com"},
+    {"openrouter", "openai_compatible", "https://openrouter.ai/api/v1"},
+    {"demo", "openai_compatible", "http://127.0.0.1:9100/v1"},
+};
+
+void lx_credential_aad(int64_t connection_id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "ai_connections.credential:%lld", (long long)connection_id);
+}
+
+lx_store_t *lx_store_open(const char *url, char *err, size_t errlen)
+{
+    PGconn *pg = PQconnectdb(url);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+    lx_store_t *s = lx_calloc(1, sizeof *s);
+    s->pg = pg;
+    PQclear(PQexec(pg, "SET client_min_messages = warning"));
+    return s;
+}
+
+void lx_store_close(lx_store_t *s)
+{
+    if (s == NULL)
+        return;
+    PQfinish(s->pg);
+    free(s);
+}
+
+bool lx_store_ok(lx_store_t *s)
+{
+    return s && PQstatus(s->pg) == CONNECTION_OK;
+}
+
+/* Runs one statement; keeps the result only if rows is not NULL. */
+static int run(lx_store_t *s, const char *sql, int n, const char *const *params, PGresult **rows,
+               char *err, size_t errlen)
+{
+    PGresult *r = PQexecParams(s->pg, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        return LX_ERROR;
+    }
+    if (rows)
+        *rows = r;
+    else
+        PQclear(r);
+    return LX_OK;
+}
+
+static void rollback(lx_store_t *s)
+{
+    PQclear(PQexec(s->pg, "ROLLBACK"));
+}
+
+static char *headers_json(const lx_provider_conf_t *p)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < p->nheaders; i++)
+        json_object_set_new(o, p->header_names[i], json_string(p->header_values[i]));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+static int sync_provider(lx_store_t *s, const lx_config_t *cfg, const lx_provider_conf_t *p,
+                         char *err, size_t errlen)
+{
+    char t[4][16];
+    snprintf(t[0], 16, "%d", p->timeouts.connect_ms);
+    snprintf(t[1], 16, "%d", p->timeouts.first_byte_ms);
+    snprintf(t[2], 16, "%d", p->timeouts.idle_ms);
+    snprintf(t[3], 16, "%d", p->timeouts.total_ms);
+    char *hdrs = headers_json(p);
+    const char *pp[] = {
+        p->name, lx_provider_kind_name(p->kind), p->base_url, hdrs, t[0], t[1], t[2], t[3]};
+    PGresult *r = NULL;
+    int rc = run(s,
+                 "INSERT INTO ai_providers (name, kind, base_url, status, extra_headers, "
+                 "connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms) "
+                 "VALUES ($1, $2, $3, 'active', $4::jsonb, $5, $6, $7, $8) "
+                 "ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, base_url = "
+                 "EXCLUDED.base_url, status = 'active', extra_headers = EXCLUDED.extra_headers, "
+                 "connect_timeout_ms = EXCLUDED.connect_timeout_ms, first_byte_timeout_ms = "
+                 "EXCLUDED.first_byte_timeout_ms, idle_timeout_ms = EXCLUDED.idle_timeout_ms, "
+                 "total_timeout_ms = EXCLUDED.total_timeout_ms, updated_at = now() RETURNING id",
+                 8, pp, &r, err, errlen);
+    free(hdrs);
+    if (rc != LX_OK)
+        return rc;
+    char pid[24];
+    snprintf(pid, sizeof pid, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (p->api_key == NULL)
+        return LX_OK;
+    if (!cfg->has_master_key) {
+        snprintf(err, errlen,
+                 "master_key: required to store the %s provider key (set LLMUX_MASTER_KEY)",
+                 p->name);
+        return LX_ERROR;
+    }
+    const char *cp[] = {pid};
+    if (run(s,
+            "INSERT INTO ai_connections (provider_id, name, status) VALUES ($1, 'config', "
+            "'active') ON CONFLICT (provider_id, name) DO UPDATE SET status = 'active', "
+            "updated_at = now() RETURNING id",
+            1, cp, &r, err, errlen) != LX_OK)
+        return LX_ERROR;
+    int64_t cid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    char aad[64];
+    lx_credential_aad(cid, aad, sizeof aad);
+    lx_buf_t sealed, hex;
+    lx_buf_init(&sealed, 0);
+    lx_buf_init(&hex, 0);
+    if (lx_secret_seal(cfg->master_key, 1, aad, p->api_key, strlen(p->api_key), &sealed) != LX_OK) {
+        snprintf(err, errlen, "cannot seal the %s provider key", p->name);
+        lx_buf_free(&sealed);
+        return LX_ERROR;
+    }
+    lx_bytea_encode(sealed.p, sealed.n, &hex);
+    char cids[24];
+    snprintf(cids, sizeof cids, "%lld", (long long)cid);
+    const char *up[] = {cids, hex.p};
+    int urc = run(s, "UPDATE ai_connections SET credential = $2::bytea WHERE id = $1", 2, up, NULL,
+                  err, errlen);
+    lx_buf_free(&sealed);
+    lx_buf_free(&hex);
+    return urc;
+}
+
+int lx_store_sync(lx_store_t *s, const lx_config_t *cfg, const lx_seed_model_t *seed, size_t nseed,
+                  char *err, size_t errlen)
+{
+    if (run(s, "BEGIN", 0, NULL, NULL, err, errlen) != LX_OK)
+        return LX_ERROR;
+    if (run(s, "SELECT pg_advisory_xact_lock(" LX_STRINGIFY(SYNC_LOCK_ID) ")", 0, NULL, NULL, err,
+            errlen) != LX_OK)
+        goto fail;
+    for (size_t i = 0; i < LX_ARRAY_LEN(known_providers); i++) {
+        const char *p[] = {known_providers[i].name, known_providers[i].kind,
+                           known_providers[i].base_url};
+        if (run(s,
+                "INSERT INTO ai_providers (name, kind, base_url, status) VALUES ($1, $2, $3, "
+                "'disabled') ON CONFLICT (name) DO NOTHING",
+                3, p, NULL, err, errlen) != LX_OK)
+            goto fail;
+    }
+    for (int i = 0; i < cfg->nproviders; i++)
+        if (sync_provider(s, cfg, &cfg->providers[i], err, errlen) != LX_OK)
+            goto fail;
+    for (size_t i = 0; i < nseed; i++) {
+        const lx_seed_model_t *m = &seed[i];
+        char ctx[16], mo[16], in[32], out[32], ca[32];
+        snprintf(ctx, sizeof ctx, "%d", m->context_window);
+        snprintf(mo, sizeof mo, "%d", m->max_output);
+        snprintf(in, sizeof in, "%.6f", m->input_per_1m);
+        snprintf(out, sizeof out, "%.6f", m->output_per_1m);
+        snprintf(ca, sizeof ca, "%.6f", m->cached_per_1m);
+        const char *p[] = {m->provider, m->name, m->capabilities, ctx, mo, in, out, ca};
+        if (run(s,
+                "INSERT INTO ai_models (provider_id, upstream_name, public_name, capabilities, "
+                "context_window, max_output_tokens, input_cost_per_1m, output_cost_per_1m, "
+                "cached_cost_per_1m) SELECT id, $2, $2, $3::text[], NULLIF($4::int, 0), "
+                "NULLIF($5::int, 0), $6, $7, $8 FROM ai_providers WHERE name = $1 "
+                "ON CONFLICT (provider_id, upstream_name) DO NOTHING",
+                8, p, NULL, err, errlen) != LX_OK)
+            goto fail;
+    }
+    if (run(s, "SELECT pg_notify('llmux_config', 'sync')", 0, NULL, NULL, err, errlen) != LX_OK ||
+        run(s, "COMMIT", 0, NULL, NULL, err, errlen) != LX_OK)
+        goto fail;
+    return LX_OK;
+fail:
+    rollback(s);
+    return LX_ERROR;
+}
+
+/* ---- load ---- */
+
+static char *dupv(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : lx_strdup(PQgetvalue(r, row, col));
+}
+
+static int intv(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : atoi(PQgetvalue(r, row, col));
+}
+
+static int64_t i64v(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static double dblv(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtod(PQgetvalue(r, row, col), NULL);
+}
+
+int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    PGresult *r[4] = {NULL, NULL, NULL, NULL};
+    if (run(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, err, errlen) !=
+        LX_OK)
+        return LX_ERROR;
+    static const char *const q[4] = {
+        "SELECT id, name, kind, base_url, status, extra_headers::text, "
+        "coalesce(connect_timeout_ms, 0), coalesce(first_byte_timeout_ms, 0), "
+        "coalesce(idle_timeout_ms, 0), coalesce(total_timeout_ms, 0) FROM ai_providers "
+        "ORDER BY id",
+        "SELECT id, provider_id, name, status, credential, priority, weight, "
+        "coalesce(rate_limit_per_minute, 0), coalesce(rate_limit_per_day, 0) "
+        "FROM ai_connections ORDER BY provider_id, priority DESC, id",
+        "SELECT id, provider_id, upstream_name, public_name, status, capabilities::text, "
+        "coalesce(context_window, 0), coalesce(max_output_tokens, 0), "
+        "input_cost_per_1m::float8, output_cost_per_1m::float8, cached_cost_per_1m::float8 "
+        "FROM ai_models ORDER BY id",
+        "SELECT id, key_hash, prefix, name, status, "
+        "coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0), allowed_models::text "
+        "FROM api_keys ORDER BY id",
+    };
+    for (int i = 0; i < 4; i++) {
+        if (run(s, q[i], 0, NULL, &r[i], err, errlen) != LX_OK) {
+            for (int k = 0; k < i; k++)
+                PQclear(r[k]);
+            rollback(s);
+            return LX_ERROR;
+        }
+    }
+    PQclear(PQexec(s->pg, "COMMIT"));
+
+    out->nproviders = PQntuples(r[0]);
+    out->providers = lx_calloc((size_t)out->nproviders + 1, sizeof *out->providers);
+    for (int i = 0; i < out->nproviders; i++) {
+        lx_provider_row_t *p = &out->providers[i];
+        p->id = i64v(r[0], i, 0);
+        p->name = dupv(r[0], i, 1);
+        p->kind = dupv(r[0], i, 2);
+        p->base_url = dupv(r[0], i, 3);
+        p->status = dupv(r[0], i, 4);
+        p->extra_headers = dupv(r[0], i, 5);
+        for (int k = 0; k < 4; k++)
+            p->timeouts_ms[k] = intv(r[0], i, 6 + k);
+    }
+    out->nconnections = PQntuples(r[1]);
+    out->connections = lx_calloc((size_t)out->nconnections + 1, sizeof *out->connections);
+    for (int i = 0; i < out->nconnections; i++) {
+        lx_connection_row_t *c = &out->connections[i];
+        c->id = i64v(r[1], i, 0);
+        c->provider_id = i64v(r[1], i, 1);
+        c->name = dupv(r[1], i, 2);
+        c->status = dupv(r[1], i, 3);
+        lx_buf_init(&c->credential, 0);
+        if (!PQgetisnull(r[1], i, 4))
+            lx_bytea_decode(PQgetvalue(r[1], i, 4), &c->credential);
+        c->priority = intv(r[1], i, 5);
+        c->weight = intv(r[1], i, 6);
+        c->rate_limit_per_minute = intv(r[1], i, 7);
+        c->rate_limit_per_day = intv(r[1], i, 8);
+    }
+    out->nmodels = PQntuples(r[2]);
+    out->models = lx_calloc((size_t)out->nmodels + 1, sizeof *out->models);
+    for (int i = 0; i < out->nmodels; i++) {
+        lx_model_row_t *m = &out->models[i];
+        m->id = i64v(r[2], i, 0);
+        m->provider_id = i64v(r[2], i, 1);
+        m->upstream_name = dupv(r[2], i, 2);
+        m->public_name = dupv(r[2], i, 3);
+        m->status = dupv(r[2], i, 4);
+        m->capabilities = dupv(r[2], i, 5);
+        m->context_window = intv(r[2], i, 6);
+        m->max_output = intv(r[2], i, 7);
+        m->input_per_1m = dblv(r[2], i, 8);
+        m->output_per_1m = dblv(r[2], i, 9);
+        m->cached_per_1m = dblv(r[2], i, 10);
+    }
+    out->nkeys = PQntuples(r[3]);
+    out->keys = lx_calloc((size_t)out->nkeys + 1, sizeof *out->keys);
+    for (int i = 0; i < out->nkeys; i++) {
+        lx_key_row_t *k = &out->keys[i];
+        k->id = i64v(r[3], i, 0);
+        lx_buf_t h;
+        lx_buf_init(&h, 32);
+        if (lx_bytea_decode(PQgetvalue(r[3], i, 1), &h) == LX_OK && h.n == 32)
+            memcpy(k->hash, h.p, 32);
+        lx_buf_free(&h);
+        k->prefix = dupv(r[3], i, 2);
+        k->name = dupv(r[3], i, 3);
+        k->status = dupv(r[3], i, 4);
+        k->expires_ms = i64v(r[3], i, 5);
+        k->allowed_models = dupv(r[3], i, 6);
+    }
+    for (int i = 0; i < 4; i++)
+        PQclear(r[i]);
+    return LX_OK;
+}
+
+void lx_registry_rows_free(lx_registry_rows_t *rows)
+{
+    for (int i = 0; i < rows->nproviders; i++) {
+        lx_provider_row_t *p = &rows->providers[i];
+        free(p->name), free(p->kind), free(p->base_url), free(p->status), free(p->extra_headers);
+    }
+    for (int i = 0; i < rows->nconnections; i++) {
+        lx_connection_row_t *c = &rows->connections[i];
+        free(c->name), free(c->status);
+        lx_buf_free(&c->credential);
+    }
+    for (int i = 0; i < rows->nmodels; i++) {
+        lx_model_row_t *m = &rows->models[i];
+        free(m->upstream_name), free(m->public_name), free(m->status), free(m->capabilities);
+    }
+    for (int i = 0; i < rows->nkeys; i++) {
+        lx_key_row_t *k = &rows->keys[i];
+        free(k->prefix), free(k->name), free(k->status), free(k->allowed_models);
+    }
+    free(rows->providers);
+    free(rows->connections);
+    free(rows->models);
+    free(rows->keys);
+    memset(rows, 0, sizeof *rows);
+}
+
+/* ---- notifications ---- */
+
+int lx_store_listen(lx_store_t *s, const char *channel)
+{
+    char sql[128], err[256];
+    snprintf(sql, sizeof sql, "LISTEN %s", channel);
+    return run(s, sql, 0, NULL, NULL, err, sizeof err);
+}
+
+int lx_store_wait(lx_store_t *s, int timeout_ms)
+{
+    int notified = 0;
+    PGnotify *n;
+    PQconsumeInput(s->pg);
+    while ((n = PQnotifies(s->pg)) != NULL) {
+        notified = 1;
+        PQfreemem(n);
+    }
+    if (notified)
+        return 1;
+    struct pollfd pfd = {.fd = PQsocket(s->pg), .events = POLLIN};
+    if (pfd.fd < 0)
+        return -1;
+    int rc = poll(&pfd, 1, timeout_ms);
+    if (rc <= 0)
+        return rc == 0 ? 0 : -1;
+    if (!PQconsumeInput(s->pg) || PQstatus(s->pg) != CONNECTION_OK)
+        return -1;
+    while ((n = PQnotifies(s->pg)) != NULL) {
+        notified = 1;
+        PQfreemem(n);
+    }
+    return notified;
+}
+
+/* ---- master key rotation ---- */
+
+int lx_store_rotate(lx_store_t *s, const unsigned char old_key[32], const unsigned char new_key[32],
+                    unsigned char new_version, char *err, size_t errlen)
+{
+    PGresult *r = NULL;
+    if (run(s, "BEGIN", 0, NULL, NULL, err, errlen) != LX_OK)
+        return -1;
+    if (run(s,
+            "SELECT id, credential FROM ai_connections WHERE credential IS NOT NULL "
+            "ORDER BY id FOR UPDATE",
+            0, NULL, &r, err, errlen) != LX_OK) {
+        rollback(s);
+        return -1;
+    }
+    int n = PQntuples(r), done = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        char aad[64], ids[24];
+        lx_credential_aad(id, aad, sizeof aad);
+        snprintf(ids, sizeof ids, "%lld", (long long)id);
+        lx_buf_t sealed, plain, resealed, hex;
+        lx_buf_init(&sealed, 0), lx_buf_init(&plain, 0), lx_buf_init(&resealed, 0),
+            lx_buf_init(&hex, 0);
+        int ok = lx_bytea_decode(PQgetvalue(r, i, 1), &sealed) == LX_OK &&
+                 lx_secret_open(old_key, aad, sealed.p, sealed.n, &plain, NULL) == LX_OK &&
+                 lx_secret_seal(new_key, new_version, aad, plain.p, plain.n, &resealed) == LX_OK;
+        if (plain.p)
+            explicit_bzero(plain.p, plain.n);
+        if (ok) {
+            lx_bytea_encode(resealed.p, resealed.n, &hex);
+            const char *up[] = {ids, hex.p};
+            ok = run(s, "UPDATE ai_connections SET credential = $2::bytea WHERE id = $1", 2, up,
+                     NULL, err, errlen) == LX_OK;
+        } else {
+            snprintf(err, errlen,
+                     "connection %lld: the credential does not open with the "
+                     "current master key",
+                     (long long)id);
+        }
+        lx_buf_free(&sealed), lx_buf_free(&plain), lx_buf_free(&resealed), lx_buf_free(&hex);
+        if (!ok) {
+            PQclear(r);
+            rollback(s);
+            return -1;
+        }
+        done++;
+    }
+    PQclear(r);
+    if (run(s, "SELECT pg_notify('llmux_config', 'rotate')", 0, NULL, NULL, err, errlen) != LX_OK ||
+        run(s, "COMMIT", 0, NULL, NULL, err, errlen) != LX_OK) {
+        rollback(s);
+        return -1;
+    }
+    return done;
+}

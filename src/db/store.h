@@ -1,0 +1,91 @@
+/* store.h - blocking database access for start-up and for the registry's
+ * control thread. Never called from a worker loop (those use pg.h).
+ *
+ * Ownership: row structs returned by lx_store_load belong to the caller
+ * (lx_registry_rows_free). Sealed credentials are returned still sealed:
+ * opening them is the registry's job. */
+#ifndef LX_DB_STORE_H
+#define LX_DB_STORE_H
+
+#include "core/buf.h"
+#include "core/config.h"
+
+typedef struct lx_store lx_store_t;
+
+typedef struct {
+    int64_t id;
+    char *name, *kind, *base_url, *status;
+    char *extra_headers; /* JSON object text */
+    int timeouts_ms[4];  /* connect, first byte, idle, total; 0 = default */
+} lx_provider_row_t;
+
+typedef struct {
+    int64_t id, provider_id;
+    char *name, *status;
+    lx_buf_t credential; /* sealed bytes, empty if none */
+    int priority, weight, rate_limit_per_minute, rate_limit_per_day; /* 0 = none */
+} lx_connection_row_t;
+
+typedef struct {
+    int64_t id, provider_id;
+    char *upstream_name, *public_name, *status;
+    char *capabilities; /* Postgres array text, e.g. {chat,stream} */
+    int context_window, max_output;
+    double input_per_1m, output_per_1m, cached_per_1m;
+} lx_model_row_t;
+
+typedef struct {
+    int64_t id;
+    unsigned char hash[32];
+    char *prefix, *name, *status;
+    int64_t expires_ms;   /* 0 = never */
+    char *allowed_models; /* Postgres array text, or NULL for all */
+} lx_key_row_t;
+
+typedef struct {
+    lx_provider_row_t *providers;
+    int nproviders;
+    lx_connection_row_t *connections;
+    int nconnections;
+    lx_model_row_t *models;
+    int nmodels;
+    lx_key_row_t *keys;
+    int nkeys;
+} lx_registry_rows_t;
+
+/* A model the start-up seed puts in ai_models if absent. */
+typedef struct {
+    const char *provider, *name, *capabilities; /* capabilities as {a,b} */
+    int context_window, max_output;
+    double input_per_1m, output_per_1m, cached_per_1m;
+} lx_seed_model_t;
+
+lx_store_t *lx_store_open(const char *url, char *err, size_t errlen);
+void lx_store_close(lx_store_t *s);
+bool lx_store_ok(lx_store_t *s);
+
+/* Start-up: makes the database agree with what the operator configured.
+ * Known providers are seeded (disabled until configured); every provider in
+ * cfg is upserted and enabled; a provider key from cfg becomes the
+ * connection "config" of that provider, sealed with the master key; seed
+ * models are added where absent. One transaction. */
+int lx_store_sync(lx_store_t *s, const lx_config_t *cfg, const lx_seed_model_t *seed, size_t nseed,
+                  char *err, size_t errlen);
+
+int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errlen);
+void lx_registry_rows_free(lx_registry_rows_t *rows);
+
+/* LISTEN on channel; then lx_store_wait blocks up to timeout_ms for a
+ * notification: 1 notified, 0 timed out, -1 the connection broke. */
+int lx_store_listen(lx_store_t *s, const char *channel);
+int lx_store_wait(lx_store_t *s, int timeout_ms);
+
+/* Re-encrypts every stored credential from old_key to new_key (version
+ * new_version), in one transaction. Returns how many, or -1. */
+int lx_store_rotate(lx_store_t *s, const unsigned char old_key[32], const unsigned char new_key[32],
+                    unsigned char new_version, char *err, size_t errlen);
+
+/* The AAD that binds a sealed credential to its row. */
+void lx_credential_aad(int64_t connection_id, char *out, size_t outlen);
+
+#endif
