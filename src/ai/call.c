@@ -52,6 +52,7 @@ typedef struct {
     char upstream_model[256];
     char client_model[256];
     char key_id[64];
+    const lx_model_t *model; /* prices, in the snapshot the call holds */
 } lx_call_t;
 
 /* ---- the one finalizer ---- */
@@ -68,6 +69,14 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
     u->tokens_cached = c->tokens.cached;
+    if (c->model) {
+        const lx_model_t *m = c->model;
+        int64_t fresh = LX_MAX(c->tokens.in - c->tokens.cached, 0);
+        u->cost_usd =
+            ((double)fresh * m->input_per_1m + (double)c->tokens.cached * m->cached_per_1m +
+             (double)c->tokens.out * m->output_per_1m) /
+            1e6;
+    }
     if (error)
         snprintf(u->error, sizeof u->error, "%s", error);
     u->total_us = lx_now_us() - lx_req_start_us(c->o.req);
@@ -459,7 +468,20 @@ int lx_call_run(const lx_call_opts_t *o, lx_up_build_t *build)
     snprintf(c->id, sizeof c->id, "%s%.*s", o->client == LX_FMT_ANTHROPIC ? "msg_" : "chatcmpl-",
              (int)LX_MIN(rid.n, 40), rid.p);
     lx_usage_t *u = &c->usage;
+    lx_usage_new_id(u, lx_req_worker_id(o->req));
     snprintf(u->request_id, sizeof u->request_id, "%.*s", (int)rid.n, rid.p);
+    u->api_key_id = o->api_key_id;
+    if (o->target) {
+        c->model = o->target->model;
+        const lx_provider_t *p = o->target->prov;
+        for (int i = 0; p && i < p->ncreds; i++) {
+            if (p->creds[i].active) {
+                u->connection_id = p->creds[i].id;
+                break;
+            }
+        }
+    }
+    c->o.target = NULL; /* it lived on the handler's stack */
     snprintf(u->key_id, sizeof u->key_id, "%s", o->key_id ? o->key_id : "");
     snprintf(u->provider, sizeof u->provider, "%s", o->prov->name);
     snprintf(u->model, sizeof u->model, "%s", o->upstream_model);

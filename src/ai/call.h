@@ -11,6 +11,7 @@
 
 #include "ai/adapter.h"
 #include "ai/ai.h"
+#include "ai/catalog.h"
 #include "ai/registry.h"
 
 typedef enum {
@@ -34,6 +35,8 @@ typedef struct {
     const lx_adapter_t *adapter; /* the provider's adapter */
     const char *feature;         /* usage feature: "chat", "messages", "embed" */
     const char *key_id;
+    int64_t api_key_id;        /* 0: the admin key */
+    const lx_target_t *target; /* borrowed during lx_call_run: model prices, credential */
     const char *upstream_model;
     const char *client_model; /* the model name reported in translated answers */
     bool stream;

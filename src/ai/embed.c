@@ -35,6 +35,8 @@ static int embed_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         .adapter = lx_adapter_for(t.provider->kind),
         .feature = "embed",
         .key_id = a->key_id,
+        .api_key_id = a->key ? a->key->id : 0,
+        .target = &t,
         .snap = a->snap,
         .upstream_model = t.upstream_model,
         .client_model = t.upstream_model,

@@ -43,6 +43,8 @@ static int images_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         .adapter = ad,
         .feature = "image",
         .key_id = a->key_id,
+        .api_key_id = a->key ? a->key->id : 0,
+        .target = &t,
         .snap = a->snap,
         .upstream_model = t.upstream_model,
         .client_model = t.upstream_model,

@@ -11,14 +11,18 @@
 #include <stdint.h>
 
 typedef struct {
+    char record_id[48]; /* unique per record: makes a retried insert idempotent */
     char request_id[129];
     char key_id[64];
+    int64_t api_key_id;    /* 0: the admin key */
+    int64_t connection_id; /* the credential used, 0 if none */
     char provider[64];
     char model[128];     /* upstream model */
     const char *feature; /* "chat", "embed", "messages", "image", "video" */
     int64_t tokens_in;
     int64_t tokens_out;
     int64_t tokens_cached;
+    double cost_usd;
     int status;      /* HTTP status the client saw (499: client left) */
     char error[256]; /* empty on success */
     int64_t ttfb_us; /* time to first byte from upstream, -1 if none */
@@ -30,8 +34,29 @@ typedef struct lx_usage_sink {
     void (*push)(struct lx_usage_sink *sink, const lx_usage_t *u);
 } lx_usage_sink_t;
 
-/* A sink that writes each record as a JSON log line (used until a database
- * sink is configured, and in tests). */
+/* A sink that writes each record as a JSON log line (used when there is no
+ * database). */
 lx_usage_sink_t *lx_usage_log_sink(void);
+
+/* Fills record_id (worker id, a per-thread counter and start-up randomness). */
+void lx_usage_new_id(lx_usage_t *u, int worker_id);
+
+struct event_base;
+struct lx_pg;
+typedef struct lx_usage_pg lx_usage_pg_t;
+
+/* The Postgres sink of one worker: a bounded queue (capacity records;
+ * overflow is counted and logged, never silent) flushed by a timer every
+ * 100 ms or at 256 records, as one multi-row insert per batch. While the
+ * database is away records stay queued and go out when it returns. */
+lx_usage_pg_t *lx_usage_pg_new(struct event_base *base, struct lx_pg *pg, size_t capacity);
+lx_usage_sink_t *lx_usage_pg_sink(lx_usage_pg_t *s);
+/* Records queued and not yet confirmed written. */
+size_t lx_usage_pg_pending(const lx_usage_pg_t *s);
+uint64_t lx_usage_pg_dropped(const lx_usage_pg_t *s);
+uint64_t lx_usage_pg_written(const lx_usage_pg_t *s);
+/* Starts a flush now if none is running. */
+void lx_usage_pg_flush(lx_usage_pg_t *s);
+void lx_usage_pg_free(lx_usage_pg_t *s);
 
 #endif

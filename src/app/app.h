@@ -6,7 +6,9 @@
 #ifndef LX_APP_APP_H
 #define LX_APP_APP_H
 
+#include "admin/admin.h"
 #include "ai/ai.h"
+#include "db/pg.h"
 #include "core/config.h"
 #include "http/server.h"
 #include "upstream/upstream.h"
@@ -27,6 +29,11 @@ typedef struct {
     lx_http_server_t *http;
     lx_upstream_t *up;
     lx_ai_t ai;
+    lx_admin_t admin;
+    lx_pg_t *pg;            /* this worker's Postgres connection, NULL without a database */
+    lx_usage_pg_t *usage;   /* usage records to Postgres, NULL without a database */
+    struct event *flush_ev; /* shutdown: waits for the usage queue to empty */
+    int64_t flush_deadline_ms;
     int control_fd; /* eventfd: the main thread asks for drain (1) or stop (2) */
     struct event *control_ev;
     struct event *log_flush_ev;

@@ -4,9 +4,11 @@
  * the shared port with SO_REUSEPORT, its curl multi and its timers. The main
  * thread talks to it only through an eventfd, so no event_base needs locks. */
 #include "app/app.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -16,18 +18,38 @@ static void log_flush_cb(evutil_socket_t fd, short ev, void *arg)
     lx_log_flush();
 }
 
+/* After the last request: usage records still queued go out before the
+ * loop ends (nothing lost in a clean shutdown), within a deadline. */
+static void flush_wait_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    lx_worker_t *w = arg;
+    if (w->usage == NULL || lx_usage_pg_pending(w->usage) == 0 ||
+        lx_wall_ms() >= w->flush_deadline_ms) {
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
+    lx_usage_pg_flush(w->usage);
+}
+
 static void http_idle_cb(void *arg)
 {
     lx_worker_t *w = arg;
-    event_base_loopexit(w->base, NULL);
+    if (w->flush_ev) /* the drain deadline got here first */
+        return;
+    w->flush_deadline_ms = lx_wall_ms() + LX_MAX(w->app->cfg->drain_timeout_ms, 5000);
+    w->flush_ev = event_new(w->base, -1, EV_PERSIST, flush_wait_cb, w);
+    struct timeval tv = {0, 20 * 1000};
+    event_add(w->flush_ev, &tv);
+    flush_wait_cb(-1, 0, w);
 }
 
 static void deadline_cb(evutil_socket_t fd, short ev, void *arg)
 {
     lx_worker_t *w = arg;
     lx_log_warn("drain timeout: closing remaining connections", "\"worker\":%d", w->id);
-    lx_http_server_close_all(w->http);
-    event_base_loopexit(w->base, NULL);
+    lx_http_server_close_all(w->http); /* their usage records are queued now */
+    if (w->flush_ev == NULL)
+        http_idle_cb(w);
 }
 
 static void control_cb(evutil_socket_t fd, short ev, void *arg)
@@ -69,6 +91,17 @@ int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
     w->ai.cfg = app->cfg;
     w->ai.up = w->up;
     w->ai.usage = lx_usage_log_sink();
+    if (app->cfg->database_url) {
+        char name[32];
+        snprintf(name, sizeof name, "llmux-w%d", id);
+        lx_pg_opts_t po = {.statement_timeout_ms = 5000, .application_name = name};
+        w->pg = lx_pg_new(w->base, app->cfg->database_url, &po);
+        if (w->pg == NULL)
+            return LX_ERROR;
+        w->usage = lx_usage_pg_new(w->base, w->pg, 20000);
+        w->ai.usage = lx_usage_pg_sink(w->usage);
+    }
+    w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai};
     w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);
     w->http = lx_http_server_new(w->base, app->cfg, w->routes, w->nroutes, id);
     if (w->http == NULL || lx_http_server_listen(w->http) != LX_OK)
@@ -91,6 +124,11 @@ static void *worker_main(void *arg)
     event_base_dispatch(w->base);
     lx_http_server_free(w->http);
     lx_upstream_free(w->up);
+    lx_usage_pg_free(w->usage);
+    if (w->pg)
+        lx_pg_free(w->pg);
+    if (w->flush_ev)
+        event_free(w->flush_ev);
     event_free(w->control_ev);
     event_free(w->log_flush_ev);
     if (w->deadline_ev)

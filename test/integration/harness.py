@@ -263,3 +263,32 @@ class Llmux:
 
     def log(self):
         return self.proc.log()
+
+
+class PrivatePostgres:
+    """A Postgres cluster of this test's own (to stop and start at will)."""
+
+    LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "lib.sh")
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="lx-pg-", dir="/var/tmp")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.conninfo = self._lib(f"lx_pg_start {self.dir}/pg {self.port}")
+
+    def _lib(self, cmd):
+        out = subprocess.run(["bash", "-c", f". {self.LIB}; {cmd}"], capture_output=True,
+                             text=True, timeout=120)
+        if out.returncode != 0:
+            raise AssertionError(f"{cmd}: {out.stderr}")
+        return out.stdout.strip()
+
+    def stop(self):
+        self._lib(f"lx_pg_stop {self.dir}/pg")
+
+    def start(self):
+        self._lib(f"lx_pg_start {self.dir}/pg {self.port} >/dev/null")
+
+    def destroy(self):
+        self.stop()
+        subprocess.run(["rm", "-rf", self.dir], timeout=60)

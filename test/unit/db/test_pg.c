@@ -673,6 +673,70 @@ static void test_connect_deadline_is_a_failure(void **state)
         close(acc.fds[i]);
 }
 
+static void close_cb(evutil_socket_t fd, short what, void *arg)
+{
+    int *n = arg;
+    int c = accept(fd, NULL, NULL);
+    if (c >= 0) {
+        (*n)++;
+        close(c); /* hang up before the server's first byte */
+    }
+}
+
+/* conninfo whose first host refuses (TCP port 1) or hangs up at once (a
+ * local listener), then the real server: the socket changes between
+ * PQconnectPoll steps. */
+static void test_second_host_after_first_fails(void **state)
+{
+    env_t *e = *state;
+    PQconninfoOption *co = PQconninfoParse(g_conninfo, NULL);
+    assert_non_null(co);
+    const char *host = NULL, *port = NULL, *user = NULL, *db = NULL;
+    for (PQconninfoOption *x = co; x->keyword; x++) {
+        if (strcmp(x->keyword, "host") == 0)
+            host = x->val;
+        else if (strcmp(x->keyword, "port") == 0)
+            port = x->val;
+        else if (strcmp(x->keyword, "user") == 0)
+            user = x->val;
+        else if (strcmp(x->keyword, "dbname") == 0)
+            db = x->val;
+    }
+    assert_non_null(host);
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(ls, 8), 0);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+    int hangups = 0;
+    struct event *lev = event_new(e->base, ls, EV_READ | EV_PERSIST, close_cb, &hangups);
+    event_add(lev, NULL);
+
+    for (int v = 0; v < 2; v++) {
+        char conninfo[1024];
+        snprintf(conninfo, sizeof conninfo,
+                 "host=127.0.0.1,%s port=%d,%s user=%s dbname=%s sslmode=disable", host,
+                 v == 0 ? 1 : ntohs(sa.sin_port), port ? port : "5432", user ? user : "postgres",
+                 db ? db : "postgres");
+        lx_pg_opts_t o = opts_for(e);
+        e->ups = 0;
+        lx_pg_t *pg = lx_pg_new(e->base, conninfo, &o);
+        assert_non_null(pg);
+        cap_t c = {0};
+        assert_int_equal(query(pg, "SELECT 7", &c), LX_OK);
+        assert_true(run_until(e, &c.calls, 1, 5000));
+        assert_true(c.ok);
+        assert_string_equal(c.val[0][0], "7");
+        assert_int_equal(e->ups, 1);
+        lx_pg_free(pg);
+    }
+    assert_int_equal(hangups, 1);
+    event_free(lev);
+    close(ls);
+    PQconninfoFree(co);
+}
+
 static void test_bad_conninfo_fails_fast(void **state)
 {
     env_t *e = *state;
@@ -703,6 +767,7 @@ int main(void)
         T(test_free_fails_queued_with_closing),
         T(test_unreachable_server),
         T(test_connect_deadline_is_a_failure),
+        T(test_second_host_after_first_fails),
         T(test_bad_conninfo_fails_fast),
     };
 #undef T

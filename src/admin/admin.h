@@ -1,0 +1,22 @@
+/* admin.h - the admin REST API (/api/v1/admin/...), admin key only.
+ *
+ * lx_admin_t belongs to a worker and lives as long as its loop; it borrows
+ * the config, the worker's Postgres connection (NULL without a database:
+ * every admin endpoint then answers 503) and the worker's AI context (for
+ * connection tests, which make a real upstream call). */
+#ifndef LX_ADMIN_ADMIN_H
+#define LX_ADMIN_ADMIN_H
+
+#include "ai/ai.h"
+#include "db/pg.h"
+
+typedef struct {
+    const lx_config_t *cfg;
+    lx_pg_t *pg;
+    lx_ai_t *ai;
+} lx_admin_t;
+
+/* Prefix route for /api/v1/admin/: dispatches by method and path. */
+int lx_admin_handler(lx_req_t *req, void *admin);
+
+#endif
