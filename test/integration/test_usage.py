@@ -41,9 +41,10 @@ class UsageRows(unittest.TestCase):
         wait_for(lambda: rows(self.lx.db) == before + 21, timeout=5, what="21 usage rows")
         got = psql(self.lx.db, "SELECT request_id, provider, model, feature, tokens_in, "
                    "tokens_out, status, cost_usd > 0, total_us > 0 FROM ai_usage "
-                   f"WHERE request_id IN ({','.join(repr(i) for i in ids)}) ORDER BY id")
-        lines = [line.split("|") for line in got.splitlines()]
-        self.assertEqual(len(lines), 21)
+                   f"WHERE request_id IN ({','.join(repr(i) for i in ids)})")
+        by_id = {line.split("|")[0]: line.split("|") for line in got.splitlines()}
+        self.assertEqual(len(by_id), 21)
+        lines = [by_id[i] for i in ids]  # in request order
         for line in lines[:20]:
             self.assertEqual(line[1:4], ["demo", "mock-model+chunks=3", "chat"])
             self.assertGreater(int(line[4]), 0)
