@@ -78,6 +78,8 @@ int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *v
             return LX_ERROR;
         i = skip_ws(p, n, i + 1);
         size_t end = skip_value(p, n, i);
+        if (end >= n)
+            return LX_ERROR; /* the value runs off the end: a truncated document */
         if (match) {
             *vs = i;
             *ve = end;
@@ -110,4 +112,15 @@ void lx_body_set(lx_buf_t *out, const char *p, size_t n, const char *key, const 
     if (!empty)
         lx_buf_append_char(out, ',');
     lx_buf_append(out, p + open, n - open);
+}
+
+bool lx_body_complete(const char *p, size_t n)
+{
+    size_t i = skip_ws(p, n, 0);
+    if (i >= n || p[i] != '{')
+        return false;
+    size_t end = skip_value(p, n, i);
+    if (end > n || (end == n && p[n - 1] != '}'))
+        return false;
+    return skip_ws(p, n, end) == n;
 }

@@ -96,7 +96,10 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
 
 static void on_client_abort(lx_req_t *req, void *arg)
 {
-    call_finalize(arg, 499, "client closed the connection");
+    lx_call_t *c = arg;
+    if (c->up)
+        c->usage.ttfb_us = lx_up_call_first_byte_us(c->up);
+    call_finalize(c, 499, "client closed the connection");
 }
 
 /* ---- writing to the client ---- */
@@ -362,6 +365,10 @@ static const char *finish_whole(lx_call_t *c)
     char err[256] = "";
     if (c->o.passthrough) {
         size_t vs, ve;
+        if (!lx_body_complete(p, n)) {
+            reply_bad_upstream(c, "upstream returned a body that is not complete JSON");
+            return "malformed upstream body";
+        }
         if (lx_body_find(p, n, "usage", &vs, &ve) == LX_OK) {
             json_t *u = json_loadb(p + vs, ve - vs, 0, NULL);
             if (c->o.client == LX_FMT_ANTHROPIC)

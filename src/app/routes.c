@@ -82,6 +82,12 @@ static int metrics(lx_req_t *req, void *arg)
         lx_buf_printf(&b, "llmux_streams_active{worker=\"%d\"} %llu\n", i,
                       (unsigned long long)atomic_load_explicit(&app->workers[i].ai.streams_active,
                                                                memory_order_relaxed));
+    lx_buf_printf(&b, "# HELP llmux_upstream_pauses_total Upstream transfers paused for a slow "
+                      "client.\n# TYPE llmux_upstream_pauses_total counter\n");
+    for (int i = 0; i < app->nworkers; i++)
+        lx_buf_printf(&b, "llmux_upstream_pauses_total{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.upstream_pauses,
+                                                               memory_order_relaxed));
     lx_buf_printf(&b,
                   "# HELP llmux_uptime_seconds Seconds since start.\n"
                   "# TYPE llmux_uptime_seconds gauge\nllmux_uptime_seconds %lld\n",

@@ -113,9 +113,11 @@ static lx_up_outcome_t classify(lx_up_call_t *c, CURLcode rc)
     case CURLE_OK:
         return LX_UP_OK;
     case CURLE_OPERATION_TIMEDOUT: {
-        long connect_us = 0;
-        curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-        return connect_us == 0 ? LX_UP_TIMEOUT_CONNECT : LX_UP_TIMEOUT_TOTAL;
+        /* CONNECT_TIME is 0 on a reused connection too; reaching the
+         * transfer (or any response) means we were connected. */
+        curl_off_t pre_us = 0;
+        curl_easy_getinfo(c->easy, CURLINFO_PRETRANSFER_TIME_T, &pre_us);
+        return pre_us == 0 && c->status == 0 ? LX_UP_TIMEOUT_CONNECT : LX_UP_TIMEOUT_TOTAL;
     }
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -447,6 +449,11 @@ void lx_up_call_cancel(lx_up_call_t *c)
     if (c->in_cb)
         return; /* write_cb/header_cb return an error; check_done frees it */
     call_free(c);
+}
+
+int64_t lx_up_call_first_byte_us(const lx_up_call_t *c)
+{
+    return c->t_first ? c->t_first - c->t_start : -1;
 }
 
 const char *lx_up_call_header(const lx_up_call_t *c, const char *name)

@@ -77,6 +77,8 @@ void lx_up_call_resume(lx_up_call_t *call);
 /* Stops the call; no callback runs after this returns. Safe from inside any
  * of the call's own callbacks. */
 void lx_up_call_cancel(lx_up_call_t *call);
+/* Microseconds from start to the first body byte, or -1 if none yet. */
+int64_t lx_up_call_first_byte_us(const lx_up_call_t *call);
 /* A response header (case-insensitive), or NULL; valid until on_done returns. */
 const char *lx_up_call_header(const lx_up_call_t *call, const char *name);
 

@@ -1,0 +1,194 @@
+/* internal.h - what the files of src/admin share: the pending-operation
+ * context, entity descriptors, validation and the generic CRUD engine.
+ * Nothing outside src/admin includes this file.
+ *
+ * Request lifecycle. A handler validates what the client sent, then hands
+ * an adm_op_t to adm_submit, which queues one SQL statement on the worker's
+ * Postgres connection and registers an abort callback on the request; the
+ * handler returns LX_AGAIN. The op owns itself from then on: the DB callback
+ * runs exactly once and either replies (adm_reply_*, adm_error*: these end
+ * the request and free the op), submits the next statement, or starts an
+ * upstream call. If the client leaves first, the abort callback forgets the
+ * request (op->req = NULL) and the op is freed when its DB callback runs
+ * (or at once, cancelling the upstream call, if it was waiting on one). */
+#ifndef LX_ADMIN_INTERNAL_H
+#define LX_ADMIN_INTERNAL_H
+
+#include "admin/admin.h"
+#include "core/buf.h"
+
+#include <jansson.h>
+
+/* ---- pending operations (op.c) ---- */
+
+typedef struct adm_op adm_op_t;
+typedef struct adm_entity adm_entity_t;
+typedef void (*adm_step_fn)(adm_op_t *op, const lx_pg_result_t *res);
+
+struct adm_op {
+    lx_admin_t *admin;
+    lx_req_t *req; /* NULL once the client has left */
+    const adm_entity_t *ent;
+    adm_step_fn step;              /* runs with the DB result while the client is there */
+    bool db_pending;               /* a query of ours is queued: its callback frees us */
+    int ok_status;                 /* 200, or 201 for creations */
+    int64_t id;                    /* the entity id the op is about (0: none) */
+    int64_t parent_id;             /* the group of a member */
+    char *doc;                     /* validated JSON document (owned) */
+    char *secret;                  /* a value to zero on free: an API key, a credential */
+    void (*on_free)(adm_op_t *op); /* extra cleanup (connection tests) */
+    void (*on_abort)(adm_op_t *op);
+    void *ext; /* the owner of on_free's data */
+};
+
+adm_op_t *adm_op_new(lx_admin_t *admin, lx_req_t *req, const adm_entity_t *ent);
+void adm_op_free(adm_op_t *op);
+/* Queues sql with text params (copied) and step as the continuation.
+ * Returns LX_AGAIN when queued; otherwise it has replied 503, freed op and
+ * returns LX_OK. From a step, just return after calling it. */
+int adm_submit(adm_op_t *op, const char *sql, int nparams, const char *const *params,
+               adm_step_fn step);
+/* Reply and free op (the client may be gone: then only free). */
+void adm_reply_json(adm_op_t *op, int status, json_t *body); /* steals body */
+void adm_error(adm_op_t *op, int status, lx_err_t err, const char *msg, const char *param);
+/* Maps a failed statement onto a client error (409/422/400/404/503/500) and
+ * replies. */
+void adm_db_error(adm_op_t *op, const lx_pg_result_t *res);
+/* Parses the JSON text in column col of row 0 (NULL if none or bad). */
+json_t *adm_row_json(const lx_pg_result_t *res, int row, int col);
+
+/* ---- validation (validate.c) ---- */
+
+typedef enum {
+    FT_TEXT,    /* string */
+    FT_INT,     /* integer column */
+    FT_BIGINT,  /* id column */
+    FT_NUM,     /* NUMERIC column */
+    FT_TEXTARR, /* TEXT[] column from an array of strings */
+    FT_JSONB,   /* JSONB column */
+    FT_TS,      /* TIMESTAMPTZ from RFC 3339 text */
+    FT_VIRTUAL, /* validated, but no column of its own (e.g. api_key) */
+} adm_ftype_t;
+
+enum {
+    F_REQUIRED = 1 << 0, /* on create */
+    F_NULLABLE = 1 << 1,
+    F_READONLY = 1 << 2, /* shown, never written by the client */
+};
+
+/* A rejected field: the message and the field it names. */
+typedef struct {
+    int status; /* 400 unless set */
+    lx_err_t err;
+    char msg[300];
+    char param[64];
+} adm_verr_t;
+
+/* Checks a non-null value of the field's type; false with e filled. */
+typedef bool (*adm_check_fn)(const char *field, const json_t *v, adm_verr_t *e);
+
+typedef struct {
+    const char *name; /* JSON key and column */
+    adm_ftype_t type;
+    unsigned flags;
+    adm_check_fn check; /* NULL: the type check is enough */
+} adm_field_t;
+
+/* A list filter: ?name=value -> column = value. */
+typedef struct {
+    const char *param;
+    const char *column;
+    const char *cast; /* "text", "bigint" */
+    adm_check_fn check;
+} adm_filter_t;
+
+bool adm_verr(adm_verr_t *e, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Common checks. */
+bool adm_chk_status(const char *f, const json_t *v, adm_verr_t *e);      /* active|disabled */
+bool adm_chk_positive(const char *f, const json_t *v, adm_verr_t *e);    /* int32 > 0 */
+bool adm_chk_nonneg(const char *f, const json_t *v, adm_verr_t *e);      /* int32 >= 0 */
+bool adm_chk_int32(const char *f, const json_t *v, adm_verr_t *e);       /* any int32 */
+bool adm_chk_id(const char *f, const json_t *v, adm_verr_t *e);          /* bigint > 0 */
+bool adm_chk_label(const char *f, const json_t *v, adm_verr_t *e);       /* 1..200 chars */
+bool adm_chk_text(const char *f, const json_t *v, adm_verr_t *e);        /* 0..2000 chars */
+bool adm_chk_model_name(const char *f, const json_t *v, adm_verr_t *e);  /* model-name chars */
+bool adm_chk_model_list(const char *f, const json_t *v, adm_verr_t *e);  /* array of those */
+bool adm_chk_money(const char *f, const json_t *v, adm_verr_t *e);       /* number >= 0 */
+bool adm_chk_rfc3339(const char *f, const json_t *v, adm_verr_t *e);     /* timestamp text */
+bool adm_chk_text_status(const char *f, const json_t *v, adm_verr_t *e); /* for filters */
+bool adm_chk_text_id(const char *f, const json_t *v, adm_verr_t *e);     /* for filters */
+
+/* Parses strict RFC 3339 ("2025-01-02T03:04:05.678Z", "...+02:00") into
+ * Unix milliseconds. */
+bool adm_parse_rfc3339(const char *s, int64_t *ms);
+/* Formats Unix milliseconds as "2025-01-02T03:04:05.678Z" (out: 32 bytes). */
+void adm_format_rfc3339(int64_t ms, char out[32]);
+
+/* The request body as a JSON object, or NULL after a 400 reply. */
+json_t *adm_parse_body(lx_req_t *req);
+/* Checks body against the entity's fields and returns the validated
+ * document (new reference: only the entity's writable fields), or NULL
+ * with e filled. */
+json_t *adm_validate(const adm_entity_t *ent, json_t *body, bool create, adm_verr_t *e);
+void adm_reply_verr(lx_req_t *req, const adm_verr_t *e);
+
+/* ---- entities and the generic CRUD engine (crud.c) ---- */
+
+struct adm_entity {
+    const char *name;       /* path segment, audit entity and NOTIFY payload */
+    const char *notify;     /* NOTIFY payload when it differs from name */
+    const char *singular;   /* for messages: "provider" */
+    const char *table;      /* "ai_providers" */
+    const char *parent_col; /* "group_id" for group members, else NULL */
+    const adm_field_t *fields;
+    size_t nfields;
+    const adm_filter_t *filters;
+    size_t nfilters;
+    const char *view;       /* jsonb expression over the row alias x */
+    const char *audit_view; /* the same with secrets masked (NULL: view) */
+    bool has_updated_at;
+    /* Cross-field rules and defaults after the field checks (may be NULL). */
+    bool (*fixup)(json_t *doc, bool create, adm_verr_t *e);
+};
+
+/* An extra column written from another parameter, e.g. credential = $3. */
+typedef struct {
+    const char *column;
+    const char *expr;
+} adm_extra_t;
+
+extern const adm_entity_t adm_providers, adm_connections, adm_models, adm_groups, adm_members,
+    adm_keys;
+
+int adm_crud_list(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t parent_id);
+int adm_crud_get(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id,
+                 int64_t parent_id);
+int adm_crud_create(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t parent_id);
+int adm_crud_update(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id,
+                    int64_t parent_id);
+int adm_crud_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id,
+                    int64_t parent_id);
+
+/* SQL builders. Insert: $1 is the document; extras may use $2... Update:
+ * $1 document, $2 id, then $3 the parent id if the entity has one, extras
+ * after. Every statement also writes the audit row and notifies, and
+ * returns one row: the entity's view as JSON text. */
+void adm_sql_insert(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
+                    const adm_extra_t *extra, int nextra);
+void adm_sql_update(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
+                    const adm_extra_t *extra, int nextra);
+/* The step that replies with row 0's JSON (404 when no row). */
+void adm_step_one(adm_op_t *op, const lx_pg_result_t *res);
+
+/* ---- resources with their own handlers ---- */
+
+int adm_connection_create(lx_admin_t *a, lx_req_t *req);
+int adm_connection_update(lx_admin_t *a, lx_req_t *req, int64_t id);
+int adm_connection_test(lx_admin_t *a, lx_req_t *req, int64_t id);
+int adm_key_create(lx_admin_t *a, lx_req_t *req);
+int adm_usage_summary(lx_admin_t *a, lx_req_t *req);
+int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req);
+
+#endif
