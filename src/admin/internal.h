@@ -134,14 +134,20 @@ json_t *adm_parse_body(lx_req_t *req);
 json_t *adm_validate(const adm_entity_t *ent, json_t *body, bool create, adm_verr_t *e);
 void adm_reply_verr(lx_req_t *req, const adm_verr_t *e);
 
+/* A query-string value, percent-decoded into buf (NULL if absent). */
+const char *adm_query(lx_req_t *req, const char *name, char *buf, size_t cap);
+/* ?limit= (default 50, at most 500) and ?offset= (default 0). */
+bool adm_query_page(lx_req_t *req, int64_t *limit, int64_t *offset, adm_verr_t *e);
+
 /* ---- entities and the generic CRUD engine (crud.c) ---- */
 
 struct adm_entity {
-    const char *name;       /* path segment, audit entity and NOTIFY payload */
-    const char *notify;     /* NOTIFY payload when it differs from name */
-    const char *singular;   /* for messages: "provider" */
-    const char *table;      /* "ai_providers" */
-    const char *parent_col; /* "group_id" for group members, else NULL */
+    const char *name;         /* path segment, audit entity and NOTIFY payload */
+    const char *notify;       /* NOTIFY payload when it differs from name */
+    const char *singular;     /* for messages: "provider" */
+    const char *table;        /* "ai_providers" */
+    const char *parent_col;   /* "group_id" for group members, else NULL */
+    const char *parent_table; /* "ai_groups" */
     const adm_field_t *fields;
     size_t nfields;
     const adm_filter_t *filters;

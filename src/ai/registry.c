@@ -234,9 +234,12 @@ static lx_snapshot_t *build_from_rows(const lx_config_t *cfg, const lx_registry_
                 lx_credential_aad(cr->id, aad, sizeof aad);
                 lx_buf_t plain;
                 lx_buf_init(&plain, 0);
-                if (cfg->has_master_key &&
-                    lx_secret_open(cfg->master_key, aad, cr->credential.p, cr->credential.n, &plain,
-                                   NULL) == LX_OK) {
+                if ((cfg->has_master_key &&
+                     lx_secret_open(cfg->master_key, aad, cr->credential.p, cr->credential.n,
+                                    &plain, NULL) == LX_OK) ||
+                    (cfg->has_master_key_old &&
+                     lx_secret_open(cfg->master_key_old, aad, cr->credential.p, cr->credential.n,
+                                    &plain, NULL) == LX_OK)) {
                     cred->api_key = plain.p; /* ownership moves to the snapshot */
                 } else {
                     lx_buf_free(&plain);

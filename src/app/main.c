@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "ai/registry.h"
 #include "db/migrate.h"
+#include "db/store.h"
 #include "lx_version.h"
 
 #include <signal.h>
@@ -43,6 +44,29 @@ static int migrate(const lx_config_t *cfg)
         return 1;
     }
     printf("%d migration(s) applied\n", n);
+    return 0;
+}
+
+static int rotate_master_key(const lx_config_t *cfg)
+{
+    if (cfg->database_url == NULL || !cfg->has_master_key || !cfg->has_master_key_old) {
+        fprintf(stderr, "llmux: rotate-master-key needs LLMUX_DATABASE_URL, LLMUX_MASTER_KEY (the "
+                        "new key) and LLMUX_MASTER_KEY_OLD (the current one)\n");
+        return 2;
+    }
+    char err[600];
+    lx_store_t *store = lx_store_open(cfg->database_url, err, sizeof err);
+    if (store == NULL) {
+        fprintf(stderr, "llmux: %s\n", err);
+        return 1;
+    }
+    int n = lx_store_rotate(store, cfg->master_key_old, cfg->master_key, err, sizeof err);
+    lx_store_close(store);
+    if (n < 0) {
+        fprintf(stderr, "llmux: rotation failed, nothing changed: %s\n", err);
+        return 1;
+    }
+    printf("%d credential(s) re-encrypted with the new master key\n", n);
     return 0;
 }
 
@@ -139,6 +163,8 @@ int main(int argc, char **argv)
         rc = check_config(&cfg);
     else if (strcmp(cfg.command, "migrate") == 0)
         rc = migrate(&cfg);
+    else if (strcmp(cfg.command, "rotate-master-key") == 0)
+        rc = rotate_master_key(&cfg);
     else
         rc = serve(&cfg);
     lx_config_free(&cfg);

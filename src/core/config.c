@@ -125,6 +125,7 @@ void lx_config_free(lx_config_t *cfg)
         free(cfg->admin_key);
     }
     explicit_bzero(cfg->master_key, sizeof cfg->master_key);
+    explicit_bzero(cfg->master_key_old, sizeof cfg->master_key_old);
     for (int i = 0; i < cfg->nproviders; i++)
         provider_free(&cfg->providers[i]);
     free(cfg->config_path);
@@ -215,8 +216,8 @@ static int parse_listen(lx_config_t *cfg, const char *field, const char *s, char
     return LX_OK;
 }
 
-static int parse_master_key(lx_config_t *cfg, const char *field, const char *s, char *err,
-                            size_t errlen)
+static int parse_key32(unsigned char *dst, bool *has, const char *field, const char *s, char *err,
+                       size_t errlen)
 {
     unsigned char k[48];
     long n = lx_base64_decode(s, strlen(s), k, sizeof k);
@@ -224,14 +225,14 @@ static int parse_master_key(lx_config_t *cfg, const char *field, const char *s, 
         explicit_bzero(k, sizeof k);
         return fail(err, errlen, "%s: expected base64 of exactly 32 bytes", field);
     }
-    memcpy(cfg->master_key, k, 32);
+    memcpy(dst, k, 32);
     explicit_bzero(k, sizeof k);
-    cfg->has_master_key = true;
+    *has = true;
     return LX_OK;
 }
 
 /* One table maps every scalar setting to its file key, env name and flag. */
-typedef enum { T_INT, T_SIZE, T_BOOL, T_STR, T_LISTEN, T_MASTER, T_LEVEL } kind_t;
+typedef enum { T_INT, T_SIZE, T_BOOL, T_STR, T_LISTEN, T_MASTER, T_MASTER_OLD, T_LEVEL } kind_t;
 
 typedef struct {
     const char *key;  /* JSON key (dotted for nested objects) */
@@ -250,6 +251,7 @@ static const setting_t settings[] = {
     {"database_url", "LLMUX_DATABASE_URL", "--database-url", T_STR, OFF(database_url), 0, 0},
     {"admin_key", "LLMUX_ADMIN_KEY", NULL, T_STR, OFF(admin_key), 0, 0},
     {"master_key", "LLMUX_MASTER_KEY", NULL, T_MASTER, 0, 0, 0},
+    {"master_key_old", "LLMUX_MASTER_KEY_OLD", NULL, T_MASTER_OLD, 0, 0, 0},
     {"log_level", "LLMUX_LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0},
     {"access_log", "LLMUX_ACCESS_LOG", NULL, T_BOOL, OFF(access_log), 0, 0},
     {"limits.max_body_bytes", "LLMUX_MAX_BODY_BYTES", NULL, T_SIZE, OFF(max_body_bytes), 1024,
@@ -303,7 +305,9 @@ static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field
     case T_LISTEN:
         return parse_listen(cfg, field, v, err, errlen);
     case T_MASTER:
-        return parse_master_key(cfg, field, v, err, errlen);
+        return parse_key32(cfg->master_key, &cfg->has_master_key, field, v, err, errlen);
+    case T_MASTER_OLD:
+        return parse_key32(cfg->master_key_old, &cfg->has_master_key_old, field, v, err, errlen);
     case T_LEVEL:
         if (lx_log_level_parse(v, (lx_log_level_t *)(base + s->off)) != LX_OK)
             return fail(err, errlen, "%s: expected debug, info, warn or error", field);
@@ -508,6 +512,8 @@ void lx_config_usage(FILE *out)
             "  serve           run the gateway (default)\n"
             "  check-config    validate the configuration and exit\n"
             "  migrate         apply pending database migrations and exit\n"
+            "  rotate-master-key  re-encrypt stored credentials: from LLMUX_MASTER_KEY_OLD\n"
+            "                  to LLMUX_MASTER_KEY (run it with both set)\n"
             "\n"
             "options:\n"
             "  --config FILE        JSON config file (environment overrides it, flags override "
@@ -549,7 +555,8 @@ static int apply_flags(lx_config_t *cfg, int argc, char **argv, bool final, char
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-') {
-            if (strcmp(a, "serve") && strcmp(a, "check-config") && strcmp(a, "migrate"))
+            if (strcmp(a, "serve") && strcmp(a, "check-config") && strcmp(a, "migrate") &&
+                strcmp(a, "rotate-master-key"))
                 return fail(err, errlen, "unknown command '%s' (try --help)", a);
             set_str(&cfg->command, a);
             continue;

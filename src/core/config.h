@@ -54,6 +54,8 @@ typedef struct {
     char *admin_key;    /* secret */
     unsigned char master_key[32];
     bool has_master_key;
+    unsigned char master_key_old[32]; /* still opens credentials sealed before a rotation */
+    bool has_master_key_old;
 
     size_t max_body_bytes;
     size_t max_header_bytes;
@@ -73,7 +75,7 @@ typedef struct {
     int nproviders;
 
     char *config_path;
-    char *command; /* "serve", "check-config", "migrate" */
+    char *command; /* "serve", "check-config", "migrate", "rotate-master-key" */
 } lx_config_t;
 
 void lx_config_defaults(lx_config_t *cfg);

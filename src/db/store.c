@@ -388,7 +388,7 @@ int lx_store_wait(lx_store_t *s, int timeout_ms)
 /* ---- master key rotation ---- */
 
 int lx_store_rotate(lx_store_t *s, const unsigned char old_key[32], const unsigned char new_key[32],
-                    unsigned char new_version, char *err, size_t errlen)
+                    char *err, size_t errlen)
 {
     PGresult *r = NULL;
     if (run(s, "BEGIN", 0, NULL, NULL, err, errlen) != LX_OK)
@@ -409,9 +409,16 @@ int lx_store_rotate(lx_store_t *s, const unsigned char old_key[32], const unsign
         lx_buf_t sealed, plain, resealed, hex;
         lx_buf_init(&sealed, 0), lx_buf_init(&plain, 0), lx_buf_init(&resealed, 0),
             lx_buf_init(&hex, 0);
-        int ok = lx_bytea_decode(PQgetvalue(r, i, 1), &sealed) == LX_OK &&
-                 lx_secret_open(old_key, aad, sealed.p, sealed.n, &plain, NULL) == LX_OK &&
-                 lx_secret_seal(new_key, new_version, aad, plain.p, plain.n, &resealed) == LX_OK;
+        unsigned char ver = 0;
+        int ok = lx_bytea_decode(PQgetvalue(r, i, 1), &sealed) == LX_OK;
+        if (ok && lx_secret_open(new_key, aad, sealed.p, sealed.n, &plain, NULL) == LX_OK) {
+            explicit_bzero(plain.p, plain.n); /* already under the new key */
+            lx_buf_free(&sealed), lx_buf_free(&plain), lx_buf_free(&resealed), lx_buf_free(&hex);
+            continue;
+        }
+        ok = ok && lx_secret_open(old_key, aad, sealed.p, sealed.n, &plain, &ver) == LX_OK &&
+             lx_secret_seal(new_key, (unsigned char)(ver + 1), aad, plain.p, plain.n, &resealed) ==
+                 LX_OK;
         if (plain.p)
             explicit_bzero(plain.p, plain.n);
         if (ok) {

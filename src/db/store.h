@@ -80,10 +80,12 @@ void lx_registry_rows_free(lx_registry_rows_t *rows);
 int lx_store_listen(lx_store_t *s, const char *channel);
 int lx_store_wait(lx_store_t *s, int timeout_ms);
 
-/* Re-encrypts every stored credential from old_key to new_key (version
- * new_version), in one transaction. Returns how many, or -1. */
+/* Re-encrypts every stored credential sealed with old_key under new_key
+ * (key version: the old blob's + 1), in one transaction, and notifies every
+ * instance. Blobs already sealed with new_key are left alone, so a rotation
+ * interrupted and run again completes. Returns how many, or -1. */
 int lx_store_rotate(lx_store_t *s, const unsigned char old_key[32], const unsigned char new_key[32],
-                    unsigned char new_version, char *err, size_t errlen);
+                    char *err, size_t errlen);
 
 /* The AAD that binds a sealed credential to its row. */
 void lx_credential_aad(int64_t connection_id, char *out, size_t outlen);
