@@ -11,8 +11,7 @@ static int models_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         const lx_model_t *m = &snap->models[i];
         if (!m->active || !m->provider->active)
             continue;
-        char id[400];
-        snprintf(id, sizeof id, "%s/%s", m->provider->conf.name, m->public_name);
+        const char *id = m->full_name;
         if (a->key && !lx_apikey_allows(a->key, lx_str(id)) &&
             !lx_apikey_allows(a->key, lx_str(m->public_name)))
             continue;

@@ -56,7 +56,11 @@ static void snapshot_free(lx_snapshot_t *s)
     for (int i = 0; i < s->nmodels; i++) {
         free(s->models[i].upstream_name);
         free(s->models[i].public_name);
+        free(s->models[i].full_name);
     }
+    lx_strmap_free(&s->provider_by_name);
+    lx_strmap_free(&s->model_by_full);
+    lx_strmap_free(&s->model_by_public);
     for (int i = 0; i < s->nkeys; i++) {
         for (int a = 0; a < s->keys[i].nallowed; a++)
             free(s->keys[i].allowed[a]);
@@ -100,8 +104,31 @@ static void reclaim(bool all)
     }
 }
 
+/* The lookup indexes: built once per snapshot so that a request's lookups
+ * cost a hash each, whatever the size of the catalog. */
+static void index_snapshot(lx_snapshot_t *s)
+{
+    lx_strmap_init(&s->provider_by_name, (size_t)s->nproviders);
+    for (int i = 0; i < s->nproviders; i++)
+        lx_strmap_put(&s->provider_by_name, s->providers[i].conf.name,
+                      strlen(s->providers[i].conf.name), i);
+    lx_strmap_init(&s->model_by_full, (size_t)s->nmodels);
+    lx_strmap_init(&s->model_by_public, (size_t)s->nmodels);
+    for (int i = 0; i < s->nmodels; i++) {
+        lx_model_t *m = &s->models[i];
+        lx_buf_t full;
+        lx_buf_init(&full, 64);
+        lx_buf_printf(&full, "%s/%s", m->provider->conf.name, m->upstream_name);
+        m->full_name = full.p;
+        lx_strmap_put(&s->model_by_full, m->full_name, full.n, i);
+        if (m->active && m->provider->active)
+            lx_strmap_put(&s->model_by_public, m->public_name, strlen(m->public_name), i);
+    }
+}
+
 static void publish(lx_snapshot_t *s)
 {
+    index_snapshot(s);
     s->version = atomic_fetch_add(&R.version, 1) + 1;
     atomic_store_explicit(&s->refs, 0, memory_order_relaxed);
     lx_snapshot_t *old = atomic_exchange_explicit(&R.current, s, memory_order_acq_rel);
@@ -471,29 +498,26 @@ uint64_t lx_registry_version(void)
 
 const lx_provider_t *lx_snapshot_provider(const lx_snapshot_t *s, lx_str_t name)
 {
-    for (int i = 0; i < s->nproviders; i++)
-        if (lx_str_eq_cstr(name, s->providers[i].conf.name))
-            return &s->providers[i];
-    return NULL;
+    int32_t i = lx_strmap_get(&s->provider_by_name, name);
+    return i < 0 ? NULL : &s->providers[i];
 }
 
 const lx_model_t *lx_snapshot_model(const lx_snapshot_t *s, const lx_provider_t *p,
                                     lx_str_t upstream_name)
 {
-    for (int i = 0; i < s->nmodels; i++)
-        if (s->models[i].provider == p && lx_str_eq_cstr(upstream_name, s->models[i].upstream_name))
-            return &s->models[i];
-    return NULL;
+    char key[512];
+    int n =
+        snprintf(key, sizeof key, "%s/%.*s", p->conf.name, (int)upstream_name.n, upstream_name.p);
+    if (n < 0 || (size_t)n >= sizeof key)
+        return NULL;
+    int32_t i = lx_strmap_get(&s->model_by_full, (lx_str_t){key, (size_t)n});
+    return i < 0 ? NULL : &s->models[i];
 }
 
 const lx_model_t *lx_snapshot_public_model(const lx_snapshot_t *s, lx_str_t public_name)
 {
-    for (int i = 0; i < s->nmodels; i++) {
-        const lx_model_t *m = &s->models[i];
-        if (m->active && m->provider->active && lx_str_eq_cstr(public_name, m->public_name))
-            return m;
-    }
-    return NULL;
+    int32_t i = lx_strmap_get(&s->model_by_public, public_name);
+    return i < 0 ? NULL : &s->models[i];
 }
 
 const lx_apikey_t *lx_snapshot_key(const lx_snapshot_t *s, const unsigned char hash[32])

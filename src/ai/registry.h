@@ -12,6 +12,7 @@
 #define LX_AI_REGISTRY_H
 
 #include "core/config.h"
+#include "core/strmap.h"
 
 #include <stdatomic.h>
 
@@ -36,7 +37,8 @@ typedef struct {
     int64_t id;
     const lx_provider_t *provider;
     char *upstream_name, *public_name;
-    unsigned caps; /* LX_CAP_* */
+    char *full_name; /* "provider/upstream_name": how clients address it */
+    unsigned caps;   /* LX_CAP_* */
     int context_window, max_output;
     double input_per_1m, output_per_1m, cached_per_1m;
     bool active;
@@ -62,6 +64,9 @@ typedef struct lx_snapshot {
     int nmodels;
     lx_apikey_t *keys; /* sorted by hash */
     int nkeys;
+    lx_strmap_t provider_by_name; /* -> index in providers */
+    lx_strmap_t model_by_full;    /* "provider/upstream" -> index in models */
+    lx_strmap_t model_by_public;  /* public name -> first active model's index */
 } lx_snapshot_t;
 
 /* Start-up (blocking, main thread): with a database, syncs the configured
