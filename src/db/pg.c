@@ -112,6 +112,7 @@ struct lx_pg {
 
 static void sock_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_lost(lx_pg_t *pg, const char *why);
+static bool read_results(lx_pg_t *pg, bool readable);
 
 /* ---- small helpers ---- */
 
@@ -454,6 +455,12 @@ static void pump(lx_pg_t *pg)
             return;
     }
     flush(pg);
+    /* When the socket is full, libpq reads from it while sending (to avoid
+     * a deadlock). What it read sits in its buffer, and no READ event will
+     * announce it: parse it now. Freed slots let more go out: kick again. */
+    if (pg->state == ST_READY && pg->inflight.head && read_results(pg, false) && pg->waiting.head &&
+        pg->user_inflight < MAX_INFLIGHT)
+        kick(pg);
 }
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
@@ -495,13 +502,14 @@ static void conn_lost(lx_pg_t *pg, const char *why)
 
 /* ---- receiving ---- */
 
-/* Reads what the socket has and completes every query whose sync result
- * arrived. Returns false when the connection was lost. */
-static bool read_results(lx_pg_t *pg)
+/* Reads what the socket has (when readable) and completes every query whose
+ * sync result is in libpq's buffer. Returns false when the connection was
+ * lost. */
+static bool read_results(lx_pg_t *pg, bool readable)
 {
     PGconn *conn = pg->conn;
     /* Keep libpq's reason now: parsing what is left may append to it. */
-    char *why = PQconsumeInput(conn) ? NULL : trimmed_dup(PQerrorMessage(conn));
+    char *why = !readable || PQconsumeInput(conn) ? NULL : trimmed_dup(PQerrorMessage(conn));
     int nulls = 0;
     /* Even after a failed read, parse what was buffered: a FATAL error
      * (say 57P01 from pg_terminate_backend) may precede the EOF. */
@@ -623,7 +631,7 @@ static void sock_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (pg->state != ST_READY)
         return;
-    if ((what & EV_READ) && !read_results(pg))
+    if (!read_results(pg, (what & EV_READ) != 0))
         return;
     pump(pg); /* sends what waits and flushes (the WRITE case) */
 }

@@ -319,7 +319,7 @@ static void test_large_parameters_flush_in_parts(void **state)
     lx_pg_t *pg = open_pg(e, &o);
     /* Far more than a socket buffer: PQflush returns 1 and WRITE is watched
      * until the rest has gone, while results of earlier queries come in. */
-    size_t n = 16u << 20;
+    size_t n = 4u << 20;
     char *big = malloc(n + 1);
     assert_non_null(big);
     memset(big, 'a', n);
@@ -329,7 +329,10 @@ static void test_large_parameters_flush_in_parts(void **state)
     for (int i = 0; i < 4; i++)
         assert_int_equal(lx_pg_query(pg, "SELECT length($1::text)", 1, p, 0, cap_cb, &c[i]), LX_OK);
     free(big); /* copied at submit */
-    assert_true(run_until(e, &c[3].calls, 1, 20000));
+    int64_t t0 = now_ms();
+    bool done = run_until(e, &c[3].calls, 1, 20000);
+    print_message("# 4 x 4 MB parameters in %lld ms\n", (long long)(now_ms() - t0));
+    assert_true(done);
     for (int i = 0; i < 4; i++) {
         assert_true(c[i].ok);
         assert_int_equal(atol(c[i].val[0][0]), (long)n);
@@ -428,7 +431,7 @@ static void test_statement_timeout(void **state)
     assert_string_equal(show.val[0][0], "200ms");
     assert_false(slow.ok);
     assert_string_equal(slow.sqlstate, "57014"); /* query_canceled */
-    assert_true(took < 1500);
+    assert_true(took < 1900);                    /* cut short, not the full 2 s */
     assert_true(after.ok);
     assert_string_equal(after.val[0][0], "still fine");
     lx_pg_free(pg);
@@ -659,7 +662,7 @@ static void test_connect_deadline_is_a_failure(void **state)
     /* The 2 s deadline fails the attempt; the next one comes after 100 ms. */
     assert_true(run_until(e, &acc.n, 2, 3000));
     int64_t took = now_ms() - t0;
-    assert_true(took >= 1900 && took < 3000);
+    assert_true(took >= 1900 && took < 4800);
     assert_int_equal(e->ups, 0);
     assert_false(lx_pg_connected(pg));
     assert_int_equal(lx_pg_pending(pg), 1);
@@ -673,19 +676,43 @@ static void test_connect_deadline_is_a_failure(void **state)
         close(acc.fds[i]);
 }
 
-static void close_cb(evutil_socket_t fd, short what, void *arg)
+typedef struct {
+    struct event_base *base;
+    int answered;
+} responder_t;
+
+/* Reads the startup packet, answers FATAL 57P03 ("cannot connect now"), on
+ * which libpq moves on to the next host, and hangs up. */
+static void startup_cb(evutil_socket_t fd, short what, void *arg)
 {
-    int *n = arg;
-    int c = accept(fd, NULL, NULL);
-    if (c >= 0) {
-        (*n)++;
-        close(c); /* hang up before the server's first byte */
+    responder_t *r = arg;
+    char buf[512];
+    if (read(fd, buf, sizeof buf) > 0) {
+        static const char fields[] = "SFATAL\0VFATAL\0C57P03\0Mthe database system is "
+                                     "starting up\0";
+        char msg[128];
+        size_t n = sizeof fields; /* the fields and the final terminator */
+        msg[0] = 'E';
+        uint32_t len = htonl((uint32_t)(4 + n));
+        memcpy(msg + 1, &len, 4);
+        memcpy(msg + 5, fields, n);
+        assert_int_equal(write(fd, msg, 5 + n), (ssize_t)(5 + n));
+        r->answered++;
     }
+    close(fd);
 }
 
-/* conninfo whose first host refuses (TCP port 1) or hangs up at once (a
- * local listener), then the real server: the socket changes between
- * PQconnectPoll steps. */
+static void responder_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+    responder_t *r = arg;
+    int c = accept(fd, NULL, NULL);
+    if (c >= 0)
+        event_base_once(r->base, c, EV_READ, startup_cb, r, NULL);
+}
+
+/* conninfo whose first host refuses (TCP port 1) or turns us away during
+ * start-up (a local fake server), then the real server: libpq changes the
+ * socket between PQconnectPoll steps. */
 static void test_second_host_after_first_fails(void **state)
 {
     env_t *e = *state;
@@ -709,16 +736,17 @@ static void test_second_host_after_first_fails(void **state)
     assert_int_equal(listen(ls, 8), 0);
     socklen_t sl = sizeof sa;
     assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
-    int hangups = 0;
-    struct event *lev = event_new(e->base, ls, EV_READ | EV_PERSIST, close_cb, &hangups);
+    responder_t resp = {.base = e->base};
+    struct event *lev = event_new(e->base, ls, EV_READ | EV_PERSIST, responder_accept_cb, &resp);
     event_add(lev, NULL);
 
     for (int v = 0; v < 2; v++) {
         char conninfo[1024];
         snprintf(conninfo, sizeof conninfo,
-                 "host=127.0.0.1,%s port=%d,%s user=%s dbname=%s sslmode=disable", host,
-                 v == 0 ? 1 : ntohs(sa.sin_port), port ? port : "5432", user ? user : "postgres",
-                 db ? db : "postgres");
+                 "host=127.0.0.1,%s port=%d,%s user=%s dbname=%s sslmode=disable "
+                 "gssencmode=disable",
+                 host, v == 0 ? 1 : ntohs(sa.sin_port), port ? port : "5432",
+                 user ? user : "postgres", db ? db : "postgres");
         lx_pg_opts_t o = opts_for(e);
         e->ups = 0;
         lx_pg_t *pg = lx_pg_new(e->base, conninfo, &o);
@@ -731,7 +759,7 @@ static void test_second_host_after_first_fails(void **state)
         assert_int_equal(e->ups, 1);
         lx_pg_free(pg);
     }
-    assert_int_equal(hangups, 1);
+    assert_int_equal(resp.answered, 1); /* one turn-away, then straight to host 2 */
     event_free(lev);
     close(ls);
     PQconninfoFree(co);
