@@ -14,9 +14,14 @@ typedef struct {
     const lx_config_t *cfg;
     lx_upstream_t *up;
     lx_usage_sink_t *usage;
+    bool has_admin;
+    unsigned char admin_hash[32]; /* SHA-256 of the admin key, computed once */
     _Atomic uint64_t streams_active;
     _Atomic uint64_t upstream_pauses; /* backpressure: a slow client held upstream */
 } lx_ai_t;
+
+/* Fills the fields derived from cfg (call once, before serving). */
+void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_upstream_t *up, lx_usage_sink_t *usage);
 
 /* POST /v1/chat/completions and /api/v1/ai/chat (others: handlers.h) */
 int lx_ai_chat_handler(lx_req_t *req, void *ai);

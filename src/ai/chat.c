@@ -29,6 +29,16 @@ bool lx_ai_model_name_valid(lx_str_t m)
     return true;
 }
 
+void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_upstream_t *up, lx_usage_sink_t *usage)
+{
+    ai->cfg = cfg;
+    ai->up = up;
+    ai->usage = usage;
+    ai->has_admin = cfg->admin_key != NULL;
+    if (ai->has_admin)
+        lx_sha256(cfg->admin_key, strlen(cfg->admin_key), ai->admin_hash);
+}
+
 bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
     memset(a, 0, sizeof *a);
@@ -45,12 +55,9 @@ bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
     }
     unsigned char h[32];
     lx_sha256(key.p, key.n, h);
-    const char *admin = ai->cfg->admin_key;
-    if (admin) {
+    if (ai->has_admin) {
         /* Compare digests so the time taken does not depend on the key. */
-        unsigned char ah[32];
-        lx_sha256(admin, strlen(admin), ah);
-        if (lx_ct_equal(h, ah, 32)) {
+        if (lx_ct_equal(h, ai->admin_hash, 32)) {
             snprintf(a->key_id, sizeof a->key_id, "admin");
             lx_req_set_key_id(req, a->key_id);
             return true;

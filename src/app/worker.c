@@ -88,9 +88,7 @@ int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
     w->up = lx_upstream_new(w->base);
     if (w->up == NULL)
         return LX_ERROR;
-    w->ai.cfg = app->cfg;
-    w->ai.up = w->up;
-    w->ai.usage = lx_usage_log_sink();
+    lx_ai_init(&w->ai, app->cfg, w->up, lx_usage_log_sink());
     if (app->cfg->database_url) {
         char name[32];
         snprintf(name, sizeof name, "llmux-w%d", id);
