@@ -230,7 +230,7 @@ int adm_connection_update(lx_admin_t *a, lx_req_t *req, int64_t id)
     json_decref(doc);
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *params[] = {text, ids, hex.p ? hex.p : ""};
+    const char *params[] = {text, ids, hex.n ? hex.p : ""};
     adm_op_t *op = adm_op_new(a, req, &adm_connections);
     op->id = id;
     int rc = adm_submit(op, sql.p, nparams, params, adm_step_one);

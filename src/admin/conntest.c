@@ -227,8 +227,11 @@ static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
         lx_buf_init(&sealed, 0);
         lx_buf_init(&plain, 0);
         int rc = lx_bytea_decode(lx_pg_value(res, 0, 0), &sealed);
-        if (rc == LX_OK)
+        if (rc == LX_OK) {
             rc = lx_secret_open(cfg->master_key, aad, sealed.p, sealed.n, &plain, NULL);
+            if (rc != LX_OK && cfg->has_master_key_old) /* sealed before a rotation */
+                rc = lx_secret_open(cfg->master_key_old, aad, sealed.p, sealed.n, &plain, NULL);
+        }
         lx_buf_free(&sealed);
         if (rc != LX_OK) {
             if (plain.p)

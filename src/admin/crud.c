@@ -343,7 +343,7 @@ int adm_crud_list(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t
                   "WITH f AS (SELECT * FROM %s x WHERE true%s) SELECT (SELECT count(*) FROM "
                   "f), (SELECT coalesce(jsonb_agg(%s ORDER BY x.id), '[]'::jsonb) FROM "
                   "(SELECT * FROM f ORDER BY id LIMIT $1::bigint OFFSET $2::bigint) x)::text",
-                  ent->table, where.p ? where.p : "", ent->view);
+                  ent->table, where.n ? where.p : "", ent->view);
     if (ent->parent_col)
         lx_buf_printf(&sql, ", EXISTS (SELECT 1 FROM %s WHERE id = $3::bigint)", ent->parent_table);
     adm_op_t *op = adm_op_new(a, req, ent);

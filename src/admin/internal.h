@@ -21,6 +21,9 @@
 
 /* ---- pending operations (op.c) ---- */
 
+#define ADM_DB_DEADLINE_MS 15000
+
+struct event;
 typedef struct adm_op adm_op_t;
 typedef struct adm_entity adm_entity_t;
 typedef void (*adm_step_fn)(adm_op_t *op, const lx_pg_result_t *res);
@@ -34,18 +37,23 @@ struct adm_op {
     int ok_status;                 /* 200, or 201 for creations */
     int64_t id;                    /* the entity id the op is about (0: none) */
     int64_t parent_id;             /* the group of a member */
+    int64_t limit, offset;         /* lists */
     char *doc;                     /* validated JSON document (owned) */
     char *secret;                  /* a value to zero on free: an API key, a credential */
     void (*on_free)(adm_op_t *op); /* extra cleanup (connection tests) */
     void (*on_abort)(adm_op_t *op);
-    void *ext; /* the owner of on_free's data */
+    void *ext;              /* the owner of on_free's data */
+    struct event *deadline; /* answers 503 if the database stays silent */
 };
 
 adm_op_t *adm_op_new(lx_admin_t *admin, lx_req_t *req, const adm_entity_t *ent);
 void adm_op_free(adm_op_t *op);
 /* Queues sql with text params (copied) and step as the continuation.
  * Returns LX_AGAIN when queued; otherwise it has replied 503, freed op and
- * returns LX_OK. From a step, just return after calling it. */
+ * returns LX_OK. From a step, just return after calling it. While the
+ * database is unreachable queries wait in the connection's queue: if no
+ * answer comes within ADM_DB_DEADLINE_MS the client gets a 503 and the op
+ * waits, detached, for its callback. */
 int adm_submit(adm_op_t *op, const char *sql, int nparams, const char *const *params,
                adm_step_fn step);
 /* Reply and free op (the client may be gone: then only free). */
@@ -123,8 +131,8 @@ bool adm_chk_text_id(const char *f, const json_t *v, adm_verr_t *e);     /* for 
 /* Parses strict RFC 3339 ("2025-01-02T03:04:05.678Z", "...+02:00") into
  * Unix milliseconds. */
 bool adm_parse_rfc3339(const char *s, int64_t *ms);
-/* Formats Unix milliseconds as "2025-01-02T03:04:05.678Z" (out: 32 bytes). */
-void adm_format_rfc3339(int64_t ms, char out[32]);
+/* Formats Unix milliseconds as "2025-01-02T03:04:05.678Z" (out: 48 bytes). */
+void adm_format_rfc3339(int64_t ms, char out[48]);
 
 /* The request body as a JSON object, or NULL after a 400 reply. */
 json_t *adm_parse_body(lx_req_t *req);

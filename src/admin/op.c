@@ -3,6 +3,7 @@
 #include "admin/internal.h"
 #include "core/log.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,6 +19,8 @@ adm_op_t *adm_op_new(lx_admin_t *admin, lx_req_t *req, const adm_entity_t *ent)
 
 void adm_op_free(adm_op_t *op)
 {
+    if (op->deadline)
+        event_free(op->deadline);
     if (op->on_free)
         op->on_free(op);
     if (op->secret) {
@@ -42,10 +45,28 @@ static void op_abort(lx_req_t *req, void *arg)
         adm_op_free(op);
 }
 
+/* The database has not answered in time (it is unreachable and the query
+ * still waits in the queue): answer now; the op stays until its callback. */
+static void op_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    adm_op_t *op = arg;
+    if (op->req == NULL || !op->db_pending)
+        return;
+    lx_req_t *req = op->req;
+    op->req = NULL;
+    lx_req_on_abort(req, NULL, NULL);
+    lx_log_warn("admin request answered 503: the database did not answer", "\"deadline_ms\":%d",
+                ADM_DB_DEADLINE_MS);
+    lx_req_reply_error_status(req, 503, LX_E_UNAVAILABLE,
+                              "the database did not answer in time, try again", NULL);
+}
+
 static void op_db_cb(const lx_pg_result_t *res, void *arg)
 {
     adm_op_t *op = arg;
     op->db_pending = false;
+    if (op->deadline)
+        event_del(op->deadline);
     if (op->req == NULL) {
         adm_op_free(op);
         return;
@@ -63,6 +84,12 @@ int adm_submit(adm_op_t *op, const char *sql, int nparams, const char *const *pa
     }
     op->db_pending = true;
     lx_req_on_abort(op->req, op_abort, op);
+    if (op->deadline == NULL)
+        op->deadline = evtimer_new(lx_req_base(op->req), op_deadline, op);
+    if (op->deadline) {
+        struct timeval tv = {ADM_DB_DEADLINE_MS / 1000, (ADM_DB_DEADLINE_MS % 1000) * 1000};
+        evtimer_add(op->deadline, &tv);
+    }
     return LX_AGAIN;
 }
 

@@ -39,7 +39,7 @@ static const group_by_t groupings[] = {
 };
 
 typedef struct {
-    char from[32], to[32];
+    char from[48], to[48];
     int64_t from_ms, to_ms;
     const group_by_t *g; /* NULL: everything in one group */
 } range_t;

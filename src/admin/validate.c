@@ -51,7 +51,7 @@ static bool int32_value(const char *f, const json_t *v, adm_verr_t *e, json_int_
 
 bool adm_chk_positive(const char *f, const json_t *v, adm_verr_t *e)
 {
-    json_int_t n;
+    json_int_t n = 0;
     if (!int32_value(f, v, e, &n))
         return false;
     return n > 0 || adm_verr(e, f, "'%s' must be a positive integer", f);
@@ -59,7 +59,7 @@ bool adm_chk_positive(const char *f, const json_t *v, adm_verr_t *e)
 
 bool adm_chk_nonneg(const char *f, const json_t *v, adm_verr_t *e)
 {
-    json_int_t n;
+    json_int_t n = 0;
     if (!int32_value(f, v, e, &n))
         return false;
     return n >= 0 || adm_verr(e, f, "'%s' must be an integer >= 0", f);
@@ -67,7 +67,7 @@ bool adm_chk_nonneg(const char *f, const json_t *v, adm_verr_t *e)
 
 bool adm_chk_int32(const char *f, const json_t *v, adm_verr_t *e)
 {
-    json_int_t n;
+    json_int_t n = 0;
     return int32_value(f, v, e, &n);
 }
 
@@ -245,7 +245,7 @@ bool adm_parse_rfc3339(const char *s, int64_t *ms)
     return true;
 }
 
-void adm_format_rfc3339(int64_t ms, char out[32])
+void adm_format_rfc3339(int64_t ms, char out[48])
 {
     int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
     int msec = (int)(ms - secs * 1000);
@@ -253,7 +253,7 @@ void adm_format_rfc3339(int64_t ms, char out[32])
     int64_t rem = secs - days * 86400;
     int y, m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600),
+    snprintf(out, 48, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600),
              (int)(rem % 3600 / 60), (int)(rem % 60), msec);
 }
 
@@ -350,7 +350,14 @@ json_t *adm_validate(const adm_entity_t *ent, json_t *body, bool create, adm_ver
         } else if (!type_ok(f, v, e) || (f->check && !f->check(f->name, v, e))) {
             goto fail;
         }
-        json_object_set(doc, f->name, v);
+        int64_t ms;
+        char ts[48];
+        if (f->type == FT_TS && json_is_string(v) && adm_parse_rfc3339(json_string_value(v), &ms)) {
+            adm_format_rfc3339(ms, ts); /* one canonical UTC form for Postgres */
+            json_object_set_new(doc, f->name, json_string(ts));
+        } else {
+            json_object_set(doc, f->name, v);
+        }
     }
     if (create) {
         for (size_t i = 0; i < ent->nfields; i++) {
