@@ -141,9 +141,10 @@ static void publish(lx_snapshot_t *s)
     }
     reclaim(false);
     lx_log_info("registry published",
-                "\"version\":%llu,\"providers\":%d,\"models\":%d,\"keys\":%d,\"source\":\"%s\"",
+                "\"version\":%llu,\"providers\":%d,\"models\":%d,\"keys\":%d,\"source\":\"%s\","
+                "\"build_us\":%lld",
                 (unsigned long long)s->version, s->nproviders, s->nmodels, s->nkeys,
-                s->from_db ? "database" : "config");
+                s->from_db ? "database" : "config", (long long)s->build_us);
 }
 
 /* ---- building ---- */
@@ -376,11 +377,13 @@ static lx_snapshot_t *build_from_config(const lx_config_t *cfg)
 
 static int load_and_publish(lx_store_t *store, char *err, size_t errlen)
 {
+    int64_t t0 = lx_now_us();
     lx_registry_rows_t rows;
     if (lx_store_load(store, &rows, err, errlen) != LX_OK)
         return LX_ERROR;
     lx_snapshot_t *s = build_from_rows(R.cfg, &rows);
     lx_registry_rows_free(&rows);
+    s->build_us = lx_now_us() - t0;
     publish(s);
     return LX_OK;
 }

@@ -58,6 +58,7 @@ typedef struct lx_snapshot {
     _Atomic long refs;
     uint64_t version;
     bool from_db;
+    int64_t build_us; /* load + build time, for the log */
     lx_provider_t *providers;
     int nproviders;
     lx_model_t *models;

@@ -37,6 +37,8 @@ typedef struct lx_usage_sink {
 /* A sink that writes each record as a JSON log line (used when there is no
  * database). */
 lx_usage_sink_t *lx_usage_log_sink(void);
+/* Records nothing (usage_log = false: for measuring what recording costs). */
+lx_usage_sink_t *lx_usage_null_sink(void);
 
 /* Fills record_id (worker id, a per-thread counter and start-up randomness). */
 void lx_usage_new_id(lx_usage_t *u, int worker_id);

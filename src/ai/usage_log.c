@@ -23,3 +23,11 @@ lx_usage_sink_t *lx_usage_log_sink(void)
     static lx_usage_sink_t sink = {push};
     return &sink;
 }
+
+static void drop(lx_usage_sink_t *sink, const lx_usage_t *u) {}
+
+lx_usage_sink_t *lx_usage_null_sink(void)
+{
+    static lx_usage_sink_t sink = {drop};
+    return &sink;
+}

@@ -88,7 +88,8 @@ int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
     w->up = lx_upstream_new(w->base);
     if (w->up == NULL)
         return LX_ERROR;
-    lx_ai_init(&w->ai, app->cfg, w->up, lx_usage_log_sink());
+    lx_ai_init(&w->ai, app->cfg, w->up,
+               app->cfg->usage_log ? lx_usage_log_sink() : lx_usage_null_sink());
     if (app->cfg->database_url) {
         char name[32];
         snprintf(name, sizeof name, "llmux-w%d", id);
@@ -96,8 +97,10 @@ int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
         w->pg = lx_pg_new(w->base, app->cfg->database_url, &po);
         if (w->pg == NULL)
             return LX_ERROR;
-        w->usage = lx_usage_pg_new(w->base, w->pg, 20000);
-        w->ai.usage = lx_usage_pg_sink(w->usage);
+        if (app->cfg->usage_log) {
+            w->usage = lx_usage_pg_new(w->base, w->pg, 20000);
+            w->ai.usage = lx_usage_pg_sink(w->usage);
+        }
     }
     w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai};
     w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);

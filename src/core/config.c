@@ -94,6 +94,7 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->registry_refresh_ms = 30000;
     cfg->log_level = LX_LOG_INFO;
     cfg->access_log = true;
+    cfg->usage_log = true;
     cfg->upstream.connect_ms = 5000;
     cfg->upstream.first_byte_ms = 120000;
     cfg->upstream.idle_ms = 120000;
@@ -254,6 +255,7 @@ static const setting_t settings[] = {
     {"master_key_old", "LLMUX_MASTER_KEY_OLD", NULL, T_MASTER_OLD, 0, 0, 0},
     {"log_level", "LLMUX_LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0},
     {"access_log", "LLMUX_ACCESS_LOG", NULL, T_BOOL, OFF(access_log), 0, 0},
+    {"usage_log", "LLMUX_USAGE_LOG", NULL, T_BOOL, OFF(usage_log), 0, 0},
     {"limits.max_body_bytes", "LLMUX_MAX_BODY_BYTES", NULL, T_SIZE, OFF(max_body_bytes), 1024,
      1L << 30},
     {"limits.max_header_bytes", "LLMUX_MAX_HEADER_BYTES", NULL, T_SIZE, OFF(max_header_bytes), 1024,

@@ -69,6 +69,7 @@ typedef struct {
 
     lx_log_level_t log_level;
     bool access_log;
+    bool usage_log; /* record usage (to Postgres when configured, else as log lines) */
 
     lx_timeouts_t upstream; /* defaults for providers that set none */
     lx_provider_conf_t providers[LX_MAX_PROVIDERS];

@@ -1,0 +1,102 @@
+/* select.h - model groups: a public model name backed by members (a target
+ * on a connection, with weight, priority and cost), and the strategy that
+ * picks the first member for a request; the other eligible members follow
+ * as the fallback order.
+ *
+ * Strategies:
+ *   round_robin      members in turn (one shared atomic cursor); weights ignored
+ *   smooth_weighted  nginx's smooth weighted round robin, exact across all
+ *                    workers: the period (sum of weights after dividing by
+ *                    their gcd, at most LX_SWRR_MAX_PERIOD, else scaled down)
+ *                    is computed once by lx_group_init and the shared cursor
+ *                    walks it; weights 5,1,1 give a a b a c a a. While a member
+ *                    is ineligible its turns pass to the next eligible member
+ *                    of the sequence.
+ *   weighted_random  the first drawn in proportion to weight
+ *   priority         lowest priority value first; within a tier the first is
+ *                    drawn in proportion to weight ("ties by weight"), the
+ *                    rest of the tier by weight descending; then the next tier
+ *   least_latency    lowest EWMA of time to first byte; members without data
+ *                    come first so that they get sampled
+ *   least_busy       fewest attempts in flight
+ *   lowest_cost      cheapest (USD per 1M tokens, input + output)
+ * Fallbacks: round_robin continues the cycle; smooth_weighted and
+ * weighted_random list the others by weight descending; the others keep
+ * their ranking. Equal keys (latency, in-flight, cost) are broken by a
+ * random rotation so that ties share the load. Weight 0 means "fallback
+ * only" for the weighted strategies and priority tiers.
+ *
+ * Eligibility while ordering is read-only (lx_route_check: auth flag,
+ * cooling, breaker, rate limits); rate-limit tokens and breaker probes are
+ * taken per attempt by lx_attempt_begin, so fallbacks that are never tried
+ * cost nothing. Ineligible members are left out of the order and counted.
+ *
+ * Ownership: lx_group_init copies the member array (the target pointers and
+ * state pointers inside are borrowed: the snapshot and the state table must
+ * outlive the group). A group is built off the request path, then read by
+ * any number of threads; the only thing they write is the atomic cursor. */
+#ifndef LX_AI_ROUTING_SELECT_H
+#define LX_AI_ROUTING_SELECT_H
+
+#include "ai/routing/attempt.h"
+#include "ai/routing/rng.h"
+
+#define LX_GROUP_MAX_MEMBERS 256
+#define LX_SWRR_MAX_PERIOD   4096
+
+typedef enum {
+    LX_STRAT_ROUND_ROBIN = 0,
+    LX_STRAT_SMOOTH_WEIGHTED,
+    LX_STRAT_WEIGHTED_RANDOM,
+    LX_STRAT_PRIORITY,
+    LX_STRAT_LEAST_LATENCY,
+    LX_STRAT_LEAST_BUSY,
+    LX_STRAT_LOWEST_COST,
+    LX_STRAT__COUNT
+} lx_strategy_t;
+
+/* The names used by ai_groups.strategy. */
+const char *lx_strategy_name(lx_strategy_t s);
+/* LX_OK and *out, or LX_ERROR for an unknown name. */
+int lx_strategy_parse(lx_str_t name, lx_strategy_t *out);
+
+typedef struct {
+    const void *target;     /* the caller's target (opaque, borrowed) */
+    int64_t conn_id;        /* for logs; the state pointers below are what counts */
+    int32_t weight;         /* >= 0 */
+    int32_t priority;       /* lower first */
+    double cost;            /* USD per 1M tokens, input + output */
+    int32_t rpm, rpd;       /* the connection's limits, 0: none */
+    lx_conn_state_t *conn;  /* the connection's state (NULL: untracked) */
+    lx_conn_state_t *stats; /* this member's own latency / in-flight (NULL: conn's) */
+} lx_member_t;
+
+typedef struct {
+    _Atomic uint64_t cursor; /* round robin / smooth-weighted position */
+    lx_strategy_t strategy;
+    int nmembers;
+    lx_member_t *members; /* owned */
+    uint8_t *swrr_seq;    /* owned: one period of the smooth-weighted sequence */
+    int swrr_len;
+} lx_group_t;
+
+/* Builds g (off the request path: allocates). n must be 1..256.
+ * LX_OK, or LX_ERROR (bad strategy or n); then g is left empty. */
+int lx_group_init(lx_group_t *g, lx_strategy_t strategy, const lx_member_t *members, int n);
+void lx_group_free(lx_group_t *g);
+
+/* Writes up to max member indexes into out: the first choice, then the
+ * fallback order, eligible members only, each once. Returns how many were
+ * written (0: none eligible; excl then says why). excl (may be NULL) is
+ * incremented, not cleared, for each member left out. rng is the request's.
+ * No allocation, no lock: safe from any thread. */
+int lx_group_order(lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng,
+                   uint16_t *out, int max, lx_route_excl_t *excl);
+
+/* The stats state of member i (its own, else its connection's). */
+static inline lx_conn_state_t *lx_member_stats(const lx_member_t *m)
+{
+    return m->stats ? m->stats : m->conn;
+}
+
+#endif

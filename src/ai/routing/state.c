@@ -1,0 +1,212 @@
+/* state.c - the lock-free table of routing state. */
+#include "ai/routing/state.h"
+
+#include <stdlib.h>
+
+_Static_assert(sizeof(lx_conn_state_t) == 128, "two cache lines per entry");
+
+struct lx_state_table {
+    lx_conn_state_t *slots; /* 64-byte aligned inside raw */
+    void *raw;
+    size_t mask;
+    size_t limit; /* stop inserting at this many entries */
+    _Atomic size_t count;
+};
+
+#define MEMBER_NS (UINT64_C(1) << 62)
+
+uint64_t lx_state_key_conn(int64_t conn_id)
+{
+    if (conn_id <= 0 || (uint64_t)conn_id >= MEMBER_NS)
+        return 0;
+    return (uint64_t)conn_id;
+}
+
+uint64_t lx_state_key_member(int64_t group_id, int idx)
+{
+    if (group_id <= 0 || group_id >= (INT64_C(1) << 46) || idx < 0 || idx > 0xffff)
+        return 0;
+    return MEMBER_NS | ((uint64_t)group_id << 16) | (uint64_t)idx;
+}
+
+static inline uint64_t mix64(uint64_t z)
+{
+    /* splitmix64's finaliser: sequential ids spread over the whole table */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+lx_state_table_t *lx_state_table_new(size_t capacity)
+{
+    size_t cap = 64;
+    while (cap < capacity && cap < ((size_t)1 << 30))
+        cap <<= 1;
+    lx_state_table_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    /* calloc of a large block maps fresh zero pages: the table costs only the
+     * pages that get touched. Align by hand (calloc guarantees 16). */
+    t->raw = calloc(1, cap * sizeof(lx_conn_state_t) + 64);
+    if (!t->raw) {
+        free(t);
+        return NULL;
+    }
+    uintptr_t a = ((uintptr_t)t->raw + 63) & ~(uintptr_t)63;
+    t->slots = (lx_conn_state_t *)a;
+    t->mask = cap - 1;
+    t->limit = cap - cap / 8;
+    atomic_init(&t->count, 0);
+    return t;
+}
+
+void lx_state_table_free(lx_state_table_t *t)
+{
+    if (!t)
+        return;
+    free(t->raw);
+    free(t);
+}
+
+static lx_conn_state_t *lookup(lx_state_table_t *t, uint64_t key, bool insert)
+{
+    if (!t || key == 0)
+        return NULL;
+    size_t i = (size_t)mix64(key) & t->mask;
+    for (size_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
+        lx_conn_state_t *s = &t->slots[i];
+        uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+        if (k == key)
+            return s;
+        if (k != 0)
+            continue;
+        if (!insert)
+            return NULL;
+        if (atomic_load_explicit(&t->count, memory_order_relaxed) >= t->limit)
+            return NULL;
+        uint64_t expect = 0;
+        if (atomic_compare_exchange_strong_explicit(&s->key, &expect, key, memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
+            return s;
+        }
+        if (expect == key) /* another thread inserted the same key */
+            return s;
+        /* another key took the slot: keep probing */
+    }
+    return NULL;
+}
+
+lx_conn_state_t *lx_state_table_get(lx_state_table_t *t, uint64_t key)
+{
+    return lookup(t, key, true);
+}
+
+lx_conn_state_t *lx_state_table_find(lx_state_table_t *t, uint64_t key)
+{
+    return lookup(t, key, false);
+}
+
+size_t lx_state_table_count(const lx_state_table_t *t)
+{
+    return t ? atomic_load_explicit(&t->count, memory_order_relaxed) : 0;
+}
+
+size_t lx_state_table_capacity(const lx_state_table_t *t)
+{
+    return t ? t->mask + 1 : 0;
+}
+
+/* --- the process-wide table ---------------------------------------------- */
+
+static _Atomic(lx_state_table_t *) g_table;
+
+int lx_conn_state_init(size_t capacity)
+{
+    if (atomic_load(&g_table))
+        return LX_ERROR;
+    lx_state_table_t *t = lx_state_table_new(capacity ? capacity : LX_STATE_DEFAULT_CAPACITY);
+    if (!t)
+        return LX_ERROR;
+    atomic_store(&g_table, t);
+    return LX_OK;
+}
+
+void lx_conn_state_shutdown(void)
+{
+    lx_state_table_free(atomic_exchange(&g_table, NULL));
+}
+
+lx_state_table_t *lx_conn_state_table(void)
+{
+    return atomic_load_explicit(&g_table, memory_order_acquire);
+}
+
+lx_conn_state_t *lx_conn_state_get(int64_t conn_id)
+{
+    return lookup(lx_conn_state_table(), lx_state_key_conn(conn_id), true);
+}
+
+lx_conn_state_t *lx_member_state_get(int64_t group_id, int idx)
+{
+    return lookup(lx_conn_state_table(), lx_state_key_member(group_id, idx), true);
+}
+
+/* --- per-entry counters -------------------------------------------------- */
+
+#define EWMA_FRAC  4 /* fixed point: value = µs << 4 */
+#define EWMA_SHIFT 3 /* alpha = 1/8 */
+
+void lx_conn_ttfb_update(lx_conn_state_t *st, int64_t ttfb_us)
+{
+    if (!st || ttfb_us < 0)
+        return;
+    if (ttfb_us > (INT64_C(1) << 40))
+        ttfb_us = INT64_C(1) << 40;
+    uint64_t sample = (uint64_t)ttfb_us << EWMA_FRAC;
+    if (sample == 0)
+        sample = 1; /* 0 means "no data" */
+    uint64_t old = atomic_load_explicit(&st->ttfb_ewma, memory_order_relaxed);
+    uint64_t nv;
+    do {
+        if (old == 0) {
+            nv = sample;
+        } else {
+            int64_t diff = (int64_t)sample - (int64_t)old;
+            int64_t v = (int64_t)old + diff / (1 << EWMA_SHIFT);
+            nv = v > 0 ? (uint64_t)v : 1;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(&st->ttfb_ewma, &old, nv,
+                                                    memory_order_relaxed, memory_order_relaxed));
+}
+
+int64_t lx_conn_ttfb_us(const lx_conn_state_t *st)
+{
+    if (!st)
+        return -1;
+    uint64_t v = atomic_load_explicit(&st->ttfb_ewma, memory_order_relaxed);
+    return v ? (int64_t)(v >> EWMA_FRAC) : -1;
+}
+
+void lx_conn_flag_auth(lx_conn_state_t *st, int64_t now_ms, int64_t hold_ms)
+{
+    if (!st)
+        return;
+    int64_t until = now_ms + (hold_ms > 0 ? hold_ms : 0);
+    int64_t old = atomic_load_explicit(&st->auth_until, memory_order_relaxed);
+    while (old < until && !atomic_compare_exchange_weak_explicit(
+                              &st->auth_until, &old, until, memory_order_relaxed,
+                              memory_order_relaxed))
+        ;
+}
+
+void lx_conn_clear_auth(lx_conn_state_t *st)
+{
+    if (st)
+        atomic_store_explicit(&st->auth_until, 0, memory_order_relaxed);
+}
+
+bool lx_conn_auth_flagged(const lx_conn_state_t *st, int64_t now_ms)
+{
+    return st && now_ms < atomic_load_explicit(&st->auth_until, memory_order_relaxed);
+}

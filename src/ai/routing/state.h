@@ -1,0 +1,126 @@
+/* state.h - the shared, lock-free runtime state of routing targets: one
+ * lx_conn_state_t per connection (breaker, rate-limit windows, cooling, auth
+ * flag, in-flight count, EWMA of time to first byte), and optionally one per
+ * group member (latency and in-flight of that member alone).
+ *
+ * The table is a fixed-capacity open-addressing hash (linear probing) of
+ * 128-byte entries, allocated once at start-up and never resized. Entries are
+ * inserted lock-free (CAS on the key) and never removed: a connection deleted
+ * from the database keeps its entry until the process ends (at 128 bytes an
+ * entry, 65536 entries cost 8 MiB of address space, touched lazily). Every
+ * field is a C11 atomic and the all-zero entry is a valid fresh state
+ * (breaker closed, no counts, no data), so a reader that finds a key another
+ * thread has just inserted never sees half-initialised state.
+ *
+ * Any thread may use any entry at any time without a lock. Entry pointers are
+ * stable for the life of the table, so the snapshot builder resolves them
+ * once (lx_conn_state_get) and the request path uses the pointers directly.
+ *
+ * Clock: every routing function takes now_ms from the caller. Use one clock
+ * for all of them; the wall clock (lx_wall_ms) is the intended one, because
+ * the rate-limit day window aligns to UTC midnight, Retry-After may be an
+ * HTTP date and cooling_until is shared with Postgres as a timestamp. Values
+ * must lie in [0, 2^42) ms (until the year 2109). A clock stepping back only
+ * makes a window or a timeout last longer.
+ *
+ * A NULL state pointer means "untracked" (the table was full or the id
+ * invalid): every routing function accepts it and treats the target as
+ * healthy, unlimited and without data. */
+#ifndef LX_AI_ROUTING_STATE_H
+#define LX_AI_ROUTING_STATE_H
+
+#include "core/common.h"
+
+#include <stdatomic.h>
+
+#define LX_STATE_DEFAULT_CAPACITY 65536
+#define LX_BRK_BUCKETS            6 /* rolling failure-ratio window: 6 buckets */
+
+typedef struct lx_conn_state {
+    /* first cache line: what a routing decision reads */
+    _Alignas(64) _Atomic uint64_t key; /* 0: free slot */
+    _Atomic uint64_t brk;           /* breaker word: state, probes, generation, time (breaker.c) */
+    _Atomic int64_t cooling_until;  /* ms; cooling while now < cooling_until */
+    _Atomic int64_t auth_until;     /* ms; flagged after a 401/403 while now < auth_until */
+    _Atomic uint64_t rpm_win;       /* minute index << 32 | count taken in it */
+    _Atomic uint64_t rpd_win;       /* day index << 32 | count taken in it */
+    _Atomic uint64_t ttfb_ewma;     /* microseconds << 4 (fixed point); 0: no data */
+    _Atomic int32_t inflight;       /* attempts started and not ended */
+    _Atomic uint32_t consec_fail;   /* consecutive failures in the current generation */
+    /* second cache line: breaker window and totals */
+    _Atomic uint64_t bucket[LX_BRK_BUCKETS]; /* gen:8 | epoch:16 | ok:20 | fail:20 */
+    _Atomic uint64_t ok_total, fail_total; /* attempts ended (attempt.c), any generation */
+} lx_conn_state_t;
+
+typedef struct lx_state_table lx_state_table_t;
+
+/* --- keys ---------------------------------------------------------------- */
+
+/* The key of a connection id (ids are > 0; BIGSERIAL or the config-only
+ * ids from 1). Returns 0 (invalid) for ids <= 0 or >= 2^62. */
+uint64_t lx_state_key_conn(int64_t conn_id);
+/* The key of member index idx (0..65535) of group group_id (> 0, < 2^46):
+ * a separate namespace from connection keys. 0 if out of range. */
+uint64_t lx_state_key_member(int64_t group_id, int idx);
+
+/* --- a table (tests, or several tables) ---------------------------------- */
+
+/* capacity is rounded up to a power of two (minimum 64). Inserts stop at 7/8
+ * of capacity so probe sequences stay short. Start-up only: allocates. */
+lx_state_table_t *lx_state_table_new(size_t capacity);
+/* No thread may use the table or any entry pointer after this. */
+void lx_state_table_free(lx_state_table_t *t);
+/* The entry for key, inserted on first use. NULL for key 0 or when the table
+ * is full. The pointer stays valid until lx_state_table_free. */
+lx_conn_state_t *lx_state_table_get(lx_state_table_t *t, uint64_t key);
+/* The entry for key if present, else NULL; never inserts. */
+lx_conn_state_t *lx_state_table_find(lx_state_table_t *t, uint64_t key);
+size_t lx_state_table_count(const lx_state_table_t *t);
+size_t lx_state_table_capacity(const lx_state_table_t *t);
+
+/* --- the process-wide table ---------------------------------------------- */
+
+/* Start-up, main thread, before workers start (LX_ERROR if called twice or
+ * on allocation failure). capacity 0 means LX_STATE_DEFAULT_CAPACITY. */
+int lx_conn_state_init(size_t capacity);
+/* After every worker has stopped. */
+void lx_conn_state_shutdown(void);
+/* The process-wide table, or NULL before lx_conn_state_init. */
+lx_state_table_t *lx_conn_state_table(void);
+/* Entries of the process-wide table (NULL when not initialised, the id is
+ * invalid or the table is full). */
+lx_conn_state_t *lx_conn_state_get(int64_t conn_id);
+lx_conn_state_t *lx_member_state_get(int64_t group_id, int idx);
+
+/* --- per-entry counters -------------------------------------------------- */
+
+static inline void lx_conn_inflight_acquire(lx_conn_state_t *st)
+{
+    if (st)
+        atomic_fetch_add_explicit(&st->inflight, 1, memory_order_relaxed);
+}
+
+static inline void lx_conn_inflight_release(lx_conn_state_t *st)
+{
+    if (st)
+        atomic_fetch_sub_explicit(&st->inflight, 1, memory_order_relaxed);
+}
+
+static inline int32_t lx_conn_inflight(const lx_conn_state_t *st)
+{
+    return st ? atomic_load_explicit(&st->inflight, memory_order_relaxed) : 0;
+}
+
+/* Folds one time-to-first-byte sample (µs, >= 0) into the EWMA (alpha 1/8,
+ * as TCP's SRTT; the first sample is taken as is). CAS loop, lock-free. */
+void lx_conn_ttfb_update(lx_conn_state_t *st, int64_t ttfb_us);
+/* The EWMA in µs, or -1 when there is no sample yet. */
+int64_t lx_conn_ttfb_us(const lx_conn_state_t *st);
+
+/* 401/403 seen: the connection is flagged (not eligible) until now + hold_ms. */
+void lx_conn_flag_auth(lx_conn_state_t *st, int64_t now_ms, int64_t hold_ms);
+/* Clears the flag (the credential was edited). */
+void lx_conn_clear_auth(lx_conn_state_t *st);
+bool lx_conn_auth_flagged(const lx_conn_state_t *st, int64_t now_ms);
+
+#endif
