@@ -1,8 +1,8 @@
 /* attempt.c - eligibility, attempt begin / end. */
 #include "ai/routing/attempt.h"
 
-lx_route_why_t lx_route_check(const lx_conn_state_t *st, const lx_route_conf_t *c,
-                              int64_t now_ms, int rpm, int rpd)
+lx_route_why_t lx_route_check(const lx_conn_state_t *st, const lx_route_conf_t *c, int64_t now_ms,
+                              int rpm, int rpd)
 {
     if (!st)
         return LX_WHY_OK;
@@ -41,9 +41,8 @@ lx_route_why_t lx_attempt_begin(lx_attempt_t *a, lx_conn_state_t *conn, lx_conn_
     return LX_WHY_OK;
 }
 
-lx_breaker_event_t lx_attempt_end(lx_attempt_t *a, const lx_route_conf_t *c,
-                                  const lx_verdict_t *v, int64_t ttfb_us,
-                                  const char *retry_after, int64_t now_ms)
+lx_breaker_event_t lx_attempt_end(lx_attempt_t *a, const lx_route_conf_t *c, const lx_verdict_t *v,
+                                  int64_t ttfb_us, const char *retry_after, int64_t now_ms)
 {
     if (!a->active)
         return LX_BRK_EV_NONE;

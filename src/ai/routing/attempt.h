@@ -20,8 +20,8 @@
 /* Would a request to this connection be let through now? Reads only.
  * Checks, in order: auth flag, cooling, breaker, rate limits. st may be NULL
  * (untracked: LX_WHY_OK). */
-lx_route_why_t lx_route_check(const lx_conn_state_t *st, const lx_route_conf_t *c,
-                              int64_t now_ms, int rpm, int rpd);
+lx_route_why_t lx_route_check(const lx_conn_state_t *st, const lx_route_conf_t *c, int64_t now_ms,
+                              int rpm, int rpd);
 
 typedef struct {
     lx_conn_state_t *conn;  /* breaker, limits, cooling, auth (NULL: untracked) */
@@ -48,8 +48,7 @@ lx_route_why_t lx_attempt_begin(lx_attempt_t *a, lx_conn_state_t *conn, lx_conn_
  * may be NULL); FLAG_AUTH flags conn for auth_hold_ms. Call it for a
  * mid-stream failure too, with the verdict of lx_failure_classify: such
  * failures count against the breaker. Returns what the breaker did. */
-lx_breaker_event_t lx_attempt_end(lx_attempt_t *a, const lx_route_conf_t *c,
-                                  const lx_verdict_t *v, int64_t ttfb_us,
-                                  const char *retry_after, int64_t now_ms);
+lx_breaker_event_t lx_attempt_end(lx_attempt_t *a, const lx_route_conf_t *c, const lx_verdict_t *v,
+                                  int64_t ttfb_us, const char *retry_after, int64_t now_ms);
 
 #endif

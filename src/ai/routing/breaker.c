@@ -102,8 +102,7 @@ lx_breaker_verdict_t lx_breaker_allow(lx_conn_state_t *st, const lx_breaker_conf
     }
 }
 
-bool lx_breaker_would_allow(const lx_conn_state_t *st, const lx_breaker_conf_t *c,
-                            int64_t now_ms)
+bool lx_breaker_would_allow(const lx_conn_state_t *st, const lx_breaker_conf_t *c, int64_t now_ms)
 {
     if (!st)
         return true;
@@ -204,8 +203,8 @@ lx_breaker_event_t lx_breaker_record(lx_conn_state_t *st, const lx_breaker_conf_
 
     /* half-open: this is a probe's verdict */
     for (;;) {
-        uint64_t nw = ok ? mkw(LX_BRK_CLOSED, 0, gen + 1, now_ms)
-                         : mkw(LX_BRK_OPEN, 0, gen + 1, now_ms);
+        uint64_t nw =
+            ok ? mkw(LX_BRK_CLOSED, 0, gen + 1, now_ms) : mkw(LX_BRK_OPEN, 0, gen + 1, now_ms);
         if (ok)
             atomic_store_explicit(&st->consec_fail, 0, memory_order_relaxed);
         if (atomic_compare_exchange_weak_explicit(&st->brk, &w, nw, memory_order_acq_rel,
@@ -249,9 +248,8 @@ static const char *const state_names[] = {
 };
 
 static const char *const event_names[] = {
-    [LX_BRK_EV_NONE] = "none",         [LX_BRK_EV_STALE] = "stale",
-    [LX_BRK_EV_OPENED] = "opened",     [LX_BRK_EV_CLOSED] = "closed",
-    [LX_BRK_EV_REOPENED] = "reopened",
+    [LX_BRK_EV_NONE] = "none",     [LX_BRK_EV_STALE] = "stale",       [LX_BRK_EV_OPENED] = "opened",
+    [LX_BRK_EV_CLOSED] = "closed", [LX_BRK_EV_REOPENED] = "reopened",
 };
 
 const char *lx_breaker_state_name(lx_breaker_state_t s)

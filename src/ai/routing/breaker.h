@@ -52,11 +52,11 @@ typedef enum {
 } lx_breaker_verdict_t;
 
 typedef enum {
-    LX_BRK_EV_NONE = 0,  /* counted, no state change */
-    LX_BRK_EV_STALE,     /* discarded: the generation changed since allow */
-    LX_BRK_EV_OPENED,    /* this result tripped closed -> open */
-    LX_BRK_EV_CLOSED,    /* this probe success closed the breaker */
-    LX_BRK_EV_REOPENED,  /* this probe failure opened it again */
+    LX_BRK_EV_NONE = 0, /* counted, no state change */
+    LX_BRK_EV_STALE,    /* discarded: the generation changed since allow */
+    LX_BRK_EV_OPENED,   /* this result tripped closed -> open */
+    LX_BRK_EV_CLOSED,   /* this probe success closed the breaker */
+    LX_BRK_EV_REOPENED, /* this probe failure opened it again */
 } lx_breaker_event_t;
 
 void lx_breaker_conf_default(lx_breaker_conf_t *c);
@@ -70,8 +70,7 @@ lx_breaker_verdict_t lx_breaker_allow(lx_conn_state_t *st, const lx_breaker_conf
 
 /* Would lx_breaker_allow say yes now? Reads only: takes no probe slot and
  * changes no state (used to order candidates before choosing one). */
-bool lx_breaker_would_allow(const lx_conn_state_t *st, const lx_breaker_conf_t *c,
-                            int64_t now_ms);
+bool lx_breaker_would_allow(const lx_conn_state_t *st, const lx_breaker_conf_t *c, int64_t now_ms);
 
 /* The outcome of a request that lx_breaker_allow let through with gen. */
 lx_breaker_event_t lx_breaker_record(lx_conn_state_t *st, const lx_breaker_conf_t *c, bool ok,

@@ -65,8 +65,8 @@ static double expected_cost(const lx_candidate_t *c, const lx_route_request_t *r
 }
 
 int lx_chain_order(const lx_candidate_t *cands, int n, const lx_route_request_t *rq,
-                   const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng, uint16_t *out,
-                   int max, lx_route_excl_t *excl)
+                   const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng, uint16_t *out, int max,
+                   lx_route_excl_t *excl)
 {
     if (n > LX_CHAIN_MAX_CANDIDATES)
         n = LX_CHAIN_MAX_CANDIDATES;

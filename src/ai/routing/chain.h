@@ -61,8 +61,8 @@ typedef struct {
  * excluded candidate; with 0 returned, lx_route_error(excl, n, &why) gives
  * the reply. */
 int lx_chain_order(const lx_candidate_t *cands, int n, const lx_route_request_t *rq,
-                   const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng, uint16_t *out,
-                   int max, lx_route_excl_t *excl);
+                   const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng, uint16_t *out, int max,
+                   lx_route_excl_t *excl);
 
 /* The static filters alone for one candidate: LX_WHY_OK or the reason. */
 lx_route_why_t lx_chain_static_check(const lx_candidate_t *cand, const lx_route_request_t *rq);

@@ -48,9 +48,8 @@ lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f)
     if (s > 0 && s < 400)
         return verdict(LX_FAIL_SUCCESS, LX_BRK_SUCCESS, LX_E_NONE);
     if (s <= 0) /* a "complete" response without a status: treat as broken */
-        return verdict(f->client_bytes_sent || (!f->idempotent && f->request_sent)
-                           ? LX_FAIL_FATAL
-                           : LX_FAIL_RETRY,
+        return verdict(f->client_bytes_sent || (!f->idempotent && f->request_sent) ? LX_FAIL_FATAL
+                                                                                   : LX_FAIL_RETRY,
                        LX_BRK_FAILURE, LX_E_UPSTREAM);
 
     if (f->client_bytes_sent) /* an error status after bytes went out */
@@ -72,9 +71,9 @@ lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f)
 }
 
 static const char *const quota_words[] = {
-    "insufficient_quota",        "resource_exhausted",  "exceeded your current quota",
-    "quota exceeded",            "quota_exceeded",      "credit balance is too low",
-    "insufficient credits",      "insufficient_credits", "billing_hard_limit",
+    "insufficient_quota",   "resource_exhausted",   "exceeded your current quota",
+    "quota exceeded",       "quota_exceeded",       "credit balance is too low",
+    "insufficient credits", "insufficient_credits", "billing_hard_limit",
 };
 
 static bool has_word_ci(const char *p, size_t n, const char *w)
@@ -108,9 +107,8 @@ bool lx_failure_body_is_quota(lx_str_t body)
 }
 
 static const char *const class_names[LX_FAIL__COUNT] = {
-    [LX_FAIL_SUCCESS] = "success", [LX_FAIL_RETRY] = "retry",
-    [LX_FAIL_ROTATE] = "rotate",   [LX_FAIL_FATAL] = "fatal",
-    [LX_FAIL_FLAG_AUTH] = "auth",
+    [LX_FAIL_SUCCESS] = "success", [LX_FAIL_RETRY] = "retry",    [LX_FAIL_ROTATE] = "rotate",
+    [LX_FAIL_FATAL] = "fatal",     [LX_FAIL_FLAG_AUTH] = "auth",
 };
 
 const char *lx_fail_class_name(lx_fail_class_t c)

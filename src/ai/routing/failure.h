@@ -23,14 +23,14 @@ typedef enum {
 } lx_fail_class_t;
 
 typedef struct {
-    int status;                /* HTTP status from upstream, 0 when none arrived */
-    lx_up_outcome_t outcome;   /* transport outcome (LX_UP_OK: a whole response) */
-    bool request_sent;         /* the whole request reached the upstream */
-    bool client_bytes_sent;    /* some of the answer already reached the client */
-    bool idempotent;           /* repeating cannot do harm (chat, embeddings: yes;
-                                * image / video generation: no) */
-    bool quota;                /* the error body says quota / credit exhausted
-                                * (lx_failure_body_is_quota) */
+    int status;              /* HTTP status from upstream, 0 when none arrived */
+    lx_up_outcome_t outcome; /* transport outcome (LX_UP_OK: a whole response) */
+    bool request_sent;       /* the whole request reached the upstream */
+    bool client_bytes_sent;  /* some of the answer already reached the client */
+    bool idempotent;         /* repeating cannot do harm (chat, embeddings: yes;
+                              * image / video generation: no) */
+    bool quota;              /* the error body says quota / credit exhausted
+                              * (lx_failure_body_is_quota) */
 } lx_attempt_facts_t;
 
 typedef enum {
@@ -74,9 +74,9 @@ const char *lx_fail_class_name(lx_fail_class_t c);
 /* --- backoff and the next step ------------------------------------------- */
 
 typedef struct {
-    int64_t base_ms;  /* first retry waits up to base_ms (default 100) */
-    int64_t cap_ms;   /* no wait longer than this (default 2000) */
-    int max_same;     /* retries on one target before falling back (default 1) */
+    int64_t base_ms; /* first retry waits up to base_ms (default 100) */
+    int64_t cap_ms;  /* no wait longer than this (default 2000) */
+    int max_same;    /* retries on one target before falling back (default 1) */
 } lx_backoff_conf_t;
 
 void lx_backoff_conf_default(lx_backoff_conf_t *c);

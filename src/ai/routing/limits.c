@@ -121,8 +121,7 @@ void lx_limits_absorb(lx_conn_state_t *st, int64_t now_ms, uint32_t minute_n, ui
         win_add(&st->rpd_win, win_index(now_ms, DAY_MS), day_n);
 }
 
-void lx_limits_used(const lx_conn_state_t *st, int64_t now_ms, uint32_t *minute_n,
-                    uint32_t *day_n)
+void lx_limits_used(const lx_conn_state_t *st, int64_t now_ms, uint32_t *minute_n, uint32_t *day_n)
 {
     *minute_n = st ? win_used(&st->rpm_win, win_index(now_ms, MINUTE_MS)) : 0;
     *day_n = st ? win_used(&st->rpd_win, win_index(now_ms, DAY_MS)) : 0;
@@ -199,8 +198,8 @@ static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 
 static bool hms(cur_t *c, struct tm *tm)
 {
-    return digits(c, 2, &tm->tm_hour) && lit(c, ":") && digits(c, 2, &tm->tm_min) &&
-           lit(c, ":") && digits(c, 2, &tm->tm_sec);
+    return digits(c, 2, &tm->tm_hour) && lit(c, ":") && digits(c, 2, &tm->tm_min) && lit(c, ":") &&
+           digits(c, 2, &tm->tm_sec);
 }
 
 static bool parse_date(cur_t c, struct tm *tm)
@@ -225,8 +224,8 @@ static bool parse_date(cur_t c, struct tm *tm)
     }
     /* asctime: Sun Nov  6 08:49:37 1994 */
     c = save;
-    if (word(&c, wkday_short, 7) >= 0 && lit(&c, " ") &&
-        (tm->tm_mon = word(&c, months, 12)) >= 0 && lit(&c, " ")) {
+    if (word(&c, wkday_short, 7) >= 0 && lit(&c, " ") && (tm->tm_mon = word(&c, months, 12)) >= 0 &&
+        lit(&c, " ")) {
         bool day_ok = lit(&c, " ") ? digits(&c, 1, &tm->tm_mday) : digits(&c, 2, &tm->tm_mday);
         if (day_ok && lit(&c, " ") && hms(&c, tm) && lit(&c, " ") && digits(&c, 4, &y) &&
             c.p == c.end) {
@@ -297,9 +296,9 @@ int64_t lx_cooling_set(lx_conn_state_t *st, int64_t now_ms, const char *retry_af
         return now_ms + delay;
     int64_t until = now_ms + delay;
     int64_t old = atomic_load_explicit(&st->cooling_until, memory_order_relaxed);
-    while (old < until && !atomic_compare_exchange_weak_explicit(
-                              &st->cooling_until, &old, until, memory_order_relaxed,
-                              memory_order_relaxed))
+    while (old < until &&
+           !atomic_compare_exchange_weak_explicit(&st->cooling_until, &old, until,
+                                                  memory_order_relaxed, memory_order_relaxed))
         ;
     return old > until ? old : until;
 }
@@ -359,8 +358,8 @@ bool lx_retry_allowed(lx_retry_budget_t *b)
 {
     int64_t old = atomic_load_explicit(&b->milli, memory_order_relaxed);
     while (old >= 1000) {
-        if (atomic_compare_exchange_weak_explicit(&b->milli, &old, old - 1000,
-                                                  memory_order_relaxed, memory_order_relaxed))
+        if (atomic_compare_exchange_weak_explicit(&b->milli, &old, old - 1000, memory_order_relaxed,
+                                                  memory_order_relaxed))
             return true;
     }
     return false;

@@ -42,8 +42,7 @@ void lx_limits_give_back(lx_conn_state_t *st, int64_t now_ms, int rpm, int rpd);
  * Postgres) to the current windows; they may push the count past the limit. */
 void lx_limits_absorb(lx_conn_state_t *st, int64_t now_ms, uint32_t minute_n, uint32_t day_n);
 /* Requests counted in the current minute and day windows. */
-void lx_limits_used(const lx_conn_state_t *st, int64_t now_ms, uint32_t *minute_n,
-                    uint32_t *day_n);
+void lx_limits_used(const lx_conn_state_t *st, int64_t now_ms, uint32_t *minute_n, uint32_t *day_n);
 
 /* Parses a Retry-After value: delta-seconds ("120") or an HTTP-date in any
  * of the three forms (IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", RFC 850

@@ -34,8 +34,8 @@ void lx_order_weighted_head(lx_order_item_t *it, int n, lx_rng_t *rng)
         total += it[i].w;
     if (total == 0)
         return;
-    uint64_t r = total <= UINT32_MAX ? lx_rng_below(rng, (uint32_t)total)
-                                     : lx_rng_next(rng) % total;
+    uint64_t r =
+        total <= UINT32_MAX ? lx_rng_below(rng, (uint32_t)total) : lx_rng_next(rng) % total;
     int pick = 0;
     for (int i = 0; i < n; i++) {
         if (r < it[i].w) {

@@ -36,8 +36,8 @@ lx_err_t lx_route_error(const lx_route_excl_t *x, int ncand, lx_route_why_t *why
     const uint16_t *n = x->n;
     lx_route_why_t w;
     lx_err_t e;
-    int failed_static = n[LX_WHY_NOT_ALLOWED] + n[LX_WHY_PROVIDER] + n[LX_WHY_CAPABILITY] +
-                        n[LX_WHY_CONTEXT];
+    int failed_static =
+        n[LX_WHY_NOT_ALLOWED] + n[LX_WHY_PROVIDER] + n[LX_WHY_CAPABILITY] + n[LX_WHY_CONTEXT];
     if (ncand <= 0) {
         w = LX_WHY_OK;
         e = LX_E_MODEL_NOT_FOUND;

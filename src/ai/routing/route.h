@@ -29,10 +29,10 @@ typedef enum {
     LX_WHY_RATE_LIMITED, /* rate_limit_per_minute / per_day reached */
     LX_WHY_AUTH_FAILED,  /* flagged after a 401 / 403 */
     /* static filters (the strategy chain) */
-    LX_WHY_NOT_ALLOWED,   /* the API key may not use this provider */
-    LX_WHY_PROVIDER,      /* not the provider the request asked for */
-    LX_WHY_CAPABILITY,    /* lacks a capability the request needs */
-    LX_WHY_CONTEXT,       /* prompt + max_tokens do not fit its context window */
+    LX_WHY_NOT_ALLOWED, /* the API key may not use this provider */
+    LX_WHY_PROVIDER,    /* not the provider the request asked for */
+    LX_WHY_CAPABILITY,  /* lacks a capability the request needs */
+    LX_WHY_CONTEXT,     /* prompt + max_tokens do not fit its context window */
     LX_WHY__COUNT
 } lx_route_why_t;
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 
 static const char *const strat_names[LX_STRAT__COUNT] = {
-    [LX_STRAT_ROUND_ROBIN] = "round_robin",     [LX_STRAT_SMOOTH_WEIGHTED] = "smooth_weighted",
+    [LX_STRAT_ROUND_ROBIN] = "round_robin",         [LX_STRAT_SMOOTH_WEIGHTED] = "smooth_weighted",
     [LX_STRAT_WEIGHTED_RANDOM] = "weighted_random", [LX_STRAT_PRIORITY] = "priority",
-    [LX_STRAT_LEAST_LATENCY] = "least_latency", [LX_STRAT_LEAST_BUSY] = "least_busy",
+    [LX_STRAT_LEAST_LATENCY] = "least_latency",     [LX_STRAT_LEAST_BUSY] = "least_busy",
     [LX_STRAT_LOWEST_COST] = "lowest_cost",
 };
 

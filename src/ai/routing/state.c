@@ -176,8 +176,8 @@ void lx_conn_ttfb_update(lx_conn_state_t *st, int64_t ttfb_us)
             int64_t v = (int64_t)old + diff / (1 << EWMA_SHIFT);
             nv = v > 0 ? (uint64_t)v : 1;
         }
-    } while (!atomic_compare_exchange_weak_explicit(&st->ttfb_ewma, &old, nv,
-                                                    memory_order_relaxed, memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&st->ttfb_ewma, &old, nv, memory_order_relaxed,
+                                                    memory_order_relaxed));
 }
 
 int64_t lx_conn_ttfb_us(const lx_conn_state_t *st)
@@ -194,9 +194,9 @@ void lx_conn_flag_auth(lx_conn_state_t *st, int64_t now_ms, int64_t hold_ms)
         return;
     int64_t until = now_ms + (hold_ms > 0 ? hold_ms : 0);
     int64_t old = atomic_load_explicit(&st->auth_until, memory_order_relaxed);
-    while (old < until && !atomic_compare_exchange_weak_explicit(
-                              &st->auth_until, &old, until, memory_order_relaxed,
-                              memory_order_relaxed))
+    while (old < until &&
+           !atomic_compare_exchange_weak_explicit(&st->auth_until, &old, until,
+                                                  memory_order_relaxed, memory_order_relaxed))
         ;
 }
 

@@ -23,6 +23,9 @@
  * must lie in [0, 2^42) ms (until the year 2109). A clock stepping back only
  * makes a window or a timeout last longer.
  *
+ * lx_conn_state_t is 64-byte aligned: get entries from a table, never from
+ * malloc (which only guarantees 16).
+ *
  * A NULL state pointer means "untracked" (the table was full or the id
  * invalid): every routing function accepts it and treats the target as
  * healthy, unlimited and without data. */
@@ -39,17 +42,17 @@
 typedef struct lx_conn_state {
     /* first cache line: what a routing decision reads */
     _Alignas(64) _Atomic uint64_t key; /* 0: free slot */
-    _Atomic uint64_t brk;           /* breaker word: state, probes, generation, time (breaker.c) */
-    _Atomic int64_t cooling_until;  /* ms; cooling while now < cooling_until */
-    _Atomic int64_t auth_until;     /* ms; flagged after a 401/403 while now < auth_until */
-    _Atomic uint64_t rpm_win;       /* minute index << 32 | count taken in it */
-    _Atomic uint64_t rpd_win;       /* day index << 32 | count taken in it */
-    _Atomic uint64_t ttfb_ewma;     /* microseconds << 4 (fixed point); 0: no data */
-    _Atomic int32_t inflight;       /* attempts started and not ended */
-    _Atomic uint32_t consec_fail;   /* consecutive failures in the current generation */
+    _Atomic uint64_t brk;          /* breaker word: state, probes, generation, time (breaker.c) */
+    _Atomic int64_t cooling_until; /* ms; cooling while now < cooling_until */
+    _Atomic int64_t auth_until;    /* ms; flagged after a 401/403 while now < auth_until */
+    _Atomic uint64_t rpm_win;      /* minute index << 32 | count taken in it */
+    _Atomic uint64_t rpd_win;      /* day index << 32 | count taken in it */
+    _Atomic uint64_t ttfb_ewma;    /* microseconds << 4 (fixed point); 0: no data */
+    _Atomic int32_t inflight;      /* attempts started and not ended */
+    _Atomic uint32_t consec_fail;  /* consecutive failures in the current generation */
     /* second cache line: breaker window and totals */
     _Atomic uint64_t bucket[LX_BRK_BUCKETS]; /* gen:8 | epoch:16 | ok:20 | fail:20 */
-    _Atomic uint64_t ok_total, fail_total; /* attempts ended (attempt.c), any generation */
+    _Atomic uint64_t ok_total, fail_total;   /* attempts ended (attempt.c), any generation */
 } lx_conn_state_t;
 
 typedef struct lx_state_table lx_state_table_t;
