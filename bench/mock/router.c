@@ -113,6 +113,22 @@ static mock_api_t api_of(route_t r)
     }
 }
 
+/* Applies "+key=value" options carried by the API key (e.g. a gateway
+ * credential "sk-a+fault=429"), so that two credentials of one provider can
+ * behave differently. The model's options, applied later, win. */
+static void key_opts(evhtp_request_t *req, mock_opts_t *o)
+{
+    const char *k = evhtp_header_find(req->headers_in, "Authorization");
+    if (k && strncasecmp(k, "Bearer ", 7) == 0)
+        k += 7;
+    if (k == NULL)
+        k = evhtp_header_find(req->headers_in, "x-api-key");
+    if (k == NULL)
+        k = evhtp_header_find(req->headers_in, "x-goog-api-key");
+    if (k)
+        mock_opts_apply_model(o, k, strlen(k));
+}
+
 /* Applies every x-mock-* header to o. */
 static void header_opts(evhtp_request_t *req, mock_opts_t *o)
 {
@@ -189,6 +205,7 @@ static void api_call(evhtp_request_t *req, match_t *m, const char *path, const c
 
     c.opts = mock_opts_defaults;
     header_opts(req, &c.opts);
+    key_opts(req, &c.opts);
     c.base_len = mock_opts_apply_model(&c.opts, c.model, c.model_len);
     c.prompt_tokens = len / 4 > 0 ? (long)(len / 4) : 1;
 

@@ -19,6 +19,15 @@
 #include "ai/sse.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/strmap.h"
+#include "ai/routing/attempt.h"
+#include "ai/routing/chain.h"
+#include "ai/routing/failure.h"
+#include "ai/routing/limits.h"
+#include "ai/routing/state.h"
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +43,20 @@ typedef struct {
     lx_call_opts_t o;
     lx_up_call_t *up;
     call_state_t state;
+    /* the attempt in progress */
+    const lx_call_target_t *t;
+    const lx_adapter_t *adapter;
+    bool passthrough;
+    int ti;           /* index of t in o.targets */
+    int attempts;     /* upstream calls started */
+    int same_retries; /* retries on the current target */
+    lx_attempt_t att;
+    lx_rng_t rng;
+    int64_t deadline_ms;
+    struct event retry_ev;
+    bool retry_armed;
+    char fallback_reason[96];
+    /* the answer */
     int status; /* upstream HTTP status */
     bool done;  /* the provider said the answer is complete */
     bool failed_midstream;
@@ -47,13 +70,28 @@ typedef struct {
     lx_usage_t usage;
     int64_t overhead_us;
     char id[64];
-    /* The option strings belong to the handler's stack: the call keeps its
-     * own copies and points the options at them. */
-    char upstream_model[256];
-    char client_model[256];
     char key_id[64];
-    const lx_model_t *model; /* prices, in the snapshot the call holds */
 } lx_call_t;
+
+static lx_route_conf_t route_conf;
+static lx_retry_budget_t retry_budget;
+
+void lx_call_routing_init(const lx_config_t *cfg)
+{
+    lx_route_conf_default(&route_conf);
+    route_conf.breaker.failure_threshold = (uint32_t)cfg->breaker_failures;
+    if (cfg->breaker_failures == 0)
+        route_conf.breaker.failure_ratio = 0; /* breakers off */
+    route_conf.breaker.open_ms = cfg->breaker_open_ms;
+    route_conf.cooling_cap_ms = LX_MAX(cfg->cooling_cap_ms, 1); /* 0: cooling off (1 ms) */
+    if (route_conf.cooling_default_ms > cfg->cooling_cap_ms)
+        route_conf.cooling_default_ms = cfg->cooling_cap_ms;
+    route_conf.backoff.max_same = cfg->retry_same;
+    route_conf.auth_hold_ms = cfg->auth_hold_ms;
+    lx_retry_budget_init(&retry_budget, LX_RETRY_RATIO_DEFAULT, LX_RETRY_CAP_DEFAULT,
+                         LX_RETRY_CAP_DEFAULT);
+    lx_conn_state_init(0);
+}
 
 /* ---- the one finalizer ---- */
 
@@ -63,19 +101,29 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
         lx_up_call_cancel(c->up);
         c->up = NULL;
     }
+    if (c->retry_armed)
+        event_del(&c->retry_ev);
+    if (c->att.active) /* the client left, or an error that says nothing of the target */
+        lx_attempt_end(&c->att, &route_conf, NULL, -1, NULL, lx_wall_ms());
     lx_req_on_abort(c->o.req, NULL, NULL);
     lx_usage_t *u = &c->usage;
     u->status = status;
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
     u->tokens_cached = c->tokens.cached;
-    if (c->model) {
-        const lx_model_t *m = c->model;
-        int64_t fresh = LX_MAX(c->tokens.in - c->tokens.cached, 0);
-        u->cost_usd =
-            ((double)fresh * m->input_per_1m + (double)c->tokens.cached * m->cached_per_1m +
-             (double)c->tokens.out * m->output_per_1m) /
-            1e6;
+    if (c->t) {
+        const lx_call_target_t *t = c->t;
+        snprintf(u->provider, sizeof u->provider, "%s", t->conf.name);
+        snprintf(u->model, sizeof u->model, "%s", t->upstream_model);
+        u->connection_id = t->cred ? t->cred->id : 0;
+        if (t->model) {
+            const lx_model_t *m = t->model;
+            int64_t fresh = LX_MAX(c->tokens.in - c->tokens.cached, 0);
+            u->cost_usd =
+                ((double)fresh * m->input_per_1m + (double)c->tokens.cached * m->cached_per_1m +
+                 (double)c->tokens.out * m->output_per_1m) /
+                1e6;
+        }
     }
     if (error)
         snprintf(u->error, sizeof u->error, "%s", error);
@@ -84,13 +132,15 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     if (c->o.stream)
         atomic_fetch_sub_explicit(&c->o.ai->streams_active, 1, memory_order_relaxed);
     if (c->dec)
-        c->o.adapter->stream_free(c->dec);
+        c->adapter->stream_free(c->dec);
     if (c->enc)
         lx_msg_enc_free(c->enc);
     lx_sse_free(&c->sse);
     lx_buf_free(&c->resp);
     lx_buf_free(&c->out);
-    lx_registry_release(c->o.snap); /* last: o.prov points into it */
+    if (c->o.build_ctx_free)
+        c->o.build_ctx_free(c->o.build_ctx);
+    lx_registry_release(c->o.snap); /* last: the targets point into it */
     free(c);
 }
 
@@ -107,10 +157,14 @@ static void on_client_abort(lx_req_t *req, void *arg)
 static void route_headers(lx_call_t *c)
 {
     char v[32];
-    lx_req_set_header(c->o.req, "x-llmux-provider", c->o.prov->name);
-    lx_req_set_header(c->o.req, "x-llmux-model", c->o.upstream_model);
+    lx_req_set_header(c->o.req, "x-llmux-provider", c->t->conf.name);
+    lx_req_set_header(c->o.req, "x-llmux-model", c->t->upstream_model);
     snprintf(v, sizeof v, "%lld", (long long)c->overhead_us);
     lx_req_set_header(c->o.req, "x-llmux-overhead-us", v);
+    snprintf(v, sizeof v, "%d", c->attempts);
+    lx_req_set_header(c->o.req, "x-llmux-attempts", v);
+    if (c->fallback_reason[0])
+        lx_req_set_header(c->o.req, "x-llmux-fallback-reason", c->fallback_reason);
 }
 
 static void start_stream(lx_call_t *c)
@@ -129,7 +183,7 @@ static void stream_error(lx_call_t *c, const char *message)
     lx_buf_reset(&c->out);
     if (c->o.client == LX_FMT_ANTHROPIC) {
         if (c->enc == NULL)
-            c->enc = lx_msg_enc_new(c->o.client_model, c->id, c->o.input_tokens_estimate);
+            c->enc = lx_msg_enc_new(c->t->upstream_model, c->id, c->o.input_tokens_estimate);
         lx_msg_enc_error(c->enc, "api_error", message, &c->out);
     } else {
         lx_buf_append_cstr(&c->out, "data: {\"error\":{\"message\":");
@@ -148,7 +202,7 @@ static void emit_chunk(void *arg, const char *json, size_t n)
     lx_buf_reset(&c->out);
     if (c->o.client == LX_FMT_ANTHROPIC) {
         if (c->enc == NULL)
-            c->enc = lx_msg_enc_new(c->o.client_model, c->id, c->o.input_tokens_estimate);
+            c->enc = lx_msg_enc_new(c->t->upstream_model, c->id, c->o.input_tokens_estimate);
         lx_msg_enc_chunk(c->enc, json, n, &c->out);
     } else {
         lx_buf_append(&c->out, "data: ", 6);
@@ -165,7 +219,7 @@ static void stream_finish(lx_call_t *c)
     lx_buf_reset(&c->out);
     if (c->o.client == LX_FMT_ANTHROPIC) {
         if (c->enc == NULL)
-            c->enc = lx_msg_enc_new(c->o.client_model, c->id, c->o.input_tokens_estimate);
+            c->enc = lx_msg_enc_new(c->t->upstream_model, c->id, c->o.input_tokens_estimate);
         lx_msg_enc_finish(c->enc, &c->tokens, &c->out);
     } else {
         lx_buf_append_cstr(&c->out, "data: [DONE]\n\n");
@@ -268,7 +322,7 @@ static int translated(lx_call_t *c, const lx_sse_event_t *ev)
         return LX_OK; /* after the end: ignore stragglers */
     char err[256] = "";
     lx_stream_rc_t rc =
-        c->o.adapter->stream_event(c->dec, ev->event, ev->data, &c->tokens, err, sizeof err);
+        c->adapter->stream_event(c->dec, ev->event, ev->data, &c->tokens, err, sizeof err);
     if (rc == LX_STREAM_END) {
         c->done = true;
         stream_finish(c);
@@ -284,7 +338,7 @@ static int translated(lx_call_t *c, const lx_sse_event_t *ev)
 static int on_sse_event(const lx_sse_event_t *ev, void *arg)
 {
     lx_call_t *c = arg;
-    if (!c->o.passthrough)
+    if (!c->passthrough)
         return translated(c, ev);
     return c->o.client == LX_FMT_ANTHROPIC ? passthrough_anthropic(c, ev)
                                            : passthrough_openai(c, ev);
@@ -333,9 +387,9 @@ static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
 static void reply_upstream_error(lx_call_t *c)
 {
     char m[400] = "", msg[512];
-    if (c->o.adapter->error_message)
-        c->o.adapter->error_message(c->resp.p ? c->resp.p : "", c->resp.n, m, sizeof m);
-    snprintf(msg, sizeof msg, "upstream %s returned %d%s%s", c->o.prov->name, c->status,
+    if (c->adapter->error_message)
+        c->adapter->error_message(c->resp.p ? c->resp.p : "", c->resp.n, m, sizeof m);
+    snprintf(msg, sizeof msg, "upstream %s returned %d%s%s", c->t->conf.name, c->status,
              m[0] ? ": " : "", m);
     const char *ra = c->up ? lx_up_call_header(c->up, "Retry-After") : NULL;
     if (ra)
@@ -363,7 +417,7 @@ static const char *finish_whole(lx_call_t *c)
     const char *p = c->resp.p ? c->resp.p : "";
     size_t n = c->resp.n;
     char err[256] = "";
-    if (c->o.passthrough) {
+    if (c->passthrough) {
         size_t vs, ve;
         if (!lx_body_complete(p, n)) {
             reply_bad_upstream(c, "upstream returned a body that is not complete JSON");
@@ -390,14 +444,14 @@ static const char *finish_whole(lx_call_t *c)
     }
     json_t *canon =
         c->o.kind == LX_CALL_EMBED
-            ? c->o.adapter->embed_parse(p, n, c->o.client_model, &c->tokens, err, sizeof err)
-            : c->o.adapter->chat_parse(p, n, c->o.client_model, &c->tokens, err, sizeof err);
+            ? c->adapter->embed_parse(p, n, c->t->upstream_model, &c->tokens, err, sizeof err)
+            : c->adapter->chat_parse(p, n, c->t->upstream_model, &c->tokens, err, sizeof err);
     if (canon == NULL) {
         reply_bad_upstream(c, err[0] ? err : "upstream returned an unexpected body");
         return "malformed upstream body";
     }
     if (c->o.client == LX_FMT_ANTHROPIC) {
-        json_t *msg = lx_messages_from_openai(canon, c->o.client_model, &c->tokens);
+        json_t *msg = lx_messages_from_openai(canon, c->t->upstream_model, &c->tokens);
         json_decref(canon);
         canon = msg;
     }
@@ -405,9 +459,70 @@ static const char *finish_whole(lx_call_t *c)
     return NULL;
 }
 
+static bool start_attempt(lx_call_t *c);
+
+static void retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    lx_call_t *c = arg;
+    c->retry_armed = false;
+    start_attempt(c); /* replies and finalizes by itself when nothing is left */
+}
+
+/* Records how the attempt went on its connection and, while nothing has
+ * reached the client, decides whether to try again (same target after a
+ * backoff, or the next one). True if another attempt is on its way. */
+static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
+{
+    bool http_fail = res->outcome == LX_UP_OK && c->status != 200;
+    lx_attempt_facts_t f = {
+        .status = res->outcome == LX_UP_OK ? c->status : 0,
+        .outcome = res->outcome,
+        .request_sent = res->request_sent,
+        .client_bytes_sent = c->state == CALL_STREAMING,
+        .idempotent = c->o.kind != LX_CALL_IMAGE,
+        .quota = http_fail && lx_failure_body_is_quota(lx_buf_str(&c->resp)),
+    };
+    if (f.outcome == LX_UP_OK && f.status == 200 && c->o.stream &&
+        (c->failed_midstream || !c->done))
+        f.outcome = LX_UP_BROKEN; /* the stream did not end as it should */
+    lx_verdict_t v = lx_failure_classify(&f);
+    int64_t now = lx_wall_ms();
+    const char *ra = http_fail && c->up ? lx_up_call_header(c->up, "Retry-After") : NULL;
+    int64_t ttfb = res->first_byte_us >= 0                    ? res->first_byte_us
+                   : res->outcome == LX_UP_TIMEOUT_FIRST_BYTE ? res->total_us
+                                                              : -1;
+    lx_attempt_end(&c->att, &route_conf, &v, ttfb, ra, now);
+    if (v.cls == LX_FAIL_SUCCESS || c->state == CALL_STREAMING)
+        return false;
+    lx_step_t st =
+        lx_failure_next(&v, c->same_retries, c->ti + 1 < c->o.ntargets, &route_conf.backoff,
+                        &retry_budget, &c->rng, now, c->deadline_ms);
+    if (st.kind == LX_STEP_RETRY_SAME) {
+        c->same_retries++;
+    } else if (st.kind == LX_STEP_NEXT) {
+        c->ti++;
+        c->same_retries = 0;
+    } else {
+        return false;
+    }
+    if (res->outcome != LX_UP_OK)
+        snprintf(c->fallback_reason, sizeof c->fallback_reason, "%s from %s",
+                 lx_up_outcome_name(res->outcome), c->t->conf.name);
+    else
+        snprintf(c->fallback_reason, sizeof c->fallback_reason, "%d from %s", c->status,
+                 c->t->conf.name);
+    c->up = NULL; /* the upstream module frees it after we return */
+    struct timeval tv = {(time_t)(st.delay_ms / 1000), (suseconds_t)(st.delay_ms % 1000) * 1000};
+    evtimer_add(&c->retry_ev, &tv);
+    c->retry_armed = true;
+    return true;
+}
+
 static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
 {
     lx_call_t *c = arg;
+    if (judge_attempt(c, res))
+        return;
     c->usage.ttfb_us = res->first_byte_us;
     const char *failure = NULL;
     char msg[256];
@@ -424,7 +539,7 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
             lx_req_stream_end(c->o.req);
             status = 502;
         } else {
-            snprintf(msg, sizeof msg, "upstream %s failed: %s", c->o.prov->name, failure);
+            snprintf(msg, sizeof msg, "upstream %s failed: %s", c->t->conf.name, failure);
             status = lx_err_info(err)->status;
             route_headers(c);
             lx_req_reply_error(c->o.req, err, msg, NULL);
@@ -455,19 +570,123 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
     call_finalize(c, status, failure);
 }
 
+/* ---- attempts ---- */
+
+/* Forgets what a failed attempt left behind (nothing reached the client). */
+static void reset_answer(lx_call_t *c)
+{
+    c->status = 0;
+    c->done = false;
+    c->failed_midstream = false;
+    c->fail_msg[0] = '\0';
+    lx_buf_reset(&c->resp);
+    lx_sse_free(&c->sse);
+    lx_sse_init(&c->sse, on_sse_event, c);
+    if (c->dec)
+        c->adapter->stream_free(c->dec);
+    c->dec = NULL;
+    memset(&c->tokens, 0, sizeof c->tokens);
+}
+
+/* No target could take the request (breakers open, cooling, limits). */
+/* Retry-After for a refusal: the soonest any target stops cooling. */
+static void set_retry_after(lx_req_t *req, const lx_call_target_t *t, int n)
+{
+    int64_t now = lx_wall_ms(), best = -1;
+    for (int i = 0; i < n; i++) {
+        int64_t left = t[i].state ? lx_cooling_left_ms(t[i].state, now) : 0;
+        if (left > 0 && (best < 0 || left < best))
+            best = left;
+    }
+    char v[24];
+    snprintf(v, sizeof v, "%lld", (long long)(best > 0 ? (best + 999) / 1000 : 1));
+    lx_req_set_header(req, "Retry-After", v);
+}
+
+static void reply_no_target(lx_call_t *c, lx_route_why_t why)
+{
+    bool busy = why == LX_WHY_COOLING || why == LX_WHY_RATE_LIMITED;
+    char msg[300];
+    snprintf(msg, sizeof msg, "no upstream can take this request now: %s",
+             lx_route_why_info(why)->message);
+    if (busy)
+        set_retry_after(c->o.req, c->o.targets, c->o.ntargets);
+    lx_req_reply_error(c->o.req, busy ? LX_E_RATE_LIMITED : LX_E_UNAVAILABLE, msg, NULL);
+    call_finalize(c, busy ? 429 : 503, lx_route_why_info(why)->name);
+}
+
+/* Starts the next attempt from c->ti on. False if it replied instead (the
+ * call is then finalized). */
+static bool start_attempt(lx_call_t *c)
+{
+    int64_t now = lx_wall_ms();
+    lx_route_why_t last = LX_WHY_BREAKER_OPEN;
+    for (; c->ti < c->o.ntargets; c->ti++, c->same_retries = 0) {
+        const lx_call_target_t *t = &c->o.targets[c->ti];
+        int rpm = t->cred ? t->cred->rate_limit_per_minute : 0;
+        int rpd = t->cred ? t->cred->rate_limit_per_day : 0;
+        lx_route_why_t why = lx_attempt_begin(&c->att, t->state, NULL, rpm, rpd, &route_conf, now);
+        if (why != LX_WHY_OK) {
+            last = why;
+            continue;
+        }
+        lx_up_build_t b;
+        lx_up_build_init(&b);
+        char err[300] = "";
+        bool pass = false;
+        c->t = t;
+        c->adapter = lx_adapter_for(t->conf.kind);
+        if (c->o.build(c->o.build_ctx, t, &b, &pass, err, sizeof err) != LX_OK) {
+            lx_up_build_free(&b);
+            lx_attempt_end(&c->att, &route_conf, NULL, -1, NULL, now);
+            lx_req_reply_error(c->o.req, LX_E_BAD_REQUEST,
+                               err[0] ? err : "this request cannot go to that provider", "model");
+            call_finalize(c, 400, "request cannot be translated");
+            return false;
+        }
+        reset_answer(c);
+        c->passthrough = pass;
+        if (c->o.stream && !pass)
+            c->dec = c->adapter->stream_new(t->upstream_model, c->id,
+                                            c->o.client == LX_FMT_OPENAI && c->o.client_usage,
+                                            emit_chunk, c);
+        lx_up_build_header(&b, "X-Request-Id: %s", c->usage.request_id);
+        lx_timeouts_t to = t->conf.timeouts;
+        int64_t left = lx_deadline_left_ms(now, c->deadline_ms);
+        if (left < to.total_ms)
+            to.total_ms = (int)LX_MAX(left, 1);
+        lx_up_request_t rq = {.method = "POST",
+                              .url = b.url.p,
+                              .headers = (const char *const *)b.headers,
+                              .nheaders = b.nheaders,
+                              .body = b.body.p ? b.body.p : "",
+                              .body_len = b.body.n,
+                              .timeouts = to};
+        static const lx_up_handlers_t handlers = {up_headers, up_data, up_done};
+        c->up = lx_up_call_start(c->o.ai->up, &rq, &handlers, c);
+        lx_up_build_free(&b);
+        c->attempts++;
+        if (c->up == NULL) {
+            lx_attempt_end(&c->att, &route_conf, NULL, -1, NULL, now);
+            lx_req_reply_error(c->o.req, LX_E_INTERNAL, "could not start the upstream call", NULL);
+            call_finalize(c, 500, "upstream call not started");
+            return false;
+        }
+        return true;
+    }
+    reply_no_target(c, last);
+    return false;
+}
+
 /* ---- start ---- */
 
-int lx_call_run(const lx_call_opts_t *o, lx_up_build_t *build)
+int lx_call_run(const lx_call_opts_t *o)
 {
     lx_call_t *c = lx_calloc(1, sizeof *c);
     c->o = *o;
-    snprintf(c->upstream_model, sizeof c->upstream_model, "%s", o->upstream_model);
-    snprintf(c->client_model, sizeof c->client_model, "%s", o->client_model);
-    snprintf(c->key_id, sizeof c->key_id, "%s", o->key_id ? o->key_id : "");
-    c->o.upstream_model = c->upstream_model;
-    c->o.client_model = c->client_model;
-    c->o.key_id = c->key_id;
     c->state = CALL_UPSTREAM;
+    snprintf(c->key_id, sizeof c->key_id, "%s", o->key_id ? o->key_id : "");
+    c->o.key_id = c->key_id;
     lx_sse_init(&c->sse, on_sse_event, c);
     lx_buf_init(&c->resp, 0);
     lx_buf_init(&c->out, 0);
@@ -477,49 +696,99 @@ int lx_call_run(const lx_call_opts_t *o, lx_up_build_t *build)
     lx_usage_t *u = &c->usage;
     lx_usage_new_id(u, lx_req_worker_id(o->req));
     snprintf(u->request_id, sizeof u->request_id, "%.*s", (int)rid.n, rid.p);
+    snprintf(u->key_id, sizeof u->key_id, "%s", c->key_id);
     u->api_key_id = o->api_key_id;
-    if (o->target) {
-        c->model = o->target->model;
-        const lx_provider_t *p = o->target->prov;
-        for (int i = 0; p && i < p->ncreds; i++) {
-            if (p->creds[i].active) {
-                u->connection_id = p->creds[i].id;
-                break;
-            }
-        }
-    }
-    c->o.target = NULL; /* it lived on the handler's stack */
-    snprintf(u->key_id, sizeof u->key_id, "%s", o->key_id ? o->key_id : "");
-    snprintf(u->provider, sizeof u->provider, "%s", o->prov->name);
-    snprintf(u->model, sizeof u->model, "%s", o->upstream_model);
     u->feature = o->feature;
     u->ttfb_us = -1;
     u->created_ms = lx_wall_ms();
-    if (o->stream) {
+    lx_rng_seed(&c->rng, (uint64_t)lx_now_us() ^ lx_hash(rid.p, rid.n));
+    c->deadline_ms = lx_wall_ms() + (o->ntargets ? o->targets[0].conf.timeouts.total_ms : 0);
+    evtimer_assign(&c->retry_ev, lx_req_base(o->req), retry_cb, c);
+    lx_retry_budget_deposit(&retry_budget);
+    if (o->stream)
         atomic_fetch_add_explicit(&o->ai->streams_active, 1, memory_order_relaxed);
-        if (!o->passthrough)
-            c->dec = o->adapter->stream_new(o->client_model, c->id,
-                                            o->client == LX_FMT_OPENAI && o->client_usage,
-                                            emit_chunk, c);
-    }
-
-    lx_up_build_header(build, "X-Request-Id: %s", u->request_id);
-    lx_up_request_t rq = {.method = "POST",
-                          .url = build->url.p,
-                          .headers = (const char *const *)build->headers,
-                          .nheaders = build->nheaders,
-                          .body = build->body.p ? build->body.p : "",
-                          .body_len = build->body.n,
-                          .timeouts = o->prov->timeouts};
-    static const lx_up_handlers_t handlers = {up_headers, up_data, up_done};
     c->overhead_us = lx_now_us() - o->t_handler_start;
-    c->up = lx_up_call_start(o->ai->up, &rq, &handlers, c);
-    lx_up_build_free(build);
-    if (c->up == NULL) {
-        lx_req_reply_error(o->req, LX_E_INTERNAL, "could not start the upstream call", NULL);
-        call_finalize(c, 500, "upstream call not started");
+    if (!start_attempt(c))
         return LX_OK;
-    }
     lx_req_on_abort(o->req, on_client_abort, c);
     return LX_AGAIN;
+}
+
+/* ---- targets ---- */
+
+static void target_fill(lx_call_target_t *o, const lx_target_t *t, const lx_credential_t *cred,
+                        lx_conn_state_t *state)
+{
+    memset(o, 0, sizeof *o);
+    o->prov = t->prov;
+    o->cred = cred;
+    o->model = t->model;
+    snprintf(o->upstream_model, sizeof o->upstream_model, "%s", t->upstream_model);
+    o->conf = t->prov->conf;
+    o->conf.api_key = cred ? cred->api_key : NULL;
+    o->state = state;
+}
+
+int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t,
+                    unsigned need, int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out,
+                    int max)
+{
+    const lx_provider_t *p = t->prov;
+    lx_candidate_t cands[LX_CALL_MAX_TARGETS];
+    const lx_credential_t *creds[LX_CALL_MAX_TARGETS];
+    int n = 0;
+    for (int i = 0; i < p->ncreds && n < LX_CALL_MAX_TARGETS; i++) {
+        const lx_credential_t *cr = &p->creds[i];
+        if (!cr->active)
+            continue;
+        creds[n] = cr;
+        cands[n] = (lx_candidate_t){
+            .target = cr,
+            .conn_id = cr->id,
+            .provider = lx_str(p->conf.name),
+            .caps = t->caps,
+            .context_window = t->model ? t->model->context_window : 0,
+            .input_per_1m = t->model ? t->model->input_per_1m : 0,
+            .output_per_1m = t->model ? t->model->output_per_1m : 0,
+            .priority = cr->priority,
+            .weight = cr->weight > 0 ? cr->weight : 1,
+            .rpm = cr->rate_limit_per_minute,
+            .rpd = cr->rate_limit_per_day,
+            .conn = lx_conn_state_get(cr->id),
+        };
+        n++;
+    }
+    if (n == 0) { /* a keyless server (vLLM, Ollama, the mock) */
+        target_fill(&out[0], t, NULL, NULL);
+        return 1;
+    }
+    lx_route_request_t rq = {
+        .need_caps = 0, .prompt_tokens = prompt_tokens, .max_tokens = max_tokens};
+    (void)need; /* capabilities were checked when the model was resolved */
+    lx_rng_t rng;
+    lx_str_t rid = lx_req_id(req);
+    lx_rng_seed(&rng, (uint64_t)lx_now_us() ^ lx_hash(rid.p, rid.n));
+    uint16_t order[LX_CALL_MAX_TARGETS];
+    lx_route_excl_t excl;
+    memset(&excl, 0, sizeof excl);
+    int k = lx_chain_order(cands, n, &rq, &route_conf, lx_wall_ms(), &rng, order, LX_MIN(max, n),
+                           &excl);
+    if (k <= 0) {
+        lx_route_why_t why;
+        lx_err_t e = lx_route_error(&excl, n, &why);
+        char msg[300];
+        snprintf(msg, sizeof msg, "no upstream can take this request now: %s",
+                 lx_route_why_info(why)->message);
+        if (e == LX_E_RATE_LIMITED) {
+            lx_call_target_t tmp[LX_CALL_MAX_TARGETS];
+            for (int i = 0; i < n; i++)
+                target_fill(&tmp[i], t, creds[i], cands[i].conn);
+            set_retry_after(req, tmp, n);
+        }
+        lx_req_reply_error(req, e, msg, NULL);
+        return 0;
+    }
+    for (int i = 0; i < k; i++)
+        target_fill(&out[i], t, creds[order[i]], cands[order[i]].conn);
+    return k;
 }

@@ -25,31 +25,60 @@ typedef enum {
     LX_CALL_IMAGE,
 } lx_call_kind_t;
 
+/* One place a request may go: a provider, one of its credentials, a model. */
+typedef struct {
+    const lx_provider_t *prov;
+    const lx_credential_t *cred; /* NULL: no key (a keyless server) */
+    const lx_model_t *model;     /* NULL: not in the catalog */
+    char upstream_model[256];
+    lx_provider_conf_t conf;     /* prov->conf, api_key = cred's key */
+    struct lx_conn_state *state; /* the credential's breaker and limits, NULL if none */
+} lx_call_target_t;
+
+#define LX_CALL_MAX_TARGETS 8
+
+/* Builds the upstream request for one target and says whether its wire is
+ * the client's own (pass-through). LX_ERROR with a message in err means the
+ * client's request cannot go to that target (not retried). */
+typedef int (*lx_call_build_fn)(void *ctx, const lx_call_target_t *t, lx_up_build_t *out,
+                                bool *passthrough, char *err, size_t errlen);
+
 typedef struct {
     lx_ai_t *ai;
     lx_req_t *req;
     lx_snapshot_t *snap; /* the request's registry reference: the call releases it */
     lx_client_fmt_t client;
     lx_call_kind_t kind;
-    const lx_provider_conf_t *prov;
-    const lx_adapter_t *adapter; /* the provider's adapter */
-    const char *feature;         /* usage feature: "chat", "messages", "embed" */
+    const char *feature; /* usage feature: "chat", "messages", "embed", "image" */
     const char *key_id;
-    int64_t api_key_id;        /* 0: the admin key */
-    const lx_target_t *target; /* borrowed during lx_call_run: model prices, credential */
-    const char *upstream_model;
-    const char *client_model; /* the model name reported in translated answers */
+    int64_t api_key_id; /* 0: the admin key */
     bool stream;
-    bool passthrough;              /* same wire on both sides: forward upstream's bytes */
     bool client_usage;             /* an OpenAI client asked for stream usage */
     int64_t input_tokens_estimate; /* for Anthropic message_start before usage is known */
     int64_t t_handler_start;
+    /* The order to try, first choice first; the rest are the fallbacks. */
+    lx_call_target_t targets[LX_CALL_MAX_TARGETS];
+    int ntargets;
+    lx_call_build_fn build;
+    void *build_ctx; /* owned by the call from lx_call_run on */
+    void (*build_ctx_free)(void *ctx);
 } lx_call_opts_t;
 
-/* Starts the upstream call described by build (consumed). The strings in o
- * are copied; o itself need not outlive the call. Returns LX_AGAIN
- * when the call now owns the request, or LX_OK if it already replied (an
- * error). */
-int lx_call_run(const lx_call_opts_t *o, lx_up_build_t *build);
+/* Starts the call: tries the targets in order (retrying, rotating and
+ * falling back only before the first byte reaches the client). o is copied.
+ * Returns LX_AGAIN when the call now owns the request, or LX_OK if it
+ * already replied (an error). Either way build_ctx is the call's. */
+int lx_call_run(const lx_call_opts_t *o);
+
+/* Fills the ordered targets for a resolved model: the provider's active
+ * credentials, ordered by the strategy chain (health, limits, priority,
+ * weight). Returns the count; 0 after replying an error. */
+struct lx_ai_auth;
+int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t,
+                    unsigned need, int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out,
+                    int max);
+
+/* Process-wide routing state and settings: call once at start-up. */
+void lx_call_routing_init(const lx_config_t *cfg);
 
 #endif

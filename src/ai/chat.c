@@ -182,71 +182,99 @@ static void passthrough_body(lx_buf_t *out, lx_str_t body, const char *model, js
     *out = tmp;
 }
 
+void lx_ai_openai_headers(const lx_provider_conf_t *p, lx_up_build_t *b)
+{
+    lx_up_build_header(b, "Content-Type: application/json");
+    if (p->api_key)
+        lx_up_build_header(b, "Authorization: Bearer %s", p->api_key);
+    for (int i = 0; i < p->nheaders; i++)
+        lx_up_build_header(b, "%s: %s", p->header_names[i], p->header_values[i]);
+}
+
+/* What a chat call needs to build a request for any target, every attempt. */
+typedef struct {
+    json_t *root; /* the parsed body (owned) */
+    lx_str_t body;
+    bool stream, client_usage;
+} chat_ctx_t;
+
+static void chat_ctx_free(void *ctx)
+{
+    chat_ctx_t *x = ctx;
+    json_decref(x->root);
+    free(x);
+}
+
+static int chat_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bool *pass, char *err,
+                      size_t errlen)
+{
+    chat_ctx_t *x = ctx;
+    const lx_adapter_t *ad = lx_adapter_for(t->conf.kind);
+    *pass = ad == &lx_adapter_openai;
+    if (*pass) {
+        lx_buf_printf(&b->url, "%s/chat/completions", t->conf.base_url);
+        lx_ai_openai_headers(&t->conf, b);
+        passthrough_body(&b->body, x->body, t->upstream_model,
+                         json_object_get(x->root, "stream_options"), x->stream && !x->client_usage);
+        return LX_OK;
+    }
+    json_object_set_new(x->root, "model", json_string(t->upstream_model));
+    if (ad->chat_build == NULL) {
+        snprintf(err, errlen, "provider %s cannot serve chat", t->conf.name);
+        return LX_ERROR;
+    }
+    return ad->chat_build(&t->conf, x->root, x->stream, b, err, errlen);
+}
+
 static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
     int64_t t0 = lx_now_us();
     json_t *root = lx_ai_parse_body(req);
     if (root == NULL)
         return LX_OK;
-    lx_target_t t;
     if (!json_is_array(json_object_get(root, "messages"))) {
         json_decref(root);
         lx_req_reply_error(req, LX_E_MISSING_FIELD, "'messages' must be an array", "messages");
         return LX_OK;
     }
     bool stream = json_is_true(json_object_get(root, "stream"));
-    if (!lx_ai_resolve(a, req, root, LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0), &t)) {
+    unsigned need = LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0);
+    lx_target_t t;
+    if (!lx_ai_resolve(a, req, root, need, &t)) {
         json_decref(root);
         return LX_OK;
     }
-    json_t *so = json_object_get(root, "stream_options");
     lx_call_opts_t o = {
         .ai = ai,
         .req = req,
         .client = LX_FMT_OPENAI,
         .kind = LX_CALL_CHAT,
-        .prov = t.provider,
-        .adapter = lx_adapter_for(t.provider->kind),
         .feature = "chat",
         .key_id = a->key_id,
         .api_key_id = a->key ? a->key->id : 0,
-        .target = &t,
-        .snap = a->snap,
-        .upstream_model = t.upstream_model,
-        .client_model = t.upstream_model,
         .stream = stream,
-        .client_usage = json_is_true(json_object_get(so, "include_usage")),
+        .client_usage =
+            json_is_true(json_object_get(json_object_get(root, "stream_options"), "include_usage")),
+        .input_tokens_estimate = lx_ai_estimate_tokens(lx_req_body(req).n),
         .t_handler_start = t0,
     };
-    o.passthrough = o.adapter == &lx_adapter_openai;
-    lx_up_build_t b;
-    lx_up_build_init(&b);
-    if (o.passthrough) {
-        const lx_provider_conf_t *p = t.provider;
-        lx_buf_printf(&b.url, "%s/chat/completions", p->base_url);
-        lx_up_build_header(&b, "Content-Type: application/json");
-        if (p->api_key)
-            lx_up_build_header(&b, "Authorization: Bearer %s", p->api_key);
-        for (int i = 0; i < p->nheaders; i++)
-            lx_up_build_header(&b, "%s: %s", p->header_names[i], p->header_values[i]);
-        passthrough_body(&b.body, lx_req_body(req), t.upstream_model, so,
-                         stream && !o.client_usage);
-    } else {
-        char err[300] = "";
-        json_object_set_new(root, "model", json_string(t.upstream_model));
-        if (o.adapter->chat_build == NULL ||
-            o.adapter->chat_build(t.provider, root, stream, &b, err, sizeof err) != LX_OK) {
-            json_decref(root);
-            lx_up_build_free(&b);
-            lx_req_reply_error(req, LX_E_BAD_REQUEST,
-                               err[0] ? err : "this provider cannot serve chat", "messages");
-            return LX_OK;
-        }
+    json_t *mt = json_object_get(root, "max_completion_tokens");
+    if (!json_is_integer(mt))
+        mt = json_object_get(root, "max_tokens");
+    o.ntargets = lx_call_targets(ai, req, a->snap, &t, need, o.input_tokens_estimate,
+                                 json_integer_value(mt), o.targets, LX_CALL_MAX_TARGETS);
+    if (o.ntargets == 0) {
+        json_decref(root);
+        return LX_OK;
     }
-    o.input_tokens_estimate = lx_ai_estimate_tokens(lx_req_body(req).n);
-    json_decref(root);
+    chat_ctx_t *x = lx_calloc(1, sizeof *x);
+    *x = (chat_ctx_t){root, lx_req_body(req), stream, o.client_usage};
+    o.build = chat_build;
+    o.build_ctx = x;
+    o.build_ctx_free = chat_ctx_free;
+    o.snap = a->snap;
     a->snap = NULL; /* the call owns the reference now */
-    return lx_call_run(&o, &b);
+    return lx_call_run(&o);
 }
 
 int lx_ai_chat_handler(lx_req_t *req, void *arg)

@@ -8,6 +8,42 @@
 
 #include <stdio.h>
 
+typedef struct {
+    json_t *root; /* owned */
+    lx_str_t body;
+} embed_ctx_t;
+
+static void embed_ctx_free(void *ctx)
+{
+    embed_ctx_t *x = ctx;
+    json_decref(x->root);
+    free(x);
+}
+
+static int embed_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bool *pass,
+                       char *err, size_t errlen)
+{
+    embed_ctx_t *x = ctx;
+    const lx_adapter_t *ad = lx_adapter_for(t->conf.kind);
+    *pass = ad == &lx_adapter_openai;
+    if (*pass) { /* the client's own bytes, model spliced */
+        lx_buf_printf(&b->url, "%s/embeddings", t->conf.base_url);
+        lx_ai_openai_headers(&t->conf, b);
+        lx_buf_t quoted;
+        lx_buf_init(&quoted, 64);
+        lx_buf_append_json_str(&quoted, t->upstream_model, strlen(t->upstream_model));
+        lx_body_set(&b->body, x->body.p, x->body.n, "model", quoted.p, quoted.n);
+        lx_buf_free(&quoted);
+        return LX_OK;
+    }
+    if (ad->embed_build == NULL) {
+        snprintf(err, errlen, "provider %s has no embeddings", t->conf.name);
+        return LX_ERROR;
+    }
+    json_object_set_new(x->root, "model", json_string(t->upstream_model));
+    return ad->embed_build(&t->conf, x->root, b, err, errlen);
+}
+
 static int embed_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
     int64_t t0 = lx_now_us();
@@ -31,43 +67,25 @@ static int embed_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         .req = req,
         .client = LX_FMT_OPENAI,
         .kind = LX_CALL_EMBED,
-        .prov = t.provider,
-        .adapter = lx_adapter_for(t.provider->kind),
         .feature = "embed",
         .key_id = a->key_id,
         .api_key_id = a->key ? a->key->id : 0,
-        .target = &t,
-        .snap = a->snap,
-        .upstream_model = t.upstream_model,
-        .client_model = t.upstream_model,
         .t_handler_start = t0,
     };
-    o.passthrough = o.adapter == &lx_adapter_openai;
-    lx_up_build_t b;
-    lx_up_build_init(&b);
-    char err[300] = "";
-    json_object_set_new(root, "model", json_string(t.upstream_model));
-    int rc = o.adapter->embed_build ? o.adapter->embed_build(t.provider, root, &b, err, sizeof err)
-                                    : LX_ERROR;
-    if (rc == LX_OK && o.passthrough) {
-        /* The client's own bytes, not the re-serialized object. */
-        lx_buf_t quoted;
-        lx_buf_init(&quoted, 64);
-        lx_buf_append_json_str(&quoted, t.upstream_model, strlen(t.upstream_model));
-        lx_str_t body = lx_req_body(req);
-        lx_buf_reset(&b.body);
-        lx_body_set(&b.body, body.p, body.n, "model", quoted.p, quoted.n);
-        lx_buf_free(&quoted);
-    }
-    json_decref(root);
-    if (rc != LX_OK) {
-        lx_up_build_free(&b);
-        lx_req_reply_error(req, LX_E_BAD_REQUEST, err[0] ? err : "cannot build the request",
-                           "input");
+    o.ntargets =
+        lx_call_targets(ai, req, a->snap, &t, LX_CAP_EMBED, 0, 0, o.targets, LX_CALL_MAX_TARGETS);
+    if (o.ntargets == 0) {
+        json_decref(root);
         return LX_OK;
     }
+    embed_ctx_t *x = lx_calloc(1, sizeof *x);
+    *x = (embed_ctx_t){root, lx_req_body(req)};
+    o.build = embed_build;
+    o.build_ctx = x;
+    o.build_ctx_free = embed_ctx_free;
+    o.snap = a->snap;
     a->snap = NULL; /* the call owns the reference now */
-    return lx_call_run(&o, &b);
+    return lx_call_run(&o);
 }
 
 int lx_ai_embed_handler(lx_req_t *req, void *arg)

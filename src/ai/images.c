@@ -5,6 +5,25 @@
 #include "ai/handlers.h"
 #include "core/clock.h"
 
+static void json_ctx_free(void *ctx)
+{
+    json_decref(ctx);
+}
+
+static int image_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bool *pass,
+                       char *err, size_t errlen)
+{
+    json_t *root = ctx;
+    const lx_adapter_t *ad = lx_adapter_for(t->conf.kind);
+    *pass = true; /* OpenAI's image answer passes through unchanged */
+    if (ad->image_build == NULL) {
+        snprintf(err, errlen, "provider %s cannot make images", t->conf.name);
+        return LX_ERROR;
+    }
+    json_object_set_new(root, "model", json_string(t->upstream_model));
+    return ad->image_build(&t->conf, root, b, err, errlen);
+}
+
 static int images_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
     int64_t t0 = lx_now_us();
@@ -21,38 +40,28 @@ static int images_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         json_decref(root);
         return LX_OK;
     }
-    const lx_adapter_t *ad = lx_adapter_for(t.provider->kind);
-    lx_up_build_t b;
-    lx_up_build_init(&b);
-    char err[300] = "";
-    json_object_set_new(root, "model", json_string(t.upstream_model));
-    int rc = ad->image_build ? ad->image_build(t.provider, root, &b, err, sizeof err) : LX_ERROR;
-    json_decref(root);
-    if (rc != LX_OK) {
-        lx_up_build_free(&b);
-        lx_req_reply_error(req, LX_E_BAD_REQUEST, err[0] ? err : "cannot build the request",
-                           "model");
-        return LX_OK;
-    }
     lx_call_opts_t o = {
         .ai = ai,
         .req = req,
         .client = LX_FMT_OPENAI,
-        .kind = LX_CALL_IMAGE,
-        .prov = t.provider,
-        .adapter = ad,
+        .kind = LX_CALL_IMAGE, /* not idempotent: never replayed once sent */
         .feature = "image",
         .key_id = a->key_id,
         .api_key_id = a->key ? a->key->id : 0,
-        .target = &t,
-        .snap = a->snap,
-        .upstream_model = t.upstream_model,
-        .client_model = t.upstream_model,
-        .passthrough = true,
         .t_handler_start = t0,
     };
+    o.ntargets =
+        lx_call_targets(ai, req, a->snap, &t, LX_CAP_IMAGES, 0, 0, o.targets, LX_CALL_MAX_TARGETS);
+    if (o.ntargets == 0) {
+        json_decref(root);
+        return LX_OK;
+    }
+    o.build = image_build;
+    o.build_ctx = root;
+    o.build_ctx_free = json_ctx_free;
+    o.snap = a->snap;
     a->snap = NULL; /* the call owns the reference now */
-    return lx_call_run(&o, &b);
+    return lx_call_run(&o);
 }
 
 int lx_ai_images_handler(lx_req_t *req, void *arg)

@@ -29,26 +29,59 @@ static bool valid_request(lx_req_t *req, json_t *root)
     return true;
 }
 
-static void passthrough_build(lx_up_build_t *b, lx_req_t *req, const lx_target_t *t)
+typedef struct {
+    json_t *root;  /* the client's Anthropic request (owned) */
+    json_t *canon; /* its canonical (OpenAI) form, made on first need (owned) */
+    lx_str_t body;
+    bool stream;
+    const char *anthropic_version, *anthropic_beta; /* client headers, borrowed */
+} msg_ctx_t;
+
+static void msg_ctx_free(void *ctx)
 {
-    const lx_provider_conf_t *p = t->provider;
-    lx_buf_printf(&b->url, "%s/v1/messages", p->base_url);
-    lx_up_build_header(b, "Content-Type: application/json");
-    if (p->api_key)
-        lx_up_build_header(b, "x-api-key: %s", p->api_key);
-    const char *ver = lx_req_header(req, "anthropic-version");
-    lx_up_build_header(b, "anthropic-version: %s", ver ? ver : ANTHROPIC_VERSION);
-    const char *beta = lx_req_header(req, "anthropic-beta");
-    if (beta)
-        lx_up_build_header(b, "anthropic-beta: %s", beta);
-    for (int i = 0; i < p->nheaders; i++)
-        lx_up_build_header(b, "%s: %s", p->header_names[i], p->header_values[i]);
-    lx_buf_t quoted;
-    lx_buf_init(&quoted, 64);
-    lx_buf_append_json_str(&quoted, t->upstream_model, strlen(t->upstream_model));
-    lx_str_t body = lx_req_body(req);
-    lx_body_set(&b->body, body.p, body.n, "model", quoted.p, quoted.n);
-    lx_buf_free(&quoted);
+    msg_ctx_t *x = ctx;
+    json_decref(x->root);
+    json_decref(x->canon);
+    free(x);
+}
+
+static int msg_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bool *pass, char *err,
+                     size_t errlen)
+{
+    msg_ctx_t *x = ctx;
+    const lx_provider_conf_t *p = &t->conf;
+    *pass = p->kind == LX_PROVIDER_ANTHROPIC;
+    if (*pass) { /* same wire: the client's bytes, model spliced */
+        lx_buf_printf(&b->url, "%s/v1/messages", p->base_url);
+        lx_up_build_header(b, "Content-Type: application/json");
+        if (p->api_key)
+            lx_up_build_header(b, "x-api-key: %s", p->api_key);
+        lx_up_build_header(b, "anthropic-version: %s",
+                           x->anthropic_version ? x->anthropic_version : ANTHROPIC_VERSION);
+        if (x->anthropic_beta)
+            lx_up_build_header(b, "anthropic-beta: %s", x->anthropic_beta);
+        for (int i = 0; i < p->nheaders; i++)
+            lx_up_build_header(b, "%s: %s", p->header_names[i], p->header_values[i]);
+        lx_buf_t quoted;
+        lx_buf_init(&quoted, 64);
+        lx_buf_append_json_str(&quoted, t->upstream_model, strlen(t->upstream_model));
+        lx_body_set(&b->body, x->body.p, x->body.n, "model", quoted.p, quoted.n);
+        lx_buf_free(&quoted);
+        return LX_OK;
+    }
+    if (x->canon == NULL) {
+        const char *param = NULL;
+        x->canon = lx_messages_to_openai(x->root, err, errlen, &param);
+        if (x->canon == NULL)
+            return LX_ERROR;
+    }
+    const lx_adapter_t *ad = lx_adapter_for(p->kind);
+    json_object_set_new(x->canon, "model", json_string(t->upstream_model));
+    if (ad->chat_build == NULL) {
+        snprintf(err, errlen, "provider %s cannot serve chat", p->name);
+        return LX_ERROR;
+    }
+    return ad->chat_build(p, x->canon, x->stream, b, err, errlen);
 }
 
 static int messages_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
@@ -58,61 +91,57 @@ static int messages_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
     if (root == NULL)
         return LX_OK;
     bool stream = json_is_true(json_object_get(root, "stream"));
+    unsigned need = LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0);
     lx_target_t t;
-    if (!lx_ai_resolve(a, req, root, LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0), &t) ||
-        !valid_request(req, root)) {
+    if (!lx_ai_resolve(a, req, root, need, &t) || !valid_request(req, root)) {
         json_decref(root);
         return LX_OK;
+    }
+    /* Validate the translation up front so a bad request is a 400 at once. */
+    char err[300] = "";
+    const char *param = NULL;
+    json_t *canon = NULL;
+    if (t.provider->kind != LX_PROVIDER_ANTHROPIC) {
+        canon = lx_messages_to_openai(root, err, sizeof err, &param);
+        if (canon == NULL) {
+            json_decref(root);
+            lx_req_reply_error(req, LX_E_BAD_REQUEST, err, param);
+            return LX_OK;
+        }
     }
     lx_call_opts_t o = {
         .ai = ai,
         .req = req,
         .client = LX_FMT_ANTHROPIC,
         .kind = LX_CALL_CHAT,
-        .prov = t.provider,
-        .adapter = lx_adapter_for(t.provider->kind),
         .feature = "messages",
         .key_id = a->key_id,
         .api_key_id = a->key ? a->key->id : 0,
-        .target = &t,
-        .snap = a->snap,
-        .upstream_model = t.upstream_model,
-        .client_model = t.upstream_model,
         .stream = stream,
-        .passthrough = t.provider->kind == LX_PROVIDER_ANTHROPIC,
         .input_tokens_estimate = lx_ai_estimate_tokens(lx_req_body(req).n),
         .t_handler_start = t0,
     };
-    lx_up_build_t b;
-    lx_up_build_init(&b);
-    if (o.passthrough) {
-        passthrough_build(&b, req, &t);
-    } else {
-        char err[300] = "";
-        const char *param = NULL;
-        json_t *canon = lx_messages_to_openai(root, err, sizeof err, &param);
-        if (canon == NULL) {
-            json_decref(root);
-            lx_up_build_free(&b);
-            lx_req_reply_error(req, LX_E_BAD_REQUEST, err, param);
-            return LX_OK;
-        }
-        json_object_set_new(canon, "model", json_string(t.upstream_model));
-        int rc = o.adapter->chat_build
-                     ? o.adapter->chat_build(t.provider, canon, stream, &b, err, sizeof err)
-                     : LX_ERROR;
+    o.ntargets = lx_call_targets(ai, req, a->snap, &t, need, o.input_tokens_estimate,
+                                 json_integer_value(json_object_get(root, "max_tokens")), o.targets,
+                                 LX_CALL_MAX_TARGETS);
+    if (o.ntargets == 0) {
+        json_decref(root);
         json_decref(canon);
-        if (rc != LX_OK) {
-            json_decref(root);
-            lx_up_build_free(&b);
-            lx_req_reply_error(req, LX_E_BAD_REQUEST, err[0] ? err : "cannot translate request",
-                               "messages");
-            return LX_OK;
-        }
+        return LX_OK;
     }
-    json_decref(root);
+    msg_ctx_t *x = lx_calloc(1, sizeof *x);
+    *x = (msg_ctx_t){root,
+                     canon,
+                     lx_req_body(req),
+                     stream,
+                     lx_req_header(req, "anthropic-version"),
+                     lx_req_header(req, "anthropic-beta")};
+    o.build = msg_build;
+    o.build_ctx = x;
+    o.build_ctx_free = msg_ctx_free;
+    o.snap = a->snap;
     a->snap = NULL; /* the call owns the reference now */
-    return lx_call_run(&o, &b);
+    return lx_call_run(&o);
 }
 
 int lx_ai_messages_handler(lx_req_t *req, void *arg)

@@ -19,8 +19,8 @@
 typedef struct {
     int64_t id;
     char *name;
-    char *api_key; /* secret, opened from its sealed form; NULL for keyless servers */
-    int priority, weight;
+    char *api_key;        /* secret, opened from its sealed form; NULL for keyless servers */
+    int priority, weight; /* lowest priority value is tried first; weight splits a tier */
     bool active;
     int rate_limit_per_minute, rate_limit_per_day; /* 0 = none */
 } lx_credential_t;

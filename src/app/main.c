@@ -7,6 +7,8 @@
 #include "app/app.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "ai/call.h"
+#include "ai/routing/state.h"
 #include "ai/registry.h"
 #include "db/migrate.h"
 #include "db/store.h"
@@ -85,6 +87,7 @@ static int serve(lx_config_t *cfg)
             return 1;
         }
     }
+    lx_call_routing_init(cfg);
     char rerr[600];
     if (lx_registry_start(cfg, rerr, sizeof rerr) != LX_OK) {
         fprintf(stderr, "llmux: %s\n", rerr);
@@ -138,6 +141,7 @@ static int serve(lx_config_t *cfg)
     }
     free(app.workers);
     lx_registry_stop();
+    lx_conn_state_shutdown();
     lx_upstream_global_cleanup();
     lx_log_info("llmux stopped", "%s", "");
     return 0;

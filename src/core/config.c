@@ -92,6 +92,11 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->drain_timeout_ms = 30000;
     cfg->stream_high_water = 256u << 10;
     cfg->registry_refresh_ms = 30000;
+    cfg->breaker_failures = 5;
+    cfg->breaker_open_ms = 30000;
+    cfg->cooling_cap_ms = 60000;
+    cfg->retry_same = 1;
+    cfg->auth_hold_ms = 300000;
     cfg->log_level = LX_LOG_INFO;
     cfg->access_log = true;
     cfg->usage_log = true;
@@ -273,6 +278,14 @@ static const setting_t settings[] = {
      OFF(stream_high_water), 4096, 64L << 20},
     {"registry_refresh_ms", "LLMUX_REGISTRY_REFRESH_MS", NULL, T_INT, OFF(registry_refresh_ms), 100,
      86400000},
+    {"routing.breaker_failures", "LLMUX_BREAKER_FAILURES", NULL, T_INT, OFF(breaker_failures), 0,
+     1000000},
+    {"routing.breaker_open_ms", "LLMUX_BREAKER_OPEN_MS", NULL, T_INT, OFF(breaker_open_ms), 1,
+     86400000},
+    {"routing.cooling_cap_ms", "LLMUX_COOLING_CAP_MS", NULL, T_INT, OFF(cooling_cap_ms), 0,
+     86400000},
+    {"routing.retry_same", "LLMUX_RETRY_SAME", NULL, T_INT, OFF(retry_same), 0, 10},
+    {"routing.auth_hold_ms", "LLMUX_AUTH_HOLD_MS", NULL, T_INT, OFF(auth_hold_ms), 0, 86400000},
     {"upstream.connect_timeout_ms", "LLMUX_UPSTREAM_CONNECT_TIMEOUT_MS", NULL, T_INT,
      OFF(upstream.connect_ms), 1, 600000},
     {"upstream.first_byte_timeout_ms", "LLMUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS", NULL, T_INT,
@@ -434,7 +447,8 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
             continue;
         }
         if (json_is_object(v) && prefix[0] == '\0' &&
-            (strcmp(key, "limits") == 0 || strcmp(key, "upstream") == 0)) {
+            (strcmp(key, "limits") == 0 || strcmp(key, "upstream") == 0 ||
+             strcmp(key, "routing") == 0)) {
             if (apply_object(cfg, v, key, err, errlen) != LX_OK)
                 return LX_ERROR;
             continue;

@@ -67,6 +67,13 @@ typedef struct {
     size_t stream_high_water;
     int registry_refresh_ms;
 
+    /* routing: retries, breakers, cooling (see README) */
+    int breaker_failures; /* consecutive failures that open a connection's breaker; 0: off */
+    int breaker_open_ms;  /* how long it stays open before a probe */
+    int cooling_cap_ms;   /* longest cooling after a 429 (Retry-After is capped to it) */
+    int retry_same;       /* retries on one target before falling back */
+    int auth_hold_ms;     /* a 401/403 keeps a credential out this long */
+
     lx_log_level_t log_level;
     bool access_log;
     bool usage_log; /* record usage (to Postgres when configured, else as log lines) */

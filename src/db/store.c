@@ -239,7 +239,7 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         "ORDER BY id",
         "SELECT id, provider_id, name, status, credential, priority, weight, "
         "coalesce(rate_limit_per_minute, 0), coalesce(rate_limit_per_day, 0) "
-        "FROM ai_connections ORDER BY provider_id, priority DESC, id",
+        "FROM ai_connections ORDER BY provider_id, priority, id",
         "SELECT id, provider_id, upstream_name, public_name, status, capabilities::text, "
         "coalesce(context_window, 0), coalesce(max_output_tokens, 0), "
         "input_cost_per_1m::float8, output_cost_per_1m::float8, cached_cost_per_1m::float8 "

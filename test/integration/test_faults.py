@@ -130,6 +130,9 @@ class Faults(unittest.TestCase):
             }}, f)
         cls.lx = Llmux(mock=cls.mock, args=("--config", cls.cfg), env={
             "ANTHROPIC_API_KEY": ANT_KEY, "ANTHROPIC_BASE_URL": up,
+            # These tests are about how each fault reaches the client, request by
+            # request: no breaker, no cooling (test_routing covers those).
+            "LLMUX_BREAKER_FAILURES": "0", "LLMUX_COOLING_CAP_MS": "0", "LLMUX_RETRY_SAME": "0",
             "LLMUX_STREAM_HIGH_WATER": "8192",
         })
 

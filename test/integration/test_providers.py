@@ -31,6 +31,8 @@ class Providers(unittest.TestCase):
             "OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": cls.mock.url + "/v1",
             "ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": cls.mock.url,
             "GEMINI_API_KEY": "gem-test-key", "GEMINI_BASE_URL": cls.mock.url,
+            # per-request fault checks: no breaker, no cooling (see test_routing)
+            "LLMUX_BREAKER_FAILURES": "0", "LLMUX_COOLING_CAP_MS": "0", "LLMUX_RETRY_SAME": "0",
         })
 
     @classmethod

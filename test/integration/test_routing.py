@@ -1,0 +1,148 @@
+"""Retries, rotation and fallbacks before the first byte; breakers; cooling;
+the overall deadline. Providers and credentials are made through the admin
+API; the mock fails per credential through options in the key itself
+(e.g. "sk-a+fault=429"), so one credential of a provider can fail while the
+next one works."""
+import json
+import time
+import unittest
+
+from harness import Llmux, Mock, sse_events, wait_for
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+class Routing(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock()
+        cls.lx = Llmux(db=True, mock=cls.mock, env={"LLMUX_BREAKER_FAILURES": "3",
+                                                    "LLMUX_BREAKER_OPEN_MS": "600"})
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lx.stop() == 0
+        cls.mock.stop()
+
+    def admin(self, method, path, body=None):
+        r = self.lx.req(method, "/api/v1/admin/ai" + path, body=body)
+        self.assertLess(r.status, 300, r)
+        return r.json()
+
+    def provider(self, name, keys, **extra):
+        """A provider on the mock with one connection per key, first key first.
+        It is created disabled and enabled last: a snapshot that has it enabled
+        has every one of its connections too."""
+        p = self.admin("POST", "/providers", {"name": name, "kind": "openai_compatible",
+                                              "base_url": self.mock.url + "/v1",
+                                              "status": "disabled", **extra})
+        conns = []
+        for i, key in enumerate(keys):
+            conns.append(self.admin("POST", "/connections", {
+                "provider_id": p["id"], "name": f"c{i}", "api_key": key,
+                "priority": i}))  # lowest value first
+        self.admin("PATCH", f"/providers/{p['id']}", {"status": "active"})
+        wait_for(lambda: self.lx.chat({"model": f"{name}/probe+fault=400",
+                                       "messages": MSG}).status == 400, timeout=3,
+                 what="provider loaded")
+        return p, conns
+
+    def sent_keys(self, n):
+        return [r["headers"].get("authorization", "")[7:] for r in self.mock.requests()[-n:]]
+
+    def test_429_rotates_to_the_next_connection(self):
+        self.provider("rot", ["sk-rot-a+fault=429+retry_after=30", "sk-rot-b"])
+        self.mock.reset()
+        r = self.lx.chat({"model": "rot/m+chunks=2", "messages": MSG})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers["x-llmux-attempts"], "2")
+        self.assertIn("429", r.headers["x-llmux-fallback-reason"])
+        self.assertEqual(self.sent_keys(2), ["sk-rot-a+fault=429+retry_after=30", "sk-rot-b"])
+        # the first connection is cooling now: the next request goes straight to b
+        r = self.lx.chat({"model": "rot/m+chunks=2", "messages": MSG})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["x-llmux-attempts"], "1")
+        self.assertEqual(self.sent_keys(1), ["sk-rot-b"])
+
+    def test_all_cooling_gives_429_with_retry_after(self):
+        self.provider("cool", ["sk-cool+fault=429+retry_after=20"])
+        r = self.lx.chat({"model": "cool/m", "messages": MSG})
+        self.assertEqual(r.status, 429)
+        before = self.mock.stats()["requests_total"]
+        r = self.lx.chat({"model": "cool/m", "messages": MSG})
+        self.assertEqual(r.status, 429)
+        self.assertIn("cooling", r.json()["error"]["message"])
+        self.assertGreater(int(r.headers["retry-after"]), 10)
+        self.assertEqual(self.mock.stats()["requests_total"], before)  # upstream spared
+
+    def test_5xx_retries_then_falls_back(self):
+        self.provider("fb", ["sk-fb-a+fault=503", "sk-fb-b"])
+        self.mock.reset()
+        r = self.lx.chat({"model": "fb/m+chunks=1", "messages": MSG})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers["x-llmux-attempts"], "3")  # a, a again, then b
+        self.assertEqual(self.sent_keys(3), ["sk-fb-a+fault=503", "sk-fb-a+fault=503",
+                                             "sk-fb-b"])
+        self.assertIn("503", r.headers["x-llmux-fallback-reason"])
+
+    def test_400_is_not_retried(self):
+        self.provider("bad", ["sk-bad-a+fault=400", "sk-bad-b"])
+        self.mock.reset()
+        r = self.lx.chat({"model": "bad/m", "messages": MSG})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.headers["x-llmux-attempts"], "1")
+        self.assertEqual(len(self.mock.requests()), 1)
+
+    def test_breaker_opens_half_opens_and_closes(self):
+        _, conns = self.provider("brk", ["sk-brk+fault=500"])
+        cid = conns[0]["id"]
+        # 3 consecutive failures open the breaker (each request retries once, so
+        # it opens during the second request at the latest)
+        statuses = [self.lx.chat({"model": "brk/m", "messages": MSG}).status for _ in range(2)]
+        self.assertEqual(statuses[0], 500)
+        before = self.mock.stats()["requests_total"]
+        r = self.lx.chat({"model": "brk/m", "messages": MSG})
+        self.assertEqual(r.status, 503)
+        self.assertIn("circuit breaker", r.json()["error"]["message"])
+        self.assertEqual(self.mock.stats()["requests_total"], before)  # not sent upstream
+        # the upstream recovers (new key); after open_ms one probe goes through
+        self.admin("PATCH", f"/connections/{cid}", {"api_key": "sk-brk-fixed"})
+        time.sleep(0.8)
+        r = self.lx.chat({"model": "brk/m+chunks=1", "messages": MSG})
+        self.assertEqual(r.status, 200, r)
+        # closed again: traffic flows
+        for _ in range(3):
+            self.assertEqual(self.lx.chat({"model": "brk/m+chunks=1", "messages": MSG}).status,
+                             200)
+
+    def test_failure_after_first_byte_is_not_retried(self):
+        self.provider("mid", ["sk-mid-a+fault=drop+after=2", "sk-mid-b"])
+        self.mock.reset()
+        r = self.lx.chat({"model": "mid/m+chunks=6", "messages": MSG, "stream": True})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["x-llmux-attempts"], "1")
+        events = sse_events(r.body)
+        self.assertIn("error", json.loads(events[-1][1]))
+        self.assertEqual(len(self.mock.requests()), 1)
+
+    def test_overall_deadline(self):
+        self.provider("dl", ["sk-dl-a+fault=stall_headers", "sk-dl-b+fault=stall_headers"],
+                      first_byte_timeout_ms=300, total_timeout_ms=800)
+        t0 = time.monotonic()
+        r = self.lx.chat({"model": "dl/m", "messages": MSG})
+        elapsed = time.monotonic() - t0
+        self.assertEqual(r.status, 504, r)
+        self.assertLess(elapsed, 1.5)
+
+    def test_stream_429_falls_back_before_first_byte(self):
+        self.provider("srot", ["sk-srot-a+fault=429+retry_after=30", "sk-srot-b"])
+        r = self.lx.chat({"model": "srot/m+chunks=3", "messages": MSG, "stream": True})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["x-llmux-attempts"], "2")
+        text = "".join((json.loads(d)["choices"][0]["delta"].get("content") or "")
+                       for _, d in sse_events(r.body)[:-1] if json.loads(d)["choices"])
+        self.assertEqual(text, "tok0 tok1 tok2 ")
+
+
+if __name__ == "__main__":
+    unittest.main()
