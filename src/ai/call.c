@@ -625,7 +625,8 @@ static bool start_attempt(lx_call_t *c)
         const lx_call_target_t *t = &c->o.targets[c->ti];
         int rpm = t->cred ? t->cred->rate_limit_per_minute : 0;
         int rpd = t->cred ? t->cred->rate_limit_per_day : 0;
-        lx_route_why_t why = lx_attempt_begin(&c->att, t->state, NULL, rpm, rpd, &route_conf, now);
+        lx_route_why_t why =
+            lx_attempt_begin(&c->att, t->state, t->stats, rpm, rpd, &route_conf, now);
         if (why != LX_WHY_OK) {
             last = why;
             continue;
@@ -729,10 +730,56 @@ static void target_fill(lx_call_target_t *o, const lx_target_t *t, const lx_cred
     o->state = state;
 }
 
+static void no_target_reply(lx_req_t *req, const lx_route_excl_t *excl, int n)
+{
+    lx_route_why_t why;
+    lx_err_t e = lx_route_error(excl, n, &why);
+    char msg[300];
+    snprintf(msg, sizeof msg, "no upstream can take this request now: %s",
+             lx_route_why_info(why)->message);
+    if (e == LX_E_RATE_LIMITED)
+        lx_req_set_header(req, "Retry-After", "1");
+    lx_req_reply_error(req, e, msg, NULL);
+}
+
+/* A group: its strategy orders the members; the rest are the fallbacks. */
+static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_target_t *out, int max)
+{
+    lx_rng_t rng;
+    lx_str_t rid = lx_req_id(req);
+    lx_rng_seed(&rng, (uint64_t)lx_now_us() ^ lx_hash(rid.p, rid.n));
+    uint16_t order[LX_CALL_MAX_TARGETS];
+    lx_route_excl_t excl;
+    memset(&excl, 0, sizeof excl);
+    /* the selector's cursor is the one mutable (atomic) part of a snapshot */
+    int k = lx_group_order((lx_group_t *)&g->sel, &route_conf, lx_wall_ms(), &rng, order,
+                           LX_MIN(max, LX_CALL_MAX_TARGETS), &excl);
+    if (k <= 0) {
+        no_target_reply(req, &excl, g->ntargets);
+        return 0;
+    }
+    for (int i = 0; i < k; i++) {
+        const lx_group_target_t *gt = &g->targets[order[i]];
+        lx_call_target_t *o = &out[i];
+        memset(o, 0, sizeof *o);
+        o->prov = gt->prov;
+        o->cred = gt->cred;
+        o->model = gt->model;
+        snprintf(o->upstream_model, sizeof o->upstream_model, "%s", gt->upstream_name);
+        o->conf = gt->prov->conf;
+        o->conf.api_key = gt->cred ? gt->cred->api_key : NULL;
+        o->state = g->sel.members[order[i]].conn;
+        o->stats = g->sel.members[order[i]].stats;
+    }
+    return k;
+}
+
 int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t,
                     unsigned need, int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out,
                     int max)
 {
+    if (t->group)
+        return group_targets(req, t->group, out, max);
     const lx_provider_t *p = t->prov;
     lx_candidate_t cands[LX_CALL_MAX_TARGETS];
     const lx_credential_t *creds[LX_CALL_MAX_TARGETS];

@@ -33,6 +33,7 @@ typedef struct {
     char upstream_model[256];
     lx_provider_conf_t conf;     /* prov->conf, api_key = cred's key */
     struct lx_conn_state *state; /* the credential's breaker and limits, NULL if none */
+    struct lx_conn_state *stats; /* a group member's latency / in-flight, NULL if none */
 } lx_call_target_t;
 
 #define LX_CALL_MAX_TARGETS 8

@@ -72,6 +72,20 @@ void lx_caps_format(unsigned caps, char *out, size_t outlen)
 lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_target_t *out)
 {
     memset(out, 0, sizeof *out);
+    const lx_group_entry_t *g = lx_snapshot_group(snap, model);
+    if (g) { /* a group name wins: its strategy picks among the members */
+        out->group = g;
+        out->prov = g->targets[0].prov;
+        out->provider = &out->prov->conf;
+        out->model = g->targets[0].model;
+        snprintf(out->upstream_model, sizeof out->upstream_model, "%.*s", (int)model.n, model.p);
+        out->caps = 0;
+        for (int i = 0; i < g->ntargets; i++) {
+            unsigned c = lx_provider_caps(g->targets[i].prov->conf.kind);
+            out->caps |= g->targets[i].model ? c & g->targets[i].model->caps : c;
+        }
+        return LX_RESOLVE_OK;
+    }
     const char *slash = memchr(model.p, '/', model.n);
     if (slash) {
         const lx_provider_t *p =

@@ -45,8 +45,9 @@ unsigned lx_cap_from_name(const char *name);
 void lx_caps_format(unsigned caps, char *out, size_t outlen);
 
 typedef struct {
+    const lx_group_entry_t *group; /* a model group: its members are the targets */
     const lx_provider_t *prov;
-    const lx_provider_conf_t *provider; /* &prov->conf */
+    const lx_provider_conf_t *provider; /* &prov->conf (a group's first member's) */
     const lx_model_t *model;            /* NULL when not in the catalog */
     char upstream_model[256];
     unsigned caps; /* what the target can do */

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "db/store.h"
+#include "ai/routing/state.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -58,6 +59,16 @@ static void snapshot_free(lx_snapshot_t *s)
         free(s->models[i].public_name);
         free(s->models[i].full_name);
     }
+    for (int i = 0; i < s->ngroups; i++) {
+        lx_group_entry_t *g = &s->groups[i];
+        lx_group_free(&g->sel);
+        for (int k = 0; k < g->ntargets; k++)
+            free(g->targets[k].upstream_name);
+        free(g->targets);
+        free(g->name);
+    }
+    free(s->groups);
+    lx_strmap_free(&s->group_by_name);
     lx_strmap_free(&s->provider_by_name);
     lx_strmap_free(&s->model_by_full);
     lx_strmap_free(&s->model_by_public);
@@ -112,6 +123,10 @@ static void index_snapshot(lx_snapshot_t *s)
     for (int i = 0; i < s->nproviders; i++)
         lx_strmap_put(&s->provider_by_name, s->providers[i].conf.name,
                       strlen(s->providers[i].conf.name), i);
+    lx_strmap_init(&s->group_by_name, (size_t)s->ngroups);
+    for (int i = 0; i < s->ngroups; i++)
+        if (s->groups[i].active && s->groups[i].ntargets > 0)
+            lx_strmap_put(&s->group_by_name, s->groups[i].name, strlen(s->groups[i].name), i);
     lx_strmap_init(&s->model_by_full, (size_t)s->nmodels);
     lx_strmap_init(&s->model_by_public, (size_t)s->nmodels);
     for (int i = 0; i < s->nmodels; i++) {
@@ -222,6 +237,87 @@ static void headers_from_json(lx_provider_conf_t *conf, const char *text)
     json_decref(o);
 }
 
+static const lx_provider_t *provider_by_id(const lx_snapshot_t *s, int64_t id)
+{
+    for (int k = 0; k < s->nproviders; k++)
+        if (s->providers[k].id == id)
+            return &s->providers[k];
+    return NULL;
+}
+
+static const lx_credential_t *member_credential(const lx_provider_t *p, int64_t conn_id)
+{
+    for (int c = 0; c < p->ncreds; c++)
+        if (p->creds[c].id == conn_id)
+            return &p->creds[c];
+    for (int c = 0; c < p->ncreds; c++)
+        if (p->creds[c].active)
+            return &p->creds[c];
+    return NULL;
+}
+
+/* Groups and their strategy selectors. Runs on the control thread: the
+ * lock-free state table may be grown here, never on a request. */
+static void build_groups(lx_snapshot_t *s, const lx_registry_rows_t *rows)
+{
+    s->groups = lx_calloc((size_t)rows->ngroups + 1, sizeof *s->groups);
+    for (int i = 0; i < rows->ngroups; i++) {
+        const lx_group_row_t *gr = &rows->groups[i];
+        lx_strategy_t strategy;
+        if (lx_strategy_parse(lx_str(gr->strategy), &strategy) != LX_OK)
+            continue;
+        lx_group_entry_t *g = &s->groups[s->ngroups];
+        int n = 0;
+        for (int m = 0; m < rows->nmembers; m++)
+            n += rows->members[m].group_id == gr->id;
+        if (n == 0 || n > 256)
+            continue;
+        g->targets = lx_calloc((size_t)n, sizeof *g->targets);
+        lx_member_t *members = lx_calloc((size_t)n, sizeof *members);
+        for (int m = 0; m < rows->nmembers; m++) {
+            const lx_member_row_t *mr = &rows->members[m];
+            const lx_provider_t *p =
+                mr->group_id == gr->id ? provider_by_id(s, mr->provider_id) : NULL;
+            if (p == NULL)
+                continue;
+            lx_group_target_t *t = &g->targets[g->ntargets];
+            t->prov = p;
+            t->cred = member_credential(p, mr->connection_id);
+            t->upstream_name = lx_strdup(mr->upstream_name);
+            t->model = NULL; /* the model index is built at publish: scan */
+            for (int k = 0; k < s->nmodels; k++)
+                if (s->models[k].provider == p &&
+                    strcmp(s->models[k].upstream_name, mr->upstream_name) == 0)
+                    t->model = &s->models[k];
+            members[g->ntargets] = (lx_member_t){
+                .target = t,
+                .conn_id = t->cred ? t->cred->id : 0,
+                .weight = mr->weight,
+                .priority = mr->priority,
+                .cost = t->model ? t->model->input_per_1m + t->model->output_per_1m : 0,
+                .rpm = t->cred ? t->cred->rate_limit_per_minute : 0,
+                .rpd = t->cred ? t->cred->rate_limit_per_day : 0,
+                .conn = t->cred ? lx_conn_state_get(t->cred->id) : NULL,
+                .stats = lx_member_state_get(gr->id, g->ntargets),
+            };
+            g->ntargets++;
+        }
+        if (g->ntargets == 0 || lx_group_init(&g->sel, strategy, members, g->ntargets) != LX_OK) {
+            for (int k = 0; k < g->ntargets; k++)
+                free(g->targets[k].upstream_name);
+            free(g->targets);
+            free(members);
+            memset(g, 0, sizeof *g);
+            continue;
+        }
+        free(members); /* lx_group_init copied them */
+        g->id = gr->id;
+        g->name = lx_strdup(gr->name);
+        g->active = strcmp(gr->status, "active") == 0;
+        s->ngroups++;
+    }
+}
+
 static lx_snapshot_t *build_from_rows(const lx_config_t *cfg, const lx_registry_rows_t *rows)
 {
     lx_snapshot_t *s = lx_calloc(1, sizeof *s);
@@ -317,6 +413,7 @@ static lx_snapshot_t *build_from_rows(const lx_config_t *cfg, const lx_registry_
             k->allowed = lx_calloc(1, sizeof *k->allowed); /* {}: nothing allowed */
     }
     qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, key_cmp);
+    build_groups(s, rows);
     return s;
 }
 
@@ -521,6 +618,12 @@ const lx_model_t *lx_snapshot_public_model(const lx_snapshot_t *s, lx_str_t publ
 {
     int32_t i = lx_strmap_get(&s->model_by_public, public_name);
     return i < 0 ? NULL : &s->models[i];
+}
+
+const lx_group_entry_t *lx_snapshot_group(const lx_snapshot_t *s, lx_str_t name)
+{
+    int32_t i = lx_strmap_get(&s->group_by_name, name);
+    return i < 0 ? NULL : &s->groups[i];
 }
 
 const lx_apikey_t *lx_snapshot_key(const lx_snapshot_t *s, const unsigned char hash[32])

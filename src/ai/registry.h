@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/strmap.h"
+#include "ai/routing/select.h"
 
 #include <stdatomic.h>
 
@@ -54,6 +55,24 @@ typedef struct {
     int nallowed;
 } lx_apikey_t;
 
+/* A group member, resolved: where a request for the group may go. */
+typedef struct {
+    const lx_provider_t *prov;
+    const lx_credential_t *cred; /* the member's connection, else the provider's first */
+    const lx_model_t *model;     /* NULL when not in the catalog */
+    char *upstream_name;
+} lx_group_target_t;
+
+/* A public model name backed by members and a selection strategy. */
+typedef struct {
+    int64_t id;
+    char *name;
+    bool active;
+    lx_group_t sel; /* the strategy's runtime (members point at targets) */
+    lx_group_target_t *targets;
+    int ntargets;
+} lx_group_entry_t;
+
 typedef struct lx_snapshot {
     _Atomic long refs;
     uint64_t version;
@@ -68,6 +87,9 @@ typedef struct lx_snapshot {
     lx_strmap_t provider_by_name; /* -> index in providers */
     lx_strmap_t model_by_full;    /* "provider/upstream" -> index in models */
     lx_strmap_t model_by_public;  /* public name -> first active model's index */
+    lx_group_entry_t *groups;
+    int ngroups;
+    lx_strmap_t group_by_name; /* active groups with members -> index in groups */
 } lx_snapshot_t;
 
 /* Start-up (blocking, main thread): with a database, syncs the configured
@@ -89,6 +111,7 @@ const lx_model_t *lx_snapshot_model(const lx_snapshot_t *s, const lx_provider_t 
                                     lx_str_t upstream_name);
 /* The first active model with that public name whose provider is active. */
 const lx_model_t *lx_snapshot_public_model(const lx_snapshot_t *s, lx_str_t public_name);
+const lx_group_entry_t *lx_snapshot_group(const lx_snapshot_t *s, lx_str_t name);
 const lx_apikey_t *lx_snapshot_key(const lx_snapshot_t *s, const unsigned char hash[32]);
 bool lx_apikey_allows(const lx_apikey_t *k, lx_str_t model);
 

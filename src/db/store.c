@@ -228,11 +228,11 @@ static double dblv(PGresult *r, int row, int col)
 int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    PGresult *r[4] = {NULL, NULL, NULL, NULL};
+    PGresult *r[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
     if (run(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, err, errlen) !=
         LX_OK)
         return LX_ERROR;
-    static const char *const q[4] = {
+    static const char *const q[6] = {
         "SELECT id, name, kind, base_url, status, extra_headers::text, "
         "coalesce(connect_timeout_ms, 0), coalesce(first_byte_timeout_ms, 0), "
         "coalesce(idle_timeout_ms, 0), coalesce(total_timeout_ms, 0) FROM ai_providers "
@@ -247,8 +247,11 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         "SELECT id, key_hash, prefix, name, status, "
         "coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0), allowed_models::text "
         "FROM api_keys ORDER BY id",
+        "SELECT id, name, strategy, status FROM ai_groups ORDER BY id",
+        "SELECT id, group_id, provider_id, coalesce(connection_id, 0), upstream_name, weight, "
+        "priority FROM ai_group_members ORDER BY group_id, id",
     };
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         if (run(s, q[i], 0, NULL, &r[i], err, errlen) != LX_OK) {
             for (int k = 0; k < i; k++)
                 PQclear(r[k]);
@@ -319,7 +322,28 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         k->expires_ms = i64v(r[3], i, 5);
         k->allowed_models = dupv(r[3], i, 6);
     }
-    for (int i = 0; i < 4; i++)
+    out->ngroups = PQntuples(r[4]);
+    out->groups = lx_calloc((size_t)out->ngroups + 1, sizeof *out->groups);
+    for (int i = 0; i < out->ngroups; i++) {
+        lx_group_row_t *g = &out->groups[i];
+        g->id = i64v(r[4], i, 0);
+        g->name = dupv(r[4], i, 1);
+        g->strategy = dupv(r[4], i, 2);
+        g->status = dupv(r[4], i, 3);
+    }
+    out->nmembers = PQntuples(r[5]);
+    out->members = lx_calloc((size_t)out->nmembers + 1, sizeof *out->members);
+    for (int i = 0; i < out->nmembers; i++) {
+        lx_member_row_t *m = &out->members[i];
+        m->id = i64v(r[5], i, 0);
+        m->group_id = i64v(r[5], i, 1);
+        m->provider_id = i64v(r[5], i, 2);
+        m->connection_id = i64v(r[5], i, 3);
+        m->upstream_name = dupv(r[5], i, 4);
+        m->weight = intv(r[5], i, 5);
+        m->priority = intv(r[5], i, 6);
+    }
+    for (int i = 0; i < 6; i++)
         PQclear(r[i]);
     return LX_OK;
 }
@@ -343,6 +367,14 @@ void lx_registry_rows_free(lx_registry_rows_t *rows)
         lx_key_row_t *k = &rows->keys[i];
         free(k->prefix), free(k->name), free(k->status), free(k->allowed_models);
     }
+    for (int i = 0; i < rows->ngroups; i++) {
+        lx_group_row_t *g = &rows->groups[i];
+        free(g->name), free(g->strategy), free(g->status);
+    }
+    for (int i = 0; i < rows->nmembers; i++)
+        free(rows->members[i].upstream_name);
+    free(rows->groups);
+    free(rows->members);
     free(rows->providers);
     free(rows->connections);
     free(rows->models);

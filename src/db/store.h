@@ -43,6 +43,21 @@ typedef struct {
 } lx_key_row_t;
 
 typedef struct {
+    int64_t id;
+    char *name, *strategy, *status;
+} lx_group_row_t;
+
+typedef struct {
+    int64_t id, group_id, provider_id, connection_id; /* connection_id 0: the provider's */
+    char *upstream_name;
+    int weight, priority;
+} lx_member_row_t;
+
+typedef struct {
+    lx_group_row_t *groups;
+    int ngroups;
+    lx_member_row_t *members; /* ordered by group, then id */
+    int nmembers;
     lx_provider_row_t *providers;
     int nproviders;
     lx_connection_row_t *connections;

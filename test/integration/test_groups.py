@@ -1,0 +1,128 @@
+"""Model groups through the real request path: a public name backed by
+members, each strategy distributing as specified (statistical assertions
+over many requests), and the remaining members as the fallback order."""
+import collections
+import threading
+import unittest
+
+from harness import Llmux, Mock, wait_for
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+class Groups(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock()
+        cls.lx = Llmux(db=True, mock=cls.mock, env={"LLMUX_BREAKER_FAILURES": "0"})
+        p = cls.admin("POST", "/providers", {"name": "grp", "kind": "openai_compatible",
+                                             "base_url": cls.mock.url + "/v1"})
+        cls.pid = p["id"]
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lx.stop() == 0
+        cls.mock.stop()
+
+    @classmethod
+    def admin(cls, method, path, body=None):
+        r = cls.lx.req(method, "/api/v1/admin/ai" + path, body=body)
+        assert r.status < 300, r
+        return r.json()
+
+    def group(self, name, strategy, members):
+        """members: (upstream_name, weight, priority). Created disabled and
+        enabled last, so the snapshot that serves it has every member."""
+        g = self.admin("POST", "/groups", {"name": name, "strategy": strategy,
+                                           "status": "disabled"})
+        for up, weight, prio in members:
+            self.admin("POST", f"/groups/{g['id']}/members", {
+                "provider_id": self.pid, "upstream_name": up, "weight": weight,
+                "priority": prio})
+        self.admin("PATCH", f"/groups/{g['id']}", {"status": "active"})
+        wait_for(lambda: self.lx.chat({"model": name, "messages": MSG}).status == 200,
+                 timeout=3, what=f"group {name} loaded")
+        return g
+
+    def spread(self, name, n, **kw):
+        seen = collections.Counter()
+        for _ in range(n):
+            r = self.lx.chat({"model": name, "messages": MSG}, **kw)
+            self.assertEqual(r.status, 200, r)
+            seen[r.headers["x-llmux-model"]] += 1
+        return seen
+
+    def test_round_robin_is_an_exact_cycle(self):
+        self.group("rr", "round_robin", [("a+chunks=1", 1, 0), ("b+chunks=1", 1, 0),
+                                         ("c+chunks=1", 1, 0)])
+        seen = self.spread("rr", 30)
+        self.assertEqual(sorted(seen.values()), [10, 10, 10], seen)
+
+    def test_smooth_weighted(self):
+        self.group("swrr", "smooth_weighted", [("a+chunks=1", 5, 0), ("b+chunks=1", 1, 0),
+                                               ("c+chunks=1", 1, 0)])
+        seen = self.spread("swrr", 70)
+        self.assertEqual(seen["a+chunks=1"], 50, seen)
+        self.assertEqual(seen["b+chunks=1"], 10, seen)
+        self.assertEqual(seen["c+chunks=1"], 10, seen)
+
+    def test_weighted_random(self):
+        self.group("wr", "weighted_random", [("a+chunks=1", 3, 0), ("b+chunks=1", 1, 0)])
+        seen = self.spread("wr", 400)
+        share = seen["a+chunks=1"] / 400
+        self.assertGreater(share, 0.68, seen)  # 0.75 expected; 4 sigma is ~0.087
+        self.assertLess(share, 0.82, seen)
+
+    def test_priority_with_failover(self):
+        self.group("prio", "priority", [("first+chunks=1+fault=503", 1, 0),
+                                        ("second+chunks=1", 1, 1), ("third+chunks=1", 1, 2)])
+        for _ in range(5):
+            r = self.lx.chat({"model": "prio", "messages": MSG})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.headers["x-llmux-model"], "second+chunks=1")
+            self.assertIn("503", r.headers["x-llmux-fallback-reason"])
+
+    def test_lowest_cost(self):
+        for up, price in (("dear+chunks=1", 30.0), ("cheap+chunks=1", 1.0)):
+            self.admin("POST", "/models", {"provider_id": self.pid, "upstream_name": up,
+                                           "input_cost_per_1m": price,
+                                           "output_cost_per_1m": price})
+        self.group("cost", "lowest_cost", [("dear+chunks=1", 1, 0), ("cheap+chunks=1", 1, 0)])
+        seen = self.spread("cost", 20)
+        self.assertEqual(seen["cheap+chunks=1"], 20, seen)
+
+    def test_least_latency(self):
+        self.group("fast", "least_latency", [("slow+chunks=1+latency_ms=150", 1, 0),
+                                             ("quick+chunks=1", 1, 0)])
+        seen = self.spread("fast", 30)
+        self.assertGreaterEqual(seen["quick+chunks=1"], 26, seen)  # slow is only sampled
+
+    def test_least_busy(self):
+        self.group("busy", "least_busy", [("a+chunks=2+gap_ms=400", 1, 0),
+                                          ("b+chunks=2+gap_ms=400", 1, 0)])
+        # four concurrent slow streams: least busy spreads them 2 and 2
+        seen = collections.Counter()
+        lock = threading.Lock()
+
+        def one():
+            r = self.lx.chat({"model": "busy", "messages": MSG, "stream": True})
+            with lock:
+                seen[r.headers.get("x-llmux-model")] += 1
+
+        threads = [threading.Thread(target=one) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(seen.values()), [2, 2], seen)
+
+    def test_group_fallback_order_covers_every_member(self):
+        self.group("allbad", "round_robin", [("x+fault=503", 1, 0), ("y+fault=503", 1, 0),
+                                             ("z+chunks=1", 1, 0)])
+        r = self.lx.chat({"model": "allbad", "messages": MSG})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers["x-llmux-model"], "z+chunks=1")
+
+
+if __name__ == "__main__":
+    unittest.main()
