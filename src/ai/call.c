@@ -83,8 +83,8 @@ void lx_call_routing_init(const lx_config_t *cfg)
     if (cfg->breaker_failures == 0)
         route_conf.breaker.failure_ratio = 0; /* breakers off */
     route_conf.breaker.open_ms = cfg->breaker_open_ms;
-    route_conf.cooling_cap_ms = LX_MAX(cfg->cooling_cap_ms, 1); /* 0: cooling off (1 ms) */
-    if (route_conf.cooling_default_ms > cfg->cooling_cap_ms)
+    route_conf.cooling_cap_ms = cfg->cooling_cap_ms > 0 ? cfg->cooling_cap_ms : -1; /* 0: off */
+    if (cfg->cooling_cap_ms > 0 && route_conf.cooling_default_ms > cfg->cooling_cap_ms)
         route_conf.cooling_default_ms = cfg->cooling_cap_ms;
     route_conf.backoff.max_same = cfg->retry_same;
     route_conf.auth_hold_ms = cfg->auth_hold_ms;

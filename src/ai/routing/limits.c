@@ -285,7 +285,9 @@ date:;
 int64_t lx_cooling_set(lx_conn_state_t *st, int64_t now_ms, const char *retry_after,
                        int64_t default_ms, int64_t cap_ms)
 {
-    if (cap_ms <= 0)
+    if (cap_ms < 0) /* cooling switched off */
+        return now_ms;
+    if (cap_ms == 0)
         cap_ms = LX_COOLING_CAP_MS;
     int64_t delay = default_ms > 0 ? default_ms : 0;
     if (retry_after)

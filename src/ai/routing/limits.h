@@ -56,6 +56,7 @@ int lx_retry_after_parse(lx_str_t value, int64_t now_ms, int64_t *delay_ms);
  * default_ms when it is absent or unreadable; never longer than cap_ms
  * (<= 0: LX_COOLING_CAP_MS). Returns the cooling end in ms (unchanged if the
  * connection was already cooling longer). */
+/* cap_ms: 0 takes the default cap; a negative cap switches cooling off. */
 int64_t lx_cooling_set(lx_conn_state_t *st, int64_t now_ms, const char *retry_after,
                        int64_t default_ms, int64_t cap_ms);
 bool lx_cooling_active(const lx_conn_state_t *st, int64_t now_ms);
