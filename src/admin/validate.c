@@ -261,19 +261,7 @@ void adm_format_rfc3339(int64_t ms, char out[48])
 
 json_t *adm_parse_body(lx_req_t *req)
 {
-    lx_str_t body = lx_req_body(req);
-    char err[200];
-    json_t *root = lx_json_parse(body.p, body.n, LX_JSON_MAX_DEPTH, err, sizeof err);
-    if (root == NULL) {
-        lx_req_reply_error(req, LX_E_INVALID_JSON, err, NULL);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        lx_req_reply_error(req, LX_E_BAD_REQUEST, "request body must be a JSON object", NULL);
-        return NULL;
-    }
-    return root;
+    return lx_req_json_body(req);
 }
 
 static const adm_field_t *find_field(const adm_entity_t *ent, const char *name)

@@ -124,3 +124,12 @@ bool lx_body_complete(const char *p, size_t n)
         return false;
     return skip_ws(p, n, end) == n;
 }
+
+void lx_body_set_model(lx_buf_t *out, const char *p, size_t n, const char *model)
+{
+    lx_buf_t quoted;
+    lx_buf_init(&quoted, 64);
+    lx_buf_append_json_str(&quoted, model, strlen(model));
+    lx_body_set(out, p, n, "model", quoted.p, quoted.n);
+    lx_buf_free(&quoted);
+}

@@ -18,6 +18,9 @@ int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *v
 void lx_body_set(lx_buf_t *out, const char *p, size_t n, const char *key, const char *value,
                  size_t vlen);
 
+/* out = p with the top-level "model" set to the given name (JSON-quoted). */
+void lx_body_set_model(lx_buf_t *out, const char *p, size_t n, const char *model);
+
 /* A cheap structural check of a whole answer: one object whose strings and
  * brackets all close, and nothing after it. Not a full JSON validation; it
  * catches truncated and cut-off bodies without a parse. */

@@ -101,19 +101,7 @@ int lx_ai_guarded(lx_ai_t *ai, lx_req_t *req,
 
 json_t *lx_ai_parse_body(lx_req_t *req)
 {
-    lx_str_t body = lx_req_body(req);
-    char err[200];
-    json_t *root = lx_json_parse(body.p, body.n, LX_JSON_MAX_DEPTH, err, sizeof err);
-    if (root == NULL) {
-        lx_req_reply_error(req, LX_E_INVALID_JSON, err, NULL);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        lx_req_reply_error(req, LX_E_BAD_REQUEST, "request body must be a JSON object", NULL);
-        return NULL;
-    }
-    return root;
+    return lx_req_json_body(req);
 }
 
 bool lx_ai_resolve(const lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need,
@@ -164,11 +152,8 @@ int64_t lx_ai_estimate_tokens(size_t body_bytes)
 static void passthrough_body(lx_buf_t *out, lx_str_t body, const char *model, json_t *so,
                              bool add_usage)
 {
-    lx_buf_t quoted, tmp;
-    lx_buf_init(&quoted, 64);
-    lx_buf_append_json_str(&quoted, model, strlen(model));
-    lx_body_set(out, body.p, body.n, "model", quoted.p, quoted.n);
-    lx_buf_free(&quoted);
+    lx_buf_t tmp;
+    lx_body_set_model(out, body.p, body.n, model);
     if (!add_usage)
         return;
     json_t *opts = json_is_object(so) ? json_deep_copy(so) : json_object();

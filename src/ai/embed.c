@@ -29,11 +29,7 @@ static int embed_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, b
     if (*pass) { /* the client's own bytes, model spliced */
         lx_buf_printf(&b->url, "%s/embeddings", t->conf.base_url);
         lx_ai_openai_headers(&t->conf, b);
-        lx_buf_t quoted;
-        lx_buf_init(&quoted, 64);
-        lx_buf_append_json_str(&quoted, t->upstream_model, strlen(t->upstream_model));
-        lx_body_set(&b->body, x->body.p, x->body.n, "model", quoted.p, quoted.n);
-        lx_buf_free(&quoted);
+        lx_body_set_model(&b->body, x->body.p, x->body.n, t->upstream_model);
         return LX_OK;
     }
     if (ad->embed_build == NULL) {

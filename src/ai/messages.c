@@ -62,11 +62,7 @@ static int msg_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, boo
             lx_up_build_header(b, "anthropic-beta: %s", x->anthropic_beta);
         for (int i = 0; i < p->nheaders; i++)
             lx_up_build_header(b, "%s: %s", p->header_names[i], p->header_values[i]);
-        lx_buf_t quoted;
-        lx_buf_init(&quoted, 64);
-        lx_buf_append_json_str(&quoted, t->upstream_model, strlen(t->upstream_model));
-        lx_body_set(&b->body, x->body.p, x->body.n, "model", quoted.p, quoted.n);
-        lx_buf_free(&quoted);
+        lx_body_set_model(&b->body, x->body.p, x->body.n, t->upstream_model);
         return LX_OK;
     }
     if (x->canon == NULL) {

@@ -7,6 +7,7 @@
  * that it recycles or closes the connection once the output has drained. */
 #include "http/internal.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 
 #include <stdlib.h>
@@ -87,6 +88,23 @@ lx_str_t lx_req_body(lx_req_t *req)
     if (n == 0)
         return (lx_str_t){"", 0};
     return (lx_str_t){(const char *)evbuffer_pullup(in, -1), n};
+}
+
+json_t *lx_req_json_body(lx_req_t *req)
+{
+    lx_str_t body = lx_req_body(req);
+    char err[200];
+    json_t *root = lx_json_parse(body.p, body.n, LX_JSON_MAX_DEPTH, err, sizeof err);
+    if (root == NULL) {
+        lx_req_reply_error(req, LX_E_INVALID_JSON, err, NULL);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        lx_req_reply_error(req, LX_E_BAD_REQUEST, "request body must be a JSON object", NULL);
+        return NULL;
+    }
+    return root;
 }
 
 lx_str_t lx_req_id(const lx_req_t *req)

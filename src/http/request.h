@@ -30,6 +30,9 @@ const char *lx_req_query(lx_req_t *req, const char *name);
 const char *lx_req_header(const lx_req_t *req, const char *name);
 /* The whole body, contiguous; borrowed. */
 lx_str_t lx_req_body(lx_req_t *req);
+/* The body as a JSON object (depth-limited, duplicate keys refused; new
+ * reference), or NULL after replying 400 in the request's error shape. */
+json_t *lx_req_json_body(lx_req_t *req);
 lx_str_t lx_req_id(const lx_req_t *req);
 int64_t lx_req_start_us(const lx_req_t *req);
 bool lx_req_is_http10(const lx_req_t *req);
