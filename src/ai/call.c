@@ -76,6 +76,11 @@ typedef struct {
 static lx_route_conf_t route_conf;
 static lx_retry_budget_t retry_budget;
 
+const lx_route_conf_t *lx_call_route_conf(void)
+{
+    return &route_conf;
+}
+
 void lx_call_routing_init(const lx_config_t *cfg)
 {
     lx_route_conf_default(&route_conf);

@@ -13,6 +13,7 @@
 #include "ai/ai.h"
 #include "ai/catalog.h"
 #include "ai/registry.h"
+#include "ai/routing/route.h"
 
 typedef enum {
     LX_FMT_OPENAI = 0,
@@ -81,5 +82,7 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
 
 /* Process-wide routing state and settings: call once at start-up. */
 void lx_call_routing_init(const lx_config_t *cfg);
+/* The routing settings every breaker is driven with (read-only after init). */
+const lx_route_conf_t *lx_call_route_conf(void);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "admin/admin.h"
 #include "ai/ai.h"
+#include "ai/health.h"
 #include "db/pg.h"
 #include "core/config.h"
 #include "http/server.h"
@@ -32,6 +33,7 @@ typedef struct {
     lx_admin_t admin;
     lx_pg_t *pg;            /* this worker's Postgres connection, NULL without a database */
     lx_usage_pg_t *usage;   /* usage records to Postgres, NULL without a database */
+    lx_health_t *health;    /* worker 0 only: breaker probes, counter write-back */
     struct event *flush_ev; /* shutdown: waits for the usage queue to empty */
     int64_t flush_deadline_ms;
     int control_fd; /* eventfd: the main thread asks for drain (1) or stop (2) */

@@ -23,8 +23,8 @@ static void log_flush_cb(evutil_socket_t fd, short ev, void *arg)
 static void flush_wait_cb(evutil_socket_t fd, short ev, void *arg)
 {
     lx_worker_t *w = arg;
-    if (w->usage == NULL || lx_usage_pg_pending(w->usage) == 0 ||
-        lx_wall_ms() >= w->flush_deadline_ms) {
+    bool usage_done = w->usage == NULL || lx_usage_pg_pending(w->usage) == 0;
+    if ((usage_done && !lx_health_flushing(w->health)) || lx_wall_ms() >= w->flush_deadline_ms) {
         event_base_loopexit(w->base, NULL);
         return;
     }
@@ -37,6 +37,7 @@ static void http_idle_cb(void *arg)
     if (w->flush_ev) /* the drain deadline got here first */
         return;
     w->flush_deadline_ms = lx_wall_ms() + LX_MAX(w->app->cfg->drain_timeout_ms, 5000);
+    lx_health_flush(w->health); /* the connection counters, one last time */
     w->flush_ev = event_new(w->base, -1, EV_PERSIST, flush_wait_cb, w);
     struct timeval tv = {0, 20 * 1000};
     event_add(w->flush_ev, &tv);
@@ -102,6 +103,8 @@ int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
             w->ai.usage = lx_usage_pg_sink(w->usage);
         }
     }
+    if (id == 0) /* one health monitor per process */
+        w->health = lx_health_new(w->base, app->cfg, w->up, w->pg, NULL);
     w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai};
     w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);
     w->http = lx_http_server_new(w->base, app->cfg, w->routes, w->nroutes, id);
@@ -123,6 +126,7 @@ static void *worker_main(void *arg)
     lx_worker_t *w = arg;
     lx_log_set_buffered(1);
     event_base_dispatch(w->base);
+    lx_health_free(w->health); /* before the upstream client and pg it uses */
     lx_http_server_free(w->http);
     lx_upstream_free(w->up);
     lx_usage_pg_free(w->usage);

@@ -17,6 +17,31 @@ lx_route_why_t lx_route_check(const lx_conn_state_t *st, const lx_route_conf_t *
     return LX_WHY_OK;
 }
 
+/* The connection's error in an attempt's verdict, or NONE for a success or a
+ * result that says nothing about the connection (the client left, a 4xx of
+ * the client's own). 429 / quota and 401 / 403 count as errors of the
+ * connection although the breaker leaves them to cooling and the auth flag. */
+static lx_conn_err_t error_kind(const lx_verdict_t *v)
+{
+    if (!v)
+        return LX_CONN_ERR_NONE;
+    if (v->cls == LX_FAIL_ROTATE)
+        return LX_CONN_ERR_RATE_LIMITED;
+    if (v->cls == LX_FAIL_FLAG_AUTH)
+        return LX_CONN_ERR_AUTH;
+    if (v->breaker != LX_BRK_FAILURE)
+        return LX_CONN_ERR_NONE;
+    switch (v->err) {
+    case LX_E_UPSTREAM_TIMEOUT:
+    case LX_E_REQUEST_TIMEOUT:
+        return LX_CONN_ERR_TIMEOUT;
+    case LX_E_UNAVAILABLE:
+        return LX_CONN_ERR_UNAVAILABLE;
+    default:
+        return LX_CONN_ERR_UPSTREAM;
+    }
+}
+
 lx_route_why_t lx_attempt_begin(lx_attempt_t *a, lx_conn_state_t *conn, lx_conn_state_t *stats,
                                 int rpm, int rpd, const lx_route_conf_t *c, int64_t now_ms)
 {
@@ -62,9 +87,7 @@ lx_breaker_event_t lx_attempt_end(lx_attempt_t *a, const lx_route_conf_t *c, con
         lx_breaker_release(conn, a->gen);
     else
         ev = lx_breaker_record(conn, &c->breaker, eff == LX_BRK_SUCCESS, a->gen, now_ms);
-    if (eff != LX_BRK_NEUTRAL)
-        atomic_fetch_add_explicit(eff == LX_BRK_SUCCESS ? &conn->ok_total : &conn->fail_total, 1,
-                                  memory_order_relaxed);
+    lx_conn_count(conn, eff == LX_BRK_SUCCESS, error_kind(v), now_ms);
     if (v && v->cls == LX_FAIL_ROTATE)
         lx_cooling_set(conn, now_ms, retry_after, c->cooling_default_ms, c->cooling_cap_ms);
     else if (v && v->cls == LX_FAIL_FLAG_AUTH)

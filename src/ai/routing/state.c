@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-_Static_assert(sizeof(lx_conn_state_t) == 128, "two cache lines per entry");
+_Static_assert(sizeof(lx_conn_state_t) == 192, "three cache lines per entry");
 
 struct lx_state_table {
     lx_conn_state_t *slots; /* 64-byte aligned inside raw */
@@ -209,4 +209,79 @@ void lx_conn_clear_auth(lx_conn_state_t *st)
 bool lx_conn_auth_flagged(const lx_conn_state_t *st, int64_t now_ms)
 {
     return st && now_ms < atomic_load_explicit(&st->auth_until, memory_order_relaxed);
+}
+
+/* --- success / error counts ---------------------------------------------- */
+
+static const char *const conn_err_names[LX_CONN_ERR__COUNT] = {
+    [LX_CONN_ERR_NONE] = "none",
+    [LX_CONN_ERR_UPSTREAM] = "upstream_error",
+    [LX_CONN_ERR_TIMEOUT] = "upstream_timeout",
+    [LX_CONN_ERR_UNAVAILABLE] = "upstream_unavailable",
+    [LX_CONN_ERR_RATE_LIMITED] = "upstream_rate_limited",
+    [LX_CONN_ERR_AUTH] = "upstream_auth_failed",
+};
+
+const char *lx_conn_err_name(lx_conn_err_t e)
+{
+    return (unsigned)e < LX_CONN_ERR__COUNT ? conn_err_names[e] : "unknown";
+}
+
+#define LAST_ERR_SHIFT 8
+
+/* Raises *p to v (never lowers it); no store when it is already there. */
+static void raise_i64(_Atomic int64_t *p, int64_t v)
+{
+    int64_t old = atomic_load_explicit(p, memory_order_relaxed);
+    while (old < v && !atomic_compare_exchange_weak_explicit(p, &old, v, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+static void raise_u64(_Atomic uint64_t *p, uint64_t v)
+{
+    uint64_t old = atomic_load_explicit(p, memory_order_relaxed);
+    while (old < v && !atomic_compare_exchange_weak_explicit(p, &old, v, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+void lx_conn_count(lx_conn_state_t *st, bool ok, lx_conn_err_t err, int64_t now_ms)
+{
+    if (!st)
+        return;
+    if (now_ms < 1)
+        now_ms = 1; /* 0 means "never" */
+    if (now_ms >= (INT64_C(1) << 42))
+        now_ms = (INT64_C(1) << 42) - 1;
+    raise_i64(&st->last_used_ms, now_ms);
+    if (err != LX_CONN_ERR_NONE && (unsigned)err < LX_CONN_ERR__COUNT) {
+        atomic_fetch_add_explicit(&st->fail_total, 1, memory_order_relaxed);
+        raise_u64(&st->last_error, (uint64_t)now_ms << LAST_ERR_SHIFT | (uint64_t)err);
+    } else if (ok) {
+        atomic_fetch_add_explicit(&st->ok_total, 1, memory_order_relaxed);
+    }
+}
+
+uint64_t lx_conn_success_total(const lx_conn_state_t *st)
+{
+    return st ? atomic_load_explicit(&st->ok_total, memory_order_relaxed) : 0;
+}
+
+uint64_t lx_conn_error_total(const lx_conn_state_t *st)
+{
+    return st ? atomic_load_explicit(&st->fail_total, memory_order_relaxed) : 0;
+}
+
+int64_t lx_conn_last_used_ms(const lx_conn_state_t *st)
+{
+    return st ? atomic_load_explicit(&st->last_used_ms, memory_order_relaxed) : 0;
+}
+
+int64_t lx_conn_last_error(const lx_conn_state_t *st, lx_conn_err_t *code)
+{
+    uint64_t v = st ? atomic_load_explicit(&st->last_error, memory_order_relaxed) : 0;
+    if (code)
+        *code = (lx_conn_err_t)(v & ((1u << LAST_ERR_SHIFT) - 1));
+    return (int64_t)(v >> LAST_ERR_SHIFT);
 }

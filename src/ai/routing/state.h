@@ -4,10 +4,10 @@
  * group member (latency and in-flight of that member alone).
  *
  * The table is a fixed-capacity open-addressing hash (linear probing) of
- * 128-byte entries, allocated once at start-up and never resized. Entries are
+ * 192-byte entries, allocated once at start-up and never resized. Entries are
  * inserted lock-free (CAS on the key) and never removed: a connection deleted
- * from the database keeps its entry until the process ends (at 128 bytes an
- * entry, 65536 entries cost 8 MiB of address space, touched lazily). Every
+ * from the database keeps its entry until the process ends (at 192 bytes an
+ * entry, 65536 entries cost 12 MiB of address space, touched lazily). Every
  * field is a C11 atomic and the all-zero entry is a valid fresh state
  * (breaker closed, no counts, no data), so a reader that finds a key another
  * thread has just inserted never sees half-initialised state.
@@ -52,7 +52,13 @@ typedef struct lx_conn_state {
     _Atomic uint32_t consec_fail;  /* consecutive failures in the current generation */
     /* second cache line: breaker window and totals */
     _Atomic uint64_t bucket[LX_BRK_BUCKETS]; /* gen:8 | epoch:16 | ok:20 | fail:20 */
-    _Atomic uint64_t ok_total, fail_total;   /* attempts ended (attempt.c), any generation */
+    /* Monotonic totals of attempts ended (attempt.c), any generation: the
+     * success and error counts (lx_conn_count). The health monitor writes
+     * their growth back to Postgres. */
+    _Atomic uint64_t ok_total, fail_total;
+    /* third cache line: when the connection was last used / last failed */
+    _Alignas(64) _Atomic int64_t last_used_ms; /* end of the newest attempt (ms); 0: never */
+    _Atomic uint64_t last_error;               /* newest error: ms << 8 | lx_conn_err_t; 0: none */
 } lx_conn_state_t;
 
 typedef struct lx_state_table lx_state_table_t;
@@ -119,6 +125,36 @@ static inline int32_t lx_conn_inflight(const lx_conn_state_t *st)
 void lx_conn_ttfb_update(lx_conn_state_t *st, int64_t ttfb_us);
 /* The EWMA in µs, or -1 when there is no sample yet. */
 int64_t lx_conn_ttfb_us(const lx_conn_state_t *st);
+
+/* What the newest error of a connection was: a small code kept in the shared
+ * state (no strings there); lx_conn_err_name gives the text for logs and the
+ * last_error column of ai_connections. */
+typedef enum {
+    LX_CONN_ERR_NONE = 0,
+    LX_CONN_ERR_UPSTREAM,     /* 5xx, a broken or malformed answer, connect failure */
+    LX_CONN_ERR_TIMEOUT,      /* connect / first byte / idle / total timeout, 408, 504 */
+    LX_CONN_ERR_UNAVAILABLE,  /* 503 / 529: overloaded */
+    LX_CONN_ERR_RATE_LIMITED, /* 429, 402 or a quota error */
+    LX_CONN_ERR_AUTH,         /* 401 / 403: the credential was refused */
+    LX_CONN_ERR__COUNT
+} lx_conn_err_t;
+
+const char *lx_conn_err_name(lx_conn_err_t e);
+
+/* Counts one ended attempt (attempt.c calls it from lx_attempt_end): a
+ * success (err == LX_CONN_ERR_NONE, ok set) adds to ok_total; an error adds
+ * to fail_total and becomes the last error unless a newer one is already
+ * there; neither (ok false, err NONE: the client left, a 4xx of the
+ * client's own) counts nowhere. last_used_ms moves forward in every case.
+ * Lock-free; a store is skipped when the value would not change. */
+void lx_conn_count(lx_conn_state_t *st, bool ok, lx_conn_err_t err, int64_t now_ms);
+/* Readers (any thread; relaxed: each value alone is exact, the set is not a
+ * snapshot). */
+uint64_t lx_conn_success_total(const lx_conn_state_t *st);
+uint64_t lx_conn_error_total(const lx_conn_state_t *st);
+int64_t lx_conn_last_used_ms(const lx_conn_state_t *st);
+/* The newest error's time (ms, 0: none) and code (may be NULL). */
+int64_t lx_conn_last_error(const lx_conn_state_t *st, lx_conn_err_t *code);
 
 /* 401/403 seen: the connection is flagged (not eligible) until now + hold_ms. */
 void lx_conn_flag_auth(lx_conn_state_t *st, int64_t now_ms, int64_t hold_ms);
