@@ -810,9 +810,15 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
         };
         n++;
     }
-    if (n == 0) { /* a keyless server (vLLM, Ollama, the mock) */
-        target_fill(&out[0], t, NULL, NULL);
-        return 1;
+    if (n == 0) { /* a keyless server (vLLM, Ollama, the mock): one untracked target */
+        creds[0] = NULL;
+        cands[0] = (lx_candidate_t){
+            .provider = lx_str(p->conf.name),
+            .caps = t->caps,
+            .context_window = t->model ? t->model->context_window : 0,
+            .weight = 1,
+        };
+        n = 1;
     }
     lx_route_request_t rq = {
         .need_caps = 0, .prompt_tokens = prompt_tokens, .max_tokens = max_tokens};

@@ -134,6 +134,23 @@ class Routing(unittest.TestCase):
         self.assertEqual(r.status, 504, r)
         self.assertLess(elapsed, 1.5)
 
+    def test_rate_limit_per_minute_moves_to_the_next_connection(self):
+        p, conns = self.provider("rl", ["sk-rl-a", "sk-rl-b"])
+        self.admin("PATCH", f"/connections/{conns[0]['id']}", {"rate_limit_per_minute": 2})
+        time.sleep(0.5)  # the registry reloads on NOTIFY
+        self.mock.reset()
+        for _ in range(5):
+            r = self.lx.chat({"model": "rl/m+chunks=1", "messages": MSG})
+            self.assertEqual(r.status, 200, r)
+        keys = self.sent_keys(5)
+        self.assertEqual(keys.count("sk-rl-a"), 2, keys)
+        self.assertEqual(keys.count("sk-rl-b"), 3, keys)
+
+    def test_context_window_filter(self):
+        r = self.lx.chat({"model": "demo/mock-model", "messages": MSG, "max_tokens": 500000})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("context window", r.json()["error"]["message"])
+
     def test_stream_429_falls_back_before_first_byte(self):
         self.provider("srot", ["sk-srot-a+fault=429+retry_after=30", "sk-srot-b"])
         r = self.lx.chat({"model": "srot/m+chunks=3", "messages": MSG, "stream": True})
