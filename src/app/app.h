@@ -36,6 +36,8 @@ typedef struct {
     lx_health_t *health;    /* worker 0 only: breaker probes, counter write-back */
     struct event *flush_ev; /* shutdown: waits for the usage queue to empty */
     int64_t flush_deadline_ms;
+    uint64_t trimmed_at_requests; /* requests seen at the last malloc_trim */
+    int64_t trimmed_ms;
     int control_fd; /* eventfd: the main thread asks for drain (1) or stop (2) */
     struct event *control_ev;
     struct event *log_flush_ev;

@@ -9,13 +9,27 @@
 
 #include <event2/event.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* Every 100 ms: flush the log buffer; and once the worker has gone idle
+ * after traffic, hand freed heap back to the OS (glibc keeps it otherwise,
+ * and a burst of 10,000 streams would stay in RSS for good). */
 static void log_flush_cb(evutil_socket_t fd, short ev, void *arg)
 {
+    lx_worker_t *w = arg;
     lx_log_flush();
+    const lx_http_stats_t *st = lx_http_server_stats(w->http);
+    uint64_t active = atomic_load_explicit(&st->requests_active, memory_order_relaxed);
+    uint64_t total = atomic_load_explicit(&st->requests, memory_order_relaxed);
+    int64_t now = lx_wall_ms();
+    if (active == 0 && total != w->trimmed_at_requests && now - w->trimmed_ms > 2000) {
+        w->trimmed_at_requests = total;
+        w->trimmed_ms = now;
+        malloc_trim(0);
+    }
 }
 
 /* After the last request: usage records still queued go out before the

@@ -331,7 +331,8 @@ lx_upstream_t *lx_upstream_new(struct event_base *base)
     curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
     curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
-    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    /* idle upstream connections kept per worker, each with its buffers */
+    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 256L);
     return u;
 }
 
