@@ -80,14 +80,34 @@ static void arr_str(lx_buf_t *b, const char *v)
     lx_buf_append_char(b, '"');
 }
 
-static void arr_num(lx_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void arr_num(lx_buf_t *b, const char *fmt, ...)
+/* Appends one integer element (no printf: a batch has thousands). */
+static void arr_int(lx_buf_t *b, int64_t v)
 {
+    char tmp[24], *e = tmp + sizeof tmp, *p = e;
+    uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
     lx_buf_append_char(b, b->n > 1 ? ',' : '{');
-    va_list ap;
-    va_start(ap, fmt);
-    lx_buf_vprintf(b, fmt, ap);
-    va_end(ap);
+    lx_buf_append(b, p, (size_t)(e - p));
+}
+
+/* Cost in USD with 8 decimals, as an exact decimal (micro-dollar cents). */
+static void arr_cost(lx_buf_t *b, double usd)
+{
+    int64_t units = (int64_t)(usd * 1e8 + (usd >= 0 ? 0.5 : -0.5));
+    arr_int(b, units / 100000000);
+    int64_t frac = units % 100000000;
+    if (frac < 0)
+        frac = -frac;
+    char f[10];
+    for (int i = 7; i >= 0; i--, frac /= 10)
+        f[i] = (char)('0' + frac % 10);
+    lx_buf_append_char(b, '.');
+    lx_buf_append(b, f, 8);
 }
 
 static void on_written(const lx_pg_result_t *res, void *arg)
@@ -123,20 +143,20 @@ void lx_usage_pg_flush(lx_usage_pg_t *s)
         const lx_usage_t *u = at(s, i);
         arr_str(&col[0], u->record_id);
         arr_str(&col[1], u->request_id);
-        arr_num(&col[2], "%lld", (long long)u->api_key_id);
-        arr_num(&col[3], "%lld", (long long)u->connection_id);
+        arr_int(&col[2], u->api_key_id);
+        arr_int(&col[3], u->connection_id);
         arr_str(&col[4], u->provider);
         arr_str(&col[5], u->model);
         arr_str(&col[6], u->feature);
-        arr_num(&col[7], "%lld", (long long)u->tokens_in);
-        arr_num(&col[8], "%lld", (long long)u->tokens_out);
-        arr_num(&col[9], "%lld", (long long)u->tokens_cached);
-        arr_num(&col[10], "%.8f", u->cost_usd);
-        arr_num(&col[11], "%d", u->status);
+        arr_int(&col[7], u->tokens_in);
+        arr_int(&col[8], u->tokens_out);
+        arr_int(&col[9], u->tokens_cached);
+        arr_cost(&col[10], u->cost_usd);
+        arr_int(&col[11], u->status);
         arr_str(&col[12], u->error);
-        arr_num(&col[13], "%lld", (long long)u->ttfb_us);
-        arr_num(&col[14], "%lld", (long long)u->total_us);
-        arr_num(&col[15], "%lld", (long long)u->created_ms);
+        arr_int(&col[13], u->ttfb_us);
+        arr_int(&col[14], u->total_us);
+        arr_int(&col[15], u->created_ms);
     }
     const char *params[NCOLS];
     for (int c = 0; c < NCOLS; c++) {

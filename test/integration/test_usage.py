@@ -53,6 +53,17 @@ class UsageRows(unittest.TestCase):
             self.assertEqual(line[8], "t")
         self.assertEqual(lines[20][6], "503")
 
+    def test_cost_from_model_prices(self):
+        r = self.lx.chat({"model": "demo/mock-model", "messages": MSG})
+        rid = r.headers["x-request-id"]
+        wait_for(lambda: psql(self.lx.db, f"SELECT count(*) FROM ai_usage WHERE request_id = '{rid}'")
+                 == "1", timeout=5, what="the usage row")
+        tin, tout, cost = psql(self.lx.db, "SELECT tokens_in, tokens_out, cost_usd FROM ai_usage "
+                               f"WHERE request_id = '{rid}'").split("|")
+        # demo/mock-model: $0.10 in, $0.20 out per 1M tokens (the seeded catalog)
+        self.assertAlmostEqual(float(cost), (int(tin) * 0.10 + int(tout) * 0.20) / 1e6, places=8)
+        self.assertGreater(float(cost), 0)
+
     def test_readyz_reports_database(self):
         r = http("GET", self.lx.url + "/readyz")
         self.assertEqual(r.json()["database"], "ok")
