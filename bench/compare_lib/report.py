@@ -395,8 +395,9 @@ def main():
     notes = [
         "nginx runs without an access log; llmux keeps its own (one JSON line per request to a file). "
         "'llmux, access log off' (LLMUX_ACCESS_LOG=false) is the like-for-like row.",
-        "llmux runs with production defaults: a client API key checked on every request, routing, "
-        "usage rows written to Postgres, access log on, one worker per CPU.",
+        f"llmux runs with production defaults: {meta.get('auth', 'a client API key (api_keys)')} checked on "
+        f"every request, routing, usage rows written to Postgres ({format(int(meta['usage_rows']), ',') if meta.get('usage_rows', '').isdigit() else '?'} rows by the end), "
+        f"access log on, one worker per CPU.",
         "Each non-stream scenario runs in alternating rounds (direct, nginx, llmux, ...) and every figure "
         "is the median over the rounds; ratios are ratios of those medians. Added = minus direct.",
         "CPU/req: user+system CPU of the proxy process(es) from /proc/PID/stat during the run (nginx: "
