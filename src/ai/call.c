@@ -759,6 +759,17 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
     /* the selector's cursor is the one mutable (atomic) part of a snapshot */
     int k = lx_group_order((lx_group_t *)&g->sel, &route_conf, lx_wall_ms(), &rng, order,
                            LX_MIN(max, LX_CALL_MAX_TARGETS), &excl);
+    /* x-llmux-provider: the caller's preferred provider(s) among the members */
+    const char *pref = lx_req_header(req, "x-llmux-provider");
+    if (pref && pref[0] && k > 0) {
+        int kept = 0;
+        for (int i = 0; i < k; i++)
+            if (lx_chain_in_list(lx_str(pref), lx_str(g->targets[order[i]].prov->conf.name)))
+                order[kept++] = order[i];
+        if (kept == 0)
+            excl.n[LX_WHY_PROVIDER] += (uint16_t)k;
+        k = kept;
+    }
     if (k <= 0) {
         no_target_reply(req, &excl, g->ntargets);
         return 0;
@@ -820,8 +831,11 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
         };
         n = 1;
     }
-    lx_route_request_t rq = {
-        .need_caps = 0, .prompt_tokens = prompt_tokens, .max_tokens = max_tokens};
+    const char *pref = lx_req_header(req, "x-llmux-provider");
+    lx_route_request_t rq = {.need_caps = 0,
+                             .prompt_tokens = prompt_tokens,
+                             .max_tokens = max_tokens,
+                             .header_providers = pref ? lx_str(pref) : LX_NULL_STR};
     (void)need; /* capabilities were checked when the model was resolved */
     lx_rng_t rng;
     lx_str_t rid = lx_req_id(req);

@@ -116,6 +116,29 @@ class Groups(unittest.TestCase):
             t.join()
         self.assertEqual(sorted(seen.values()), [2, 2], seen)
 
+    def test_provider_header_picks_members(self):
+        other = self.admin("POST", "/providers", {"name": "grp2", "kind": "openai_compatible",
+                                                  "base_url": self.mock.url + "/v1"})
+        g = self.admin("POST", "/groups", {"name": "pref", "strategy": "round_robin",
+                                           "status": "disabled"})
+        for pid, up in ((self.pid, "one+chunks=1"), (other["id"], "two+chunks=1")):
+            self.admin("POST", f"/groups/{g['id']}/members", {
+                "provider_id": pid, "upstream_name": up, "weight": 1, "priority": 0})
+        self.admin("PATCH", f"/groups/{g['id']}", {"status": "active"})
+        wait_for(lambda: self.lx.chat({"model": "pref", "messages": MSG}).status == 200,
+                 timeout=3, what="group loaded")
+        for _ in range(6):
+            r = self.lx.chat({"model": "pref", "messages": MSG},
+                             headers={"x-llmux-provider": "grp2"})
+            self.assertEqual(r.headers["x-llmux-provider"], "grp2")
+        r = self.lx.chat({"model": "pref", "messages": MSG},
+                         headers={"x-llmux-provider": "nobody"})
+        self.assertEqual(r.status, 404, r)
+        # explicit provider/model with a header naming another provider
+        r = self.lx.chat({"model": "grp/x+chunks=1", "messages": MSG},
+                         headers={"x-llmux-provider": "grp2"})
+        self.assertEqual(r.status, 404, r)
+
     def test_group_fallback_order_covers_every_member(self):
         self.group("allbad", "round_robin", [("x+fault=503", 1, 0), ("y+fault=503", 1, 0),
                                              ("z+chunks=1", 1, 0)])

@@ -5,7 +5,7 @@
 
 /* Is name one of the comma-separated items of list (blanks trimmed,
  * ASCII case-insensitive)? */
-static bool in_list(lx_str_t list, lx_str_t name)
+bool lx_chain_in_list(lx_str_t list, lx_str_t name)
 {
     const char *p = list.p, *end = list.p + list.n;
     while (p < end) {
@@ -35,7 +35,7 @@ lx_route_why_t lx_chain_static_check(const lx_candidate_t *cand, const lx_route_
     }
     if (rq->provider.n && !lx_str_ieq(rq->provider, cand->provider))
         return LX_WHY_PROVIDER;
-    if (rq->header_providers.n && !in_list(rq->header_providers, cand->provider))
+    if (rq->header_providers.n && !lx_chain_in_list(rq->header_providers, cand->provider))
         return LX_WHY_PROVIDER;
     if ((cand->caps & rq->need_caps) != rq->need_caps)
         return LX_WHY_CAPABILITY;

@@ -65,6 +65,10 @@ int lx_chain_order(const lx_candidate_t *cands, int n, const lx_route_request_t 
                    lx_route_excl_t *excl);
 
 /* The static filters alone for one candidate: LX_WHY_OK or the reason. */
+/* True if name is one of the comma-separated names in list (ASCII case
+ * insensitive, spaces around names ignored). */
+bool lx_chain_in_list(lx_str_t list, lx_str_t name);
+
 lx_route_why_t lx_chain_static_check(const lx_candidate_t *cand, const lx_route_request_t *rq);
 
 #endif
