@@ -106,6 +106,16 @@ class Workers(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 5)
         self.assertIn('"msg":"llmux stopped"', lx.log())
 
+    def test_idle_after_traffic(self):
+        # A worker that goes idle after traffic returns freed heap to the OS
+        # (malloc_trim); under ASan that call crashed the process.
+        lx = Llmux(workers=1)
+        for _ in range(20):
+            self.assertEqual(http("GET", lx.url + "/healthz").status, 200)
+        time.sleep(2.6)
+        self.assertEqual(http("GET", lx.url + "/healthz").status, 200)
+        self.assertEqual(lx.stop(), 0)
+
     def test_sigint_also_drains(self):
         lx = Llmux(workers=1)
         self.assertEqual(lx.stop(sig=signal.SIGINT), 0)
