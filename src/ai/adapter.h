@@ -104,6 +104,10 @@ extern const lx_adapter_t lx_adapter_gemini;    /* Google Gemini generateContent
 
 const lx_adapter_t *lx_adapter_for(lx_provider_kind_t kind);
 
+/* The message of an {"error":{"message"}} / {"error":"..."} / {"message"}
+ * body (OpenAI, OpenAI-compatible servers, Anthropic). */
+void lx_adapter_error_message(const char *body, size_t n, char *out, size_t outlen);
+
 /* Maps a provider's finish/stop reason onto OpenAI's finish_reason. */
 const char *lx_finish_from_anthropic(const char *stop_reason);
 const char *lx_finish_from_gemini(const char *finish_reason);

@@ -83,3 +83,18 @@ const char *lx_finish_from_gemini(const char *r)
         return "stop";
     return "stop";
 }
+
+void lx_adapter_error_message(const char *body, size_t n, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    json_t *root = json_loadb(body, n, 0, NULL);
+    json_t *e = json_object_get(root, "error");
+    const char *m = json_string_value(json_object_get(e, "message"));
+    if (m == NULL)
+        m = json_string_value(e);
+    if (m == NULL)
+        m = json_string_value(json_object_get(root, "message"));
+    if (m)
+        snprintf(out, outlen, "%s", m);
+    json_decref(root);
+}

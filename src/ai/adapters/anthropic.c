@@ -875,21 +875,6 @@ static void stream_free(lx_stream_dec_t *d)
 
 /* ---- errors ---- */
 
-static void error_message(const char *body, size_t n, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    json_t *root = json_loadb(body, n, 0, NULL);
-    json_t *e = json_object_get(root, "error");
-    const char *m = json_string_value(json_object_get(e, "message"));
-    if (m == NULL)
-        m = json_string_value(e);
-    if (m == NULL)
-        m = json_string_value(json_object_get(root, "message"));
-    if (m)
-        snprintf(out, outlen, "%s", m);
-    json_decref(root);
-}
-
 const lx_adapter_t lx_adapter_anthropic = {
     .name = "anthropic",
     .chat_build = chat_build,
@@ -897,5 +882,5 @@ const lx_adapter_t lx_adapter_anthropic = {
     .stream_new = stream_new,
     .stream_event = stream_event,
     .stream_free = stream_free,
-    .error_message = error_message,
+    .error_message = lx_adapter_error_message,
 };

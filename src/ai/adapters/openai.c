@@ -146,21 +146,6 @@ static json_t *embed_parse(const char *body, size_t n, const char *model, lx_tok
     return root;
 }
 
-static void error_message(const char *body, size_t n, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    json_t *root = json_loadb(body, n, 0, NULL);
-    json_t *e = json_object_get(root, "error");
-    const char *m = json_string_value(json_object_get(e, "message"));
-    if (m == NULL)
-        m = json_string_value(e);
-    if (m == NULL)
-        m = json_string_value(json_object_get(root, "message"));
-    if (m)
-        snprintf(out, outlen, "%s", m);
-    json_decref(root);
-}
-
 const lx_adapter_t lx_adapter_openai = {
     .name = "openai",
     .chat_build = chat_build,
@@ -171,5 +156,5 @@ const lx_adapter_t lx_adapter_openai = {
     .embed_build = embed_build,
     .embed_parse = embed_parse,
     .image_build = image_build,
-    .error_message = error_message,
+    .error_message = lx_adapter_error_message,
 };
