@@ -58,12 +58,13 @@ typedef struct {
     bool client_usage;             /* an OpenAI client asked for stream usage */
     int64_t input_tokens_estimate; /* for Anthropic message_start before usage is known */
     int64_t t_handler_start;
-    /* The order to try, first choice first; the rest are the fallbacks. */
-    lx_call_target_t targets[LX_CALL_MAX_TARGETS];
-    int ntargets;
     lx_call_build_fn build;
     void *build_ctx; /* owned by the call from lx_call_run on */
     void (*build_ctx_free)(void *ctx);
+    /* The order to try, first choice first; the rest are the fallbacks.
+     * Last, so that a call copies only the targets it has. */
+    int ntargets;
+    lx_call_target_t targets[LX_CALL_MAX_TARGETS];
 } lx_call_opts_t;
 
 /* Starts the call: tries the targets in order (retrying, rotating and
