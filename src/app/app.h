@@ -9,6 +9,7 @@
 #include "admin/admin.h"
 #include "ai/ai.h"
 #include "ai/health.h"
+#include "ai/limits_sync.h"
 #include "db/pg.h"
 #include "core/config.h"
 #include "http/server.h"
@@ -31,10 +32,11 @@ typedef struct {
     lx_upstream_t *up;
     lx_ai_t ai;
     lx_admin_t admin;
-    lx_pg_t *pg;            /* this worker's Postgres connection, NULL without a database */
-    lx_usage_pg_t *usage;   /* usage records to Postgres, NULL without a database */
-    lx_health_t *health;    /* worker 0 only: breaker probes, counter write-back */
-    struct event *flush_ev; /* shutdown: waits for the usage queue to empty */
+    lx_pg_t *pg;                   /* this worker's Postgres connection, NULL without a database */
+    lx_usage_pg_t *usage;          /* usage records to Postgres, NULL without a database */
+    lx_health_t *health;           /* worker 0 only: breaker probes, counter write-back */
+    lx_limits_sync_t *limits_sync; /* worker 0 only, with a database: shared rate windows */
+    struct event *flush_ev;        /* shutdown: waits for the usage queue to empty */
     int64_t flush_deadline_ms;
     uint64_t trimmed_at_requests; /* requests seen at the last malloc_trim */
     int64_t trimmed_ms;

@@ -119,8 +119,11 @@ int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
             w->ai.usage = lx_usage_pg_sink(w->usage);
         }
     }
-    if (id == 0) /* one health monitor per process */
+    if (id == 0) { /* one health monitor and one limits sync per process */
         w->health = lx_health_new(w->base, app->cfg, w->up, w->pg, NULL);
+        if (w->pg)
+            w->limits_sync = lx_limits_sync_new(w->base, w->pg);
+    }
     w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai};
     w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);
     w->http = lx_http_server_new(w->base, app->cfg, w->routes, w->nroutes, id);
@@ -143,6 +146,7 @@ static void *worker_main(void *arg)
     lx_log_set_buffered(1);
     event_base_dispatch(w->base);
     lx_health_free(w->health); /* before the upstream client and pg it uses */
+    lx_limits_sync_free(w->limits_sync);
     lx_http_server_free(w->http);
     lx_upstream_free(w->up);
     lx_usage_pg_free(w->usage);

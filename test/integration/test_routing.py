@@ -161,5 +161,52 @@ class Routing(unittest.TestCase):
         self.assertEqual(text, "tok0 tok1 tok2 ")
 
 
+
+class SharedLimits(unittest.TestCase):
+    """rate_limit_per_minute holds across instances sharing one database."""
+
+    def test_rpm_across_two_instances(self):
+        from harness import http, new_database
+        mock, db = Mock(), new_database()
+        a = Llmux(db=db, mock=mock)
+        b = Llmux(db=db, mock=mock)
+        try:
+            def admin(method, path, body=None):
+                r = a.req(method, "/api/v1/admin/ai" + path, body=body)
+                self.assertLess(r.status, 300, r)
+                return r.json()
+            p = admin("POST", "/providers", {"name": "shared", "kind": "openai_compatible",
+                                             "base_url": mock.url + "/v1"})
+            ca = admin("POST", "/connections", {"provider_id": p["id"], "name": "a",
+                                                "api_key": "sk-sh-a", "priority": 0})
+            admin("POST", "/connections", {"provider_id": p["id"], "name": "b",
+                                           "api_key": "sk-sh-b", "priority": 1})
+            # a minute window that will not roll over during the test
+            sec = time.time() % 60
+            if sec > 40:
+                time.sleep(61 - sec)
+            version = lambda lx: http("GET", lx.url + "/readyz").json()["registry_version"]
+            va, vb = version(a), version(b)
+            admin("PATCH", f"/connections/{ca['id']}", {"rate_limit_per_minute": 6})
+            wait_for(lambda: version(a) > va and version(b) > vb, timeout=3,
+                     what="both instances reloaded")
+            mock.reset()
+            for _ in range(4):
+                self.assertEqual(a.chat({"model": "shared/m+chunks=1", "messages": MSG}).status,
+                                 200)
+            time.sleep(2.5)  # one sync tick publishes a's 4, the next absorbs them in b
+            for _ in range(4):
+                self.assertEqual(b.chat({"model": "shared/m+chunks=1", "messages": MSG}).status,
+                                 200)
+            keys = [r["headers"].get("authorization", "")[7:] for r in mock.requests()]
+            self.assertEqual(keys[:4], ["sk-sh-a"] * 4)
+            self.assertEqual(keys[4:].count("sk-sh-a"), 2, keys)  # 6 in all, then b's turn
+            self.assertEqual(keys[4:].count("sk-sh-b"), 2, keys)
+        finally:
+            self.assertEqual(a.stop(), 0)
+            self.assertEqual(b.stop(), 0)
+            mock.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
