@@ -211,6 +211,31 @@ static int chat_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bo
     return ad->chat_build(&t->conf, x->root, x->stream, b, err, errlen);
 }
 
+/* What the request asks of a model beyond chat: tools, images in the
+ * messages, JSON output (the capability filter). */
+static unsigned request_needs(const json_t *root)
+{
+    unsigned need = 0;
+    if (json_array_size(json_object_get(root, "tools")) > 0)
+        need |= LX_CAP_TOOLS;
+    const char *rf =
+        json_string_value(json_object_get(json_object_get(root, "response_format"), "type"));
+    if (rf && (strcmp(rf, "json_object") == 0 || strcmp(rf, "json_schema") == 0))
+        need |= LX_CAP_JSON;
+    size_t i, k;
+    json_t *m, *part;
+    json_array_foreach(json_object_get(root, "messages"), i, m)
+    {
+        json_array_foreach(json_object_get(m, "content"), k, part)
+        {
+            const char *type = json_string_value(json_object_get(part, "type"));
+            if (type && strcmp(type, "image_url") == 0)
+                return need | LX_CAP_VISION;
+        }
+    }
+    return need;
+}
+
 static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
     int64_t t0 = lx_now_us();
@@ -223,7 +248,7 @@ static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         return LX_OK;
     }
     bool stream = json_is_true(json_object_get(root, "stream"));
-    unsigned need = LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0);
+    unsigned need = LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0) | request_needs(root);
     lx_target_t t;
     if (!lx_ai_resolve(a, req, root, need, &t)) {
         json_decref(root);

@@ -139,6 +139,27 @@ class Groups(unittest.TestCase):
                          headers={"x-llmux-provider": "grp2"})
         self.assertEqual(r.status, 404, r)
 
+    def test_capability_filter(self):
+        self.admin("POST", "/models", {"provider_id": self.pid, "upstream_name": "plain",
+                                       "capabilities": ["chat", "stream"]})
+        tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+        # once the model (chat + stream only) is in the snapshot, tools are refused
+        wait_for(lambda: self.lx.chat({"model": "grp/plain", "messages": MSG,
+                                       "tools": tools}).status == 400, timeout=3,
+                 what="the capability filter on the new model")
+        r = self.lx.chat({"model": "grp/plain", "messages": MSG, "tools": tools})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("does not support", r.json()["error"]["message"])
+        img = [{"role": "user", "content": [{"type": "image_url",
+                                             "image_url": {"url": "https://x/y.png"}}]}]
+        self.assertEqual(self.lx.chat({"model": "grp/plain", "messages": img}).status, 400)
+        r = self.lx.chat({"model": "grp/plain", "messages": MSG,
+                          "response_format": {"type": "json_object"}})
+        self.assertEqual(r.status, 400)
+        # the same requests to a model that has the capabilities go through
+        self.assertEqual(self.lx.chat({"model": "demo/mock-model", "messages": MSG,
+                                       "tools": tools}).status, 200)
+
     def test_group_fallback_order_covers_every_member(self):
         self.group("allbad", "round_robin", [("x+fault=503", 1, 0), ("y+fault=503", 1, 0),
                                              ("z+chunks=1", 1, 0)])
