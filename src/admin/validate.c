@@ -119,6 +119,9 @@ bool adm_chk_model_list(const char *f, const json_t *v, adm_verr_t *e)
     json_array_foreach(v, i, it)
     {
         lx_str_t s = {json_string_value(it), json_string_length(it)};
+        /* "provider/" + "*" stands for every model of a provider */
+        if (s.n >= 3 && s.p[s.n - 1] == '*' && s.p[s.n - 2] == '/')
+            s.n -= 2;
         if (!lx_ai_model_name_valid(s))
             return adm_verr(e, f, "'%s[%zu]' is not a valid model name", f, i);
     }

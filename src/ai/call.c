@@ -31,6 +31,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define MAX_RESPONSE_BYTES (64u << 20)
 
@@ -724,19 +725,6 @@ int lx_call_run(const lx_call_opts_t *o)
 
 /* ---- targets ---- */
 
-static void target_fill(lx_call_target_t *o, const lx_target_t *t, const lx_credential_t *cred,
-                        lx_conn_state_t *state)
-{
-    memset(o, 0, sizeof *o);
-    o->prov = t->prov;
-    o->cred = cred;
-    o->model = t->model;
-    snprintf(o->upstream_model, sizeof o->upstream_model, "%s", t->upstream_model);
-    o->conf = t->prov->conf;
-    o->conf.api_key = cred ? cred->api_key : NULL;
-    o->state = state;
-}
-
 static void no_target_reply(lx_req_t *req, const lx_route_excl_t *excl, int n)
 {
     lx_route_why_t why;
@@ -792,53 +780,96 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
     return k;
 }
 
+/* Where a non-group request may go: the resolved model, or, for a bare
+ * public name, every active model with that name (so that routing can pick
+ * among providers: cheapest first when asked, healthy first always). */
+typedef struct {
+    const lx_provider_t *prov;
+    const lx_model_t *model;
+    const char *upstream;
+} source_t;
+
+static int sources_of(const lx_snapshot_t *snap, const lx_target_t *t, source_t *src, int max)
+{
+    if (!t->bare || t->model == NULL) {
+        src[0] = (source_t){t->prov, t->model, t->upstream_model};
+        return 1;
+    }
+    int n = 0;
+    for (int i = 0; i < snap->nmodels && n < max; i++) {
+        const lx_model_t *m = &snap->models[i];
+        if (m->active && m->provider->active && strcmp(m->public_name, t->model->public_name) == 0)
+            src[n++] = (source_t){m->provider, m, m->upstream_name};
+    }
+    return n;
+}
+
+static void source_fill(lx_call_target_t *o, const source_t *sc, const lx_credential_t *cred,
+                        lx_conn_state_t *state)
+{
+    memset(o, 0, sizeof *o);
+    o->prov = sc->prov;
+    o->cred = cred;
+    o->model = sc->model;
+    snprintf(o->upstream_model, sizeof o->upstream_model, "%s", sc->upstream);
+    o->conf = sc->prov->conf;
+    o->conf.api_key = cred ? cred->api_key : NULL;
+    o->state = state;
+}
+
 int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t,
                     unsigned need, int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out,
                     int max)
 {
     if (t->group)
         return group_targets(req, t->group, out, max);
-    const lx_provider_t *p = t->prov;
+    source_t src[LX_CALL_MAX_TARGETS];
+    int nsrc = sources_of(snap, t, src, LX_CALL_MAX_TARGETS);
     lx_candidate_t cands[LX_CALL_MAX_TARGETS];
     const lx_credential_t *creds[LX_CALL_MAX_TARGETS];
+    int of[LX_CALL_MAX_TARGETS]; /* the source of each candidate */
     int n = 0;
-    for (int i = 0; i < p->ncreds && n < LX_CALL_MAX_TARGETS; i++) {
-        const lx_credential_t *cr = &p->creds[i];
-        if (!cr->active)
-            continue;
-        creds[n] = cr;
-        cands[n] = (lx_candidate_t){
-            .target = cr,
-            .conn_id = cr->id,
-            .provider = lx_str(p->conf.name),
-            .caps = t->caps,
-            .context_window = t->model ? t->model->context_window : 0,
-            .input_per_1m = t->model ? t->model->input_per_1m : 0,
-            .output_per_1m = t->model ? t->model->output_per_1m : 0,
-            .priority = cr->priority,
-            .weight = cr->weight > 0 ? cr->weight : 1,
-            .rpm = cr->rate_limit_per_minute,
-            .rpd = cr->rate_limit_per_day,
-            .conn = lx_conn_state_get(cr->id),
-        };
-        n++;
-    }
-    if (n == 0) { /* a keyless server (vLLM, Ollama, the mock): one untracked target */
-        creds[0] = NULL;
-        cands[0] = (lx_candidate_t){
-            .provider = lx_str(p->conf.name),
-            .caps = t->caps,
-            .context_window = t->model ? t->model->context_window : 0,
+    for (int s_i = 0; s_i < nsrc && n < LX_CALL_MAX_TARGETS; s_i++) {
+        const source_t *sc = &src[s_i];
+        unsigned caps = lx_provider_caps(sc->prov->conf.kind) & (sc->model ? sc->model->caps : ~0u);
+        lx_candidate_t base = {
+            .provider = lx_str(sc->prov->conf.name),
+            .caps = nsrc == 1 ? t->caps : caps,
+            .context_window = sc->model ? sc->model->context_window : 0,
+            .input_per_1m = sc->model ? sc->model->input_per_1m : 0,
+            .output_per_1m = sc->model ? sc->model->output_per_1m : 0,
             .weight = 1,
         };
-        n = 1;
+        int before = n;
+        for (int i = 0; i < sc->prov->ncreds && n < LX_CALL_MAX_TARGETS; i++) {
+            const lx_credential_t *cr = &sc->prov->creds[i];
+            if (!cr->active)
+                continue;
+            creds[n] = cr;
+            of[n] = s_i;
+            cands[n] = base;
+            cands[n].target = cr;
+            cands[n].conn_id = cr->id;
+            cands[n].priority = cr->priority;
+            cands[n].weight = cr->weight > 0 ? cr->weight : 1;
+            cands[n].rpm = cr->rate_limit_per_minute;
+            cands[n].rpd = cr->rate_limit_per_day;
+            cands[n].conn = lx_conn_state_get(cr->id);
+            n++;
+        }
+        if (n == before && n < LX_CALL_MAX_TARGETS) { /* keyless: one untracked target */
+            creds[n] = NULL;
+            of[n] = s_i;
+            cands[n++] = base;
+        }
     }
     const char *pref = lx_req_header(req, "x-llmux-provider");
-    lx_route_request_t rq = {.need_caps = 0,
+    const char *route = lx_req_header(req, "x-llmux-route");
+    lx_route_request_t rq = {.need_caps = need,
                              .prompt_tokens = prompt_tokens,
                              .max_tokens = max_tokens,
-                             .header_providers = pref ? lx_str(pref) : LX_NULL_STR};
-    (void)need; /* capabilities were checked when the model was resolved */
+                             .header_providers = pref ? lx_str(pref) : LX_NULL_STR,
+                             .optimize_cost = route && strcasecmp(route, "cheapest") == 0};
     lx_rng_t rng;
     lx_str_t rid = lx_req_id(req);
     lx_rng_seed(&rng, (uint64_t)lx_now_us() ^ lx_hash(rid.p, rid.n));
@@ -856,13 +887,13 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
         if (e == LX_E_RATE_LIMITED) {
             lx_call_target_t tmp[LX_CALL_MAX_TARGETS];
             for (int i = 0; i < n; i++)
-                target_fill(&tmp[i], t, creds[i], cands[i].conn);
+                source_fill(&tmp[i], &src[of[i]], creds[i], cands[i].conn);
             set_retry_after(req, tmp, n);
         }
         lx_req_reply_error(req, e, msg, NULL);
         return 0;
     }
     for (int i = 0; i < k; i++)
-        target_fill(&out[i], t, creds[order[i]], cands[order[i]].conn);
+        source_fill(&out[i], &src[of[order[i]]], creds[order[i]], cands[order[i]].conn);
     return k;
 }

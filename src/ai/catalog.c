@@ -112,5 +112,6 @@ lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_t
     out->model = m;
     snprintf(out->upstream_model, sizeof out->upstream_model, "%s", m->upstream_name);
     out->caps = lx_provider_caps(m->provider->conf.kind) & m->caps;
+    out->bare = true;
     return LX_RESOLVE_OK;
 }

@@ -51,6 +51,7 @@ typedef struct {
     const lx_model_t *model;            /* NULL when not in the catalog */
     char upstream_model[256];
     unsigned caps; /* what the target can do */
+    bool bare;     /* a bare public name: every model with that name is a candidate */
 } lx_target_t;
 
 typedef enum {

@@ -639,8 +639,15 @@ bool lx_apikey_allows(const lx_apikey_t *k, lx_str_t model)
 {
     if (k->allowed == NULL)
         return true;
-    for (int i = 0; i < k->nallowed; i++)
-        if (lx_str_eq_cstr(model, k->allowed[i]))
+    for (int i = 0; i < k->nallowed; i++) {
+        const char *a = k->allowed[i];
+        size_t n = strlen(a);
+        if (lx_str_eq_cstr(model, a))
             return true;
+        /* an entry "provider/" + "*" allows every model of that provider */
+        if (n >= 2 && a[n - 1] == '*' && a[n - 2] == '/' && model.n >= n - 1 &&
+            memcmp(model.p, a, n - 1) == 0)
+            return true;
+    }
     return false;
 }

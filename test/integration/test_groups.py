@@ -160,6 +160,34 @@ class Groups(unittest.TestCase):
         self.assertEqual(self.lx.chat({"model": "demo/mock-model", "messages": MSG,
                                        "tools": tools}).status, 200)
 
+    def test_cheapest_when_asked_across_providers(self):
+        ids = []
+        for name, price in (("dearp", 9.0), ("cheapp", 1.0)):
+            p = self.admin("POST", "/providers", {"name": name, "kind": "openai_compatible",
+                                                  "base_url": self.mock.url + "/v1"})
+            self.admin("POST", "/models", {"provider_id": p["id"], "upstream_name": "duo+chunks=1",
+                                           "public_name": "duo", "input_cost_per_1m": price,
+                                           "output_cost_per_1m": price})
+            ids.append(p["id"])
+        wait_for(lambda: len({self.lx.chat({"model": "duo", "messages": MSG})
+                              .headers.get("x-llmux-provider") for _ in range(12)}) == 2,
+                 timeout=5, what="both providers serving the public name")
+        for _ in range(10):
+            r = self.lx.chat({"model": "duo", "messages": MSG},
+                             headers={"x-llmux-route": "cheapest"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.headers["x-llmux-provider"], "cheapp")
+
+    def test_key_allowed_provider_wildcard(self):
+        k = self.admin("POST", "/keys", {"name": "grp only", "allowed_models": ["grp/*"]})
+        key = k["key"]
+        wait_for(lambda: self.lx.chat({"model": "grp/any+chunks=1", "messages": MSG},
+                                      key=key).status == 200, timeout=3, what="key loaded")
+        r = self.lx.chat({"model": "demo/mock-model", "messages": MSG}, key=key)
+        self.assertEqual(r.status, 403, r)
+        r = self.lx.chat({"model": "grpx/m", "messages": MSG}, key=key)
+        self.assertEqual(r.status, 403, r)  # a prefix of another name does not count
+
     def test_group_fallback_order_covers_every_member(self):
         self.group("allbad", "round_robin", [("x+fault=503", 1, 0), ("y+fault=503", 1, 0),
                                              ("z+chunks=1", 1, 0)])
