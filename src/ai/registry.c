@@ -418,6 +418,14 @@ static lx_snapshot_t *build_from_rows(const lx_config_t *cfg, const lx_registry_
 }
 
 /* Without a database: the configured providers and their catalog models. */
+static const lx_provider_t *provider_named(const lx_snapshot_t *s, const char *name)
+{
+    for (int i = 0; i < s->nproviders; i++)
+        if (strcmp(s->providers[i].conf.name, name) == 0)
+            return &s->providers[i];
+    return NULL;
+}
+
 static lx_snapshot_t *build_from_config(const lx_config_t *cfg)
 {
     lx_snapshot_t *s = lx_calloc(1, sizeof *s);
@@ -467,6 +475,29 @@ static lx_snapshot_t *build_from_config(const lx_config_t *cfg)
                           .cached_per_1m = info->cached_per_1m,
                           .active = true};
     }
+    /* groups from the config file, as rows (provider ids are index + 1) */
+    lx_registry_rows_t rows = {0};
+    rows.groups = lx_calloc((size_t)cfg->ngroups + 1, sizeof *rows.groups);
+    int nm = 0;
+    for (int i = 0; i < cfg->ngroups; i++)
+        nm += cfg->groups[i].nmembers;
+    rows.members = lx_calloc((size_t)nm + 1, sizeof *rows.members);
+    for (int i = 0; i < cfg->ngroups; i++) {
+        const lx_group_conf_t *g = &cfg->groups[i];
+        rows.groups[rows.ngroups++] =
+            (lx_group_row_t){i + 1, g->name, g->strategy, (char *)"active"};
+        for (int m = 0; m < g->nmembers; m++) {
+            const lx_provider_t *p = provider_named(s, g->members[m].provider);
+            if (p == NULL)
+                continue;
+            rows.members[rows.nmembers++] = (lx_member_row_t){
+                rows.nmembers + 1,     i + 1, p->id, 0, g->members[m].model, g->members[m].weight,
+                g->members[m].priority};
+        }
+    }
+    build_groups(s, &rows);
+    free(rows.groups);
+    free(rows.members);
     return s;
 }
 

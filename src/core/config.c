@@ -134,6 +134,15 @@ void lx_config_free(lx_config_t *cfg)
     explicit_bzero(cfg->master_key_old, sizeof cfg->master_key_old);
     for (int i = 0; i < cfg->nproviders; i++)
         provider_free(&cfg->providers[i]);
+    for (int i = 0; i < cfg->ngroups; i++) {
+        lx_group_conf_t *g = &cfg->groups[i];
+        free(g->name);
+        free(g->strategy);
+        for (int m = 0; m < g->nmembers; m++) {
+            free(g->members[m].provider);
+            free(g->members[m].model);
+        }
+    }
     free(cfg->config_path);
     free(cfg->command);
     memset(cfg, 0, sizeof *cfg);
@@ -426,6 +435,49 @@ static int apply_provider_json(lx_config_t *cfg, const char *name, json_t *obj, 
     return apply_timeouts_json(&p->timeouts, obj, field, err, errlen);
 }
 
+/* "groups": {"smart": {"strategy": "priority", "members": [{"provider":
+ * "openai", "model": "gpt-4o", "weight": 1, "priority": 0}, ...]}} */
+static int apply_groups_json(lx_config_t *cfg, json_t *obj, char *err, size_t errlen)
+{
+    if (!json_is_object(obj))
+        return fail(err, errlen, "groups: expected an object keyed by group name");
+    const char *name;
+    json_t *g;
+    json_object_foreach(obj, name, g)
+    {
+        if (cfg->ngroups == LX_MAX_GROUPS)
+            return fail(err, errlen, "groups: at most %d groups", LX_MAX_GROUPS);
+        json_t *st = json_object_get(g, "strategy"), *members = json_object_get(g, "members");
+        if (!json_is_object(g) || (st && !json_is_string(st)))
+            return fail(err, errlen, "groups.%s.strategy: expected a string", name);
+        if (!json_is_array(members) || json_array_size(members) == 0 ||
+            json_array_size(members) > LX_MAX_GROUP_MEMBERS)
+            return fail(err, errlen, "groups.%s.members: expected 1..%d members", name,
+                        LX_MAX_GROUP_MEMBERS);
+        lx_group_conf_t *gc = &cfg->groups[cfg->ngroups++];
+        memset(gc, 0, sizeof *gc);
+        gc->name = lx_strdup(name);
+        gc->strategy = lx_strdup(st ? json_string_value(st) : "priority");
+        size_t i;
+        json_t *m;
+        json_array_foreach(members, i, m)
+        {
+            const char *prov = json_string_value(json_object_get(m, "provider"));
+            const char *model = json_string_value(json_object_get(m, "model"));
+            if (prov == NULL || model == NULL)
+                return fail(err, errlen, "groups.%s.members[%zu]: provider and model are required",
+                            name, i);
+            gc->members[i].provider = lx_strdup(prov);
+            gc->members[i].model = lx_strdup(model);
+            json_t *w = json_object_get(m, "weight"), *pr = json_object_get(m, "priority");
+            gc->members[i].weight = w ? (int)json_integer_value(w) : 1;
+            gc->members[i].priority = pr ? (int)json_integer_value(pr) : 0;
+            gc->nmembers++;
+        }
+    }
+    return LX_OK;
+}
+
 static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char *err, size_t errlen)
 {
     const char *key;
@@ -434,6 +486,11 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
     {
         char field[128];
         snprintf(field, sizeof field, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (prefix[0] == '\0' && strcmp(key, "groups") == 0) {
+            if (apply_groups_json(cfg, v, err, errlen) != LX_OK)
+                return LX_ERROR;
+            continue;
+        }
         if (prefix[0] == '\0' && strcmp(key, "providers") == 0) {
             if (!json_is_object(v))
                 return fail(err, errlen, "providers: expected an object keyed by provider name");
@@ -619,6 +676,26 @@ static int apply_flags(lx_config_t *cfg, int argc, char **argv, bool final, char
 
 int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
 {
+    static const char *const strategies[] = {"round_robin", "smooth_weighted", "weighted_random",
+                                             "priority",    "least_latency",   "least_busy",
+                                             "lowest_cost"};
+    for (int i = 0; i < cfg->ngroups; i++) {
+        const lx_group_conf_t *g = &cfg->groups[i];
+        bool ok = false;
+        for (size_t k = 0; k < LX_ARRAY_LEN(strategies); k++)
+            ok = ok || strcmp(g->strategy, strategies[k]) == 0;
+        if (!ok)
+            return fail(err, errlen,
+                        "groups.%s.strategy: one of round_robin, smooth_weighted, "
+                        "weighted_random, priority, least_latency, least_busy, lowest_cost",
+                        g->name);
+        for (int m = 0; m < g->nmembers; m++)
+            if (lx_config_provider(cfg, lx_str(g->members[m].provider)) == NULL)
+                return fail(err, errlen,
+                            "groups.%s.members[%d].provider: no provider '%s' is "
+                            "configured",
+                            g->name, m, g->members[m].provider);
+    }
     if (cfg->admin_key && strlen(cfg->admin_key) < 16)
         return fail(err, errlen, "admin_key: must be at least 16 characters");
     for (int i = 0; i < cfg->nproviders; i++) {

@@ -45,6 +45,21 @@ typedef struct {
     lx_timeouts_t timeouts;
 } lx_provider_conf_t;
 
+#define LX_MAX_GROUPS        32
+#define LX_MAX_GROUP_MEMBERS 16
+
+/* A model group from the config file (the database may hold more). */
+typedef struct {
+    char *name;
+    char *strategy;
+    int nmembers;
+    struct {
+        char *provider;
+        char *model;
+        int weight, priority;
+    } members[LX_MAX_GROUP_MEMBERS];
+} lx_group_conf_t;
+
 typedef struct {
     char *listen_host;
     int listen_port;
@@ -81,6 +96,8 @@ typedef struct {
     lx_timeouts_t upstream; /* defaults for providers that set none */
     lx_provider_conf_t providers[LX_MAX_PROVIDERS];
     int nproviders;
+    lx_group_conf_t groups[LX_MAX_GROUPS];
+    int ngroups;
 
     char *config_path;
     char *command; /* "serve", "check-config", "migrate", "rotate-master-key" */

@@ -156,6 +156,38 @@ static int sync_provider(lx_store_t *s, const lx_config_t *cfg, const lx_provide
     return urc;
 }
 
+/* A group from the config file: created or updated, its members replaced. */
+static int sync_group(lx_store_t *s, const lx_group_conf_t *g, char *err, size_t errlen)
+{
+    PGresult *r = NULL;
+    const char *gp[] = {g->name, g->strategy};
+    if (run(s,
+            "INSERT INTO ai_groups (name, strategy, status) VALUES ($1, $2, 'active') "
+            "ON CONFLICT (name) DO UPDATE SET strategy = EXCLUDED.strategy, status = 'active', "
+            "updated_at = now() RETURNING id",
+            2, gp, &r, err, errlen) != LX_OK)
+        return LX_ERROR;
+    char gid[24];
+    snprintf(gid, sizeof gid, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    const char *dp[] = {gid};
+    if (run(s, "DELETE FROM ai_group_members WHERE group_id = $1", 1, dp, NULL, err, errlen) !=
+        LX_OK)
+        return LX_ERROR;
+    for (int m = 0; m < g->nmembers; m++) {
+        char w[16], pr[16];
+        snprintf(w, sizeof w, "%d", g->members[m].weight);
+        snprintf(pr, sizeof pr, "%d", g->members[m].priority);
+        const char *mp[] = {gid, g->members[m].provider, g->members[m].model, w, pr};
+        if (run(s,
+                "INSERT INTO ai_group_members (group_id, provider_id, upstream_name, weight, "
+                "priority) SELECT $1, id, $3, $4, $5 FROM ai_providers WHERE name = $2",
+                5, mp, NULL, err, errlen) != LX_OK)
+            return LX_ERROR;
+    }
+    return LX_OK;
+}
+
 int lx_store_sync(lx_store_t *s, const lx_config_t *cfg, const lx_seed_model_t *seed, size_t nseed,
                   char *err, size_t errlen)
 {
@@ -175,6 +207,9 @@ int lx_store_sync(lx_store_t *s, const lx_config_t *cfg, const lx_seed_model_t *
     }
     for (int i = 0; i < cfg->nproviders; i++)
         if (sync_provider(s, cfg, &cfg->providers[i], err, errlen) != LX_OK)
+            goto fail;
+    for (int i = 0; i < cfg->ngroups; i++)
+        if (sync_group(s, &cfg->groups[i], err, errlen) != LX_OK)
             goto fail;
     for (size_t i = 0; i < nseed; i++) {
         const lx_seed_model_t *m = &seed[i];

@@ -196,5 +196,56 @@ class Groups(unittest.TestCase):
         self.assertEqual(r.headers["x-llmux-model"], "z+chunks=1")
 
 
+
+class ConfigGroups(unittest.TestCase):
+    """Groups declared in the config file: served without a database, and
+    synced into it (visible to the admin API) with one."""
+
+    def run_with(self, db):
+        import json as _json
+        import tempfile
+        mock = Mock()
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            _json.dump({"groups": {"smart": {"strategy": "round_robin", "members": [
+                {"provider": "demo", "model": "one+chunks=1"},
+                {"provider": "demo", "model": "two+chunks=1"}]}}}, f)
+        lx = Llmux(db=db, mock=mock, env={"LLMUX_CONFIG": f.name})
+        try:
+            seen = collections.Counter(
+                lx.chat({"model": "smart", "messages": MSG}).headers.get("x-llmux-model")
+                for _ in range(10))
+            self.assertEqual(seen, {"one+chunks=1": 5, "two+chunks=1": 5}, seen)
+            if db:
+                groups = lx.req("GET", "/api/v1/admin/ai/groups").json()["data"]
+                smart = [g for g in groups if g["name"] == "smart"]
+                self.assertEqual(len(smart), 1)
+                self.assertEqual(smart[0]["strategy"], "round_robin")
+        finally:
+            self.assertEqual(lx.stop(), 0)
+            mock.stop()
+
+    def test_without_database(self):
+        self.run_with(False)
+
+    def test_synced_into_database(self):
+        self.run_with(True)
+
+    def test_bad_strategy_names_the_field(self):
+        import json as _json
+        import os
+        import subprocess
+        import tempfile
+        from harness import LLMUX_BIN
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            _json.dump({"providers": {"p": {"base_url": "http://127.0.0.1:1/v1"}},
+                        "groups": {"g": {"strategy": "fastest", "members": [
+                            {"provider": "p", "model": "m"}]}}}, f)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LLMUX_")}
+        r = subprocess.run([LLMUX_BIN, "check-config", "--config", f.name], env=env,
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("groups.g.strategy", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
