@@ -29,22 +29,28 @@ class Routing(unittest.TestCase):
         self.assertLess(r.status, 300, r)
         return r.json()
 
-    def provider(self, name, keys, **extra):
+    def provider(self, name, keys, conn_extra=None, **extra):
         """A provider on the mock with one connection per key, first key first.
         It is created disabled and enabled last: a snapshot that has it enabled
-        has every one of its connections too."""
+        has every one of its connections too. conn_extra: fields for the first
+        connection (e.g. rate limits)."""
         p = self.admin("POST", "/providers", {"name": name, "kind": "openai_compatible",
                                               "base_url": self.mock.url + "/v1",
                                               "status": "disabled", **extra})
         conns = []
         for i, key in enumerate(keys):
-            conns.append(self.admin("POST", "/connections", {
-                "provider_id": p["id"], "name": f"c{i}", "api_key": key,
-                "priority": i}))  # lowest value first
+            body = {"provider_id": p["id"], "name": f"c{i}", "api_key": key,
+                    "priority": i}  # lowest value first
+            if i == 0 and conn_extra:
+                body.update(conn_extra)
+            conns.append(self.admin("POST", "/connections", body))
         self.admin("PATCH", f"/providers/{p['id']}", {"status": "active"})
-        wait_for(lambda: self.lx.chat({"model": f"{name}/probe+fault=400",
-                                       "messages": MSG}).status == 400, timeout=3,
-                 what="provider loaded")
+
+        def ready():  # refused by the provider filter: no attempt, no token taken
+            r = self.lx.chat({"model": f"{name}/probe", "messages": MSG},
+                             headers={"x-llmux-provider": "nobody"})
+            return r.status == 404 and "requested provider" in r.json()["error"]["message"]
+        wait_for(ready, timeout=3, what="provider loaded")
         return p, conns
 
     def sent_keys(self, n):
@@ -135,9 +141,10 @@ class Routing(unittest.TestCase):
         self.assertLess(elapsed, 1.5)
 
     def test_rate_limit_per_minute_moves_to_the_next_connection(self):
-        p, conns = self.provider("rl", ["sk-rl-a", "sk-rl-b"])
-        self.admin("PATCH", f"/connections/{conns[0]['id']}", {"rate_limit_per_minute": 2})
-        time.sleep(0.5)  # the registry reloads on NOTIFY
+        sec = time.time() % 60
+        if sec > 50:  # one minute window for the whole test
+            time.sleep(61 - sec)
+        self.provider("rl", ["sk-rl-a", "sk-rl-b"], conn_extra={"rate_limit_per_minute": 2})
         self.mock.reset()
         for _ in range(5):
             r = self.lx.chat({"model": "rl/m+chunks=1", "messages": MSG})
@@ -176,25 +183,33 @@ class SharedLimits(unittest.TestCase):
                 self.assertLess(r.status, 300, r)
                 return r.json()
             p = admin("POST", "/providers", {"name": "shared", "kind": "openai_compatible",
-                                             "base_url": mock.url + "/v1"})
+                                             "base_url": mock.url + "/v1", "status": "disabled"})
             ca = admin("POST", "/connections", {"provider_id": p["id"], "name": "a",
-                                                "api_key": "sk-sh-a", "priority": 0})
+                                                "api_key": "sk-sh-a", "priority": 0,
+                                                "rate_limit_per_minute": 6})
             admin("POST", "/connections", {"provider_id": p["id"], "name": "b",
                                            "api_key": "sk-sh-b", "priority": 1})
             # a minute window that will not roll over during the test
             sec = time.time() % 60
             if sec > 40:
                 time.sleep(61 - sec)
-            version = lambda lx: http("GET", lx.url + "/readyz").json()["registry_version"]
-            va, vb = version(a), version(b)
-            admin("PATCH", f"/connections/{ca['id']}", {"rate_limit_per_minute": 6})
-            wait_for(lambda: version(a) > va and version(b) > vb, timeout=3,
-                     what="both instances reloaded")
+            admin("PATCH", f"/providers/{p['id']}", {"status": "active"})
+
+            def ready(lx):  # refused by the provider filter: no attempt, no token taken
+                r = lx.chat({"model": "shared/m", "messages": MSG},
+                            headers={"x-llmux-provider": "nobody"})
+                return r.status == 404 and "requested provider" in r.json()["error"]["message"]
+            wait_for(lambda: ready(a) and ready(b), timeout=3, what="both instances loaded")
             mock.reset()
             for _ in range(4):
                 self.assertEqual(a.chat({"model": "shared/m+chunks=1", "messages": MSG}).status,
                                  200)
-            time.sleep(2.5)  # one sync tick publishes a's 4, the next absorbs them in b
+            # a publishes its 4 within a tick (1 s); then b absorbs them on its next tick
+            from harness import psql
+            wait_for(lambda: psql(db, "SELECT coalesce(sum(minute_n), 0) FROM ai_rate_windows "
+                                      f"WHERE connection_id = {ca['id']}") == "4",
+                     timeout=5, what="a's count published")
+            time.sleep(2.2)
             for _ in range(4):
                 self.assertEqual(b.chat({"model": "shared/m+chunks=1", "messages": MSG}).status,
                                  200)
