@@ -104,6 +104,17 @@ json_t *lx_ai_parse_body(lx_req_t *req)
     return lx_req_json_body(req);
 }
 
+int lx_ai_run_call(lx_ai_auth_t *a, lx_call_opts_t *o, lx_call_build_fn build, void *ctx,
+                   void (*ctx_free)(void *ctx))
+{
+    o->build = build;
+    o->build_ctx = ctx;
+    o->build_ctx_free = ctx_free;
+    o->snap = a->snap;
+    a->snap = NULL;
+    return lx_call_run(o);
+}
+
 bool lx_ai_resolve(const lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need,
                    lx_target_t *t)
 {
@@ -279,12 +290,7 @@ static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
     }
     chat_ctx_t *x = lx_calloc(1, sizeof *x);
     *x = (chat_ctx_t){root, lx_req_body(req), stream, o.client_usage};
-    o.build = chat_build;
-    o.build_ctx = x;
-    o.build_ctx_free = chat_ctx_free;
-    o.snap = a->snap;
-    a->snap = NULL; /* the call owns the reference now */
-    return lx_call_run(&o);
+    return lx_ai_run_call(a, &o, chat_build, x, chat_ctx_free);
 }
 
 int lx_ai_chat_handler(lx_req_t *req, void *arg)

@@ -76,12 +76,7 @@ static int embed_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
     }
     embed_ctx_t *x = lx_calloc(1, sizeof *x);
     *x = (embed_ctx_t){root, lx_req_body(req)};
-    o.build = embed_build;
-    o.build_ctx = x;
-    o.build_ctx_free = embed_ctx_free;
-    o.snap = a->snap;
-    a->snap = NULL; /* the call owns the reference now */
-    return lx_call_run(&o);
+    return lx_ai_run_call(a, &o, embed_build, x, embed_ctx_free);
 }
 
 int lx_ai_embed_handler(lx_req_t *req, void *arg)

@@ -6,6 +6,7 @@
 
 #include "ai/ai.h"
 #include "ai/adapter.h"
+#include "ai/call.h"
 #include "ai/catalog.h"
 
 /* Who is calling, and the registry snapshot the request reads. */
@@ -24,6 +25,12 @@ void lx_ai_end(lx_ai_auth_t *a);
  * snapshot to a call sets a->snap to NULL. */
 int lx_ai_guarded(lx_ai_t *ai, lx_req_t *req,
                   int (*body)(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a));
+
+/* Gives the call its request builder and the caller's snapshot reference,
+ * then runs it: from here on the call owns ctx, the snapshot and the
+ * request. */
+int lx_ai_run_call(lx_ai_auth_t *a, lx_call_opts_t *o, lx_call_build_fn build, void *ctx,
+                   void (*ctx_free)(void *ctx));
 
 /* The body as a JSON object (depth-limited, duplicate keys refused), or NULL
  * after a 400. */

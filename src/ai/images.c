@@ -56,12 +56,7 @@ static int images_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         json_decref(root);
         return LX_OK;
     }
-    o.build = image_build;
-    o.build_ctx = root;
-    o.build_ctx_free = json_ctx_free;
-    o.snap = a->snap;
-    a->snap = NULL; /* the call owns the reference now */
-    return lx_call_run(&o);
+    return lx_ai_run_call(a, &o, image_build, root, json_ctx_free);
 }
 
 int lx_ai_images_handler(lx_req_t *req, void *arg)

@@ -132,12 +132,7 @@ static int messages_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
                      stream,
                      lx_req_header(req, "anthropic-version"),
                      lx_req_header(req, "anthropic-beta")};
-    o.build = msg_build;
-    o.build_ctx = x;
-    o.build_ctx_free = msg_ctx_free;
-    o.snap = a->snap;
-    a->snap = NULL; /* the call owns the reference now */
-    return lx_call_run(&o);
+    return lx_ai_run_call(a, &o, msg_build, x, msg_ctx_free);
 }
 
 int lx_ai_messages_handler(lx_req_t *req, void *arg)
