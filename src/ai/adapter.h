@@ -108,6 +108,10 @@ const lx_adapter_t *lx_adapter_for(lx_provider_kind_t kind);
  * body (OpenAI, OpenAI-compatible servers, Anthropic). */
 void lx_adapter_error_message(const char *body, size_t n, char *out, size_t outlen);
 
+/* Content-Type, Authorization: Bearer and the provider's extra headers: what
+ * every OpenAI-format upstream request carries. */
+void lx_openai_headers(const lx_provider_conf_t *p, lx_up_build_t *b);
+
 /* Maps a provider's finish/stop reason onto OpenAI's finish_reason. */
 const char *lx_finish_from_anthropic(const char *stop_reason);
 const char *lx_finish_from_gemini(const char *finish_reason);

@@ -178,15 +178,6 @@ static void passthrough_body(lx_buf_t *out, lx_str_t body, const char *model, js
     *out = tmp;
 }
 
-void lx_ai_openai_headers(const lx_provider_conf_t *p, lx_up_build_t *b)
-{
-    lx_up_build_header(b, "Content-Type: application/json");
-    if (p->api_key)
-        lx_up_build_header(b, "Authorization: Bearer %s", p->api_key);
-    for (int i = 0; i < p->nheaders; i++)
-        lx_up_build_header(b, "%s: %s", p->header_names[i], p->header_values[i]);
-}
-
 /* What a chat call needs to build a request for any target, every attempt. */
 typedef struct {
     json_t *root; /* the parsed body (owned) */
@@ -209,7 +200,7 @@ static int chat_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bo
     *pass = ad == &lx_adapter_openai;
     if (*pass) {
         lx_buf_printf(&b->url, "%s/chat/completions", t->conf.base_url);
-        lx_ai_openai_headers(&t->conf, b);
+        lx_openai_headers(&t->conf, b);
         passthrough_body(&b->body, x->body, t->upstream_model,
                          json_object_get(x->root, "stream_options"), x->stream && !x->client_usage);
         return LX_OK;

@@ -28,7 +28,7 @@ static int embed_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, b
     *pass = ad == &lx_adapter_openai;
     if (*pass) { /* the client's own bytes, model spliced */
         lx_buf_printf(&b->url, "%s/embeddings", t->conf.base_url);
-        lx_ai_openai_headers(&t->conf, b);
+        lx_openai_headers(&t->conf, b);
         lx_body_set_model(&b->body, x->body.p, x->body.n, t->upstream_model);
         return LX_OK;
     }

@@ -40,8 +40,6 @@ json_t *lx_ai_parse_body(lx_req_t *req);
 bool lx_ai_resolve(const lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need,
                    lx_target_t *t);
 int64_t lx_ai_estimate_tokens(size_t body_bytes);
-/* Content-Type, Authorization: Bearer and the provider's extra headers. */
-void lx_ai_openai_headers(const lx_provider_conf_t *p, lx_up_build_t *b);
 
 int lx_ai_messages_handler(lx_req_t *req, void *ai); /* POST /v1/messages */
 int lx_ai_embed_handler(lx_req_t *req, void *ai);    /* POST /v1/embeddings */

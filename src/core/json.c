@@ -53,3 +53,14 @@ lx_str_t lx_json_str(const json_t *obj, const char *key)
         return LX_NULL_STR;
     return (lx_str_t){json_string_value(v), json_string_length(v)};
 }
+
+static int dump_to_buf(const char *p, size_t n, void *b)
+{
+    lx_buf_append(b, p, n);
+    return 0;
+}
+
+void lx_json_dump_buf(lx_buf_t *b, const json_t *v, size_t flags)
+{
+    json_dump_callback(v, dump_to_buf, b, flags);
+}

@@ -5,6 +5,7 @@
 #ifndef LX_CORE_JSON_H
 #define LX_CORE_JSON_H
 
+#include "core/buf.h"
 #include "core/common.h"
 
 #include <jansson.h>
@@ -21,5 +22,9 @@ json_t *lx_json_parse(const char *p, size_t n, int max_depth, char *err, size_t 
 
 /* Borrowed string value of obj[key] as a view, or LX_NULL_STR. */
 lx_str_t lx_json_str(const json_t *obj, const char *key);
+
+/* Appends v serialized with jansson's flags to b, without the intermediate
+ * string json_dumps would allocate. */
+void lx_json_dump_buf(lx_buf_t *b, const json_t *v, size_t flags);
 
 #endif

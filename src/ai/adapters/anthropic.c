@@ -8,6 +8,7 @@
  * chat.completion.chunk objects with one id, one model and one created time.
  * Anthropic has no embeddings API, so the embed_* pointers stay NULL. */
 #include "ai/adapter.h"
+#include "core/json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -536,10 +537,8 @@ static int chat_build(const lx_provider_conf_t *p, const json_t *req, bool strea
         blen--;
     lx_buf_printf(&out->url, "%.*s/v1/messages", (int)blen, base);
     headers(p, out);
-    char *text = json_dumps(body, JSON_COMPACT);
+    lx_json_dump_buf(&out->body, body, JSON_COMPACT);
     json_decref(body);
-    lx_buf_append_cstr(&out->body, text);
-    free(text);
     return LX_OK;
 }
 
@@ -792,14 +791,12 @@ static void on_block_stop(lx_stream_dec_t *d, const json_t *ev)
 static void emit_usage(lx_stream_dec_t *d)
 {
     json_t *u = usage_json(&d->tok);
-    char *text = json_dumps(u, JSON_COMPACT);
-    json_decref(u);
     lx_buf_reset(&d->out);
     lx_buf_append(&d->out, d->prefix.p, d->prefix.n);
     lx_buf_append_cstr(&d->out, "[],\"usage\":");
-    lx_buf_append_cstr(&d->out, text);
+    lx_json_dump_buf(&d->out, u, JSON_COMPACT);
+    json_decref(u);
     lx_buf_append_cstr(&d->out, "}");
-    free(text);
     d->emit(d->arg, d->out.p, d->out.n);
 }
 

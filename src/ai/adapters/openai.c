@@ -4,6 +4,7 @@
  * (OpenAI clients talking to these upstreams bypass the adapter: their bytes
  * are forwarded as they are, see chat.c.) */
 #include "ai/adapter.h"
+#include "core/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@ struct lx_stream_dec {
     bool include_usage;
 };
 
-static void common_headers(const lx_provider_conf_t *p, lx_up_build_t *out)
+void lx_openai_headers(const lx_provider_conf_t *p, lx_up_build_t *out)
 {
     lx_up_build_header(out, "Content-Type: application/json");
     if (p->api_key)
@@ -27,7 +28,7 @@ static int chat_build(const lx_provider_conf_t *p, const json_t *req, bool strea
                       lx_up_build_t *out, char *err, size_t errlen)
 {
     lx_buf_printf(&out->url, "%s/chat/completions", p->base_url);
-    common_headers(p, out);
+    lx_openai_headers(p, out);
     json_t *copy = json_copy((json_t *)req);
     if (stream) {
         json_object_set_new(copy, "stream", json_true());
@@ -38,10 +39,8 @@ static int chat_build(const lx_provider_conf_t *p, const json_t *req, bool strea
         json_object_del(copy, "stream");
         json_object_del(copy, "stream_options");
     }
-    char *text = json_dumps(copy, JSON_COMPACT);
+    lx_json_dump_buf(&out->body, copy, JSON_COMPACT);
     json_decref(copy);
-    lx_buf_append_cstr(&out->body, text);
-    free(text);
     return LX_OK;
 }
 
@@ -115,10 +114,8 @@ static int embed_build(const lx_provider_conf_t *p, const json_t *req, lx_up_bui
                        char *err, size_t errlen)
 {
     lx_buf_printf(&out->url, "%s/embeddings", p->base_url);
-    common_headers(p, out);
-    char *text = json_dumps(req, JSON_COMPACT);
-    lx_buf_append_cstr(&out->body, text);
-    free(text);
+    lx_openai_headers(p, out);
+    lx_json_dump_buf(&out->body, req, JSON_COMPACT);
     return LX_OK;
 }
 
@@ -126,10 +123,8 @@ static int image_build(const lx_provider_conf_t *p, const json_t *req, lx_up_bui
                        char *err, size_t errlen)
 {
     lx_buf_printf(&out->url, "%s/images/generations", p->base_url);
-    common_headers(p, out);
-    char *text = json_dumps(req, JSON_COMPACT);
-    lx_buf_append_cstr(&out->body, text);
-    free(text);
+    lx_openai_headers(p, out);
+    lx_json_dump_buf(&out->body, req, JSON_COMPACT);
     return LX_OK;
 }
 

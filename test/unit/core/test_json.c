@@ -286,6 +286,25 @@ static void test_json_str_embedded_nul_and_non_objects(void **state)
     assert_int_equal(s.n, 0);
 }
 
+/* The dump appends to what the buffer holds, keeps it NUL-terminated and
+ * matches json_dumps byte for byte. */
+static void test_dump_buf_appends_compact_json(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:i,s:[s,b],s:s}", "a", 1, "b", "x\"y", 1, "c", "\xc3\xa9");
+    lx_buf_t b;
+    lx_buf_init(&b, 0);
+    lx_buf_append_cstr(&b, "data: ");
+    lx_json_dump_buf(&b, v, JSON_COMPACT);
+    char *want = json_dumps(v, JSON_COMPACT);
+    assert_int_equal(b.n, 6 + strlen(want));
+    assert_memory_equal(b.p, "data: ", 6);
+    assert_string_equal(b.p + 6, want);
+    free(want);
+    json_decref(v);
+    lx_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_parse_error_message_fits_small_buffer),
         cmocka_unit_test(test_json_str),
         cmocka_unit_test(test_json_str_embedded_nul_and_non_objects),
+        cmocka_unit_test(test_dump_buf_appends_compact_json),
     };
     return cmocka_run_group_tests_name("core/json", tests, NULL, NULL);
 }
