@@ -16,11 +16,13 @@
  * Timing: clock_gettime(CLOCK_MONOTONIC) around each batch of 100 decisions;
  * per-decision figures are batch time / 100, so the percentiles are those of
  * 100-decision means (they hide single-decision outliers; the max row shows
- * the worst batch). Usage: bench-routing [decisions] [threads]. */
+ * the worst batch). Usage: bench-routing [--json] [--quick] [decisions] [threads]
+ * (--quick: 200,000 decisions unless given; --json: see micro.h). */
 #include "ai/catalog.h"
 #include "ai/routing/chain.h"
 #include "ai/routing/select.h"
 #include "core/clock.h"
+#include "micro.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -351,6 +353,7 @@ static bool report(const char *label, run_t *runs, int nthreads)
     double mean = total / (double)(n * BATCH);
     printf("| %-22s | %9.0f | %7.0f | %7.0f | %8.0f | %7.0f | %9.2f%% |\n", label, med, p90, p99,
            all[n - 1], mean, 100.0 * (double)none / (double)(chosen + none));
+    micro_row(label, "ns/decision", med, pct(all, n, 10), p90, p99, "mean ns", mean);
     free(all);
     return med <= 2000 && p99 <= 10000;
 }
@@ -374,7 +377,9 @@ static bool run(const char *label, mix_t mix, long decisions, int nthreads)
 
 int main(int argc, char **argv)
 {
-    long decisions = argc > 1 ? atol(argv[1]) : 1000000;
+    micro_opts_t o;
+    argc = micro_args(argc, argv, &o, "bench-routing [--json] [--quick] [decisions] [threads]");
+    long decisions = argc > 1 ? atol(argv[1]) : o.quick ? 200000 : 1000000;
     int threads = argc > 2 ? atoi(argv[2]) : 2;
     if (decisions < BATCH)
         decisions = BATCH;
@@ -406,5 +411,6 @@ int main(int argc, char **argv)
     for (int g = 0; g < NGROUPS; g++)
         lx_group_free(&groups[g].g);
     lx_conn_state_shutdown();
+    micro_json(&o, "bench-routing");
     return 0;
 }

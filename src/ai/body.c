@@ -1,54 +1,8 @@
 /* body.c - top-level JSON key splicing. */
 #include "ai/body.h"
+#include "core/jscan.h"
 
 #include <jansson.h>
-
-static size_t skip_ws(const char *p, size_t n, size_t i)
-{
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-        i++;
-    return i;
-}
-
-/* i at an opening quote; returns the index after the closing quote. */
-static size_t skip_string(const char *p, size_t n, size_t i)
-{
-    for (i++; i < n; i++) {
-        if (p[i] == '\\')
-            i++;
-        else if (p[i] == '"')
-            return i + 1;
-    }
-    return n;
-}
-
-static size_t skip_value(const char *p, size_t n, size_t i)
-{
-    if (i >= n)
-        return n;
-    if (p[i] == '"')
-        return skip_string(p, n, i);
-    if (p[i] == '{' || p[i] == '[') {
-        int depth = 0;
-        while (i < n) {
-            char c = p[i];
-            if (c == '"') {
-                i = skip_string(p, n, i);
-                continue;
-            }
-            if (c == '{' || c == '[')
-                depth++;
-            else if ((c == '}' || c == ']') && --depth == 0)
-                return i + 1;
-            i++;
-        }
-        return n;
-    }
-    while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']' && p[i] != ' ' && p[i] != '\n' &&
-           p[i] != '\r' && p[i] != '\t')
-        i++;
-    return i;
-}
 
 static bool escaped_key_is(const char *lit, size_t n, const char *key)
 {
@@ -61,23 +15,23 @@ static bool escaped_key_is(const char *lit, size_t n, const char *key)
 int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *ve)
 {
     size_t klen = strlen(key);
-    size_t i = skip_ws(p, n, 0);
+    size_t i = lx_jscan_ws(p, n, 0);
     if (i >= n || p[i] != '{')
         return LX_ERROR;
     i++;
     for (;;) {
-        i = skip_ws(p, n, i);
+        i = lx_jscan_ws(p, n, i);
         if (i >= n || p[i] != '"')
             return LX_ERROR;
-        size_t ks = i + 1, kend = skip_string(p, n, i);
+        size_t ks = i + 1, kend = lx_jscan_skip_string(p, n, i);
         bool match = kend - ks - 1 == klen && memcmp(p + ks, key, klen) == 0;
         if (!match && memchr(p + ks, '\\', kend - ks)) /* "mod\u0065l" is "model" too */
             match = escaped_key_is(p + i, kend - i, key);
-        i = skip_ws(p, n, kend);
+        i = lx_jscan_ws(p, n, kend);
         if (i >= n || p[i] != ':')
             return LX_ERROR;
-        i = skip_ws(p, n, i + 1);
-        size_t end = skip_value(p, n, i);
+        i = lx_jscan_ws(p, n, i + 1);
+        size_t end = lx_jscan_skip_value(p, n, i);
         if (end >= n)
             return LX_ERROR; /* the value runs off the end: a truncated document */
         if (match) {
@@ -85,7 +39,7 @@ int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *v
             *ve = end;
             return LX_OK;
         }
-        i = skip_ws(p, n, end);
+        i = lx_jscan_ws(p, n, end);
         if (i >= n || p[i] != ',')
             return LX_ERROR;
         i++;
@@ -103,8 +57,8 @@ void lx_body_set(lx_buf_t *out, const char *p, size_t n, const char *key, const 
         lx_buf_append(out, p + ve, n - ve);
         return;
     }
-    size_t open = skip_ws(p, n, 0) + 1; /* just after '{' */
-    size_t next = skip_ws(p, n, open);
+    size_t open = lx_jscan_ws(p, n, 0) + 1; /* just after '{' */
+    size_t next = lx_jscan_ws(p, n, open);
     bool empty = next < n && p[next] == '}';
     lx_buf_append(out, p, open);
     lx_buf_printf(out, "\"%s\":", key);
@@ -114,15 +68,29 @@ void lx_body_set(lx_buf_t *out, const char *p, size_t n, const char *key, const 
     lx_buf_append(out, p + open, n - open);
 }
 
+void lx_body_set_usage(lx_buf_t *out, const char *p, size_t n)
+{
+    static const char usage[] = "{\"include_usage\":true}";
+    size_t vs, ve;
+    lx_buf_t so;
+    lx_buf_init(&so, 64);
+    if (lx_body_find(p, n, "stream_options", &vs, &ve) == LX_OK && p[vs] == '{')
+        lx_body_set(&so, p + vs, ve - vs, "include_usage", "true", 4);
+    else
+        lx_buf_append(&so, usage, sizeof usage - 1);
+    lx_body_set(out, p, n, "stream_options", so.p, so.n);
+    lx_buf_free(&so);
+}
+
 bool lx_body_complete(const char *p, size_t n)
 {
-    size_t i = skip_ws(p, n, 0);
+    size_t i = lx_jscan_ws(p, n, 0);
     if (i >= n || p[i] != '{')
         return false;
-    size_t end = skip_value(p, n, i);
+    size_t end = lx_jscan_skip_value(p, n, i);
     if (end > n || (end == n && p[n - 1] != '}'))
         return false;
-    return skip_ws(p, n, end) == n;
+    return lx_jscan_ws(p, n, end) == n;
 }
 
 void lx_body_set_model(lx_buf_t *out, const char *p, size_t n, const char *model)

@@ -21,6 +21,12 @@ void lx_body_set(lx_buf_t *out, const char *p, size_t n, const char *key, const 
 /* out = p with the top-level "model" set to the given name (JSON-quoted). */
 void lx_body_set_model(lx_buf_t *out, const char *p, size_t n, const char *model);
 
+/* out = p with "stream_options"."include_usage" set to true: set in the
+ * client's own stream_options object (replaced or inserted first), or
+ * stream_options set to {"include_usage":true} when absent or not an
+ * object. */
+void lx_body_set_usage(lx_buf_t *out, const char *p, size_t n);
+
 /* A cheap structural check of a whole answer: one object whose strings and
  * brackets all close, and nothing after it. Not a full JSON validation; it
  * catches truncated and cut-off bodies without a parse. */

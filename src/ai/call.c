@@ -14,6 +14,7 @@
  * Retries happen only before the first byte reaches the client; after it, a
  * failure ends the stream with an error event, never a fake normal end. */
 #include "ai/call.h"
+#include "ai/usage_text.h"
 #include "ai/body.h"
 #include "ai/messages_fmt.h"
 #include "ai/sse.h"
@@ -119,8 +120,8 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     u->tokens_cached = c->tokens.cached;
     if (c->t) {
         const lx_call_target_t *t = c->t;
-        snprintf(u->provider, sizeof u->provider, "%s", t->conf.name);
-        snprintf(u->model, sizeof u->model, "%s", t->upstream_model);
+        lx_copy_cstr(u->provider, sizeof u->provider, t->conf.name);
+        lx_copy_cstr(u->model, sizeof u->model, t->upstream_model);
         u->connection_id = t->cred ? t->cred->id : 0;
         if (t->model) {
             const lx_model_t *m = t->model;
@@ -165,9 +166,9 @@ static void route_headers(lx_call_t *c)
     char v[32];
     lx_req_set_header(c->o.req, "x-llmux-provider", c->t->conf.name);
     lx_req_set_header(c->o.req, "x-llmux-model", c->t->upstream_model);
-    snprintf(v, sizeof v, "%lld", (long long)c->overhead_us);
+    lx_i64_str(v, c->overhead_us);
     lx_req_set_header(c->o.req, "x-llmux-overhead-us", v);
-    snprintf(v, sizeof v, "%d", c->attempts);
+    lx_i64_str(v, c->attempts);
     lx_req_set_header(c->o.req, "x-llmux-attempts", v);
     if (c->fallback_reason[0])
         lx_req_set_header(c->o.req, "x-llmux-fallback-reason", c->fallback_reason);
@@ -235,33 +236,6 @@ static void stream_finish(lx_call_t *c)
 
 /* ---- usage in pass-through answers ---- */
 
-static void openai_usage(lx_tokens_t *t, const json_t *u)
-{
-    if (!json_is_object(u))
-        return;
-    t->in = json_integer_value(json_object_get(u, "prompt_tokens"));
-    t->out = json_integer_value(json_object_get(u, "completion_tokens"));
-    t->cached = json_integer_value(
-        json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
-}
-
-/* Anthropic reports input without cache reads; llmux counts all input. */
-static void anthropic_usage(lx_tokens_t *t, const json_t *u)
-{
-    if (!json_is_object(u))
-        return;
-    json_t *in = json_object_get(u, "input_tokens");
-    if (json_is_integer(in)) {
-        int64_t read = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
-        int64_t made = json_integer_value(json_object_get(u, "cache_creation_input_tokens"));
-        t->in = json_integer_value(in) + read + made;
-        t->cached = read;
-    }
-    json_t *out = json_object_get(u, "output_tokens");
-    if (json_is_integer(out))
-        t->out = json_integer_value(out); /* cumulative: overwrite */
-}
-
 /* True if the text has "usage": {...} (most OpenAI chunks say "usage":null
  * once usage was requested; only the real one is worth a parse). */
 static bool has_usage_object(lx_str_t d)
@@ -285,13 +259,14 @@ static int passthrough_openai(lx_call_t *c, const lx_sse_event_t *ev)
     if (lx_str_eq_cstr(d, "[DONE]")) {
         c->done = true;
     } else if (has_usage_object(d)) {
-        json_t *chunk = json_loadb(d.p, d.n, 0, NULL);
-        json_t *usage = json_object_get(chunk, "usage");
-        json_t *choices = json_object_get(chunk, "choices");
-        bool usage_only =
-            json_is_object(usage) && json_is_array(choices) && json_array_size(choices) == 0;
-        openai_usage(&c->tokens, usage);
-        json_decref(chunk);
+        size_t us, ue, cs, ce;
+        bool usage_only = false;
+        if (lx_body_find(d.p, d.n, "usage", &us, &ue) == LX_OK) {
+            lx_usage_text_openai(&c->tokens, d.p + us, ue - us);
+            usage_only = lx_json_text_is_object(d.p + us, ue - us) &&
+                         lx_body_find(d.p, d.n, "choices", &cs, &ce) == LX_OK &&
+                         lx_json_text_is_empty_array(d.p + cs, ce - cs);
+        }
         if (usage_only && !c->o.client_usage)
             return LX_OK; /* we asked for it; the client did not */
     } else if (d.n > 8 && memcmp(d.p, "{\"error\"", 8) == 0) {
@@ -307,10 +282,14 @@ static int passthrough_anthropic(lx_call_t *c, const lx_sse_event_t *ev)
 {
     lx_str_t e = ev->event;
     if (lx_str_eq_cstr(e, "message_start") || lx_str_eq_cstr(e, "message_delta")) {
-        json_t *root = json_loadb(ev->data.p, ev->data.n, 0, NULL);
-        json_t *msg = json_object_get(root, "message");
-        anthropic_usage(&c->tokens, json_object_get(msg ? msg : root, "usage"));
-        json_decref(root);
+        lx_str_t d = ev->data;
+        size_t ms, me, us, ue;
+        if (lx_body_find(d.p, d.n, "message", &ms, &me) == LX_OK &&
+            lx_json_text_is_object(d.p + ms, me - ms)) {
+            d = (lx_str_t){d.p + ms, me - ms};
+        }
+        if (lx_body_find(d.p, d.n, "usage", &us, &ue) == LX_OK)
+            lx_usage_text_anthropic(&c->tokens, d.p + us, ue - us);
     } else if (lx_str_eq_cstr(e, "message_stop")) {
         c->done = true;
     } else if (lx_str_eq_cstr(e, "error")) {
@@ -383,7 +362,9 @@ static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
         return LX_AGAIN;
     }
     int64_t t0 = lx_now_us();
+    lx_req_cork(c->o.req); /* the events of one read leave in one send */
     lx_sse_feed(&c->sse, p, n);
+    lx_req_uncork(c->o.req);
     c->overhead_us += lx_now_us() - t0;
     return LX_OK;
 }
@@ -430,12 +411,10 @@ static const char *finish_whole(lx_call_t *c)
             return "malformed upstream body";
         }
         if (lx_body_find(p, n, "usage", &vs, &ve) == LX_OK) {
-            json_t *u = json_loadb(p + vs, ve - vs, 0, NULL);
             if (c->o.client == LX_FMT_ANTHROPIC)
-                anthropic_usage(&c->tokens, u);
+                lx_usage_text_anthropic(&c->tokens, p + vs, ve - vs);
             else
-                openai_usage(&c->tokens, u);
-            json_decref(u);
+                lx_usage_text_openai(&c->tokens, p + vs, ve - vs);
         } else if (lx_body_find(p, n,
                                 c->o.kind != LX_CALL_CHAT         ? "data"
                                 : c->o.client == LX_FMT_ANTHROPIC ? "content"
@@ -694,18 +673,19 @@ int lx_call_run(const lx_call_opts_t *o)
     lx_call_t *c = lx_calloc(1, sizeof *c - unused);
     memcpy(&c->o, o, sizeof *o - unused);
     c->state = CALL_UPSTREAM;
-    snprintf(c->key_id, sizeof c->key_id, "%s", o->key_id ? o->key_id : "");
+    lx_copy_cstr(c->key_id, sizeof c->key_id, o->key_id);
     c->o.key_id = c->key_id;
     lx_sse_init(&c->sse, on_sse_event, c);
     lx_buf_init(&c->resp, 0);
     lx_buf_init(&c->out, 0);
     lx_str_t rid = lx_req_id(o->req);
-    snprintf(c->id, sizeof c->id, "%s%.*s", o->client == LX_FMT_ANTHROPIC ? "msg_" : "chatcmpl-",
-             (int)LX_MIN(rid.n, 40), rid.p);
+    size_t pre =
+        lx_copy_cstr(c->id, sizeof c->id, o->client == LX_FMT_ANTHROPIC ? "msg_" : "chatcmpl-");
+    lx_copy(c->id + pre, sizeof c->id - pre, rid.p, LX_MIN(rid.n, 40));
     lx_usage_t *u = &c->usage;
     lx_usage_new_id(u, lx_req_worker_id(o->req));
-    snprintf(u->request_id, sizeof u->request_id, "%.*s", (int)rid.n, rid.p);
-    snprintf(u->key_id, sizeof u->key_id, "%s", c->key_id);
+    lx_copy(u->request_id, sizeof u->request_id, rid.p, rid.n);
+    lx_copy_cstr(u->key_id, sizeof u->key_id, c->key_id);
     u->api_key_id = o->api_key_id;
     u->feature = o->feature;
     u->ttfb_us = -1;
@@ -771,7 +751,7 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
         o->prov = gt->prov;
         o->cred = gt->cred;
         o->model = gt->model;
-        snprintf(o->upstream_model, sizeof o->upstream_model, "%s", gt->upstream_name);
+        lx_copy_cstr(o->upstream_model, sizeof o->upstream_model, gt->upstream_name);
         o->conf = gt->prov->conf;
         o->conf.api_key = gt->cred ? gt->cred->api_key : NULL;
         o->state = g->sel.members[order[i]].conn;
@@ -811,7 +791,7 @@ static void source_fill(lx_call_target_t *o, const source_t *sc, const lx_creden
     o->prov = sc->prov;
     o->cred = cred;
     o->model = sc->model;
-    snprintf(o->upstream_model, sizeof o->upstream_model, "%s", sc->upstream);
+    lx_copy_cstr(o->upstream_model, sizeof o->upstream_model, sc->upstream);
     o->conf = sc->prov->conf;
     o->conf.api_key = cred ? cred->api_key : NULL;
     o->state = state;

@@ -3,10 +3,14 @@
  *
  * An OpenAI client talking to an OpenAI-compatible upstream gets its own
  * bytes forwarded with only "model" (and, for streams, stream_options)
- * spliced; other upstreams get the adapter's translation. */
+ * spliced; other upstreams get the adapter's translation. The handler reads
+ * what it routes on straight from the bytes (ai/chat_scan.c) and builds a
+ * jansson tree only when the scan cannot be sure of the body or a
+ * translating adapter needs one. */
 #include "ai/call.h"
 #include "ai/body.h"
 #include "ai/catalog.h"
+#include "ai/chat_scan.h"
 #include "ai/handlers.h"
 #include "core/clock.h"
 #include "core/crypto.h"
@@ -118,7 +122,12 @@ int lx_ai_run_call(lx_ai_auth_t *a, lx_call_opts_t *o, lx_call_build_fn build, v
 bool lx_ai_resolve(const lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need,
                    lx_target_t *t)
 {
-    lx_str_t model = lx_json_str(root, "model");
+    return lx_ai_resolve_model(a, req, lx_json_str(root, "model"), need, t);
+}
+
+bool lx_ai_resolve_model(const lx_ai_auth_t *a, lx_req_t *req, lx_str_t model, unsigned need,
+                         lx_target_t *t)
+{
     if (model.n == 0) {
         lx_req_reply_error(req, LX_E_MISSING_FIELD, "'model' is required", "model");
         return false;
@@ -160,27 +169,21 @@ int64_t lx_ai_estimate_tokens(size_t body_bytes)
 }
 
 /* The client's bytes with "model" (and the usage request) spliced. */
-static void passthrough_body(lx_buf_t *out, lx_str_t body, const char *model, json_t *so,
-                             bool add_usage)
+static void passthrough_body(lx_buf_t *out, lx_str_t body, const char *model, bool add_usage)
 {
     lx_buf_t tmp;
     lx_body_set_model(out, body.p, body.n, model);
     if (!add_usage)
         return;
-    json_t *opts = json_is_object(so) ? json_deep_copy(so) : json_object();
-    json_object_set_new(opts, "include_usage", json_true());
-    char *text = json_dumps(opts, JSON_COMPACT);
     lx_buf_init(&tmp, out->n + 64);
-    lx_body_set(&tmp, out->p, out->n, "stream_options", text, strlen(text));
-    free(text);
-    json_decref(opts);
+    lx_body_set_usage(&tmp, out->p, out->n);
     lx_buf_free(out);
     *out = tmp;
 }
 
 /* What a chat call needs to build a request for any target, every attempt. */
 typedef struct {
-    json_t *root; /* the parsed body (owned) */
+    json_t *root; /* the parsed body (owned), NULL until a target needs the tree */
     lx_str_t body;
     bool stream, client_usage;
 } chat_ctx_t;
@@ -201,58 +204,47 @@ static int chat_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bo
     if (*pass) {
         lx_buf_printf(&b->url, "%s/chat/completions", t->conf.base_url);
         lx_openai_headers(&t->conf, b);
-        passthrough_body(&b->body, x->body, t->upstream_model,
-                         json_object_get(x->root, "stream_options"), x->stream && !x->client_usage);
+        passthrough_body(&b->body, x->body, t->upstream_model, x->stream && !x->client_usage);
         return LX_OK;
     }
-    json_object_set_new(x->root, "model", json_string(t->upstream_model));
     if (ad->chat_build == NULL) {
         snprintf(err, errlen, "provider %s cannot serve chat", t->conf.name);
         return LX_ERROR;
     }
+    /* Translating adapters need the tree: the body was validated, so this
+     * parse succeeds, but it is checked all the same. */
+    if (x->root == NULL) {
+        x->root = lx_json_parse(x->body.p, x->body.n, LX_JSON_MAX_DEPTH, err, errlen);
+        if (x->root == NULL)
+            return LX_ERROR;
+    }
+    json_object_set_new(x->root, "model", json_string(t->upstream_model));
     return ad->chat_build(&t->conf, x->root, x->stream, b, err, errlen);
 }
 
-/* What the request asks of a model beyond chat: tools, images in the
- * messages, JSON output (the capability filter). */
-static unsigned request_needs(const json_t *root)
-{
-    unsigned need = 0;
-    if (json_array_size(json_object_get(root, "tools")) > 0)
-        need |= LX_CAP_TOOLS;
-    const char *rf =
-        json_string_value(json_object_get(json_object_get(root, "response_format"), "type"));
-    if (rf && (strcmp(rf, "json_object") == 0 || strcmp(rf, "json_schema") == 0))
-        need |= LX_CAP_JSON;
-    size_t i, k;
-    json_t *m, *part;
-    json_array_foreach(json_object_get(root, "messages"), i, m)
-    {
-        json_array_foreach(json_object_get(m, "content"), k, part)
-        {
-            const char *type = json_string_value(json_object_get(part, "type"));
-            if (type && strcmp(type, "image_url") == 0)
-                return need | LX_CAP_VISION;
-        }
-    }
-    return need;
-}
-
+/* The request's fields from its bytes when the scan is sure of them (no
+ * tree built: an OpenAI-compatible upstream gets those bytes), else from
+ * the parsed body. */
 static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
     int64_t t0 = lx_now_us();
-    json_t *root = lx_ai_parse_body(req);
-    if (root == NULL)
-        return LX_OK;
-    if (!json_is_array(json_object_get(root, "messages"))) {
+    lx_str_t body = lx_req_body(req);
+    lx_chat_req_t r;
+    json_t *root = NULL;
+    if (!lx_chat_req_scan(body, &r)) {
+        root = lx_ai_parse_body(req);
+        if (root == NULL)
+            return LX_OK;
+        lx_chat_req_from_json(root, &r);
+    }
+    if (!r.messages_array) {
         json_decref(root);
         lx_req_reply_error(req, LX_E_MISSING_FIELD, "'messages' must be an array", "messages");
         return LX_OK;
     }
-    bool stream = json_is_true(json_object_get(root, "stream"));
-    unsigned need = LX_CAP_CHAT | (stream ? LX_CAP_STREAM : 0) | request_needs(root);
+    unsigned need = LX_CAP_CHAT | (r.stream ? LX_CAP_STREAM : 0) | r.need;
     lx_target_t t;
-    if (!lx_ai_resolve(a, req, root, need, &t)) {
+    if (!lx_ai_resolve_model(a, req, r.model, need, &t)) {
         json_decref(root);
         return LX_OK;
     }
@@ -264,23 +256,19 @@ static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         .feature = "chat",
         .key_id = a->key_id,
         .api_key_id = a->key ? a->key->id : 0,
-        .stream = stream,
-        .client_usage =
-            json_is_true(json_object_get(json_object_get(root, "stream_options"), "include_usage")),
-        .input_tokens_estimate = lx_ai_estimate_tokens(lx_req_body(req).n),
+        .stream = r.stream,
+        .client_usage = r.client_usage,
+        .input_tokens_estimate = lx_ai_estimate_tokens(body.n),
         .t_handler_start = t0,
     };
-    json_t *mt = json_object_get(root, "max_completion_tokens");
-    if (!json_is_integer(mt))
-        mt = json_object_get(root, "max_tokens");
-    o.ntargets = lx_call_targets(ai, req, a->snap, &t, need, o.input_tokens_estimate,
-                                 json_integer_value(mt), o.targets, LX_CALL_MAX_TARGETS);
+    o.ntargets = lx_call_targets(ai, req, a->snap, &t, need, o.input_tokens_estimate, r.max_tokens,
+                                 o.targets, LX_CALL_MAX_TARGETS);
     if (o.ntargets == 0) {
         json_decref(root);
         return LX_OK;
     }
     chat_ctx_t *x = lx_calloc(1, sizeof *x);
-    *x = (chat_ctx_t){root, lx_req_body(req), stream, o.client_usage};
+    *x = (chat_ctx_t){root, body, r.stream, r.client_usage};
     return lx_ai_run_call(a, &o, chat_build, x, chat_ctx_free);
 }
 

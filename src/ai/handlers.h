@@ -39,6 +39,9 @@ json_t *lx_ai_parse_body(lx_req_t *req);
  * caller's key may use; false after a 400/403/404. */
 bool lx_ai_resolve(const lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need,
                    lx_target_t *t);
+/* The same for a model name read without a tree (a view into the body). */
+bool lx_ai_resolve_model(const lx_ai_auth_t *a, lx_req_t *req, lx_str_t model, unsigned need,
+                         lx_target_t *t);
 int64_t lx_ai_estimate_tokens(size_t body_bytes);
 
 int lx_ai_messages_handler(lx_req_t *req, void *ai); /* POST /v1/messages */

@@ -63,6 +63,16 @@ void lx_buf_append_char(lx_buf_t *b, char c)
     lx_buf_append(b, &c, 1);
 }
 
+void lx_buf_append_uint(lx_buf_t *b, uint64_t v)
+{
+    char d[20];
+    int k = (int)sizeof d;
+    do
+        d[--k] = (char)('0' + v % 10);
+    while (v /= 10);
+    lx_buf_append(b, d + k, sizeof d - (size_t)k);
+}
+
 void lx_buf_vprintf(lx_buf_t *b, const char *fmt, va_list ap)
 {
     va_list cp;

@@ -25,6 +25,8 @@ void lx_buf_append(lx_buf_t *b, const void *p, size_t n);
 void lx_buf_append_str(lx_buf_t *b, lx_str_t s);
 void lx_buf_append_cstr(lx_buf_t *b, const char *s);
 void lx_buf_append_char(lx_buf_t *b, char c);
+/* Appends v in decimal (no printf on hot paths). */
+void lx_buf_append_uint(lx_buf_t *b, uint64_t v);
 void lx_buf_printf(lx_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lx_buf_vprintf(lx_buf_t *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal, quotes included. */

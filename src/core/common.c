@@ -58,3 +58,29 @@ bool lx_str_ieq(lx_str_t a, lx_str_t b)
             return false;
     return true;
 }
+
+size_t lx_copy(char *dst, size_t cap, const char *p, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, p, n);
+    dst[n] = '\0';
+    return n;
+}
+
+size_t lx_i64_str(char out[24], int64_t v)
+{
+    char d[24];
+    int k = (int)sizeof d;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        d[--k] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        d[--k] = '-';
+    size_t n = sizeof d - (size_t)k;
+    memcpy(out, d + k, n);
+    out[n] = '\0';
+    return n;
+}

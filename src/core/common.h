@@ -65,4 +65,16 @@ void *lx_realloc(void *p, size_t n);
 char *lx_strndup(const char *p, size_t n);
 char *lx_strdup(const char *s);
 
+/* Writes v in decimal into out (NUL-terminated); returns the length. */
+size_t lx_i64_str(char out[24], int64_t v);
+
+/* Copies p[0..n) into dst[cap], truncated to cap - 1 and NUL-terminated
+ * (cap > 0): snprintf(dst, cap, "%.*s", ...) without the format engine, which
+ * costs more than the copy on hot paths. Returns the length written. */
+size_t lx_copy(char *dst, size_t cap, const char *p, size_t n);
+static inline size_t lx_copy_cstr(char *dst, size_t cap, const char *s)
+{
+    return lx_copy(dst, cap, s ? s : "", s ? strlen(s) : 0);
+}
+
 #endif

@@ -70,6 +70,16 @@ static void line_done(lx_log_level_t level)
         lx_log_flush();
 }
 
+lx_buf_t *lx_log_line_begin(void)
+{
+    return &tl_buf;
+}
+
+void lx_log_line_end(lx_log_level_t level)
+{
+    line_done(level);
+}
+
 void lx_log_raw_line(const char *json, size_t n)
 {
     lx_buf_append(&tl_buf, json, n);
@@ -89,7 +99,16 @@ size_t lx_log_timestamp(char out[32])
         strftime(tl_ts, sizeof tl_ts, "%Y-%m-%dT%H:%M:%S", &tm);
         tl_ts_sec = sec;
     }
-    return (size_t)snprintf(out, 32, "%s.%03dZ", tl_ts, (int)(ms % 1000));
+    size_t n = strlen(tl_ts);
+    memcpy(out, tl_ts, n);
+    int frac = (int)(ms % 1000);
+    out[n++] = '.';
+    out[n++] = (char)('0' + frac / 100);
+    out[n++] = (char)('0' + frac / 10 % 10);
+    out[n++] = (char)('0' + frac % 10);
+    out[n++] = 'Z';
+    out[n] = '\0';
+    return n;
 }
 
 void lx_log(lx_log_level_t level, const char *msg, const char *fields, ...)

@@ -28,6 +28,11 @@ void lx_log(lx_log_level_t level, const char *msg, const char *fields, ...)
 
 /* Appends a preformatted JSON line (without the newline) as is. */
 void lx_log_raw_line(const char *json, size_t n);
+/* For a line built in place: append one JSON object (no newline) to the
+ * returned buffer, then call lx_log_line_end with its level. Nothing else
+ * may log in between. */
+lx_buf_t *lx_log_line_begin(void);
+void lx_log_line_end(lx_log_level_t level);
 
 /* Writes the current UTC time as 2026-01-02T03:04:05.678Z; returns its length. */
 size_t lx_log_timestamp(char out[32]);

@@ -59,11 +59,16 @@ struct lx_req {
     bool keepalive;
     bool anthropic;
     bool chunked;
+    bool corked; /* stream writes collect in cork until lx_req_uncork */
+    lx_buf_t cork;
     char id[LX_REQUEST_ID_MAX + 1];
     char key_id[64];
+    /* Extra response headers: names and values are NUL-terminated strings
+     * in hdr_store, at these offsets (one buffer, not two strdups each). */
     int nheaders;
-    char *header_names[LX_REQ_MAX_HEADERS];
-    char *header_values[LX_REQ_MAX_HEADERS];
+    uint32_t header_name[LX_REQ_MAX_HEADERS];
+    uint32_t header_value[LX_REQ_MAX_HEADERS];
+    lx_buf_t hdr_store;
     /* evhtp's bufferevent callbacks, held aside while we watch a paused
      * connection ourselves (see server.c: watch_paused). */
     bufferevent_data_cb saved_readcb, saved_writecb;
@@ -92,6 +97,7 @@ struct lx_http_server {
     void *on_idle_arg;
     struct event idle_check;
     lx_http_stats_t stats;
+    lx_buf_t head_buf; /* response heads are rendered here (request.c) */
 };
 
 /* request.c */

@@ -2,16 +2,24 @@
  *
  * Responses are rendered here rather than by evhtp_send_reply: we control the
  * status text (evhtp has none for 429/431/529), Content-Length, chunking and
- * Connection, and the bytes go straight onto the connection's bufferevent.
+ * Connection. When nothing is queued on the connection (the usual case) the
+ * bytes go straight to the socket with one sendmsg; only what the socket does
+ * not take is queued on the bufferevent, which then writes it as usual. That
+ * saves the EV_WRITE enable/disable round through epoll on every reply.
  * evhtp only learns that the request is finished (evhtp_send_reply_end) so
- * that it recycles or closes the connection once the output has drained. */
+ * that it recycles or closes the connection once the output has drained; when
+ * nothing was queued, we run its write callback ourselves (deferred), which is
+ * what libevent would have done after draining. */
 #include "http/internal.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 lx_req_t *lx_req_new(lx_conn_t *c, evhtp_request_t *r)
 {
@@ -44,10 +52,8 @@ void lx_req_free(lx_req_t *req)
             evbuffer_remove_cb_entry(out, req->drain_entry);
         req->drain_entry = NULL;
     }
-    for (int i = 0; i < req->nheaders; i++) {
-        free(req->header_names[i]);
-        free(req->header_values[i]);
-    }
+    lx_buf_free(&req->cork);
+    lx_buf_free(&req->hdr_store);
     free(req);
 }
 
@@ -162,22 +168,30 @@ lx_str_t lx_req_api_key(const lx_req_t *req)
 
 void lx_req_set_key_id(lx_req_t *req, const char *key_id)
 {
-    snprintf(req->key_id, sizeof req->key_id, "%s", key_id ? key_id : "");
+    lx_copy_cstr(req->key_id, sizeof req->key_id, key_id);
+}
+
+static uint32_t store_cstr(lx_req_t *req, const char *s)
+{
+    uint32_t at = (uint32_t)req->hdr_store.n;
+    lx_buf_append(&req->hdr_store, s, strlen(s) + 1);
+    return at;
 }
 
 void lx_req_set_header(lx_req_t *req, const char *name, const char *value)
 {
     for (int i = 0; i < req->nheaders; i++) {
-        if (strcasecmp(req->header_names[i], name) == 0) {
-            free(req->header_values[i]);
-            req->header_values[i] = lx_strdup(value);
+        if (strcasecmp(req->hdr_store.p + req->header_name[i], name) == 0) {
+            req->header_value[i] = store_cstr(req, value); /* the old one stays, unused */
             return;
         }
     }
     if (req->nheaders == LX_REQ_MAX_HEADERS)
         return;
-    req->header_names[req->nheaders] = lx_strdup(name);
-    req->header_values[req->nheaders++] = lx_strdup(value);
+    if (req->hdr_store.cap == 0)
+        lx_buf_init(&req->hdr_store, 256);
+    req->header_name[req->nheaders] = store_cstr(req, name);
+    req->header_value[req->nheaders++] = store_cstr(req, value);
 }
 
 /* ---- rendering ---- */
@@ -238,37 +252,131 @@ const char *lx_status_text(int status)
     }
 }
 
-/* Renders the head (and a body when not streaming). len == SIZE_MAX means a
- * streamed body follows. */
-static void render_head(lx_req_t *req, struct evbuffer *out, int status, const char *ctype,
-                        size_t len, bool close)
+/* Renders the head into b. len == SIZE_MAX means a streamed body follows. */
+static void render_head(lx_req_t *req, lx_buf_t *b, int status, const char *ctype, size_t len,
+                        bool close)
 {
-    char head[1024];
-    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n", status,
-                     lx_status_text(status), ctype);
-    evbuffer_add(out, head, (size_t)n);
-    if (req->id[0])
-        evbuffer_add_printf(out, "X-Request-Id: %s\r\n", req->id);
-    if (len != SIZE_MAX)
-        evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
-    else if (req->chunked)
-        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-    for (int i = 0; i < req->nheaders; i++)
-        evbuffer_add_printf(out, "%s: %s\r\n", req->header_names[i], req->header_values[i]);
+    lx_buf_append_cstr(b, "HTTP/1.1 ");
+    lx_buf_append_uint(b, (uint64_t)status);
+    lx_buf_append_char(b, ' ');
+    lx_buf_append_cstr(b, lx_status_text(status));
+    lx_buf_append_cstr(b, "\r\nContent-Type: ");
+    lx_buf_append_cstr(b, ctype);
+    if (req->id[0]) {
+        lx_buf_append_cstr(b, "\r\nX-Request-Id: ");
+        lx_buf_append_cstr(b, req->id);
+    }
+    if (len != SIZE_MAX) {
+        lx_buf_append_cstr(b, "\r\nContent-Length: ");
+        lx_buf_append_uint(b, len);
+    } else if (req->chunked) {
+        lx_buf_append_cstr(b, "\r\nTransfer-Encoding: chunked");
+    }
+    for (int i = 0; i < req->nheaders; i++) {
+        lx_buf_append_cstr(b, "\r\n");
+        lx_buf_append_cstr(b, req->hdr_store.p + req->header_name[i]);
+        lx_buf_append_cstr(b, ": ");
+        lx_buf_append_cstr(b, req->hdr_store.p + req->header_value[i]);
+    }
     if (close)
-        evbuffer_add(out, "Connection: close\r\n", 19);
+        lx_buf_append_cstr(b, "\r\nConnection: close");
     else if (req->http10)
-        evbuffer_add(out, "Connection: keep-alive\r\n", 24);
-    evbuffer_add(out, "\r\n", 2);
+        lx_buf_append_cstr(b, "\r\nConnection: keep-alive");
+    lx_buf_append_cstr(b, "\r\n\r\n");
+}
+
+/* The worker's scratch buffer for response heads (no allocation per reply). */
+static lx_buf_t *head_scratch(lx_req_t *req)
+{
+    lx_buf_t *b = &req->conn->srv->head_buf;
+    if (b->cap > 64 * 1024)
+        lx_buf_free(b);
+    lx_buf_reset(b);
+    return b;
+}
+
+static bool head_only(const lx_req_t *req)
+{
+    return req->r && req->r->method == htp_method_HEAD;
 }
 
 void lx_render_response(lx_req_t *req, struct evbuffer *out, int status, const char *ctype,
                         const char *body, size_t len, bool close)
 {
-    render_head(req, out, status, ctype, len, close);
-    bool head_only = req->r && req->r->method == htp_method_HEAD;
-    if (len && !head_only)
+    lx_buf_t *h = head_scratch(req);
+    render_head(req, h, status, ctype, len, close);
+    evbuffer_add(out, h->p, h->n);
+    if (len && !head_only(req))
         evbuffer_add(out, body, len);
+}
+
+/* ---- output ---- */
+
+/* Sends iov[0..n) in order: straight to the socket when nothing is queued
+ * ahead of it, the rest (or all, when something is queued, the request is
+ * corked or the socket is full) onto the bufferevent. A send error leaves
+ * the bytes queued too: the bufferevent's own write then reports it through
+ * the usual event callback. */
+static void out_send(lx_req_t *req, struct iovec *iov, int n)
+{
+    if (req->corked) {
+        for (int i = 0; i < n; i++)
+            lx_buf_append(&req->cork, iov[i].iov_base, iov[i].iov_len);
+        return;
+    }
+    evhtp_connection_t *ec = req->conn ? req->conn->ec : NULL;
+    struct bufferevent *bev = ec ? ec->bev : NULL;
+    if (bev == NULL)
+        return;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    size_t sent = 0;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (evbuffer_get_length(out) == 0 && fd >= 0) {
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w;
+        do
+            w = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (w < 0 && errno == EINTR);
+        if (w > 0)
+            sent = (size_t)w;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        if (sent >= len) {
+            sent -= len;
+            continue;
+        }
+        evbuffer_add(out, (const char *)iov[i].iov_base + sent, len - sent);
+        sent = 0;
+    }
+}
+
+/* evhtp recycles (or closes) the connection from its write callback, which
+ * libevent runs only after draining queued output. When everything went out
+ * directly, run it ourselves, deferred so that it never runs inside evhtp's
+ * own parser callbacks. */
+static void out_finished(lx_req_t *req)
+{
+    evhtp_connection_t *ec = req->conn ? req->conn->ec : NULL;
+    if (ec && ec->bev && evbuffer_get_length(bufferevent_get_output(ec->bev)) == 0)
+        bufferevent_trigger(ec->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void lx_req_cork(lx_req_t *req)
+{
+    req->corked = true;
+}
+
+void lx_req_uncork(lx_req_t *req)
+{
+    if (!req->corked)
+        return;
+    req->corked = false;
+    if (req->cork.n == 0)
+        return;
+    struct iovec iov = {req->cork.p, req->cork.n};
+    out_send(req, &iov, 1);
+    lx_buf_reset(&req->cork);
 }
 
 /* Whether this response must close the connection, and tell evhtp so. */
@@ -290,12 +398,13 @@ void lx_req_reply(lx_req_t *req, int status, const char *content_type, const cha
         return;
     req->status = status;
     if (!req->client_gone) {
-        struct evbuffer *out = req_output(req);
-        if (out) {
-            lx_render_response(req, out, status, content_type, body, len, decide_close(req, false));
-            req->bytes_out = len;
-        }
+        lx_buf_t *h = head_scratch(req);
+        render_head(req, h, status, content_type, len, decide_close(req, false));
+        struct iovec iov[2] = {{h->p, h->n}, {(void *)body, len}};
+        out_send(req, iov, len && !head_only(req) ? 2 : 1);
+        req->bytes_out = len;
         evhtp_send_reply_end(req->r);
+        out_finished(req);
     }
     lx_req_finish(req);
 }
@@ -342,12 +451,12 @@ void lx_req_stream_start(lx_req_t *req, int status, const char *content_type)
     req->state = REQ_STREAMING;
     if (req->client_gone)
         return;
-    struct evbuffer *out = req_output(req);
-    if (out == NULL)
-        return;
     bool close = decide_close(req, true);
     req->chunked = !req->http10;
-    render_head(req, out, status, content_type, SIZE_MAX, close);
+    lx_buf_t *h = head_scratch(req);
+    render_head(req, h, status, content_type, SIZE_MAX, close);
+    struct iovec iov = {h->p, h->n};
+    out_send(req, &iov, 1);
 }
 
 bool lx_req_stream_write(lx_req_t *req, const void *p, size_t n)
@@ -356,17 +465,21 @@ bool lx_req_stream_write(lx_req_t *req, const void *p, size_t n)
         return false;
     if (n == 0)
         return true;
-    struct evbuffer *out = req_output(req);
-    if (out == NULL)
+    if (req_output(req) == NULL)
         return false;
     if (req->chunked) {
+        static const char hex[] = "0123456789abcdef";
         char sz[24];
-        int k = snprintf(sz, sizeof sz, "%zx\r\n", n);
-        evbuffer_add(out, sz, (size_t)k);
-        evbuffer_add(out, p, n);
-        evbuffer_add(out, "\r\n", 2);
+        int k = (int)sizeof sz;
+        sz[--k] = '\n';
+        sz[--k] = '\r';
+        for (size_t v = n; v; v >>= 4)
+            sz[--k] = hex[v & 15];
+        struct iovec iov[3] = {{sz + k, sizeof sz - (size_t)k}, {(void *)p, n}, {"\r\n", 2}};
+        out_send(req, iov, 3);
     } else {
-        evbuffer_add(out, p, n);
+        struct iovec iov = {(void *)p, n};
+        out_send(req, &iov, 1);
     }
     req->bytes_out += n;
     return true;
@@ -375,18 +488,21 @@ bool lx_req_stream_write(lx_req_t *req, const void *p, size_t n)
 size_t lx_req_pending_bytes(const lx_req_t *req)
 {
     struct evbuffer *out = req_output(req);
-    return out ? evbuffer_get_length(out) : 0;
+    return (out ? evbuffer_get_length(out) : 0) + req->cork.n;
 }
 
 void lx_req_stream_end(lx_req_t *req)
 {
     if (req->finished)
         return;
+    lx_req_uncork(req);
     if (!req->client_gone) {
-        struct evbuffer *out = req_output(req);
-        if (out && req->chunked)
-            evbuffer_add(out, "0\r\n\r\n", 5);
+        if (req_output(req) && req->chunked) {
+            struct iovec iov = {"0\r\n\r\n", 5};
+            out_send(req, &iov, 1);
+        }
         evhtp_send_reply_end(req->r);
+        out_finished(req);
     }
     lx_req_finish(req);
 }
@@ -425,6 +541,7 @@ void lx_req_finish(lx_req_t *req)
 {
     if (req->finished)
         return;
+    lx_req_uncork(req);
     if (!req->client_gone && req->status == 0) {
         /* A handler gave up without a word: the client still gets one. */
         lx_req_reply_error(req, LX_E_INTERNAL, NULL, NULL);

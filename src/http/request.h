@@ -67,6 +67,10 @@ void lx_req_stream_start(lx_req_t *req, int status, const char *content_type);
 bool lx_req_stream_write(lx_req_t *req, const void *p, size_t n);
 /* Bytes queued for the client and not yet written to the socket. */
 size_t lx_req_pending_bytes(const lx_req_t *req);
+/* Between cork and uncork, stream writes are collected and then sent
+ * together (one syscall for all the events of one upstream read). */
+void lx_req_cork(lx_req_t *req);
+void lx_req_uncork(lx_req_t *req);
 /* Ends the body and finishes the request. */
 void lx_req_stream_end(lx_req_t *req);
 bool lx_req_streaming(const lx_req_t *req);

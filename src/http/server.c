@@ -290,7 +290,7 @@ static evhtp_res on_accept(evhtp_connection_t *ec, void *arg)
 }
 
 /* ---- paused requests ----
- * evhtp_request_pause turns reading off, so a client that leaves goes
+ * evhtp_request_pause would turn reading off, so a client that leaves goes
  * unnoticed; and evhtp's own event callback ignores EOF whenever a stale
  * errno happens to be EAGAIN. So while a handler owns the request we take the
  * bufferevent's callbacks: reads are left in the buffer (bounded by the high
@@ -355,11 +355,13 @@ static void on_request(evhtp_request_t *r, void *arg)
     }
     int rc = req->route->fn(req, req->route->arg);
     if (rc == LX_AGAIN && !req->finished) {
-        /* Pausing turns reading off, which would hide a client that leaves:
-         * turn it back on so EOF reaches hook_error. evhtp's read callback
-         * ignores data while paused; the high watermark bounds it. */
+        /* Paused as evhtp_request_pause would, except that reading stays
+         * on: EOF must reach hook_error (a client that leaves), and turning
+         * it off and on again costs an epoll_ctl per request. evhtp's read
+         * callback ignores data while paused; the high watermark bounds it. */
         req->paused = true;
-        evhtp_request_pause(r);
+        r->status = EVHTP_RES_PAUSE;
+        r->conn->flags |= EVHTP_CONN_FLAG_PAUSED;
         watch_paused(req);
     } else if (!req->finished) {
         lx_log_error("handler returned without replying", "\"path\":\"%s\"", req->route->path);
@@ -466,6 +468,7 @@ void lx_http_server_free(lx_http_server_t *srv)
         event_del(&srv->idle_check);
     evhtp_unbind_socket(srv->htp);
     evhtp_free(srv->htp);
+    lx_buf_free(&srv->head_buf);
     free(srv);
 }
 

@@ -16,19 +16,42 @@
 #include <event2/event_struct.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define EASY_POOL_MAX 128
+
+/* What we watch on one of curl's sockets. When a transfer ends curl stops
+ * watching its connection (CURL_POLL_REMOVE) and asks for the same again at
+ * the next transfer on it; instead of an epoll DEL and ADD per request, the
+ * read watch stays registered while the connection idles in curl's cache
+ * ("parked"). If a parked socket becomes readable (the server closed it or
+ * sent junk), the watch goes away and curl finds the state on its next use.
+ * We see every socket curl opens and closes (open/close callbacks), so the
+ * state never outlives its socket, whatever fd number comes next. */
+typedef struct {
+    lx_upstream_t *u;
+    struct event ev;
+    short kind;  /* events registered (EV_PERSIST included) */
+    bool added;  /* registered with libevent */
+    bool parked; /* curl released it; kept registered while idle */
+    bool used;   /* a response came on it: an established connection */
+} sock_watch_t;
 
 struct lx_upstream {
     struct event_base *base;
     CURLM *multi;
     struct event timer;
+    struct event kick; /* curl asked to be run again at once */
+    bool in_kick;
     lx_up_call_t *calls;
     int active;
     /* Idle easy handles: curl_easy_init costs several allocations and a
      * large zeroing; a reset handle is ready again at a fraction of that. */
     CURL *pool[EASY_POOL_MAX];
     int npool;
+    sock_watch_t **watch; /* by fd */
+    int nwatch;
 };
 
 struct lx_up_call {
@@ -69,8 +92,19 @@ const char *lx_up_outcome_name(lx_up_outcome_t o)
     return (unsigned)o < LX_UP__COUNT ? outcome_names[o] : "unknown";
 }
 
+/* Whether the environment names a proxy for curl. Read once: without one,
+ * every transfer tells curl so, and curl skips its getenv() calls. */
+static bool env_proxy;
+
 int lx_upstream_global_init(void)
 {
+    static const char *const vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                       "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            env_proxy = true;
+    }
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? LX_OK : LX_ERROR;
 }
 
@@ -262,9 +296,49 @@ rearm:;
 
 /* ---- multi <-> libevent ---- */
 
+static sock_watch_t *watch_of(lx_upstream_t *u, curl_socket_t s, bool create)
+{
+    if (s < 0)
+        return NULL;
+    if (s >= u->nwatch) {
+        if (!create)
+            return NULL;
+        int n = u->nwatch ? u->nwatch : 64;
+        while (n <= s)
+            n *= 2;
+        u->watch = lx_realloc(u->watch, (size_t)n * sizeof *u->watch);
+        memset(u->watch + u->nwatch, 0, (size_t)(n - u->nwatch) * sizeof *u->watch);
+        u->nwatch = n;
+    }
+    if (u->watch[s] == NULL && create) {
+        u->watch[s] = lx_calloc(1, sizeof(sock_watch_t));
+        u->watch[s]->u = u;
+    }
+    return u->watch[s];
+}
+
+static void watch_drop(lx_upstream_t *u, curl_socket_t s)
+{
+    sock_watch_t *w = watch_of(u, s, false);
+    if (w == NULL)
+        return;
+    if (w->added)
+        event_del(&w->ev);
+    free(w);
+    u->watch[s] = NULL;
+}
+
 static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
 {
-    lx_upstream_t *u = arg;
+    sock_watch_t *w = arg;
+    lx_upstream_t *u = w->u;
+    if (w->parked) { /* an idle connection stirred: stop watching it */
+        event_del(&w->ev);
+        w->added = w->parked = false;
+        return;
+    }
+    if (what & EV_READ)
+        w->used = true;
     int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
     int running;
     curl_multi_socket_action(u->multi, fd, action, &running);
@@ -274,27 +348,48 @@ static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     lx_upstream_t *u = userp;
-    struct event *ev = socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (ev) {
-            event_free(ev);
-            curl_multi_assign(u->multi, s, NULL);
+        sock_watch_t *w = watch_of(u, s, false);
+        if (w && w->added) {
+            if (w->used && w->kind == (EV_READ | EV_PERSIST)) {
+                w->parked = true;
+            } else {
+                event_del(&w->ev);
+                w->added = false;
+            }
         }
         return 0;
     }
     short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
                          (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
-    if (ev) {
-        if (event_get_events(ev) == kind)
-            return 0;
-        event_del(ev);
-        event_assign(ev, u->base, s, kind, socket_event_cb, u);
-    } else {
-        ev = event_new(u->base, s, kind, socket_event_cb, u);
-        curl_multi_assign(u->multi, s, ev);
-    }
-    event_add(ev, NULL);
+    sock_watch_t *w = watch_of(u, s, true);
+    w->parked = false;
+    if (w->added && w->kind == kind)
+        return 0;
+    if (w->added)
+        event_del(&w->ev);
+    event_assign(&w->ev, u->base, s, kind, socket_event_cb, w);
+    event_add(&w->ev, NULL);
+    w->kind = kind;
+    w->added = true;
     return 0;
+}
+
+static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    lx_upstream_t *u = clientp;
+    curl_socket_t s = socket(addr->family, addr->socktype, addr->protocol);
+    /* A watch left on this fd number belonged to a socket curl closed
+     * without telling us (it does so for connect attempts it never used). */
+    if (s != CURL_SOCKET_BAD)
+        watch_drop(u, s);
+    return s;
+}
+
+static int close_socket_cb(void *clientp, curl_socket_t s)
+{
+    watch_drop(clientp, s);
+    return close(s);
 }
 
 static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -305,11 +400,25 @@ static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
     check_done(u);
 }
 
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    lx_upstream_t *u = arg;
+    u->in_kick = true;
+    timer_event_cb(fd, what, arg);
+    u->in_kick = false;
+}
+
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     lx_upstream_t *u = userp;
     if (timeout_ms < 0) {
         evtimer_del(&u->timer);
+    } else if (timeout_ms == 0 && !u->in_kick) {
+        /* "Now" (a new transfer): run it later in this loop pass, without a
+         * timer and the epoll_wait(0) it costs. From inside a kick the timer
+         * takes over, so that a curl that keeps asking cannot starve I/O. */
+        evtimer_del(&u->timer);
+        event_active(&u->kick, EV_TIMEOUT, 1);
     } else {
         struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
         evtimer_add(&u->timer, &tv);
@@ -327,6 +436,7 @@ lx_upstream_t *lx_upstream_new(struct event_base *base)
         return NULL;
     }
     evtimer_assign(&u->timer, base, timer_event_cb, u);
+    event_assign(&u->kick, base, -1, 0, kick_cb, u);
     curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
     curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -345,9 +455,13 @@ void lx_upstream_free(lx_upstream_t *u)
         call_free(u->calls);
     }
     evtimer_del(&u->timer);
+    event_del(&u->kick);
     while (u->npool > 0)
         curl_easy_cleanup(u->pool[--u->npool]);
-    curl_multi_cleanup(u->multi);
+    curl_multi_cleanup(u->multi); /* closes the cached connections: close_socket_cb */
+    for (int i = 0; i < u->nwatch; i++)
+        watch_drop(u, i);
+    free(u->watch);
     free(u);
 }
 
@@ -404,6 +518,14 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    if (!env_proxy) {
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    }
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, u);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
     lx_buf_init(&c->resp_headers, 0);
 
     c->next = u->calls;

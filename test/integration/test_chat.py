@@ -121,6 +121,48 @@ class Chat(unittest.TestCase):
             self.assertEqual(r.status, status, (body[:40], r))
             self.assertEqual(r.json()["error"]["code"], code)
 
+    def test_bodies_the_scan_leaves_to_jansson(self):
+        # Read without a tree or parsed: the same answers either way.
+        cases = [
+            # duplicate keys, also nested, are refused as before
+            (b'{"model":"demo/m","messages":[{"role":"user","role":"user","content":"x"}]}',
+             400, "invalid_json", "duplicate object key"),
+            (b'{"model":"demo/m","messages":[],"model":"demo/m"}', 400, "invalid_json",
+             "duplicate object key"),
+            (b'{"model":"demo/m","messages":[{"role":"user","content":"a\\u0000b"}]}',
+             400, "invalid_json", "\\u0000"),
+            (b'{"model":"demo/m","messages":[]} x', 400, "invalid_json", "end of file"),
+            (b'{"model":"demo/m","messages":["\xc0\xaf"]}', 400, "invalid_json", "0xc0"),
+            (b'[{"model":"demo/m","messages":[]}]', 400, "bad_request", "JSON object"),
+        ]
+        for body, status, code, text in cases:
+            r = self.lx.chat(body)
+            self.assertEqual(r.status, status, (body, r))
+            err = r.json()["error"]
+            self.assertEqual(err["code"], code, (body, r))
+            self.assertIn(text, err["message"], (body, r))
+        # A model name written with escapes, and an escaped key: parsed, routed.
+        r = self.lx.chat(b'{"model":"demo\\/m+chunks=2","m\\u0065ssages":[{"role":"user",'
+                         b'"content":"hi"}],"big":1234567890123456789}')
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(json.loads(self.mock.last()["body"])["model"], "m+chunks=2")
+
+    def test_stream_options_spliced_into_the_clients_bytes(self):
+        for so, want in [
+            ({"include_usage": False, "x": 1}, {"include_usage": True, "x": 1}),
+            ({}, {"include_usage": True}),
+            (None, {"include_usage": True}),
+            ("yes", {"include_usage": True}),
+        ]:
+            r = self.lx.chat({"model": "demo/m+chunks=2", "messages": MSG, "stream": True,
+                              "stream_options": so})
+            self.assertEqual(r.status, 200, r)
+            chunks = [json.loads(d) for _, d in sse_events(r.body)[:-1]]
+            self.assertFalse(any(c.get("usage") for c in chunks))
+            sent = json.loads(self.mock.last()["body"])
+            self.assertEqual(sent["stream_options"], want)
+            self.assertEqual(sent["messages"], MSG)
+
     def test_auth(self):
         r = self.lx.chat({"model": "demo/m", "messages": MSG}, key=None)
         self.assertEqual(r.status, 401)

@@ -342,6 +342,58 @@ static void test_stream_options_object_value(void **state)
                 "{ \"include_usage\" : false, \"x\" : {\"y\" : [1]} }");
 }
 
+/* lx_body_set_usage must give, as JSON, what chat.c built with jansson
+ * before: the client's stream_options object (or a new one when absent or
+ * not an object) with include_usage set to true. */
+static void check_usage(const char *doc, const char *expected)
+{
+    size_t dn = strlen(doc);
+    lx_buf_t out;
+    lx_buf_init(&out, 0);
+    lx_body_set_usage(&out, doc, dn);
+    if (expected && !lx_str_eq_cstr(lx_buf_str(&out), expected))
+        fail_msg("usage on %s\n gave     %.*s\n expected %s", doc, (int)out.n, out.p, expected);
+    json_t *want = json_loadb(doc, dn, JSON_REJECT_DUPLICATES, NULL);
+    assert_non_null(want);
+    json_t *so = json_object_get(want, "stream_options");
+    json_t *opts = json_is_object(so) ? json_deep_copy(so) : json_object();
+    json_object_set_new(opts, "include_usage", json_true());
+    json_object_set_new(want, "stream_options", opts);
+    char *text = json_dumps(json_object_get(want, "stream_options"), JSON_COMPACT);
+    assert_json_is_edit(doc, dn, "stream_options", text, out.p, out.n);
+    free(text);
+    json_decref(want);
+    lx_buf_free(&out);
+}
+
+static void test_set_usage(void **state)
+{
+    (void)state;
+    check_usage("{\"model\":\"m\",\"stream\":true}",
+                "{\"stream_options\":{\"include_usage\":true},\"model\":\"m\",\"stream\":true}");
+    check_usage("{}", "{\"stream_options\":{\"include_usage\":true}}");
+    check_usage("{\"stream_options\":null,\"n\":1}",
+                "{\"stream_options\":{\"include_usage\":true},\"n\":1}");
+    check_usage("{\"stream_options\":\"x\"}", "{\"stream_options\":{\"include_usage\":true}}");
+    check_usage("{\"stream_options\":[{\"include_usage\":false}]}",
+                "{\"stream_options\":{\"include_usage\":true}}");
+    check_usage("{\"stream_options\":{}}", "{\"stream_options\":{\"include_usage\":true}}");
+    check_usage("{\"stream_options\": { } ,\"n\":1}",
+                "{\"stream_options\": {\"include_usage\":true } ,\"n\":1}");
+    check_usage("{\"stream_options\":{\"include_usage\":false},\"n\":1}",
+                "{\"stream_options\":{\"include_usage\":true},\"n\":1}");
+    check_usage("{\"stream_options\":{ \"x\" : [1], \"include_usage\" : null }}",
+                "{\"stream_options\":{ \"x\" : [1], \"include_usage\" : true }}");
+    check_usage("{\"stream_options\":{\"x\":{\"include_usage\":false}}}",
+                "{\"stream_options\":{\"include_usage\":true,\"x\":{\"include_usage\":false}}}");
+    check_usage("{\"stream_options\":{\"include\\u005fusage\":false}}",
+                "{\"stream_options\":{\"include\\u005fusage\":true}}");
+    check_usage("{\"messages\":[{\"stream_options\":1}],\"stream_options\":{\"a\":\"}\"}}",
+                "{\"messages\":[{\"stream_options\":1}],\"stream_options\":{\"include_usage\":"
+                "true,\"a\":\"}\"}}");
+    check_usage(CHAT_BODY, NULL);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Not an object                                                             */
 
@@ -433,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_unicode),
         cmocka_unit_test(test_insert_when_absent),
         cmocka_unit_test(test_stream_options_object_value),
+        cmocka_unit_test(test_set_usage),
         cmocka_unit_test(test_find_not_an_object_is_error),
         cmocka_unit_test(test_find_span_excludes_whitespace),
         cmocka_unit_test(test_escaped_key_is_the_same_key),

@@ -363,6 +363,24 @@ static void test_json_str_round_trips_every_byte_through_jansson(void **state)
     lx_buf_free(&b);
 }
 
+static void test_append_uint_matches_printf(void **state)
+{
+    (void)state;
+    const uint64_t vals[] = {0, 7, 10, 99, 100, 4096, 1234567890ULL, UINT64_MAX};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        lx_buf_t b, want;
+        lx_buf_init(&b, 0);
+        lx_buf_init(&want, 0);
+        lx_buf_append_cstr(&b, "n=");
+        lx_buf_append_uint(&b, vals[i]);
+        lx_buf_printf(&want, "n=%llu", (unsigned long long)vals[i]);
+        assert_int_equal(b.n, want.n);
+        assert_string_equal(b.p, want.p);
+        lx_buf_free(&b);
+        lx_buf_free(&want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_json_str_escapes),
         cmocka_unit_test(test_json_str_appends_after_existing_content),
         cmocka_unit_test(test_json_str_round_trips_every_byte_through_jansson),
+        cmocka_unit_test(test_append_uint_matches_printf),
     };
     return cmocka_run_group_tests_name("core/buf", tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <stdio.h>
 
 #include "core/common.h"
 
@@ -117,12 +118,46 @@ static void test_alloc_wrappers(void **state)
     free(p);
 }
 
+static void test_copy_truncates_and_terminates(void **state)
+{
+    (void)state;
+    char d[6];
+    assert_int_equal(lx_copy(d, sizeof d, "abc", 3), 3);
+    assert_string_equal(d, "abc");
+    assert_int_equal(lx_copy(d, sizeof d, "abcdefgh", 8), 5);
+    assert_string_equal(d, "abcde");
+    assert_int_equal(lx_copy(d, sizeof d, "xyz", 0), 0);
+    assert_string_equal(d, "");
+    assert_int_equal(lx_copy_cstr(d, sizeof d, NULL), 0);
+    assert_string_equal(d, "");
+    assert_int_equal(lx_copy_cstr(d, 1, "abc"), 0);
+    assert_string_equal(d, "");
+}
+
+static void test_i64_str_matches_printf(void **state)
+{
+    (void)state;
+    const int64_t vals[] = {0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        char got[24], want[32];
+        size_t n = lx_i64_str(got, vals[i]);
+        snprintf(want, sizeof want, "%lld", (long long)vals[i]);
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_str_macros),     cmocka_unit_test(test_str_eq),
-        cmocka_unit_test(test_str_has_prefix), cmocka_unit_test(test_str_ieq),
-        cmocka_unit_test(test_strndup_strdup), cmocka_unit_test(test_alloc_wrappers),
+        cmocka_unit_test(test_str_macros),
+        cmocka_unit_test(test_str_eq),
+        cmocka_unit_test(test_str_has_prefix),
+        cmocka_unit_test(test_str_ieq),
+        cmocka_unit_test(test_strndup_strdup),
+        cmocka_unit_test(test_alloc_wrappers),
+        cmocka_unit_test(test_copy_truncates_and_terminates),
+        cmocka_unit_test(test_i64_str_matches_printf),
     };
     return cmocka_run_group_tests_name("core/common", tests, NULL, NULL);
 }
