@@ -40,6 +40,8 @@ void lx_up_build_free(lx_up_build_t *b);
 /* Appends a formatted "Name: value" header line. */
 void lx_up_build_header(lx_up_build_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same for a "name: value" line, without printf. */
+void lx_up_build_header_kv(lx_up_build_t *b, const char *name, const char *value);
 
 /* Receives one canonical chunk: a complete chat.completion.chunk JSON object
  * (the decoder owns the bytes; valid during the call). */

@@ -18,10 +18,16 @@ typedef struct {
     unsigned char admin_hash[32]; /* SHA-256 of the admin key, computed once */
     _Atomic uint64_t streams_active;
     _Atomic uint64_t upstream_pauses; /* backpressure: a slow client held upstream */
+    /* Freed call contexts (call.c) kept for the next requests: a call is a
+     * few KB, and a fresh large malloc per request costs more than its use. */
+    void *call_cache[32];
+    int ncall_cache;
 } lx_ai_t;
 
 /* Fills the fields derived from cfg (call once, before serving). */
 void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_upstream_t *up, lx_usage_sink_t *usage);
+/* Releases what the worker's calls left cached (after its loop ended). */
+void lx_ai_fini(lx_ai_t *ai);
 
 /* POST /v1/chat/completions and /api/v1/ai/chat (others: handlers.h) */
 int lx_ai_chat_handler(lx_req_t *req, void *ai);

@@ -75,6 +75,40 @@ typedef struct {
     lx_call_opts_t o; /* last: allocated with only o.ntargets targets */
 } lx_call_t;
 
+/* Calls with up to CACHED_TARGETS targets (nearly all) come from the
+ * worker's cache of blocks of this size; larger ones from malloc. */
+#define CACHED_TARGETS 2
+#define CACHED_CALL_SIZE                                                                           \
+    (sizeof(lx_call_t) - (LX_CALL_MAX_TARGETS - CACHED_TARGETS) * sizeof(lx_call_target_t))
+
+static lx_call_t *call_alloc(lx_ai_t *ai, int ntargets)
+{
+    size_t unused = (size_t)(LX_CALL_MAX_TARGETS - ntargets) * sizeof(lx_call_target_t);
+    size_t used = sizeof(lx_call_t) - unused;
+    if (ntargets > CACHED_TARGETS)
+        return lx_calloc(1, used);
+    lx_call_t *c =
+        ai->ncall_cache > 0 ? ai->call_cache[--ai->ncall_cache] : lx_alloc(CACHED_CALL_SIZE);
+    memset(c, 0, used);
+    return c;
+}
+
+static void call_release(lx_call_t *c)
+{
+    lx_ai_t *ai = c->o.ai;
+    int max = (int)(sizeof ai->call_cache / sizeof ai->call_cache[0]);
+    if (c->o.ntargets <= CACHED_TARGETS && ai->ncall_cache < max)
+        ai->call_cache[ai->ncall_cache++] = c;
+    else
+        free(c);
+}
+
+void lx_ai_fini(lx_ai_t *ai)
+{
+    while (ai->ncall_cache > 0)
+        free(ai->call_cache[--ai->ncall_cache]);
+}
+
 static lx_route_conf_t route_conf;
 static lx_retry_budget_t retry_budget;
 
@@ -148,7 +182,7 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     if (c->o.build_ctx_free)
         c->o.build_ctx_free(c->o.build_ctx);
     lx_registry_release(c->o.snap); /* last: the targets point into it */
-    free(c);
+    call_release(c);
 }
 
 static void on_client_abort(lx_req_t *req, void *arg)
@@ -670,7 +704,7 @@ int lx_call_run(const lx_call_opts_t *o)
 {
     /* A call keeps only the targets it has (each is about 0.5 KB). */
     size_t unused = (size_t)(LX_CALL_MAX_TARGETS - o->ntargets) * sizeof o->targets[0];
-    lx_call_t *c = lx_calloc(1, sizeof *c - unused);
+    lx_call_t *c = call_alloc(o->ai, o->ntargets);
     memcpy(&c->o, o, sizeof *o - unused);
     c->state = CALL_UPSTREAM;
     lx_copy_cstr(c->key_id, sizeof c->key_id, o->key_id);

@@ -78,7 +78,7 @@ lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_t
         out->prov = g->targets[0].prov;
         out->provider = &out->prov->conf;
         out->model = g->targets[0].model;
-        snprintf(out->upstream_model, sizeof out->upstream_model, "%.*s", (int)model.n, model.p);
+        lx_copy(out->upstream_model, sizeof out->upstream_model, model.p, model.n);
         out->caps = 0;
         for (int i = 0; i < g->ntargets; i++) {
             unsigned c = lx_provider_caps(g->targets[i].prov->conf.kind);
@@ -95,7 +95,7 @@ lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_t
             out->prov = p;
             out->provider = &p->conf;
             out->model = lx_snapshot_model(snap, p, rest);
-            snprintf(out->upstream_model, sizeof out->upstream_model, "%.*s", (int)rest.n, rest.p);
+            lx_copy(out->upstream_model, sizeof out->upstream_model, rest.p, rest.n);
             out->caps = lx_provider_caps(p->conf.kind);
             if (out->model)
                 out->caps &= out->model->caps;
@@ -110,7 +110,7 @@ lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_t
     out->prov = m->provider;
     out->provider = &m->provider->conf;
     out->model = m;
-    snprintf(out->upstream_model, sizeof out->upstream_model, "%s", m->upstream_name);
+    lx_copy_cstr(out->upstream_model, sizeof out->upstream_model, m->upstream_name);
     out->caps = lx_provider_caps(m->provider->conf.kind) & m->caps;
     out->bare = true;
     return LX_RESOLVE_OK;

@@ -62,7 +62,7 @@ bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
     if (ai->has_admin) {
         /* Compare digests so the time taken does not depend on the key. */
         if (lx_ct_equal(h, ai->admin_hash, 32)) {
-            snprintf(a->key_id, sizeof a->key_id, "admin");
+            lx_copy_cstr(a->key_id, sizeof a->key_id, "admin");
             lx_req_set_key_id(req, a->key_id);
             return true;
         }
@@ -81,7 +81,7 @@ bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         return false;
     }
     a->key = k;
-    snprintf(a->key_id, sizeof a->key_id, "%s", k->label);
+    lx_copy_cstr(a->key_id, sizeof a->key_id, k->label);
     lx_req_set_key_id(req, a->key_id);
     return true;
 }
@@ -202,7 +202,8 @@ static int chat_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bo
     const lx_adapter_t *ad = lx_adapter_for(t->conf.kind);
     *pass = ad == &lx_adapter_openai;
     if (*pass) {
-        lx_buf_printf(&b->url, "%s/chat/completions", t->conf.base_url);
+        lx_buf_append_cstr(&b->url, t->conf.base_url);
+        lx_buf_append_cstr(&b->url, "/chat/completions");
         lx_openai_headers(&t->conf, b);
         passthrough_body(&b->body, x->body, t->upstream_model, x->stream && !x->client_usage);
         return LX_OK;

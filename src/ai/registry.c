@@ -637,11 +637,13 @@ const lx_model_t *lx_snapshot_model(const lx_snapshot_t *s, const lx_provider_t 
                                     lx_str_t upstream_name)
 {
     char key[512];
-    int n =
-        snprintf(key, sizeof key, "%s/%.*s", p->conf.name, (int)upstream_name.n, upstream_name.p);
-    if (n < 0 || (size_t)n >= sizeof key)
+    size_t pn = strlen(p->conf.name), n = pn + 1 + upstream_name.n;
+    if (n >= sizeof key)
         return NULL;
-    int32_t i = lx_strmap_get(&s->model_by_full, (lx_str_t){key, (size_t)n});
+    memcpy(key, p->conf.name, pn);
+    key[pn] = '/';
+    memcpy(key + pn + 1, upstream_name.p, upstream_name.n);
+    int32_t i = lx_strmap_get(&s->model_by_full, (lx_str_t){key, n});
     return i < 0 ? NULL : &s->models[i];
 }
 

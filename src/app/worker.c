@@ -151,6 +151,7 @@ static void *worker_main(void *arg)
     lx_limits_sync_free(w->limits_sync);
     lx_http_server_free(w->http);
     lx_upstream_free(w->up);
+    lx_ai_fini(&w->ai);
     lx_usage_pg_free(w->usage);
     if (w->pg)
         lx_pg_free(w->pg);

@@ -39,6 +39,18 @@ void lx_up_build_header(lx_up_build_t *b, const char *fmt, ...)
     b->headers[b->nheaders++] = line.p;
 }
 
+void lx_up_build_header_kv(lx_up_build_t *b, const char *name, const char *value)
+{
+    if (b->nheaders == LX_UP_MAX_HEADERS)
+        return;
+    size_t nn = strlen(name), vn = strlen(value);
+    char *line = lx_alloc(nn + 2 + vn + 1);
+    memcpy(line, name, nn);
+    memcpy(line + nn, ": ", 2);
+    memcpy(line + nn + 2, value, vn + 1);
+    b->headers[b->nheaders++] = line;
+}
+
 const lx_adapter_t *lx_adapter_for(lx_provider_kind_t kind)
 {
     switch (kind) {

@@ -17,11 +17,11 @@ struct lx_stream_dec {
 
 void lx_openai_headers(const lx_provider_conf_t *p, lx_up_build_t *out)
 {
-    lx_up_build_header(out, "Content-Type: application/json");
+    lx_up_build_header_kv(out, "Content-Type", "application/json");
     if (p->api_key)
         lx_up_build_header(out, "Authorization: Bearer %s", p->api_key);
     for (int i = 0; i < p->nheaders; i++)
-        lx_up_build_header(out, "%s: %s", p->header_names[i], p->header_values[i]);
+        lx_up_build_header_kv(out, p->header_names[i], p->header_values[i]);
 }
 
 static int chat_build(const lx_provider_conf_t *p, const json_t *req, bool stream,
