@@ -38,9 +38,10 @@ typedef struct {
     lx_limits_sync_t *limits_sync; /* worker 0 only, with a database: shared rate windows */
     struct event *flush_ev;        /* shutdown: waits for the usage queue to empty */
     int64_t flush_deadline_ms;
-    uint64_t trimmed_at_requests; /* requests seen at the last malloc_trim */
-    int64_t trimmed_ms;
-    int control_fd; /* eventfd: the main thread asks for drain (1) or stop (2) */
+    uint64_t trimmed_at_requests; /* requests seen at the last trim */
+    uint64_t seen_requests;       /* requests seen at the last tick */
+    int64_t quiet_since_ms;       /* no new request since then */
+    int control_fd;               /* eventfd: the main thread asks for drain (1) or stop (2) */
     struct event *control_ev;
     struct event *log_flush_ev;
     struct event *deadline_ev;

@@ -14,9 +14,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-/* Every 100 ms: flush the log buffer; and once the worker has gone idle
- * after traffic, hand freed heap back to the OS (glibc keeps it otherwise,
- * and a burst of 10,000 streams would stay in RSS for good). */
+/* Every 100 ms: flush the log buffer; and once the worker has been quiet
+ * for a second after traffic, give back what a burst left: idle upstream
+ * connections and easy handles beyond a few (upstream.h), then the freed heap
+ * (glibc keeps it otherwise, and a burst of 10,000 streams would stay in RSS
+ * for good). */
+#define QUIET_MS           1000
+#define KEEP_IDLE_UPSTREAM 16
+
 static void log_flush_cb(evutil_socket_t fd, short ev, void *arg)
 {
     lx_worker_t *w = arg;
@@ -25,9 +30,15 @@ static void log_flush_cb(evutil_socket_t fd, short ev, void *arg)
     uint64_t active = atomic_load_explicit(&st->requests_active, memory_order_relaxed);
     uint64_t total = atomic_load_explicit(&st->requests, memory_order_relaxed);
     int64_t now = lx_wall_ms();
-    if (active == 0 && total != w->trimmed_at_requests && now - w->trimmed_ms > 2000) {
+    if (total != w->seen_requests || active > 0) {
+        w->seen_requests = total;
+        w->quiet_since_ms = now;
+        return;
+    }
+    if (total != w->trimmed_at_requests && now - w->quiet_since_ms >= QUIET_MS) {
         w->trimmed_at_requests = total;
-        w->trimmed_ms = now;
+        lx_upstream_trim(w->up, KEEP_IDLE_UPSTREAM);
+        lx_ai_fini(&w->ai);  /* the cached call contexts */
 #ifndef __SANITIZE_ADDRESS__ /* ASan owns the heap: glibc's trim would walk nothing valid */
         malloc_trim(0);
 #endif

@@ -52,6 +52,7 @@ struct lx_upstream {
     int npool;
     sock_watch_t **watch; /* by fd */
     int nwatch;
+    int nparked; /* idle connections whose watch we keep */
 };
 
 struct lx_up_call {
@@ -324,6 +325,8 @@ static void watch_drop(lx_upstream_t *u, curl_socket_t s)
         return;
     if (w->added)
         event_del(&w->ev);
+    if (w->parked)
+        u->nparked--;
     free(w);
     u->watch[s] = NULL;
 }
@@ -335,6 +338,7 @@ static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
     if (w->parked) { /* an idle connection stirred: stop watching it */
         event_del(&w->ev);
         w->added = w->parked = false;
+        w->u->nparked--;
         return;
     }
     if (what & EV_READ)
@@ -352,6 +356,8 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         sock_watch_t *w = watch_of(u, s, false);
         if (w && w->added) {
             if (w->used && w->kind == (EV_READ | EV_PERSIST)) {
+                if (!w->parked)
+                    u->nparked++;
                 w->parked = true;
             } else {
                 event_del(&w->ev);
@@ -363,6 +369,8 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
                          (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
     sock_watch_t *w = watch_of(u, s, true);
+    if (w->parked)
+        u->nparked--;
     w->parked = false;
     if (w->added && w->kind == kind)
         return 0;
@@ -426,24 +434,55 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+static CURLM *multi_new(lx_upstream_t *u)
+{
+    CURLM *m = curl_multi_init();
+    if (m == NULL)
+        return NULL;
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, u);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, u);
+    /* idle upstream connections kept per worker, each with its buffers */
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 256L);
+    return m;
+}
+
 lx_upstream_t *lx_upstream_new(struct event_base *base)
 {
     lx_upstream_t *u = lx_calloc(1, sizeof *u);
     u->base = base;
-    u->multi = curl_multi_init();
+    u->multi = multi_new(u);
     if (u->multi == NULL) {
         free(u);
         return NULL;
     }
     evtimer_assign(&u->timer, base, timer_event_cb, u);
     event_assign(&u->kick, base, -1, 0, kick_cb, u);
-    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
-    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
-    /* idle upstream connections kept per worker, each with its buffers */
-    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 256L);
     return u;
+}
+
+void lx_upstream_trim(lx_upstream_t *u, int keep_idle)
+{
+    while (u->npool > 0)
+        curl_easy_cleanup(u->pool[--u->npool]);
+    /* The watch table grew with the highest fd of the burst. */
+    int top = u->nwatch;
+    while (top > 0 && u->watch[top - 1] == NULL)
+        top--;
+    if (top == 0) {
+        free(u->watch);
+        u->watch = NULL;
+        u->nwatch = 0;
+    }
+    if (u->active > 0 || u->nparked <= keep_idle)
+        return;
+    CURLM *fresh = multi_new(u);
+    if (fresh == NULL)
+        return;
+    curl_multi_cleanup(u->multi); /* closes its connections: close_socket_cb */
+    u->multi = fresh;
+    evtimer_del(&u->timer);
 }
 
 void lx_upstream_free(lx_upstream_t *u)
@@ -510,6 +549,10 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    /* The receive buffer lives as long as the transfer: curl's default
+     * 16 KB makes it the largest part of an open stream. LLM answers arrive
+     * as small events; 4 KB is nginx's proxy buffer size too. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->to.connect_ms);

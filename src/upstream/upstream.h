@@ -70,6 +70,12 @@ lx_upstream_t *lx_upstream_new(struct event_base *base);
 void lx_upstream_free(lx_upstream_t *u);
 int lx_upstream_active(const lx_upstream_t *u);
 
+/* For a worker gone quiet after a burst: frees the idle easy handles and,
+ * when no transfer runs and more than keep_idle upstream connections sit in
+ * curl's cache, closes them all (curl has no call to close only some). What
+ * a burst left behind is then free, and malloc_trim can hand it back. */
+void lx_upstream_trim(lx_upstream_t *u, int keep_idle);
+
 lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
                                const lx_up_handlers_t *h, void *arg);
 void lx_up_call_pause(lx_up_call_t *call);

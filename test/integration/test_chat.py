@@ -261,5 +261,65 @@ class GracefulStop(unittest.TestCase):
         mock.stop()
 
 
+
+def upstream_connections(mock_port):
+    """Established TCP connections to the mock (the client side: remote port
+    is the mock's), from /proc/net/tcp."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            rem_port = int(parts[2].split(":")[1], 16)
+            if rem_port == mock_port and parts[3] == "01":
+                n += 1
+    return n
+
+
+class IdleTrim(unittest.TestCase):
+    """After a burst, a worker that has been quiet for a second closes the
+    upstream connections the burst left in curl's cache (beyond a few), and
+    the next requests still work on fresh ones."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock()
+        cls.lx = Llmux(mock=cls.mock, workers=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lx.stop() == 0
+        assert cls.mock.stop() == 0
+
+    def burst(self, n):
+        results = []
+
+        def one():
+            r = self.lx.chat({"model": "demo/m+chunks=3+latency_ms=300", "messages": MSG})
+            results.append(r.status)
+
+        threads = [threading.Thread(target=one) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+
+    def test_burst_connections_closed_when_quiet(self):
+        self.assertEqual(self.burst(40), [200] * 40)
+        self.assertGreaterEqual(upstream_connections(self.mock.port), 30)
+        wait_for(lambda: upstream_connections(self.mock.port) == 0, timeout=5)
+        # and the worker goes on with new connections
+        self.assertEqual(self.burst(5), [200] * 5)
+        r = self.lx.chat({"model": "demo/m+chunks=2", "messages": MSG, "stream": True})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(sse_events(r.body)[-1][1], "[DONE]")
+
+    def test_a_few_idle_connections_are_kept(self):
+        wait_for(lambda: upstream_connections(self.mock.port) == 0, timeout=5)
+        self.assertEqual(self.burst(8), [200] * 8)
+        time.sleep(1.6)
+        self.assertGreaterEqual(upstream_connections(self.mock.port), 1)
+
 if __name__ == "__main__":
     unittest.main()
