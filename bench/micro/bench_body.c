@@ -15,13 +15,14 @@
  *   parse + rewrite   the two above
  *   jansson path      parse + the reads chat_body did with jansson
  *                     (messages, stream, stream_options, model, max tokens,
- *                     request_needs' walk over tools, response_format and
- *                     content parts) + passthrough_body (model rewrite, then
+ *                     the capability walk over tools, response_format and
+ *                     content parts: lx_chat_req_from_json, the scan's
+ *                     fallback) + passthrough_body (model rewrite, then
  *                     the stream_options splice of a stream whose client
- *                     did not ask for usage) + decref. chat.c's
- *                     request_needs and passthrough_body are static:
- *                     replicated here as they were before the scan.
- * and, when src/ai/chat_scan.h is there (the allocation-free reader):
+ *                     did not ask for usage) + decref. The jansson
+ *                     passthrough_body chat.c had before the scan is
+ *                     replicated here.
+ * and the allocation-free reader (src/ai/chat_scan.h):
  *   jscan validate    lx_jscan_validate alone
  *   scan              lx_chat_req_scan: validate + extract the same fields
  *   scan + rewrite    the above + lx_body_set_model
@@ -35,11 +36,9 @@
 #include "core/json.h"
 #include "micro.h"
 
-#if __has_include("ai/chat_scan.h")
 #include "ai/chat_scan.h"
 #include "core/jscan.h"
 #define HAVE_SCAN 1
-#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,30 +165,6 @@ static void op_parse_rewrite(const body_t *b)
     op_rewrite(b);
 }
 
-/* chat.c's request_needs (static there). */
-static unsigned request_needs(const json_t *root)
-{
-    unsigned need = 0;
-    if (json_array_size(json_object_get(root, "tools")) > 0)
-        need |= 1;
-    const char *rf =
-        json_string_value(json_object_get(json_object_get(root, "response_format"), "type"));
-    if (rf && (strcmp(rf, "json_object") == 0 || strcmp(rf, "json_schema") == 0))
-        need |= 2;
-    size_t i, k;
-    json_t *m, *part;
-    json_array_foreach(json_object_get(root, "messages"), i, m)
-    {
-        json_array_foreach(json_object_get(m, "content"), k, part)
-        {
-            const char *type = json_string_value(json_object_get(part, "type"));
-            if (type && strcmp(type, "image_url") == 0)
-                return need | 4;
-        }
-    }
-    return need;
-}
-
 /* chat.c's passthrough_body (static there). */
 static void passthrough_body(lx_buf_t *out, const body_t *b, const char *model, json_t *so,
                              bool add_usage)
@@ -214,19 +189,13 @@ static void op_jansson_path(const body_t *b)
     json_t *root = parse(b);
     if (!json_is_array(json_object_get(root, "messages")))
         abort();
-    bool stream = json_is_true(json_object_get(root, "stream"));
-    unsigned need = request_needs(root);
-    lx_str_t model = lx_json_str(root, "model");
-    bool client_usage =
-        json_is_true(json_object_get(json_object_get(root, "stream_options"), "include_usage"));
-    json_t *mt = json_object_get(root, "max_completion_tokens");
-    if (!json_is_integer(mt))
-        mt = json_object_get(root, "max_tokens");
+    lx_chat_req_t r;
+    lx_chat_req_from_json(root, &r); /* the reads chat_body does on this path */
     lx_buf_t out;
     lx_buf_init(&out, 0);
     passthrough_body(&out, b, MODEL, json_object_get(root, "stream_options"),
-                     stream && !client_usage);
-    sink += out.n + need + model.n + (size_t)json_integer_value(mt);
+                     r.stream && !r.client_usage);
+    sink += out.n + r.need + r.model.n + (size_t)r.max_tokens;
     lx_buf_free(&out);
     json_decref(root);
 }
