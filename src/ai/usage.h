@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 typedef struct {
-    char record_id[48]; /* unique per record: makes a retried insert idempotent */
+    char record_id[48]; /* unique per record; no longer stored (usage_pg.c) */
     char request_id[129];
     char key_id[64];
     int64_t api_key_id;    /* 0: the admin key */
@@ -50,7 +50,9 @@ typedef struct lx_usage_pg lx_usage_pg_t;
 /* The Postgres sink of one worker: a bounded queue (capacity records;
  * overflow is counted and logged, never silent) flushed by a timer every
  * 100 ms or at 256 records, as one multi-row insert per batch. While the
- * database is away records stay queued and go out when it returns. */
+ * database is away records stay queued and go out when it returns; a batch
+ * whose answer was lost is sent again and inserts nothing the second time
+ * (each sink numbers its batches in ai_usage_writers). */
 lx_usage_pg_t *lx_usage_pg_new(struct event_base *base, struct lx_pg *pg, size_t capacity);
 lx_usage_sink_t *lx_usage_pg_sink(lx_usage_pg_t *s);
 /* Records queued and not yet confirmed written. */

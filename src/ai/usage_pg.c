@@ -2,10 +2,17 @@
  *
  * push() copies the record into this worker's ring and returns: a request
  * never waits on the database. A timer (100 ms) or a full batch starts a
- * flush: the oldest records (up to BATCH) become one INSERT ... SELECT FROM
- * unnest(arrays), a prepared statement, so a batch is one round trip. Rows
- * leave the ring only when the database confirmed them; a failed or lost
- * batch is sent again, and record_id (unique) makes that idempotent. */
+ * flush: the oldest records (up to BATCH) become one prepared INSERT ...
+ * SELECT unnest(arrays), the arrays in Postgres' binary format, so a batch
+ * is one round trip and the server parses no text.
+ *
+ * Rows leave the ring only when the database confirmed them; a failed or
+ * lost batch is sent again, the same records under the same number. Each
+ * sink is a writer with a random id, and the statement first moves its row
+ * in ai_usage_writers from the previous batch number to this one: when that
+ * row already holds this number, the batch was committed before (only its
+ * answer was lost) and nothing is inserted. One small row per batch makes
+ * retries idempotent, instead of a unique index entry per usage row. */
 #include "ai/usage.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -22,8 +29,14 @@
 #define BATCH    500
 #define FLUSH_AT 256
 #define TICK_MS  100
-#define NCOLS    16
+#define NCOLS    15 /* the usage arrays; then the writer id and the batch number */
+#define NPARAMS  (NCOLS + 2)
 #define STMT     "lx_usage_insert"
+
+/* Element types of the arrays (fixed OIDs of Postgres' built-in types). */
+enum { OID_INT8 = 20, OID_INT4 = 23, OID_TEXT = 25, OID_TIMESTAMPTZ = 1184, OID_NUMERIC = 1700 };
+
+#define PG_EPOCH_MS INT64_C(946684800000) /* 2000-01-01T00:00:00Z, Postgres' time zero */
 
 struct lx_usage_pg {
     lx_usage_sink_t sink; /* first: the sink pointer is the struct pointer */
@@ -31,22 +44,29 @@ struct lx_usage_pg {
     struct event timer;
     lx_usage_t *ring;
     size_t cap, head, count; /* records [head, head + count) modulo cap */
-    size_t in_flight;        /* the oldest in_flight records are being written */
+    size_t batch;            /* the oldest batch records form the unconfirmed batch (0: none) */
+    bool in_flight;          /* that batch is being written */
+    int64_t seq;             /* its number; batches 1 .. seq - 1 are confirmed */
+    unsigned char writer[16];
     uint64_t dropped, written;
     int64_t last_drop_log_ms;
 };
 
+/* The unnest calls sit in the select list: one ProjectSet node, no
+ * tuplestore per array as with unnest in FROM (up to 1 us less per row).
+ * NULLs are NULL elements of the arrays. */
 static const char insert_sql[] =
-    "INSERT INTO ai_usage (record_id, request_id, api_key_id, connection_id, provider, model, "
-    "feature, tokens_in, tokens_out, tokens_cached, cost_usd, status, error, ttfb_us, total_us, "
+    "WITH claimed AS (INSERT INTO ai_usage_writers AS w (writer, seq) VALUES ($16::uuid, "
+    "$17::bigint) ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq, updated_at = now() "
+    "WHERE w.seq < excluded.seq RETURNING 1) "
+    "INSERT INTO ai_usage (request_id, api_key_id, connection_id, provider, model, feature, "
+    "tokens_in, tokens_out, tokens_cached, cost_usd, status, error, ttfb_us, total_us, "
     "created_at) "
-    "SELECT r, q, NULLIF(k, 0), NULLIF(c, 0), p, m, f, ti, tout, tc, cost, st, NULLIF(e, ''), "
-    "NULLIF(tt, -1), tot, to_timestamp(at / 1000.0) "
-    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], "
-    "$7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::numeric[], $12::int[], "
-    "$13::text[], $14::bigint[], $15::bigint[], $16::bigint[]) "
-    "AS u(r, q, k, c, p, m, f, ti, tout, tc, cost, st, e, tt, tot, at) "
-    "ON CONFLICT (record_id) DO NOTHING";
+    "SELECT unnest($1::text[]), unnest($2::bigint[]), unnest($3::bigint[]), unnest($4::text[]), "
+    "unnest($5::text[]), unnest($6::text[]), unnest($7::bigint[]), unnest($8::bigint[]), "
+    "unnest($9::bigint[]), unnest($10::numeric[]), unnest($11::int[]), unnest($12::text[]), "
+    "unnest($13::bigint[]), unnest($14::bigint[]), unnest($15::timestamptz[]) "
+    "WHERE EXISTS (SELECT FROM claimed)";
 
 static _Thread_local uint64_t tl_seq;
 static _Thread_local char tl_salt[13];
@@ -67,66 +87,170 @@ static lx_usage_t *at(lx_usage_pg_t *s, size_t i)
     return &s->ring[(s->head + i) % s->cap];
 }
 
-/* Appends one element of a Postgres array literal. */
-static void arr_str(lx_buf_t *b, const char *v)
+/* ---- binary format (network byte order) ---- */
+
+static void be16(lx_buf_t *b, uint16_t v)
 {
-    lx_buf_append_char(b, b->n > 1 ? ',' : '{');
-    lx_buf_append_char(b, '"');
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            lx_buf_append_char(b, '\\');
-        lx_buf_append_char(b, *p);
+    unsigned char x[2] = {(unsigned char)(v >> 8), (unsigned char)v};
+    lx_buf_append(b, x, 2);
+}
+
+static void be32(lx_buf_t *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    lx_buf_append(b, x, 4);
+}
+
+static void be64(lx_buf_t *b, uint64_t v)
+{
+    be32(b, (uint32_t)(v >> 32));
+    be32(b, (uint32_t)v);
+}
+
+/* A one-dimensional array of n elements: dimensions, "has nulls" flag (set
+ * by el_null: the buffer holds this array alone), element type, length and
+ * lower bound 1. */
+static void arr_begin(lx_buf_t *b, uint32_t elem_oid, size_t n)
+{
+    be32(b, 1);
+    be32(b, 0);
+    be32(b, elem_oid);
+    be32(b, (uint32_t)n);
+    be32(b, 1);
+}
+
+static void el_null(lx_buf_t *b)
+{
+    be32(b, UINT32_MAX); /* length -1 */
+    b->p[7] = 1;
+}
+
+static void el_int8(lx_buf_t *b, int64_t v)
+{
+    be32(b, 8);
+    be64(b, (uint64_t)v);
+}
+
+/* The length of the valid UTF-8 sequence at p (n > 0 bytes left), 0 if the
+ * bytes there are not one (Postgres rejects overlong forms, surrogates and
+ * code points past U+10FFFF as well). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len = c >= 0xC2 && c <= 0xDF   ? 2
+                 : c >= 0xE0 && c <= 0xEF ? 3
+                 : c >= 0xF0 && c <= 0xF4 ? 4
+                                          : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F) || (c == 0xF0 && p[1] < 0x90) ||
+        (c == 0xF4 && p[1] > 0x8F))
+        return 0;
+    return len;
+}
+
+/* Text as is when it is valid UTF-8 (as it nearly always is); otherwise each
+ * byte that does not start a valid sequence becomes '?' (a name cut in the
+ * middle of a character, say), so the length stays: one bad string must not
+ * fail its batch for ever. */
+static void el_text(lx_buf_t *b, const char *v)
+{
+    const unsigned char *p = (const unsigned char *)v;
+    size_t n = strlen(v), i = 0;
+    while (i < n && p[i] < 0x80)
+        i++;
+    be32(b, (uint32_t)n);
+    if (i == n) {
+        lx_buf_append(b, v, n);
+        return;
     }
-    lx_buf_append_char(b, '"');
+    lx_buf_append(b, v, i);
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k == 0) {
+            lx_buf_append_char(b, '?');
+            i++;
+        } else {
+            lx_buf_append(b, p + i, k);
+            i += k;
+        }
+    }
 }
 
-/* Appends one integer element (no printf: a batch has thousands). */
-static void arr_int(lx_buf_t *b, int64_t v)
+/* Cost in USD as NUMERIC with 8 decimals (base-10000 digits, weight of the
+ * first, sign, display scale), rounded to 1e-8 the way the text form was.
+ * ai_usage.cost_usd is NUMERIC(18, 8): a value it cannot hold is clamped. */
+static void el_cost(lx_buf_t *b, double usd)
 {
-    char tmp[24], *e = tmp + sizeof tmp, *p = e;
-    uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    lx_buf_append_char(b, b->n > 1 ? ',' : '{');
-    lx_buf_append(b, p, (size_t)(e - p));
-}
-
-/* Cost in USD with 8 decimals, as an exact decimal (micro-dollar cents). */
-static void arr_cost(lx_buf_t *b, double usd)
-{
-    int64_t units = (int64_t)(usd * 1e8 + (usd >= 0 ? 0.5 : -0.5));
-    arr_int(b, units / 100000000);
-    int64_t frac = units % 100000000;
-    if (frac < 0)
-        frac = -frac;
-    char f[10];
-    for (int i = 7; i >= 0; i--, frac /= 10)
-        f[i] = (char)('0' + frac % 10);
-    lx_buf_append_char(b, '.');
-    lx_buf_append(b, f, 8);
+    const int64_t max_units = INT64_C(999999999999999999);
+    int64_t units;
+    if (usd != usd)
+        units = 0;
+    else if (usd >= 1e10)
+        units = max_units;
+    else if (usd <= -1e10)
+        units = -max_units;
+    else
+        units = (int64_t)(usd * 1e8 + (usd >= 0 ? 0.5 : -0.5));
+    if (units > max_units || units < -max_units)
+        units = units < 0 ? -max_units : max_units;
+    bool neg = units < 0;
+    uint64_t u = (uint64_t)(neg ? -units : units), ip = u / 100000000, fr = u % 100000000;
+    uint16_t d[6], ig[3];
+    int ni = 0, nd = 0;
+    for (; ip; ip /= 10000)
+        ig[ni++] = (uint16_t)(ip % 10000);
+    for (int i = ni - 1; i >= 0; i--)
+        d[nd++] = ig[i];
+    d[nd++] = (uint16_t)(fr / 10000);
+    d[nd++] = (uint16_t)(fr % 10000);
+    int first = 0, weight = ni - 1;
+    while (first < nd && d[first] == 0) {
+        first++;
+        weight--;
+    }
+    while (nd > first && d[nd - 1] == 0)
+        nd--;
+    int ndigits = nd - first;
+    if (ndigits == 0) {
+        weight = 0;
+        neg = false;
+    }
+    be32(b, (uint32_t)(8 + 2 * ndigits));
+    be16(b, (uint16_t)ndigits);
+    be16(b, (uint16_t)(int16_t)weight);
+    be16(b, neg ? 0x4000 : 0);
+    be16(b, 8);
+    for (int i = first; i < nd; i++)
+        be16(b, d[i]);
 }
 
 static void on_written(const lx_pg_result_t *res, void *arg)
 {
     lx_usage_pg_t *s = arg;
-    size_t n = s->in_flight;
-    s->in_flight = 0;
+    s->in_flight = false;
     if (s->ring == NULL) { /* the sink was freed while this batch was out */
         free(s);
         return;
     }
     if (!lx_pg_ok(res)) {
-        lx_log_warn("usage batch not written; will retry", "\"records\":%zu,\"queued\":%zu", n,
-                    s->count);
+        /* Committed or not, it goes again as it is: same records, same
+         * number (a committed one then inserts nothing). */
+        lx_log_warn("usage batch not written; will retry", "\"records\":%zu,\"queued\":%zu",
+                    s->batch, s->count);
         return;
     }
-    s->head = (s->head + n) % s->cap;
-    s->count -= n;
-    s->written += n;
+    s->head = (s->head + s->batch) % s->cap;
+    s->count -= s->batch;
+    s->written += s->batch;
+    s->batch = 0;
+    s->seq++;
     if (s->count >= FLUSH_AT)
         lx_usage_pg_flush(s);
 }
@@ -135,37 +259,65 @@ void lx_usage_pg_flush(lx_usage_pg_t *s)
 {
     if (s->in_flight || s->count == 0 || !lx_pg_connected(s->pg))
         return;
-    size_t n = LX_MIN(s->count, (size_t)BATCH);
+    if (s->batch == 0)
+        s->batch = LX_MIN(s->count, (size_t)BATCH);
+    size_t n = s->batch;
+    static const uint32_t oid[NCOLS] = {OID_TEXT, OID_INT8, OID_INT8, OID_TEXT, OID_TEXT,
+                                        OID_TEXT, OID_INT8, OID_INT8, OID_INT8, OID_NUMERIC,
+                                        OID_INT4, OID_TEXT, OID_INT8, OID_INT8, OID_TIMESTAMPTZ};
     lx_buf_t col[NCOLS];
-    for (int c = 0; c < NCOLS; c++)
-        lx_buf_init(&col[c], n * 16 + 2);
+    for (int c = 0; c < NCOLS; c++) {
+        lx_buf_init(&col[c], 20 + n * (c == 0 || c == 5 ? 36 : 16));
+        arr_begin(&col[c], oid[c], n);
+    }
     for (size_t i = 0; i < n; i++) {
         const lx_usage_t *u = at(s, i);
-        arr_str(&col[0], u->record_id);
-        arr_str(&col[1], u->request_id);
-        arr_int(&col[2], u->api_key_id);
-        arr_int(&col[3], u->connection_id);
-        arr_str(&col[4], u->provider);
-        arr_str(&col[5], u->model);
-        arr_str(&col[6], u->feature);
-        arr_int(&col[7], u->tokens_in);
-        arr_int(&col[8], u->tokens_out);
-        arr_int(&col[9], u->tokens_cached);
-        arr_cost(&col[10], u->cost_usd);
-        arr_int(&col[11], u->status);
-        arr_str(&col[12], u->error);
-        arr_int(&col[13], u->ttfb_us);
-        arr_int(&col[14], u->total_us);
-        arr_int(&col[15], u->created_ms);
+        el_text(&col[0], u->request_id);
+        if (u->api_key_id)
+            el_int8(&col[1], u->api_key_id);
+        else
+            el_null(&col[1]);
+        if (u->connection_id)
+            el_int8(&col[2], u->connection_id);
+        else
+            el_null(&col[2]);
+        el_text(&col[3], u->provider);
+        el_text(&col[4], u->model);
+        el_text(&col[5], u->feature ? u->feature : "");
+        el_int8(&col[6], u->tokens_in);
+        el_int8(&col[7], u->tokens_out);
+        el_int8(&col[8], u->tokens_cached);
+        el_cost(&col[9], u->cost_usd);
+        be32(&col[10], 4);
+        be32(&col[10], (uint32_t)u->status);
+        if (u->error[0])
+            el_text(&col[11], u->error);
+        else
+            el_null(&col[11]);
+        if (u->ttfb_us >= 0)
+            el_int8(&col[12], u->ttfb_us);
+        else
+            el_null(&col[12]);
+        el_int8(&col[13], u->total_us);
+        el_int8(&col[14], (u->created_ms - PG_EPOCH_MS) * 1000);
     }
-    const char *params[NCOLS];
+    unsigned char seq[8];
+    for (int k = 0; k < 8; k++)
+        seq[k] = (unsigned char)((uint64_t)s->seq >> (56 - 8 * k));
+    const char *params[NPARAMS];
+    int lengths[NPARAMS];
     for (int c = 0; c < NCOLS; c++) {
-        lx_buf_append_char(&col[c], '}');
         params[c] = col[c].p;
+        lengths[c] = (int)col[c].n;
     }
-    s->in_flight = n;
-    if (lx_pg_query(s->pg, STMT, NCOLS, params, LX_PG_PREPARED, on_written, s) != LX_OK)
-        s->in_flight = 0; /* queue full: try again next tick */
+    params[NCOLS] = (const char *)s->writer;
+    lengths[NCOLS] = sizeof s->writer;
+    params[NCOLS + 1] = (const char *)seq;
+    lengths[NCOLS + 1] = sizeof seq;
+    s->in_flight = true;
+    if (lx_pg_query_binary(s->pg, STMT, NPARAMS, params, lengths, LX_PG_PREPARED, on_written, s) !=
+        LX_OK)
+        s->in_flight = false; /* queue full: try again next tick */
     for (int c = 0; c < NCOLS; c++)
         lx_buf_free(&col[c]);
 }
@@ -202,7 +354,11 @@ lx_usage_pg_t *lx_usage_pg_new(struct event_base *base, lx_pg_t *pg, size_t capa
     s->pg = pg;
     s->cap = capacity ? capacity : 20000;
     s->ring = lx_calloc(s->cap, sizeof *s->ring);
-    lx_pg_prepare(pg, STMT, insert_sql, NCOLS);
+    s->seq = 1;
+    lx_random_bytes(s->writer, sizeof s->writer);
+    s->writer[6] = (unsigned char)((s->writer[6] & 0x0F) | 0x40); /* a version 4 UUID */
+    s->writer[8] = (unsigned char)((s->writer[8] & 0x3F) | 0x80);
+    lx_pg_prepare(pg, STMT, insert_sql, NPARAMS);
     event_assign(&s->timer, base, -1, EV_PERSIST, tick, s);
     struct timeval tv = {0, TICK_MS * 1000};
     event_add(&s->timer, &tv);
@@ -240,6 +396,6 @@ void lx_usage_pg_free(lx_usage_pg_t *s)
     s->ring = NULL;
     /* A batch still out holds s as its callback argument: lx_pg_free (which
      * the worker calls after this) fails it, and on_written frees s then. */
-    if (s->in_flight == 0)
+    if (!s->in_flight)
         free(s);
 }

@@ -65,6 +65,8 @@ typedef struct item {
     int nparams;
     const char *sql;           /* SQL text or statement name; same allocation */
     const char *const *params; /* same allocation */
+    const int *lengths;        /* binary parameters: their lengths (else NULL) */
+    const int *formats;        /* binary parameters: all 1 (else NULL) */
     const stmt_t *stmt;        /* IT_PREPARE */
     lx_pg_cb cb;
     void *arg;
@@ -149,27 +151,36 @@ static item_t *fifo_pop(fifo_t *f)
     return it;
 }
 
-/* One allocation holds the item, the parameter pointers and every string. */
-static item_t *item_new(kind_t kind, const char *sql, int nparams, const char *const *params)
+/* One allocation holds the item, the parameter pointers and every string.
+ * With lengths, the parameters are binary: lengths[i] bytes each, and the
+ * item also holds the lengths and the formats. */
+static item_t *item_new_with(kind_t kind, const char *sql, int nparams, const char *const *params,
+                             const int *lengths)
 {
     size_t sql_len = strlen(sql) + 1;
-    size_t size = sizeof(item_t) + (size_t)nparams * sizeof(char *) + sql_len;
+    size_t nints = lengths ? 2 * (size_t)nparams : 0;
+    size_t size = sizeof(item_t) + (size_t)nparams * sizeof(char *) + nints * sizeof(int) + sql_len;
     for (int i = 0; i < nparams; i++)
         if (params[i])
-            size += strlen(params[i]) + 1;
+            size += lengths ? (size_t)lengths[i] : strlen(params[i]) + 1;
     item_t *it = lx_alloc(size);
     memset(it, 0, sizeof *it);
     char **pv = (char **)(it + 1);
-    char *p = (char *)(pv + nparams);
+    int *iv = (int *)(pv + nparams);
+    char *p = (char *)(iv + nints);
     memcpy(p, sql, sql_len);
     it->sql = p;
     p += sql_len;
     for (int i = 0; i < nparams; i++) {
+        if (lengths) {
+            iv[i] = params[i] ? lengths[i] : 0;
+            iv[nparams + i] = 1;
+        }
         if (params[i] == NULL) {
             pv[i] = NULL;
             continue;
         }
-        size_t n = strlen(params[i]) + 1;
+        size_t n = lengths ? (size_t)lengths[i] : strlen(params[i]) + 1;
         memcpy(p, params[i], n);
         pv[i] = p;
         p += n;
@@ -177,7 +188,16 @@ static item_t *item_new(kind_t kind, const char *sql, int nparams, const char *c
     it->kind = kind;
     it->nparams = nparams;
     it->params = (const char *const *)pv;
+    if (lengths) {
+        it->lengths = iv;
+        it->formats = iv + nparams;
+    }
     return it;
+}
+
+static item_t *item_new(kind_t kind, const char *sql, int nparams, const char *const *params)
+{
+    return item_new_with(kind, sql, nparams, params, NULL);
 }
 
 static void item_free(item_t *it)
@@ -375,9 +395,11 @@ static bool send_item(lx_pg_t *pg, item_t *it)
     switch (it->kind) {
     case IT_QUERY:
         if (it->flags & LX_PG_PREPARED)
-            ok = PQsendQueryPrepared(conn, it->sql, it->nparams, it->params, NULL, NULL, 0);
+            ok = PQsendQueryPrepared(conn, it->sql, it->nparams, it->params, it->lengths,
+                                     it->formats, 0);
         else
-            ok = PQsendQueryParams(conn, it->sql, it->nparams, NULL, it->params, NULL, NULL, 0);
+            ok = PQsendQueryParams(conn, it->sql, it->nparams, NULL, it->params, it->lengths,
+                                   it->formats, 0);
         break;
     case IT_PREPARE:
         ok = PQsendPrepare(conn, it->stmt->name, it->stmt->sql, it->stmt->nparams, NULL);
@@ -770,15 +792,15 @@ int lx_pg_prepare(lx_pg_t *pg, const char *name, const char *sql, int nparams)
     return LX_OK;
 }
 
-int lx_pg_query(lx_pg_t *pg, const char *sql, int nparams, const char *const *params,
-                unsigned flags, lx_pg_cb cb, void *arg)
+static int submit(lx_pg_t *pg, const char *sql, int nparams, const char *const *params,
+                  const int *lengths, unsigned flags, lx_pg_cb cb, void *arg)
 {
     if (pg == NULL || sql == NULL || nparams < 0 || nparams > MAX_PARAMS ||
         (nparams > 0 && params == NULL) || pg->state == ST_CLOSING)
         return LX_ERROR;
     if (pg->waiting.n >= pg->max_queue)
         return LX_ERROR;
-    item_t *it = item_new(IT_QUERY, sql, nparams, params);
+    item_t *it = item_new_with(IT_QUERY, sql, nparams, params, lengths);
     it->flags = flags;
     it->cb = cb;
     it->arg = arg;
@@ -786,6 +808,23 @@ int lx_pg_query(lx_pg_t *pg, const char *sql, int nparams, const char *const *pa
     if (pg->user_inflight < MAX_INFLIGHT)
         kick(pg);
     return LX_OK;
+}
+
+int lx_pg_query(lx_pg_t *pg, const char *sql, int nparams, const char *const *params,
+                unsigned flags, lx_pg_cb cb, void *arg)
+{
+    return submit(pg, sql, nparams, params, NULL, flags, cb, arg);
+}
+
+int lx_pg_query_binary(lx_pg_t *pg, const char *sql, int nparams, const char *const *params,
+                       const int *lengths, unsigned flags, lx_pg_cb cb, void *arg)
+{
+    if (nparams > 0 && lengths == NULL)
+        return LX_ERROR;
+    for (int i = 0; i < nparams; i++)
+        if (params && params[i] && lengths[i] < 0)
+            return LX_ERROR;
+    return submit(pg, sql, nparams, params, lengths, flags, cb, arg);
 }
 
 /* ---- results ---- */

@@ -54,6 +54,12 @@ int lx_pg_prepare(lx_pg_t *pg, const char *name, const char *sql, int nparams);
 enum { LX_PG_PREPARED = 1 };
 int lx_pg_query(lx_pg_t *pg, const char *sql, int nparams, const char *const *params,
                 unsigned flags, lx_pg_cb cb, void *arg);
+/* The same with binary parameters: params[i] holds lengths[i] bytes in
+ * Postgres' binary format for the parameter's type (the type the statement
+ * gives $i, e.g. $1::bigint[]; NULL = SQL NULL). Copied. Results are text,
+ * as with lx_pg_query. LX_ERROR also for a missing or negative length. */
+int lx_pg_query_binary(lx_pg_t *pg, const char *sql, int nparams, const char *const *params,
+                       const int *lengths, unsigned flags, lx_pg_cb cb, void *arg);
 
 /* ---- results (borrowed, valid during the callback) ---- */
 bool lx_pg_ok(const lx_pg_result_t *res);

@@ -49,6 +49,21 @@ class Migrations(unittest.TestCase):
         finally:
             self.assertEqual(lx.stop(), 0)
 
+    def test_usage_writers_from_before_004_still_insert_once(self):
+        # During a rolling upgrade, llmux versions from before
+        # sql/004_usage_write_cost.sql keep writing usage with their own
+        # statement: idempotent through ON CONFLICT (record_id).
+        db = new_database()
+        r = migrate(db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        old = ("INSERT INTO ai_usage (record_id, request_id, provider, model, feature, status, "
+               "total_us, created_at) SELECT r, 'q-' || r, 'p', 'm', 'chat', 200, 1, "
+               "to_timestamp(1700000000000 / 1000.0) FROM unnest('{s-0-1,s-0-2}'::text[]) AS u(r) "
+               "ON CONFLICT (record_id) DO NOTHING")
+        psql(db, old)
+        psql(db, old)  # the same batch again, after a lost answer
+        self.assertEqual(psql(db, "SELECT count(*) FROM ai_usage"), "2")
+
 
 if __name__ == "__main__":
     unittest.main()

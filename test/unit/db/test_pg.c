@@ -273,6 +273,53 @@ static void test_params_null_and_utf8(void **state)
     lx_pg_free(pg);
 }
 
+static void test_binary_params(void **state)
+{
+    env_t *e = *state;
+    lx_pg_opts_t o = opts_for(e);
+    lx_pg_t *pg = open_pg(e, &o);
+    assert_int_equal(lx_pg_prepare(pg, "bin",
+                                   "SELECT $1::bigint + 1, $2::bytea, $3::text, "
+                                   "$4::int IS NULL, $5::bigint[]",
+                                   5),
+                     LX_OK);
+    /* -2 as a big-endian int8; bytes with a NUL inside; text; NULL; an
+     * int8[] {7, NULL} (dims, has-nulls flag, element type 20, length 2,
+     * lower bound 1, then each element's length and bytes) */
+    unsigned char i8[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
+    unsigned char by[3] = {'a', 0, 'b'};
+    unsigned char arr[] = {0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 20, 0, 0, 0,    2,    0,    0,
+                           0, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0,  0, 7, 0xff, 0xff, 0xff, 0xff};
+    const char *params[] = {(const char *)i8, (const char *)by, "t\\xt", NULL, (const char *)arr};
+    int lengths[] = {8, 3, 4, 0, (int)sizeof arr};
+    cap_t a = {0}, b = {0};
+    assert_int_equal(lx_pg_query_binary(pg, "bin", 5, params, lengths, LX_PG_PREPARED, cap_cb, &a),
+                     LX_OK);
+    i8[7] = 0; /* parameters are copied at submit time */
+    /* unprepared too */
+    const char *p2[] = {(const char *)i8};
+    int l2[] = {4}; /* 4 bytes for an int8: the server refuses it */
+    assert_int_equal(lx_pg_query_binary(pg, "SELECT $1::bigint", 1, p2, l2, 0, cap_cb, &b), LX_OK);
+    assert_true(run_until(e, &b.calls, 1, 5000));
+    assert_true(a.ok);
+    assert_string_equal(a.val[0][0], "-1");
+    assert_string_equal(a.val[0][1], "\\x610062");
+    assert_string_equal(a.val[0][2], "t\\xt");
+    assert_string_equal(a.val[0][3], "t");
+    assert_string_equal(a.val[0][4], "{7,NULL}");
+    assert_false(b.ok);
+
+    /* Lengths are required, and not negative. */
+    assert_int_equal(lx_pg_query_binary(pg, "bin", 5, params, NULL, LX_PG_PREPARED, cap_cb, &b),
+                     LX_ERROR);
+    lengths[0] = -1;
+    assert_int_equal(lx_pg_query_binary(pg, "bin", 5, params, lengths, LX_PG_PREPARED, cap_cb, &b),
+                     LX_ERROR);
+    run_for(e, 20);
+    assert_int_equal(b.calls, 1);
+    lx_pg_free(pg);
+}
+
 static void test_prepared_before_and_after_connect(void **state)
 {
     env_t *e = *state;
@@ -785,6 +832,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_connect_rows_and_nulls),
         T(test_params_null_and_utf8),
+        T(test_binary_params),
         T(test_prepared_before_and_after_connect),
         T(test_thousand_queued_in_order),
         T(test_large_parameters_flush_in_parts),
