@@ -271,16 +271,19 @@ static void stream_finish(lx_call_t *c)
 /* ---- usage in pass-through answers ---- */
 
 /* True if the text has "usage": {...} (most OpenAI chunks say "usage":null
- * once usage was requested; only the real one is worth a parse). */
+ * once usage was requested; only the real one is worth a look). Searched from
+ * the end, where OpenAI puts it, anchored on its 'g' (memrchr, vectorized). */
 static bool has_usage_object(lx_str_t d)
 {
-    const char *p = d.p, *end = d.p + d.n;
-    while (p < end && (p = memmem(p, (size_t)(end - p), "\"usage\"", 7)) != NULL) {
-        p += 7;
-        while (p < end && (*p == ' ' || *p == ':'))
-            p++;
-        if (p < end && *p == '{')
-            return true;
+    const char *p = d.p, *end = d.p + d.n, *g = end;
+    while ((g = memrchr(p, 'g', (size_t)(g - p))) != NULL) {
+        if (g - p >= 4 && end - g >= 3 && memcmp(g - 4, "\"usage\"", 7) == 0) {
+            const char *v = g + 3;
+            while (v < end && (*v == ' ' || *v == ':'))
+                v++;
+            if (v < end && *v == '{')
+                return true;
+        }
     }
     return false;
 }

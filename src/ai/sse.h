@@ -32,7 +32,9 @@ typedef struct {
     lx_buf_t event;    /* event name */
     size_t line_start; /* where the current line begins in raw */
     bool has_data;
-    bool last_cr; /* the last feed ended with a \r */
+    int ndata;                   /* data lines in the event so far */
+    size_t data1_off, data1_len; /* the first data line's value, in raw */
+    bool last_cr;                /* the last feed ended with a \r */
     lx_sse_cb cb;
     void *arg;
 } lx_sse_parser_t;
