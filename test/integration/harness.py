@@ -197,6 +197,17 @@ class Mock:
     def stop(self):
         return self.proc.stop()
 
+    def restart(self, *args):
+        """Stops the mock (closing every connection to it) and starts a new
+        one on the same port."""
+        rc = self.proc.stop()
+        self.proc = Proc([MOCK_BIN, "--listen", f"127.0.0.1:{self.port}", "--threads", "1", *args],
+                         {}, "mock")
+        wait_for(lambda: '"ready"' in self.proc.log() or not self.proc.alive(), what="mock ready")
+        if not self.proc.alive():
+            raise AssertionError("mock failed to restart\n" + self.proc.log())
+        return rc
+
 
 def new_database():
     """A fresh empty database on the test server; returns its conninfo."""

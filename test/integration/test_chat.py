@@ -321,5 +321,47 @@ class IdleTrim(unittest.TestCase):
         time.sleep(1.6)
         self.assertGreaterEqual(upstream_connections(self.mock.port), 1)
 
+
+class UpstreamGone(unittest.TestCase):
+    """Idle upstream connections stay watched while curl keeps them for reuse;
+    when the server closes them all (a restart), the next requests must go
+    out on new connections at once, streams included, many times over (new
+    sockets reuse the fd numbers of the old ones)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock()
+        cls.lx = Llmux(mock=cls.mock, workers=1)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lx.stop() == 0
+        assert cls.mock.stop() == 0
+
+    def test_requests_after_upstream_restarts(self):
+        for round_ in range(3):
+            statuses = []
+
+            def one(stream):
+                body = {"model": "demo/m+chunks=3", "messages": MSG, "stream": stream}
+                r = self.lx.chat(body)
+                ok = r.status == 200 and (not stream or sse_events(r.body)[-1][1] == "[DONE]")
+                statuses.append(ok)
+
+            threads = [threading.Thread(target=one, args=(i % 2 == 0,)) for i in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(statuses, [True] * 8, f"round {round_}")
+            self.assertGreaterEqual(upstream_connections(self.mock.port), 1)
+            self.assertEqual(self.mock.restart(), 0)
+            wait_for(lambda: upstream_connections(self.mock.port) == 0, timeout=5,
+                     what="old upstream connections closed")
+        t0 = time.monotonic()
+        r = self.lx.chat({"model": "demo/m+chunks=2", "messages": MSG})
+        self.assertEqual(r.status, 200)
+        self.assertLess(time.monotonic() - t0, 2.0)
+
 if __name__ == "__main__":
     unittest.main()
