@@ -720,7 +720,6 @@ int lx_call_run(const lx_call_opts_t *o)
         lx_copy_cstr(c->id, sizeof c->id, o->client == LX_FMT_ANTHROPIC ? "msg_" : "chatcmpl-");
     lx_copy(c->id + pre, sizeof c->id - pre, rid.p, LX_MIN(rid.n, 40));
     lx_usage_t *u = &c->usage;
-    lx_usage_new_id(u, lx_req_worker_id(o->req));
     lx_copy(u->request_id, sizeof u->request_id, rid.p, rid.n);
     lx_copy_cstr(u->key_id, sizeof u->key_id, c->key_id);
     u->api_key_id = o->api_key_id;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 typedef struct {
-    char record_id[48]; /* unique per record; no longer stored (usage_pg.c) */
+    char record_id[48]; /* no longer stored (sql/004): only for bench/usage_rows */
     char request_id[129];
     char key_id[64];
     int64_t api_key_id;    /* 0: the admin key */
@@ -40,7 +40,8 @@ lx_usage_sink_t *lx_usage_log_sink(void);
 /* Records nothing (usage_log = false: for measuring what recording costs). */
 lx_usage_sink_t *lx_usage_null_sink(void);
 
-/* Fills record_id (worker id, a per-thread counter and start-up randomness). */
+/* Fills record_id (worker id, a per-thread counter and start-up randomness):
+ * what llmux before sql/004 stored; bench/usage_rows replays that statement. */
 void lx_usage_new_id(lx_usage_t *u, int worker_id);
 
 struct event_base;
