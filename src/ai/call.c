@@ -89,7 +89,7 @@ static lx_call_t *call_alloc(lx_ai_t *ai, int ntargets)
         return lx_calloc(1, used);
     lx_call_t *c =
         ai->ncall_cache > 0 ? ai->call_cache[--ai->ncall_cache] : lx_alloc(CACHED_CALL_SIZE);
-    memset(c, 0, used);
+    memset(c, 0, offsetof(lx_call_t, o)); /* lx_call_run copies o in whole */
     return c;
 }
 
@@ -673,7 +673,7 @@ static bool start_attempt(lx_call_t *c)
             c->dec = c->adapter->stream_new(t->upstream_model, c->id,
                                             c->o.client == LX_FMT_OPENAI && c->o.client_usage,
                                             emit_chunk, c);
-        lx_up_build_header(&b, "X-Request-Id: %s", c->usage.request_id);
+        lx_up_build_header_kv(&b, "X-Request-Id", c->usage.request_id);
         lx_timeouts_t to = t->conf.timeouts;
         int64_t left = lx_deadline_left_ms(now, c->deadline_ms);
         if (left < to.total_ms)

@@ -53,15 +53,15 @@ static int msg_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, boo
     *pass = p->kind == LX_PROVIDER_ANTHROPIC;
     if (*pass) { /* same wire: the client's bytes, model spliced */
         lx_buf_printf(&b->url, "%s/v1/messages", p->base_url);
-        lx_up_build_header(b, "Content-Type: application/json");
+        lx_up_build_header_kv(b, "Content-Type", "application/json");
         if (p->api_key)
-            lx_up_build_header(b, "x-api-key: %s", p->api_key);
+            lx_up_build_header_kv(b, "x-api-key", p->api_key);
         lx_up_build_header(b, "anthropic-version: %s",
                            x->anthropic_version ? x->anthropic_version : ANTHROPIC_VERSION);
         if (x->anthropic_beta)
-            lx_up_build_header(b, "anthropic-beta: %s", x->anthropic_beta);
+            lx_up_build_header_kv(b, "anthropic-beta", x->anthropic_beta);
         for (int i = 0; i < p->nheaders; i++)
-            lx_up_build_header(b, "%s: %s", p->header_names[i], p->header_values[i]);
+            lx_up_build_header_kv(b, p->header_names[i], p->header_values[i]);
         lx_body_set_model(&b->body, x->body.p, x->body.n, t->upstream_model);
         return LX_OK;
     }

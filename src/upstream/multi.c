@@ -128,7 +128,11 @@ static void call_free(lx_up_call_t *c)
     u->active--;
     evtimer_del(&c->watchdog);
     curl_multi_remove_handle(u->multi, c->easy);
-    if (u->npool < EASY_POOL_MAX)
+    /* Only a handle whose transfer ran its course goes back to the pool (it
+     * is reused without curl_easy_reset); one left paused or aborted may
+     * hold state of that transfer. */
+    if (u->npool < EASY_POOL_MAX && !c->cancelled && !c->aborted && !c->paused &&
+        c->forced == LX_UP_OK)
         u->pool[u->npool++] = c->easy;
     else
         curl_easy_cleanup(c->easy);
@@ -509,6 +513,33 @@ int lx_upstream_active(const lx_upstream_t *u)
     return u->active;
 }
 
+/* A new easy handle with the options every transfer of u shares. */
+static CURL *easy_new(lx_upstream_t *u)
+{
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    /* The receive buffer lives as long as the transfer: curl's default
+     * 16 KB makes it the largest part of an open stream. LLM answers arrive
+     * as small events; 4 KB is nginx's proxy buffer size too. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    if (!env_proxy) {
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    }
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, u);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
+    return e;
+}
+
 lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
                                const lx_up_handlers_t *h, void *arg)
 {
@@ -518,12 +549,9 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     c->arg = arg;
     c->to = rq->timeouts;
     c->t_start = lx_now_us();
-    if (u->npool > 0) {
-        c->easy = u->pool[--u->npool];
-        curl_easy_reset(c->easy);
-    } else {
-        c->easy = curl_easy_init();
-    }
+    /* A pooled handle keeps the options every transfer shares (easy_new);
+     * those that differ are all set below, so no curl_easy_reset. */
+    c->easy = u->npool > 0 ? u->pool[--u->npool] : easy_new(u);
     if (c->easy == NULL) {
         free(c);
         return NULL;
@@ -535,6 +563,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     CURL *e = c->easy;
     curl_easy_setopt(e, CURLOPT_URL, rq->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
+    const char *custom = NULL;
     if (rq->method && strcmp(rq->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
@@ -544,31 +573,14 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
         if (rq->method && strcmp(rq->method, "POST") != 0)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+            custom = rq->method;
     }
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom);
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    /* The receive buffer lives as long as the transfer: curl's default
-     * 16 KB makes it the largest part of an open stream. LLM answers arrive
-     * as small events; 4 KB is nginx's proxy buffer size too. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->to.connect_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->to.total_ms);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    if (!env_proxy) {
-        curl_easy_setopt(e, CURLOPT_PROXY, "");
-        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
-    }
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, u);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
     lx_buf_init(&c->resp_headers, 0);
 
     c->next = u->calls;

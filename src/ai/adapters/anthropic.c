@@ -43,14 +43,14 @@ static bool has_header(const lx_provider_conf_t *p, const char *name)
 
 static void headers(const lx_provider_conf_t *p, lx_up_build_t *out)
 {
-    lx_up_build_header(out, "Content-Type: application/json");
+    lx_up_build_header_kv(out, "Content-Type", "application/json");
     if (p->api_key)
-        lx_up_build_header(out, "x-api-key: %s", p->api_key);
+        lx_up_build_header_kv(out, "x-api-key", p->api_key);
     /* A configured anthropic-version (to pin another one) wins. */
     if (!has_header(p, "anthropic-version"))
         lx_up_build_header(out, "anthropic-version: " ANTHROPIC_VERSION);
     for (int i = 0; i < p->nheaders; i++)
-        lx_up_build_header(out, "%s: %s", p->header_names[i], p->header_values[i]);
+        lx_up_build_header_kv(out, p->header_names[i], p->header_values[i]);
 }
 
 static json_t *text_block(const char *s, size_t n)

@@ -126,11 +126,11 @@ static json_t *model_resource(const char *model)
 
 static void common_headers(const lx_provider_conf_t *p, lx_up_build_t *out)
 {
-    lx_up_build_header(out, "Content-Type: application/json");
+    lx_up_build_header_kv(out, "Content-Type", "application/json");
     if (p->api_key)
-        lx_up_build_header(out, "x-goog-api-key: %s", p->api_key);
+        lx_up_build_header_kv(out, "x-goog-api-key", p->api_key);
     for (int i = 0; i < p->nheaders; i++)
-        lx_up_build_header(out, "%s: %s", p->header_names[i], p->header_values[i]);
+        lx_up_build_header_kv(out, p->header_names[i], p->header_values[i]);
 }
 
 static const char *req_model(const json_t *req, char *err, size_t errlen)
