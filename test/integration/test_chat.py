@@ -276,10 +276,9 @@ def upstream_connections(mock_port):
     return n
 
 
-class IdleTrim(unittest.TestCase):
-    """After a burst, a worker that has been quiet for a second closes the
-    upstream connections the burst left in curl's cache (beyond a few), and
-    the next requests still work on fresh ones."""
+class OneWorker(unittest.TestCase):
+    """A mock and an llmux with one worker (so that one curl cache holds
+    every upstream connection), for the classes below."""
 
     @classmethod
     def setUpClass(cls):
@@ -290,6 +289,12 @@ class IdleTrim(unittest.TestCase):
     def tearDownClass(cls):
         assert cls.lx.stop() == 0
         assert cls.mock.stop() == 0
+
+
+class IdleTrim(OneWorker):
+    """After a burst, a worker that has been quiet for a second closes the
+    upstream connections the burst left in curl's cache (beyond a few), and
+    the next requests still work on fresh ones."""
 
     def burst(self, n):
         results = []
@@ -322,21 +327,11 @@ class IdleTrim(unittest.TestCase):
         self.assertGreaterEqual(upstream_connections(self.mock.port), 1)
 
 
-class UpstreamGone(unittest.TestCase):
+class UpstreamGone(OneWorker):
     """Idle upstream connections stay watched while curl keeps them for reuse;
     when the server closes them all (a restart), the next requests must go
     out on new connections at once, streams included, many times over (new
     sockets reuse the fd numbers of the old ones)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.mock = Mock()
-        cls.lx = Llmux(mock=cls.mock, workers=1)
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.lx.stop() == 0
-        assert cls.mock.stop() == 0
 
     def test_requests_after_upstream_restarts(self):
         for round_ in range(3):
