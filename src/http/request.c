@@ -374,6 +374,10 @@ void lx_req_uncork(lx_req_t *req)
     req->corked = false;
     if (req->cork.n == 0)
         return;
+    if (req->client_gone) {
+        lx_buf_reset(&req->cork);
+        return;
+    }
     struct iovec iov = {req->cork.p, req->cork.n};
     out_send(req, &iov, 1);
     lx_buf_reset(&req->cork);
