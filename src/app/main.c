@@ -15,6 +15,7 @@
 #include "lx_version.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -72,10 +73,24 @@ static int rotate_master_key(const lx_config_t *cfg)
     return 0;
 }
 
+/* A stream holds two sockets (client and upstream): take all the open files
+ * the hard limit allows, as nginx's worker_rlimit_nofile would. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            lx_log_warn("cannot raise the open-file limit", "\"to\":%llu",
+                        (unsigned long long)rl.rlim_max);
+    }
+}
+
 static int serve(lx_config_t *cfg)
 {
     lx_app_t app = {.cfg = cfg, .started_ms = lx_wall_ms()};
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     if (lx_upstream_global_init() != LX_OK) {
         lx_log_error("curl initialisation failed", "%s", "");
         return 1;
