@@ -1,6 +1,6 @@
 /* worker.c - one event loop per core (memcached's thread.c shape).
  *
- * Each worker owns its event_base (precise timers), its HTTP server bound to
+ * Each worker owns its event_base (epoll, 1 ms timers), its HTTP server bound to
  * the shared port with SO_REUSEPORT, its curl multi and its timers. The main
  * thread talks to it only through an eventfd, so no event_base needs locks. */
 #include "app/app.h"
