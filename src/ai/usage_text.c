@@ -1,26 +1,20 @@
 /* usage_text.c - token counts from usage objects without a JSON parse. */
 #include "ai/usage_text.h"
 #include "ai/body.h"
-
-static size_t skip_ws(const char *p, size_t n, size_t i)
-{
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-        i++;
-    return i;
-}
+#include "core/jscan.h"
 
 bool lx_json_text_is_object(const char *p, size_t n)
 {
-    size_t i = skip_ws(p, n, 0);
+    size_t i = lx_jscan_ws(p, n, 0);
     return i < n && p[i] == '{';
 }
 
 bool lx_json_text_is_empty_array(const char *p, size_t n)
 {
-    size_t i = skip_ws(p, n, 0);
+    size_t i = lx_jscan_ws(p, n, 0);
     if (i >= n || p[i] != '[')
         return false;
-    i = skip_ws(p, n, i + 1);
+    i = lx_jscan_ws(p, n, i + 1);
     return i < n && p[i] == ']';
 }
 
@@ -28,7 +22,7 @@ bool lx_json_text_is_empty_array(const char *p, size_t n)
  * fraction or exponent makes it a real, which json_integer_value reads as 0). */
 static bool parse_int(const char *p, size_t n, int64_t *out)
 {
-    size_t i = skip_ws(p, n, 0), end = n;
+    size_t i = lx_jscan_ws(p, n, 0), end = n;
     while (end > i &&
            (p[end - 1] == ' ' || p[end - 1] == '\t' || p[end - 1] == '\n' || p[end - 1] == '\r'))
         end--;
