@@ -1,12 +1,15 @@
 /* usage_pg.c - usage records to Postgres, off the request path.
  *
- * push() copies the record into this worker's ring and returns: a request
- * never waits on the database. A timer (100 ms) or a full batch starts a
- * flush: the oldest records (up to BATCH) become one prepared INSERT ...
- * SELECT unnest(arrays), the arrays in Postgres' binary format, so a batch
- * is one round trip and the server parses no text.
+ * push() copies the record into this worker's queue and returns: a request
+ * never waits on the database. The queue is a list of blocks of BLOCK
+ * records, allocated as it grows and freed as batches are confirmed, so its
+ * memory follows the backlog (a few blocks under load) rather than the
+ * capacity (20,000 records, 18 MB, when a fixed ring held them). A timer (100 ms) or a full batch
+ * starts a flush: the oldest records (up to BATCH) become one prepared INSERT ... SELECT
+ * unnest(arrays), the arrays in Postgres' binary format, so a batch is one round trip and the
+ * server parses no text.
  *
- * Rows leave the ring only when the database confirmed them; a failed or
+ * Rows leave the queue only when the database confirmed them; a failed or
  * lost batch is sent again, the same records under the same number. Each
  * sink is a writer with a random id, and the statement first moves its row
  * in ai_usage_writers from the previous batch number to this one: when that
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 
 #define BATCH    500
+#define BLOCK    128 /* records per block: 117 KB, under malloc's mmap threshold */
 #define FLUSH_AT 256
 #define TICK_MS  100
 #define NCOLS    15 /* the usage arrays; then the writer id and the batch number */
@@ -38,15 +42,24 @@ enum { OID_INT8 = 20, OID_INT4 = 23, OID_TEXT = 25, OID_TIMESTAMPTZ = 1184, OID_
 
 #define PG_EPOCH_MS INT64_C(946684800000) /* 2000-01-01T00:00:00Z, Postgres' time zero */
 
+typedef struct block {
+    struct block *next;
+    lx_usage_t rec[BLOCK];
+} block_t;
+
 struct lx_usage_pg {
     lx_usage_sink_t sink; /* first: the sink pointer is the struct pointer */
     lx_pg_t *pg;
     struct event timer;
-    lx_usage_t *ring;
-    size_t cap, head, count; /* records [head, head + count) modulo cap */
-    size_t batch;            /* the oldest batch records form the unconfirmed batch (0: none) */
-    bool in_flight;          /* that batch is being written */
-    int64_t seq;             /* its number; batches 1 .. seq - 1 are confirmed */
+    /* The queued records: count of them from first->rec[head] on; the next
+     * goes to last->rec[tail] (a new block when tail == BLOCK). */
+    block_t *first, *last;
+    block_t *spare; /* one emptied block kept, so a steady load does not malloc */
+    size_t head, tail, count, cap;
+    bool freed;     /* lx_usage_pg_free ran while a batch was out */
+    size_t batch;   /* the oldest batch records form the unconfirmed batch (0: none) */
+    bool in_flight; /* that batch is being written */
+    int64_t seq;    /* its number; batches 1 .. seq - 1 are confirmed */
     unsigned char writer[16];
     uint64_t dropped, written;
     int64_t last_drop_log_ms;
@@ -82,9 +95,45 @@ void lx_usage_new_id(lx_usage_t *u, int worker_id)
              (unsigned long long)++tl_seq);
 }
 
-static lx_usage_t *at(lx_usage_pg_t *s, size_t i)
+static void block_release(lx_usage_pg_t *s, block_t *b)
 {
-    return &s->ring[(s->head + i) % s->cap];
+    if (s->spare == NULL)
+        s->spare = b;
+    else
+        free(b);
+}
+
+static lx_usage_t *slot_new(lx_usage_pg_t *s)
+{
+    if (s->last == NULL || s->tail == BLOCK) {
+        block_t *b = s->spare ? s->spare : lx_alloc(sizeof *b);
+        s->spare = NULL;
+        b->next = NULL;
+        if (s->last)
+            s->last->next = b;
+        else
+            s->first = b;
+        s->last = b;
+        s->tail = 0;
+    }
+    return &s->last->rec[s->tail++];
+}
+
+/* Drops the n oldest records (a confirmed batch) and the blocks they emptied. */
+static void drop_oldest(lx_usage_pg_t *s, size_t n)
+{
+    s->head += n;
+    s->count -= n;
+    while (s->first && (s->head >= BLOCK || s->count == 0)) {
+        block_t *b = s->first;
+        s->first = b->next;
+        s->head = s->head >= BLOCK ? s->head - BLOCK : 0;
+        block_release(s, b);
+    }
+    if (s->first == NULL) {
+        s->last = NULL;
+        s->head = 0;
+    }
 }
 
 /* ---- binary format (network byte order) ---- */
@@ -235,7 +284,7 @@ static void on_written(const lx_pg_result_t *res, void *arg)
 {
     lx_usage_pg_t *s = arg;
     s->in_flight = false;
-    if (s->ring == NULL) { /* the sink was freed while this batch was out */
+    if (s->freed) { /* the sink was freed while this batch was out */
         free(s);
         return;
     }
@@ -246,8 +295,7 @@ static void on_written(const lx_pg_result_t *res, void *arg)
                     s->batch, s->count);
         return;
     }
-    s->head = (s->head + s->batch) % s->cap;
-    s->count -= s->batch;
+    drop_oldest(s, s->batch);
     s->written += s->batch;
     s->batch = 0;
     s->seq++;
@@ -270,8 +318,14 @@ void lx_usage_pg_flush(lx_usage_pg_t *s)
         lx_buf_init(&col[c], 20 + n * (c == 0 || c == 5 ? 36 : 16));
         arr_begin(&col[c], oid[c], n);
     }
-    for (size_t i = 0; i < n; i++) {
-        const lx_usage_t *u = at(s, i);
+    const block_t *blk = s->first;
+    size_t at = s->head;
+    for (size_t i = 0; i < n; i++, at++) {
+        if (at == BLOCK) {
+            blk = blk->next;
+            at = 0;
+        }
+        const lx_usage_t *u = &blk->rec[at];
         el_text(&col[0], u->request_id);
         if (u->api_key_id)
             el_int8(&col[1], u->api_key_id);
@@ -341,7 +395,7 @@ static void push(lx_usage_sink_t *sink, const lx_usage_t *u)
         }
         return;
     }
-    *at(s, s->count) = *u;
+    *slot_new(s) = *u;
     s->count++;
     if (s->count >= FLUSH_AT)
         lx_usage_pg_flush(s);
@@ -353,7 +407,6 @@ lx_usage_pg_t *lx_usage_pg_new(struct event_base *base, lx_pg_t *pg, size_t capa
     s->sink.push = push;
     s->pg = pg;
     s->cap = capacity ? capacity : 20000;
-    s->ring = lx_calloc(s->cap, sizeof *s->ring);
     s->seq = 1;
     lx_random_bytes(s->writer, sizeof s->writer);
     s->writer[6] = (unsigned char)((s->writer[6] & 0x0F) | 0x40); /* a version 4 UUID */
@@ -392,8 +445,14 @@ void lx_usage_pg_free(lx_usage_pg_t *s)
     event_del(&s->timer);
     if (s->count)
         lx_log_error("usage records not written at exit", "\"records\":%zu", s->count);
-    free(s->ring);
-    s->ring = NULL;
+    while (s->first) {
+        block_t *b = s->first;
+        s->first = b->next;
+        free(b);
+    }
+    free(s->spare);
+    s->last = s->spare = NULL;
+    s->freed = true;
     /* A batch still out holds s as its callback argument: lx_pg_free (which
      * the worker calls after this) fails it, and on_written frees s then. */
     if (!s->in_flight)

@@ -442,6 +442,43 @@ static void test_batch_lost_on_the_way_is_written_once(void **state)
     PQclear(r);
 }
 
+/* A backlog across many blocks (the database away): the oldest go first,
+ * the overflow past capacity is counted, and every queued record is
+ * written once when the database is back; then the emptied queue fills
+ * and drains again. */
+static void test_backlog_across_blocks(void **state)
+{
+    env_t *e = *state;
+    e->proxy.mute_queries = true;
+    push_n(e, 0, 1200); /* capacity 1000: 200 dropped */
+    run_for(e, 200);
+    assert_int_equal(lx_usage_pg_pending(e->sink), 1000);
+    assert_int_equal(lx_usage_pg_dropped(e->sink), 200);
+    assert_int_equal(count_rows(e), 0);
+
+    proxy_cut(&e->proxy);
+    e->proxy.mute_queries = false;
+    assert_true(run_until_written(e, 1000, 15000));
+    assert_int_equal(lx_usage_pg_pending(e->sink), 0);
+    PGresult *r = PQexec(e->conn, "SELECT count(*), count(DISTINCT request_id), min(tokens_in), "
+                                  "max(tokens_in) FROM ai_usage");
+    assert_string_equal(PQgetvalue(r, 0, 0), "1000");
+    assert_string_equal(PQgetvalue(r, 0, 1), "1000");
+    assert_string_equal(PQgetvalue(r, 0, 2), "0");
+    assert_string_equal(PQgetvalue(r, 0, 3), "999");
+    PQclear(r);
+
+    for (int round = 0; round < 3; round++) /* 300 at a time: blocks freed and reused */
+        push_n(e, 2000 + round * 300, 300);
+    assert_true(run_until_written(e, 1900, 15000));
+    assert_int_equal(lx_usage_pg_pending(e->sink), 0);
+    r = PQexec(e->conn, "SELECT count(DISTINCT request_id), max(tokens_in) FROM ai_usage "
+                        "WHERE tokens_in >= 2000");
+    assert_string_equal(PQgetvalue(r, 0, 0), "900");
+    assert_string_equal(PQgetvalue(r, 0, 1), "2899");
+    PQclear(r);
+}
+
 int main(void)
 {
     g_conninfo = getenv("LLMUX_TEST_PG");
@@ -454,6 +491,7 @@ int main(void)
         T(test_values_round_trip),
         T(test_replayed_batch_is_not_duplicated),
         T(test_batch_lost_on_the_way_is_written_once),
+        T(test_backlog_across_blocks),
     };
 #undef T
     return cmocka_run_group_tests_name("ai/usage_pg", tests, NULL, NULL);
