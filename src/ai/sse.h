@@ -1,8 +1,9 @@
 /* sse.h - incremental Server-Sent Events parser.
  *
  * Feed it bytes in any split; it calls on_event once per complete event with
- * the same result whatever the split. The parser owns a small carry-over
- * buffer for a partial line; the views passed to on_event are valid only
+ * the same result whatever the split. An event that arrives whole in one
+ * feed is parsed in place; only one split across feeds is copied into the
+ * parser's carry-over buffer. The views passed to on_event are valid only
  * during the call. Handles \n, \r\n and \r line ends, "event:", "data:"
  * (multi-line data joined with \n), comments (":...") and ignores "id:" and
  * "retry:".
@@ -27,13 +28,13 @@ typedef struct {
 typedef int (*lx_sse_cb)(const lx_sse_event_t *ev, void *arg);
 
 typedef struct {
-    lx_buf_t raw;      /* bytes of the event being assembled */
-    lx_buf_t data;     /* joined data lines */
-    lx_buf_t event;    /* event name */
-    size_t line_start; /* where the current line begins in raw */
+    lx_buf_t raw;      /* an event split across feeds: its bytes so far */
+    lx_buf_t data;     /* joined data lines (an event with more than one) */
+    size_t line_start; /* where the current line begins, from the event's start */
     bool has_data;
     int ndata;                   /* data lines in the event so far */
-    size_t data1_off, data1_len; /* the first data line's value, in raw */
+    size_t data1_off, data1_len; /* the first data line's value, in the event */
+    size_t event_off, event_len; /* the last "event:" line's value, in the event */
     bool last_cr;                /* the last feed ended with a \r */
     lx_sse_cb cb;
     void *arg;

@@ -59,8 +59,7 @@ struct lx_req {
     bool keepalive;
     bool anthropic;
     bool chunked;
-    bool corked; /* stream writes collect in cork until lx_req_uncork */
-    lx_buf_t cork;
+    bool corked; /* stream writes collect in the worker's cork_buf until lx_req_uncork */
     char id[LX_REQUEST_ID_MAX + 1];
     char key_id[64];
     /* Extra response headers: names and values are NUL-terminated strings
@@ -98,6 +97,10 @@ struct lx_http_server {
     struct event idle_check;
     lx_http_stats_t stats;
     lx_buf_t head_buf; /* response heads are rendered here (request.c) */
+    /* The writes of the corked request (at most one: a cork lasts one
+     * upstream read) collect here, not in a buffer per open stream. */
+    lx_buf_t cork_buf;
+    lx_req_t *cork_owner;
 };
 
 /* request.c */

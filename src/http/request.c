@@ -52,7 +52,10 @@ void lx_req_free(lx_req_t *req)
             evbuffer_remove_cb_entry(out, req->drain_entry);
         req->drain_entry = NULL;
     }
-    lx_buf_free(&req->cork);
+    if (req->conn->srv->cork_owner == req) {
+        req->conn->srv->cork_owner = NULL;
+        lx_buf_reset(&req->conn->srv->cork_buf);
+    }
     lx_buf_free(&req->hdr_store);
     free(req);
 }
@@ -321,7 +324,7 @@ static void out_send(lx_req_t *req, struct iovec *iov, int n)
 {
     if (req->corked) {
         for (int i = 0; i < n; i++)
-            lx_buf_append(&req->cork, iov[i].iov_base, iov[i].iov_len);
+            lx_buf_append(&req->conn->srv->cork_buf, iov[i].iov_base, iov[i].iov_len);
         return;
     }
     evhtp_connection_t *ec = req->conn ? req->conn->ec : NULL;
@@ -364,6 +367,10 @@ static void out_finished(lx_req_t *req)
 
 void lx_req_cork(lx_req_t *req)
 {
+    lx_http_server_t *srv = req->conn->srv;
+    if (srv->cork_owner && srv->cork_owner != req)
+        lx_req_uncork(srv->cork_owner);
+    srv->cork_owner = req;
     req->corked = true;
 }
 
@@ -371,16 +378,17 @@ void lx_req_uncork(lx_req_t *req)
 {
     if (!req->corked)
         return;
+    lx_http_server_t *srv = req->conn->srv;
+    lx_buf_t *b = &srv->cork_buf;
     req->corked = false;
-    if (req->cork.n == 0)
-        return;
-    if (req->client_gone) {
-        lx_buf_reset(&req->cork);
-        return;
+    srv->cork_owner = NULL;
+    if (b->n > 0 && !req->client_gone) {
+        struct iovec iov = {b->p, b->n};
+        out_send(req, &iov, 1);
     }
-    struct iovec iov = {req->cork.p, req->cork.n};
-    out_send(req, &iov, 1);
-    lx_buf_reset(&req->cork);
+    if (b->cap > 64 * 1024)
+        lx_buf_free(b);
+    lx_buf_reset(b);
 }
 
 /* Whether this response must close the connection, and tell evhtp so. */
@@ -461,6 +469,8 @@ void lx_req_stream_start(lx_req_t *req, int status, const char *content_type)
     render_head(req, h, status, content_type, SIZE_MAX, close);
     struct iovec iov = {h->p, h->n};
     out_send(req, &iov, 1);
+    lx_buf_free(&req->hdr_store); /* the head is out: not held for the stream's life */
+    req->nheaders = 0;
 }
 
 bool lx_req_stream_write(lx_req_t *req, const void *p, size_t n)
@@ -492,7 +502,8 @@ bool lx_req_stream_write(lx_req_t *req, const void *p, size_t n)
 size_t lx_req_pending_bytes(const lx_req_t *req)
 {
     struct evbuffer *out = req_output(req);
-    return (out ? evbuffer_get_length(out) : 0) + req->cork.n;
+    size_t corked = req->corked ? req->conn->srv->cork_buf.n : 0;
+    return (out ? evbuffer_get_length(out) : 0) + corked;
 }
 
 void lx_req_stream_end(lx_req_t *req)

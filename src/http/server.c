@@ -469,6 +469,7 @@ void lx_http_server_free(lx_http_server_t *srv)
     evhtp_unbind_socket(srv->htp);
     evhtp_free(srv->htp);
     lx_buf_free(&srv->head_buf);
+    lx_buf_free(&srv->cork_buf);
     free(srv);
 }
 

@@ -858,6 +858,38 @@ static void test_crlf_split_at_blank_line(void **state)
     sink_free(&s);
 }
 
+/* Events that arrive whole are parsed in the caller's bytes: the parser
+ * holds no buffer for them (an open stream costs no carry-over memory);
+ * one split across feeds is carried over, then the buffer is empty again. */
+static void test_whole_events_are_not_copied(void **state)
+{
+    (void)state;
+    sink_t s;
+    sink_init(&s);
+    lx_sse_parser_t p;
+    lx_sse_init(&p, on_event, &s);
+    static const char two[] = "event: a\ndata: 1\n\ndata: 2\ndata: 3\n\n";
+    assert_int_equal(lx_sse_feed(&p, two, sizeof two - 1), LX_OK);
+    assert_int_equal(s.n, 2);
+    assert_true(lx_str_eq_cstr(lx_buf_str(&s.v[0].event), "a"));
+    assert_true(lx_str_eq_cstr(lx_buf_str(&s.v[0].raw), "event: a\ndata: 1\n\n"));
+    assert_true(lx_str_eq_cstr(lx_buf_str(&s.v[1].data), "2\n3"));
+    assert_int_equal(p.raw.cap, 0);
+
+    static const char head[] = "event: b\ndata: x", tail[] = "y\n\ndata: z\n\n";
+    assert_int_equal(lx_sse_feed(&p, head, sizeof head - 1), LX_OK);
+    assert_int_equal(lx_sse_pending(&p), sizeof head - 1);
+    assert_int_equal(lx_sse_feed(&p, tail, sizeof tail - 1), LX_OK);
+    assert_int_equal(s.n, 4);
+    assert_true(lx_str_eq_cstr(lx_buf_str(&s.v[2].event), "b"));
+    assert_true(lx_str_eq_cstr(lx_buf_str(&s.v[2].data), "xy"));
+    assert_true(lx_str_eq_cstr(lx_buf_str(&s.v[2].raw), "event: b\ndata: xy\n\n"));
+    assert_true(lx_str_eq_cstr(lx_buf_str(&s.v[3].raw), "data: z\n\n"));
+    assert_int_equal(lx_sse_pending(&p), 0);
+    lx_sse_free(&p);
+    sink_free(&s);
+}
+
 /* ------------------------------------------------------------------------ */
 
 #define PER_CORPUS(fn, c)                                                                          \
@@ -886,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_large_event),
         cmocka_unit_test(test_init_free_without_feeding),
         cmocka_unit_test(test_crlf_split_at_blank_line),
+        cmocka_unit_test(test_whole_events_are_not_copied),
     };
     return cmocka_run_group_tests_name("ai/sse", tests, NULL, NULL);
 }
