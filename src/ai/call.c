@@ -68,7 +68,8 @@ typedef struct {
     lx_buf_t resp; /* a non-stream answer (or an error body) */
     lx_buf_t out;  /* scratch for encoded client events */
     lx_tokens_t tokens;
-    lx_usage_t usage;
+    int64_t ttfb_us;    /* from upstream, -1 if none */
+    int64_t created_ms; /* wall clock at the start */
     int64_t overhead_us;
     char id[64];
     char key_id[64];
@@ -147,7 +148,16 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     if (c->att.active) /* the client left, or an error that says nothing of the target */
         lx_attempt_end(&c->att, &route_conf, NULL, -1, NULL, lx_wall_ms());
     lx_req_on_abort(c->o.req, NULL, NULL);
-    lx_usage_t *u = &c->usage;
+    /* Built here rather than held by the call: an open stream does not
+     * carry a 900-byte record it fills only at its end. */
+    lx_usage_t rec = {0}, *u = &rec;
+    lx_str_t rid = lx_req_id(c->o.req);
+    lx_copy(u->request_id, sizeof u->request_id, rid.p, rid.n);
+    lx_copy_cstr(u->key_id, sizeof u->key_id, c->key_id);
+    u->api_key_id = c->o.api_key_id;
+    u->feature = c->o.feature;
+    u->ttfb_us = c->ttfb_us;
+    u->created_ms = c->created_ms;
     u->status = status;
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
@@ -189,7 +199,7 @@ static void on_client_abort(lx_req_t *req, void *arg)
 {
     lx_call_t *c = arg;
     if (c->up)
-        c->usage.ttfb_us = lx_up_call_first_byte_us(c->up);
+        c->ttfb_us = lx_up_call_first_byte_us(c->up);
     call_finalize(c, 499, "client closed the connection");
 }
 
@@ -545,7 +555,7 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
     lx_call_t *c = arg;
     if (judge_attempt(c, res))
         return;
-    c->usage.ttfb_us = res->first_byte_us;
+    c->ttfb_us = res->first_byte_us;
     const char *failure = NULL;
     char msg[256];
     int status = 200;
@@ -673,7 +683,7 @@ static bool start_attempt(lx_call_t *c)
             c->dec = c->adapter->stream_new(t->upstream_model, c->id,
                                             c->o.client == LX_FMT_OPENAI && c->o.client_usage,
                                             emit_chunk, c);
-        lx_up_build_header_kv(&b, "X-Request-Id", c->usage.request_id);
+        lx_up_build_header_kv(&b, "X-Request-Id", lx_req_id(c->o.req).p);
         lx_timeouts_t to = t->conf.timeouts;
         int64_t left = lx_deadline_left_ms(now, c->deadline_ms);
         if (left < to.total_ms)
@@ -684,7 +694,8 @@ static bool start_attempt(lx_call_t *c)
                               .nheaders = b.nheaders,
                               .body = b.body.p ? b.body.p : "",
                               .body_len = b.body.n,
-                              .timeouts = to};
+                              .timeouts = to,
+                              .stream = c->o.stream};
         static const lx_up_handlers_t handlers = {up_headers, up_data, up_done};
         c->up = lx_up_call_start(c->o.ai->up, &rq, &handlers, c);
         lx_up_build_free(&b);
@@ -719,13 +730,8 @@ int lx_call_run(const lx_call_opts_t *o)
     size_t pre =
         lx_copy_cstr(c->id, sizeof c->id, o->client == LX_FMT_ANTHROPIC ? "msg_" : "chatcmpl-");
     lx_copy(c->id + pre, sizeof c->id - pre, rid.p, LX_MIN(rid.n, 40));
-    lx_usage_t *u = &c->usage;
-    lx_copy(u->request_id, sizeof u->request_id, rid.p, rid.n);
-    lx_copy_cstr(u->key_id, sizeof u->key_id, c->key_id);
-    u->api_key_id = o->api_key_id;
-    u->feature = o->feature;
-    u->ttfb_us = -1;
-    u->created_ms = lx_wall_ms();
+    c->ttfb_us = -1;
+    c->created_ms = lx_wall_ms();
     lx_rng_seed(&c->rng, (uint64_t)lx_now_us() ^ lx_hash(rid.p, rid.n));
     c->deadline_ms = lx_wall_ms() + (o->ntargets ? o->targets[0].conf.timeouts.total_ms : 0);
     evtimer_assign(&c->retry_ev, lx_req_base(o->req), retry_cb, c);

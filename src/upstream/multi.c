@@ -19,6 +19,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* curl's receive buffer lives as long as the transfer: its default 16 KB
+ * would be the largest part of an open stream. Whole answers get 4 KB (nginx's
+ * proxy buffer size); streams, whose events are mostly a few hundred bytes
+ * and arrive one at a time, 1 KB (curl's minimum): 3 KB less per open
+ * stream. A larger event only takes more than one read. */
+#define RECV_BUFFER        4096L
+#define STREAM_RECV_BUFFER 1024L
+
 #define EASY_POOL_MAX 128
 
 /* What we watch on one of curl's sockets. When a transfer ends curl stops
@@ -521,10 +529,6 @@ static CURL *easy_new(lx_upstream_t *u)
         return NULL;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    /* The receive buffer lives as long as the transfer: curl's default
-     * 16 KB makes it the largest part of an open stream. LLM answers arrive
-     * as small events; 4 KB is nginx's proxy buffer size too. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
@@ -581,6 +585,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->to.total_ms);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, rq->stream ? STREAM_RECV_BUFFER : RECV_BUFFER);
     lx_buf_init(&c->resp_headers, 0);
 
     c->next = u->calls;

@@ -59,6 +59,9 @@ typedef struct {
     const char *body;
     size_t body_len;
     lx_timeouts_t timeouts;
+    /* The answer is a stream of small events: the receive buffer, held for
+     * the transfer's whole life, is STREAM_RECV_BUFFER bytes, not 4 KB. */
+    bool stream;
 } lx_up_request_t;
 
 /* Process-wide; call once from main before any thread starts. */
