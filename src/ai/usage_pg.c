@@ -3,10 +3,12 @@
  * push() copies the record into this worker's queue and returns: a request
  * never waits on the database. The queue is a list of blocks of BLOCK
  * records, allocated as it grows and freed as batches are confirmed, so its
- * memory follows the backlog (a few blocks under load) rather than the
- * capacity (20,000 records, 18 MB, when a fixed ring held them). A timer (100 ms) or a full batch
- * starts a flush: the oldest records (up to BATCH) become one prepared INSERT ... SELECT
- * unnest(arrays), the arrays in Postgres' binary format, so a batch is one round trip and the
+ * memory follows the backlog (a few blocks under load), not the capacity
+ * (20,000 records, 18 MB, all resident once a fixed ring had gone round).
+ *
+ * A timer (100 ms) or a full batch starts a flush: the oldest records (up
+ * to BATCH) become one prepared INSERT ... SELECT unnest(arrays), the
+ * arrays in Postgres' binary format, so a batch is one round trip and the
  * server parses no text.
  *
  * Rows leave the queue only when the database confirmed them; a failed or
