@@ -37,6 +37,14 @@ lx_req_t *lx_req_new(lx_conn_t *c, evhtp_request_t *r)
     return req;
 }
 
+/* Empties a worker scratch buffer, letting go of it after a rare large use. */
+static void scratch_reset(lx_buf_t *b)
+{
+    if (b->cap > 64 * 1024)
+        lx_buf_free(b);
+    lx_buf_reset(b);
+}
+
 static struct evbuffer *req_output(const lx_req_t *req)
 {
     evhtp_connection_t *ec = req->conn ? req->conn->ec : NULL;
@@ -54,7 +62,7 @@ void lx_req_free(lx_req_t *req)
     }
     if (req->conn->srv->cork_owner == req) {
         req->conn->srv->cork_owner = NULL;
-        lx_buf_reset(&req->conn->srv->cork_buf);
+        scratch_reset(&req->conn->srv->cork_buf);
     }
     lx_buf_free(&req->hdr_store);
     free(req);
@@ -292,9 +300,7 @@ static void render_head(lx_req_t *req, lx_buf_t *b, int status, const char *ctyp
 static lx_buf_t *head_scratch(lx_req_t *req)
 {
     lx_buf_t *b = &req->conn->srv->head_buf;
-    if (b->cap > 64 * 1024)
-        lx_buf_free(b);
-    lx_buf_reset(b);
+    scratch_reset(b);
     return b;
 }
 
@@ -386,9 +392,7 @@ void lx_req_uncork(lx_req_t *req)
         struct iovec iov = {b->p, b->n};
         out_send(req, &iov, 1);
     }
-    if (b->cap > 64 * 1024)
-        lx_buf_free(b);
-    lx_buf_reset(b);
+    scratch_reset(b);
 }
 
 /* Whether this response must close the connection, and tell evhtp so. */
