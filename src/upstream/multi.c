@@ -8,6 +8,7 @@
  * when curl reports it done. Time-to-first-byte and idle-gap limits are our
  * own per-call timer: curl has only connect and total limits. */
 #include "upstream/upstream.h"
+#include "upstream/url_cache.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -61,6 +62,7 @@ struct lx_upstream {
     sock_watch_t **watch; /* by fd */
     int nwatch;
     int nparked; /* idle connections whose watch we keep */
+    lx_url_cache_t *urls;
 };
 
 struct lx_up_call {
@@ -469,6 +471,7 @@ lx_upstream_t *lx_upstream_new(struct event_base *base)
         free(u);
         return NULL;
     }
+    u->urls = lx_url_cache_new();
     evtimer_assign(&u->timer, base, timer_event_cb, u);
     event_assign(&u->kick, base, -1, 0, kick_cb, u);
     return u;
@@ -513,6 +516,7 @@ void lx_upstream_free(lx_upstream_t *u)
     for (int i = 0; i < u->nwatch; i++)
         watch_drop(u, i);
     free(u->watch);
+    lx_url_cache_free(u->urls); /* after every transfer that used one */
     free(u);
 }
 
@@ -565,7 +569,10 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     c->hdrs = curl_slist_append(c->hdrs, "Expect:");
 
     CURL *e = c->easy;
+    /* CURLOPT_URL too: curl reports it (CURLINFO_EFFECTIVE_URL, errors).
+     * Always set: a pooled handle may hold another URL's CURLU. */
     curl_easy_setopt(e, CURLOPT_URL, rq->url);
+    curl_easy_setopt(e, CURLOPT_CURLU, lx_url_cache_get(u->urls, rq->url));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
     const char *custom = NULL;
     if (rq->method && strcmp(rq->method, "GET") == 0) {

@@ -1,0 +1,215 @@
+/* test_upstream.c - src/upstream against a real HTTP server on loopback
+ * (libevent's evhttp, on the same loop): every call reaches the URL it was
+ * given, however the pooled easy handles and the parsed-URL cache are
+ * shared between calls, including past the cache's capacity. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "upstream/upstream.h"
+#include "upstream/url_cache.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    struct event_base *base;
+    struct evhttp *http;
+    int port;
+    int served;
+} server_t;
+
+/* Answers with the request's method and URI, so the client sees where its
+ * call really went. */
+static void serve(struct evhttp_request *req, void *arg)
+{
+    server_t *s = arg;
+    s->served++;
+    struct evbuffer *out = evbuffer_new();
+    const char *m = evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "POST";
+    evbuffer_add_printf(out, "%s %s", m, evhttp_request_get_uri(req));
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+}
+
+static void server_start(server_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->base = event_base_new();
+    s->http = evhttp_new(s->base);
+    evhttp_set_gencb(s->http, serve, s);
+    struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(s->http, "127.0.0.1", 0);
+    assert_non_null(b);
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    getsockname(evhttp_bound_socket_get_fd(b), (struct sockaddr *)&sin, &len);
+    s->port = ntohs(sin.sin_port);
+}
+
+static void server_stop(server_t *s)
+{
+    evhttp_free(s->http);
+    event_base_free(s->base);
+}
+
+typedef struct {
+    char want[160];
+    lx_buf_t body;
+    int status;
+    lx_up_outcome_t outcome;
+    bool done;
+    int *pending;
+    struct event_base *base;
+} call_t;
+
+static int on_data(lx_up_call_t *c, const char *p, size_t n, void *arg)
+{
+    (void)c;
+    lx_buf_append(&((call_t *)arg)->body, p, n);
+    return LX_OK;
+}
+
+static void on_done(lx_up_call_t *c, const lx_up_result_t *res, void *arg)
+{
+    (void)c;
+    call_t *k = arg;
+    k->done = true;
+    k->status = res->status;
+    k->outcome = res->outcome;
+    if (--*k->pending == 0)
+        event_base_loopbreak(k->base);
+}
+
+static const lx_up_handlers_t handlers = {NULL, on_data, on_done};
+
+/* Starts one call per path at once and runs the loop until all are done;
+ * each must come back from its own path. */
+static void run_calls(server_t *s, lx_upstream_t *u, const char *const *paths, int n)
+{
+    call_t *calls = calloc((size_t)n, sizeof *calls);
+    int pending = n;
+    const char *hdrs[] = {"Content-Type: application/json"};
+    for (int i = 0; i < n; i++) {
+        char url[200];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, paths[i]);
+        snprintf(calls[i].want, sizeof calls[i].want, "POST %s", paths[i]);
+        lx_buf_init(&calls[i].body, 0);
+        calls[i].pending = &pending;
+        calls[i].base = s->base;
+        lx_up_request_t rq = {
+            .url = url,
+            .headers = hdrs,
+            .nheaders = 1,
+            .body = "{}",
+            .body_len = 2,
+            .timeouts = {.connect_ms = 2000,
+                         .first_byte_ms = 5000,
+                         .idle_ms = 5000,
+                         .total_ms = 10000},
+        };
+        assert_non_null(lx_up_call_start(u, &rq, &handlers, &calls[i]));
+    }
+    event_base_dispatch(s->base);
+    for (int i = 0; i < n; i++) {
+        assert_true(calls[i].done);
+        assert_int_equal(calls[i].outcome, LX_UP_OK);
+        assert_int_equal(calls[i].status, 200);
+        lx_buf_append_char(&calls[i].body, '\0');
+        assert_string_equal(calls[i].body.p, calls[i].want);
+        lx_buf_free(&calls[i].body);
+    }
+    free(calls);
+}
+
+static void test_each_call_reaches_its_url(void **state)
+{
+    (void)state;
+    server_t s;
+    server_start(&s);
+    lx_upstream_t *u = lx_upstream_new(s.base);
+    /* Sequential calls reuse one pooled handle; the concurrent batch takes
+     * several; a path seen before comes from the cache. */
+    const char *one[] = {"/v1/chat/completions"};
+    run_calls(&s, u, one, 1);
+    const char *two[] = {"/v1/embeddings?x=1"};
+    run_calls(&s, u, two, 1);
+    run_calls(&s, u, one, 1);
+    const char *batch[] = {"/a", "/b", "/a", "/c/d%20e", "/v1/chat/completions", "/b?q=2"};
+    run_calls(&s, u, batch, 6);
+    run_calls(&s, u, batch, 6);
+    assert_int_equal(s.served, 3 + 12);
+    lx_upstream_free(u);
+    server_stop(&s);
+}
+
+static void test_more_urls_than_the_cache_holds(void **state)
+{
+    (void)state;
+    server_t s;
+    server_start(&s);
+    lx_upstream_t *u = lx_upstream_new(s.base);
+    enum { N = LX_URL_CACHE_MAX + 40 };
+    static char paths[N][32];
+    const char *ptrs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "/models/m%d:generate", i);
+        ptrs[i] = paths[i];
+    }
+    /* In batches, so handles that carried a cached URL get uncached ones
+     * next and the other way round. */
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i += 16)
+            run_calls(&s, u, ptrs + i, N - i < 16 ? N - i : 16);
+    assert_int_equal(s.served, 2 * N);
+    lx_upstream_free(u);
+    server_stop(&s);
+}
+
+static void test_cache_entries(void **state)
+{
+    (void)state;
+    lx_url_cache_t *c = lx_url_cache_new();
+    CURLU *a = lx_url_cache_get(c, "http://127.0.0.1:1/v1/chat/completions");
+    assert_non_null(a);
+    assert_ptr_equal(lx_url_cache_get(c, "http://127.0.0.1:1/v1/chat/completions"), a);
+    CURLU *b = lx_url_cache_get(c, "http://127.0.0.1:1/v1/chat/completion");
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    char *host = NULL;
+    assert_int_equal(curl_url_get(b, CURLUPART_PATH, &host, 0), CURLUE_OK);
+    assert_string_equal(host, "/v1/chat/completion");
+    curl_free(host);
+    /* curl rejects it: not cached, the caller leaves it to curl. */
+    assert_null(lx_url_cache_get(c, "http://[::1/x"));
+    assert_int_equal(lx_url_cache_count(c), 2);
+    char url[64];
+    for (int i = 0; lx_url_cache_count(c) < LX_URL_CACHE_MAX; i++) {
+        snprintf(url, sizeof url, "https://example.test/p%d", i);
+        assert_non_null(lx_url_cache_get(c, url));
+    }
+    assert_null(lx_url_cache_get(c, "https://example.test/one-too-many"));
+    assert_int_equal(lx_url_cache_count(c), LX_URL_CACHE_MAX);
+    /* What was cached before the table filled is still there. */
+    assert_ptr_equal(lx_url_cache_get(c, "http://127.0.0.1:1/v1/chat/completions"), a);
+    lx_url_cache_free(c);
+}
+
+int main(void)
+{
+    lx_upstream_global_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cache_entries),
+        cmocka_unit_test(test_each_call_reaches_its_url),
+        cmocka_unit_test(test_more_urls_than_the_cache_holds),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    lx_upstream_global_cleanup();
+    return rc;
+}
