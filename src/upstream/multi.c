@@ -29,6 +29,8 @@
 #define STREAM_RECV_BUFFER 1024L
 
 #define EASY_POOL_MAX 128
+/* Idle upstream connections kept per worker, each with its buffers. */
+#define IDLE_CONNS_MAX 256L
 
 /* What we watch on one of curl's sockets. When a transfer ends curl stops
  * watching its connection (CURL_POLL_REMOVE) and asks for the same again at
@@ -126,6 +128,15 @@ void lx_upstream_global_cleanup(void)
 
 /* ---- call lifecycle ---- */
 
+/* curl's MAXCONNECTS caps every connection in its cache, busy ones too: at
+ * more concurrent transfers than that, each finished transfer closed one
+ * (after a walk over all of them) and the next one connected again. What we
+ * mean to cap is the idle ones, so the limit follows the transfers. */
+static void conn_limit_update(lx_upstream_t *u)
+{
+    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)u->active + IDLE_CONNS_MAX);
+}
+
 static void call_free(lx_up_call_t *c)
 {
     lx_upstream_t *u = c->u;
@@ -138,6 +149,7 @@ static void call_free(lx_up_call_t *c)
     u->active--;
     evtimer_del(&c->watchdog);
     curl_multi_remove_handle(u->multi, c->easy);
+    conn_limit_update(u);
     /* Only a handle whose transfer ran its course goes back to the pool (it
      * is reused without curl_easy_reset); one left paused or aborted may
      * hold state of that transfer. */
@@ -457,8 +469,7 @@ static CURLM *multi_new(lx_upstream_t *u)
     curl_multi_setopt(m, CURLMOPT_SOCKETDATA, u);
     curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(m, CURLMOPT_TIMERDATA, u);
-    /* idle upstream connections kept per worker, each with its buffers */
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 256L);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, IDLE_CONNS_MAX);
     return m;
 }
 
@@ -600,6 +611,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         u->calls->prev = c;
     u->calls = c;
     u->active++;
+    conn_limit_update(u);
     evtimer_assign(&c->watchdog, u->base, watchdog_cb, c);
     struct timeval tv = {c->to.first_byte_ms / 1000, (c->to.first_byte_ms % 1000) * 1000};
     evtimer_add(&c->watchdog, &tv);

@@ -24,7 +24,33 @@ typedef struct {
     struct evhttp *http;
     int port;
     int served;
+    int connections; /* accepted so far */
+    struct evhttp_connection *open[1024];
+    int nopen;
 } server_t;
+
+static void conn_closed(struct evhttp_connection *conn, void *arg)
+{
+    server_t *s = arg;
+    for (int i = 0; i < s->nopen; i++)
+        if (s->open[i] == conn) {
+            s->open[i] = s->open[--s->nopen];
+            return;
+        }
+}
+
+/* Counts a connection the first time one of its requests comes in. */
+static void note_connection(server_t *s, struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    for (int i = 0; i < s->nopen; i++)
+        if (s->open[i] == conn)
+            return;
+    assert_true(s->nopen < (int)(sizeof s->open / sizeof s->open[0]));
+    s->open[s->nopen++] = conn;
+    s->connections++;
+    evhttp_connection_set_closecb(conn, conn_closed, s);
+}
 
 /* Answers with the request's method and URI, so the client sees where its
  * call really went. */
@@ -32,6 +58,7 @@ static void serve(struct evhttp_request *req, void *arg)
 {
     server_t *s = arg;
     s->served++;
+    note_connection(s, req);
     struct evbuffer *out = evbuffer_new();
     const char *m = evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "POST";
     evbuffer_add_printf(out, "%s %s", m, evhttp_request_get_uri(req));
@@ -172,6 +199,67 @@ static void test_more_urls_than_the_cache_holds(void **state)
     server_stop(&s);
 }
 
+/* A steady load of more concurrent calls than the idle connections a worker
+ * keeps (256): each call that ends makes room for the next. */
+typedef struct {
+    server_t *s;
+    lx_upstream_t *u;
+    char url[100];
+    int started, done, total, failed;
+} steady_t;
+
+static void steady_done(lx_up_call_t *c, const lx_up_result_t *res, void *arg);
+static const lx_up_handlers_t steady_handlers = {NULL, NULL, steady_done};
+
+static void steady_start(steady_t *st)
+{
+    lx_up_request_t rq = {
+        .url = st->url,
+        .body = "{}",
+        .body_len = 2,
+        .timeouts = {.connect_ms = 2000, .first_byte_ms = 5000, .idle_ms = 5000, .total_ms = 10000},
+    };
+    st->started++;
+    assert_non_null(lx_up_call_start(st->u, &rq, &steady_handlers, st));
+}
+
+static void steady_done(lx_up_call_t *c, const lx_up_result_t *res, void *arg)
+{
+    (void)c;
+    steady_t *st = arg;
+    st->done++;
+    if (res->outcome != LX_UP_OK || res->status != 200)
+        st->failed++;
+    if (st->started < st->total)
+        steady_start(st);
+    else if (st->done == st->total)
+        event_base_loopbreak(st->s->base);
+}
+
+/* curl's MAXCONNECTS counts busy connections too: with a fixed 256, every
+ * call that ended beyond it closed a connection and the next call opened a
+ * new one, at each request. The limit now follows the calls in flight. */
+static void test_steady_load_keeps_its_connections(void **state)
+{
+    (void)state;
+    server_t s;
+    server_start(&s);
+    steady_t st = {.s = &s, .u = lx_upstream_new(s.base), .total = 1500};
+    snprintf(st.url, sizeof st.url, "http://127.0.0.1:%d/v1/chat/completions", s.port);
+    enum { CONCURRENCY = 300 };
+    for (int i = 0; i < CONCURRENCY; i++)
+        steady_start(&st);
+    event_base_dispatch(s.base);
+    assert_int_equal(st.done, st.total);
+    assert_int_equal(st.failed, 0);
+    /* One connection per call in flight; the last 44 calls end with fewer
+     * than 256 others busy, so those may close theirs, but none opens again. */
+    assert_int_equal(s.served, st.total);
+    assert_in_range(s.connections, CONCURRENCY, CONCURRENCY + 10);
+    lx_upstream_free(st.u);
+    server_stop(&s);
+}
+
 static void test_cache_entries(void **state)
 {
     (void)state;
@@ -208,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_cache_entries),
         cmocka_unit_test(test_each_call_reaches_its_url),
         cmocka_unit_test(test_more_urls_than_the_cache_holds),
+        cmocka_unit_test(test_steady_load_keeps_its_connections),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     lx_upstream_global_cleanup();
