@@ -12,21 +12,35 @@ static bool escaped_key_is(const char *lit, size_t n, const char *key)
     return eq;
 }
 
-int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *ve)
+/* Walks the top-level members of the object p[0..n). The value of each
+ * keys[k] (its first occurrence) goes to [vs[k], ve[k]); ve[k] stays 0 for
+ * a key not met (no value starts at 0). With stop, returns LX_OK as soon as
+ * keys[0] is found and LX_ERROR if it is not; without, walks to the closing
+ * brace and returns LX_OK only if the object is whole, with nothing but
+ * whitespace after it. */
+static int walk_members(const char *p, size_t n, const char *const *keys, int nkeys, size_t *vs,
+                        size_t *ve, bool stop)
 {
-    size_t klen = strlen(key);
+    for (int k = 0; k < nkeys; k++)
+        vs[k] = ve[k] = 0;
     size_t i = lx_jscan_ws(p, n, 0);
     if (i >= n || p[i] != '{')
         return LX_ERROR;
-    i++;
+    i = lx_jscan_ws(p, n, i + 1);
+    if (!stop && i < n && p[i] == '}')
+        return lx_jscan_ws(p, n, i + 1) == n ? LX_OK : LX_ERROR;
     for (;;) {
-        i = lx_jscan_ws(p, n, i);
         if (i >= n || p[i] != '"')
             return LX_ERROR;
         size_t ks = i + 1, kend = lx_jscan_skip_string(p, n, i);
-        bool match = kend - ks - 1 == klen && memcmp(p + ks, key, klen) == 0;
-        if (!match && memchr(p + ks, '\\', kend - ks)) /* "mod\u0065l" is "model" too */
-            match = escaped_key_is(p + i, kend - i, key);
+        bool escaped = memchr(p + ks, '\\', kend - ks) != NULL; /* "mod\u0065l" is "model" too */
+        int hit = -1;
+        for (int k = 0; k < nkeys && hit < 0; k++) {
+            size_t klen = strlen(keys[k]);
+            if (ve[k] == 0 && ((kend - ks - 1 == klen && memcmp(p + ks, keys[k], klen) == 0) ||
+                               (escaped && escaped_key_is(p + i, kend - i, keys[k]))))
+                hit = k;
+        }
         i = lx_jscan_ws(p, n, kend);
         if (i >= n || p[i] != ':')
             return LX_ERROR;
@@ -34,16 +48,30 @@ int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *v
         size_t end = lx_jscan_skip_value(p, n, i);
         if (end >= n)
             return LX_ERROR; /* the value runs off the end: a truncated document */
-        if (match) {
-            *vs = i;
-            *ve = end;
-            return LX_OK;
+        if (hit >= 0) {
+            vs[hit] = i;
+            ve[hit] = end;
+            if (stop)
+                return LX_OK;
         }
         i = lx_jscan_ws(p, n, end);
+        if (!stop && i < n && p[i] == '}')
+            return lx_jscan_ws(p, n, i + 1) == n ? LX_OK : LX_ERROR;
         if (i >= n || p[i] != ',')
             return LX_ERROR;
-        i++;
+        i = lx_jscan_ws(p, n, i + 1);
     }
+}
+
+int lx_body_find(const char *p, size_t n, const char *key, size_t *vs, size_t *ve)
+{
+    return walk_members(p, n, &key, 1, vs, ve, true);
+}
+
+bool lx_body_scan(const char *p, size_t n, const char *const *keys, int nkeys, size_t *vs,
+                  size_t *ve)
+{
+    return walk_members(p, n, keys, nkeys, vs, ve, false) == LX_OK;
 }
 
 void lx_body_set(lx_buf_t *out, const char *p, size_t n, const char *key, const char *value,
@@ -80,17 +108,6 @@ void lx_body_set_usage(lx_buf_t *out, const char *p, size_t n)
         lx_buf_append(&so, usage, sizeof usage - 1);
     lx_body_set(out, p, n, "stream_options", so.p, so.n);
     lx_buf_free(&so);
-}
-
-bool lx_body_complete(const char *p, size_t n)
-{
-    size_t i = lx_jscan_ws(p, n, 0);
-    if (i >= n || p[i] != '{')
-        return false;
-    size_t end = lx_jscan_skip_value(p, n, i);
-    if (end > n || (end == n && p[n - 1] != '}'))
-        return false;
-    return lx_jscan_ws(p, n, end) == n;
 }
 
 void lx_body_set_model(lx_buf_t *out, const char *p, size_t n, const char *model)

@@ -27,9 +27,12 @@ void lx_body_set_model(lx_buf_t *out, const char *p, size_t n, const char *model
  * object. */
 void lx_body_set_usage(lx_buf_t *out, const char *p, size_t n);
 
-/* A cheap structural check of a whole answer: one object whose strings and
- * brackets all close, and nothing after it. Not a full JSON validation; it
- * catches truncated and cut-off bodies without a parse. */
-bool lx_body_complete(const char *p, size_t n);
+/* A whole answer, checked and indexed in one pass: true if p is one object
+ * whose strings and brackets all close, with nothing after it (a cheap
+ * structural check, not a full JSON validation: it catches truncated and
+ * cut-off bodies without a parse). The value of keys[k] (its first
+ * occurrence at top level) is [vs[k], ve[k]), or ve[k] == 0 if absent. */
+bool lx_body_scan(const char *p, size_t n, const char *const *keys, int nkeys, size_t *vs,
+                  size_t *ve);
 
 #endif

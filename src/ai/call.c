@@ -403,15 +403,19 @@ static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
     /* Backpressure: hold upstream while the client is behind. The bytes are
      * not consumed: curl hands them back after resume. */
     size_t high = c->o.ai->cfg->stream_high_water;
+    if (lx_req_pending_bytes(c->o.req) > high)
+        lx_req_uncork(c->o.req); /* so what waits is in the socket's queue, whose drain we see */
     if (lx_req_pending_bytes(c->o.req) > high) {
         atomic_fetch_add_explicit(&c->o.ai->upstream_pauses, 1, memory_order_relaxed);
         lx_req_on_drain(c->o.req, high / 2, resume_upstream, c);
         return LX_AGAIN;
     }
     int64_t t0 = lx_now_us();
-    lx_req_cork(c->o.req); /* the events of one read leave in one send */
+    /* curl hands over a read one HTTP chunk (usually one event) at a time:
+     * the cork lasts until the loop is through them all, so they leave in
+     * one send. */
+    lx_req_cork(c->o.req);
     lx_sse_feed(&c->sse, p, n);
-    lx_req_uncork(c->o.req);
     c->overhead_us += lx_now_us() - t0;
     return LX_OK;
 }
@@ -452,21 +456,21 @@ static const char *finish_whole(lx_call_t *c)
     size_t n = c->resp.n;
     char err[256] = "";
     if (c->passthrough) {
-        size_t vs, ve;
-        if (!lx_body_complete(p, n)) {
+        /* usage, else the answer's own field: at least one must be there. */
+        const char *keys[2] = {"usage", c->o.kind != LX_CALL_CHAT         ? "data"
+                                        : c->o.client == LX_FMT_ANTHROPIC ? "content"
+                                                                          : "choices"};
+        size_t vs[2], ve[2];
+        if (!lx_body_scan(p, n, keys, 2, vs, ve)) {
             reply_bad_upstream(c, "upstream returned a body that is not complete JSON");
             return "malformed upstream body";
         }
-        if (lx_body_find(p, n, "usage", &vs, &ve) == LX_OK) {
+        if (ve[0] != 0) {
             if (c->o.client == LX_FMT_ANTHROPIC)
-                lx_usage_text_anthropic(&c->tokens, p + vs, ve - vs);
+                lx_usage_text_anthropic(&c->tokens, p + vs[0], ve[0] - vs[0]);
             else
-                lx_usage_text_openai(&c->tokens, p + vs, ve - vs);
-        } else if (lx_body_find(p, n,
-                                c->o.kind != LX_CALL_CHAT         ? "data"
-                                : c->o.client == LX_FMT_ANTHROPIC ? "content"
-                                                                  : "choices",
-                                &vs, &ve) != LX_OK) {
+                lx_usage_text_openai(&c->tokens, p + vs[0], ve[0] - vs[0]);
+        } else if (ve[1] == 0) {
             reply_bad_upstream(c, "upstream returned a body that is not the expected JSON");
             return "malformed upstream body";
         }

@@ -97,13 +97,17 @@ struct lx_http_server {
     struct event idle_check;
     lx_http_stats_t stats;
     lx_buf_t head_buf; /* response heads are rendered here (request.c) */
-    /* The writes of the corked request (at most one: a cork lasts one
-     * upstream read) collect here, not in a buffer per open stream. */
+    /* The writes of the corked request (at most one: a cork lasts until
+     * the loop is through the events at hand) collect here, not in a buffer
+     * per open stream. cork_flush, made active by the first cork, sends
+     * them once the callbacks already due have run. */
     lx_buf_t cork_buf;
     lx_req_t *cork_owner;
+    struct event cork_flush;
 };
 
 /* request.c */
+void lx_http_cork_flush_cb(evutil_socket_t fd, short what, void *arg);
 lx_req_t *lx_req_new(lx_conn_t *c, evhtp_request_t *r);
 void lx_req_free(lx_req_t *req);
 /* Renders a complete response (head + body) into out. */

@@ -374,10 +374,25 @@ static void out_finished(lx_req_t *req)
 void lx_req_cork(lx_req_t *req)
 {
     lx_http_server_t *srv = req->conn->srv;
-    if (srv->cork_owner && srv->cork_owner != req)
+    if (srv->cork_owner == req)
+        return;
+    if (srv->cork_owner)
         lx_req_uncork(srv->cork_owner);
     srv->cork_owner = req;
     req->corked = true;
+    /* Active events run in order, so this one runs after the callbacks the
+     * loop already has due: the rest of one upstream read, which curl hands
+     * over one HTTP chunk at a time. */
+    event_active(&srv->cork_flush, EV_TIMEOUT, 1);
+}
+
+void lx_http_cork_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lx_http_server_t *srv = arg;
+    if (srv->cork_owner)
+        lx_req_uncork(srv->cork_owner);
 }
 
 void lx_req_uncork(lx_req_t *req)

@@ -67,8 +67,10 @@ void lx_req_stream_start(lx_req_t *req, int status, const char *content_type);
 bool lx_req_stream_write(lx_req_t *req, const void *p, size_t n);
 /* Bytes queued for the client and not yet written to the socket. */
 size_t lx_req_pending_bytes(const lx_req_t *req);
-/* Between cork and uncork, stream writes are collected and then sent
- * together (one syscall for all the events of one upstream read). */
+/* From cork, stream writes are collected and then sent together, at
+ * uncork or, at the latest, once the loop has run the callbacks it already
+ * had due (or when another request corks): one syscall for all the events
+ * of one upstream read. */
 void lx_req_cork(lx_req_t *req);
 void lx_req_uncork(lx_req_t *req);
 /* Ends the body and finishes the request. */

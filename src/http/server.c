@@ -380,6 +380,7 @@ lx_http_server_t *lx_http_server_new(struct event_base *base, const lx_config_t 
     srv->routes = routes;
     srv->nroutes = nroutes;
     srv->worker_id = worker_id;
+    event_assign(&srv->cork_flush, base, -1, 0, lx_http_cork_flush_cb, srv);
     srv->htp = evhtp_new(base, srv);
     if (srv->htp == NULL) {
         free(srv);
@@ -468,6 +469,7 @@ void lx_http_server_free(lx_http_server_t *srv)
         event_del(&srv->idle_check);
     evhtp_unbind_socket(srv->htp);
     evhtp_free(srv->htp);
+    event_del(&srv->cork_flush);
     lx_buf_free(&srv->head_buf);
     lx_buf_free(&srv->cork_buf);
     free(srv);

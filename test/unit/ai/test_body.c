@@ -472,6 +472,73 @@ static void test_duplicate_model_keys(void **state)
     assert_non_null(strstr(err, "duplicate"));
 }
 
+/* ------------------------------------------------------------------------ */
+/* lx_body_scan: a whole answer checked and indexed in one pass               */
+
+static bool scan2(const char *doc, const char *k0, const char *k1, size_t *vs, size_t *ve)
+{
+    const char *keys[2] = {k0, k1};
+    return lx_body_scan(doc, strlen(doc), keys, 2, vs, ve);
+}
+
+static void test_scan_finds_keys_in_a_whole_object(void **state)
+{
+    (void)state;
+    size_t vs[2], ve[2];
+    const char *doc = " {\"id\":\"x\",\"choices\":[{\"a\":\"}\"}],\"usage\":{\"n\":1} }\n";
+    assert_true(scan2(doc, "usage", "choices", vs, ve));
+    assert_int_equal(ve[0] - vs[0], 7);
+    assert_memory_equal(doc + vs[0], "{\"n\":1}", 7);
+    assert_memory_equal(doc + vs[1], "[{\"a\":\"}\"}]", ve[1] - vs[1]);
+    /* Absent keys: ve == 0; the object is still whole. */
+    assert_true(scan2("{\"data\":[]}", "usage", "choices", vs, ve));
+    assert_int_equal(ve[0], 0);
+    assert_int_equal(ve[1], 0);
+    assert_true(scan2("{}", "usage", "choices", vs, ve));
+    assert_true(scan2(" { } ", "usage", "choices", vs, ve));
+    assert_int_equal(ve[0], 0);
+    /* First occurrence wins, as in lx_body_find; escaped keys match. */
+    doc = "{\"usage\":1,\"us\\u0061ge\":2,\"choices\":3}";
+    assert_true(scan2(doc, "usage", "choices", vs, ve));
+    assert_memory_equal(doc + vs[0], "1", 1);
+    doc = "{\"us\\u0061ge\":2,\"usage\":1}";
+    assert_true(scan2(doc, "usage", "choices", vs, ve));
+    assert_memory_equal(doc + vs[0], "2", 1);
+    /* One key may be the other's prefix. */
+    assert_true(scan2("{\"usage_x\":1,\"usage\":2}", "usage", "usage_x", vs, ve));
+    assert_int_equal(vs[0], 21);
+    assert_int_equal(vs[1], 11);
+}
+
+static void test_scan_rejects_what_is_not_one_whole_object(void **state)
+{
+    (void)state;
+    size_t vs[2], ve[2];
+    static const char *const bad[] = {
+        "",
+        "   ",
+        "[]",
+        "null",
+        "{",
+        "{\"usage\":{\"n\":1}",               /* cut before the last brace */
+        "{\"usage\":{\"n\":1},\"choices\":[", /* cut inside a value */
+        "{\"usage\":\"abc",                   /* cut inside a string */
+        "{\"usage\"",                         /* cut after a key */
+        "{\"usage\":1,}",                     /* no member after the comma */
+        "{\"usage\":1 \"choices\":2}",        /* no comma */
+        "{\"usage\":1}x",                     /* something after it */
+        "{\"usage\":1}{\"usage\":2}",         /* two objects */
+        "{usage:1}",                          /* a key that is not a string */
+    };
+    for (size_t i = 0; i < LX_ARRAY_LEN(bad); i++)
+        assert_false(scan2(bad[i], "usage", "choices", vs, ve));
+    /* Length-bounded: a whole object followed by bytes outside n. */
+    static const char doc[] = "{\"usage\":1}garbage";
+    const char *keys[1] = {"usage"};
+    assert_true(lx_body_scan(doc, 11, keys, 1, vs, ve));
+    assert_false(lx_body_scan(doc, 10, keys, 1, vs, ve));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +557,8 @@ int main(void)
         cmocka_unit_test(test_find_span_excludes_whitespace),
         cmocka_unit_test(test_escaped_key_is_the_same_key),
         cmocka_unit_test(test_duplicate_model_keys),
+        cmocka_unit_test(test_scan_finds_keys_in_a_whole_object),
+        cmocka_unit_test(test_scan_rejects_what_is_not_one_whole_object),
     };
     return cmocka_run_group_tests_name("ai/body", tests, NULL, NULL);
 }
