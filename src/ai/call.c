@@ -403,12 +403,13 @@ static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
     /* Backpressure: hold upstream while the client is behind. The bytes are
      * not consumed: curl hands them back after resume. */
     size_t high = c->o.ai->cfg->stream_high_water;
-    if (lx_req_pending_bytes(c->o.req) > high)
-        lx_req_uncork(c->o.req); /* so what waits is in the socket's queue, whose drain we see */
     if (lx_req_pending_bytes(c->o.req) > high) {
-        atomic_fetch_add_explicit(&c->o.ai->upstream_pauses, 1, memory_order_relaxed);
-        lx_req_on_drain(c->o.req, high / 2, resume_upstream, c);
-        return LX_AGAIN;
+        lx_req_uncork(c->o.req); /* so what waits is in the socket's queue, whose drain we see */
+        if (lx_req_pending_bytes(c->o.req) > high) {
+            atomic_fetch_add_explicit(&c->o.ai->upstream_pauses, 1, memory_order_relaxed);
+            lx_req_on_drain(c->o.req, high / 2, resume_upstream, c);
+            return LX_AGAIN;
+        }
     }
     int64_t t0 = lx_now_us();
     /* curl hands over a read one HTTP chunk (usually one event) at a time:

@@ -116,6 +116,9 @@ static void on_done(lx_up_call_t *c, const lx_up_result_t *res, void *arg)
 
 static const lx_up_handlers_t handlers = {NULL, on_data, on_done};
 
+static const lx_timeouts_t timeouts = {
+    .connect_ms = 2000, .first_byte_ms = 5000, .idle_ms = 5000, .total_ms = 10000};
+
 /* Starts one call per path at once and runs the loop until all are done;
  * each must come back from its own path. */
 static void run_calls(server_t *s, lx_upstream_t *u, const char *const *paths, int n)
@@ -136,10 +139,7 @@ static void run_calls(server_t *s, lx_upstream_t *u, const char *const *paths, i
             .nheaders = 1,
             .body = "{}",
             .body_len = 2,
-            .timeouts = {.connect_ms = 2000,
-                         .first_byte_ms = 5000,
-                         .idle_ms = 5000,
-                         .total_ms = 10000},
+            .timeouts = timeouts,
         };
         assert_non_null(lx_up_call_start(u, &rq, &handlers, &calls[i]));
     }
@@ -217,7 +217,7 @@ static void steady_start(steady_t *st)
         .url = st->url,
         .body = "{}",
         .body_len = 2,
-        .timeouts = {.connect_ms = 2000, .first_byte_ms = 5000, .idle_ms = 5000, .total_ms = 10000},
+        .timeouts = timeouts,
     };
     st->started++;
     assert_non_null(lx_up_call_start(st->u, &rq, &steady_handlers, st));
