@@ -16,6 +16,7 @@
 #include "upstream/upstream.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 
 struct event;
@@ -42,6 +43,8 @@ typedef struct {
     uint64_t seen_requests;       /* requests seen at the last tick */
     int64_t quiet_since_ms;       /* no new request since then */
     int control_fd;               /* eventfd: the main thread asks for drain (1) or stop (2) */
+    sem_t started;                /* posted once the thread has set the worker up */
+    int start_rc;
     struct event *control_ev;
     struct event *log_flush_ev;
     struct event *deadline_ev;
@@ -56,11 +59,12 @@ struct lx_app {
     int64_t started_ms;
 };
 
-int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id);
-int lx_worker_start(lx_worker_t *w);
+/* Starts worker id on its own thread and waits until it has set itself up
+ * (event loop, listener, upstream, Postgres) there; LX_ERROR if it could not. */
+int lx_worker_start(lx_worker_t *w, lx_app_t *app, int id);
 /* 1: drain gracefully; 2: close everything now. Async-signal-safe. */
 void lx_worker_signal(lx_worker_t *w, uint64_t what);
-void lx_worker_join(lx_worker_t *w);
+void lx_worker_release(lx_worker_t *w);
 
 /* app/routes.c: the route table of a worker. */
 size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap);

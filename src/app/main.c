@@ -118,14 +118,12 @@ static int serve(lx_config_t *cfg)
     app.nworkers = cfg->workers;
     app.workers = lx_calloc((size_t)app.nworkers, sizeof *app.workers);
     for (int i = 0; i < app.nworkers; i++) {
-        if (lx_worker_init(&app.workers[i], &app, i) != LX_OK) {
+        if (lx_worker_start(&app.workers[i], &app, i) != LX_OK) {
             fprintf(stderr, "llmux: cannot start worker %d (is %s:%d already in use?)\n", i,
                     cfg->listen_host, cfg->listen_port);
             return 1;
         }
     }
-    for (int i = 0; i < app.nworkers; i++)
-        lx_worker_start(&app.workers[i]);
     lx_log_info("llmux ready",
                 "\"version\":\"%s\",\"listen\":\"%s:%d\",\"workers\":%d,\"providers\":%d",
                 LX_VERSION, cfg->listen_host, cfg->listen_port, app.nworkers, cfg->nproviders);
@@ -154,6 +152,8 @@ static int serve(lx_config_t *cfg)
             }
         }
     }
+    for (int i = 0; i < app.nworkers; i++)
+        lx_worker_release(&app.workers[i]);
     free(app.workers);
     lx_registry_stop();
     lx_conn_state_shutdown();

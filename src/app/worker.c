@@ -9,6 +9,8 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -129,11 +131,36 @@ static void control_cb(evutil_socket_t fd, short ev, void *arg)
     lx_http_server_drain(w->http, http_idle_cb, w);
 }
 
-int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
+/* Each worker gets an open-file table of its own. A stream holds two
+ * sockets and the open-file limit counts per table, so two workers hold twice
+ * the streams one shared table would (10,000 streams need 20,000 sockets, and
+ * the hard limit may be just that). The kernel also skips the reference
+ * count on each fd lookup of a table only one thread uses.
+ *
+ * unshare() copies the table: the copies of other threads' files (the
+ * registry's Postgres connection, the other workers' control fds) are closed
+ * at once, so that their owners' close() still closes them. Everything else
+ * the worker opens from here on (listener, epoll, curl's and libpq's sockets)
+ * exists only in its table: nothing opened by one worker may be used by
+ * another thread. Without unshare (a seccomp filter), the table stays
+ * shared, as before. */
+static void own_file_table(lx_worker_t *w)
 {
-    memset(w, 0, sizeof *w);
-    w->app = app;
-    w->id = id;
+    if (unshare(CLONE_FILES) != 0) {
+        lx_log_warn("workers share one open-file table", "\"errno\":%d", errno);
+        return;
+    }
+    unsigned keep = (unsigned)w->control_fd; /* > 2: stdin, stdout, stderr stay */
+    if (keep > 3)
+        close_range(3, keep - 1, 0);
+    close_range(keep + 1, ~0U, 0);
+}
+
+/* Everything the worker owns but its control fd, made on its own thread. */
+static int worker_setup(lx_worker_t *w)
+{
+    lx_app_t *app = w->app;
+    int id = w->id;
     struct event_config *ec = event_config_new();
     /* No EVENT_BASE_FLAG_PRECISE_TIMER: it arms a timerfd with a syscall
      * whenever the nearest timer changes (several times per request); our
@@ -172,9 +199,6 @@ int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
     w->http = lx_http_server_new(w->base, app->cfg, w->routes, w->nroutes, id);
     if (w->http == NULL || lx_http_server_listen(w->http) != LX_OK)
         return LX_ERROR;
-    w->control_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (w->control_fd < 0)
-        return LX_ERROR;
     w->control_ev = event_new(w->base, w->control_fd, EV_READ | EV_PERSIST, control_cb, w);
     event_add(w->control_ev, NULL);
     w->log_flush_ev = event_new(w->base, -1, EV_PERSIST, log_flush_cb, w);
@@ -186,6 +210,12 @@ int lx_worker_init(lx_worker_t *w, lx_app_t *app, int id)
 static void *worker_main(void *arg)
 {
     lx_worker_t *w = arg;
+    own_file_table(w);
+    w->start_rc = worker_setup(w);
+    int ok = w->start_rc == LX_OK;
+    sem_post(&w->started); /* w->start_rc is read by the main thread from here on */
+    if (!ok)
+        return NULL; /* the process exits; this thread's files close with it */
     lx_log_set_buffered(1);
     event_base_dispatch(w->base);
     lx_health_free(w->health); /* before the upstream client and pg it uses */
@@ -208,9 +238,24 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int lx_worker_start(lx_worker_t *w)
+int lx_worker_start(lx_worker_t *w, lx_app_t *app, int id)
 {
-    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? LX_OK : LX_ERROR;
+    memset(w, 0, sizeof *w);
+    w->app = app;
+    w->id = id;
+    w->control_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->control_fd < 0)
+        return LX_ERROR;
+    sem_init(&w->started, 0, 0);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return LX_ERROR;
+    while (sem_wait(&w->started) != 0) /* EINTR */
+        ;
+    if (w->start_rc != LX_OK) {
+        pthread_join(w->thread, NULL);
+        return LX_ERROR;
+    }
+    return LX_OK;
 }
 
 void lx_worker_signal(lx_worker_t *w, uint64_t what)
@@ -219,7 +264,9 @@ void lx_worker_signal(lx_worker_t *w, uint64_t what)
     (void)r;
 }
 
-void lx_worker_join(lx_worker_t *w)
+/* After the thread ended: the main thread's copy of the control fd. */
+void lx_worker_release(lx_worker_t *w)
 {
-    pthread_join(w->thread, NULL);
+    close(w->control_fd);
+    sem_destroy(&w->started);
 }

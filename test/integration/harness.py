@@ -10,6 +10,7 @@ Environment (set by meson / scripts/test):
 import atexit
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -139,14 +140,18 @@ def _kill_leftovers():
 class Proc:
     """A child process with its output in a file; stop() checks sanitizers."""
 
-    def __init__(self, argv, env, name):
+    def __init__(self, argv, env, name, nofile=None):
         self.name = name
         self.logf = tempfile.NamedTemporaryFile(prefix=f"lx-{name}-", suffix=".log", delete=False)
         full_env = dict(os.environ)
         full_env.update(env)
         full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23")
         full_env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        self.p = subprocess.Popen(argv, env=full_env, stdout=self.logf, stderr=subprocess.STDOUT)
+        limit = None
+        if nofile:  # the open-file limit, soft and hard, of the child alone
+            limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        self.p = subprocess.Popen(argv, env=full_env, stdout=self.logf, stderr=subprocess.STDOUT,
+                                  preexec_fn=limit)
         _LIVE.append(self.p)
 
     def log(self):
@@ -228,7 +233,7 @@ def psql(conninfo, sql):
 
 
 class Llmux:
-    def __init__(self, env=None, args=(), workers=2, db=False, mock=None, wait=True):
+    def __init__(self, env=None, args=(), workers=2, db=False, mock=None, wait=True, nofile=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         e = {
@@ -247,7 +252,7 @@ class Llmux:
         if mock is not None:
             e["LLMUX_DEMO_BASE_URL"] = mock.url + "/v1"
         e.update(env or {})
-        self.proc = Proc([LLMUX_BIN, *args], e, "llmux")
+        self.proc = Proc([LLMUX_BIN, *args], e, "llmux", nofile=nofile)
         if wait:
             self.wait_ready()
 

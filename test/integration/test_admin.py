@@ -34,8 +34,8 @@ class NoDatabase(unittest.TestCase):
 
 
 class _ProcWithoutMasterKey(harness.Proc):
-    def __init__(self, argv, env, name):
-        super().__init__(argv, {k: v for k, v in env.items() if k != "LLMUX_MASTER_KEY"}, name)
+    def __init__(self, argv, env, name, **kw):
+        super().__init__(argv, {k: v for k, v in env.items() if k != "LLMUX_MASTER_KEY"}, name, **kw)
 
 
 class NoMasterKey(unittest.TestCase):

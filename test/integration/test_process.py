@@ -10,7 +10,9 @@ import tempfile
 import time
 import unittest
 
-from harness import LLMUX_BIN, Llmux, free_port, http
+import selectors
+
+from harness import ADMIN_KEY, LLMUX_BIN, Llmux, Mock, free_port, http
 
 
 def run(args, env=None, timeout=20):
@@ -84,6 +86,40 @@ class Cli(unittest.TestCase):
             self.assertIn("cannot", r.stderr + r.stdout)
 
 
+def concurrent_streams(url, n, model, timeout=60):
+    """Opens n connections, sends one streaming chat request on each (all in
+    flight together) and returns each whole answer, read until the server
+    closes the connection."""
+    host, port = url.split("//")[1].split(":")
+    body = json.dumps({"model": model, "stream": True,
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {ADMIN_KEY}\r\nContent-Type: application/json\r\n"
+            f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    sel = selectors.DefaultSelector()
+    answers = {}
+    for i in range(n):
+        s = socket.create_connection((host, int(port)))
+        s.sendall(head + body)
+        s.setblocking(False)
+        answers[s] = bytearray()
+        sel.register(s, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    open_ = len(answers)
+    while open_ and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1):
+            data = key.fileobj.recv(65536)
+            if data:
+                answers[key.fileobj] += data
+            else:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                open_ -= 1
+    for s in list(sel.get_map().values()):
+        s.fileobj.close()
+    return [bytes(a) for a in answers.values()]
+
+
 class Workers(unittest.TestCase):
     def test_connections_spread_across_workers(self):
         lx = Llmux(workers=2)
@@ -115,6 +151,25 @@ class Workers(unittest.TestCase):
         time.sleep(2.6)
         self.assertEqual(http("GET", lx.url + "/healthz").status, 200)
         self.assertEqual(lx.stop(), 0)
+
+    def test_each_worker_has_its_own_open_file_limit(self):
+        # A stream holds two sockets. Under a limit of 600 open files, 440
+        # concurrent streams need 880 in one table, but about 440 in each of
+        # two workers' tables: all must complete.
+        mock = Mock()
+        lx = Llmux(workers=2, mock=mock, nofile=600)
+        try:
+            n, chunks = 440, 8
+            answers = concurrent_streams(lx.url, n, f"demo/mock-model+chunks={chunks}+gap_ms=150")
+            bad = [a[:200] for a in answers if not a.startswith(b"HTTP/1.1 200")]
+            self.assertEqual(len(bad), 0, f"{len(bad)} of {n} streams failed, first: {bad[:1]}")
+            for a in answers:  # every token, the end marker and the chunked body's end
+                self.assertEqual(a.count(b'"delta":{"content":"tok'), chunks, a[-300:])
+                self.assertIn(b"data: [DONE]", a)
+                self.assertTrue(a.endswith(b"\r\n0\r\n\r\n"), a[-300:])
+        finally:
+            self.assertEqual(lx.stop(), 0)
+            mock.stop()
 
     def test_sigint_also_drains(self):
         lx = Llmux(workers=1)
