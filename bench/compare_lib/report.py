@@ -411,8 +411,9 @@ def main():
     if "s_c10k" in med and nofile and nofile < 2 * conc + 1000:
         notes.append(f"Open files were limited to {nofile} in this run (the hard limit; raising it needs "
                      f"CAP_SYS_RESOURCE, which this machine does not give): a proxy holds two sockets per "
-                     f"stream, so {conc:,} streams through one llmux process need more than {2 * conc:,}; "
-                     f"nginx spreads them over {meta.get('nproc', '?')} worker processes, each with its own limit.")
+                     f"stream, {2 * conc:,} for {conc:,} streams. The limit counts per open-file table: "
+                     f"nginx spreads them over {meta.get('nproc', '?')} worker processes, llmux over its "
+                     f"{meta.get('llmux_workers', '?')} workers, each with a table of its own.")
     # ---- one summary table: absolute figures, llmux/nginx, vs direct ----
     st = Table(["scenario", "metric", "direct", "nginx", "llmux", "llmux/nginx", "nginx vs direct",
                 "llmux vs direct"], left=2)
