@@ -44,6 +44,7 @@ typedef struct {
     int64_t quiet_since_ms;       /* no new request since then */
     int control_fd;               /* eventfd: the main thread asks for drain (1) or stop (2) */
     sem_t started;                /* posted once the thread has set the worker up */
+    sem_t go;                     /* posted when every worker is up: the loop starts */
     int start_rc;
     struct event *control_ev;
     struct event *log_flush_ev;
@@ -62,6 +63,8 @@ struct lx_app {
 /* Starts worker id on its own thread and waits until it has set itself up
  * (event loop, listener, upstream, Postgres) there; LX_ERROR if it could not. */
 int lx_worker_start(lx_worker_t *w, lx_app_t *app, int id);
+/* Once every worker has started: their loops run. */
+void lx_worker_go(lx_worker_t *w);
 /* 1: drain gracefully; 2: close everything now. Async-signal-safe. */
 void lx_worker_signal(lx_worker_t *w, uint64_t what);
 void lx_worker_release(lx_worker_t *w);

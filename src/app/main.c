@@ -124,6 +124,8 @@ static int serve(lx_config_t *cfg)
             return 1;
         }
     }
+    for (int i = 0; i < app.nworkers; i++)
+        lx_worker_go(&app.workers[i]);
     lx_log_info("llmux ready",
                 "\"version\":\"%s\",\"listen\":\"%s:%d\",\"workers\":%d,\"providers\":%d",
                 LX_VERSION, cfg->listen_host, cfg->listen_port, app.nworkers, cfg->nproviders);

@@ -151,9 +151,17 @@ static void own_file_table(lx_worker_t *w)
         return;
     }
     unsigned keep = (unsigned)w->control_fd; /* > 2: stdin, stdout, stderr stay */
-    if (keep > 3)
-        close_range(3, keep - 1, 0);
-    close_range(keep + 1, ~0U, 0);
+    if ((keep > 3 && close_range(3, keep - 1, 0) != 0) || close_range(keep + 1, ~0U, 0) != 0) {
+        /* No close_range (a kernel before 5.9, or a seccomp filter): one by
+         * one, up to the limit; once, at start-up. */
+        struct rlimit rl;
+        unsigned end = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20
+                           ? (unsigned)rl.rlim_cur
+                           : 1u << 20;
+        for (unsigned fd = 3; fd < end; fd++)
+            if (fd != keep)
+                close((int)fd);
+    }
 }
 
 /* Everything the worker owns but its control fd, made on its own thread. */
@@ -215,7 +223,9 @@ static void *worker_main(void *arg)
     int ok = w->start_rc == LX_OK;
     sem_post(&w->started); /* w->start_rc is read by the main thread from here on */
     if (!ok)
-        return NULL; /* the process exits; this thread's files close with it */
+        return NULL;              /* the process exits; this thread's files close with it */
+    while (sem_wait(&w->go) != 0) /* all workers are up: no request before "ready" */
+        ;
     lx_log_set_buffered(1);
     event_base_dispatch(w->base);
     lx_health_free(w->health); /* before the upstream client and pg it uses */
@@ -247,6 +257,7 @@ int lx_worker_start(lx_worker_t *w, lx_app_t *app, int id)
     if (w->control_fd < 0)
         return LX_ERROR;
     sem_init(&w->started, 0, 0);
+    sem_init(&w->go, 0, 0);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
         return LX_ERROR;
     while (sem_wait(&w->started) != 0) /* EINTR */
@@ -256,6 +267,11 @@ int lx_worker_start(lx_worker_t *w, lx_app_t *app, int id)
         return LX_ERROR;
     }
     return LX_OK;
+}
+
+void lx_worker_go(lx_worker_t *w)
+{
+    sem_post(&w->go);
 }
 
 void lx_worker_signal(lx_worker_t *w, uint64_t what)
@@ -269,4 +285,5 @@ void lx_worker_release(lx_worker_t *w)
 {
     close(w->control_fd);
     sem_destroy(&w->started);
+    sem_destroy(&w->go);
 }

@@ -171,6 +171,39 @@ class Workers(unittest.TestCase):
             self.assertEqual(lx.stop(), 0)
             mock.stop()
 
+    def test_listeners_live_only_in_their_workers_tables(self):
+        # Each worker opens its listener on its own thread, in its own table:
+        # the main thread holds none, so a worker that closes its listener
+        # (drain) really closes it.
+        lx = Llmux(workers=2)
+        try:
+            listening = set()
+            with open("/proc/net/tcp") as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if cols[3] == "0A" and int(cols[1].split(":")[1], 16) == lx.port:
+                        listening.add(cols[9])  # the socket's inode
+            self.assertEqual(len(listening), 2, listening)
+            pid = lx.proc.p.pid
+            held = {}
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                fds = f"/proc/{pid}/task/{tid}/fd"
+                inodes = set()
+                for fd in os.listdir(fds):
+                    try:
+                        target = os.readlink(f"{fds}/{fd}")
+                    except OSError:
+                        continue
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+                held[int(tid)] = inodes & listening
+            self.assertEqual(held.pop(pid), set(), "the main thread holds a listener")
+            owners = [v for v in held.values() if v]
+            self.assertEqual(sorted(len(v) for v in owners), [1, 1], held)
+            self.assertEqual(set().union(*owners), listening)
+        finally:
+            self.assertEqual(lx.stop(), 0)
+
     def test_sigint_also_drains(self):
         lx = Llmux(workers=1)
         self.assertEqual(lx.stop(sig=signal.SIGINT), 0)
