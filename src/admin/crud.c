@@ -157,7 +157,7 @@ void adm_sql_insert(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
             continue;
         lx_buf_printf(&cols, "%s%s", cols.n ? ", " : "", f->name);
         if (vals.n)
-            lx_buf_append_cstr(&vals, ", ");
+            lx_buf_append_lit(&vals, ", ");
         value_expr(&vals, f);
     }
     for (int i = 0; i < nextra; i++) {
@@ -173,7 +173,7 @@ void adm_sql_insert(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
                       "(id) SELECT nextval(pg_get_serial_sequence('%s', 'id')) WHERE "
                       "$1::jsonb IS NOT NULL",
                       ent->table);
-    lx_buf_append_cstr(sql, " RETURNING *)");
+    lx_buf_append_lit(sql, " RETURNING *)");
     sql_tail(sql, ent, "create", "ins");
     lx_buf_free(&cols);
     lx_buf_free(&vals);
@@ -204,9 +204,9 @@ void adm_sql_update(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
         first = false;
     }
     if (first) /* nothing to set: a no-op that still locks and returns the row */
-        lx_buf_append_cstr(sql, "id = t.id");
-    lx_buf_append_cstr(sql, " FROM prev WHERE t.id = prev.id AND $1::jsonb IS NOT NULL "
-                            "RETURNING t.*)");
+        lx_buf_append_lit(sql, "id = t.id");
+    lx_buf_append_lit(sql, " FROM prev WHERE t.id = prev.id AND $1::jsonb IS NOT NULL "
+                           "RETURNING t.*)");
     sql_tail(sql, ent, "update", "upd");
 }
 
@@ -215,7 +215,7 @@ static void sql_delete(lx_buf_t *sql, const adm_entity_t *ent)
     lx_buf_printf(sql, "WITH del AS (DELETE FROM %s WHERE id = $1::bigint", ent->table);
     if (ent->parent_col)
         lx_buf_printf(sql, " AND %s = $2::bigint", ent->parent_col);
-    lx_buf_append_cstr(sql, " RETURNING *)");
+    lx_buf_append_lit(sql, " RETURNING *)");
     sql_tail(sql, ent, "delete", "del");
 }
 

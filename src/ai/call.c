@@ -237,10 +237,10 @@ static void stream_error(lx_call_t *c, const char *message)
             c->enc = lx_msg_enc_new(c->t->upstream_model, c->id, c->o.input_tokens_estimate);
         lx_msg_enc_error(c->enc, "api_error", message, &c->out);
     } else {
-        lx_buf_append_cstr(&c->out, "data: {\"error\":{\"message\":");
+        lx_buf_append_lit(&c->out, "data: {\"error\":{\"message\":");
         lx_buf_append_json_str(&c->out, message, strlen(message));
-        lx_buf_append_cstr(&c->out, ",\"type\":\"server_error\",\"param\":null,"
-                                    "\"code\":\"upstream_error\"}}\n\n");
+        lx_buf_append_lit(&c->out, ",\"type\":\"server_error\",\"param\":null,"
+                                   "\"code\":\"upstream_error\"}}\n\n");
     }
     lx_req_stream_write(c->o.req, c->out.p, c->out.n);
 }
@@ -273,7 +273,7 @@ static void stream_finish(lx_call_t *c)
             c->enc = lx_msg_enc_new(c->t->upstream_model, c->id, c->o.input_tokens_estimate);
         lx_msg_enc_finish(c->enc, &c->tokens, &c->out);
     } else {
-        lx_buf_append_cstr(&c->out, "data: [DONE]\n\n");
+        lx_buf_append_lit(&c->out, "data: [DONE]\n\n");
     }
     lx_req_stream_write(c->o.req, c->out.p, c->out.n);
 }

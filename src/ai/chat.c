@@ -203,7 +203,7 @@ static int chat_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bo
     *pass = ad == &lx_adapter_openai;
     if (*pass) {
         lx_buf_append_cstr(&b->url, t->conf.base_url);
-        lx_buf_append_cstr(&b->url, "/chat/completions");
+        lx_buf_append_lit(&b->url, "/chat/completions");
         lx_openai_headers(&t->conf, b);
         passthrough_body(&b->body, x->body, t->upstream_model, x->stream && !x->client_usage);
         return LX_OK;

@@ -138,7 +138,7 @@ static void log_breaker(lx_log_level_t level, const char *msg, int64_t id, const
     lx_buf_init(&b, 128);
     lx_buf_printf(&b, "\"connection_id\":%lld,\"connection\":", (long long)id);
     lx_buf_append_json_str(&b, conn, strlen(conn));
-    lx_buf_append_cstr(&b, ",\"provider\":");
+    lx_buf_append_lit(&b, ",\"provider\":");
     lx_buf_append_json_str(&b, provider, strlen(provider));
     if (extra && extra[0]) {
         lx_buf_append_char(&b, ',');
@@ -156,7 +156,7 @@ static void arr_ms(lx_buf_t *b, int64_t v)
     if (v > 0)
         lx_buf_printf(b, "%lld", (long long)v);
     else
-        lx_buf_append_cstr(b, "NULL");
+        lx_buf_append_lit(b, "NULL");
 }
 
 static const char FLUSH_SQL[] =

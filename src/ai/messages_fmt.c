@@ -863,9 +863,9 @@ static void ensure_started(lx_msg_enc_t *e, lx_buf_t *out)
         return;
     e->started = true;
     ev_begin(out, "message_start");
-    lx_buf_append_cstr(out, ",\"message\":{\"id\":");
+    lx_buf_append_lit(out, ",\"message\":{\"id\":");
     ev_json_str(out, e->id);
-    lx_buf_append_cstr(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+    lx_buf_append_lit(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
     ev_json_str(out, e->model);
     lx_buf_printf(out,
                   ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
@@ -979,13 +979,13 @@ static void tool_delta(lx_msg_enc_t *e, const json_t *tc, size_t pos, lx_buf_t *
         if (id != NULL && id[0] != '\0') {
             ev_json_str(out, id);
         } else {
-            lx_buf_append_cstr(out, "\"toolu_");
+            lx_buf_append_lit(out, "\"toolu_");
             lx_buf_append_cstr(out, e->id + 4); /* e->id starts with "msg_" */
             lx_buf_printf(out, "_%zu\"", idx);
         }
-        lx_buf_append_cstr(out, ",\"name\":");
+        lx_buf_append_lit(out, ",\"name\":");
         ev_json_str(out, name ? name : "");
-        lx_buf_append_cstr(out, ",\"input\":{}}");
+        lx_buf_append_lit(out, ",\"input\":{}}");
         ev_end(out);
     }
     blk_t *b = &e->blocks[idx];
@@ -1081,9 +1081,9 @@ void lx_msg_enc_finish(lx_msg_enc_t *e, const lx_tokens_t *usage, lx_buf_t *out)
         t.cached = LX_MAX(t.cached, usage->cached);
     }
     ev_begin(out, "message_delta");
-    lx_buf_append_cstr(out, ",\"delta\":{\"stop_reason\":");
+    lx_buf_append_lit(out, ",\"delta\":{\"stop_reason\":");
     ev_json_str(out, stop_reason_from(e->finish, has_tools));
-    lx_buf_append_cstr(out, ",\"stop_sequence\":null},\"usage\":{");
+    lx_buf_append_lit(out, ",\"stop_sequence\":null},\"usage\":{");
     /* The final input count, when known, replaces message_start's estimate
      * (the SDKs apply non-null cumulative input fields of message_delta). */
     if (t.in > 0)
@@ -1104,9 +1104,9 @@ void lx_msg_enc_error(lx_msg_enc_t *e, const char *type, const char *message, lx
         return;
     ensure_started(e, out);
     ev_begin(out, "error");
-    lx_buf_append_cstr(out, ",\"error\":{\"type\":");
+    lx_buf_append_lit(out, ",\"error\":{\"type\":");
     ev_json_str(out, type && type[0] ? type : "api_error");
-    lx_buf_append_cstr(out, ",\"message\":");
+    lx_buf_append_lit(out, ",\"message\":");
     ev_json_str(out, message ? message : "");
     lx_buf_append_char(out, '}');
     ev_end(out);

@@ -27,7 +27,7 @@ void lx_buf_reset(lx_buf_t *b)
         b->p[0] = '\0';
 }
 
-void lx_buf_reserve(lx_buf_t *b, size_t extra)
+void lx_buf_grow(lx_buf_t *b, size_t extra)
 {
     size_t need = b->n + extra + 1;
     if (need <= b->cap)
@@ -37,15 +37,6 @@ void lx_buf_reserve(lx_buf_t *b, size_t extra)
         cap *= 2;
     b->p = lx_realloc(b->p, cap);
     b->cap = cap;
-}
-
-void lx_buf_append(lx_buf_t *b, const void *p, size_t n)
-{
-    lx_buf_reserve(b, n);
-    if (n)
-        memcpy(b->p + b->n, p, n);
-    b->n += n;
-    b->p[b->n] = '\0';
 }
 
 void lx_buf_append_str(lx_buf_t *b, lx_str_t s)

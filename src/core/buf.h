@@ -20,8 +20,29 @@ typedef struct {
 void lx_buf_init(lx_buf_t *b, size_t cap);
 void lx_buf_free(lx_buf_t *b);
 void lx_buf_reset(lx_buf_t *b);
-void lx_buf_reserve(lx_buf_t *b, size_t extra);
-void lx_buf_append(lx_buf_t *b, const void *p, size_t n);
+/* Makes room for extra more bytes and the NUL (out of line: rare). */
+void lx_buf_grow(lx_buf_t *b, size_t extra);
+
+/* Inline: responses, log lines and request bodies are built from many
+ * short appends, and a call per append cost more than the copy. */
+static inline void lx_buf_reserve(lx_buf_t *b, size_t extra)
+{
+    if (b->n + extra + 1 > b->cap)
+        lx_buf_grow(b, extra);
+}
+
+static inline void lx_buf_append(lx_buf_t *b, const void *p, size_t n)
+{
+    lx_buf_reserve(b, n);
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+/* A string literal, its length known at compile time. */
+#define lx_buf_append_lit(b, lit) lx_buf_append((b), "" lit, sizeof(lit) - 1)
+
 void lx_buf_append_str(lx_buf_t *b, lx_str_t s);
 void lx_buf_append_cstr(lx_buf_t *b, const char *s);
 void lx_buf_append_char(lx_buf_t *b, char c);

@@ -299,7 +299,7 @@ static void deliver(lx_pg_t *pg, item_t *it, PGresult *res, const char *err)
             lx_buf_t b;
             lx_buf_init(&b, 0);
             lx_buf_append_json_str(&b, it->stmt->name, strlen(it->stmt->name));
-            lx_buf_append_cstr(&b, ",\"error\":");
+            lx_buf_append_lit(&b, ",\"error\":");
             lx_buf_append_json_str(&b, r.error, strlen(r.error));
             lx_log_warn("postgres prepare failed", "\"statement\":%s", b.p);
             lx_buf_free(&b);

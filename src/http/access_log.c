@@ -14,25 +14,25 @@ void lx_access_log(lx_req_t *req)
     size_t tsn = lx_log_timestamp(ts);
     lx_str_t method = req->r ? lx_req_method(req) : LX_STR("-");
     lx_str_t path = req->r ? lx_req_path(req) : LX_STR("-");
-    lx_buf_append_cstr(b, "{\"ts\":\"");
+    lx_buf_append_lit(b, "{\"ts\":\"");
     lx_buf_append(b, ts, tsn);
-    lx_buf_append_cstr(b, "\",\"level\":\"info\",\"msg\":\"access\",\"method\":");
+    lx_buf_append_lit(b, "\",\"level\":\"info\",\"msg\":\"access\",\"method\":");
     lx_buf_append_json_str(b, method.p, method.n);
-    lx_buf_append_cstr(b, ",\"path\":");
+    lx_buf_append_lit(b, ",\"path\":");
     lx_buf_append_json_str(b, path.p, LX_MIN(path.n, 512));
-    lx_buf_append_cstr(b, ",\"status\":");
+    lx_buf_append_lit(b, ",\"status\":");
     lx_buf_append_uint(b, (uint64_t)req->status);
-    lx_buf_append_cstr(b, ",\"bytes\":");
+    lx_buf_append_lit(b, ",\"bytes\":");
     lx_buf_append_uint(b, req->bytes_out);
-    lx_buf_append_cstr(b, ",\"duration_us\":");
+    lx_buf_append_lit(b, ",\"duration_us\":");
     int64_t us = lx_now_us() - req->t_start_us;
     lx_buf_append_uint(b, (uint64_t)(us > 0 ? us : 0));
-    lx_buf_append_cstr(b, ",\"request_id\":\"");
+    lx_buf_append_lit(b, ",\"request_id\":\"");
     lx_buf_append_cstr(b, req->id);
-    lx_buf_append_cstr(b, "\",\"worker\":");
+    lx_buf_append_lit(b, "\",\"worker\":");
     lx_buf_append_uint(b, (uint64_t)srv->worker_id);
     if (req->key_id[0]) {
-        lx_buf_append_cstr(b, ",\"key_id\":");
+        lx_buf_append_lit(b, ",\"key_id\":");
         lx_buf_append_json_str(b, req->key_id, strlen(req->key_id));
     }
     lx_buf_append_char(b, '}');

@@ -267,33 +267,33 @@ const char *lx_status_text(int status)
 static void render_head(lx_req_t *req, lx_buf_t *b, int status, const char *ctype, size_t len,
                         bool close)
 {
-    lx_buf_append_cstr(b, "HTTP/1.1 ");
+    lx_buf_append_lit(b, "HTTP/1.1 ");
     lx_buf_append_uint(b, (uint64_t)status);
     lx_buf_append_char(b, ' ');
     lx_buf_append_cstr(b, lx_status_text(status));
-    lx_buf_append_cstr(b, "\r\nContent-Type: ");
+    lx_buf_append_lit(b, "\r\nContent-Type: ");
     lx_buf_append_cstr(b, ctype);
     if (req->id[0]) {
-        lx_buf_append_cstr(b, "\r\nX-Request-Id: ");
+        lx_buf_append_lit(b, "\r\nX-Request-Id: ");
         lx_buf_append_cstr(b, req->id);
     }
     if (len != SIZE_MAX) {
-        lx_buf_append_cstr(b, "\r\nContent-Length: ");
+        lx_buf_append_lit(b, "\r\nContent-Length: ");
         lx_buf_append_uint(b, len);
     } else if (req->chunked) {
-        lx_buf_append_cstr(b, "\r\nTransfer-Encoding: chunked");
+        lx_buf_append_lit(b, "\r\nTransfer-Encoding: chunked");
     }
     for (int i = 0; i < req->nheaders; i++) {
-        lx_buf_append_cstr(b, "\r\n");
+        lx_buf_append_lit(b, "\r\n");
         lx_buf_append_cstr(b, req->hdr_store.p + req->header_name[i]);
-        lx_buf_append_cstr(b, ": ");
+        lx_buf_append_lit(b, ": ");
         lx_buf_append_cstr(b, req->hdr_store.p + req->header_value[i]);
     }
     if (close)
-        lx_buf_append_cstr(b, "\r\nConnection: close");
+        lx_buf_append_lit(b, "\r\nConnection: close");
     else if (req->http10)
-        lx_buf_append_cstr(b, "\r\nConnection: keep-alive");
-    lx_buf_append_cstr(b, "\r\n\r\n");
+        lx_buf_append_lit(b, "\r\nConnection: keep-alive");
+    lx_buf_append_lit(b, "\r\n\r\n");
 }
 
 /* The worker's scratch buffer for response heads (no allocation per reply). */

@@ -158,7 +158,7 @@ static void call_free(lx_up_call_t *c)
         u->pool[u->npool++] = c->easy;
     else
         curl_easy_cleanup(c->easy);
-    curl_slist_free_all(c->hdrs);
+    free(c->hdrs);
     free(c->body);
     lx_buf_free(&c->resp_headers);
     free(c);
@@ -559,6 +559,28 @@ static CURL *easy_new(lx_upstream_t *u)
     return e;
 }
 
+/* The request's headers and "Expect:" (no 100-continue for big bodies) as
+ * one block: curl only walks the list, so its nodes and strings need not be
+ * two allocations each, as curl_slist_append makes them. */
+static struct curl_slist *header_list(const lx_up_request_t *rq)
+{
+    static const char expect[] = "Expect:";
+    size_t n = (size_t)rq->nheaders + 1;
+    size_t bytes = n * sizeof(struct curl_slist) + sizeof expect;
+    for (int i = 0; i < rq->nheaders; i++)
+        bytes += strlen(rq->headers[i]) + 1;
+    struct curl_slist *list = lx_alloc(bytes);
+    char *p = (char *)(list + n);
+    for (size_t i = 0; i < n; i++) {
+        const char *h = i + 1 < n ? rq->headers[i] : expect;
+        size_t len = strlen(h) + 1;
+        memcpy(p, h, len);
+        list[i] = (struct curl_slist){.data = p, .next = i + 1 < n ? &list[i + 1] : NULL};
+        p += len;
+    }
+    return list;
+}
+
 lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
                                const lx_up_handlers_t *h, void *arg)
 {
@@ -575,9 +597,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         free(c);
         return NULL;
     }
-    for (int i = 0; i < rq->nheaders; i++)
-        c->hdrs = curl_slist_append(c->hdrs, rq->headers[i]);
-    c->hdrs = curl_slist_append(c->hdrs, "Expect:");
+    c->hdrs = header_list(rq);
 
     CURL *e = c->easy;
     /* CURLOPT_URL too: curl reports it (CURLINFO_EFFECTIVE_URL, errors).

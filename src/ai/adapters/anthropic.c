@@ -294,7 +294,7 @@ static int add_message(const json_t *m, size_t mi, lx_buf_t *system, json_t *msg
         int rc = content_text(content, mi, "\n\n", &text, err, errlen);
         if (rc == LX_OK && text.n) {
             if (system->n)
-                lx_buf_append_cstr(system, "\n\n");
+                lx_buf_append_lit(system, "\n\n");
             lx_buf_append(system, text.p, text.n);
         }
         lx_buf_free(&text);
@@ -667,12 +667,12 @@ static lx_stream_dec_t *stream_new(const char *model, const char *id, bool inclu
     d->include_usage = include_usage;
     lx_buf_init(&d->prefix, 128);
     lx_buf_init(&d->out, 256);
-    lx_buf_append_cstr(&d->prefix, "{\"id\":");
+    lx_buf_append_lit(&d->prefix, "{\"id\":");
     lx_buf_append_json_str(&d->prefix, id ? id : "", id ? strlen(id) : 0);
     lx_buf_printf(&d->prefix, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
                   (long long)time(NULL));
     lx_buf_append_json_str(&d->prefix, model ? model : "", model ? strlen(model) : 0);
-    lx_buf_append_cstr(&d->prefix, ",\"choices\":");
+    lx_buf_append_lit(&d->prefix, ",\"choices\":");
     return d;
 }
 
@@ -681,17 +681,17 @@ static void chunk_begin(lx_stream_dec_t *d)
 {
     lx_buf_reset(&d->out);
     lx_buf_append(&d->out, d->prefix.p, d->prefix.n);
-    lx_buf_append_cstr(&d->out, "[{\"index\":0,\"delta\":");
+    lx_buf_append_lit(&d->out, "[{\"index\":0,\"delta\":");
 }
 
 static void chunk_end(lx_stream_dec_t *d, const char *finish)
 {
-    lx_buf_append_cstr(&d->out, ",\"finish_reason\":");
+    lx_buf_append_lit(&d->out, ",\"finish_reason\":");
     if (finish)
         lx_buf_append_json_str(&d->out, finish, strlen(finish));
     else
-        lx_buf_append_cstr(&d->out, "null");
-    lx_buf_append_cstr(&d->out, "}]}");
+        lx_buf_append_lit(&d->out, "null");
+    lx_buf_append_lit(&d->out, "}]}");
     d->emit(d->arg, d->out.p, d->out.n);
 }
 
@@ -700,9 +700,9 @@ static void emit_text(lx_stream_dec_t *d, const json_t *s)
     if (json_string_length(s) == 0)
         return;
     chunk_begin(d);
-    lx_buf_append_cstr(&d->out, "{\"content\":");
+    lx_buf_append_lit(&d->out, "{\"content\":");
     lx_buf_append_json_str(&d->out, json_string_value(s), json_string_length(s));
-    lx_buf_append_cstr(&d->out, "}");
+    lx_buf_append_lit(&d->out, "}");
     chunk_end(d, NULL);
 }
 
@@ -711,7 +711,7 @@ static void emit_args(lx_stream_dec_t *d, int k, const char *p, size_t n)
     chunk_begin(d);
     lx_buf_printf(&d->out, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", k);
     lx_buf_append_json_str(&d->out, p, n);
-    lx_buf_append_cstr(&d->out, "}}]}");
+    lx_buf_append_lit(&d->out, "}}]}");
     chunk_end(d, NULL);
 }
 
@@ -751,10 +751,10 @@ static void on_block_start(lx_stream_dec_t *d, const json_t *ev)
         lx_buf_printf(&d->out, "{\"tool_calls\":[{\"index\":%d,\"id\":", blk->tool);
         lx_buf_append_json_str(&d->out, json_string_value(id) ? json_string_value(id) : "",
                                json_string_length(id));
-        lx_buf_append_cstr(&d->out, ",\"type\":\"function\",\"function\":{\"name\":");
+        lx_buf_append_lit(&d->out, ",\"type\":\"function\",\"function\":{\"name\":");
         lx_buf_append_json_str(&d->out, json_string_value(name) ? json_string_value(name) : "",
                                json_string_length(name));
-        lx_buf_append_cstr(&d->out, ",\"arguments\":\"\"}}]}");
+        lx_buf_append_lit(&d->out, ",\"arguments\":\"\"}}]}");
         chunk_end(d, NULL);
     } /* thinking, redacted_thinking, server tools: not in this wire */
 }
@@ -793,10 +793,10 @@ static void emit_usage(lx_stream_dec_t *d)
     json_t *u = usage_json(&d->tok);
     lx_buf_reset(&d->out);
     lx_buf_append(&d->out, d->prefix.p, d->prefix.n);
-    lx_buf_append_cstr(&d->out, "[],\"usage\":");
+    lx_buf_append_lit(&d->out, "[],\"usage\":");
     lx_json_dump_buf(&d->out, u, JSON_COMPACT);
     json_decref(u);
-    lx_buf_append_cstr(&d->out, "}");
+    lx_buf_append_lit(&d->out, "}");
     d->emit(d->arg, d->out.p, d->out.n);
 }
 
@@ -825,7 +825,7 @@ static lx_stream_rc_t stream_event(lx_stream_dec_t *d, lx_str_t event, lx_str_t 
         if (!d->started) {
             d->started = true;
             chunk_begin(d);
-            lx_buf_append_cstr(&d->out, "{\"role\":\"assistant\",\"content\":\"\"}");
+            lx_buf_append_lit(&d->out, "{\"role\":\"assistant\",\"content\":\"\"}");
             chunk_end(d, NULL);
         }
     } else if (!strcmp(type, "content_block_start")) {
@@ -841,7 +841,7 @@ static lx_stream_rc_t stream_event(lx_stream_dec_t *d, lx_str_t event, lx_str_t 
             json_string_value(json_object_get(json_object_get(ev, "delta"), "stop_reason")));
         if (finish) {
             chunk_begin(d);
-            lx_buf_append_cstr(&d->out, "{}");
+            lx_buf_append_lit(&d->out, "{}");
             chunk_end(d, finish);
         }
     } else if (!strcmp(type, "message_stop")) {

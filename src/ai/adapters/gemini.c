@@ -102,7 +102,7 @@ static void model_url(lx_buf_t *url, const char *base, const char *model, const 
     while (bl > 0 && base[bl - 1] == '/')
         bl--;
     lx_buf_append(url, base, bl);
-    lx_buf_append_cstr(url, "/v1beta/");
+    lx_buf_append_lit(url, "/v1beta/");
     const char *rest;
     lx_buf_append_cstr(url, model_prefix(model, &rest));
     append_path_escaped(url, rest);

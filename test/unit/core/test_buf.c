@@ -118,6 +118,25 @@ static void test_append_str_cstr_char(void **state)
     lx_buf_free(&b);
 }
 
+/* A literal's length comes from sizeof: the NUL is not appended, adjacent
+ * literals join, an empty one appends nothing, and the buffer grows. */
+static void test_append_lit(void **state)
+{
+    (void)state;
+    lx_buf_t b;
+    lx_buf_init(&b, 0);
+    lx_buf_append_lit(&b, "");
+    assert_int_equal(b.n, 0);
+    assert_string_equal(b.p, "");
+    lx_buf_append_lit(&b, "HTTP/1.1 ");
+    lx_buf_append_lit(&b, "200 OK\r\n"
+                          "Content-Length: 0\r\n");
+    assert_int_equal(b.n, 9 + 8 + 19);
+    assert_string_equal(b.p, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+    assert_true(b.cap > b.n);
+    lx_buf_free(&b);
+}
+
 static void test_printf_formats_and_appends(void **state)
 {
     (void)state;
@@ -390,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_append_zero_bytes_on_empty_buffer_gives_empty_string),
         cmocka_unit_test(test_append_many_grows_and_keeps_content),
         cmocka_unit_test(test_append_str_cstr_char),
+        cmocka_unit_test(test_append_lit),
         cmocka_unit_test(test_printf_formats_and_appends),
         cmocka_unit_test(test_printf_longer_than_capacity),
         cmocka_unit_test(test_vprintf),

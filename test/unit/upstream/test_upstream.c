@@ -260,6 +260,82 @@ static void test_steady_load_keeps_its_connections(void **state)
     server_stop(&s);
 }
 
+/* Echoes the request headers the test sends, Expect (or "-") and the body's
+ * length. */
+static void serve_headers(struct evhttp_request *req, void *arg)
+{
+    server_t *s = arg;
+    s->served++;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *names[] = {"Content-Type", "X-Request-Id", "Authorization", "Expect"};
+    struct evbuffer *out = evbuffer_new();
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = evhttp_find_header(in, names[i]);
+        evbuffer_add_printf(out, "%s=%s\n", names[i], v ? v : "-");
+    }
+    evbuffer_add_printf(out, "body=%zu", evbuffer_get_length(evhttp_request_get_input_buffer(req)));
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+}
+
+static void one_call(server_t *s, lx_upstream_t *u, const lx_up_request_t *rq, call_t *k)
+{
+    int pending = 1;
+    lx_buf_init(&k->body, 0);
+    k->pending = &pending;
+    k->base = s->base;
+    assert_non_null(lx_up_call_start(u, rq, &handlers, k));
+    event_base_dispatch(s->base);
+    assert_true(k->done);
+    assert_int_equal(k->status, 200);
+    lx_buf_append_char(&k->body, '\0');
+}
+
+/* The request's headers all arrive, in order of the list; and a body over
+ * curl's 1 MB threshold is sent at once, not after "Expect: 100-continue". */
+static void test_headers_reach_the_server(void **state)
+{
+    (void)state;
+    server_t s;
+    server_start(&s);
+    evhttp_set_cb(s.http, "/headers", serve_headers, &s);
+    lx_upstream_t *u = lx_upstream_new(s.base);
+    char url[100];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/headers", s.port);
+    const char *hdrs[] = {"Content-Type: application/json", "X-Request-Id: req_0123456789",
+                          "Authorization: Bearer sk-test-abcdef"};
+    size_t big = 3 << 20;
+    char *body = malloc(big);
+    memset(body, 'x', big);
+    for (int round = 0; round < 2; round++) { /* the second reuses the pooled handle */
+        lx_up_request_t rq = {.url = url,
+                              .headers = hdrs,
+                              .nheaders = 3,
+                              .body = round ? body : "{}",
+                              .body_len = round ? big : 2,
+                              .timeouts = timeouts};
+        call_t k = {0};
+        one_call(&s, u, &rq, &k);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "Content-Type=application/json\nX-Request-Id=req_0123456789\n"
+                 "Authorization=Bearer sk-test-abcdef\nExpect=-\nbody=%zu",
+                 round ? big : 2);
+        assert_string_equal(k.body.p, want);
+        lx_buf_free(&k.body);
+    }
+    /* No headers of the caller's: only curl's own and the Expect removal. */
+    lx_up_request_t rq = {.url = url, .body = "{}", .body_len = 2, .timeouts = timeouts};
+    call_t k = {0};
+    one_call(&s, u, &rq, &k);
+    assert_string_equal(k.body.p, "Content-Type=application/x-www-form-urlencoded\n"
+                                  "X-Request-Id=-\nAuthorization=-\nExpect=-\nbody=2");
+    lx_buf_free(&k.body);
+    free(body);
+    lx_upstream_free(u);
+    server_stop(&s);
+}
+
 static void test_cache_entries(void **state)
 {
     (void)state;
@@ -297,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_each_call_reaches_its_url),
         cmocka_unit_test(test_more_urls_than_the_cache_holds),
         cmocka_unit_test(test_steady_load_keeps_its_connections),
+        cmocka_unit_test(test_headers_reach_the_server),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     lx_upstream_global_cleanup();
