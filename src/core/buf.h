@@ -10,6 +10,7 @@
 #include "core/common.h"
 
 #include <stdarg.h>
+#include <string.h> /* memcpy, in the inline append */
 
 typedef struct {
     char *p;
