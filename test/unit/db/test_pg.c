@@ -460,6 +460,186 @@ static void test_error_fails_only_its_query(void **state)
     lx_pg_free(pg);
 }
 
+/* ---- COPY ---- */
+
+typedef struct {
+    int seq[16];
+    int n;
+} seen_t;
+
+typedef struct {
+    seen_t *seen;
+    int id;
+    cap_t cap;
+} tagged_t;
+
+static void tagged_cb(const lx_pg_result_t *r, void *arg)
+{
+    tagged_t *t = arg;
+    if (t->seen->n < 16)
+        t->seen->seq[t->seen->n++] = t->id;
+    cap_cb(r, &t->cap);
+}
+
+static int copy_in(lx_pg_t *pg, const char *sql, const char *data, tagged_t *t)
+{
+    return lx_pg_copy_in(pg, sql, data, strlen(data), tagged_cb, t);
+}
+
+static int tagged_query(lx_pg_t *pg, const char *sql, tagged_t *t)
+{
+    return lx_pg_query(pg, sql, 0, NULL, 0, tagged_cb, t);
+}
+
+/* A COPY waits for the queries before it, those after it wait for it, and
+ * the connection is back in pipeline mode afterwards (prepared statements
+ * included). */
+static void test_copy_between_queries(void **state)
+{
+    env_t *e = *state;
+    lx_pg_opts_t o = opts_for(e);
+    lx_pg_t *pg = open_pg(e, &o);
+    assert_int_equal(lx_pg_prepare(pg, "twice", "SELECT 2 * $1::int", 1), LX_OK);
+    const char *three[] = {"3"};
+    seen_t seen = {0};
+    tagged_t t[6];
+    for (int i = 0; i < 6; i++)
+        t[i] = (tagged_t){.seen = &seen, .id = i};
+    assert_int_equal(tagged_query(pg, "CREATE TEMP TABLE t_copy (a int, b text)", &t[0]), LX_OK);
+    assert_int_equal(tagged_query(pg, "SELECT pg_sleep(0.05)", &t[1]), LX_OK);
+    assert_int_equal(copy_in(pg, "COPY t_copy FROM STDIN", "1\tone\n2\ttwo\n3\t\\N\n", &t[2]),
+                     LX_OK);
+    assert_int_equal(tagged_query(pg, "SELECT count(*), count(b) FROM t_copy", &t[3]), LX_OK);
+    assert_int_equal(lx_pg_query(pg, "twice", 1, three, LX_PG_PREPARED, tagged_cb, &t[4]), LX_OK);
+    assert_int_equal(copy_in(pg, "SELECT 1; COPY t_copy FROM STDIN", "4\tfour\n", &t[5]), LX_OK);
+    assert_int_equal(lx_pg_pending(pg), 6);
+    assert_true(run_until(e, &seen.n, 6, 5000));
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(seen.seq[i], i);
+        assert_true(t[i].cap.ok);
+    }
+    assert_int_equal(t[2].cap.affected, 3);
+    assert_string_equal(t[3].cap.val[0][0], "3");
+    assert_string_equal(t[3].cap.val[0][1], "2");
+    assert_string_equal(t[4].cap.val[0][0], "6");
+    assert_int_equal(t[5].cap.affected, 1);
+
+    cap_t after = {0};
+    assert_int_equal(query(pg, "SELECT count(*) FROM t_copy", &after), LX_OK);
+    assert_true(run_until(e, &after.calls, 1, 5000));
+    assert_true(after.ok);
+    assert_string_equal(after.val[0][0], "4");
+    assert_int_equal(lx_pg_pending(pg), 0);
+    lx_pg_free(pg);
+}
+
+/* A failing statement before the COPY, or bad COPY data, fails that COPY
+ * alone: nothing of it is committed and the queries behind it run. */
+static void test_copy_failure_commits_nothing(void **state)
+{
+    env_t *e = *state;
+    lx_pg_opts_t o = opts_for(e);
+    lx_pg_t *pg = open_pg(e, &o);
+    seen_t seen = {0};
+    tagged_t t[5];
+    for (int i = 0; i < 5; i++)
+        t[i] = (tagged_t){.seen = &seen, .id = i};
+    assert_int_equal(tagged_query(pg, "CREATE TEMP TABLE t_copy (a int PRIMARY KEY)", &t[0]),
+                     LX_OK);
+    assert_int_equal(copy_in(pg,
+                             "INSERT INTO t_copy VALUES (100); SELECT 1/0; "
+                             "COPY t_copy FROM STDIN",
+                             "1\n", &t[1]),
+                     LX_OK);
+    assert_int_equal(copy_in(pg, "INSERT INTO t_copy VALUES (200); COPY t_copy FROM STDIN",
+                             "2\nnot a number\n3\n", &t[2]),
+                     LX_OK);
+    assert_int_equal(copy_in(pg, "COPY t_copy FROM STDIN", "7\n8\n", &t[3]), LX_OK);
+    assert_int_equal(
+        tagged_query(pg, "SELECT string_agg(a::text, ',' ORDER BY a) FROM t_copy", &t[4]), LX_OK);
+    assert_true(run_until(e, &seen.n, 5, 5000));
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(seen.seq[i], i);
+    assert_false(t[1].cap.ok);
+    assert_string_equal(t[1].cap.sqlstate, "22012");
+    assert_false(t[2].cap.ok);
+    assert_string_equal(t[2].cap.sqlstate, "22P02"); /* invalid_text_representation */
+    assert_true(t[3].cap.ok);
+    assert_int_equal(t[3].cap.affected, 2);
+    assert_true(t[4].cap.ok);
+    assert_string_equal(t[4].cap.val[0][0], "7,8");
+    assert_true(lx_pg_connected(pg));
+    assert_int_equal(e->downs, 0);
+    lx_pg_free(pg);
+}
+
+/* COPY data far larger than a socket buffer goes out in parts. */
+static void test_copy_large_data(void **state)
+{
+    env_t *e = *state;
+    lx_pg_opts_t o = opts_for(e);
+    lx_pg_t *pg = open_pg(e, &o);
+    cap_t made = {0}, copied = {0}, sum = {0};
+    assert_int_equal(query(pg, "CREATE TEMP TABLE t_copy (a int, pad text)", &made), LX_OK);
+    enum { ROWS = 40000 };
+    char pad[201];
+    memset(pad, 'p', 200);
+    pad[200] = '\0';
+    size_t cap = (size_t)ROWS * 220, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (int i = 1; i <= ROWS; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%d\t%s\n", i, pad);
+    assert_int_equal(lx_pg_copy_in(pg, "COPY t_copy FROM STDIN", buf, n, cap_cb, &copied), LX_OK);
+    free(buf); /* copied at submit */
+    assert_int_equal(query(pg, "SELECT sum(a), sum(length(pad)) FROM t_copy", &sum), LX_OK);
+    assert_true(run_until(e, &sum.calls, 1, 20000));
+    assert_true(made.ok);
+    assert_true(copied.ok);
+    assert_int_equal(copied.affected, ROWS);
+    assert_true(sum.ok);
+    assert_string_equal(sum.val[0][0], "800020000");
+    assert_string_equal(sum.val[0][1], "8000000");
+    lx_pg_free(pg);
+}
+
+/* The connection lost during a COPY: the COPY fails, the next connection
+ * starts in pipeline mode and runs what waited behind it. */
+static void test_copy_connection_lost(void **state)
+{
+    env_t *e = *state;
+    lx_pg_opts_t o = opts_for(e);
+    lx_pg_t *pg = open_pg(e, &o);
+    cap_t pid = {0}, copy = {0}, behind = {0};
+    assert_int_equal(query(pg, "SELECT pg_backend_pid()", &pid), LX_OK);
+    assert_true(run_until(e, &pid.calls, 1, 5000));
+    assert_int_equal(lx_pg_copy_in(pg,
+                                   "CREATE TEMP TABLE t_copy (a int); SELECT pg_sleep(10); "
+                                   "COPY t_copy FROM STDIN",
+                                   "1\n", 2, cap_cb, &copy),
+                     LX_OK);
+    assert_int_equal(query(pg, "SELECT 42", &behind), LX_OK);
+    run_for(e, 100);
+    assert_int_equal(copy.calls, 0);
+    assert_int_equal(behind.calls, 0);
+
+    PGconn *admin = PQconnectdb(g_conninfo);
+    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    const char *tp[] = {pid.val[0][0]};
+    PQclear(
+        PQexecParams(admin, "SELECT pg_terminate_backend($1::int)", 1, NULL, tp, NULL, NULL, 0));
+    PQfinish(admin);
+
+    assert_true(run_until(e, &copy.calls, 1, 5000));
+    assert_false(copy.ok);
+    assert_true(run_until(e, &behind.calls, 1, 5000));
+    assert_true(behind.ok);
+    assert_string_equal(behind.val[0][0], "42");
+    assert_int_equal(e->downs, 1);
+    assert_int_equal(e->ups, 2);
+    lx_pg_free(pg);
+}
+
 static void test_statement_timeout(void **state)
 {
     env_t *e = *state;
@@ -837,6 +1017,10 @@ int main(void)
         T(test_thousand_queued_in_order),
         T(test_large_parameters_flush_in_parts),
         T(test_error_fails_only_its_query),
+        T(test_copy_between_queries),
+        T(test_copy_failure_commits_nothing),
+        T(test_copy_large_data),
+        T(test_copy_connection_lost),
         T(test_statement_timeout),
         T(test_reentrant_submit_from_callback),
         T(test_reconnect_after_backend_terminated),
