@@ -27,12 +27,6 @@
  * PQconnectStart resolves a host name with getaddrinfo, which blocks; give a
  * numeric address (hostaddr=) or a unix socket directory on the hot path.
  *
- * A COPY (lx_pg_copy_in) cannot run in pipeline mode. It waits at the head
- * of the queue until every query before it is answered, then the connection
- * leaves pipeline mode, sends it as one simple query, streams its data on
- * the server's CopyInResponse, and re-enters pipeline mode once its last
- * result is read; the queries behind it wait meanwhile.
- *
  * lx_pg_new returns NULL for a conninfo that does not parse (start-up
  * fails fast); a server that cannot be reached is retried forever. */
 #include "db/pg.h"
@@ -43,7 +37,6 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <libpq-fe.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -56,7 +49,7 @@
 #define MAX_PARAMS         65535 /* the protocol's limit */
 
 typedef enum { ST_WAIT, ST_CONNECTING, ST_READY, ST_CLOSING } state_t;
-typedef enum { IT_QUERY, IT_SETUP, IT_PREPARE, IT_COPY } kind_t;
+typedef enum { IT_QUERY, IT_SETUP, IT_PREPARE } kind_t;
 
 typedef struct stmt {
     struct stmt *next;
@@ -75,8 +68,6 @@ typedef struct item {
     const int *lengths;        /* binary parameters: their lengths (else NULL) */
     const int *formats;        /* binary parameters: all 1 (else NULL) */
     const stmt_t *stmt;        /* IT_PREPARE */
-    const char *data;          /* IT_COPY: the COPY stream (same allocation) */
-    size_t len;
     lx_pg_cb cb;
     void *arg;
     PGresult *res; /* the query's result, kept until its sync arrives */
@@ -118,8 +109,7 @@ struct lx_pg {
     fifo_t waiting;  /* user queries not sent yet */
     fifo_t inflight; /* sent (user and internal), waiting for their sync */
     int user_inflight;
-    item_t *copying; /* the COPY in flight (out of pipeline mode), if any */
-    int cb_depth;    /* > 0 while one of our callbacks runs */
+    int cb_depth; /* > 0 while one of our callbacks runs */
 };
 
 static void sock_cb(evutil_socket_t fd, short what, void *arg);
@@ -296,7 +286,7 @@ static void deliver(lx_pg_t *pg, item_t *it, PGresult *res, const char *err)
     lx_pg_result_t r;
     r.res = res;
     r.error = err ? err : result_error(res, r.ebuf, sizeof r.ebuf);
-    if (it->kind == IT_QUERY || it->kind == IT_COPY) {
+    if (it->kind == IT_QUERY) {
         if (it->cb) {
             pg->cb_depth++;
             it->cb(&r, it->arg);
@@ -366,7 +356,6 @@ static void drop_conn(lx_pg_t *pg)
         pg->conn = NULL;
     }
     pg->setup_sent = false;
-    pg->copying = NULL;
     for (stmt_t *s = pg->stmts; s; s = s->next)
         s->sent = false;
 }
@@ -397,28 +386,6 @@ static int send_sync(PGconn *conn)
 #endif
 }
 
-/* libpq did not take the item. Returns false: the connection is lost
- * (conn_lost has run, callbacks too). */
-static bool send_failed(lx_pg_t *pg, item_t *it)
-{
-    PGconn *conn = pg->conn;
-    if (PQstatus(conn) == CONNECTION_BAD) {
-        /* Not sent: a user query waits for the next connection. */
-        if (it->kind == IT_QUERY || it->kind == IT_COPY)
-            fifo_push_front(&pg->waiting, it);
-        else
-            item_free(it);
-    } else {
-        /* libpq refused it for another reason; what it left in its
-         * output buffer is unknown, so start over on a new connection
-         * and fail this query (after those before it). */
-        it->err = trimmed_dup(PQerrorMessage(conn));
-        fifo_push(&pg->inflight, it);
-    }
-    conn_lost(pg, PQerrorMessage(conn));
-    return false;
-}
-
 /* Sends one item and its sync and moves it to the in-flight FIFO. Returns
  * false when the connection was lost (conn_lost has run, callbacks too). */
 static bool send_item(lx_pg_t *pg, item_t *it)
@@ -442,8 +409,23 @@ static bool send_item(lx_pg_t *pg, item_t *it)
         ok = PQsendQueryParams(conn, it->sql, it->nparams, NULL, it->params, NULL, NULL, 0);
         break;
     }
-    if (!ok)
-        return send_failed(pg, it);
+    if (!ok) {
+        if (PQstatus(conn) == CONNECTION_BAD) {
+            /* Not sent: a user query waits for the next connection. */
+            if (it->kind == IT_QUERY)
+                fifo_push_front(&pg->waiting, it);
+            else
+                item_free(it);
+        } else {
+            /* libpq refused it for another reason; what it left in its
+             * output buffer is unknown, so start over on a new connection
+             * and fail this query (after those before it). */
+            it->err = trimmed_dup(PQerrorMessage(conn));
+            fifo_push(&pg->inflight, it);
+        }
+        conn_lost(pg, PQerrorMessage(conn));
+        return false;
+    }
     fifo_push(&pg->inflight, it);
     if (it->kind == IT_QUERY)
         pg->user_inflight++;
@@ -464,32 +446,12 @@ static void flush(lx_pg_t *pg)
     watch(pg, r > 0 ? (short)(EV_READ | EV_WRITE) : (short)EV_READ);
 }
 
-/* A query waits that could go out now. */
-static bool can_send(const lx_pg_t *pg)
-{
-    const item_t *next = pg->waiting.head;
-    return next && pg->user_inflight < MAX_INFLIGHT && pg->copying == NULL &&
-           (next->kind != IT_COPY || pg->inflight.head == NULL);
-}
-
-/* Sends a COPY, out of pipeline mode (nothing is in flight), as one simple
- * query; its data follows when the server asks for it (read_results).
- * Returns false when the connection was lost. */
-static bool send_copy(lx_pg_t *pg, item_t *it)
-{
-    if (!PQexitPipelineMode(pg->conn) || !PQsendQuery(pg->conn, it->sql))
-        return send_failed(pg, it);
-    fifo_push(&pg->inflight, it);
-    pg->user_inflight++;
-    pg->copying = it;
-    return true;
-}
-
 /* Sends the session setup and the prepares the connection lacks, then queued
- * queries up to the in-flight limit (a COPY alone, once the pipeline has
- * drained). Returns false when the connection was lost. */
-static bool send_waiting(lx_pg_t *pg)
+ * queries up to the in-flight limit, then flushes. */
+static void pump(lx_pg_t *pg)
 {
+    if (pg->state != ST_READY)
+        return;
     if (!pg->setup_sent) {
         const char *params[2] = {pg->timeout_str, pg->app_name};
         item_t *it = item_new(IT_SETUP,
@@ -499,7 +461,7 @@ static bool send_waiting(lx_pg_t *pg)
                               pg->app_name ? 2 : 1, params);
         pg->setup_sent = true;
         if (!send_item(pg, it))
-            return false;
+            return;
     }
     for (stmt_t *s = pg->stmts; s; s = s->next) {
         if (s->sent)
@@ -508,27 +470,18 @@ static bool send_waiting(lx_pg_t *pg)
         it->stmt = s;
         s->sent = true;
         if (!send_item(pg, it))
-            return false;
+            return;
     }
     while (pg->waiting.head && pg->user_inflight < MAX_INFLIGHT) {
-        if (pg->waiting.head->kind == IT_COPY)
-            return pg->inflight.head || send_copy(pg, fifo_pop(&pg->waiting));
         if (!send_item(pg, fifo_pop(&pg->waiting)))
-            return false;
+            return;
     }
-    return true;
-}
-
-/* Sends what may go now (nothing new while a COPY runs), then flushes. */
-static void pump(lx_pg_t *pg)
-{
-    if (pg->state != ST_READY || (pg->copying == NULL && !send_waiting(pg)))
-        return;
     flush(pg);
     /* When the socket is full, libpq reads from it while sending (to avoid
      * a deadlock). What it read sits in its buffer, and no READ event will
      * announce it: parse it now. Freed slots let more go out: kick again. */
-    if (pg->state == ST_READY && pg->inflight.head && read_results(pg, false) && can_send(pg))
+    if (pg->state == ST_READY && pg->inflight.head && read_results(pg, false) && pg->waiting.head &&
+        pg->user_inflight < MAX_INFLIGHT)
         kick(pg);
 }
 
@@ -571,50 +524,6 @@ static void conn_lost(lx_pg_t *pg, const char *why)
 
 /* ---- receiving ---- */
 
-static void keep_result(item_t *it, PGresult *r)
-{
-    if (it->res && res_failed(it->res)) {
-        PQclear(r); /* keep the first error */
-    } else {
-        PQclear(it->res);
-        it->res = r;
-    }
-}
-
-/* One result of the COPY in flight (NULL: it has no more). Its data goes
- * when the server asks for it; after its last result the connection goes
- * back to pipeline mode and the COPY is answered. Returns false when the
- * connection was lost. */
-static bool copy_result(lx_pg_t *pg, PGresult *r)
-{
-    PGconn *conn = pg->conn;
-    item_t *it = pg->copying;
-    if (r && PQresultStatus(r) == PGRES_COPY_IN) {
-        PQclear(r);
-        if (PQputCopyData(conn, it->data, (int)it->len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
-            conn_lost(pg, PQerrorMessage(conn));
-            return false;
-        }
-        flush(pg);
-        return pg->state == ST_READY;
-    }
-    if (r) {
-        keep_result(it, r);
-        return true;
-    }
-    fifo_pop(&pg->inflight);
-    pg->user_inflight--;
-    pg->copying = NULL;
-    bool pipelined = PQenterPipelineMode(conn);
-    deliver(pg, it, it->res, NULL);
-    item_free(it);
-    if (!pipelined) {
-        conn_lost(pg, PQerrorMessage(conn));
-        return false;
-    }
-    return true;
-}
-
 /* Reads what the socket has (when readable) and completes every query whose
  * sync result is in libpq's buffer. Returns false when the connection was
  * lost. */
@@ -628,14 +537,6 @@ static bool read_results(lx_pg_t *pg, bool readable)
      * (say 57P01 from pg_terminate_backend) may precede the EOF. */
     while (pg->inflight.head && !PQisBusy(conn)) {
         PGresult *r = PQgetResult(conn);
-        if (pg->copying) {
-            if (!copy_result(pg, r)) {
-                free(why);
-                return false;
-            }
-            nulls = 0;
-            continue;
-        }
         if (r == NULL) {
             /* One NULL ends each query's results; two in a row mean libpq
              * has nothing more (it should not happen with entries left). */
@@ -646,7 +547,12 @@ static bool read_results(lx_pg_t *pg, bool readable)
         nulls = 0;
         item_t *it = pg->inflight.head;
         if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
-            keep_result(it, r);
+            if (it->res && res_failed(it->res)) {
+                PQclear(r); /* keep the first error */
+            } else {
+                PQclear(it->res);
+                it->res = r;
+            }
             continue;
         }
         PQclear(r);
@@ -886,15 +792,6 @@ int lx_pg_prepare(lx_pg_t *pg, const char *name, const char *sql, int nparams)
     return LX_OK;
 }
 
-static void enqueue(lx_pg_t *pg, item_t *it, lx_pg_cb cb, void *arg)
-{
-    it->cb = cb;
-    it->arg = arg;
-    fifo_push(&pg->waiting, it);
-    if (can_send(pg))
-        kick(pg);
-}
-
 static int submit(lx_pg_t *pg, const char *sql, int nparams, const char *const *params,
                   const int *lengths, unsigned flags, lx_pg_cb cb, void *arg)
 {
@@ -905,7 +802,11 @@ static int submit(lx_pg_t *pg, const char *sql, int nparams, const char *const *
         return LX_ERROR;
     item_t *it = item_new_with(IT_QUERY, sql, nparams, params, lengths);
     it->flags = flags;
-    enqueue(pg, it, cb, arg);
+    it->cb = cb;
+    it->arg = arg;
+    fifo_push(&pg->waiting, it);
+    if (pg->user_inflight < MAX_INFLIGHT)
+        kick(pg);
     return LX_OK;
 }
 
@@ -924,27 +825,6 @@ int lx_pg_query_binary(lx_pg_t *pg, const char *sql, int nparams, const char *co
         if (params && params[i] && lengths[i] < 0)
             return LX_ERROR;
     return submit(pg, sql, nparams, params, lengths, flags, cb, arg);
-}
-
-int lx_pg_copy_in(lx_pg_t *pg, const char *sql, const void *data, size_t len, lx_pg_cb cb,
-                  void *arg)
-{
-    if (pg == NULL || sql == NULL || (len > 0 && data == NULL) || len > INT_MAX ||
-        pg->state == ST_CLOSING || pg->waiting.n >= pg->max_queue)
-        return LX_ERROR;
-    size_t sql_len = strlen(sql) + 1;
-    item_t *it = lx_alloc(sizeof *it + sql_len + len);
-    memset(it, 0, sizeof *it);
-    char *p = (char *)(it + 1);
-    memcpy(p, sql, sql_len);
-    it->sql = p;
-    if (len > 0)
-        memcpy(p + sql_len, data, len);
-    it->data = p + sql_len;
-    it->len = len;
-    it->kind = IT_COPY;
-    enqueue(pg, it, cb, arg);
-    return LX_OK;
 }
 
 /* ---- results ---- */

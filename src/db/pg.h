@@ -61,17 +61,6 @@ int lx_pg_query(lx_pg_t *pg, const char *sql, int nparams, const char *const *pa
 int lx_pg_query_binary(lx_pg_t *pg, const char *sql, int nparams, const char *const *params,
                        const int *lengths, unsigned flags, lx_pg_cb cb, void *arg);
 
-/* Queues a COPY ... FROM STDIN with its whole data stream. sql is one
- * simple-protocol string without parameters: statements separated by ';',
- * the last one the COPY. They run as one implicit transaction: when one
- * fails, nothing of them is committed and the COPY's data is not sent. The
- * queries queued before it are answered first and those after it wait until
- * it is done (pipeline mode has no COPY). The callback gets the last
- * statement's result (lx_pg_affected: the rows copied) or the first error.
- * data is copied. Returns LX_OK, or LX_ERROR if the queue is full. */
-int lx_pg_copy_in(lx_pg_t *pg, const char *sql, const void *data, size_t len, lx_pg_cb cb,
-                  void *arg);
-
 /* ---- results (borrowed, valid during the callback) ---- */
 bool lx_pg_ok(const lx_pg_result_t *res);
 const char *lx_pg_error(const lx_pg_result_t *res);    /* NULL when ok */
