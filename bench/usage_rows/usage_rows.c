@@ -2,7 +2,7 @@
  * worker does, so that bench/scenarios/usage_rows.sh can measure what one
  * row costs the server.
  *
- *   llmux-usage-rows CONNINFO [--rows N] [--batch 1..256] [--legacy]
+ *   llmux-usage-rows CONNINFO [--rows N] [--batch 1..1024] [--legacy]
  *
  * By default the records go through the real sink (src/ai/usage_pg.c) on an
  * event loop with a non-blocking lx_pg connection: N records, pushed BATCH at
@@ -223,11 +223,11 @@ int main(int argc, char **argv)
             break;
         }
     }
-    /* The sink sends a batch when 256 records are queued: larger batches
-     * would not be one statement each. */
-    if (conninfo == NULL || rows <= 0 || batch <= 0 || batch > 256) {
-        fprintf(stderr,
-                "usage: llmux-usage-rows CONNINFO [--rows N] [--batch 1..256] [--legacy]\n");
+    /* The sink sends a batch when LX_USAGE_PG_FLUSH_AT records are queued:
+     * larger batches would not be one statement each. */
+    if (conninfo == NULL || rows <= 0 || batch <= 0 || batch > LX_USAGE_PG_FLUSH_AT) {
+        fprintf(stderr, "usage: llmux-usage-rows CONNINFO [--rows N] [--batch 1..%d] [--legacy]\n",
+                LX_USAGE_PG_FLUSH_AT);
         return 2;
     }
     rng ^= (uint64_t)lx_now_us();

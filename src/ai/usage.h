@@ -48,9 +48,12 @@ struct event_base;
 struct lx_pg;
 typedef struct lx_usage_pg lx_usage_pg_t;
 
+/* A batch goes out when this many records are queued (or at the 100 ms tick). */
+#define LX_USAGE_PG_FLUSH_AT 1024
+
 /* The Postgres sink of one worker: a bounded queue (capacity records;
  * overflow is counted and logged, never silent) flushed by a timer every
- * 100 ms or at 256 records, as one multi-row insert per batch. While the
+ * 100 ms or at LX_USAGE_PG_FLUSH_AT records, as one multi-row insert per batch. While the
  * database is away records stay queued and go out when it returns; a batch
  * whose answer was lost is sent again and inserts nothing the second time
  * (each sink numbers its batches in ai_usage_writers). */

@@ -31,9 +31,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define BATCH    500
+/* Large batches: a statement costs Postgres about 150 us beyond its rows
+ * (bench/scenarios/usage_rows.sh: 3.3-3.6 us per row in batches of 256,
+ * 2.9 in batches of 1,024). Under load a batch fills in well under the tick. */
+#define BATCH    2048
 #define BLOCK    128 /* records per block: 117 KB, under malloc's mmap threshold */
-#define FLUSH_AT 256
+#define FLUSH_AT LX_USAGE_PG_FLUSH_AT
 #define TICK_MS  100
 #define NCOLS    15 /* the usage arrays; then the writer id and the batch number */
 #define NPARAMS  (NCOLS + 2)
