@@ -15,14 +15,14 @@
 #            the id put back, text arrays, ON CONFLICT (record_id))
 #
 # Environment: BUILD (build-release), PG_DIR ($BUILD/usage-rows-pg),
-# PG_PORT (5482), ROWS (200000), BATCH (256), RUNS (3),
+# PG_PORT (5482), ROWS (200000), BATCH (1024: a full batch of the sink), RUNS (3),
 # VARIANTS ("legacy current"). Prints each run and the medians.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 cd "$LX_ROOT"
 BUILD=${BUILD:-build-release}
 PG_DIR=${PG_DIR:-$BUILD/usage-rows-pg}; PG_PORT=${PG_PORT:-5482}
-ROWS=${ROWS:-200000}; BATCH=${BATCH:-256}; RUNS=${RUNS:-3}; VARIANTS=${VARIANTS:-legacy current}
+ROWS=${ROWS:-200000}; BATCH=${BATCH:-1024}; RUNS=${RUNS:-3}; VARIANTS=${VARIANTS:-legacy current}
 lx_need $LX_PKGS_BUILD postgresql postgresql-client
 lx_build "$BUILD" --buildtype=release -Dtests=false
 BIN=$BUILD/src/llmux; DRIVER=$BUILD/bench/usage_rows/llmux-usage-rows

@@ -57,6 +57,8 @@ static const char *const openai_cases[] = {
     "{\"prompt_tokens_details\":null,\"prompt_tokens\":9223372036854775807}",
     "{\"nested\":{\"prompt_tokens\":99},\"prompt_tokens\":3}",
     "{\"prompt_tokens_details\":{\"cached_tokens\":true},\"prompt_tokens\":3}",
+    "{\"prompt\\u005ftokens\":4,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached\\u005f"
+    "tokens\":1}}",
     "{}",
     "null",
     "[1,2]",
@@ -83,6 +85,7 @@ static const char *const anthropic_cases[] = {
     "{\"output_tokens\":42}",
     "{\"input_tokens\":null,\"output_tokens\":7,\"cache_read_input_tokens\":4}",
     "{\"input_tokens\":2.0,\"output_tokens\":7}",
+    "{\"output_tokens\":1,\"cache_read_input\\u005ftokens\":6,\"input_tokens\":3}",
     "{}",
     "\"text\"",
 };
