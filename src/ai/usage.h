@@ -53,10 +53,10 @@ typedef struct lx_usage_pg lx_usage_pg_t;
 
 /* The Postgres sink of one worker: a bounded queue (capacity records;
  * overflow is counted and logged, never silent) flushed by a timer every
- * 100 ms or at LX_USAGE_PG_FLUSH_AT records, as one multi-row insert per batch. While the
- * database is away records stay queued and go out when it returns; a batch
- * whose answer was lost is sent again and inserts nothing the second time
- * (each sink numbers its batches in ai_usage_writers). */
+ * 100 ms or at LX_USAGE_PG_FLUSH_AT records, as one multi-row insert per
+ * batch. While the database is away records stay queued and go out when it
+ * returns; a batch whose answer was lost is sent again and inserts nothing
+ * the second time (each sink numbers its batches in ai_usage_writers). */
 lx_usage_pg_t *lx_usage_pg_new(struct event_base *base, struct lx_pg *pg, size_t capacity);
 lx_usage_sink_t *lx_usage_pg_sink(lx_usage_pg_t *s);
 /* Records queued and not yet confirmed written. */
