@@ -777,7 +777,7 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
     int k = lx_group_order((lx_group_t *)&g->sel, &route_conf, lx_wall_ms(), &rng, order,
                            LX_MIN(max, LX_CALL_MAX_TARGETS), &excl);
     /* x-llmux-provider: the caller's preferred provider(s) among the members */
-    const char *pref = lx_req_header(req, "x-llmux-provider");
+    const char *pref = lx_req_hdr(req, LX_HDR_LLMUX_PROVIDER);
     if (pref && pref[0] && k > 0) {
         int kept = 0;
         for (int i = 0; i < k; i++)
@@ -890,8 +890,8 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
             cands[n++] = base;
         }
     }
-    const char *pref = lx_req_header(req, "x-llmux-provider");
-    const char *route = lx_req_header(req, "x-llmux-route");
+    const char *pref = lx_req_hdr(req, LX_HDR_LLMUX_PROVIDER);
+    const char *route = lx_req_hdr(req, LX_HDR_LLMUX_ROUTE);
     lx_route_request_t rq = {.need_caps = need,
                              .prompt_tokens = prompt_tokens,
                              .max_tokens = max_tokens,

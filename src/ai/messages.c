@@ -130,8 +130,8 @@ static int messages_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
                      canon,
                      lx_req_body(req),
                      stream,
-                     lx_req_header(req, "anthropic-version"),
-                     lx_req_header(req, "anthropic-beta")};
+                     lx_req_hdr(req, LX_HDR_ANTHROPIC_VERSION),
+                     lx_req_hdr(req, LX_HDR_ANTHROPIC_BETA)};
     return lx_ai_run_call(a, &o, msg_build, x, msg_ctx_free);
 }
 

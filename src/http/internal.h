@@ -32,6 +32,7 @@ struct lx_conn {
     conn_phase_t phase;
     int nheaders;
     size_t header_bytes;
+    const char *known[LX_HDR_COUNT]; /* of the head being read (hook_header) */
 };
 
 typedef enum {
@@ -60,6 +61,7 @@ struct lx_req {
     bool anthropic;
     bool chunked;
     bool corked; /* stream writes collect in the worker's cork_buf until lx_req_uncork */
+    const char *known[LX_HDR_COUNT]; /* values in r->headers_in */
     char id[LX_REQUEST_ID_MAX + 1];
     char key_id[64];
     /* Extra response headers: names and values are NUL-terminated strings
@@ -109,6 +111,8 @@ struct lx_http_server {
 /* request.c */
 void lx_http_cork_flush_cb(evutil_socket_t fd, short what, void *arg);
 lx_req_t *lx_req_new(lx_conn_t *c, evhtp_request_t *r);
+/* Which lx_hdr_t a header name is, or LX_HDR_COUNT. */
+lx_hdr_t lx_hdr_classify(const char *name, size_t len);
 void lx_req_free(lx_req_t *req);
 /* Renders a complete response (head + body) into out. */
 void lx_render_response(lx_req_t *req, struct evbuffer *out, int status, const char *ctype,

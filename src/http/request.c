@@ -29,7 +29,8 @@ lx_req_t *lx_req_new(lx_conn_t *c, evhtp_request_t *r)
     req->t_start_us = lx_now_us();
     req->state = REQ_READING;
     req->http10 = r->proto == EVHTP_PROTO_10;
-    const char *rid = evhtp_header_find(r->headers_in, "X-Request-Id");
+    memcpy(req->known, c->known, sizeof req->known);
+    const char *rid = req->known[LX_HDR_REQUEST_ID];
     if (rid && lx_request_id_valid(rid, strlen(rid)))
         snprintf(req->id, sizeof req->id, "%s", rid);
     else
@@ -96,6 +97,35 @@ const char *lx_req_query(lx_req_t *req, const char *name)
 const char *lx_req_header(const lx_req_t *req, const char *name)
 {
     return evhtp_header_find(req->r->headers_in, name);
+}
+
+static const struct {
+    const char *name;
+    size_t len;
+} known_names[LX_HDR_COUNT] = {
+#define KNOWN(id, s) [id] = {s, sizeof s - 1}
+    KNOWN(LX_HDR_REQUEST_ID, "X-Request-Id"),
+    KNOWN(LX_HDR_CONTENT_LENGTH, "Content-Length"),
+    KNOWN(LX_HDR_AUTHORIZATION, "Authorization"),
+    KNOWN(LX_HDR_X_API_KEY, "x-api-key"),
+    KNOWN(LX_HDR_LLMUX_PROVIDER, "x-llmux-provider"),
+    KNOWN(LX_HDR_LLMUX_ROUTE, "x-llmux-route"),
+    KNOWN(LX_HDR_ANTHROPIC_VERSION, "anthropic-version"),
+    KNOWN(LX_HDR_ANTHROPIC_BETA, "anthropic-beta"),
+#undef KNOWN
+};
+
+lx_hdr_t lx_hdr_classify(const char *name, size_t len)
+{
+    for (int i = 0; i < LX_HDR_COUNT; i++)
+        if (known_names[i].len == len && strncasecmp(known_names[i].name, name, len) == 0)
+            return (lx_hdr_t)i;
+    return LX_HDR_COUNT;
+}
+
+const char *lx_req_hdr(const lx_req_t *req, lx_hdr_t h)
+{
+    return h < LX_HDR_COUNT ? req->known[h] : NULL;
 }
 
 lx_str_t lx_req_body(lx_req_t *req)
@@ -166,14 +196,14 @@ bool lx_req_streaming(const lx_req_t *req)
 
 lx_str_t lx_req_api_key(const lx_req_t *req)
 {
-    const char *auth = lx_req_header(req, "Authorization");
+    const char *auth = req->known[LX_HDR_AUTHORIZATION];
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
         const char *k = auth + 7;
         while (*k == ' ')
             k++;
         return lx_str(k);
     }
-    const char *x = lx_req_header(req, "x-api-key");
+    const char *x = req->known[LX_HDR_X_API_KEY];
     return x ? lx_str(x) : LX_NULL_STR;
 }
 

@@ -28,6 +28,21 @@ lx_str_t lx_req_query_raw(const lx_req_t *req);
 const char *lx_req_query(lx_req_t *req, const char *name);
 /* Header value (case-insensitive name) or NULL; borrowed. */
 const char *lx_req_header(const lx_req_t *req, const char *name);
+/* The headers llmux itself reads, picked out while the head is parsed, so
+ * that reading one does not walk the client's header list (an SDK sends a
+ * dozen or more). The first of repeated headers wins, as in lx_req_header. */
+typedef enum {
+    LX_HDR_REQUEST_ID,
+    LX_HDR_CONTENT_LENGTH,
+    LX_HDR_AUTHORIZATION,
+    LX_HDR_X_API_KEY,
+    LX_HDR_LLMUX_PROVIDER,
+    LX_HDR_LLMUX_ROUTE,
+    LX_HDR_ANTHROPIC_VERSION,
+    LX_HDR_ANTHROPIC_BETA,
+    LX_HDR_COUNT
+} lx_hdr_t;
+const char *lx_req_hdr(const lx_req_t *req, lx_hdr_t h);
 /* The whole body, contiguous; borrowed. */
 lx_str_t lx_req_body(lx_req_t *req);
 /* The body as a JSON object (depth-limited, duplicate keys refused; new

@@ -103,6 +103,7 @@ static evhtp_res hook_headers_start(evhtp_request_t *r, void *arg)
     }
     c->nheaders = 0;
     c->header_bytes = 0;
+    memset(c->known, 0, sizeof c->known);
     return EVHTP_RES_OK;
 }
 
@@ -116,6 +117,9 @@ static evhtp_res hook_header(evhtp_request_t *r, evhtp_header_t *h, void *arg)
         conn_reject(c, LX_E_HEADERS_TOO_LARGE);
         return EVHTP_RES_ERROR;
     }
+    lx_hdr_t id = lx_hdr_classify(h->key, h->klen);
+    if (id != LX_HDR_COUNT && c->known[id] == NULL)
+        c->known[id] = h->val;
     return EVHTP_RES_OK;
 }
 
@@ -139,6 +143,7 @@ static const lx_route_t *route_find(lx_http_server_t *srv, evhtp_request_t *r, b
 
 static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *arg)
 {
+    (void)hdrs; /* hook_header kept the ones llmux reads */
     lx_conn_t *c = arg;
     lx_http_server_t *srv = c->srv;
     evtimer_del(&c->timer);
@@ -157,7 +162,7 @@ static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *a
         req->anthropic = true;
 
     /* Decide on the size from Content-Length before reading any of the body. */
-    const char *cl = evhtp_header_find(hdrs, "Content-Length");
+    const char *cl = c->known[LX_HDR_CONTENT_LENGTH];
     if (cl) {
         char *end;
         unsigned long long n = strtoull(cl, &end, 10);

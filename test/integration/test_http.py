@@ -45,6 +45,29 @@ class HttpLimits(unittest.TestCase):
         r = http("GET", self.lx.url + "/healthz", headers={"X-Request-Id": "bad id\"x"})
         self.assertTrue(r.headers["x-request-id"].startswith("req_"))
 
+    def test_known_headers_any_case_first_wins_per_request(self):
+        with socket.create_connection(("127.0.0.1", self.lx.port), timeout=5) as s:
+            f = s.makefile("rb")
+
+            def get(extra):
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n")
+                self.assertTrue(f.readline().startswith(b"HTTP/1.1 200"))
+                hdrs = {}
+                while (line := f.readline()) not in (b"\r\n", b""):
+                    k, v = line.decode().split(":", 1)
+                    hdrs[k.strip().lower()] = v.strip()
+                f.read(int(hdrs["content-length"]))
+                return hdrs
+
+            h = get(b"x-REQUEST-id: first-1\r\nX-Request-Id: second-2\r\n")
+            self.assertEqual(h["x-request-id"], "first-1")
+            # the next request on the connection does not see the last one's
+            self.assertTrue(get(b"").get("x-request-id", "").startswith("req_"))
+            self.assertEqual(get(b"X-REQUEST-ID: third-3\r\n")["x-request-id"], "third-3")
+        out = self.raw(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                       b"content-LENGTH: 99999\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 413 "), out[:100])
+
     def test_not_found_and_method_in_openai_shape(self):
         r = http("GET", self.lx.url + "/nope")
         self.assertEqual(r.status, 404)
