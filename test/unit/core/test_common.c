@@ -11,6 +11,7 @@
 #include "core/common.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void test_str_macros(void **state)
 {
@@ -118,6 +119,30 @@ static void test_alloc_wrappers(void **state)
     free(p);
 }
 
+/* lx_calloc takes small blocks from malloc (and clears them itself): a block
+ * just freed dirty, which malloc hands straight back, must come back zeroed,
+ * at each size up to the malloc path's limit and past it. */
+static void test_calloc_zeroes_reused_blocks(void **state)
+{
+    (void)state;
+    static const size_t sizes[][2] = {{1, 24},   {1, 568},  {4, 256},      {1, 1024},
+                                      {1, 1025}, {3, 1000}, {1, 64 * 1024}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t total = sizes[i][0] * sizes[i][1];
+        for (int round = 0; round < 3; round++) {
+            unsigned char *dirty = lx_alloc(total);
+            memset(dirty, 0xab, total);
+            free(dirty);
+            unsigned char *c = lx_calloc(sizes[i][0], sizes[i][1]);
+            for (size_t k = 0; k < total; k++)
+                if (c[k] != 0)
+                    fail_msg("lx_calloc(%zu, %zu): byte %zu is %#x", sizes[i][0], sizes[i][1], k,
+                             c[k]);
+            free(c);
+        }
+    }
+}
+
 static void test_copy_truncates_and_terminates(void **state)
 {
     (void)state;
@@ -156,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_str_ieq),
         cmocka_unit_test(test_strndup_strdup),
         cmocka_unit_test(test_alloc_wrappers),
+        cmocka_unit_test(test_calloc_zeroes_reused_blocks),
         cmocka_unit_test(test_copy_truncates_and_terminates),
         cmocka_unit_test(test_i64_str_matches_printf),
     };
