@@ -28,10 +28,12 @@ void *lx_alloc(size_t n)
 
 /* GCC folds malloc + memset back into calloc (its strlen pass); not here. */
 #if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("no-optimize-strlen")))
+#define KEEP_MEMSET __attribute__((optimize("no-optimize-strlen")))
+#else
+#define KEEP_MEMSET
 #endif
-void *
-lx_calloc(size_t count, size_t n)
+
+KEEP_MEMSET void *lx_calloc(size_t count, size_t n)
 {
     size_t total;
     if (!__builtin_mul_overflow(count, n, &total) && total - 1 < LX_CALLOC_VIA_MALLOC) {
