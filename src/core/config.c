@@ -87,6 +87,7 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->max_header_bytes = 32u << 10;
     cfg->max_headers = 100;
     cfg->header_timeout_ms = 10000;
+    cfg->body_timeout_ms = 60000;
     cfg->keepalive_timeout_ms = 75000;
     cfg->write_timeout_ms = 60000;
     cfg->drain_timeout_ms = 30000;
@@ -277,6 +278,10 @@ static const setting_t settings[] = {
     {"limits.max_headers", "LLMUX_MAX_HEADERS", NULL, T_INT, OFF(max_headers), 8, 1000},
     {"limits.header_timeout_ms", "LLMUX_HEADER_TIMEOUT_MS", NULL, T_INT, OFF(header_timeout_ms), 10,
      3600000},
+    {"limits.body_timeout_ms", "LLMUX_BODY_TIMEOUT_MS", NULL, T_INT, OFF(body_timeout_ms), 10,
+     3600000},
+    {"limits.max_connections", "LLMUX_MAX_CONNECTIONS", NULL, T_INT, OFF(max_connections), 0,
+     10000000},
     {"limits.keepalive_timeout_ms", "LLMUX_KEEPALIVE_TIMEOUT_MS", NULL, T_INT,
      OFF(keepalive_timeout_ms), 10, 3600000},
     {"limits.write_timeout_ms", "LLMUX_WRITE_TIMEOUT_MS", NULL, T_INT, OFF(write_timeout_ms), 10,

@@ -76,6 +76,8 @@ typedef struct {
     size_t max_header_bytes;
     int max_headers;
     int header_timeout_ms;
+    int body_timeout_ms; /* from the end of the head to the end of the body */
+    int max_connections; /* client connections, all workers together; 0: from the fd limit */
     int keepalive_timeout_ms;
     int write_timeout_ms;
     int drain_timeout_ms;

@@ -4,8 +4,8 @@
  * even though we will not read the rest of what it sends. Closing a socket
  * with unread input makes the kernel send RST, which can destroy the reply in
  * flight, so we write the reply, shut down our side, and keep reading and
- * discarding briefly (nginx's lingering close) before freeing. The server owns
- * every lingerer and frees the rest at shutdown. */
+ * discarding briefly (nginx's lingering close: at most 7 s in all) before
+ * freeing. The server owns every lingerer and frees the rest at shutdown. */
 #include "http/internal.h"
 
 #include <stdlib.h>
@@ -15,6 +15,7 @@ struct lingerer {
     struct lingerer *prev, *next;
     lx_http_server_t *srv;
     struct bufferevent *bev;
+    struct event deadline; /* a client that keeps sending cannot keep us lingering */
 };
 
 static void linger_free(struct lingerer *l)
@@ -25,6 +26,7 @@ static void linger_free(struct lingerer *l)
         l->srv->lingering = l->next;
     if (l->next)
         l->next->prev = l->prev;
+    event_del(&l->deadline);
     bufferevent_free(l->bev);
     free(l);
 }
@@ -36,6 +38,11 @@ static void discard_cb(struct bufferevent *bev, void *arg)
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    linger_free(arg);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     linger_free(arg);
 }
@@ -62,6 +69,9 @@ void lx_closer_start(lx_http_server_t *srv, struct bufferevent *bev, struct evbu
     srv->lingering = l;
     struct timeval wtv = {5, 0};
     bufferevent_set_timeouts(bev, NULL, &wtv);
+    struct timeval total = {7, 0};
+    evtimer_assign(&l->deadline, srv->base, deadline_cb, l);
+    evtimer_add(&l->deadline, &total);
     bufferevent_setcb(bev, NULL, written_cb, event_cb, l);
     bufferevent_write_buffer(bev, response);
     evbuffer_free(response);

@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/id.h"
+#include "http/framing.h"
 #include "http/server.h"
 
 #include <event2/buffer.h>
@@ -33,6 +34,10 @@ struct lx_conn {
     int nheaders;
     size_t header_bytes;
     const char *known[LX_HDR_COUNT]; /* of the head being read (hook_header) */
+    bool form_body;                  /* the head being read has a form-urlencoded Content-Type */
+    bool has_te;                     /* ... and a Transfer-Encoding (chunked) */
+    lx_framing_t framing; /* every byte the client sends, checked before evhtp parses it */
+    struct evbuffer_cb_entry *framing_entry;
 };
 
 typedef enum {
@@ -106,6 +111,14 @@ struct lx_http_server {
     lx_buf_t cork_buf;
     lx_req_t *cork_owner;
     struct event cork_flush;
+    int nconns, max_conns; /* open client connections, and this worker's share of the limit */
+    /* evhtp's own bufferevent callbacks (the same for every connection):
+     * ours run first and call them (server.c: conn_readcb, conn_writecb). */
+    bufferevent_data_cb evhtp_readcb, evhtp_writecb;
+    lx_conn_t *alive_probe;    /* cleared when that connection is freed */
+    struct event accept_pause; /* accepting resumes after a failed accept() */
+    int64_t accept_log_ms;     /* when accept errors were last logged */
+    uint64_t accept_errors_unlogged;
 };
 
 /* request.c */

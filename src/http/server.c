@@ -4,14 +4,20 @@
  * libevhtp traps handled here (see DESIGN.md): one evhtp per worker with
  * SO_REUSEPORT + TCP_NODELAY; our own connection list (evhtp keeps none);
  * limits decided in hooks with a real reply, because evhtp's own limits drop
- * the connection silently; a head deadline timer against slowloris. A reply
- * that must close the connection (408/413/431/400) is written on the
+ * the connection silently; head and body deadline timers against slowloris;
+ * a strict framing check (framing.c) over every byte before evhtp parses it,
+ * against request smuggling; a cap on open connections. A reply that must
+ * close the connection (400/408/413/415/431/501/503) is written on the
  * bufferevent we take over from evhtp (closer.c). */
 #include "http/internal.h"
+#include "core/clock.h"
 #include "core/log.h"
 
+#include <errno.h>
+#include <event2/listener.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 static void conn_arm(lx_conn_t *c, int ms)
 {
@@ -19,9 +25,21 @@ static void conn_arm(lx_conn_t *c, int ms)
     evtimer_add(&c->timer, &tv);
 }
 
+/* Stops the framing check on bev's input (bev may be the one taken over
+ * from evhtp, which outlives c). */
+static void framing_stop(lx_conn_t *c, struct bufferevent *bev)
+{
+    if (c->framing_entry && bev)
+        evbuffer_remove_cb_entry(bufferevent_get_input(bev), c->framing_entry);
+    c->framing_entry = NULL;
+}
+
 static void conn_unlink(lx_conn_t *c)
 {
     lx_http_server_t *srv = c->srv;
+    if (srv->alive_probe == c)
+        srv->alive_probe = NULL;
+    srv->nconns--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -42,15 +60,16 @@ static lx_conn_t *conn_of(evhtp_request_t *r)
 /* Takes the socket away from evhtp and answers with a final error, closing
  * afterwards. Our hooks are gone after this; the caller makes evhtp free its
  * connection (returning an error from a parser hook does that). */
-static void conn_reject(lx_conn_t *c, lx_err_t err)
+static void conn_reject(lx_conn_t *c, lx_err_t err, const char *message)
 {
     lx_http_server_t *srv = c->srv;
     struct bufferevent *bev = c->ec->bev;
     lx_req_t *req = c->req;
     atomic_fetch_add_explicit(&srv->stats.rejected, 1, memory_order_relaxed);
+    framing_stop(c, bev);
 
     struct evbuffer *out = evbuffer_new();
-    json_t *body = lx_error_body(req && req->anthropic, err, NULL, NULL);
+    json_t *body = lx_error_body(req && req->anthropic, err, message, NULL);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (req) {
@@ -63,6 +82,7 @@ static void conn_reject(lx_conn_t *c, lx_err_t err)
         lx_server_request_done(srv);
     } else {
         lx_req_t tmp = {.conn = c};
+        lx_request_id_new(tmp.id);
         lx_render_response(&tmp, out, lx_err_info(err)->status, "application/json", text,
                            strlen(text), true);
     }
@@ -78,12 +98,24 @@ static void conn_reject(lx_conn_t *c, lx_err_t err)
     free(c);
 }
 
+static bool framing_bad(const lx_conn_t *c)
+{
+    return c->framing.why != NULL;
+}
+
 static void conn_timer_cb(evutil_socket_t fd, short ev, void *arg)
 {
     lx_conn_t *c = arg;
-    if (c->phase == CONN_HEAD) {
-        evhtp_connection_t *ec = c->ec;
-        conn_reject(c, LX_E_REQUEST_TIMEOUT);
+    evhtp_connection_t *ec = c->ec;
+    if (framing_bad(c) && c->phase != CONN_ACTIVE) {
+        /* made active by framing_cb: evhtp must not parse what follows */
+        conn_reject(c, c->framing.err, c->framing.why);
+        evhtp_connection_free(ec);
+    } else if (c->phase == CONN_HEAD) {
+        conn_reject(c, LX_E_REQUEST_TIMEOUT, NULL);
+        evhtp_connection_free(ec);
+    } else if (c->phase == CONN_BODY) {
+        conn_reject(c, LX_E_REQUEST_TIMEOUT, "request body not received in time");
         evhtp_connection_free(ec);
     } else if (c->phase == CONN_IDLE) {
         evhtp_connection_free(c->ec); /* fini hook unlinks and frees c */
@@ -94,51 +126,112 @@ static void conn_timer_cb(evutil_socket_t fd, short ev, void *arg)
 
 static void hook_error(evhtp_request_t *r, evhtp_error_flags flags, void *arg);
 
+/* Every hook first refuses a stream the framing check has failed: evhtp
+ * may have parsed those bytes its own way. */
+static evhtp_res reject_bad_framing(lx_conn_t *c)
+{
+    conn_reject(c, c->framing.err, c->framing.why);
+    return EVHTP_RES_ERROR;
+}
+
 static evhtp_res hook_headers_start(evhtp_request_t *r, void *arg)
 {
     lx_conn_t *c = arg;
+    if (framing_bad(c))
+        return reject_bad_framing(c);
     if (c->phase == CONN_IDLE) {
         c->phase = CONN_HEAD;
         conn_arm(c, c->srv->cfg->header_timeout_ms);
     }
     c->nheaders = 0;
     c->header_bytes = 0;
+    c->form_body = c->has_te = false;
     memset(c->known, 0, sizeof c->known);
     return EVHTP_RES_OK;
+}
+
+static bool is_form_type(const char *v)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return strncasecmp(v, form, sizeof form - 1) == 0;
 }
 
 static evhtp_res hook_header(evhtp_request_t *r, evhtp_header_t *h, void *arg)
 {
     lx_conn_t *c = arg;
     const lx_config_t *cfg = c->srv->cfg;
+    if (framing_bad(c))
+        return reject_bad_framing(c);
     c->nheaders++;
     c->header_bytes += h->klen + h->vlen + 4;
     if (c->nheaders > cfg->max_headers || c->header_bytes > cfg->max_header_bytes) {
-        conn_reject(c, LX_E_HEADERS_TOO_LARGE);
+        conn_reject(c, LX_E_HEADERS_TOO_LARGE, NULL);
         return EVHTP_RES_ERROR;
     }
     lx_hdr_t id = lx_hdr_classify(h->key, h->klen);
     if (id != LX_HDR_COUNT && c->known[id] == NULL)
         c->known[id] = h->val;
+    if (h->klen == 12 && strncasecmp(h->key, "content-type", 12) == 0 && is_form_type(h->val))
+        c->form_body = true; /* any of them: evhtp looks at the first, we may not */
+    if (h->klen == 17 && strncasecmp(h->key, "transfer-encoding", 17) == 0)
+        c->has_te = true; /* framing.c allows only chunked */
     return EVHTP_RES_OK;
 }
 
-static const lx_route_t *route_find(lx_http_server_t *srv, evhtp_request_t *r, bool *wrong_method)
+/* The route for r's path and method; *path_known says whether another
+ * method would have matched. An unknown method (NULL name) matches none. */
+static const lx_route_t *route_find(lx_http_server_t *srv, evhtp_request_t *r, bool *path_known)
 {
     const char *path = r->uri && r->uri->path ? r->uri->path->full : "/";
     const char *method = htparser_get_methodstr_m(r->method);
-    *wrong_method = false;
+    *path_known = false;
     for (size_t i = 0; i < srv->nroutes; i++) {
         const lx_route_t *rt = &srv->routes[i];
         bool match = rt->flags & LX_ROUTE_PREFIX ? strncmp(path, rt->path, strlen(rt->path)) == 0
                                                  : strcmp(path, rt->path) == 0;
         if (!match)
             continue;
-        if (rt->method == NULL || strcmp(rt->method, method) == 0)
+        if (rt->method == NULL || (method && strcmp(rt->method, method) == 0))
             return rt;
-        *wrong_method = true;
+        *path_known = true;
     }
     return NULL;
+}
+
+/* The methods the routes of r's path take, for a 405's Allow header. */
+static void allow_methods(lx_http_server_t *srv, evhtp_request_t *r, char *out, size_t cap)
+{
+    const char *path = r->uri && r->uri->path ? r->uri->path->full : "/";
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        const lx_route_t *rt = &srv->routes[i];
+        bool match = rt->flags & LX_ROUTE_PREFIX ? strncmp(path, rt->path, strlen(rt->path)) == 0
+                                                 : strcmp(path, rt->path) == 0;
+        if (!match || rt->method == NULL || strstr(out, rt->method))
+            continue;
+        int w = snprintf(out + n, cap - n, "%s%s", n ? ", " : "", rt->method);
+        if (w < 0 || (size_t)w >= cap - n)
+            break;
+        n += (size_t)w;
+    }
+}
+
+static bool content_length_valid(const char *cl, unsigned long long *n)
+{
+    /* framing.c has checked the syntax already; this reads the number */
+    char *end;
+    while (*cl == ' ' || *cl == '\t')
+        cl++;
+    if (*cl < '0' || *cl > '9')
+        return false;
+    errno = 0;
+    *n = strtoull(cl, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    return *end == '\0' && errno == 0;
 }
 
 static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *arg)
@@ -146,6 +239,8 @@ static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *a
     (void)hdrs; /* hook_header kept the ones llmux reads */
     lx_conn_t *c = arg;
     lx_http_server_t *srv = c->srv;
+    if (framing_bad(c))
+        return reject_bad_framing(c);
     evtimer_del(&c->timer);
     c->phase = CONN_BODY;
     lx_req_t *req = lx_req_new(c, r);
@@ -156,39 +251,65 @@ static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *a
     atomic_fetch_add_explicit(&srv->stats.requests, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&srv->stats.requests_active, 1, memory_order_relaxed);
 
-    bool wrong_method;
-    req->route = route_find(srv, r, &wrong_method);
+    if (htparser_get_methodstr_m(r->method) == NULL) {
+        conn_reject(c, LX_E_NOT_IMPLEMENTED, "unknown HTTP method");
+        return EVHTP_RES_ERROR;
+    }
+    bool path_known;
+    req->route = route_find(srv, r, &path_known);
     if (req->route && (req->route->flags & LX_ROUTE_ANTHROPIC_ERRORS))
         req->anthropic = true;
 
     /* Decide on the size from Content-Length before reading any of the body. */
     const char *cl = c->known[LX_HDR_CONTENT_LENGTH];
+    unsigned long long n = 0;
     if (cl) {
-        char *end;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (end == cl || *end != '\0') {
-            conn_reject(c, LX_E_BAD_REQUEST);
+        if (!content_length_valid(cl, &n)) {
+            conn_reject(c, LX_E_BAD_REQUEST, "invalid Content-Length");
             return EVHTP_RES_ERROR;
         }
         if (n > srv->cfg->max_body_bytes) {
-            conn_reject(c, LX_E_BODY_TOO_LARGE);
+            conn_reject(c, LX_E_BODY_TOO_LARGE, NULL);
             return EVHTP_RES_ERROR;
         }
     }
+    if (c->form_body) {
+        /* evhtp would parse a form body as a query string, into stack
+         * arrays as large as the body: it does so only while the request
+         * has no query, so give it an empty one. */
+        if (r->uri && r->uri->query == NULL)
+            r->uri->query = evhtp_query_new();
+        if (req->route) {
+            conn_reject(c, LX_E_UNSUPPORTED_MEDIA_TYPE,
+                        "Content-Type application/x-www-form-urlencoded is not supported: send "
+                        "the body as application/json");
+            return EVHTP_RES_ERROR;
+        }
+    }
+    if (n > 0 || c->has_te)
+        conn_arm(c, srv->cfg->body_timeout_ms);
     return EVHTP_RES_OK;
 }
 
 static evhtp_res hook_read(evhtp_request_t *r, struct evbuffer *buf, void *arg)
 {
     lx_conn_t *c = arg;
+    if (framing_bad(c))
+        return reject_bad_framing(c);
     if (c->req == NULL)
         return EVHTP_RES_OK;
     c->req->body_len += evbuffer_get_length(buf);
     if (c->req->body_len > c->srv->cfg->max_body_bytes) { /* chunked bodies */
-        conn_reject(c, LX_E_BODY_TOO_LARGE);
+        conn_reject(c, LX_E_BODY_TOO_LARGE, NULL);
         return EVHTP_RES_ERROR;
     }
     return EVHTP_RES_OK;
+}
+
+static evhtp_res hook_new_chunk(evhtp_request_t *r, uint64_t len, void *arg)
+{
+    lx_conn_t *c = arg;
+    return framing_bad(c) ? reject_bad_framing(c) : EVHTP_RES_OK;
 }
 
 static void hook_error(evhtp_request_t *r, evhtp_error_flags flags, void *arg)
@@ -247,7 +368,11 @@ static bool answer_parse_error(lx_conn_t *c)
         return false;
     if (c->phase != CONN_HEAD && c->phase != CONN_IDLE && c->phase != CONN_BODY)
         return false;
-    conn_reject(c, e == htparse_error_too_big ? LX_E_HEADERS_TOO_LARGE : LX_E_BAD_REQUEST);
+    if (framing_bad(c))
+        conn_reject(c, c->framing.err, c->framing.why);
+    else
+        conn_reject(c, e == htparse_error_too_big ? LX_E_HEADERS_TOO_LARGE : LX_E_BAD_REQUEST,
+                    NULL);
     return true;
 }
 
@@ -261,9 +386,128 @@ static evhtp_res hook_connection_fini(evhtp_connection_t *ec, void *arg)
     if (c->req)
         hook_request_fini(c->req->r, c);
     evhtp_connection_unset_hook(ec, evhtp_hook_on_request_fini);
+    framing_stop(c, ec->bev);
     conn_unlink(c);
     free(c);
     return EVHTP_RES_OK;
+}
+
+/* ---- what the client sends, before evhtp parses it ---- */
+
+/* Runs on every change of a connection's input buffer, before evhtp's read
+ * callback: new bytes go through the framing check. A failure cannot be
+ * answered here (we are inside the bufferevent's read); conn_readcb or the
+ * next hook answers it, and the timer makes sure someone does. */
+static void framing_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+    lx_conn_t *c = arg;
+    if (info->n_added == 0 || framing_bad(c))
+        return;
+    struct evbuffer_ptr at;
+    if (evbuffer_ptr_set(in, &at, evbuffer_get_length(in) - info->n_added, EVBUFFER_PTR_SET) < 0)
+        return;
+    size_t left = info->n_added;
+    struct evbuffer_iovec v[8];
+    while (left > 0) {
+        int nv = evbuffer_peek(in, (ev_ssize_t)left, &at, v, 8);
+        if (nv <= 0)
+            break;
+        for (int i = 0; i < nv && i < 8 && left > 0; i++) {
+            size_t len = v[i].iov_len < left ? v[i].iov_len : left;
+            if (lx_framing_feed(&c->framing, v[i].iov_base, len) != LX_OK) {
+                event_active(&c->timer, EV_TIMEOUT, 1);
+                return;
+            }
+            left -= len;
+            evbuffer_ptr_set(in, &at, len, EVBUFFER_PTR_ADD);
+        }
+    }
+}
+
+static lx_conn_t *conn_of_ec(evhtp_connection_t *ec)
+{
+    return ec->hooks ? ec->hooks->on_connection_fini_arg : NULL;
+}
+
+/* What a held-back head (with the request ahead of it) may take in the
+ * input buffer: the header limit plus room for the request line. */
+static size_t head_hold_limit(const lx_config_t *cfg)
+{
+    return cfg->max_header_bytes + 16 * 1024;
+}
+
+static void conn_readcb(struct bufferevent *bev, void *arg)
+{
+    evhtp_connection_t *ec = arg;
+    lx_http_server_t *srv = ec->htp->arg;
+    lx_conn_t *c = conn_of_ec(ec);
+    if (c && framing_bad(c) && c->phase != CONN_ACTIVE) {
+        conn_reject(c, c->framing.err, c->framing.why);
+        evhtp_connection_free(ec);
+        return;
+    }
+    if (c && lx_framing_in_head(&c->framing)) {
+        /* evhtp's parser loses bytes of a head split across reads (its
+         * issue #128): it sees heads whole. The head deadline and size
+         * limit apply while we wait for the rest. */
+        if (evbuffer_get_length(bufferevent_get_input(bev)) > head_hold_limit(srv->cfg)) {
+            conn_reject(c, LX_E_HEADERS_TOO_LARGE, NULL);
+            evhtp_connection_free(ec);
+            return;
+        }
+        if (c->phase == CONN_IDLE) {
+            c->phase = CONN_HEAD;
+            conn_arm(c, srv->cfg->header_timeout_ms);
+        }
+        return;
+    }
+    srv->evhtp_readcb(bev, arg);
+}
+
+/* evhtp recycles a keep-alive connection in its write callback but does not
+ * look at what the client already sent after that request (pipelining):
+ * run its read callback on it, once the connection is ready for it. */
+static void conn_writecb(struct bufferevent *bev, void *arg)
+{
+    evhtp_connection_t *ec = arg;
+    lx_http_server_t *srv = ec->htp->arg;
+    lx_conn_t *c = conn_of_ec(ec);
+    if (c == NULL) {
+        srv->evhtp_writecb(bev, arg);
+        return;
+    }
+    srv->alive_probe = c;
+    srv->evhtp_writecb(bev, arg);
+    if (srv->alive_probe != c)
+        return; /* evhtp freed the connection */
+    srv->alive_probe = NULL;
+    if (ec->request == NULL && !(ec->flags & EVHTP_CONN_FLAG_PAUSED) &&
+        evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+        conn_readcb(bev, arg);
+}
+
+/* Answers a connection over the limit with 503 on a socket taken from
+ * evhtp, without any of our hooks. */
+static void refuse_connection(lx_http_server_t *srv, evhtp_connection_t *ec)
+{
+    atomic_fetch_add_explicit(&srv->stats.refused, 1, memory_order_relaxed);
+    struct bufferevent *bev = ec->bev;
+    if (bev == NULL)
+        return;
+    lx_conn_t tmpc = {.srv = srv, .ec = ec};
+    lx_req_t tmp = {.conn = &tmpc};
+    lx_request_id_new(tmp.id);
+    lx_req_set_header(&tmp, "Retry-After", "1");
+    json_t *body = lx_error_body(false, LX_E_UNAVAILABLE,
+                                 "too many open connections (limits.max_connections)", NULL);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    struct evbuffer *out = evbuffer_new();
+    lx_render_response(&tmp, out, 503, "application/json", text, strlen(text), true);
+    free(text);
+    lx_buf_free(&tmp.hdr_store);
+    evhtp_connection_take_ownership(ec);
+    lx_closer_start(srv, bev, out);
 }
 
 static evhtp_res on_accept(evhtp_connection_t *ec, void *arg)
@@ -271,6 +515,10 @@ static evhtp_res on_accept(evhtp_connection_t *ec, void *arg)
     lx_http_server_t *srv = arg;
     if (srv->draining)
         return EVHTP_RES_ERROR;
+    if (srv->nconns >= srv->max_conns) {
+        refuse_connection(srv, ec);
+        return EVHTP_RES_ERROR;
+    }
     lx_conn_t *c = lx_calloc(1, sizeof *c);
     c->srv = srv;
     c->ec = ec;
@@ -280,6 +528,7 @@ static evhtp_res on_accept(evhtp_connection_t *ec, void *arg)
     if (srv->conns)
         srv->conns->prev = c;
     srv->conns = c;
+    srv->nconns++;
     atomic_fetch_add_explicit(&srv->stats.connections_accepted, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&srv->stats.connections_open, 1, memory_order_relaxed);
 
@@ -287,11 +536,49 @@ static evhtp_res on_accept(evhtp_connection_t *ec, void *arg)
     evhtp_connection_set_hook(ec, evhtp_hook_on_header, (evhtp_hook)hook_header, c);
     evhtp_connection_set_hook(ec, evhtp_hook_on_headers, (evhtp_hook)hook_headers, c);
     evhtp_connection_set_hook(ec, evhtp_hook_on_read, (evhtp_hook)hook_read, c);
+    evhtp_connection_set_hook(ec, evhtp_hook_on_new_chunk, (evhtp_hook)hook_new_chunk, c);
     evhtp_connection_set_hook(ec, evhtp_hook_on_request_fini, (evhtp_hook)hook_request_fini, c);
     evhtp_connection_set_hook(ec, evhtp_hook_on_connection_fini, (evhtp_hook)hook_connection_fini,
                               c);
+    lx_framing_init(&c->framing);
+    c->framing_entry = evbuffer_add_cb(bufferevent_get_input(ec->bev), framing_cb, c);
+    if (srv->evhtp_readcb == NULL)
+        bufferevent_getcb(ec->bev, &srv->evhtp_readcb, &srv->evhtp_writecb, NULL, NULL);
+    bufferevent_event_cb evcb;
+    bufferevent_getcb(ec->bev, NULL, NULL, &evcb, NULL);
+    bufferevent_setcb(ec->bev, conn_readcb, conn_writecb, evcb, ec);
     conn_arm(c, srv->cfg->header_timeout_ms);
     return EVHTP_RES_OK;
+}
+
+/* accept() failed (out of file descriptors, mostly): libevent would retry
+ * at once, forever, logging each time. Pause accepting briefly instead and
+ * log at most once a second, with how many failed. */
+static void accept_resume_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    lx_http_server_t *srv = arg;
+    if (srv->htp->server && !srv->draining)
+        evconnlistener_enable(srv->htp->server);
+}
+
+static void accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+    lx_http_server_t *srv = ((evhtp_t *)arg)->arg; /* the listener's argument is evhtp's */
+    int err = EVUTIL_SOCKET_ERROR();
+    atomic_fetch_add_explicit(&srv->stats.accept_errors, 1, memory_order_relaxed);
+    srv->accept_errors_unlogged++;
+    int64_t now = lx_now_us() / 1000;
+    if (now - srv->accept_log_ms >= 1000) {
+        lx_log_warn("accept failed; accepting paused for 100 ms",
+                    "\"error\":\"%s\",\"failures\":%llu,\"open_connections\":%d,\"worker\":%d",
+                    evutil_socket_error_to_string(err),
+                    (unsigned long long)srv->accept_errors_unlogged, srv->nconns, srv->worker_id);
+        srv->accept_log_ms = now;
+        srv->accept_errors_unlogged = 0;
+    }
+    evconnlistener_disable(lev);
+    struct timeval tv = {0, 100 * 1000};
+    evtimer_add(&srv->accept_pause, &tv);
 }
 
 /* ---- paused requests ----
@@ -348,14 +635,26 @@ static void on_request(evhtp_request_t *r, void *arg)
         evhtp_send_reply(r, EVHTP_RES_SERVERR);
         return;
     }
+    lx_http_server_t *srv = c->srv;
+    if (framing_bad(c)) {
+        /* evhtp read a body framing.c refused: answered by the timer */
+        r->status = EVHTP_RES_PAUSE;
+        r->conn->flags |= EVHTP_CONN_FLAG_PAUSED;
+        return;
+    }
+    if (c->phase == CONN_BODY)
+        evtimer_del(&c->timer);
     c->phase = CONN_ACTIVE;
     req->state = REQ_HANDLING;
-    lx_http_server_t *srv = c->srv;
     if (req->route == NULL) {
-        bool wrong_method;
-        route_find(srv, r, &wrong_method);
-        lx_req_reply_error(req, wrong_method ? LX_E_METHOD_NOT_ALLOWED : LX_E_NOT_FOUND, NULL,
-                           NULL);
+        bool path_known;
+        route_find(srv, r, &path_known);
+        if (path_known) {
+            char allow[128];
+            allow_methods(srv, r, allow, sizeof allow);
+            lx_req_set_header(req, "Allow", allow);
+        }
+        lx_req_reply_error(req, path_known ? LX_E_METHOD_NOT_ALLOWED : LX_E_NOT_FOUND, NULL, NULL);
         return;
     }
     int rc = req->route->fn(req, req->route->arg);
@@ -386,6 +685,8 @@ lx_http_server_t *lx_http_server_new(struct event_base *base, const lx_config_t 
     srv->nroutes = nroutes;
     srv->worker_id = worker_id;
     event_assign(&srv->cork_flush, base, -1, 0, lx_http_cork_flush_cb, srv);
+    evtimer_assign(&srv->accept_pause, base, accept_resume_cb, srv);
+    srv->max_conns = lx_http_conn_limit(cfg);
     srv->htp = evhtp_new(base, srv);
     if (srv->htp == NULL) {
         free(srv);
@@ -412,6 +713,7 @@ int lx_http_server_listen(lx_http_server_t *srv)
                      srv->cfg->listen_port, srv->worker_id);
         return LX_ERROR;
     }
+    evconnlistener_set_error_cb(srv->htp->server, accept_error_cb);
     return LX_OK;
 }
 
@@ -475,9 +777,25 @@ void lx_http_server_free(lx_http_server_t *srv)
     evhtp_unbind_socket(srv->htp);
     evhtp_free(srv->htp);
     event_del(&srv->cork_flush);
+    event_del(&srv->accept_pause);
     lx_buf_free(&srv->head_buf);
     lx_buf_free(&srv->cork_buf);
     free(srv);
+}
+
+int lx_http_conn_limit(const lx_config_t *cfg)
+{
+    int workers = cfg->workers > 0 ? cfg->workers : 1;
+    if (cfg->max_connections > 0)
+        return (cfg->max_connections + workers - 1) / workers;
+    /* Each worker has a file table of its own (worker.c), so the fd limit
+     * counts per worker; a proxied request holds two descriptors (client and
+     * upstream), and some are kept for Postgres, logs and curl. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 100000;
+    long per = ((long)rl.rlim_cur - 128) / 2;
+    return per < 16 ? 16 : per > 1000000 ? 1000000 : (int)per;
 }
 
 const lx_http_stats_t *lx_http_server_stats(const lx_http_server_t *srv)

@@ -39,7 +39,9 @@ typedef struct {
     _Atomic uint64_t connections_open;
     _Atomic uint64_t requests;
     _Atomic uint64_t requests_active;
-    _Atomic uint64_t rejected; /* 408/413/431/400 before a handler ran */
+    _Atomic uint64_t rejected;      /* 408/413/415/431/400/501 before a handler ran */
+    _Atomic uint64_t refused;       /* connections answered 503 at limits.max_connections */
+    _Atomic uint64_t accept_errors; /* accept() failures (EMFILE, ENFILE, ...) */
 } lx_http_stats_t;
 
 /* routes must outlive the server. */
@@ -54,6 +56,10 @@ void lx_http_server_drain(lx_http_server_t *srv, void (*on_idle)(void *), void *
 /* Closes every connection now (in-flight handlers see their abort callback). */
 void lx_http_server_close_all(lx_http_server_t *srv);
 void lx_http_server_free(lx_http_server_t *srv);
+
+/* Client connections one worker accepts before answering 503: its share of
+ * limits.max_connections, or, when that is 0, what its fd limit allows. */
+int lx_http_conn_limit(const lx_config_t *cfg);
 
 const lx_http_stats_t *lx_http_server_stats(const lx_http_server_t *srv);
 int lx_http_server_worker_id(const lx_http_server_t *srv);

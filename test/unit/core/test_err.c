@@ -77,9 +77,10 @@ static void test_wire_types_are_known(void **state)
             fail_msg("%s: unknown openai type '%s'", i->name, i->openai_type);
         if (!in_list(i->anthropic_type, anthropic, LX_ARRAY_LEN(anthropic)))
             fail_msg("%s: unknown anthropic type '%s'", i->name, i->anthropic_type);
-        /* 5xx are server-side types, 4xx never are. */
+        /* 5xx are server-side types, 4xx never are; 501 answers what the
+         * client sent (an unknown method or transfer coding). */
         bool server = strcmp(i->openai_type, "server_error") == 0;
-        assert_int_equal(server, i->status >= 500);
+        assert_int_equal(server, i->status >= 500 && i->status != 501);
     }
 }
 
@@ -100,6 +101,8 @@ static void test_specific_entries(void **state)
         {LX_E_NOT_FOUND, "not_found", 404},
         {LX_E_MODEL_NOT_FOUND, "model_not_found", 404},
         {LX_E_METHOD_NOT_ALLOWED, "method_not_allowed", 405},
+        {LX_E_NOT_IMPLEMENTED, "not_implemented", 501},
+        {LX_E_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415},
         {LX_E_REQUEST_TIMEOUT, "request_timeout", 408},
         {LX_E_BODY_TOO_LARGE, "request_too_large", 413},
         {LX_E_HEADERS_TOO_LARGE, "headers_too_large", 431},
