@@ -91,6 +91,8 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->write_timeout_ms = 60000;
     cfg->drain_timeout_ms = 30000;
     cfg->stream_high_water = 256u << 10;
+    cfg->max_event_bytes = 8u << 20;
+    cfg->upstream_max_response_bytes = 64u << 20;
     cfg->registry_refresh_ms = 30000;
     cfg->breaker_failures = 5;
     cfg->breaker_open_ms = 30000;
@@ -285,6 +287,8 @@ static const setting_t settings[] = {
      3600000},
     {"limits.stream_high_water_bytes", "LLMUX_STREAM_HIGH_WATER", NULL, T_SIZE,
      OFF(stream_high_water), 4096, 64L << 20},
+    {"limits.max_event_bytes", "LLMUX_MAX_EVENT_BYTES", NULL, T_SIZE, OFF(max_event_bytes), 1024,
+     1L << 30},
     {"registry_refresh_ms", "LLMUX_REGISTRY_REFRESH_MS", NULL, T_INT, OFF(registry_refresh_ms), 100,
      86400000},
     {"routing.breaker_failures", "LLMUX_BREAKER_FAILURES", NULL, T_INT, OFF(breaker_failures), 0,
@@ -303,6 +307,8 @@ static const setting_t settings[] = {
      OFF(upstream.idle_ms), 1, 3600000},
     {"upstream.total_timeout_ms", "LLMUX_UPSTREAM_TOTAL_TIMEOUT_MS", NULL, T_INT,
      OFF(upstream.total_ms), 1, 86400000},
+    {"upstream.max_response_bytes", "LLMUX_UPSTREAM_MAX_RESPONSE_BYTES", NULL, T_SIZE,
+     OFF(upstream_max_response_bytes), 1024, 1L << 30},
 };
 
 static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field, const char *v,

@@ -139,6 +139,8 @@ static void test_defaults(void **state)
     assert_int_equal(c->write_timeout_ms, 60000);
     assert_int_equal(c->drain_timeout_ms, 30000);
     assert_int_equal(c->stream_high_water, 256u << 10);
+    assert_int_equal(c->max_event_bytes, 8u << 20);
+    assert_int_equal(c->upstream_max_response_bytes, 64u << 20);
     assert_int_equal(c->log_level, LX_LOG_INFO);
     assert_true(c->access_log);
     assert_int_equal(c->upstream.connect_ms, 5000);
@@ -233,8 +235,10 @@ static void test_json_nested_limits_and_upstream(void **state)
                            "  \"keepalive_timeout_ms\": 222,"
                            "  \"write_timeout_ms\": 333,"
                            "  \"drain_timeout_ms\": 0,"
-                           "  \"stream_high_water_bytes\": 8192"
+                           "  \"stream_high_water_bytes\": 8192,"
+                           "  \"max_event_bytes\": 4096"
                            "}, \"upstream\": {"
+                           "  \"max_response_bytes\": 1048576,"
                            "  \"connect_timeout_ms\": 11,"
                            "  \"first_byte_timeout_ms\": 22,"
                            "  \"idle_timeout_ms\": 33,"
@@ -250,6 +254,8 @@ static void test_json_nested_limits_and_upstream(void **state)
     assert_int_equal(c->write_timeout_ms, 333);
     assert_int_equal(c->drain_timeout_ms, 0);
     assert_int_equal(c->stream_high_water, 8192);
+    assert_int_equal(c->max_event_bytes, 4096);
+    assert_int_equal(c->upstream_max_response_bytes, 1048576);
     assert_int_equal(c->upstream.connect_ms, 11);
     assert_int_equal(c->upstream.first_byte_ms, 22);
     assert_int_equal(c->upstream.idle_ms, 33);
@@ -391,6 +397,8 @@ static void test_json_bad_values_name_the_field(void **state)
         {"{\"limits\": {\"max_body_bytes\": 10}}", "limits.max_body_bytes"},
         {"{\"limits\": {\"stream_high_water_bytes\": -1}}", "limits.stream_high_water_bytes"},
         {"{\"upstream\": {\"connect_timeout_ms\": 0}}", "upstream.connect_timeout_ms"},
+        {"{\"limits\": {\"max_event_bytes\": 100}}", "limits.max_event_bytes"},
+        {"{\"upstream\": {\"max_response_bytes\": 0}}", "upstream.max_response_bytes"},
         {"{\"providers\": []}", "providers"},
         {"{\"providers\": {\"x\": 1}}", "providers.x"},
         {"{\"providers\": {\"x\": {\"kind\": \"mistral\"}}}", "providers.x.kind"},
@@ -677,6 +685,9 @@ static void test_env_bad_values_name_the_variable(void **state)
         {"LLMUX_ACCESS_LOG=2", "LLMUX_ACCESS_LOG"},
         {"LLMUX_MAX_BODY_BYTES=1023", "LLMUX_MAX_BODY_BYTES"},
         {"LLMUX_UPSTREAM_TOTAL_TIMEOUT_MS=0", "LLMUX_UPSTREAM_TOTAL_TIMEOUT_MS"},
+        {"LLMUX_MAX_EVENT_BYTES=1023", "LLMUX_MAX_EVENT_BYTES"},
+        {"LLMUX_MAX_EVENT_BYTES=2147483648", "LLMUX_MAX_EVENT_BYTES"},
+        {"LLMUX_UPSTREAM_MAX_RESPONSE_BYTES=12x", "LLMUX_UPSTREAM_MAX_RESPONSE_BYTES"},
     };
     for (size_t i = 0; i < LX_ARRAY_LEN(cases); i++) {
         lx_config_free(&f->cfg);
