@@ -1,5 +1,6 @@
 /* providers.c - the ai_providers entity: fields, checks, views. */
 #include "admin/internal.h"
+#include "core/baseurl.h"
 
 #include <strings.h>
 
@@ -25,13 +26,11 @@ static bool chk_kind(const char *f, const json_t *v, adm_verr_t *e)
 static bool chk_url(const char *f, const json_t *v, adm_verr_t *e)
 {
     const char *s = json_string_value(v);
-    size_t n = strlen(s);
-    size_t scheme = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-    if (scheme == 0 || n == scheme || s[scheme] == '/' || n > 2048)
-        return adm_verr(e, f, "'%s' must be an http:// or https:// URL", f);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-            return adm_verr(e, f, "'%s' must not contain spaces or control characters", f);
+    if (strlen(s) > 2048)
+        return adm_verr(e, f, "'%s' must be an http:// or https:// URL of at most 2048 bytes", f);
+    const char *why = lx_base_url_problem(s);
+    if (why)
+        return adm_verr(e, f, "'%s' %s", f, why);
     return true;
 }
 

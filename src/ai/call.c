@@ -592,7 +592,7 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
         return;
     c->ttfb_us = res->first_byte_us;
     const char *failure = NULL;
-    char msg[256];
+    char msg[400];
     int status = 200;
     if (res->outcome == LX_UP_ABORTED && c->too_big[0]) {
         failure = "upstream answer over a size limit";
@@ -609,7 +609,14 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
                            ? LX_E_UPSTREAM_TIMEOUT
                            : LX_E_UPSTREAM;
         failure = lx_up_outcome_name(res->outcome);
-        if (c->state == CALL_STREAMING) {
+        if (res->outcome == LX_UP_REFUSED) {
+            snprintf(msg, sizeof msg,
+                     "upstream address %s of provider %s refused by the network policy (%s)",
+                     res->refused_addr, c->t->conf.name, res->refused_why);
+            status = 502;
+            route_headers(c);
+            lx_req_reply_error(c->o.req, LX_E_UPSTREAM, msg, NULL);
+        } else if (c->state == CALL_STREAMING) {
             snprintf(msg, sizeof msg, "upstream stream failed: %s", failure);
             if (!c->done && !c->failed_midstream)
                 stream_error(c, msg);

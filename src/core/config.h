@@ -10,6 +10,7 @@
 
 #include "core/common.h"
 #include "core/log.h"
+#include "core/netpolicy.h"
 
 #include <stdio.h>
 
@@ -96,6 +97,7 @@ typedef struct {
 
     lx_timeouts_t upstream;             /* defaults for providers that set none */
     size_t upstream_max_response_bytes; /* a whole (non-stream) answer; larger is a 502 */
+    lx_netpolicy_t netpolicy;           /* upstream.allowed_networks / denied_networks */
     lx_provider_conf_t providers[LX_MAX_PROVIDERS];
     int nproviders;
     lx_group_conf_t groups[LX_MAX_GROUPS];

@@ -688,6 +688,8 @@ static void test_env_bad_values_name_the_variable(void **state)
         {"LLMUX_MAX_EVENT_BYTES=1023", "LLMUX_MAX_EVENT_BYTES"},
         {"LLMUX_MAX_EVENT_BYTES=2147483648", "LLMUX_MAX_EVENT_BYTES"},
         {"LLMUX_UPSTREAM_MAX_RESPONSE_BYTES=12x", "LLMUX_UPSTREAM_MAX_RESPONSE_BYTES"},
+        {"LLMUX_UPSTREAM_DENIED_NETWORKS=10.0.0.0/33", "LLMUX_UPSTREAM_DENIED_NETWORKS"},
+        {"LLMUX_UPSTREAM_ALLOWED_NETWORKS=169.254.0.0/16,x", "LLMUX_UPSTREAM_ALLOWED_NETWORKS"},
     };
     for (size_t i = 0; i < LX_ARRAY_LEN(cases); i++) {
         lx_config_free(&f->cfg);
@@ -749,8 +751,14 @@ static void test_listen_forms(void **state)
 static void test_validate_provider_base_url_scheme(void **state)
 {
     fixture_t *f = *state;
-    static const char *const bad[] = {"ftp://x", "api.openai.com/v1", "HTTP//x", "http:/x",
-                                      "ws://host"};
+    static const char *const bad[] = {"ftp://x",
+                                      "api.openai.com/v1",
+                                      "HTTP//x",
+                                      "http:/x",
+                                      "ws://host",
+                                      "https://user:pw@api.example.com/v1",
+                                      "https://api.example.com/v1?key=1",
+                                      "https://api.example.com/v1#x"};
     for (size_t i = 0; i < LX_ARRAY_LEN(bad); i++) {
         lx_config_free(&f->cfg);
         lx_config_defaults(&f->cfg);
@@ -770,6 +778,33 @@ static void test_validate_provider_base_url_scheme(void **state)
         assert_int_equal(apply_json(f, json), LX_OK);
         assert_int_equal(validate(f), LX_OK);
     }
+}
+
+static void test_networks(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(f->cfg.netpolicy.nallowed, 0);
+    assert_int_equal(f->cfg.netpolicy.ndenied, 0);
+    char *envp[] = {"LLMUX_UPSTREAM_DENIED_NETWORKS=10.0.0.0/8, fd00::/8",
+                    "LLMUX_UPSTREAM_ALLOWED_NETWORKS=169.254.10.0/24", NULL};
+    assert_int_equal(apply_env(f, envp), LX_OK);
+    assert_int_equal(f->cfg.netpolicy.ndenied, 2);
+    assert_int_equal(f->cfg.netpolicy.nallowed, 1);
+    /* the file takes a list or a comma string; a later layer replaces it */
+    assert_int_equal(apply_json(f,
+                                "{\"upstream\": {\"denied_networks\": [\"127.0.0.0/8\", \"::1\", "
+                                "\"192.168.0.0/16\"], \"allowed_networks\": \"\"}}"),
+                     LX_OK);
+    assert_int_equal(f->cfg.netpolicy.ndenied, 3);
+    assert_int_equal(f->cfg.netpolicy.nallowed, 0);
+    assert_int_equal(apply_json(f, "{\"upstream\": {\"denied_networks\": [\"a,b\"]}}"), LX_ERROR);
+    assert_err_names(f, "upstream.denied_networks");
+    assert_int_equal(apply_json(f, "{\"upstream\": {\"denied_networks\": [1]}}"), LX_ERROR);
+    assert_err_names(f, "upstream.denied_networks");
+    assert_int_equal(apply_json(f, "{\"upstream\": {\"allowed_networks\": \"300.0.0.0/8\"}}"),
+                     LX_ERROR);
+    assert_err_names(f, "upstream.allowed_networks");
+    assert_int_equal(f->cfg.netpolicy.ndenied, 3);
 }
 
 static void test_validate_provider_needs_base_url(void **state)
@@ -1104,6 +1139,7 @@ int main(void)
         T(test_env_master_key_padded_and_unpadded),
         T(test_listen_forms),
         T(test_validate_provider_base_url_scheme),
+        T(test_networks),
         T(test_validate_provider_needs_base_url),
         T(test_validate_provider_name),
         T(test_validate_admin_key_and_database_url),
