@@ -61,8 +61,8 @@ static bool chk_headers(const char *f, const json_t *v, adm_verr_t *e)
         if (m > 4096 || strlen(s) != m)
             return adm_verr(e, f, "'%s' has a value that is too long or not text", f);
         for (size_t i = 0; i < m; i++)
-            if (s[i] == '\r' || s[i] == '\n')
-                return adm_verr(e, f, "'%s' values must not contain line breaks", f);
+            if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+                return adm_verr(e, f, "'%s' values must not contain control characters", f);
     }
     return true;
 }
@@ -79,6 +79,11 @@ static bool fixup(json_t *doc, bool create, adm_verr_t *e)
     }
     return true;
 }
+
+#define MASKED_VIEW                                                                                \
+    "(to_jsonb(x) || jsonb_build_object('extra_headers', (SELECT "                                 \
+    "coalesce(jsonb_object_agg(h.k, '***'), '{}'::jsonb) FROM "                                    \
+    "jsonb_object_keys(x.extra_headers) AS h(k))))"
 
 static const adm_field_t fields[] = {
     {"id", FT_BIGINT, F_READONLY, NULL},
@@ -110,11 +115,10 @@ const adm_entity_t adm_providers = {
     .nfields = LX_ARRAY_LEN(fields),
     .filters = filters,
     .nfilters = LX_ARRAY_LEN(filters),
-    .view = "to_jsonb(x)",
-    /* header values may carry tokens: the audit trail keeps only names */
-    .audit_view = "(to_jsonb(x) || jsonb_build_object('extra_headers', (SELECT "
-                  "coalesce(jsonb_object_agg(h.k, '***'), '{}'::jsonb) FROM "
-                  "jsonb_object_keys(x.extra_headers) AS h(k))))",
+    /* header values may carry tokens: write-only, answers and the audit
+     * trail show only the names */
+    .view = MASKED_VIEW,
+    .audit_view = MASKED_VIEW,
     .has_updated_at = true,
     .fixup = fixup,
 };

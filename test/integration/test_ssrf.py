@@ -172,6 +172,47 @@ class Admin(unittest.TestCase):
         self.assertEqual(r.status, 400, r)
         self.assertEqual(r.json()["error"]["param"], "base_url")
 
+    def test_extra_headers_are_write_only(self):
+        secret = "hdr-token-0123456789"
+        r = self.call("POST", "/providers", {"name": "p-hdr", "kind": "openai_compatible",
+                                             "base_url": self.mock.url + "/v1",
+                                             "extra_headers": {"X-Test-Token": secret}})
+        self.assertEqual(r.status, 201, r)
+        self.assertNotIn(secret.encode(), r.body)
+        self.assertEqual(r.json()["extra_headers"], {"X-Test-Token": "***"})
+        pid = r.json()["id"]
+        for path in (f"/providers/{pid}", "/providers?name=p-hdr"):
+            got = self.call("GET", path)
+            self.assertEqual(got.status, 200, got)
+            self.assertNotIn(secret.encode(), got.body)
+            self.assertIn(b'"X-Test-Token": "***"'.replace(b" ", b""),
+                          got.body.replace(b" ", b""))
+        upd = self.call("PATCH", f"/providers/{pid}", {"status": "active"})
+        self.assertNotIn(secret.encode(), upd.body)
+        # the value still reaches upstream
+        self.call("POST", "/models", {"provider_id": pid, "upstream_name": "mock-model"})
+        self.mock.reset()
+        for _ in range(50):  # the registry reloads on NOTIFY
+            r = self.lx.chat({"model": "p-hdr/mock-model", "messages": MSG})
+            if r.status == 200:
+                break
+            time.sleep(0.1)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.mock.last()["headers"].get("x-test-token"), secret)
+
+    def test_extra_headers_control_characters_are_400(self):
+        for v in ("a\rb", "a\nb", "a\x00b", "a\x01b", "a\x7fb", "a\x1bb"):
+            r = self.call("POST", "/providers", {"name": "p-ctl", "kind": "openai",
+                                                 "base_url": "https://api.example.com/v1",
+                                                 "extra_headers": {"X-A": v}})
+            self.assertEqual(r.status, 400, (v, r))
+            if v != "a\x00b":  # NUL: the JSON parser refuses it first
+                self.assertEqual(r.json()["error"]["param"], "extra_headers")
+        r = self.call("POST", "/providers", {"name": "p-ctl", "kind": "openai",
+                                             "base_url": "https://api.example.com/v1",
+                                             "extra_headers": {"X-A": "a\tb c"}})
+        self.assertEqual(r.status, 201, r)
+
     def test_connection_test_names_the_policy(self):
         port = self.mock.port
         p = self.call("POST", "/providers", {"name": "p-denied", "kind": "openai_compatible",
