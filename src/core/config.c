@@ -765,6 +765,19 @@ int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
         const char *why = lx_base_url_problem(p->base_url);
         if (why)
             return fail(err, errlen, "providers.%s.base_url: %s", p->name, why);
+        for (int h = 0; h < p->nheaders; h++) {
+            const char *n = p->header_names[h], *v = p->header_values[h];
+            size_t nl = strlen(n);
+            if (nl == 0 || strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789-_!#$%&'*+.^`|~") != nl)
+                return fail(err, errlen, "providers.%s.headers: a name that is not an HTTP token",
+                            p->name);
+            for (const char *c = v; *c; c++)
+                if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+                    return fail(err, errlen,
+                                "providers.%s.headers.%s: must not contain control characters",
+                                p->name, n);
+        }
         for (const char *c = p->name; *c; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
                 return fail(err, errlen, "providers.%s: name may hold only a-z, 0-9, '-' and '_'",

@@ -807,6 +807,29 @@ static void test_networks(void **state)
     assert_int_equal(f->cfg.netpolicy.ndenied, 3);
 }
 
+static void test_validate_provider_headers(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(apply_json(f, "{\"providers\": {\"x\": {\"base_url\": \"http://h\", "
+                                   "\"headers\": {\"X-A\": \"a\\r\\nSet-Cookie: b\"}}}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_err_names(f, "providers.x.headers.X-A");
+    lx_config_free(&f->cfg);
+    lx_config_defaults(&f->cfg);
+    assert_int_equal(apply_json(f, "{\"providers\": {\"x\": {\"base_url\": \"http://h\", "
+                                   "\"headers\": {\"Bad Name\": \"v\"}}}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_err_names(f, "providers.x.headers");
+    lx_config_free(&f->cfg);
+    lx_config_defaults(&f->cfg);
+    assert_int_equal(apply_json(f, "{\"providers\": {\"x\": {\"base_url\": \"http://h\", "
+                                   "\"headers\": {\"X-A\": \"a\\tb c\"}}}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_OK);
+}
+
 static void test_validate_provider_needs_base_url(void **state)
 {
     fixture_t *f = *state;
@@ -1140,6 +1163,7 @@ int main(void)
         T(test_listen_forms),
         T(test_validate_provider_base_url_scheme),
         T(test_networks),
+        T(test_validate_provider_headers),
         T(test_validate_provider_needs_base_url),
         T(test_validate_provider_name),
         T(test_validate_admin_key_and_database_url),
