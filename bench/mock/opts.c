@@ -14,6 +14,7 @@ mock_opts_t mock_opts_defaults = {
     .retry_after = 1,
     .dims = 8,
     .duration_ms = 2000,
+    .size = 1L << 20,
     .status = 0,
     .fault = MOCK_FAULT_NONE,
     .dims_set = false,
@@ -33,12 +34,17 @@ static const struct {
     {"slow_body", MOCK_FAULT_SLOW_BODY},
     {"max_tokens", MOCK_FAULT_MAX_TOKENS},
     {"refusal", MOCK_FAULT_REFUSAL},
+    {"cr_header", MOCK_FAULT_CR_HEADER},
+    {"huge_event", MOCK_FAULT_HUGE_EVENT},
+    {"huge_body", MOCK_FAULT_HUGE_BODY},
 };
 
 const char *mock_fault_name(mock_fault_t f)
 {
     if (f == MOCK_FAULT_STATUS)
         return "status";
+    if (f == MOCK_FAULT_RAW_STATUS)
+        return "raw_status";
     for (size_t i = 0; i < sizeof(fault_names) / sizeof(fault_names[0]); i++)
         if (fault_names[i].fault == f)
             return fault_names[i].name;
@@ -75,6 +81,12 @@ static bool parse_fault(mock_opts_t *o, const char *v, size_t n)
 
     if (parse_long(v, n, 400, 599, &code)) {
         o->fault = MOCK_FAULT_STATUS;
+        o->status = (int)code;
+        return true;
+    }
+    /* raw_NNN: any three-digit status, written by hand (101, 204, 304, 999) */
+    if (n > 4 && strncasecmp(v, "raw_", 4) == 0 && parse_long(v + 4, n - 4, 100, 999, &code)) {
+        o->fault = MOCK_FAULT_RAW_STATUS;
         o->status = (int)code;
         return true;
     }
@@ -122,6 +134,8 @@ bool mock_opts_set(mock_opts_t *o, const char *k, size_t kn, const char *v, size
         return parse_long(v, vn, 0, 86400, &o->retry_after);
     if (key_is(k, kn, "duration_ms"))
         return parse_long(v, vn, 0, 24 * MS_MAX, &o->duration_ms);
+    if (key_is(k, kn, "size"))
+        return parse_long(v, vn, 0, 1L << 30, &o->size);
     if (key_is(k, kn, "dims")) {
         if (!parse_long(v, vn, 1, 65536, &o->dims))
             return false;

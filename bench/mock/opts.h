@@ -20,6 +20,10 @@ typedef enum {
     MOCK_FAULT_SLOW_BODY,     /* non-stream: body in two halves 200 ms apart */
     MOCK_FAULT_MAX_TOKENS,    /* stop reason: max tokens */
     MOCK_FAULT_REFUSAL,       /* stop reason: refusal / content filter */
+    MOCK_FAULT_RAW_STATUS,    /* raw reply: status line opts.status (100..999), a body, close */
+    MOCK_FAULT_CR_HEADER,     /* raw 429 whose Retry-After holds a bare CR and a Set-Cookie */
+    MOCK_FAULT_HUGE_EVENT,    /* stream: one event of opts.size bytes of data, then on */
+    MOCK_FAULT_HUGE_BODY,     /* non-stream: the answer padded with opts.size bytes */
 } mock_fault_t;
 
 typedef struct {
@@ -31,7 +35,8 @@ typedef struct {
     long retry_after; /* seconds, for fault 429 */
     long dims;        /* embedding dimensions */
     long duration_ms; /* video job length */
-    int status;       /* HTTP status when fault == MOCK_FAULT_STATUS */
+    long size;        /* bytes of padding for huge_event / huge_body */
+    int status;       /* HTTP status when fault == MOCK_FAULT_STATUS or RAW_STATUS */
     mock_fault_t fault;
     bool dims_set; /* dims came from a header or the model name */
 } mock_opts_t;
@@ -40,7 +45,7 @@ typedef struct {
 extern mock_opts_t mock_opts_defaults;
 
 /* Sets one option. key uses the model-suffix spelling (chunks, gap_ms, ttft_ms,
- * latency_ms, fault, after, retry_after, dims, duration_ms); '-' is treated as '_'
+ * latency_ms, fault, after, retry_after, dims, duration_ms, size); '-' is treated as '_'
  * and "fault_after" as "after". Unknown keys and unparsable values are ignored.
  * Returns true if the key was recognised and the value accepted. */
 bool mock_opts_set(mock_opts_t *o, const char *key, size_t klen, const char *val, size_t vlen);

@@ -3,8 +3,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 
 #include "ctx.h"
 #include "jsonw.h"
@@ -234,12 +236,45 @@ static void send_later(evhtp_request_t *req, int status, const char *ctype, stru
         send_pending(ctx);
 }
 
+/* A reply written by hand, byte for byte, past evhtp (which would frame a
+ * 204 or a 101 its own way), then the connection is shut down. The head
+ * says Connection: close and the body's Content-Length, as a broken or
+ * hostile server might for any status. */
+static bool reply_raw(evhtp_request_t *req, const mock_opts_t *o, mock_api_t api)
+{
+    mock_ctx_t *ctx = mock_ctx_new(req, NULL, NULL);
+    struct evbuffer *body = evbuffer_new();
+    struct evbuffer *out;
+    int status = o->fault == MOCK_FAULT_CR_HEADER ? 429 : o->status;
+
+    if (ctx == NULL || body == NULL) {
+        if (body != NULL)
+            evbuffer_free(body);
+        return false;
+    }
+    mock_stat_add(MOCK_ST_FAULTS, 1);
+    mock_error_body(body, api, status >= 400 && status <= 599 ? status : 500, NULL, NULL);
+    out = bufferevent_get_output(evhtp_connection_get_bev(evhtp_request_get_connection(req)));
+    evbuffer_add_printf(out, "HTTP/1.1 %d Mock\r\nContent-Type: application/json\r\n", status);
+    if (o->fault == MOCK_FAULT_CR_HEADER)
+        MOCK_LIT(out, "Retry-After: 1\rSet-Cookie: injected=1\r\n");
+    evbuffer_add_printf(out, "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                        evbuffer_get_length(body));
+    evbuffer_add_buffer(out, body);
+    evbuffer_free(body);
+    mock_ctx_drop(ctx);
+    return true;
+}
+
 bool mock_fault_early(evhtp_request_t *req, const mock_opts_t *o, mock_api_t api, long delay_ms,
                       bool stream)
 {
     mock_ctx_t *ctx;
 
     switch (o->fault) {
+    case MOCK_FAULT_RAW_STATUS:
+    case MOCK_FAULT_CR_HEADER:
+        return reply_raw(req, o, api);
     case MOCK_FAULT_STATUS: {
         struct evbuffer *b = evbuffer_new();
         if (b == NULL)
@@ -290,6 +325,26 @@ void mock_deliver(evhtp_request_t *req, const mock_opts_t *o, int status, const 
             evbuffer_remove_buffer(body, cut, half);
             evbuffer_free(body);
             body = cut;
+        }
+        break;
+    }
+    case MOCK_FAULT_HUGE_BODY: {
+        /* {"pad":"xxx...", <the answer's own fields>}: still the answer */
+        struct evbuffer *big = evbuffer_new();
+        char xs[4096];
+        memset(xs, 'x', sizeof xs);
+        mock_stat_add(MOCK_ST_FAULTS, 1);
+        if (big != NULL && evbuffer_get_length(body) > 0) {
+            evbuffer_drain(body, 1); /* the '{' */
+            MOCK_LIT(big, "{\"pad\":\"");
+            for (long i = 0; i < o->size; i += 4096)
+                evbuffer_add(big, xs, (size_t)(o->size - i < 4096 ? o->size - i : 4096));
+            MOCK_LIT(big, "\",");
+            evbuffer_add_buffer(big, body);
+            evbuffer_free(body);
+            body = big;
+        } else if (big != NULL) {
+            evbuffer_free(big);
         }
         break;
     }

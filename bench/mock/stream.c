@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 
 #include "ctx.h"
+#include "jsonw.h"
 #include "stats.h"
 #include "util.h"
 
@@ -101,6 +102,18 @@ static bool mid_fault(mock_ctx_t *ctx, mock_stream_t *s, struct evbuffer *out)
         s->ops->error_event(s, out);
         finish(ctx, out);
         return true;
+    case MOCK_FAULT_HUGE_EVENT: {
+        /* one event, one data line of opts.size bytes: {"pad":"xxx..."} */
+        char xs[4096];
+        mock_stat_add(MOCK_ST_FAULTS, 1);
+        mock_stat_add(MOCK_ST_STREAMS_FAULTED, 1);
+        memset(xs, 'x', sizeof xs);
+        MOCK_LIT(out, "data: {\"pad\":\"");
+        for (long i = 0; i < s->opts.size; i += 4096)
+            evbuffer_add(out, xs, (size_t)(s->opts.size - i < 4096 ? s->opts.size - i : 4096));
+        MOCK_LIT(out, "\"}\n\n");
+        return false;
+    }
     default:
         return false;
     }
@@ -169,6 +182,7 @@ void mock_stream_start(evhtp_request_t *req, mock_stream_t *s)
     case MOCK_FAULT_DROP:
     case MOCK_FAULT_MALFORMED:
     case MOCK_FAULT_ERROR_EVENT:
+    case MOCK_FAULT_HUGE_EVENT:
         if (s->opts.after > s->n_units)
             s->opts.after = s->n_units;
         break;

@@ -121,7 +121,11 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
     double latency = (double)res->total_us / 1000.0;
     char answer[1024] = "", error[600] = "";
     bool ok = false;
-    if (res->outcome != LX_UP_OK) {
+    if (res->outcome == LX_UP_REFUSED) {
+        snprintf(error, sizeof error,
+                 "upstream address %s of provider %s refused by the network policy (%s)",
+                 res->refused_addr, t->conf.name, res->refused_why);
+    } else if (res->outcome != LX_UP_OK) {
         snprintf(error, sizeof error, "%s%s%s", lx_up_outcome_name(res->outcome),
                  res->error ? ": " : "", res->error ? res->error : "");
     } else if (res->status < 200 || res->status >= 300) {

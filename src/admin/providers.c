@@ -1,5 +1,6 @@
 /* providers.c - the ai_providers entity: fields, checks, views. */
 #include "admin/internal.h"
+#include "core/baseurl.h"
 
 #include <strings.h>
 
@@ -25,13 +26,11 @@ static bool chk_kind(const char *f, const json_t *v, adm_verr_t *e)
 static bool chk_url(const char *f, const json_t *v, adm_verr_t *e)
 {
     const char *s = json_string_value(v);
-    size_t n = strlen(s);
-    size_t scheme = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-    if (scheme == 0 || n == scheme || s[scheme] == '/' || n > 2048)
-        return adm_verr(e, f, "'%s' must be an http:// or https:// URL", f);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-            return adm_verr(e, f, "'%s' must not contain spaces or control characters", f);
+    if (strlen(s) > 2048)
+        return adm_verr(e, f, "'%s' must be an http:// or https:// URL of at most 2048 bytes", f);
+    const char *why = lx_base_url_problem(s);
+    if (why)
+        return adm_verr(e, f, "'%s' %s", f, why);
     return true;
 }
 
@@ -62,8 +61,8 @@ static bool chk_headers(const char *f, const json_t *v, adm_verr_t *e)
         if (m > 4096 || strlen(s) != m)
             return adm_verr(e, f, "'%s' has a value that is too long or not text", f);
         for (size_t i = 0; i < m; i++)
-            if (s[i] == '\r' || s[i] == '\n')
-                return adm_verr(e, f, "'%s' values must not contain line breaks", f);
+            if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+                return adm_verr(e, f, "'%s' values must not contain control characters", f);
     }
     return true;
 }
@@ -80,6 +79,11 @@ static bool fixup(json_t *doc, bool create, adm_verr_t *e)
     }
     return true;
 }
+
+#define MASKED_VIEW                                                                                \
+    "(to_jsonb(x) || jsonb_build_object('extra_headers', (SELECT "                                 \
+    "coalesce(jsonb_object_agg(h.k, '***'), '{}'::jsonb) FROM "                                    \
+    "jsonb_object_keys(x.extra_headers) AS h(k))))"
 
 static const adm_field_t fields[] = {
     {"id", FT_BIGINT, F_READONLY, NULL},
@@ -111,11 +115,10 @@ const adm_entity_t adm_providers = {
     .nfields = LX_ARRAY_LEN(fields),
     .filters = filters,
     .nfilters = LX_ARRAY_LEN(filters),
-    .view = "to_jsonb(x)",
-    /* header values may carry tokens: the audit trail keeps only names */
-    .audit_view = "(to_jsonb(x) || jsonb_build_object('extra_headers', (SELECT "
-                  "coalesce(jsonb_object_agg(h.k, '***'), '{}'::jsonb) FROM "
-                  "jsonb_object_keys(x.extra_headers) AS h(k))))",
+    /* header values may carry tokens: write-only, answers and the audit
+     * trail show only the names */
+    .view = MASKED_VIEW,
+    .audit_view = MASKED_VIEW,
     .has_updated_at = true,
     .fixup = fixup,
 };

@@ -34,8 +34,6 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#define MAX_RESPONSE_BYTES (64u << 20)
-
 typedef enum {
     CALL_UPSTREAM,  /* nothing sent to the client yet */
     CALL_STREAMING, /* the first byte went to the client */
@@ -62,6 +60,7 @@ typedef struct {
     bool done;  /* the provider said the answer is complete */
     bool failed_midstream;
     char fail_msg[300];
+    char too_big[160]; /* why on_data stopped the transfer: over a size limit */
     lx_sse_parser_t sse;
     lx_stream_dec_t *dec;
     lx_msg_enc_t *enc;
@@ -395,8 +394,14 @@ static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
 {
     lx_call_t *c = arg;
     if (!c->o.stream || c->status != 200) {
-        if (c->resp.n + n > MAX_RESPONSE_BYTES)
+        size_t max = c->o.ai->cfg->upstream_max_response_bytes;
+        if (c->resp.n + n > max) {
+            snprintf(c->too_big, sizeof c->too_big,
+                     "upstream %s sent an answer larger than upstream.max_response_bytes (%zu "
+                     "bytes)",
+                     c->t->conf.name, max);
             return LX_ERROR;
+        }
         lx_buf_append(&c->resp, p, n);
         return LX_OK;
     }
@@ -416,9 +421,32 @@ static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
      * the cork lasts until the loop is through them all, so they leave in
      * one send. */
     lx_req_cork(c->o.req);
-    lx_sse_feed(&c->sse, p, n);
+    int rc = lx_sse_feed(&c->sse, p, n);
     c->overhead_us += lx_now_us() - t0;
+    if (rc == LX_SSE_TOO_BIG) {
+        snprintf(c->too_big, sizeof c->too_big,
+                 "upstream %s sent one event larger than limits.max_event_bytes (%zu bytes)",
+                 c->t->conf.name, c->sse.max_event);
+        return LX_ERROR;
+    }
     return LX_OK;
+}
+
+/* What may be passed on as an answer: 200, or an error status. Anything
+ * else (1xx, 204, 304, other 2xx and 3xx, 600+) is no answer: it could
+ * not even be framed as it came (a 204 or 304 has no body). */
+static bool status_is_answer(int s)
+{
+    return s == 200 || (s >= 400 && s <= 599);
+}
+
+/* Retry-After is passed on only as delta-seconds or an HTTP date. */
+static void pass_retry_after(lx_call_t *c)
+{
+    const char *ra = c->up ? lx_up_call_header(c->up, "Retry-After") : NULL;
+    int64_t delay;
+    if (ra && lx_retry_after_parse(lx_str(ra), lx_wall_ms(), &delay) == LX_OK)
+        lx_req_set_header(c->o.req, "Retry-After", ra);
 }
 
 /* Upstream answered with an error status: its message, in the client's
@@ -430,9 +458,7 @@ static void reply_upstream_error(lx_call_t *c)
         c->adapter->error_message(c->resp.p ? c->resp.p : "", c->resp.n, m, sizeof m);
     snprintf(msg, sizeof msg, "upstream %s returned %d%s%s", c->t->conf.name, c->status,
              m[0] ? ": " : "", m);
-    const char *ra = c->up ? lx_up_call_header(c->up, "Retry-After") : NULL;
-    if (ra)
-        lx_req_set_header(c->o.req, "Retry-After", ra);
+    pass_retry_after(c);
     route_headers(c);
     lx_req_reply_error_status(c->o.req, c->status, lx_err_from_status(c->status), msg, NULL);
 }
@@ -522,6 +548,10 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
     if (f.outcome == LX_UP_OK && f.status == 200 && c->o.stream &&
         (c->failed_midstream || !c->done))
         f.outcome = LX_UP_BROKEN; /* the stream did not end as it should */
+    if (c->too_big[0] || (f.outcome == LX_UP_OK && !status_is_answer(f.status))) {
+        f.outcome = LX_UP_BROKEN; /* over a size limit, or a status that is no answer */
+        f.status = 0;
+    }
     lx_verdict_t v = lx_failure_classify(&f);
     int64_t now = lx_wall_ms();
     const char *ra = http_fail && c->up ? lx_up_call_header(c->up, "Retry-After") : NULL;
@@ -562,14 +592,31 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
         return;
     c->ttfb_us = res->first_byte_us;
     const char *failure = NULL;
-    char msg[256];
+    char msg[400];
     int status = 200;
-    if (res->outcome != LX_UP_OK) {
+    if (res->outcome == LX_UP_ABORTED && c->too_big[0]) {
+        failure = "upstream answer over a size limit";
+        status = 502;
+        if (c->state == CALL_STREAMING) {
+            if (!c->done && !c->failed_midstream)
+                stream_error(c, c->too_big);
+            lx_req_stream_end(c->o.req);
+        } else {
+            reply_bad_upstream(c, c->too_big);
+        }
+    } else if (res->outcome != LX_UP_OK) {
         lx_err_t err = res->outcome >= LX_UP_TIMEOUT_CONNECT && res->outcome <= LX_UP_TIMEOUT_TOTAL
                            ? LX_E_UPSTREAM_TIMEOUT
                            : LX_E_UPSTREAM;
         failure = lx_up_outcome_name(res->outcome);
-        if (c->state == CALL_STREAMING) {
+        if (res->outcome == LX_UP_REFUSED) {
+            snprintf(msg, sizeof msg,
+                     "upstream address %s of provider %s refused by the network policy (%s)",
+                     res->refused_addr, c->t->conf.name, res->refused_why);
+            status = 502;
+            route_headers(c);
+            lx_req_reply_error(c->o.req, LX_E_UPSTREAM, msg, NULL);
+        } else if (c->state == CALL_STREAMING) {
             snprintf(msg, sizeof msg, "upstream stream failed: %s", failure);
             if (!c->done && !c->failed_midstream)
                 stream_error(c, msg);
@@ -581,6 +628,13 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
             route_headers(c);
             lx_req_reply_error(c->o.req, err, msg, NULL);
         }
+    } else if (!status_is_answer(c->status)) {
+        snprintf(msg, sizeof msg,
+                 "upstream %s answered with HTTP status %d, which is not an answer",
+                 c->t->conf.name, c->status);
+        reply_bad_upstream(c, msg);
+        status = 502;
+        failure = "unexpected upstream status";
     } else if (c->status != 200) {
         reply_upstream_error(c);
         status = c->status;
@@ -616,9 +670,11 @@ static void reset_answer(lx_call_t *c)
     c->done = false;
     c->failed_midstream = false;
     c->fail_msg[0] = '\0';
+    c->too_big[0] = '\0';
     lx_buf_reset(&c->resp);
     lx_sse_free(&c->sse);
     lx_sse_init(&c->sse, on_sse_event, c);
+    c->sse.max_event = c->o.ai->cfg->max_event_bytes;
     if (c->dec)
         c->adapter->stream_free(c->dec);
     c->dec = NULL;
@@ -729,6 +785,7 @@ int lx_call_run(const lx_call_opts_t *o)
     lx_copy_cstr(c->key_id, sizeof c->key_id, o->key_id);
     c->o.key_id = c->key_id;
     lx_sse_init(&c->sse, on_sse_event, c);
+    c->sse.max_event = o->ai->cfg->max_event_bytes;
     lx_buf_init(&c->resp, 0);
     lx_buf_init(&c->out, 0);
     lx_str_t rid = lx_req_id(o->req);

@@ -134,10 +134,14 @@ int lx_sse_feed(lx_sse_parser_t *p, const char *buf, size_t n)
             ev = buf + ev0;
             len = i + k + eol - ev0;
         } else {
+            len = p->raw.n + k + eol;
+            if (p->max_event && len > p->max_event)
+                return LX_SSE_TOO_BIG;
             lx_buf_append(&p->raw, buf + i, k + eol);
             ev = p->raw.p;
-            len = p->raw.n;
         }
+        if (p->max_event && len > p->max_event)
+            return LX_SSE_TOO_BIG;
         i += k + eol;
         int rc = line(p, ev, len, len - eol);
         if (rc != LX_OK)
@@ -149,7 +153,10 @@ int lx_sse_feed(lx_sse_parser_t *p, const char *buf, size_t n)
     }
     /* What is left of an unfinished event waits in raw for the next feed. */
     size_t from = in_place ? ev0 : i;
-    if (n > from)
+    if (n > from) {
+        if (p->max_event && p->raw.n + (n - from) > p->max_event)
+            return LX_SSE_TOO_BIG;
         lx_buf_append(&p->raw, buf + from, n - from);
+    }
     return LX_OK;
 }

@@ -27,6 +27,9 @@ typedef struct {
 /* Return LX_OK to go on, anything else to stop parsing (returned by feed). */
 typedef int (*lx_sse_cb)(const lx_sse_event_t *ev, void *arg);
 
+/* lx_sse_feed's result when one event grows past max_event bytes. */
+#define LX_SSE_TOO_BIG (-100)
+
 typedef struct {
     lx_buf_t raw;      /* an event split across feeds: its bytes so far */
     lx_buf_t data;     /* joined data lines (an event with more than one) */
@@ -36,12 +39,17 @@ typedef struct {
     size_t data1_off, data1_len; /* the first data line's value, in the event */
     size_t event_off, event_len; /* the last "event:" line's value, in the event */
     bool last_cr;                /* the last feed ended with a \r */
+    size_t max_event; /* the longest event (raw bytes, line ends included); 0: no limit */
     lx_sse_cb cb;
     void *arg;
 } lx_sse_parser_t;
 
 void lx_sse_init(lx_sse_parser_t *p, lx_sse_cb cb, void *arg);
 void lx_sse_free(lx_sse_parser_t *p);
+/* LX_OK, what a callback returned to stop, or LX_SSE_TOO_BIG once the
+ * event being read is longer than max_event (nothing of it was handed on;
+ * the parser must not be fed again). Whatever the feeds' sizes, no more
+ * than max_event bytes (plus one feed) are held. */
 int lx_sse_feed(lx_sse_parser_t *p, const char *buf, size_t n);
 /* Bytes held for an unfinished event. */
 size_t lx_sse_pending(const lx_sse_parser_t *p);

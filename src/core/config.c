@@ -1,5 +1,6 @@
 /* config.c - layered configuration: defaults < file < environment < flags. */
 #include "core/config.h"
+#include "core/baseurl.h"
 #include "core/crypto.h"
 #include "lx_version.h"
 
@@ -92,6 +93,8 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->write_timeout_ms = 60000;
     cfg->drain_timeout_ms = 30000;
     cfg->stream_high_water = 256u << 10;
+    cfg->max_event_bytes = 8u << 20;
+    cfg->upstream_max_response_bytes = 64u << 20;
     cfg->registry_refresh_ms = 30000;
     cfg->breaker_failures = 5;
     cfg->breaker_open_ms = 30000;
@@ -248,7 +251,18 @@ static int parse_key32(unsigned char *dst, bool *has, const char *field, const c
 }
 
 /* One table maps every scalar setting to its file key, env name and flag. */
-typedef enum { T_INT, T_SIZE, T_BOOL, T_STR, T_LISTEN, T_MASTER, T_MASTER_OLD, T_LEVEL } kind_t;
+typedef enum {
+    T_INT,
+    T_SIZE,
+    T_BOOL,
+    T_STR,
+    T_LISTEN,
+    T_MASTER,
+    T_MASTER_OLD,
+    T_LEVEL,
+    T_NETS_ALLOW, /* comma-separated CIDRs (a JSON array of strings too) */
+    T_NETS_DENY,
+} kind_t;
 
 typedef struct {
     const char *key;  /* JSON key (dotted for nested objects) */
@@ -290,6 +304,8 @@ static const setting_t settings[] = {
      3600000},
     {"limits.stream_high_water_bytes", "LLMUX_STREAM_HIGH_WATER", NULL, T_SIZE,
      OFF(stream_high_water), 4096, 64L << 20},
+    {"limits.max_event_bytes", "LLMUX_MAX_EVENT_BYTES", NULL, T_SIZE, OFF(max_event_bytes), 1024,
+     1L << 30},
     {"registry_refresh_ms", "LLMUX_REGISTRY_REFRESH_MS", NULL, T_INT, OFF(registry_refresh_ms), 100,
      86400000},
     {"routing.breaker_failures", "LLMUX_BREAKER_FAILURES", NULL, T_INT, OFF(breaker_failures), 0,
@@ -308,6 +324,10 @@ static const setting_t settings[] = {
      OFF(upstream.idle_ms), 1, 3600000},
     {"upstream.total_timeout_ms", "LLMUX_UPSTREAM_TOTAL_TIMEOUT_MS", NULL, T_INT,
      OFF(upstream.total_ms), 1, 86400000},
+    {"upstream.max_response_bytes", "LLMUX_UPSTREAM_MAX_RESPONSE_BYTES", NULL, T_SIZE,
+     OFF(upstream_max_response_bytes), 1024, 1L << 30},
+    {"upstream.allowed_networks", "LLMUX_UPSTREAM_ALLOWED_NETWORKS", NULL, T_NETS_ALLOW, 0, 0, 0},
+    {"upstream.denied_networks", "LLMUX_UPSTREAM_DENIED_NETWORKS", NULL, T_NETS_DENY, 0, 0, 0},
 };
 
 static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field, const char *v,
@@ -341,6 +361,19 @@ static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field
         if (lx_log_level_parse(v, (lx_log_level_t *)(base + s->off)) != LX_OK)
             return fail(err, errlen, "%s: expected debug, info, warn or error", field);
         return LX_OK;
+    case T_NETS_ALLOW:
+    case T_NETS_DENY: {
+        bool allow = s->type == T_NETS_ALLOW;
+        lx_cidr_t tmp[LX_NET_MAX_CIDRS];
+        int k;
+        char why[160];
+        if (lx_cidr_list_parse(v, tmp, LX_NET_MAX_CIDRS, &k, why, sizeof why) != LX_OK)
+            return fail(err, errlen, "%s: %s", field, why);
+        memcpy(allow ? cfg->netpolicy.allowed : cfg->netpolicy.denied, tmp,
+               (size_t)k * sizeof tmp[0]);
+        *(allow ? &cfg->netpolicy.nallowed : &cfg->netpolicy.ndenied) = k;
+        return LX_OK;
+    }
     }
     return LX_ERROR;
 }
@@ -521,6 +554,31 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
                 s = &settings[i];
         if (s == NULL)
             return fail(err, errlen, "%s: unknown setting", field);
+        if ((s->type == T_NETS_ALLOW || s->type == T_NETS_DENY) && json_is_array(v)) {
+            /* ["10.0.0.0/8", "fd00::/8"]: the same as the comma list */
+            lx_buf_t list;
+            lx_buf_init(&list, 256);
+            size_t i;
+            json_t *item;
+            int rc = LX_OK;
+            json_array_foreach(v, i, item)
+            {
+                if (!json_is_string(item) || strchr(json_string_value(item), ',')) {
+                    rc = fail(err, errlen, "%s[%zu]: expected a network string", field, i);
+                    break;
+                }
+                if (i)
+                    lx_buf_append_char(&list, ',');
+                lx_buf_append_cstr(&list, json_string_value(item));
+            }
+            lx_buf_append_char(&list, '\0');
+            if (rc == LX_OK)
+                rc = apply_setting(cfg, s, field, list.p, err, errlen);
+            lx_buf_free(&list);
+            if (rc != LX_OK)
+                return LX_ERROR;
+            continue;
+        }
         char num[32];
         const char *text = json_scalar_text(v, num);
         if (text == NULL)
@@ -709,9 +767,22 @@ int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
             return fail(err, errlen, "providers: a provider name must not be empty");
         if (p->base_url == NULL || p->base_url[0] == '\0')
             return fail(err, errlen, "providers.%s.base_url: required", p->name);
-        if (strncmp(p->base_url, "http://", 7) && strncmp(p->base_url, "https://", 8))
-            return fail(err, errlen, "providers.%s.base_url: must start with http:// or https://",
-                        p->name);
+        const char *why = lx_base_url_problem(p->base_url);
+        if (why)
+            return fail(err, errlen, "providers.%s.base_url: %s", p->name, why);
+        for (int h = 0; h < p->nheaders; h++) {
+            const char *n = p->header_names[h], *v = p->header_values[h];
+            size_t nl = strlen(n);
+            if (nl == 0 || strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789-_!#$%&'*+.^`|~") != nl)
+                return fail(err, errlen, "providers.%s.headers: a name that is not an HTTP token",
+                            p->name);
+            for (const char *c = v; *c; c++)
+                if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+                    return fail(err, errlen,
+                                "providers.%s.headers.%s: must not contain control characters",
+                                p->name, n);
+        }
         for (const char *c = p->name; *c; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
                 return fail(err, errlen, "providers.%s: name may hold only a-z, 0-9, '-' and '_'",

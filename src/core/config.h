@@ -10,6 +10,7 @@
 
 #include "core/common.h"
 #include "core/log.h"
+#include "core/netpolicy.h"
 
 #include <stdio.h>
 
@@ -82,6 +83,7 @@ typedef struct {
     int write_timeout_ms;
     int drain_timeout_ms;
     size_t stream_high_water;
+    size_t max_event_bytes; /* one streamed upstream event; larger ends the stream */
     int registry_refresh_ms;
 
     /* routing: retries, breakers, cooling (see README) */
@@ -95,7 +97,9 @@ typedef struct {
     bool access_log;
     bool usage_log; /* record usage (to Postgres when configured, else as log lines) */
 
-    lx_timeouts_t upstream; /* defaults for providers that set none */
+    lx_timeouts_t upstream;             /* defaults for providers that set none */
+    size_t upstream_max_response_bytes; /* a whole (non-stream) answer; larger is a 502 */
+    lx_netpolicy_t netpolicy;           /* upstream.allowed_networks / denied_networks */
     lx_provider_conf_t providers[LX_MAX_PROVIDERS];
     int nproviders;
     lx_group_conf_t groups[LX_MAX_GROUPS];

@@ -219,20 +219,49 @@ static uint32_t store_cstr(lx_req_t *req, const char *s)
     return at;
 }
 
-void lx_req_set_header(lx_req_t *req, const char *name, const char *value)
+/* RFC 9110 token characters. */
+static bool header_name_ok(const char *s)
 {
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    if (*s == '\0')
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              strchr(tchar, c)))
+            return false;
+    }
+    return true;
+}
+
+/* Visible ASCII, spaces, tabs and obs-text (UTF-8 bytes): no CTL. */
+static bool header_value_ok(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+int lx_req_set_header(lx_req_t *req, const char *name, const char *value)
+{
+    if (!header_name_ok(name) || !header_value_ok(value))
+        return LX_ERROR;
     for (int i = 0; i < req->nheaders; i++) {
         if (strcasecmp(req->hdr_store.p + req->header_name[i], name) == 0) {
             req->header_value[i] = store_cstr(req, value); /* the old one stays, unused */
-            return;
+            return LX_OK;
         }
     }
     if (req->nheaders == LX_REQ_MAX_HEADERS)
-        return;
+        return LX_ERROR;
     if (req->hdr_store.cap == 0)
         lx_buf_init(&req->hdr_store, 256);
     req->header_name[req->nheaders] = store_cstr(req, name);
     req->header_value[req->nheaders++] = store_cstr(req, value);
+    return LX_OK;
 }
 
 /* ---- rendering ---- */

@@ -62,7 +62,10 @@ lx_str_t lx_req_api_key(const lx_req_t *req);
 void lx_req_set_key_id(lx_req_t *req, const char *key_id);
 
 /* ---- replying ---- */
-void lx_req_set_header(lx_req_t *req, const char *name, const char *value);
+/* Adds (or replaces) a response header. A name that is not an HTTP token,
+ * or a value with a control character other than HTAB (CR, LF, NUL, ...),
+ * is refused (LX_ERROR, nothing set): a header never splits the head. */
+int lx_req_set_header(lx_req_t *req, const char *name, const char *value);
 /* Sends a complete reply and finishes the request. body is copied. */
 void lx_req_reply(lx_req_t *req, int status, const char *content_type, const char *body,
                   size_t len);

@@ -87,6 +87,8 @@ struct lx_up_call {
     bool cancelled;
     bool in_cb;
     bool aborted;
+    lx_net_verdict_t refused; /* an address the network policy refused */
+    char refused_addr[46];
 };
 
 static const char *const outcome_names[LX_UP__COUNT] = {
@@ -98,11 +100,19 @@ static const char *const outcome_names[LX_UP__COUNT] = {
     [LX_UP_TIMEOUT_TOTAL] = "total_timeout",
     [LX_UP_BROKEN] = "broken",
     [LX_UP_ABORTED] = "aborted",
+    [LX_UP_REFUSED] = "refused_by_network_policy",
 };
 
 const char *lx_up_outcome_name(lx_up_outcome_t o)
 {
     return (unsigned)o < LX_UP__COUNT ? outcome_names[o] : "unknown";
+}
+
+static const lx_netpolicy_t *net_policy;
+
+void lx_upstream_set_netpolicy(const lx_netpolicy_t *p)
+{
+    net_policy = p;
 }
 
 /* Whether the environment names a proxy for curl. Read once: without one,
@@ -170,6 +180,8 @@ static lx_up_outcome_t classify(lx_up_call_t *c, CURLcode rc)
         return c->forced;
     if (c->aborted)
         return LX_UP_ABORTED;
+    if (c->refused != LX_NET_ALLOW && rc != CURLE_OK && c->status == 0)
+        return LX_UP_REFUSED;
     switch (rc) {
     case CURLE_OK:
         return LX_UP_OK;
@@ -206,6 +218,11 @@ static void call_finish(lx_up_call_t *c, CURLcode rc)
     res.first_byte_us = c->t_first ? c->t_first - c->t_start : -1;
     res.total_us = now - c->t_start;
     res.error = rc == CURLE_OK ? NULL : curl_easy_strerror(rc);
+    if (res.outcome == LX_UP_REFUSED) {
+        res.refused_addr = c->refused_addr;
+        res.refused_why = lx_net_verdict_why(c->refused);
+        res.error = "refused by the network policy";
+    }
     if (!c->cancelled && c->h.on_done) {
         c->in_cb = true;
         c->h.on_done(c, &res, c->arg);
@@ -409,9 +426,22 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     return 0;
 }
 
+/* Every address curl connects to passes the network policy here, after
+ * DNS and before the socket exists: a host name that resolves elsewhere
+ * next time (DNS rebinding) is checked again. */
 static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 {
-    lx_upstream_t *u = clientp;
+    lx_up_call_t *c = clientp;
+    lx_upstream_t *u = c->u;
+    uint8_t ip[16];
+    if (lx_net_addr16(&addr->addr, (socklen_t)addr->addrlen, ip)) {
+        lx_net_verdict_t v = lx_netpolicy_check(net_policy, ip);
+        if (v != LX_NET_ALLOW) {
+            c->refused = v;
+            lx_net_addr_str(ip, c->refused_addr);
+            return CURL_SOCKET_BAD;
+        }
+    }
     curl_socket_t s = socket(addr->family, addr->socktype, addr->protocol);
     /* A watch left on this fd number belonged to a socket curl closed
      * without telling us (it does so for connect attempts it never used). */
@@ -546,14 +576,17 @@ static CURL *easy_new(lx_upstream_t *u)
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /* Only HTTP(S), and never a redirect: a provider's answer is the answer. */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     if (!env_proxy) {
         curl_easy_setopt(e, CURLOPT_PROXY, "");
         curl_easy_setopt(e, CURLOPT_NOPROXY, "");
     }
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, u);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb); /* data: the call */
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
     return e;
@@ -619,6 +652,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     }
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom);
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->to.connect_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->to.total_ms);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/netpolicy.h"
 
 struct event_base;
 typedef struct lx_upstream lx_upstream_t;
@@ -27,6 +28,7 @@ typedef enum {
     LX_UP_TIMEOUT_TOTAL,
     LX_UP_BROKEN,  /* the connection broke mid-response */
     LX_UP_ABORTED, /* our own on_data asked to stop */
+    LX_UP_REFUSED, /* the network policy refused every address of the host */
     LX_UP__COUNT
 } lx_up_outcome_t;
 
@@ -39,6 +41,10 @@ typedef struct {
     int64_t first_byte_us; /* from start to the first body byte, or -1 */
     int64_t total_us;
     const char *error; /* curl's text for failures, else NULL */
+    /* LX_UP_REFUSED: the refused address as text and the setting that
+     * refused it (lx_net_verdict_why); NULL otherwise. */
+    const char *refused_addr;
+    const char *refused_why;
 } lx_up_result_t;
 
 typedef struct {
@@ -67,6 +73,11 @@ typedef struct {
 /* Process-wide; call once from main before any thread starts. */
 int lx_upstream_global_init(void);
 void lx_upstream_global_cleanup(void);
+/* The network policy every upstream socket is checked against when curl
+ * opens it (NULL: the built-in rule only). Process-wide; set from main
+ * before any thread starts; p must outlive every upstream. With a proxy in
+ * the environment, the address checked is the proxy's. */
+void lx_upstream_set_netpolicy(const lx_netpolicy_t *p);
 
 lx_upstream_t *lx_upstream_new(struct event_base *base);
 /* Cancels every call still running; no callbacks run. */

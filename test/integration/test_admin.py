@@ -158,7 +158,7 @@ class Admin(unittest.TestCase):
         p = self.provider("prov-crud", extra_headers={"X-Team": "search"},
                           first_byte_timeout_ms=30000)
         self.assertEqual(p["status"], "active")
-        self.assertEqual(p["extra_headers"], {"X-Team": "search"})
+        self.assertEqual(p["extra_headers"], {"X-Team": "***"})  # write-only
         self.assertEqual(p["first_byte_timeout_ms"], 30000)
         self.assertIsNone(p["connect_timeout_ms"])
         self.assertIsInstance(p["id"], int)

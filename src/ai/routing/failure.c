@@ -32,6 +32,8 @@ lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f)
 
     if (o == LX_UP_ABORTED)
         return verdict(LX_FAIL_FATAL, LX_BRK_NEUTRAL, LX_E_CLIENT_GONE);
+    if (o == LX_UP_REFUSED) /* our own network policy: retrying changes nothing */
+        return verdict(LX_FAIL_FATAL, LX_BRK_NEUTRAL, LX_E_UPSTREAM);
 
     if (o != LX_UP_OK) {
         /* transport failure */

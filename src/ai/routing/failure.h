@@ -50,6 +50,7 @@ typedef struct {
  *    else FATAL (the stream ends with an error event); mid-stream transport
  *    failures and 5xx still count as breaker failures.
  *  - LX_UP_ABORTED (we stopped it ourselves): FATAL, breaker neutral.
+ *  - LX_UP_REFUSED (the network policy refused the address): FATAL, neutral.
  *  - status < 400: SUCCESS.
  *  - 429, 402, or quota set: ROTATE (breaker neutral: cooling handles it).
  *  - 401, 403: FLAG_AUTH (err: upstream, since the client's own key is fine).

@@ -826,6 +826,58 @@ static void test_large_event(void **state)
     free(in);
 }
 
+/* max_event: an event of exactly max bytes passes, one byte more is
+ * LX_SSE_TOO_BIG whatever the split (in place, carried over, one line with
+ * no end); nothing of the long event reaches the callback and no more than
+ * max bytes are held. */
+static void test_max_event(void **state)
+{
+    (void)state;
+    const size_t max = 64;
+    char ok[64 + 1], big[65 + 1];
+    /* "data: " + x... + "\n\n" = exactly max (then one more) */
+    memcpy(ok, "data: ", 6);
+    memset(ok + 6, 'x', max - 8);
+    memcpy(ok + max - 2, "\n\n", 2);
+    memcpy(big, "data: ", 6);
+    memset(big + 6, 'y', max - 7);
+    memcpy(big + max - 1, "\n\n", 2);
+    size_t splits[] = {1, 7, 30, 64, 65, 1000};
+    for (size_t k = 0; k < LX_ARRAY_LEN(splits); k++) {
+        sink_t s;
+        sink_init(&s);
+        lx_sse_parser_t p;
+        lx_sse_init(&p, on_event, &s);
+        p.max_event = max;
+        int rc = LX_OK;
+        for (size_t at = 0; at < max && rc == LX_OK; at += splits[k])
+            rc = lx_sse_feed(&p, ok + at, LX_MIN(splits[k], max - at));
+        assert_int_equal(rc, LX_OK);
+        assert_int_equal(s.n, 1);
+        for (size_t at = 0; at < max + 1 && rc == LX_OK; at += splits[k]) {
+            rc = lx_sse_feed(&p, big + at, LX_MIN(splits[k], max + 1 - at));
+            assert_true(lx_sse_pending(&p) <= max);
+        }
+        assert_int_equal(rc, LX_SSE_TOO_BIG);
+        assert_int_equal(s.n, 1);
+        lx_sse_free(&p);
+        sink_free(&s);
+    }
+    /* A line that never ends (no newline at all) is stopped too. */
+    sink_t s;
+    sink_init(&s);
+    lx_sse_parser_t p;
+    lx_sse_init(&p, on_event, &s);
+    p.max_event = max;
+    int rc = LX_OK;
+    for (int i = 0; i < 100 && rc == LX_OK; i++)
+        rc = lx_sse_feed(&p, "zzzzzzzzzz", 10);
+    assert_int_equal(rc, LX_SSE_TOO_BIG);
+    assert_true(lx_sse_pending(&p) <= max);
+    lx_sse_free(&p);
+    sink_free(&s);
+}
+
 static void test_init_free_without_feeding(void **state)
 {
     (void)state;
@@ -916,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_pending_reports_held_bytes),
         cmocka_unit_test(test_raw_keeps_every_line_of_the_event),
         cmocka_unit_test(test_large_event),
+        cmocka_unit_test(test_max_event),
         cmocka_unit_test(test_init_free_without_feeding),
         cmocka_unit_test(test_crlf_split_at_blank_line),
         cmocka_unit_test(test_whole_events_are_not_copied),

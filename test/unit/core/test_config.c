@@ -139,6 +139,8 @@ static void test_defaults(void **state)
     assert_int_equal(c->write_timeout_ms, 60000);
     assert_int_equal(c->drain_timeout_ms, 30000);
     assert_int_equal(c->stream_high_water, 256u << 10);
+    assert_int_equal(c->max_event_bytes, 8u << 20);
+    assert_int_equal(c->upstream_max_response_bytes, 64u << 20);
     assert_int_equal(c->log_level, LX_LOG_INFO);
     assert_true(c->access_log);
     assert_int_equal(c->upstream.connect_ms, 5000);
@@ -233,8 +235,10 @@ static void test_json_nested_limits_and_upstream(void **state)
                            "  \"keepalive_timeout_ms\": 222,"
                            "  \"write_timeout_ms\": 333,"
                            "  \"drain_timeout_ms\": 0,"
-                           "  \"stream_high_water_bytes\": 8192"
+                           "  \"stream_high_water_bytes\": 8192,"
+                           "  \"max_event_bytes\": 4096"
                            "}, \"upstream\": {"
+                           "  \"max_response_bytes\": 1048576,"
                            "  \"connect_timeout_ms\": 11,"
                            "  \"first_byte_timeout_ms\": 22,"
                            "  \"idle_timeout_ms\": 33,"
@@ -250,6 +254,8 @@ static void test_json_nested_limits_and_upstream(void **state)
     assert_int_equal(c->write_timeout_ms, 333);
     assert_int_equal(c->drain_timeout_ms, 0);
     assert_int_equal(c->stream_high_water, 8192);
+    assert_int_equal(c->max_event_bytes, 4096);
+    assert_int_equal(c->upstream_max_response_bytes, 1048576);
     assert_int_equal(c->upstream.connect_ms, 11);
     assert_int_equal(c->upstream.first_byte_ms, 22);
     assert_int_equal(c->upstream.idle_ms, 33);
@@ -391,6 +397,8 @@ static void test_json_bad_values_name_the_field(void **state)
         {"{\"limits\": {\"max_body_bytes\": 10}}", "limits.max_body_bytes"},
         {"{\"limits\": {\"stream_high_water_bytes\": -1}}", "limits.stream_high_water_bytes"},
         {"{\"upstream\": {\"connect_timeout_ms\": 0}}", "upstream.connect_timeout_ms"},
+        {"{\"limits\": {\"max_event_bytes\": 100}}", "limits.max_event_bytes"},
+        {"{\"upstream\": {\"max_response_bytes\": 0}}", "upstream.max_response_bytes"},
         {"{\"providers\": []}", "providers"},
         {"{\"providers\": {\"x\": 1}}", "providers.x"},
         {"{\"providers\": {\"x\": {\"kind\": \"mistral\"}}}", "providers.x.kind"},
@@ -677,6 +685,11 @@ static void test_env_bad_values_name_the_variable(void **state)
         {"LLMUX_ACCESS_LOG=2", "LLMUX_ACCESS_LOG"},
         {"LLMUX_MAX_BODY_BYTES=1023", "LLMUX_MAX_BODY_BYTES"},
         {"LLMUX_UPSTREAM_TOTAL_TIMEOUT_MS=0", "LLMUX_UPSTREAM_TOTAL_TIMEOUT_MS"},
+        {"LLMUX_MAX_EVENT_BYTES=1023", "LLMUX_MAX_EVENT_BYTES"},
+        {"LLMUX_MAX_EVENT_BYTES=2147483648", "LLMUX_MAX_EVENT_BYTES"},
+        {"LLMUX_UPSTREAM_MAX_RESPONSE_BYTES=12x", "LLMUX_UPSTREAM_MAX_RESPONSE_BYTES"},
+        {"LLMUX_UPSTREAM_DENIED_NETWORKS=10.0.0.0/33", "LLMUX_UPSTREAM_DENIED_NETWORKS"},
+        {"LLMUX_UPSTREAM_ALLOWED_NETWORKS=169.254.0.0/16,x", "LLMUX_UPSTREAM_ALLOWED_NETWORKS"},
     };
     for (size_t i = 0; i < LX_ARRAY_LEN(cases); i++) {
         lx_config_free(&f->cfg);
@@ -738,8 +751,14 @@ static void test_listen_forms(void **state)
 static void test_validate_provider_base_url_scheme(void **state)
 {
     fixture_t *f = *state;
-    static const char *const bad[] = {"ftp://x", "api.openai.com/v1", "HTTP//x", "http:/x",
-                                      "ws://host"};
+    static const char *const bad[] = {"ftp://x",
+                                      "api.openai.com/v1",
+                                      "HTTP//x",
+                                      "http:/x",
+                                      "ws://host",
+                                      "https://user:pw@api.example.com/v1",
+                                      "https://api.example.com/v1?key=1",
+                                      "https://api.example.com/v1#x"};
     for (size_t i = 0; i < LX_ARRAY_LEN(bad); i++) {
         lx_config_free(&f->cfg);
         lx_config_defaults(&f->cfg);
@@ -759,6 +778,56 @@ static void test_validate_provider_base_url_scheme(void **state)
         assert_int_equal(apply_json(f, json), LX_OK);
         assert_int_equal(validate(f), LX_OK);
     }
+}
+
+static void test_networks(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(f->cfg.netpolicy.nallowed, 0);
+    assert_int_equal(f->cfg.netpolicy.ndenied, 0);
+    char *envp[] = {"LLMUX_UPSTREAM_DENIED_NETWORKS=10.0.0.0/8, fd00::/8",
+                    "LLMUX_UPSTREAM_ALLOWED_NETWORKS=169.254.10.0/24", NULL};
+    assert_int_equal(apply_env(f, envp), LX_OK);
+    assert_int_equal(f->cfg.netpolicy.ndenied, 2);
+    assert_int_equal(f->cfg.netpolicy.nallowed, 1);
+    /* the file takes a list or a comma string; a later layer replaces it */
+    assert_int_equal(apply_json(f,
+                                "{\"upstream\": {\"denied_networks\": [\"127.0.0.0/8\", \"::1\", "
+                                "\"192.168.0.0/16\"], \"allowed_networks\": \"\"}}"),
+                     LX_OK);
+    assert_int_equal(f->cfg.netpolicy.ndenied, 3);
+    assert_int_equal(f->cfg.netpolicy.nallowed, 0);
+    assert_int_equal(apply_json(f, "{\"upstream\": {\"denied_networks\": [\"a,b\"]}}"), LX_ERROR);
+    assert_err_names(f, "upstream.denied_networks");
+    assert_int_equal(apply_json(f, "{\"upstream\": {\"denied_networks\": [1]}}"), LX_ERROR);
+    assert_err_names(f, "upstream.denied_networks");
+    assert_int_equal(apply_json(f, "{\"upstream\": {\"allowed_networks\": \"300.0.0.0/8\"}}"),
+                     LX_ERROR);
+    assert_err_names(f, "upstream.allowed_networks");
+    assert_int_equal(f->cfg.netpolicy.ndenied, 3);
+}
+
+static void test_validate_provider_headers(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(apply_json(f, "{\"providers\": {\"x\": {\"base_url\": \"http://h\", "
+                                   "\"headers\": {\"X-A\": \"a\\r\\nSet-Cookie: b\"}}}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_err_names(f, "providers.x.headers.X-A");
+    lx_config_free(&f->cfg);
+    lx_config_defaults(&f->cfg);
+    assert_int_equal(apply_json(f, "{\"providers\": {\"x\": {\"base_url\": \"http://h\", "
+                                   "\"headers\": {\"Bad Name\": \"v\"}}}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_err_names(f, "providers.x.headers");
+    lx_config_free(&f->cfg);
+    lx_config_defaults(&f->cfg);
+    assert_int_equal(apply_json(f, "{\"providers\": {\"x\": {\"base_url\": \"http://h\", "
+                                   "\"headers\": {\"X-A\": \"a\\tb c\"}}}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_OK);
 }
 
 static void test_validate_provider_needs_base_url(void **state)
@@ -1093,6 +1162,8 @@ int main(void)
         T(test_env_master_key_padded_and_unpadded),
         T(test_listen_forms),
         T(test_validate_provider_base_url_scheme),
+        T(test_networks),
+        T(test_validate_provider_headers),
         T(test_validate_provider_needs_base_url),
         T(test_validate_provider_name),
         T(test_validate_admin_key_and_database_url),
