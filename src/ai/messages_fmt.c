@@ -592,6 +592,9 @@ static int build_request(json_t *out, const json_t *req, verr_t *v)
         return fail(v, "max_tokens", "max_tokens: Input should be a valid integer");
     if (json_integer_value(mt) < 1)
         return fail(v, "max_tokens", "max_tokens: Input should be greater than or equal to 1");
+    if (json_integer_value(mt) > LX_TOKENS_MAX)
+        return fail(v, "max_tokens", "max_tokens: Input should be less than or equal to %lld",
+                    (long long)LX_TOKENS_MAX);
 
     const json_t *messages = json_object_get(req, "messages");
     if (messages == NULL)

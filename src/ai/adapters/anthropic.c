@@ -456,8 +456,10 @@ static int max_tokens_of(const json_t *req, json_int_t *out, char *err, size_t e
         const json_t *v = json_object_get(req, keys[i]);
         if (v == NULL || json_is_null(v))
             continue;
-        if (!json_is_integer(v) || json_integer_value(v) < 1)
-            return fail(err, errlen, "%s must be a positive integer", keys[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > LX_TOKENS_MAX)
+            return fail(err, errlen, "%s must be an integer from 1 to %lld", keys[i],
+                        (long long)LX_TOKENS_MAX);
         *out = json_integer_value(v);
         return LX_OK;
     }

@@ -222,6 +222,10 @@ static void test_build_max_tokens_sources(void **state)
     json_decref(b);
     build_fails("{\"model\":\"m\",\"max_tokens\":0,\"messages\":[]}", "max_tokens", NULL);
     build_fails("{\"model\":\"m\",\"max_tokens\":\"100\",\"messages\":[]}", "max_tokens", NULL);
+    build_fails("{\"model\":\"m\",\"max_tokens\":9223372036854775807,\"messages\":[]}",
+                "max_tokens", NULL);
+    build_fails("{\"model\":\"m\",\"max_completion_tokens\":1000000001,\"messages\":[]}",
+                "max_completion_tokens", NULL);
 }
 
 static void test_build_system_and_developer_merged(void **state)

@@ -100,6 +100,8 @@ static void test_validation_errors_name_the_param(void **state)
     expect_bad("{\"model\":\"m\",\"max_tokens\":-5," MSGS "}", "max_tokens");
     expect_bad("{\"model\":\"m\",\"max_tokens\":\"100\"," MSGS "}", "max_tokens");
     expect_bad("{\"model\":\"m\",\"max_tokens\":10.5," MSGS "}", "max_tokens");
+    expect_bad("{\"model\":\"m\",\"max_tokens\":1000000001," MSGS "}", "max_tokens");
+    expect_bad("{\"model\":\"m\",\"max_tokens\":9223372036854775807," MSGS "}", "max_tokens");
     expect_bad("{\"model\":\"m\",\"max_tokens\":10}", "messages");
     expect_bad("{\"model\":\"m\",\"max_tokens\":10,\"messages\":{}}", "messages");
     expect_bad("{\"model\":\"m\",\"max_tokens\":10,\"messages\":[]}", "messages");
