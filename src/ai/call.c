@@ -159,6 +159,7 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     u->ttfb_us = c->ttfb_us;
     u->created_ms = c->created_ms;
     u->status = status;
+    lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
     u->tokens_cached = c->tokens.cached;
