@@ -30,6 +30,7 @@
  * lx_pg_new returns NULL for a conninfo that does not parse (start-up
  * fails fast); a server that cannot be reached is retried forever. */
 #include "db/pg.h"
+#include "db/conninfo.h"
 #include "core/buf.h"
 #include "core/log.h"
 
@@ -216,7 +217,8 @@ static char *trimmed_dup(const char *s)
     return n ? lx_strndup(s, n) : lx_strdup("unknown error");
 }
 
-/* Logs msg with an "error" field holding a libpq message (never conninfo). */
+/* Logs msg with an "error" field holding a libpq message (never conninfo:
+ * callers pass messages about the connection through scrubbed()). */
 static void log_pg(lx_log_level_t level, const char *msg, const char *detail)
 {
     if (level < lx_log_min_level)
@@ -228,6 +230,14 @@ static void log_pg(lx_log_level_t level, const char *msg, const char *detail)
     lx_log(level, msg, "\"error\":%s", b.p);
     lx_buf_free(&b);
     free(t);
+}
+
+/* A libpq message about pg's connection, trimmed, with the password the
+ * conninfo carries replaced (libpq may quote pieces of it). Owned. */
+static char *scrubbed(const lx_pg_t *pg, const char *msg)
+{
+    char buf[512];
+    return trimmed_dup(lx_conninfo_scrub(pg->conninfo, msg, buf, sizeof buf));
 }
 
 static void notice_cb(void *arg, const char *message)
@@ -370,7 +380,9 @@ static void schedule_reconnect(lx_pg_t *pg)
 
 static void connect_failed(lx_pg_t *pg, const char *why)
 {
-    log_pg(LX_LOG_WARN, "postgres connect failed", why);
+    char *clean = scrubbed(pg, why);
+    log_pg(LX_LOG_WARN, "postgres connect failed", clean);
+    free(clean);
     drop_conn(pg);
     schedule_reconnect(pg);
 }
@@ -420,7 +432,7 @@ static bool send_item(lx_pg_t *pg, item_t *it)
             /* libpq refused it for another reason; what it left in its
              * output buffer is unknown, so start over on a new connection
              * and fail this query (after those before it). */
-            it->err = trimmed_dup(PQerrorMessage(conn));
+            it->err = scrubbed(pg, PQerrorMessage(conn));
             fifo_push(&pg->inflight, it);
         }
         conn_lost(pg, PQerrorMessage(conn));
@@ -496,7 +508,9 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
  * waiting ones, reports the state change once, and schedules a reconnect. */
 static void conn_lost(lx_pg_t *pg, const char *why)
 {
-    log_pg(LX_LOG_WARN, "postgres connection lost", why); /* before PQfinish frees why */
+    char *clean = scrubbed(pg, why); /* before PQfinish frees why */
+    log_pg(LX_LOG_WARN, "postgres connection lost", clean);
+    free(clean);
     fifo_t lost = pg->inflight;
     pg->inflight = (fifo_t){0};
     pg->user_inflight = 0;
