@@ -104,6 +104,7 @@ struct lx_pg {
     short ev_what;
     int backoff_ms; /* the next wait before reconnecting */
     bool up;        /* the last state reported through on_state */
+    bool failing;   /* a connect failed or the connection was lost since the last success */
     bool setup_sent;
 
     stmt_t *stmts, *stmts_tail;
@@ -380,6 +381,7 @@ static void schedule_reconnect(lx_pg_t *pg)
 
 static void connect_failed(lx_pg_t *pg, const char *why)
 {
+    pg->failing = true;
     char *clean = scrubbed(pg, why);
     log_pg(LX_LOG_WARN, "postgres connect failed", clean);
     free(clean);
@@ -508,6 +510,7 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
  * waiting ones, reports the state change once, and schedules a reconnect. */
 static void conn_lost(lx_pg_t *pg, const char *why)
 {
+    pg->failing = true;
     char *clean = scrubbed(pg, why); /* before PQfinish frees why */
     log_pg(LX_LOG_WARN, "postgres connection lost", clean);
     free(clean);
@@ -602,6 +605,7 @@ static void connected(lx_pg_t *pg)
     }
     pg->backoff_ms = BACKOFF_MIN_MS;
     pg->state = ST_READY;
+    pg->failing = false;
     lx_log_info("postgres connected", "\"server_version\":%d,\"backend_pid\":%d",
                 PQserverVersion(pg->conn), PQbackendPID(pg->conn));
     pump(pg);
@@ -777,6 +781,11 @@ void lx_pg_free(lx_pg_t *pg)
 bool lx_pg_connected(const lx_pg_t *pg)
 {
     return pg->state == ST_READY;
+}
+
+bool lx_pg_down(const lx_pg_t *pg)
+{
+    return pg->state != ST_READY && pg->failing;
 }
 
 int lx_pg_pending(const lx_pg_t *pg)
