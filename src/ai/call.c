@@ -68,8 +68,9 @@ typedef struct {
     lx_buf_t resp; /* a non-stream answer (or an error body) */
     lx_buf_t out;  /* scratch for encoded client events */
     lx_tokens_t tokens;
-    int64_t ttfb_us;    /* from upstream, -1 if none */
-    int64_t created_ms; /* wall clock at the start */
+    int64_t sent_events; /* content events forwarded to the client (billing estimate) */
+    int64_t ttfb_us;     /* from upstream, -1 if none */
+    int64_t created_ms;  /* wall clock at the start */
     int64_t overhead_us;
     char id[64];
     char key_id[64];
@@ -137,6 +138,21 @@ void lx_call_routing_init(const lx_config_t *cfg)
 
 /* ---- the one finalizer ---- */
 
+/* A stream that did not end normally (the client left, the upstream broke)
+ * is billed for what reached the client: at least one output token per
+ * content event forwarded (the upstream's usage, sent at the end, never
+ * came or came short), and the prompt estimate when the upstream gave no
+ * input count. True if the counts were estimated. */
+static bool bill_delivered(lx_call_t *c, int status)
+{
+    if (c->state != CALL_STREAMING || status == 200 || c->tokens.out >= c->sent_events)
+        return false;
+    c->tokens.out = c->sent_events;
+    if (c->tokens.in <= 0)
+        c->tokens.in = c->o.input_tokens_estimate;
+    return true;
+}
+
 static void call_finalize(lx_call_t *c, int status, const char *error)
 {
     if (c->up) {
@@ -159,6 +175,7 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     u->ttfb_us = c->ttfb_us;
     u->created_ms = c->created_ms;
     u->status = status;
+    bool estimated = bill_delivered(c, status);
     lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
@@ -178,7 +195,8 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
         }
     }
     if (error)
-        snprintf(u->error, sizeof u->error, "%s", error);
+        snprintf(u->error, sizeof u->error, "%s%s", error,
+                 estimated ? " (tokens estimated from the stream sent)" : "");
     u->total_us = lx_now_us() - lx_req_start_us(c->o.req);
     c->o.ai->usage->push(c->o.ai->usage, u);
     if (c->o.stream)
@@ -251,6 +269,7 @@ static void emit_chunk(void *arg, const char *json, size_t n)
 {
     lx_call_t *c = arg;
     start_stream(c);
+    c->sent_events++;
     lx_buf_reset(&c->out);
     if (c->o.client == LX_FMT_ANTHROPIC) {
         if (c->enc == NULL)
@@ -317,9 +336,12 @@ static int passthrough_openai(lx_call_t *c, const lx_sse_event_t *ev)
         }
         if (usage_only && !c->o.client_usage)
             return LX_OK; /* we asked for it; the client did not */
+        c->sent_events += !usage_only;
     } else if (d.n > 8 && memcmp(d.p, "{\"error\"", 8) == 0) {
         c->failed_midstream = true;
         snprintf(c->fail_msg, sizeof c->fail_msg, "upstream error event");
+    } else {
+        c->sent_events++;
     }
     start_stream(c);
     lx_req_stream_write(c->o.req, ev->raw.p, ev->raw.n);
@@ -338,6 +360,8 @@ static int passthrough_anthropic(lx_call_t *c, const lx_sse_event_t *ev)
         }
         if (lx_body_find(d.p, d.n, "usage", &us, &ue) == LX_OK)
             lx_usage_text_anthropic(&c->tokens, d.p + us, ue - us);
+    } else if (lx_str_eq_cstr(e, "content_block_delta")) {
+        c->sent_events++;
     } else if (lx_str_eq_cstr(e, "message_stop")) {
         c->done = true;
     } else if (lx_str_eq_cstr(e, "error")) {
@@ -624,6 +648,7 @@ static void reset_answer(lx_call_t *c)
         c->adapter->stream_free(c->dec);
     c->dec = NULL;
     memset(&c->tokens, 0, sizeof c->tokens);
+    c->sent_events = 0;
 }
 
 /* No target could take the request (breakers open, cooling, limits). */
