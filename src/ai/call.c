@@ -142,15 +142,15 @@ void lx_call_routing_init(const lx_config_t *cfg)
  * is billed for what reached the client: at least one output token per
  * content event forwarded (the upstream's usage, sent at the end, never
  * came or came short), and the prompt estimate when the upstream gave no
- * input count. True if the counts were estimated. */
-static bool bill_delivered(lx_call_t *c, int status)
+ * input count. The record's status (499, 502) and error already say the
+ * stream did not end normally (ai_usage has no estimate flag). */
+static void bill_delivered(lx_call_t *c, int status)
 {
     if (c->state != CALL_STREAMING || status == 200 || c->tokens.out >= c->sent_events)
-        return false;
+        return;
     c->tokens.out = c->sent_events;
     if (c->tokens.in <= 0)
         c->tokens.in = c->o.input_tokens_estimate;
-    return true;
 }
 
 static void call_finalize(lx_call_t *c, int status, const char *error)
@@ -175,7 +175,7 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     u->ttfb_us = c->ttfb_us;
     u->created_ms = c->created_ms;
     u->status = status;
-    bool estimated = bill_delivered(c, status);
+    bill_delivered(c, status);  /* ai_usage has no estimate flag: the status says it */
     lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
@@ -195,8 +195,7 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
         }
     }
     if (error)
-        snprintf(u->error, sizeof u->error, "%s%s", error,
-                 estimated ? " (tokens estimated from the stream sent)" : "");
+        snprintf(u->error, sizeof u->error, "%s", error);
     u->total_us = lx_now_us() - lx_req_start_us(c->o.req);
     c->o.ai->usage->push(c->o.ai->usage, u);
     if (c->o.stream)
