@@ -78,6 +78,13 @@ int adm_submit(adm_op_t *op, const char *sql, int nparams, const char *const *pa
                adm_step_fn step)
 {
     op->step = step;
+    if (lx_pg_down(op->admin->pg)) {
+        /* Known down: say so now rather than after ADM_DB_DEADLINE_MS. */
+        if (op->req)
+            lx_req_set_header(op->req, "Retry-After", "1");
+        adm_error(op, 503, LX_E_UNAVAILABLE, "the database is unreachable, try again", NULL);
+        return LX_OK;
+    }
     if (lx_pg_query(op->admin->pg, sql, nparams, params, 0, op_db_cb, op) != LX_OK) {
         adm_error(op, 503, LX_E_UNAVAILABLE, "database busy: too many queries waiting", NULL);
         return LX_OK;

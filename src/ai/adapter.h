@@ -25,6 +25,34 @@ typedef struct {
     int64_t cached; /* prompt tokens served from a cache */
 } lx_tokens_t;
 
+/* The most tokens llmux believes of one request: a bound on every count a
+ * client asks for (max_tokens) and every count an upstream reports. A
+ * billion tokens is ~4 GB of text, far beyond any model's window, and
+ * three of them still add up without overflowing an int64_t. */
+#define LX_TOKENS_MAX INT64_C(1000000000)
+
+/* A token count from outside, brought into [0, LX_TOKENS_MAX]. */
+static inline int64_t lx_tokens_clamp(int64_t v)
+{
+    return v < 0 ? 0 : v > LX_TOKENS_MAX ? LX_TOKENS_MAX : v;
+}
+
+/* a + b for counts from outside, clamped before and after (no overflow). */
+static inline int64_t lx_tokens_add(int64_t a, int64_t b)
+{
+    return lx_tokens_clamp(lx_tokens_clamp(a) + lx_tokens_clamp(b));
+}
+
+/* Every count clamped, and no more cached tokens than input tokens. */
+static inline void lx_tokens_sane(lx_tokens_t *t)
+{
+    t->in = lx_tokens_clamp(t->in);
+    t->out = lx_tokens_clamp(t->out);
+    t->cached = lx_tokens_clamp(t->cached);
+    if (t->cached > t->in)
+        t->cached = t->in;
+}
+
 #define LX_UP_MAX_HEADERS 16
 
 /* An upstream HTTP request, built by an adapter. */

@@ -67,8 +67,9 @@ typedef struct {
     lx_buf_t resp; /* a non-stream answer (or an error body) */
     lx_buf_t out;  /* scratch for encoded client events */
     lx_tokens_t tokens;
-    int64_t ttfb_us;    /* from upstream, -1 if none */
-    int64_t created_ms; /* wall clock at the start */
+    int64_t sent_events; /* content events forwarded to the client (billing estimate) */
+    int64_t ttfb_us;     /* from upstream, -1 if none */
+    int64_t created_ms;  /* wall clock at the start */
     int64_t overhead_us;
     char id[64];
     char key_id[64];
@@ -136,6 +137,21 @@ void lx_call_routing_init(const lx_config_t *cfg)
 
 /* ---- the one finalizer ---- */
 
+/* A stream that did not end normally (the client left, the upstream broke)
+ * is billed for what reached the client: at least one output token per
+ * content event forwarded (the upstream's usage, sent at the end, never
+ * came or came short), and the prompt estimate when the upstream gave no
+ * input count. The record's status (499, 502) and error already say the
+ * stream did not end normally (ai_usage has no estimate flag). */
+static void bill_delivered(lx_call_t *c, int status)
+{
+    if (c->state != CALL_STREAMING || status == 200 || c->tokens.out >= c->sent_events)
+        return;
+    c->tokens.out = c->sent_events;
+    if (c->tokens.in <= 0)
+        c->tokens.in = c->o.input_tokens_estimate;
+}
+
 static void call_finalize(lx_call_t *c, int status, const char *error)
 {
     if (c->up) {
@@ -158,6 +174,8 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     u->ttfb_us = c->ttfb_us;
     u->created_ms = c->created_ms;
     u->status = status;
+    bill_delivered(c, status);  /* ai_usage has no estimate flag: the status says it */
+    lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
     u->tokens_cached = c->tokens.cached;
@@ -249,6 +267,7 @@ static void emit_chunk(void *arg, const char *json, size_t n)
 {
     lx_call_t *c = arg;
     start_stream(c);
+    c->sent_events++;
     lx_buf_reset(&c->out);
     if (c->o.client == LX_FMT_ANTHROPIC) {
         if (c->enc == NULL)
@@ -315,9 +334,12 @@ static int passthrough_openai(lx_call_t *c, const lx_sse_event_t *ev)
         }
         if (usage_only && !c->o.client_usage)
             return LX_OK; /* we asked for it; the client did not */
+        c->sent_events += !usage_only;
     } else if (d.n > 8 && memcmp(d.p, "{\"error\"", 8) == 0) {
         c->failed_midstream = true;
         snprintf(c->fail_msg, sizeof c->fail_msg, "upstream error event");
+    } else {
+        c->sent_events++;
     }
     start_stream(c);
     lx_req_stream_write(c->o.req, ev->raw.p, ev->raw.n);
@@ -336,6 +358,8 @@ static int passthrough_anthropic(lx_call_t *c, const lx_sse_event_t *ev)
         }
         if (lx_body_find(d.p, d.n, "usage", &us, &ue) == LX_OK)
             lx_usage_text_anthropic(&c->tokens, d.p + us, ue - us);
+    } else if (lx_str_eq_cstr(e, "content_block_delta")) {
+        c->sent_events++;
     } else if (lx_str_eq_cstr(e, "message_stop")) {
         c->done = true;
     } else if (lx_str_eq_cstr(e, "error")) {
@@ -679,6 +703,7 @@ static void reset_answer(lx_call_t *c)
         c->adapter->stream_free(c->dec);
     c->dec = NULL;
     memset(&c->tokens, 0, sizeof c->tokens);
+    c->sent_events = 0;
 }
 
 /* No target could take the request (breakers open, cooling, limits). */

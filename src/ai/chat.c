@@ -243,6 +243,14 @@ static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         lx_req_reply_error(req, LX_E_MISSING_FIELD, "'messages' must be an array", "messages");
         return LX_OK;
     }
+    if (r.bad_param) {
+        json_decref(root);
+        char msg[160];
+        snprintf(msg, sizeof msg, "'%s' must be an integer from 1 to %lld", r.bad_param,
+                 (long long)LX_TOKENS_MAX);
+        lx_req_reply_error(req, LX_E_BAD_REQUEST, msg, r.bad_param);
+        return LX_OK;
+    }
     unsigned need = LX_CAP_CHAT | (r.stream ? LX_CAP_STREAM : 0) | r.need;
     lx_target_t t;
     if (!lx_ai_resolve_model(a, req, r.model, need, &t)) {

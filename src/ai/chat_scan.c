@@ -2,14 +2,32 @@
  * (see chat_scan.h). Both readers must agree on every body the scan
  * accepts; test/unit/ai/test_chat_scan.c holds them to it. */
 #include "ai/chat_scan.h"
+#include "ai/adapter.h"
 #include "ai/catalog.h"
 #include "core/jscan.h"
 #include "core/json.h"
 
 #include <string.h>
 
+static bool tokens_in_range(int64_t v)
+{
+    return v >= 1 && v <= LX_TOKENS_MAX;
+}
+
+/* The first of the two limits that is set (not null) but out of bounds. */
+static const char *bad_limit(bool mct_bad, bool mt_bad)
+{
+    return mct_bad ? "max_completion_tokens" : mt_bad ? "max_tokens" : NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* From the bytes                                                            */
+
+/* A limit's value text: set and not an integer in range. */
+static bool limit_bad(lx_str_t v, bool is_int, int64_t n)
+{
+    return !(v.n == 4 && memcmp(v.p, "null", 4) == 0) && !(is_int && tokens_in_range(n));
+}
 
 /* obj[key] as a view, if obj is an object that has it. */
 static bool member(lx_str_t obj, const char *key, lx_str_t *val)
@@ -62,7 +80,7 @@ bool lx_chat_req_scan(lx_str_t body, lx_chat_req_t *r)
     lx_jscan_member_t m;
     if (lx_jscan_validate(body.p, body.n) != LX_JSCAN_OK || !lx_jscan_obj_begin(&it, body))
         return false;
-    bool mct_int = false, mt_int = false;
+    bool mct_int = false, mt_int = false, mct_bad = false, mt_bad = false;
     int64_t mct = 0, mt = 0;
     lx_str_t v;
     /* The scan refused duplicate keys, so each of these comes once. */
@@ -86,11 +104,14 @@ bool lx_chat_req_scan(lx_str_t body, lx_chat_req_t *r)
                 r->need |= LX_CAP_JSON;
         } else if (lx_jscan_key_is(&m, "max_completion_tokens")) {
             mct_int = lx_jscan_int(m.val, &mct);
+            mct_bad = limit_bad(m.val, mct_int, mct);
         } else if (lx_jscan_key_is(&m, "max_tokens")) {
             mt_int = lx_jscan_int(m.val, &mt);
+            mt_bad = limit_bad(m.val, mt_int, mt);
         }
     }
     r->max_tokens = mct_int ? mct : mt_int ? mt : 0;
+    r->bad_param = bad_limit(mct_bad, mt_bad);
     return true;
 }
 
@@ -122,9 +143,17 @@ static unsigned request_needs(const json_t *root)
     return need;
 }
 
+/* A limit in the tree: set and not an integer in range. */
+static bool tree_limit_bad(const json_t *v)
+{
+    return v != NULL && !json_is_null(v) &&
+           !(json_is_integer(v) && tokens_in_range(json_integer_value(v)));
+}
+
 void lx_chat_req_from_json(const json_t *root, lx_chat_req_t *r)
 {
-    json_t *mt = json_object_get(root, "max_completion_tokens");
+    json_t *mct = json_object_get(root, "max_completion_tokens");
+    json_t *mt = mct;
     if (!json_is_integer(mt))
         mt = json_object_get(root, "max_tokens");
     *r = (lx_chat_req_t){
@@ -134,6 +163,8 @@ void lx_chat_req_from_json(const json_t *root, lx_chat_req_t *r)
             json_is_true(json_object_get(json_object_get(root, "stream_options"), "include_usage")),
         .need = request_needs(root),
         .max_tokens = json_integer_value(mt),
+        .bad_param =
+            bad_limit(tree_limit_bad(mct), tree_limit_bad(json_object_get(root, "max_tokens"))),
         .model = lx_json_str(root, "model"),
     };
 }

@@ -18,7 +18,11 @@ typedef struct {
     bool client_usage;   /* "stream_options"."include_usage" is true */
     unsigned need;       /* LX_CAP_TOOLS, LX_CAP_JSON, LX_CAP_VISION as the body asks */
     int64_t max_tokens;  /* max_completion_tokens if an integer, else max_tokens if one, else 0 */
-    lx_str_t model;      /* the "model" string; LX_NULL_STR if absent or not a string */
+    /* "max_completion_tokens" or "max_tokens" (in that order) when it is
+     * present and not null but not an integer in [1, LX_TOKENS_MAX] (the
+     * handler refuses the request naming it); NULL when both are fine. */
+    const char *bad_param;
+    lx_str_t model; /* the "model" string; LX_NULL_STR if absent or not a string */
 } lx_chat_req_t;
 
 /* Reads the request from the body alone. False when it cannot say for sure

@@ -21,6 +21,13 @@ static bool valid_request(lx_req_t *req, json_t *root)
                            "max_tokens");
         return false;
     }
+    if (json_integer_value(mt) > LX_TOKENS_MAX) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "max_tokens: Input should be less than or equal to %lld",
+                 (long long)LX_TOKENS_MAX);
+        lx_req_reply_error(req, LX_E_BAD_REQUEST, msg, "max_tokens");
+        return false;
+    }
     if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
         lx_req_reply_error(req, LX_E_MISSING_FIELD, "messages: a non-empty array is required",
                            "messages");

@@ -592,6 +592,9 @@ static int build_request(json_t *out, const json_t *req, verr_t *v)
         return fail(v, "max_tokens", "max_tokens: Input should be a valid integer");
     if (json_integer_value(mt) < 1)
         return fail(v, "max_tokens", "max_tokens: Input should be greater than or equal to 1");
+    if (json_integer_value(mt) > LX_TOKENS_MAX)
+        return fail(v, "max_tokens", "max_tokens: Input should be less than or equal to %lld",
+                    (long long)LX_TOKENS_MAX);
 
     const json_t *messages = json_object_get(req, "messages");
     if (messages == NULL)
@@ -692,9 +695,11 @@ json_t *lx_messages_to_openai(const json_t *req, char *err, size_t errlen, const
 /* Whole answer: chat.completion -> Anthropic message                        */
 /* ------------------------------------------------------------------------ */
 
-static json_t *usage_object(const lx_tokens_t *u)
+static json_t *usage_object(const lx_tokens_t *usage)
 {
-    int64_t in = u ? u->in : 0, out = u ? u->out : 0, cached = u ? u->cached : 0;
+    lx_tokens_t t = usage ? *usage : (lx_tokens_t){0, 0, 0};
+    lx_tokens_sane(&t);
+    int64_t in = t.in, out = t.out, cached = t.cached;
     json_t *o = json_object();
     json_object_set_new(o, "input_tokens", json_integer(LX_MAX(in - cached, 0)));
     json_object_set_new(o, "output_tokens", json_integer(out));
@@ -1028,11 +1033,11 @@ int lx_msg_enc_chunk(lx_msg_enc_t *e, const char *json, size_t n, lx_buf_t *out)
         const json_t *cached =
             json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
         if (json_is_integer(pt))
-            e->usage.in = json_integer_value(pt);
+            e->usage.in = lx_tokens_clamp(json_integer_value(pt));
         if (json_is_integer(ct))
-            e->usage.out = json_integer_value(ct);
+            e->usage.out = lx_tokens_clamp(json_integer_value(ct));
         if (json_is_integer(cached))
-            e->usage.cached = json_integer_value(cached);
+            e->usage.cached = lx_tokens_clamp(json_integer_value(cached));
     }
 
     size_t ci;
@@ -1080,6 +1085,7 @@ void lx_msg_enc_finish(lx_msg_enc_t *e, const lx_tokens_t *usage, lx_buf_t *out)
         t.out = LX_MAX(t.out, usage->out);
         t.cached = LX_MAX(t.cached, usage->cached);
     }
+    lx_tokens_sane(&t); /* upstream numbers: in range, cached <= in */
     ev_begin(out, "message_delta");
     lx_buf_append_lit(out, ",\"delta\":{\"stop_reason\":");
     ev_json_str(out, stop_reason_from(e->finish, has_tools));

@@ -54,10 +54,12 @@ bool lx_json_text_int(const char *p, size_t n, const char *key, int64_t *out)
     return parse_int(p + vs, ve - vs, out);
 }
 
+/* A token count: absent or not an integer reads 0; clamped to
+ * [0, LX_TOKENS_MAX] (an upstream's number is not trusted). */
 static int64_t int_or_zero(const char *p, size_t n, const char *key)
 {
     int64_t v = 0;
-    return lx_json_text_int(p, n, key, &v) ? v : 0;
+    return lx_json_text_int(p, n, key, &v) ? lx_tokens_clamp(v) : 0;
 }
 
 void lx_usage_text_openai(lx_tokens_t *t, const char *p, size_t n)
@@ -81,9 +83,9 @@ void lx_usage_text_anthropic(lx_tokens_t *t, const char *p, size_t n)
     if (lx_json_text_int(p, n, "input_tokens", &in)) {
         int64_t read = int_or_zero(p, n, "cache_read_input_tokens");
         int64_t made = int_or_zero(p, n, "cache_creation_input_tokens");
-        t->in = in + read + made;
+        t->in = lx_tokens_add(lx_tokens_add(in, read), made);
         t->cached = read;
     }
     if (lx_json_text_int(p, n, "output_tokens", &out))
-        t->out = out;
+        t->out = lx_tokens_clamp(out);
 }

@@ -4,7 +4,8 @@
  * only its integer members are read.
  *
  * Inputs are views of upstream bytes; nothing is retained. A member that is
- * absent or not an integer reads as 0, as json_integer_value would. */
+ * absent or not an integer reads as 0, as json_integer_value would; every
+ * count is clamped to [0, LX_TOKENS_MAX] and sums cannot overflow. */
 #ifndef LX_AI_USAGE_TEXT_H
 #define LX_AI_USAGE_TEXT_H
 

@@ -10,6 +10,7 @@
 #include "ai/call.h"
 #include "ai/routing/state.h"
 #include "ai/registry.h"
+#include "db/conninfo.h"
 #include "db/migrate.h"
 #include "db/store.h"
 #include "lx_version.h"
@@ -181,6 +182,13 @@ int main(int argc, char **argv)
         return 2;
     }
     lx_log_min_level = cfg.log_level;
+    /* libpq parses the URL now, for every command: a malformed one is a
+     * config error naming database_url, never echoing the password. */
+    if (cfg.database_url && lx_conninfo_check(cfg.database_url, err, sizeof err) != LX_OK) {
+        fprintf(stderr, "llmux: config error: %s\n", err);
+        lx_config_free(&cfg);
+        return 2;
+    }
     if (strcmp(cfg.command, "check-config") == 0)
         rc = check_config(&cfg);
     else if (strcmp(cfg.command, "migrate") == 0)

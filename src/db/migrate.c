@@ -1,5 +1,6 @@
 /* migrate.c - numbered migrations, each applied once. */
 #include "db/migrate.h"
+#include "db/conninfo.h"
 #include "db/migrations.h"
 #include "core/common.h"
 #include "core/log.h"
@@ -57,8 +58,9 @@ int lx_db_migrate(const char *url, char *err, size_t errlen)
 {
     PGconn *pg = PQconnectdb(url);
     if (PQstatus(pg) != CONNECTION_OK) {
-        /* libpq's message names host/port but not the password. */
-        snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));
+        char why[400];
+        lx_conninfo_scrub(url, PQerrorMessage(pg), why, sizeof why);
+        snprintf(err, errlen, "cannot connect to the database: %s", why);
         PQfinish(pg);
         return -1;
     }

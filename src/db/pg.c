@@ -30,6 +30,7 @@
  * lx_pg_new returns NULL for a conninfo that does not parse (start-up
  * fails fast); a server that cannot be reached is retried forever. */
 #include "db/pg.h"
+#include "db/conninfo.h"
 #include "core/buf.h"
 #include "core/log.h"
 
@@ -103,6 +104,7 @@ struct lx_pg {
     short ev_what;
     int backoff_ms; /* the next wait before reconnecting */
     bool up;        /* the last state reported through on_state */
+    bool failing;   /* a connect failed or the connection was lost since the last success */
     bool setup_sent;
 
     stmt_t *stmts, *stmts_tail;
@@ -216,7 +218,8 @@ static char *trimmed_dup(const char *s)
     return n ? lx_strndup(s, n) : lx_strdup("unknown error");
 }
 
-/* Logs msg with an "error" field holding a libpq message (never conninfo). */
+/* Logs msg with an "error" field holding a libpq message (never conninfo:
+ * callers pass messages about the connection through scrubbed()). */
 static void log_pg(lx_log_level_t level, const char *msg, const char *detail)
 {
     if (level < lx_log_min_level)
@@ -228,6 +231,14 @@ static void log_pg(lx_log_level_t level, const char *msg, const char *detail)
     lx_log(level, msg, "\"error\":%s", b.p);
     lx_buf_free(&b);
     free(t);
+}
+
+/* A libpq message about pg's connection, trimmed, with the password the
+ * conninfo carries replaced (libpq may quote pieces of it). Owned. */
+static char *scrubbed(const lx_pg_t *pg, const char *msg)
+{
+    char buf[512];
+    return trimmed_dup(lx_conninfo_scrub(pg->conninfo, msg, buf, sizeof buf));
 }
 
 static void notice_cb(void *arg, const char *message)
@@ -370,7 +381,10 @@ static void schedule_reconnect(lx_pg_t *pg)
 
 static void connect_failed(lx_pg_t *pg, const char *why)
 {
-    log_pg(LX_LOG_WARN, "postgres connect failed", why);
+    pg->failing = true;
+    char *clean = scrubbed(pg, why);
+    log_pg(LX_LOG_WARN, "postgres connect failed", clean);
+    free(clean);
     drop_conn(pg);
     schedule_reconnect(pg);
 }
@@ -420,7 +434,7 @@ static bool send_item(lx_pg_t *pg, item_t *it)
             /* libpq refused it for another reason; what it left in its
              * output buffer is unknown, so start over on a new connection
              * and fail this query (after those before it). */
-            it->err = trimmed_dup(PQerrorMessage(conn));
+            it->err = scrubbed(pg, PQerrorMessage(conn));
             fifo_push(&pg->inflight, it);
         }
         conn_lost(pg, PQerrorMessage(conn));
@@ -496,7 +510,10 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
  * waiting ones, reports the state change once, and schedules a reconnect. */
 static void conn_lost(lx_pg_t *pg, const char *why)
 {
-    log_pg(LX_LOG_WARN, "postgres connection lost", why); /* before PQfinish frees why */
+    pg->failing = true;
+    char *clean = scrubbed(pg, why); /* before PQfinish frees why */
+    log_pg(LX_LOG_WARN, "postgres connection lost", clean);
+    free(clean);
     fifo_t lost = pg->inflight;
     pg->inflight = (fifo_t){0};
     pg->user_inflight = 0;
@@ -588,6 +605,7 @@ static void connected(lx_pg_t *pg)
     }
     pg->backoff_ms = BACKOFF_MIN_MS;
     pg->state = ST_READY;
+    pg->failing = false;
     lx_log_info("postgres connected", "\"server_version\":%d,\"backend_pid\":%d",
                 PQserverVersion(pg->conn), PQbackendPID(pg->conn));
     pump(pg);
@@ -763,6 +781,11 @@ void lx_pg_free(lx_pg_t *pg)
 bool lx_pg_connected(const lx_pg_t *pg)
 {
     return pg->state == ST_READY;
+}
+
+bool lx_pg_down(const lx_pg_t *pg)
+{
+    return pg->state != ST_READY && pg->failing;
 }
 
 int lx_pg_pending(const lx_pg_t *pg)

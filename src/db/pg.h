@@ -41,6 +41,10 @@ lx_pg_t *lx_pg_new(struct event_base *base, const char *conninfo, const lx_pg_op
  * returns), closes the connection, frees everything. */
 void lx_pg_free(lx_pg_t *pg);
 bool lx_pg_connected(const lx_pg_t *pg);
+/* Known down: not connected, and the last attempt failed or the connection
+ * was lost since the last success (false while a first attempt is still
+ * under way). A caller may refuse at once instead of queueing. */
+bool lx_pg_down(const lx_pg_t *pg);
 /* Queries submitted and not yet answered. */
 int lx_pg_pending(const lx_pg_t *pg);
 

@@ -1,5 +1,6 @@
 /* store.c - blocking libpq for start-up and the registry's control thread. */
 #include "db/store.h"
+#include "db/conninfo.h"
 #include "core/log.h"
 #include "core/secret.h"
 
@@ -34,7 +35,9 @@ lx_store_t *lx_store_open(const char *url, char *err, size_t errlen)
 {
     PGconn *pg = PQconnectdb(url);
     if (PQstatus(pg) != CONNECTION_OK) {
-        snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));
+        char why[400];
+        lx_conninfo_scrub(url, PQerrorMessage(pg), why, sizeof why);
+        snprintf(err, errlen, "cannot connect to the database: %s", why);
         PQfinish(pg);
         return NULL;
     }

@@ -75,6 +75,42 @@ class DatabaseGone(unittest.TestCase):
             self.assertEqual(lx.stop(), 0)
 
 
+    def test_503_at_once_while_the_database_is_known_down(self):
+        # Once a worker's connection is lost (or its reconnects fail), an
+        # admin call does not wait out the 15 s deadline: 503 at once, in
+        # the OpenAI error shape, with Retry-After; back to 200 when
+        # Postgres returns.
+        pg = harness.PrivatePostgres()
+        lx = Llmux(db=pg.conninfo)
+        try:
+            self.assertEqual(lx.req("GET", API + "/providers").status, 200)
+            pg.stop()
+            wait_for(lambda: lx.log().count("postgres connection lost") >= 2, timeout=10,
+                     what="both workers see the connection lost")
+            for _ in range(6):  # both workers, while they keep failing to reconnect
+                t0 = time.monotonic()
+                r = lx.req("GET", API + "/providers", timeout=30)
+                took = time.monotonic() - t0
+                self.assertEqual(r.status, 503, r)
+                self.assertLess(took, 3, took)
+                e = r.json()["error"]
+                self.assertEqual(e["type"], "server_error")
+                self.assertEqual(e["code"], "unavailable")
+                self.assertIn("database", e["message"])
+                self.assertIn("retry-after", r.headers)
+                r = lx.req("POST", API + "/providers", timeout=30, body={
+                    "name": "p", "kind": "openai", "base_url": "http://127.0.0.1:1/v1"})
+                self.assertEqual(r.status, 503, r)
+                time.sleep(0.3)
+            self.assertEqual(lx.req("GET", "/healthz").status, 200)
+            pg.start()
+            wait_for(lambda: lx.req("GET", API + "/providers").status == 200, timeout=20,
+                     what="admin answers again")
+        finally:
+            self.assertEqual(lx.stop(), 0)
+            pg.destroy()
+
+
 class Admin(unittest.TestCase):
     secrets = []
 

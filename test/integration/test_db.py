@@ -37,6 +37,31 @@ class Migrations(unittest.TestCase):
         self.assertIn("cannot connect", r.stderr)
         self.assertNotIn("hunter2-secret", r.stderr + r.stdout)
 
+    def test_malformed_url_is_a_config_error_without_the_password(self):
+        # libpq quotes the piece of a conninfo it cannot parse, which may be
+        # the password (or the whole URL): llmux checks the URL at start-up
+        # (check-config included), names database_url and never prints it.
+        secret = "S3cretPW-xyz"
+        bad = [
+            f"postgresql://bob:{secret}@[::1/db",
+            f"postgresql://bob:{secret}%zz@127.0.0.1/db",
+            f"postgres://bob:{secret}@127.0.0.1:5432/db?foo=bar",
+            f"postgresql://bob:{secret}@127.0.0.1:notaport/db",
+            f"host=127.0.0.1 password={secret} bogus=1",
+            f"host=127.0.0.1 password='{secret}",
+            f"host=127.0.0.1 password = {secret} port=x",
+        ]
+        base = {k: v for k, v in os.environ.items() if not k.startswith("LLMUX_")}
+        for url in bad:
+            for cmd in (["check-config"], ["migrate"], []):
+                env = dict(base, LLMUX_DATABASE_URL=url, LLMUX_LISTEN="127.0.0.1:1")
+                r = subprocess.run([LLMUX_BIN, *cmd], env=env, capture_output=True, text=True,
+                                   timeout=30)
+                self.assertEqual(r.returncode, 2, (url, cmd, r.stdout, r.stderr))
+                self.assertIn("database_url", r.stderr, (url, cmd))
+                self.assertNotIn(secret, r.stdout + r.stderr, (url, cmd))
+                self.assertNotIn("S3cret", r.stdout + r.stderr, (url, cmd))
+
     def test_serve_applies_migrations_and_is_ready(self):
         lx = Llmux(db=True)
         try:

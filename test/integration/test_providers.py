@@ -207,6 +207,36 @@ class Providers(unittest.TestCase):
         self.assertEqual(r.status, 404)
         self.assertEqual(r.json()["error"]["type"], "not_found_error")
 
+    def test_out_of_range_max_tokens_is_400_naming_the_param(self):
+        # A limit llmux does arithmetic with (routing adds it to the prompt)
+        # must be an integer in [1, 1e9]: otherwise 400 in the client's own
+        # shape, and nothing goes upstream.
+        self.mock.reset()
+        bad = [9223372036854775807, -9223372036854775808, 1000000001, 0, -1, 1.5, "100", True]
+        for model in ("demo/mock-model", "anthropic/claude-x", "gemini/g"):
+            for param in ("max_tokens", "max_completion_tokens"):
+                for v in bad:
+                    for stream in (False, True):
+                        r = self.lx.chat({"model": model, "messages": MSG, param: v,
+                                          "stream": stream})
+                        self.assertEqual(r.status, 400, (model, param, v, r))
+                        e = r.json()["error"]
+                        self.assertEqual(e["type"], "invalid_request_error")
+                        self.assertEqual(e["param"], param, (model, v, e))
+                        self.assertIn(param, e["message"])
+            r = self.lx.chat({"model": model, "messages": MSG, "max_tokens": None,
+                              "max_completion_tokens": 100})
+            self.assertEqual(r.status, 200, (model, r))
+        for model in ("anthropic/claude-x", "demo/mock-model", "gemini/g"):
+            for v in (9223372036854775807, 1000000001):
+                r = self.messages({"model": model, "max_tokens": v, "messages": MSG})
+                self.assertEqual(r.status, 400, (model, v, r))
+                b = r.json()
+                self.assertEqual(b["type"], "error")
+                self.assertEqual(b["error"]["type"], "invalid_request_error")
+                self.assertIn("max_tokens", b["error"]["message"])
+        self.assertEqual(len(self.mock.requests()), 3)  # only the three valid ones
+
     def test_messages_midstream_error_is_error_event(self):
         r = self.messages({"model": "demo/m+chunks=5+fault=drop+after=2", "max_tokens": 20,
                            "messages": MSG, "stream": True})

@@ -2,6 +2,7 @@
 lost when Postgres goes away under load or at shutdown; the registry keeps
 serving from its last snapshot meanwhile."""
 import json
+import socket
 import threading
 import time
 import unittest
@@ -67,6 +68,94 @@ class UsageRows(unittest.TestCase):
     def test_readyz_reports_database(self):
         r = http("GET", self.lx.url + "/readyz")
         self.assertEqual(r.json()["database"], "ok")
+
+
+def abandon_stream(port, path, body, rid, events, extra=""):
+    """Reads `events` SSE data lines of a stream, then closes the socket."""
+    data = json.dumps(body).encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_KEY}\r\n"
+            f"Content-Type: application/json\r\nX-Request-Id: {rid}\r\n{extra}"
+            f"Content-Length: {len(data)}\r\n\r\n").encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(head + data)
+    got = b""
+    while got.count(b"\ndata: ") < events:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise AssertionError("stream ended early: " + got[-300:].decode("latin-1"))
+        got += chunk
+    s.close()
+    return got.count(b"\ndata: ")
+
+
+class AbandonedStreams(unittest.TestCase):
+    """A client that leaves mid-stream is billed for what it was sent: the
+    output tokens forwarded (one per content event when the upstream's usage
+    never came) and the prompt estimate, in exactly one row."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock("--chunks", "100000", "--gap-ms", "1")
+        cls.lx = Llmux(db=True, mock=cls.mock, env={
+            "ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": cls.mock.url})
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lx.stop() == 0
+        cls.mock.stop()
+
+    def row(self, rid):
+        q = ("SELECT tokens_in, tokens_out, cost_usd, status, error FROM ai_usage "
+             f"WHERE request_id = '{rid}'")
+        wait_for(lambda: psql(self.lx.db, q.replace("tokens_in, tokens_out, cost_usd, status, "
+                                                    "error", "count(*)")) == "1",
+                 timeout=10, what="the usage row")
+        time.sleep(0.3)  # and no second one
+        out = psql(self.lx.db, q).splitlines()
+        self.assertEqual(len(out), 1, out)
+        tin, tout, cost, status, error = out[0].split("|")
+        return int(tin), int(tout), float(cost), int(status), error
+
+    def test_openai_passthrough_abandoned_after_2000_chunks(self):
+        msgs = [{"role": "user", "content": "x" * 4000}]
+        n = abandon_stream(self.lx.port, "/v1/chat/completions",
+                           {"model": "demo/mock-model", "messages": msgs, "stream": True},
+                           "abandon-openai", 2000)
+        tin, tout, cost, status, error = self.row("abandon-openai")
+        self.assertEqual(status, 499)
+        self.assertGreaterEqual(tout, n - 2)  # the role chunk carries no token
+        self.assertGreaterEqual(tin, 1000)  # the estimate from the request's size
+        # demo/mock-model: $0.10 in, $0.20 out per 1M tokens
+        self.assertAlmostEqual(cost, (tin * 0.10 + tout * 0.20) / 1e6, places=8)
+        self.assertGreater(cost, 0)
+        self.assertEqual(error, "client closed the connection")
+
+    def test_translated_abandoned(self):
+        n = abandon_stream(self.lx.port, "/v1/chat/completions",
+                           {"model": "anthropic/claude-x", "messages": [{"role": "user",
+                            "content": "hi"}], "stream": True}, "abandon-translated", 500)
+        tin, tout, _, status, error = self.row("abandon-translated")
+        self.assertEqual(status, 499)
+        self.assertGreaterEqual(tout, n - 2)
+        self.assertGreater(tin, 0)
+        self.assertEqual(error, "client closed the connection")
+
+    def test_anthropic_passthrough_abandoned(self):
+        n = abandon_stream(self.lx.port, "/v1/messages",
+                           {"model": "anthropic/claude-x", "max_tokens": 100000, "stream": True,
+                            "messages": [{"role": "user", "content": "hi"}]},
+                           "abandon-messages", 500, "anthropic-version: 2023-06-01\r\n")
+        tin, tout, _, status, error = self.row("abandon-messages")
+        self.assertEqual(status, 499)
+        self.assertGreaterEqual(tout, n - 5)  # message_start, block start: no text
+        self.assertGreater(tin, 0)
+
+    def test_finished_stream_keeps_the_upstreams_usage(self):
+        r = self.lx.chat({"model": "demo/mock-model+chunks=7+gap_ms=0", "messages": MSG,
+                          "stream": True}, headers={"X-Request-Id": "finished-stream"})
+        self.assertEqual(r.status, 200)
+        tin, tout, _, status, error = self.row("finished-stream")
+        self.assertEqual((tout, status, error), (7, 200, ""))
 
 
 class PostgresOutage(unittest.TestCase):

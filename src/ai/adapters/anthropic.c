@@ -456,8 +456,10 @@ static int max_tokens_of(const json_t *req, json_int_t *out, char *err, size_t e
         const json_t *v = json_object_get(req, keys[i]);
         if (v == NULL || json_is_null(v))
             continue;
-        if (!json_is_integer(v) || json_integer_value(v) < 1)
-            return fail(err, errlen, "%s must be a positive integer", keys[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > LX_TOKENS_MAX)
+            return fail(err, errlen, "%s must be an integer from 1 to %lld", keys[i],
+                        (long long)LX_TOKENS_MAX);
         *out = json_integer_value(v);
         return LX_OK;
     }
@@ -546,7 +548,8 @@ static int chat_build(const lx_provider_conf_t *p, const json_t *req, bool strea
 
 /* Anthropic usage to tokens: input counts every prompt token, cached ones
  * (read or written) included. Fields absent from u are left alone, so a
- * later cumulative report overwrites only what it carries. */
+ * later cumulative report overwrites only what it carries. Every count is
+ * clamped to [0, LX_TOKENS_MAX], so the sums here and below cannot wrap. */
 static void tokens_from(const json_t *u, lx_tokens_t *t)
 {
     if (!json_is_object(u))
@@ -555,12 +558,13 @@ static void tokens_from(const json_t *u, lx_tokens_t *t)
     const json_t *cr = json_object_get(u, "cache_read_input_tokens");
     const json_t *cc = json_object_get(u, "cache_creation_input_tokens");
     if (json_is_integer(in) || json_is_integer(cr) || json_is_integer(cc)) {
-        t->in = json_integer_value(in) + json_integer_value(cr) + json_integer_value(cc);
-        t->cached = json_integer_value(cr);
+        t->in = lx_tokens_add(lx_tokens_add(json_integer_value(in), json_integer_value(cr)),
+                              json_integer_value(cc));
+        t->cached = lx_tokens_clamp(json_integer_value(cr));
     }
     const json_t *out = json_object_get(u, "output_tokens");
     if (json_is_integer(out))
-        t->out = json_integer_value(out);
+        t->out = lx_tokens_clamp(json_integer_value(out));
 }
 
 static json_t *usage_json(const lx_tokens_t *t)

@@ -760,13 +760,16 @@ typedef struct {
     int64_t prompt, candidates, thoughts, cached;
 } gem_usage_t;
 
+/* Each count clamped to [0, LX_TOKENS_MAX]: the sums below cannot wrap. */
 static gem_usage_t usage_read(const json_t *um)
 {
     gem_usage_t u = {
-        .prompt = json_integer_value(json_object_get(um, "promptTokenCount")),
-        .candidates = json_integer_value(json_object_get(um, "candidatesTokenCount")),
-        .thoughts = json_integer_value(json_object_get(um, "thoughtsTokenCount")),
-        .cached = json_integer_value(json_object_get(um, "cachedContentTokenCount")),
+        .prompt = lx_tokens_clamp(json_integer_value(json_object_get(um, "promptTokenCount"))),
+        .candidates =
+            lx_tokens_clamp(json_integer_value(json_object_get(um, "candidatesTokenCount"))),
+        .thoughts = lx_tokens_clamp(json_integer_value(json_object_get(um, "thoughtsTokenCount"))),
+        .cached =
+            lx_tokens_clamp(json_integer_value(json_object_get(um, "cachedContentTokenCount"))),
     };
     return u;
 }
@@ -774,18 +777,18 @@ static gem_usage_t usage_read(const json_t *um)
 static void usage_store(const gem_usage_t *u, lx_tokens_t *usage)
 {
     usage->in = u->prompt;
-    usage->out = u->candidates + u->thoughts;
+    usage->out = lx_tokens_add(u->candidates, u->thoughts);
     usage->cached = u->cached;
 }
 
 /* An OpenAI usage object. */
 static json_t *usage_json(const gem_usage_t *u)
 {
-    int64_t completion = u->candidates + u->thoughts;
+    int64_t completion = lx_tokens_add(u->candidates, u->thoughts);
     json_t *o = json_object();
     json_object_set_new(o, "prompt_tokens", json_integer(u->prompt));
     json_object_set_new(o, "completion_tokens", json_integer(completion));
-    json_object_set_new(o, "total_tokens", json_integer(u->prompt + completion));
+    json_object_set_new(o, "total_tokens", json_integer(lx_tokens_add(u->prompt, completion)));
     json_t *pd = json_object();
     json_object_set_new(pd, "cached_tokens", json_integer(u->cached));
     json_object_set_new(o, "prompt_tokens_details", pd);

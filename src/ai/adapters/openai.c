@@ -48,10 +48,11 @@ static void usage_from(const json_t *u, lx_tokens_t *usage)
 {
     if (!json_is_object(u))
         return;
-    usage->in = json_integer_value(json_object_get(u, "prompt_tokens"));
-    usage->out = json_integer_value(json_object_get(u, "completion_tokens"));
-    usage->cached = json_integer_value(
-        json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
+    /* an upstream's numbers: clamped to [0, LX_TOKENS_MAX] */
+    usage->in = lx_tokens_clamp(json_integer_value(json_object_get(u, "prompt_tokens")));
+    usage->out = lx_tokens_clamp(json_integer_value(json_object_get(u, "completion_tokens")));
+    usage->cached = lx_tokens_clamp(json_integer_value(
+        json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens")));
 }
 
 static json_t *chat_parse(const char *body, size_t n, const char *model, lx_tokens_t *usage,

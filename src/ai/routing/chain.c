@@ -40,9 +40,11 @@ lx_route_why_t lx_chain_static_check(const lx_candidate_t *cand, const lx_route_
     if ((cand->caps & rq->need_caps) != rq->need_caps)
         return LX_WHY_CAPABILITY;
     if (cand->context_window > 0) {
-        int64_t need = (rq->prompt_tokens > 0 ? rq->prompt_tokens : 0) +
-                       (rq->max_tokens > 0 ? rq->max_tokens : 0);
-        if (need > cand->context_window)
+        /* Compared without adding: a client's counts may be anything up to
+         * INT64_MAX, and a sum that wrapped would fit every window. */
+        int64_t prompt = rq->prompt_tokens > 0 ? rq->prompt_tokens : 0;
+        int64_t out = rq->max_tokens > 0 ? rq->max_tokens : 0;
+        if (prompt > cand->context_window || out > cand->context_window - prompt)
             return LX_WHY_CONTEXT;
     }
     return LX_WHY_OK;

@@ -222,6 +222,10 @@ static void test_build_max_tokens_sources(void **state)
     json_decref(b);
     build_fails("{\"model\":\"m\",\"max_tokens\":0,\"messages\":[]}", "max_tokens", NULL);
     build_fails("{\"model\":\"m\",\"max_tokens\":\"100\",\"messages\":[]}", "max_tokens", NULL);
+    build_fails("{\"model\":\"m\",\"max_tokens\":9223372036854775807,\"messages\":[]}",
+                "max_tokens", NULL);
+    build_fails("{\"model\":\"m\",\"max_completion_tokens\":1000000001,\"messages\":[]}",
+                "max_completion_tokens", NULL);
 }
 
 static void test_build_system_and_developer_merged(void **state)
@@ -610,6 +614,26 @@ static void test_parse_usage_with_cache_tokens(void **state)
     assert_int_equal(tok.in, 191107);
     assert_int_equal(tok.out, 393);
     assert_int_equal(tok.cached, 3000);
+    json_decref(c);
+}
+
+/* An upstream's counts are clamped to [0, LX_TOKENS_MAX]; sums do not wrap. */
+static void test_parse_usage_hostile_counts(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"id\":\"msg_h\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\","
+        "\"content\":[{\"type\":\"text\",\"text\":\"x\"}],\"stop_reason\":\"end_turn\","
+        "\"usage\":{\"input_tokens\":9223372036854775807,\"cache_creation_input_tokens\":1,"
+        "\"cache_read_input_tokens\":9223372036854775807,\"output_tokens\":-5}}";
+    lx_tokens_t tok = {0, 0, 0};
+    json_t *c = parse_ok(body, "m", &tok);
+    assert_true(tok.in == LX_TOKENS_MAX);
+    assert_true(tok.cached == LX_TOKENS_MAX);
+    assert_true(tok.out == 0);
+    assert_json(json_object_get(c, "usage"),
+                "{\"prompt_tokens\":1000000000,\"completion_tokens\":0,\"total_tokens\":1000000000,"
+                "\"prompt_tokens_details\":{\"cached_tokens\":1000000000}}");
     json_decref(c);
 }
 
@@ -1109,6 +1133,7 @@ int main(void)
         cmocka_unit_test(test_parse_tool_use),
         cmocka_unit_test(test_parse_each_stop_reason),
         cmocka_unit_test(test_parse_usage_with_cache_tokens),
+        cmocka_unit_test(test_parse_usage_hostile_counts),
         cmocka_unit_test(test_parse_rejects_non_messages),
         cmocka_unit_test(test_stream_tool_use_recorded),
         cmocka_unit_test(test_stream_usage_only_when_asked),

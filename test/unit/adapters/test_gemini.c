@@ -652,6 +652,27 @@ static void test_parse_usage_thoughts_and_cache(void **state)
     json_decref(r);
 }
 
+/* An upstream's counts are clamped to [0, LX_TOKENS_MAX]; sums do not wrap. */
+static void test_parse_usage_hostile_counts(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}],\"role\":\"model\"},"
+        "\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":"
+        "-9223372036854775807,\"candidatesTokenCount\":9223372036854775807,"
+        "\"thoughtsTokenCount\":9223372036854775807,\"cachedContentTokenCount\":-1}}";
+    lx_tokens_t u;
+    json_t *r = parse_ok(body, &u);
+    assert_true(u.in == 0);
+    assert_true(u.out == LX_TOKENS_MAX);
+    assert_true(u.cached == 0);
+    assert_json_eq(json_object_get(r, "usage"),
+                   "{\"prompt_tokens\":0,\"completion_tokens\":1000000000,"
+                   "\"total_tokens\":1000000000,\"prompt_tokens_details\":{\"cached_tokens\":0},"
+                   "\"completion_tokens_details\":{\"reasoning_tokens\":1000000000}}");
+    json_decref(r);
+}
+
 static void test_parse_blocked_prompt(void **state)
 {
     (void)state;
@@ -1103,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_parse_function_calls),
         cmocka_unit_test(test_parse_finish_reasons),
         cmocka_unit_test(test_parse_usage_thoughts_and_cache),
+        cmocka_unit_test(test_parse_usage_hostile_counts),
         cmocka_unit_test(test_parse_blocked_prompt),
         cmocka_unit_test(test_parse_multiple_candidates),
         cmocka_unit_test(test_parse_rejects_other_shapes),

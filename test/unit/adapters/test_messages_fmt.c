@@ -100,6 +100,8 @@ static void test_validation_errors_name_the_param(void **state)
     expect_bad("{\"model\":\"m\",\"max_tokens\":-5," MSGS "}", "max_tokens");
     expect_bad("{\"model\":\"m\",\"max_tokens\":\"100\"," MSGS "}", "max_tokens");
     expect_bad("{\"model\":\"m\",\"max_tokens\":10.5," MSGS "}", "max_tokens");
+    expect_bad("{\"model\":\"m\",\"max_tokens\":1000000001," MSGS "}", "max_tokens");
+    expect_bad("{\"model\":\"m\",\"max_tokens\":9223372036854775807," MSGS "}", "max_tokens");
     expect_bad("{\"model\":\"m\",\"max_tokens\":10}", "messages");
     expect_bad("{\"model\":\"m\",\"max_tokens\":10,\"messages\":{}}", "messages");
     expect_bad("{\"model\":\"m\",\"max_tokens\":10,\"messages\":[]}", "messages");
@@ -828,10 +830,46 @@ static void test_stream_rejects_garbage_chunk(void **state)
     lx_buf_free(&out);
 }
 
+/* Counts from an upstream chunk or a caller are clamped: never negative,
+ * never past LX_TOKENS_MAX, no overflow in input - cached. */
+static void test_hostile_usage_is_clamped(void **state)
+{
+    (void)state;
+    lx_msg_enc_t *e = lx_msg_enc_new("claude-x", "msg_h", 10);
+    lx_buf_t out;
+    lx_buf_init(&out, 0);
+    feed(e, CH("\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\""), &out);
+    feed(e,
+         "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"g\","
+         "\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":"
+         "9223372036854775807,\"prompt_tokens_details\":{\"cached_tokens\":"
+         "-9223372036854775807}}}",
+         &out);
+    lx_msg_enc_finish(e, NULL, &out);
+    lx_msg_enc_free(e);
+    json_t *events = parse_sse(&out);
+    assert_json_eq(json_object_get(json_array_get(events, json_array_size(events) - 2), "usage"),
+                   "{\"input_tokens\":5,\"cache_creation_input_tokens\":0,"
+                   "\"cache_read_input_tokens\":0,\"output_tokens\":1000000000}");
+    json_decref(events);
+    lx_buf_free(&out);
+
+    lx_tokens_t u = {.in = 5, .out = -1, .cached = -9223372036854775807LL};
+    json_t *m = from_oa("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,"
+                        "\"model\":\"g\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+                        "\"assistant\",\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}",
+                        &u);
+    assert_json_eq(json_object_get(m, "usage"),
+                   "{\"input_tokens\":5,\"output_tokens\":0,\"cache_read_input_tokens\":0,"
+                   "\"cache_creation_input_tokens\":0}");
+    json_decref(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validation_errors_name_the_param),
+        cmocka_unit_test(test_hostile_usage_is_clamped),
         cmocka_unit_test(test_error_message_points_at_the_field),
         cmocka_unit_test(test_scalars_pass_and_extras_drop),
         cmocka_unit_test(test_system_string),

@@ -25,9 +25,10 @@ static const char *desc(const lx_chat_req_t *r, char *buf, size_t n)
 {
     snprintf(buf, n,
              "{messages_array=%d stream=%d client_usage=%d need=%#x max_tokens=%lld "
-             "model=%s'%.*s'}",
+             "bad_param=%s model=%s'%.*s'}",
              r->messages_array, r->stream, r->client_usage, r->need, (long long)r->max_tokens,
-             r->model.p ? "" : "NULL ", (int)r->model.n, r->model.p ? r->model.p : "");
+             r->bad_param ? r->bad_param : "NULL", r->model.p ? "" : "NULL ", (int)r->model.n,
+             r->model.p ? r->model.p : "");
     return buf;
 }
 
@@ -35,8 +36,9 @@ static bool same(const lx_chat_req_t *a, const lx_chat_req_t *b)
 {
     return a->messages_array == b->messages_array && a->stream == b->stream &&
            a->client_usage == b->client_usage && a->need == b->need &&
-           a->max_tokens == b->max_tokens && (a->model.p == NULL) == (b->model.p == NULL) &&
-           a->model.n == b->model.n &&
+           a->max_tokens == b->max_tokens && (a->bad_param == NULL) == (b->bad_param == NULL) &&
+           (a->bad_param == NULL || strcmp(a->bad_param, b->bad_param) == 0) &&
+           (a->model.p == NULL) == (b->model.p == NULL) && a->model.n == b->model.n &&
            (a->model.n == 0 || memcmp(a->model.p, b->model.p, a->model.n) == 0);
 }
 
@@ -220,6 +222,48 @@ static void test_max_tokens(void **state)
                 NULL);
 }
 
+/* The token limit a client asks for: absent or null, or an integer in
+ * [1, LX_TOKENS_MAX]; anything else names the field (scan and tree agree). */
+static void expect_param(const char *body, const char *param)
+{
+    lx_chat_req_t r;
+    memset(&r, 0xff, sizeof r);
+    check_n(body, strlen(body), &r);
+    if (param == NULL && r.bad_param != NULL)
+        fail_msg("'%s': %s refused", body, r.bad_param);
+    if (param != NULL && (r.bad_param == NULL || strcmp(r.bad_param, param) != 0))
+        fail_msg("'%s': want %s refused, got %s", body, param,
+                 r.bad_param ? r.bad_param : "nothing");
+}
+
+static void test_max_tokens_bounds(void **state)
+{
+    (void)state;
+    expect_param("{}", NULL);
+    expect_param("{\"max_tokens\":1}", NULL);
+    expect_param("{\"max_tokens\":null}", NULL);
+    expect_param("{ \"max_tokens\" : null , \"max_completion_tokens\" : 7 }", NULL);
+    expect_param("{ \"max_tokens\" : 0 , \"max_completion_tokens\" : null }", "max_tokens");
+    expect_param("{\"max_tokens\":1000000000}", NULL);
+    expect_param("{\"max_completion_tokens\":4096,\"max_tokens\":null}", NULL);
+    expect_param("{\"max_tokens\":1000000001}", "max_tokens");
+    expect_param("{\"max_tokens\":999999999999999999}", "max_tokens");
+    expect_param("{\"max_tokens\":9223372036854775807}", "max_tokens");
+    expect_param("{\"max_tokens\":-9223372036854775808}", "max_tokens");
+    expect_param("{\"max_tokens\":0}", "max_tokens");
+    expect_param("{\"max_tokens\":-0}", "max_tokens");
+    expect_param("{\"max_tokens\":-5}", "max_tokens");
+    expect_param("{\"max_tokens\":1.5}", "max_tokens");
+    expect_param("{\"max_tokens\":1e3}", "max_tokens");
+    expect_param("{\"max_tokens\":\"12\"}", "max_tokens");
+    expect_param("{\"max_tokens\":true}", "max_tokens");
+    expect_param("{\"max_tokens\":[1]}", "max_tokens");
+    expect_param("{\"max_completion_tokens\":9223372036854775807}", "max_completion_tokens");
+    expect_param("{\"max_completion_tokens\":-1,\"max_tokens\":5}", "max_completion_tokens");
+    expect_param("{\"max_tokens\":-1,\"max_completion_tokens\":5}", "max_tokens");
+    expect_param("{\"max_tokens\":5,\"max_completion_tokens\":0}", "max_completion_tokens");
+}
+
 static void test_escaped_keys(void **state)
 {
     (void)state;
@@ -356,9 +400,13 @@ static void test_random_edits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),        cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_needs),        cmocka_unit_test(test_max_tokens),
-        cmocka_unit_test(test_escaped_keys), cmocka_unit_test(test_fallbacks),
+        cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_needs),
+        cmocka_unit_test(test_max_tokens),
+        cmocka_unit_test(test_max_tokens_bounds),
+        cmocka_unit_test(test_escaped_keys),
+        cmocka_unit_test(test_fallbacks),
         cmocka_unit_test(test_random_edits),
     };
     return cmocka_run_group_tests_name("ai/chat_scan", tests, NULL, NULL);

@@ -13,15 +13,16 @@
 #include <jansson.h>
 #include <string.h>
 
-/* The reference: what the jansson-based code computed. */
+/* The reference: what the jansson-based code computed, each count brought
+ * into [0, LX_TOKENS_MAX] (and sums that cannot overflow). */
 static void ref_openai(lx_tokens_t *t, const char *text)
 {
     json_t *u = json_loads(text, JSON_DECODE_ANY, NULL);
     if (json_is_object(u)) {
-        t->in = json_integer_value(json_object_get(u, "prompt_tokens"));
-        t->out = json_integer_value(json_object_get(u, "completion_tokens"));
-        t->cached = json_integer_value(
-            json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
+        t->in = lx_tokens_clamp(json_integer_value(json_object_get(u, "prompt_tokens")));
+        t->out = lx_tokens_clamp(json_integer_value(json_object_get(u, "completion_tokens")));
+        t->cached = lx_tokens_clamp(json_integer_value(
+            json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens")));
     }
     json_decref(u);
 }
@@ -34,12 +35,12 @@ static void ref_anthropic(lx_tokens_t *t, const char *text)
         if (json_is_integer(in)) {
             int64_t read = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
             int64_t made = json_integer_value(json_object_get(u, "cache_creation_input_tokens"));
-            t->in = json_integer_value(in) + read + made;
-            t->cached = read;
+            t->in = lx_tokens_add(lx_tokens_add(json_integer_value(in), read), made);
+            t->cached = lx_tokens_clamp(read);
         }
         json_t *out = json_object_get(u, "output_tokens");
         if (json_is_integer(out))
-            t->out = json_integer_value(out);
+            t->out = lx_tokens_clamp(json_integer_value(out));
     }
     json_decref(u);
 }
@@ -62,6 +63,9 @@ static const char *const openai_cases[] = {
     "{}",
     "null",
     "[1,2]",
+    "{\"prompt_tokens\":-9223372036854775807,\"completion_tokens\":9223372036854775807,"
+    "\"prompt_tokens_details\":{\"cached_tokens\":-9223372036854775807}}",
+    "{\"prompt_tokens\":1000000001,\"completion_tokens\":-1}",
 };
 
 static void test_openai_matches_jansson(void **state)
@@ -88,6 +92,11 @@ static const char *const anthropic_cases[] = {
     "{\"output_tokens\":1,\"cache_read_input\\u005ftokens\":6,\"input_tokens\":3}",
     "{}",
     "\"text\"",
+    "{\"input_tokens\":9223372036854775807,\"cache_read_input_tokens\":9223372036854775807,"
+    "\"cache_creation_input_tokens\":9223372036854775807,\"output_tokens\":9223372036854775807}",
+    "{\"input_tokens\":-9223372036854775808,\"cache_read_input_tokens\":-1,"
+    "\"output_tokens\":-9223372036854775807}",
+    "{\"input_tokens\":5,\"cache_read_input_tokens\":-9223372036854775807,\"output_tokens\":2}",
 };
 
 static void test_anthropic_matches_jansson(void **state)
@@ -102,6 +111,29 @@ static void test_anthropic_matches_jansson(void **state)
                      (long long)got.in, (long long)got.out, (long long)got.cached,
                      (long long)want.in, (long long)want.out, (long long)want.cached);
     }
+}
+
+/* What an upstream claims is bounded: never negative, never past
+ * LX_TOKENS_MAX, and sums of hostile parts do not wrap. */
+static void test_hostile_counts_are_clamped(void **state)
+{
+    (void)state;
+    lx_tokens_t t = {0, 0, 0};
+    const char *a = "{\"input_tokens\":9223372036854775807,\"cache_read_input_tokens\":"
+                    "9223372036854775807,\"output_tokens\":-3}";
+    lx_usage_text_anthropic(&t, a, strlen(a));
+    assert_true(t.in == LX_TOKENS_MAX);
+    assert_true(t.cached == LX_TOKENS_MAX);
+    assert_true(t.out == 0);
+    const char *o = "{\"prompt_tokens\":12,\"completion_tokens\":-9223372036854775808,"
+                    "\"prompt_tokens_details\":{\"cached_tokens\":-9223372036854775807}}";
+    lx_usage_text_openai(&t, o, strlen(o));
+    assert_true(t.in == 12 && t.out == 0 && t.cached == 0);
+    lx_tokens_t s = {-5, INT64_MAX, INT64_MAX};
+    lx_tokens_sane(&s);
+    assert_true(s.in == 0 && s.out == LX_TOKENS_MAX && s.cached == 0);
+    assert_true(lx_tokens_add(INT64_MAX, INT64_MAX) == LX_TOKENS_MAX);
+    assert_true(lx_tokens_add(INT64_MIN, 7) == 7);
 }
 
 static void test_text_shapes(void **state)
@@ -125,6 +157,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_openai_matches_jansson),
         cmocka_unit_test(test_anthropic_matches_jansson),
+        cmocka_unit_test(test_hostile_counts_are_clamped),
         cmocka_unit_test(test_text_shapes),
     };
     return cmocka_run_group_tests_name("ai/usage_text", tests, NULL, NULL);

@@ -322,6 +322,35 @@ static void test_cost_ranking(void **state)
     assert_int_equal(out[0], OA_B); /* long answer: cheap output wins */
 }
 
+/* Token counts from a client are int64: prompt + max_tokens must not wrap
+ * (a wrapped, negative need would pass every context window). */
+static void test_context_window_no_overflow(void **state)
+{
+    (void)state;
+    uint16_t out[16];
+    lx_route_excl_t x = {{0}};
+    lx_route_request_t rq = {
+        .need_caps = LX_CAP_CHAT, .prompt_tokens = 100, .max_tokens = INT64_MAX};
+    assert_int_equal(run(&rq, out, &x), 0);
+    assert_int_equal(x.n[LX_WHY_CONTEXT], 5);
+    x = (lx_route_excl_t){{0}};
+    rq.prompt_tokens = INT64_MAX;
+    rq.max_tokens = INT64_MAX;
+    assert_int_equal(run(&rq, out, &x), 0);
+    assert_int_equal(x.n[LX_WHY_CONTEXT], 5);
+    x = (lx_route_excl_t){{0}};
+    rq.prompt_tokens = INT64_MAX - 10;
+    rq.max_tokens = 11;
+    assert_int_equal(run(&rq, out, &x), 0);
+    assert_int_equal(x.n[LX_WHY_CONTEXT], 5);
+    /* the cost ranking reads the same counts */
+    rq.optimize_cost = true;
+    assert_int_equal(run(&rq, out, NULL), 0);
+    rq.prompt_tokens = 10;
+    rq.max_tokens = 10;
+    assert_int_equal(run(&rq, out, NULL), 5);
+}
+
 static void test_limits_and_bounds(void **state)
 {
     (void)state;
@@ -349,6 +378,7 @@ int main(void)
         cmocka_unit_test_setup(test_user_preference_filters, fresh),
         cmocka_unit_test_setup(test_health_filter, fresh),
         cmocka_unit_test_setup(test_cost_ranking, fresh),
+        cmocka_unit_test_setup(test_context_window_no_overflow, fresh),
         cmocka_unit_test_setup(test_limits_and_bounds, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
