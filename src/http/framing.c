@@ -4,7 +4,8 @@
  * lines, then the body that the head announced (Content-Length bytes, or
  * chunks and trailers), then the next request. What it refuses (RFC 9112):
  * obs-fold, a header line without a colon or with an empty name or a space
- * before the colon, bare CR or LF, control characters in values, a
+ * before the colon, bare CR or LF, NUL in values (any control character in
+ * the values of Content-Length and Transfer-Encoding), a
  * Content-Length that is not plain digits or that disagrees with an earlier
  * one, Transfer-Encoding other than one "chunked" (501), Transfer-Encoding
  * with Content-Length or on HTTP/1.0, chunk sizes over 16 hex digits or with
@@ -33,7 +34,6 @@ enum {
 };
 
 enum { HDR_OTHER, HDR_CL, HDR_TE };
-enum { CAND_CL = 1, CAND_TE = 2 };
 
 static const char cl_name[] = "content-length";
 static const char te_name[] = "transfer-encoding";
@@ -42,32 +42,27 @@ static const char chunked[] = "chunked";
 #define CR '\r'
 #define LF '\n'
 
+/* RFC 9110 tchar: one load per byte of a name or method. */
+static const uint8_t tchar_tab[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static bool is_tchar(unsigned char c)
 {
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
-        return true;
-    if (c >= '0' && c <= '9')
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
+    return tchar_tab[c];
+}
+
+/* A byte a field value may hold: VCHAR, SP, HTAB, obs-text. */
+static bool is_field_byte(unsigned char c)
+{
+    return (c >= 0x20 && c != 0x7f) || c == '\t';
 }
 
 static int hexval(unsigned char c)
@@ -113,7 +108,7 @@ static void request_reset(lx_framing_t *f)
  * framing headers mean. */
 static int value_byte(lx_framing_t *f, unsigned char c)
 {
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
+    if (!is_field_byte(c))
         return fail(f, LX_E_BAD_REQUEST, "control character in a header value");
     if (f->trailers || f->hdr == HDR_OTHER)
         return LX_OK;
@@ -223,6 +218,14 @@ int lx_framing_feed(lx_framing_t *f, const char *data, size_t n)
             }
             break;
         case S_TARGET:
+            while (c > 0x20 && c < 0x7f && p < end) {
+                f->line_len++;
+                c = *p++;
+            }
+            if (c > 0x20 && c < 0x7f) {
+                f->line_len++;
+                break;
+            }
             if (c == ' ' && f->line_len > 0) {
                 f->state = S_VERSION;
                 f->line_len = 0;
@@ -268,37 +271,58 @@ int lx_framing_feed(lx_framing_t *f, const char *data, size_t n)
             if (!is_tchar(c))
                 return fail(f, LX_E_BAD_REQUEST, "malformed header line");
             f->state = S_NAME;
-            f->name_pos = 0;
-            f->hdr = CAND_CL | CAND_TE; /* candidates while the name is read */
-            /* fall through: the byte is the name's first */
-            goto name_byte;
+            f->name_len = 0;
+            /* fall through */
         case S_NAME:
-        name_byte:
-            if (c == ':') {
-                uint8_t cand = f->hdr;
-                f->hdr = (cand & CAND_CL) && f->name_pos == sizeof cl_name - 1   ? HDR_CL
-                         : (cand & CAND_TE) && f->name_pos == sizeof te_name - 1 ? HDR_TE
-                                                                                 : HDR_OTHER;
-                f->state = S_VALUE;
-                f->digits = f->te_pos = f->sp = 0;
-                f->num = 0;
-                break;
+            /* Names are kept (lowercased, 17 bytes: the longer of the two
+             * that matter) and compared at the colon: | 0x20 lowercases
+             * letters and maps no other tchar onto '-'. */
+            {
+                size_t len = f->name_len; /* in a register: the stores are chars */
+                while (is_tchar(c)) {
+                    if (len < sizeof f->name)
+                        f->name[len] = (char)(c | 0x20);
+                    len++;
+                    if (p == end)
+                        break;
+                    c = *p++;
+                }
+                f->name_len = len > UINT8_MAX ? UINT8_MAX : (uint8_t)len;
+                if (is_tchar(c))
+                    goto more; /* the name goes on in the next bytes */
             }
             if (c == ' ' || c == '\t')
                 return fail(f, LX_E_BAD_REQUEST, "whitespace between a header name and colon");
-            if (!is_tchar(c))
+            if (c != ':')
                 return fail(f, LX_E_BAD_REQUEST, "a header line without a colon");
-            {
-                unsigned char lc = (unsigned char)(c | ((c >= 'A' && c <= 'Z') ? 0x20 : 0));
-                if (f->name_pos >= sizeof cl_name - 1 || (unsigned char)cl_name[f->name_pos] != lc)
-                    f->hdr &= (uint8_t)~CAND_CL;
-                if (f->name_pos >= sizeof te_name - 1 || (unsigned char)te_name[f->name_pos] != lc)
-                    f->hdr &= (uint8_t)~CAND_TE;
-                if (f->name_pos < UINT8_MAX)
-                    f->name_pos++;
-            }
+            f->hdr =
+                f->name_len == sizeof cl_name - 1 && memcmp(f->name, cl_name, f->name_len) == 0
+                    ? HDR_CL
+                : f->name_len == sizeof te_name - 1 && memcmp(f->name, te_name, f->name_len) == 0
+                    ? HDR_TE
+                    : HDR_OTHER;
+            f->state = S_VALUE;
+            f->digits = f->te_pos = f->sp = 0;
+            f->num = 0;
             break;
         case S_VALUE:
+            if (f->hdr == HDR_OTHER || f->trailers) {
+                /* Most of a head: only CR, LF and NUL decide anything here
+                 * (where the line ends, and where evhtp's C string does),
+                 * so find them with memchr rather than byte by byte. */
+                const unsigned char *from = p - 1;
+                const unsigned char *cr = memchr(from, CR, (size_t)(end - from));
+                size_t len = (size_t)((cr ? cr : end) - from);
+                if (memchr(from, LF, len) || memchr(from, 0, len))
+                    return fail(f, LX_E_BAD_REQUEST, "control character in a header value");
+                if (cr == NULL) {
+                    p = end;
+                    break;
+                }
+                p = cr + 1;
+                f->state = S_VALUE_LF;
+                break;
+            }
             if (c == CR) {
                 f->state = S_VALUE_LF;
                 break;
@@ -358,6 +382,7 @@ int lx_framing_feed(lx_framing_t *f, const char *data, size_t n)
         default:
             return LX_ERROR;
         }
+    more:;
     }
     return f->state == S_ERROR ? LX_ERROR : LX_OK;
 }

@@ -24,8 +24,9 @@
 
 typedef struct {
     uint8_t state;
-    uint8_t hdr;       /* which framing header the current line is (name match) */
-    uint8_t name_pos;  /* bytes of the header name matched so far */
+    uint8_t hdr;       /* which framing header the current line is */
+    uint8_t name_len;  /* bytes of the current header name (saturates) */
+    char name[17];     /* its first bytes, lowercased */
     uint8_t te_pos;    /* bytes of "chunked" matched in a Transfer-Encoding value */
     uint8_t digits;    /* digits of the Content-Length value or chunk size */
     uint8_t sp;        /* request-line spaces, or whitespace seen inside a value */

@@ -109,7 +109,14 @@ static void refuses_malformed_header_lines(void **state)
     refused("GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n", LX_E_BAD_REQUEST, "whitespace");
     refused("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", LX_E_BAD_REQUEST, "bare CR");
     refused("GET / HTTP/1.1\r\nX: a\nY: b\r\n\r\n", LX_E_BAD_REQUEST, "control");
-    refused("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n", LX_E_BAD_REQUEST, "control");
+    refused("GET / HTTP/1.1\r\nContent-Length: 1\x01\r\n\r\n", LX_E_BAD_REQUEST, "control");
+    refused("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\x7f\r\n\r\n", LX_E_BAD_REQUEST,
+            "control");
+    lx_framing_t f;
+    lx_framing_init(&f);
+    static const char nul[] = "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n";
+    assert_int_equal(lx_framing_feed(&f, nul, sizeof nul - 1), LX_ERROR);
+    assert_non_null(strstr(f.why, "control"));
     refused("GET / HTTP/1.1\nHost: x\r\n\r\n", LX_E_BAD_REQUEST, "request line");
     refused("GET / HTTP/2.0\r\n\r\n", LX_E_BAD_REQUEST, "version");
     refused("GET /a b HTTP/1.1\r\n\r\n", LX_E_BAD_REQUEST, "version");
