@@ -70,8 +70,8 @@ class Groups(unittest.TestCase):
         self.group("wr", "weighted_random", [("a+chunks=1", 3, 0), ("b+chunks=1", 1, 0)])
         seen = self.spread("wr", 400)
         share = seen["a+chunks=1"] / 400
-        self.assertGreater(share, 0.68, seen)  # 0.75 expected; 4 sigma is ~0.087
-        self.assertLess(share, 0.82, seen)
+        self.assertGreater(share, 0.64, seen)  # 0.75 expected; 5 sigma is ~0.11 (0.68 failed once)
+        self.assertLess(share, 0.86, seen)  # an even split (0.5) still fails
 
     def test_priority_with_failover(self):
         self.group("prio", "priority", [("first+chunks=1+fault=503", 1, 0),
