@@ -20,6 +20,7 @@ struct lingerer {
 
 static void linger_free(struct lingerer *l)
 {
+    l->srv->nlingering--;
     if (l->prev)
         l->prev->next = l->next;
     else
@@ -60,6 +61,15 @@ static void written_cb(struct bufferevent *bev, void *arg)
 
 void lx_closer_start(lx_http_server_t *srv, struct bufferevent *bev, struct evbuffer *response)
 {
+    if (srv->nlingering >= LX_MAX_LINGERING) {
+        /* A flood of refused or broken connections must not hold a file
+         * each for seconds: one try to send, then close. */
+        evbuffer_write(response, bufferevent_getfd(bev));
+        evbuffer_free(response);
+        bufferevent_free(bev);
+        return;
+    }
+    srv->nlingering++;
     struct lingerer *l = lx_calloc(1, sizeof *l);
     l->srv = srv;
     l->bev = bev;

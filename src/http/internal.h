@@ -99,6 +99,7 @@ struct lx_http_server {
     bool draining;
     lx_conn_t *conns; /* every open connection, for drain and shutdown */
     struct lingerer *lingering;
+    int nlingering; /* at most LX_MAX_LINGERING; beyond, closes are immediate */
     void (*on_idle)(void *);
     void *on_idle_arg;
     struct event idle_check;
@@ -131,6 +132,8 @@ void lx_req_free(lx_req_t *req);
 void lx_render_response(lx_req_t *req, struct evbuffer *out, int status, const char *ctype,
                         const char *body, size_t len, bool close);
 const char *lx_status_text(int status);
+
+#define LX_MAX_LINGERING 1024
 
 /* closer.c: writes a final response on a bufferevent we took from evhtp, then
  * closes it gracefully (lingering so the client reads the reply). */

@@ -6,7 +6,7 @@ import socket
 import time
 import unittest
 
-from harness import Llmux, http, wait_for
+from harness import ADMIN_KEY, Llmux, Mock, http, wait_for
 
 
 def raw(port, data, timeout=5, pause=0.0):
@@ -158,6 +158,31 @@ class HostileHttp(unittest.TestCase):
         # the same, one byte at a time
         out = raw(self.lx.port, [bytes([b]) for b in get * 2], timeout=1)
         self.assertEqual(statuses(out), [200, 200])
+
+
+class PipelinedProxied(unittest.TestCase):
+    """Requests that wait for the upstream, pipelined behind each other."""
+
+    def test_pipelined_chat_requests_and_streams_all_answered(self):
+        mock = Mock()
+        lx = Llmux(mock=mock)
+        try:
+            def req(stream):
+                body = (b'{"model":"demo/mock-model","messages":[{"role":"user","content":"hi"}]'
+                        + (b',"stream":true}' if stream else b'}'))
+                return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                        b"Authorization: Bearer " + ADMIN_KEY.encode() + b"\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+                        + body)
+            out = raw(lx.port, req(False) * 3, timeout=2)
+            self.assertEqual(statuses(out), [200, 200, 200])
+            out = raw(lx.port, req(True) * 2 + req(False) + b"GET /healthz HTTP/1.1\r\n\r\n",
+                      timeout=2)
+            self.assertEqual(statuses(out), [200, 200, 200, 200])
+            self.assertEqual(out.count(b"data: [DONE]"), 2)
+        finally:
+            self.assertEqual(lx.stop(), 0)
+            mock.stop()
 
 
 class ConnectionLimits(unittest.TestCase):
