@@ -180,18 +180,27 @@ static evhtp_res hook_header(evhtp_request_t *r, evhtp_header_t *h, void *arg)
     return EVHTP_RES_OK;
 }
 
+static bool route_has_path(const lx_route_t *rt, const char *path)
+{
+    return rt->flags & LX_ROUTE_PREFIX ? strncmp(path, rt->path, strlen(rt->path)) == 0
+                                       : strcmp(path, rt->path) == 0;
+}
+
+static const char *req_path(const evhtp_request_t *r)
+{
+    return r->uri && r->uri->path ? r->uri->path->full : "/";
+}
+
 /* The route for r's path and method; *path_known says whether another
  * method would have matched. An unknown method (NULL name) matches none. */
 static const lx_route_t *route_find(lx_http_server_t *srv, evhtp_request_t *r, bool *path_known)
 {
-    const char *path = r->uri && r->uri->path ? r->uri->path->full : "/";
+    const char *path = req_path(r);
     const char *method = htparser_get_methodstr_m(r->method);
     *path_known = false;
     for (size_t i = 0; i < srv->nroutes; i++) {
         const lx_route_t *rt = &srv->routes[i];
-        bool match = rt->flags & LX_ROUTE_PREFIX ? strncmp(path, rt->path, strlen(rt->path)) == 0
-                                                 : strcmp(path, rt->path) == 0;
-        if (!match)
+        if (!route_has_path(rt, path))
             continue;
         if (rt->method == NULL || (method && strcmp(rt->method, method) == 0))
             return rt;
@@ -203,14 +212,12 @@ static const lx_route_t *route_find(lx_http_server_t *srv, evhtp_request_t *r, b
 /* The methods the routes of r's path take, for a 405's Allow header. */
 static void allow_methods(lx_http_server_t *srv, evhtp_request_t *r, char *out, size_t cap)
 {
-    const char *path = r->uri && r->uri->path ? r->uri->path->full : "/";
+    const char *path = req_path(r);
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < srv->nroutes; i++) {
         const lx_route_t *rt = &srv->routes[i];
-        bool match = rt->flags & LX_ROUTE_PREFIX ? strncmp(path, rt->path, strlen(rt->path)) == 0
-                                                 : strcmp(path, rt->path) == 0;
-        if (!match || rt->method == NULL || strstr(out, rt->method))
+        if (!route_has_path(rt, path) || rt->method == NULL || strstr(out, rt->method))
             continue;
         int w = snprintf(out + n, cap - n, "%s%s", n ? ", " : "", rt->method);
         if (w < 0 || (size_t)w >= cap - n)
