@@ -43,6 +43,7 @@ typedef struct {
     uint64_t seen_requests;       /* requests seen at the last tick */
     int64_t quiet_since_ms;       /* no new request since then */
     int control_fd;               /* eventfd: the main thread asks for drain (1) or stop (2) */
+    bool own_files;               /* the thread has an open-file table of its own (worker.c) */
     sem_t started;                /* posted once the thread has set the worker up */
     sem_t go;                     /* posted when every worker is up: the loop starts */
     int start_rc;
@@ -58,6 +59,10 @@ struct lx_app {
     lx_worker_t *workers;
     int nworkers;
     int64_t started_ms;
+    /* Every worker waits here once its loop has ended, before it frees
+     * anything: a handler of one worker reads the others' counters (/metrics),
+     * so no worker frees its server while another loop still runs. */
+    pthread_barrier_t loops_done;
 };
 
 /* Starts worker id on its own thread and waits until it has set itself up

@@ -126,6 +126,7 @@ static int serve(lx_config_t *cfg)
             return 1;
         }
     }
+    pthread_barrier_init(&app.loops_done, NULL, (unsigned)app.nworkers);
     for (int i = 0; i < app.nworkers; i++)
         lx_worker_go(&app.workers[i]);
     lx_log_info("llmux ready",
@@ -158,6 +159,7 @@ static int serve(lx_config_t *cfg)
     }
     for (int i = 0; i < app.nworkers; i++)
         lx_worker_release(&app.workers[i]);
+    pthread_barrier_destroy(&app.loops_done);
     free(app.workers);
     lx_registry_stop();
     lx_conn_state_shutdown();

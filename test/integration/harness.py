@@ -22,6 +22,9 @@ import uuid
 
 LLMUX_BIN = os.environ.get("LLMUX_BIN", "build-test/src/llmux")
 MOCK_BIN = os.environ.get("LLMUX_MOCK_BIN", "build-test/bench/mock/llmux-mock")
+# scripts/tsan: a ThreadSanitizer build, whose workers share one open-file
+# table (TSan keys its fd state by number; src/app/worker.c).
+TSAN = os.environ.get("LLMUX_TEST_TSAN") == "1"
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
 MASTER_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # base64 of 32 bytes
 
@@ -171,7 +174,7 @@ class Proc:
             self.p.wait()
             raise AssertionError(f"{self.name} did not stop within {timeout}s\n{self.log()[-3000:]}")
         log = self.log()
-        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        for bad in ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"):
             if bad in log:
                 raise AssertionError(f"{self.name}: sanitizer report\n{log[-6000:]}")
         return rc

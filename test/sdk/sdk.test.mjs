@@ -59,7 +59,7 @@ after(async () => {
     p.kill('SIGTERM');
     const code = await done;
     assert.equal(code, 0, `process exited ${code}\n${p.log.slice(-2000)}`);
-    assert.ok(!/AddressSanitizer|runtime error:/.test(p.log), p.log.slice(-4000));
+    assert.ok(!/AddressSanitizer|ThreadSanitizer|runtime error:/.test(p.log), p.log.slice(-4000));
   }
 });
 
