@@ -97,6 +97,16 @@ bool lx_framing_in_head(const lx_framing_t *f)
     return f->state >= S_METHOD && f->state <= S_HEAD_END_LF;
 }
 
+uint64_t lx_framing_head_start(const lx_framing_t *f)
+{
+    return f->head_start;
+}
+
+uint64_t lx_framing_fed(const lx_framing_t *f)
+{
+    return f->fed;
+}
+
 static void request_reset(lx_framing_t *f)
 {
     f->state = S_START;
@@ -186,7 +196,9 @@ static int head_done(lx_framing_t *f)
 
 int lx_framing_feed(lx_framing_t *f, const char *data, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)data, *end = p + n;
+    const unsigned char *p = (const unsigned char *)data, *end = p + n, *start = p;
+    uint64_t base = f->fed;
+    f->fed += n;
     while (p < end) {
         if (f->state == S_ERROR)
             return LX_ERROR;
@@ -208,6 +220,7 @@ int lx_framing_feed(lx_framing_t *f, const char *data, size_t n)
             if (!is_tchar(c))
                 return fail(f, LX_E_BAD_REQUEST, "malformed request line");
             f->state = S_METHOD;
+            f->head_start = base + (uint64_t)(p - start) - 1;
             break;
         case S_METHOD:
             if (c == ' ') {
@@ -362,6 +375,7 @@ int lx_framing_feed(lx_framing_t *f, const char *data, size_t n)
             if (f->num == 0) {
                 f->trailers = true;
                 f->state = S_HDR_START;
+                f->head_start = base + (uint64_t)(p - start);
             } else {
                 f->left = f->num;
                 f->state = S_CHUNK_DATA;

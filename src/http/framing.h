@@ -24,22 +24,24 @@
 
 typedef struct {
     uint8_t state;
-    uint8_t hdr;       /* which framing header the current line is */
-    uint8_t name_len;  /* bytes of the current header name (saturates) */
-    char name[17];     /* its first bytes, lowercased */
-    uint8_t te_pos;    /* bytes of "chunked" matched in a Transfer-Encoding value */
-    uint8_t digits;    /* digits of the Content-Length value or chunk size */
-    uint8_t sp;        /* request-line spaces, or whitespace seen inside a value */
-    bool http10;       /* the request line said HTTP/1.0 */
-    bool has_cl;       /* a Content-Length header was seen */
-    bool chunked;      /* Transfer-Encoding: chunked was seen */
-    bool trailers;     /* reading the trailer section of a chunked body */
-    uint32_t line_len; /* bytes of the current line */
-    uint64_t cl;       /* Content-Length value (the first one) */
-    uint64_t num;      /* the number being read */
-    uint64_t left;     /* body bytes still to skip */
-    lx_err_t err;      /* after LX_ERROR: LX_E_BAD_REQUEST or LX_E_NOT_IMPLEMENTED */
-    const char *why;   /* after LX_ERROR: a static explanation */
+    uint8_t hdr;         /* which framing header the current line is */
+    uint8_t name_len;    /* bytes of the current header name (saturates) */
+    char name[17];       /* its first bytes, lowercased */
+    uint8_t te_pos;      /* bytes of "chunked" matched in a Transfer-Encoding value */
+    uint8_t digits;      /* digits of the Content-Length value or chunk size */
+    uint8_t sp;          /* request-line spaces, or whitespace seen inside a value */
+    bool http10;         /* the request line said HTTP/1.0 */
+    bool has_cl;         /* a Content-Length header was seen */
+    bool chunked;        /* Transfer-Encoding: chunked was seen */
+    bool trailers;       /* reading the trailer section of a chunked body */
+    uint32_t line_len;   /* bytes of the current line */
+    uint64_t cl;         /* Content-Length value (the first one) */
+    uint64_t num;        /* the number being read */
+    uint64_t left;       /* body bytes still to skip */
+    uint64_t fed;        /* bytes of the stream checked so far */
+    uint64_t head_start; /* stream offset of the head (or trailers) being read */
+    lx_err_t err;        /* after LX_ERROR: LX_E_BAD_REQUEST or LX_E_NOT_IMPLEMENTED */
+    const char *why;     /* after LX_ERROR: a static explanation */
 } lx_framing_t;
 
 void lx_framing_init(lx_framing_t *f);
@@ -55,5 +57,10 @@ bool lx_framing_idle(const lx_framing_t *f);
  * section (libevhtp's parser skips bytes when a head is split across reads:
  * upstream issue #128; the server holds such a tail back). */
 bool lx_framing_in_head(const lx_framing_t *f);
+/* While in a head: the stream offset where it began (bytes before it
+ * belong to requests already whole). */
+uint64_t lx_framing_head_start(const lx_framing_t *f);
+/* Bytes of the stream checked so far. */
+uint64_t lx_framing_fed(const lx_framing_t *f);
 
 #endif

@@ -630,6 +630,22 @@ void lx_req_on_abort(lx_req_t *req, lx_req_cb cb, void *arg)
     req->abort_arg = arg;
 }
 
+/* Un-pauses the connection after the reply. evhtp's own resume would read
+ * what the client pipelined meanwhile straight away, a partial head
+ * included (its split-head bug, issue #128); instead the write callback
+ * that follows the reply hands it over through server.c, which holds such
+ * heads back. When evhtp has marked the connection to be freed, its resume
+ * does that. */
+static void resume_connection(lx_req_t *req)
+{
+    evhtp_connection_t *ec = req->conn->ec;
+    if (ec->bev == NULL || (ec->flags & EVHTP_CONN_FLAG_FREE_CONN)) {
+        evhtp_request_resume(req->r);
+        return;
+    }
+    ec->flags &= ~EVHTP_CONN_FLAG_PAUSED;
+}
+
 void lx_req_finish(lx_req_t *req)
 {
     if (req->finished)
@@ -649,6 +665,6 @@ void lx_req_finish(lx_req_t *req)
     if (req->paused) {
         req->paused = false;
         lx_req_unwatch(req);
-        evhtp_request_resume(req->r); /* after the reply, never before */
+        resume_connection(req); /* after the reply, never before */
     }
 }

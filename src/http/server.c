@@ -443,6 +443,27 @@ static size_t head_hold_limit(const lx_config_t *cfg)
     return cfg->max_header_bytes + 16 * 1024;
 }
 
+/* Moves bytes between a connection's input and a side buffer: keep > 0
+ * sets aside what follows the first keep bytes; SIZE_MAX puts it back.
+ * Moving is not new input, so the framing check is off meanwhile; and the
+ * bufferevent keeps its input's end frozen against anyone but itself. */
+static void move_input(lx_conn_t *c, struct evbuffer *in, struct evbuffer *side, size_t keep)
+{
+    evbuffer_cb_clear_flags(in, c->framing_entry, EVBUFFER_CB_ENABLED);
+    evbuffer_unfreeze(in, 0);
+    if (keep == SIZE_MAX) {
+        evbuffer_add_buffer(in, side);
+    } else {
+        struct evbuffer *front = evbuffer_new();
+        evbuffer_remove_buffer(in, front, keep);
+        evbuffer_add_buffer(side, in);
+        evbuffer_add_buffer(in, front);
+        evbuffer_free(front);
+    }
+    evbuffer_freeze(in, 0);
+    evbuffer_cb_set_flags(in, c->framing_entry, EVBUFFER_CB_ENABLED);
+}
+
 static void conn_readcb(struct bufferevent *bev, void *arg)
 {
     evhtp_connection_t *ec = arg;
@@ -453,22 +474,40 @@ static void conn_readcb(struct bufferevent *bev, void *arg)
         evhtp_connection_free(ec);
         return;
     }
-    if (c && lx_framing_in_head(&c->framing)) {
-        /* evhtp's parser loses bytes of a head split across reads (its
-         * issue #128): it sees heads whole. The head deadline and size
-         * limit apply while we wait for the rest. */
-        if (evbuffer_get_length(bufferevent_get_input(bev)) > head_hold_limit(srv->cfg)) {
-            conn_reject(c, LX_E_HEADERS_TOO_LARGE, NULL);
-            evhtp_connection_free(ec);
-            return;
-        }
+    if (c == NULL || !lx_framing_in_head(&c->framing)) {
+        srv->evhtp_readcb(bev, arg);
+        return;
+    }
+    /* evhtp's parser loses bytes of a head split across reads (its issue
+     * #128): it only ever sees heads whole. What comes before a partial
+     * head (whole requests) is read now; the partial head waits, under the
+     * head deadline and a size limit. */
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t len = evbuffer_get_length(in);
+    uint64_t first = lx_framing_fed(&c->framing) - len; /* stream offset of in[0] */
+    size_t whole = (size_t)(lx_framing_head_start(&c->framing) - first);
+    if (len - whole > head_hold_limit(srv->cfg)) {
+        conn_reject(c, LX_E_HEADERS_TOO_LARGE, NULL);
+        evhtp_connection_free(ec);
+        return;
+    }
+    if (whole == 0) {
         if (c->phase == CONN_IDLE) {
             c->phase = CONN_HEAD;
             conn_arm(c, srv->cfg->header_timeout_ms);
         }
         return;
     }
+    /* The partial head goes aside while evhtp reads what is before it. */
+    struct evbuffer *tail = evbuffer_new();
+    move_input(c, in, tail, whole);
+    srv->alive_probe = c;
     srv->evhtp_readcb(bev, arg);
+    if (srv->alive_probe == c) {
+        srv->alive_probe = NULL;
+        move_input(c, in, tail, SIZE_MAX);
+    }
+    evbuffer_free(tail);
 }
 
 /* evhtp recycles a keep-alive connection in its write callback but does not
