@@ -2,6 +2,7 @@
 #include "core/json.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int lx_json_depth(const char *p, size_t n, int limit)
 {
@@ -34,6 +35,14 @@ json_t *lx_json_parse(const char *p, size_t n, int max_depth, char *err, size_t 
 {
     if (lx_json_depth(p, n, max_depth) < 0) {
         snprintf(err, errlen, "JSON nested deeper than %d levels", max_depth);
+        return NULL;
+    }
+    /* No raw NUL byte belongs in JSON text, yet jansson ends a number at
+     * one and reads on ("{\"a\":1<NUL>}" is {"a":1} to it): a body llmux
+     * accepts must be one any upstream parses alike. */
+    const char *nul = memchr(p, '\0', n);
+    if (nul) {
+        snprintf(err, errlen, "invalid JSON at byte %zu: a NUL byte", (size_t)(nul - p));
         return NULL;
     }
     json_error_t jerr;

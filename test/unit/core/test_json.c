@@ -202,6 +202,31 @@ static void test_parse_rejects_invalid_documents(void **state)
     }
 }
 
+/* A raw NUL byte can never be part of JSON text, but jansson ends a number
+ * at one and then reads on: "{\"a\":1<NUL>}" parsed as {"a":1}. A body
+ * that llmux accepts and forwards must be one the upstream can parse too
+ * (found by test/fuzz/fuzz_jscan). */
+static void test_parse_rejects_raw_nul_bytes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *p;
+        size_t n;
+    } bad[] = {
+        {"{\"a\":1\0}", 8}, {"[19\0]", 5},           {"{\"a\":\"b\"}\0", 10},
+        {"\0{}", 3},        {"{\"a\":\"b\0\"}", 10},
+    };
+    for (size_t i = 0; i < LX_ARRAY_LEN(bad); i++) {
+        char err[256] = "";
+        json_t *v = lx_json_parse(bad[i].p, bad[i].n, LX_JSON_MAX_DEPTH, err, sizeof err);
+        if (v != NULL) {
+            json_decref(v);
+            fail_msg("parsed JSON with a NUL byte (case %zu)", i);
+        }
+        assert_non_null(strstr(err, "invalid JSON"));
+    }
+}
+
 static void test_parse_reads_only_n_bytes(void **state)
 {
     (void)state;
@@ -317,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_parse_rejects_too_deep_with_message),
         cmocka_unit_test(test_parse_errors_give_line_and_column),
         cmocka_unit_test(test_parse_rejects_invalid_documents),
+        cmocka_unit_test(test_parse_rejects_raw_nul_bytes),
         cmocka_unit_test(test_parse_reads_only_n_bytes),
         cmocka_unit_test(test_parse_error_message_fits_small_buffer),
         cmocka_unit_test(test_json_str),
