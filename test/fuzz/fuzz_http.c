@@ -10,7 +10,9 @@
  * input to the next. */
 #include "http/internal.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
