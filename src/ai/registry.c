@@ -4,6 +4,7 @@
 #include "ai/catalog.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/sealed_headers.h"
 #include "core/secret.h"
 #include "db/store.h"
 #include "ai/routing/state.h"
@@ -43,6 +44,7 @@ static void snapshot_free(lx_snapshot_t *s)
         free(p->conf.base_url);
         for (int h = 0; h < p->conf.nheaders; h++) {
             free(p->conf.header_names[h]);
+            explicit_bzero(p->conf.header_values[h], strlen(p->conf.header_values[h]));
             free(p->conf.header_values[h]);
         }
         for (int c = 0; c < p->ncreds; c++) {
@@ -333,7 +335,25 @@ static lx_snapshot_t *build_from_rows(const lx_config_t *cfg, const lx_registry_
         p->active = strcmp(r->status, "active") == 0;
         p->conf.name = lx_strdup(r->name);
         p->conf.base_url = lx_strdup(r->base_url);
-        headers_from_json(&p->conf, r->extra_headers);
+        if (!lx_headers_json_empty(r->extra_headers)) { /* not sealed yet: no master key */
+            headers_from_json(&p->conf, r->extra_headers);
+        } else if (r->headers_sealed.n) {
+            lx_buf_t plain;
+            lx_buf_init(&plain, 0);
+            if (lx_headers_open(cfg, r->id, r->headers_sealed.p, r->headers_sealed.n, &plain) ==
+                LX_OK) {
+                headers_from_json(&p->conf, plain.p);
+            } else {
+                /* without its headers (maybe its proxy's token) the provider
+                 * is not called at all */
+                p->active = false;
+                lx_log_error("provider extra headers do not open with the master key",
+                             "\"provider\":\"%s\"", r->name);
+            }
+            if (plain.p)
+                explicit_bzero(plain.p, plain.cap);
+            lx_buf_free(&plain);
+        }
         const int *t = r->timeouts_ms;
         p->conf.timeouts.connect_ms = t[0] ? t[0] : cfg->upstream.connect_ms;
         p->conf.timeouts.first_byte_ms = t[1] ? t[1] : cfg->upstream.first_byte_ms;
