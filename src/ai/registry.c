@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -614,7 +615,18 @@ int lx_registry_start(const lx_config_t *cfg, char *err, size_t errlen)
         return LX_ERROR;
     }
     atomic_store(&R.db_ok, true);
-    if (pthread_create(&R.thread, NULL, control_main, store) != 0) {
+    /* The thread starts with SIGTERM and SIGINT blocked: they belong to the
+     * main thread's sigwait. Were they open here, one sent while the main
+     * thread is not waiting (just before or after its sigwait) would land on
+     * this thread and kill the process without a drain. */
+    sigset_t stop, prev;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, &prev);
+    int trc = pthread_create(&R.thread, NULL, control_main, store);
+    pthread_sigmask(SIG_SETMASK, &prev, NULL);
+    if (trc != 0) {
         lx_store_close(store);
         snprintf(err, errlen, "cannot start the registry thread");
         return LX_ERROR;
