@@ -8,6 +8,7 @@
 #include "admin/internal.h"
 #include "ai/adapter.h"
 #include "core/clock.h"
+#include "core/sealed_headers.h"
 #include "core/secret.h"
 #include "db/store.h"
 
@@ -41,6 +42,7 @@ static void ctest_free(adm_op_t *op)
     }
     for (int i = 0; i < t->conf.nheaders; i++) {
         free(t->conf.header_names[i]);
+        explicit_bzero(t->conf.header_values[i], strlen(t->conf.header_values[i]));
         free(t->conf.header_values[i]);
     }
     lx_buf_free(&t->body);
@@ -198,7 +200,8 @@ static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
     op->on_free = ctest_free;
     op->on_abort = ctest_abort;
     lx_buf_init(&t->body, 0);
-    /* columns: credential, provider name, kind, base_url, headers, 4 timeouts, model */
+    /* columns: credential, provider name, kind, base_url, plain headers, 4 timeouts, model,
+     * sealed headers, provider id */
     snprintf(t->model, sizeof t->model, "%s",
              lx_pg_isnull(res, 0, 9) ? "test" : lx_pg_value(res, 0, 9));
     if (lx_provider_kind_parse(lx_pg_value(res, 0, 2), &t->conf.kind) != LX_OK) {
@@ -212,7 +215,36 @@ static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
     }
     t->conf.name = lx_strdup(lx_pg_value(res, 0, 1));
     t->conf.base_url = lx_strdup(lx_pg_value(res, 0, 3));
-    headers_from_json(&t->conf, lx_pg_value(res, 0, 4));
+    /* the provider's headers: plain only in a row an older version wrote
+     * (sealed at the next start-up), else sealed for the provider's row */
+    if (!lx_headers_json_empty(lx_pg_value(res, 0, 4))) {
+        headers_from_json(&t->conf, lx_pg_value(res, 0, 4));
+    } else if (!lx_pg_isnull(res, 0, 10)) {
+        if (!cfg->has_master_key) {
+            adm_error(op, 503, LX_E_UNAVAILABLE,
+                      "opening the stored extra_headers needs LLMUX_MASTER_KEY to be configured",
+                      NULL);
+            return;
+        }
+        lx_buf_t sealed, plain;
+        lx_buf_init(&sealed, 0);
+        lx_buf_init(&plain, 0);
+        int rc = lx_bytea_decode(lx_pg_value(res, 0, 10), &sealed);
+        if (rc == LX_OK)
+            rc = lx_headers_open(cfg, strtoll(lx_pg_value(res, 0, 11), NULL, 10), sealed.p,
+                                 sealed.n, &plain);
+        lx_buf_free(&sealed);
+        if (rc == LX_OK)
+            headers_from_json(&t->conf, plain.p);
+        if (plain.p)
+            explicit_bzero(plain.p, plain.cap);
+        lx_buf_free(&plain);
+        if (rc != LX_OK) {
+            reply_result(op, false, 0, -1, NULL,
+                         "the stored extra_headers do not open with the configured master key");
+            return;
+        }
+    }
     const lx_timeouts_t *d = &cfg->upstream;
     t->conf.timeouts.connect_ms = cap_ms(atoi(lx_pg_value(res, 0, 5)), d->connect_ms, 10000);
     t->conf.timeouts.first_byte_ms = cap_ms(atoi(lx_pg_value(res, 0, 6)), d->first_byte_ms, 30000);
@@ -293,7 +325,8 @@ int adm_connection_test(lx_admin_t *a, lx_req_t *req, int64_t id)
         "coalesce(p.connect_timeout_ms, 0), coalesce(p.first_byte_timeout_ms, 0), "
         "coalesce(p.idle_timeout_ms, 0), coalesce(p.total_timeout_ms, 0), "
         "(SELECT m.upstream_name FROM ai_models m WHERE m.provider_id = p.id ORDER BY "
-        "(m.status = 'active') DESC, ('chat' = ANY (m.capabilities)) DESC, m.id LIMIT 1) "
+        "(m.status = 'active') DESC, ('chat' = ANY (m.capabilities)) DESC, m.id LIMIT 1), "
+        "p.extra_headers_sealed, p.id "
         "FROM ai_connections c JOIN ai_providers p ON p.id = c.provider_id WHERE c.id = $1::bigint",
         1, params, step_loaded);
 }

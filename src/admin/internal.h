@@ -198,6 +198,8 @@ void adm_step_one(adm_op_t *op, const lx_pg_result_t *res);
 
 /* ---- resources with their own handlers ---- */
 
+int adm_provider_create(lx_admin_t *a, lx_req_t *req);
+int adm_provider_update(lx_admin_t *a, lx_req_t *req, int64_t id);
 int adm_connection_create(lx_admin_t *a, lx_req_t *req);
 int adm_connection_update(lx_admin_t *a, lx_req_t *req, int64_t id);
 int adm_connection_test(lx_admin_t *a, lx_req_t *req, int64_t id);

@@ -1,7 +1,19 @@
-/* providers.c - the ai_providers entity: fields, checks, views. */
+/* providers.c - the ai_providers entity: fields, checks, views, and the
+ * create/update handlers that seal extra_headers.
+ *
+ * extra_headers are write-only and sealed at rest like a connection's
+ * api_key: their JSON object is sealed with the master key (AES-256-GCM,
+ * AAD bound to the row id, core/sealed_headers.h) before it reaches the
+ * database, into extra_headers_sealed; only their names are stored
+ * readable (extra_header_names) and answers show each with "***". The
+ * plain extra_headers column is only read for rows an older version wrote
+ * (sealed at the next start-up) and always written empty. */
 #include "admin/internal.h"
 #include "core/baseurl.h"
+#include "core/sealed_headers.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 
 static bool chk_name(const char *f, const json_t *v, adm_verr_t *e)
@@ -36,6 +48,8 @@ static bool chk_url(const char *f, const json_t *v, adm_verr_t *e)
 
 static bool chk_headers(const char *f, const json_t *v, adm_verr_t *e)
 {
+    if (!json_is_object(v))
+        return adm_verr(e, f, "'%s' must be a JSON object", f);
     if (json_object_size(v) > LX_MAX_EXTRA_HEADERS)
         return adm_verr(e, f, "'%s' may hold at most %d headers", f, LX_MAX_EXTRA_HEADERS);
     static const char *const reserved[] = {"host",       "content-length", "transfer-encoding",
@@ -80,10 +94,13 @@ static bool fixup(json_t *doc, bool create, adm_verr_t *e)
     return true;
 }
 
+/* The names of the sealed headers, and of plain ones an older version
+ * wrote, each with "***"; never the sealed blob. */
 #define MASKED_VIEW                                                                                \
-    "(to_jsonb(x) || jsonb_build_object('extra_headers', (SELECT "                                 \
-    "coalesce(jsonb_object_agg(h.k, '***'), '{}'::jsonb) FROM "                                    \
-    "jsonb_object_keys(x.extra_headers) AS h(k))))"
+    "((to_jsonb(x) - 'extra_headers_sealed' - 'extra_header_names') || "                           \
+    "jsonb_build_object('extra_headers', (SELECT coalesce(jsonb_object_agg(h.k, '***'), "          \
+    "'{}'::jsonb) FROM (SELECT jsonb_object_keys(x.extra_headers) UNION "                          \
+    "SELECT unnest(x.extra_header_names)) AS h(k))))"
 
 static const adm_field_t fields[] = {
     {"id", FT_BIGINT, F_READONLY, NULL},
@@ -91,7 +108,7 @@ static const adm_field_t fields[] = {
     {"kind", FT_TEXT, F_REQUIRED, chk_kind},
     {"base_url", FT_TEXT, F_REQUIRED, chk_url},
     {"status", FT_TEXT, 0, adm_chk_status},
-    {"extra_headers", FT_JSONB, 0, chk_headers},
+    {"extra_headers", FT_VIRTUAL, 0, chk_headers}, /* sealed: see the handlers below */
     {"default_connection_id", FT_BIGINT, F_NULLABLE, adm_chk_id},
     {"connect_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive},
     {"first_byte_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive},
@@ -122,3 +139,186 @@ const adm_entity_t adm_providers = {
     .has_updated_at = true,
     .fixup = fixup,
 };
+
+/* ---- create and update: extra_headers sealed ---- */
+
+/* The names column, from the names the document carries in their place. */
+#define NAMES_EXPR "ARRAY(SELECT jsonb_array_elements_text($1::jsonb->'extra_header_names'))"
+
+/* Takes extra_headers out of doc (zeroing jansson's copies of the values)
+ * and leaves their names as extra_header_names. Returns their JSON text
+ * (the caller zeroes and frees it), or NULL when doc has none; *count is
+ * how many. */
+static char *take_headers(json_t *doc, size_t *count)
+{
+    json_t *h = json_object_get(doc, "extra_headers");
+    *count = 0;
+    if (!json_is_object(h))
+        return NULL;
+    json_t *names = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(h, k, v)
+    {
+        json_array_append_new(names, json_string(k));
+    }
+    *count = json_object_size(h);
+    char *plain = json_dumps(h, JSON_COMPACT);
+    json_object_foreach(h, k, v)
+    {
+        if (json_is_string(v))
+            explicit_bzero((char *)json_string_value(v), json_string_length(v));
+    }
+    json_object_del(doc, "extra_headers");
+    json_object_set_new(doc, "extra_header_names", names);
+    return plain;
+}
+
+static void forget(char *plain)
+{
+    if (plain) {
+        explicit_bzero(plain, strlen(plain));
+        free(plain);
+    }
+}
+
+static void no_master_key(lx_req_t *req)
+{
+    lx_req_reply_error_status(req, 503, LX_E_UNAVAILABLE,
+                              "storing extra_headers values needs LLMUX_MASTER_KEY (base64 of 32 "
+                              "bytes) to be configured: they are sealed at rest like an api_key",
+                              "extra_headers");
+}
+
+/* Step 2 of a creation with headers: the id is known, seal and insert. */
+static void step_insert(adm_op_t *op, const lx_pg_result_t *res)
+{
+    if (!lx_pg_ok(res)) {
+        adm_db_error(op, res);
+        return;
+    }
+    int64_t id = strtoll(lx_pg_value(res, 0, 0), NULL, 10);
+    lx_buf_t hex;
+    lx_buf_init(&hex, 256);
+    int rc = lx_headers_seal_hex(op->admin->cfg->master_key, id, op->secret, &hex);
+    forget(op->secret); /* before adm_step_one, which would show it */
+    op->secret = NULL;
+    if (rc != LX_OK) {
+        lx_buf_free(&hex);
+        adm_error(op, 500, LX_E_INTERNAL, "cannot seal the extra_headers", "extra_headers");
+        return;
+    }
+    json_t *doc = json_loads(op->doc, 0, NULL);
+    static const adm_extra_t extra[] = {{"id", "$2::bigint"},
+                                        {"extra_headers_sealed", "$3::bytea"},
+                                        {"extra_header_names", NAMES_EXPR}};
+    lx_buf_t sql;
+    lx_buf_init(&sql, 1024);
+    adm_sql_insert(&sql, &adm_providers, doc, extra, 3);
+    json_decref(doc);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *params[] = {op->doc, ids, hex.p};
+    adm_submit(op, sql.p, 3, params, adm_step_one);
+    lx_buf_free(&sql);
+    lx_buf_free(&hex);
+}
+
+int adm_provider_create(lx_admin_t *a, lx_req_t *req)
+{
+    json_t *body = adm_parse_body(req);
+    if (body == NULL)
+        return LX_OK;
+    adm_verr_t e;
+    json_t *doc = adm_validate(&adm_providers, body, true, &e);
+    json_decref(body);
+    if (doc == NULL) {
+        adm_reply_verr(req, &e);
+        return LX_OK;
+    }
+    size_t count;
+    char *plain = take_headers(doc, &count);
+    if (count > 0 && !a->cfg->has_master_key) {
+        forget(plain);
+        json_decref(doc);
+        no_master_key(req);
+        return LX_OK;
+    }
+    adm_op_t *op = adm_op_new(a, req, &adm_providers);
+    op->ok_status = 201;
+    op->doc = json_dumps(doc, JSON_COMPACT);
+    int rc;
+    if (count > 0) {
+        /* The AAD binds the sealed headers to their row id: take the id first. */
+        op->secret = plain;
+        rc = adm_submit(op, "SELECT nextval(pg_get_serial_sequence('ai_providers', 'id'))", 0, NULL,
+                        step_insert);
+    } else {
+        forget(plain);
+        adm_extra_t names = {"extra_header_names", NAMES_EXPR};
+        lx_buf_t sql;
+        lx_buf_init(&sql, 1024);
+        adm_sql_insert(&sql, &adm_providers, doc, &names,
+                       json_object_get(doc, "extra_header_names") ? 1 : 0);
+        rc = adm_submit(op, sql.p, 1, (const char *const[]){op->doc}, adm_step_one);
+        lx_buf_free(&sql);
+    }
+    json_decref(doc);
+    return rc;
+}
+
+/* A PATCH that sets extra_headers replaces them all ({} removes them). */
+int adm_provider_update(lx_admin_t *a, lx_req_t *req, int64_t id)
+{
+    json_t *body = adm_parse_body(req);
+    if (body == NULL)
+        return LX_OK;
+    adm_verr_t e;
+    json_t *doc = adm_validate(&adm_providers, body, false, &e);
+    json_decref(body);
+    if (doc == NULL) {
+        adm_reply_verr(req, &e);
+        return LX_OK;
+    }
+    size_t count;
+    char *plain = take_headers(doc, &count);
+    lx_buf_t hex;
+    lx_buf_init(&hex, 256);
+    if (count > 0) {
+        int rc = a->cfg->has_master_key ? lx_headers_seal_hex(a->cfg->master_key, id, plain, &hex)
+                                        : LX_ERROR;
+        forget(plain);
+        if (rc != LX_OK) {
+            json_decref(doc);
+            lx_buf_free(&hex);
+            if (!a->cfg->has_master_key)
+                no_master_key(req);
+            else
+                lx_req_reply_error_status(req, 500, LX_E_INTERNAL, "cannot seal the extra_headers",
+                                          "extra_headers");
+            return LX_OK;
+        }
+    } else {
+        forget(plain);
+    }
+    /* with new headers, the plain column of an older version empties too */
+    const adm_extra_t extra[] = {{"extra_headers_sealed", count > 0 ? "$3::bytea" : "NULL"},
+                                 {"extra_header_names", NAMES_EXPR},
+                                 {"extra_headers", "'{}'::jsonb"}};
+    int nextra = json_object_get(doc, "extra_header_names") ? 3 : 0;
+    lx_buf_t sql;
+    lx_buf_init(&sql, 1024);
+    adm_sql_update(&sql, &adm_providers, doc, extra, nextra);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *params[] = {text, ids, hex.p};
+    adm_op_t *op = adm_op_new(a, req, &adm_providers);
+    op->id = id;
+    int rc = adm_submit(op, sql.p, count > 0 ? 3 : 2, params, adm_step_one);
+    free(text);
+    lx_buf_free(&sql);
+    lx_buf_free(&hex);
+    return rc;
+}

@@ -113,6 +113,8 @@ static int collection(lx_admin_t *a, lx_req_t *req, method_t m, const adm_entity
         if (m == M_GET)
             return adm_crud_list(a, req, ent, 0);
         if (m == M_POST) {
+            if (ent == &adm_providers)
+                return adm_provider_create(a, req);
             if (ent == &adm_connections)
                 return adm_connection_create(a, req);
             if (ent == &adm_keys)
@@ -152,6 +154,8 @@ static int collection(lx_admin_t *a, lx_req_t *req, method_t m, const adm_entity
     if (m == M_GET)
         return adm_crud_get(a, req, ent, id, 0);
     if (m == M_PATCH) {
+        if (ent == &adm_providers)
+            return adm_provider_update(a, req, id);
         if (ent == &adm_connections)
             return adm_connection_update(a, req, id);
         return adm_crud_update(a, req, ent, id, 0);

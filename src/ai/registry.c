@@ -4,12 +4,14 @@
 #include "ai/catalog.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/sealed_headers.h"
 #include "core/secret.h"
 #include "db/store.h"
 #include "ai/routing/state.h"
 
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -43,6 +45,7 @@ static void snapshot_free(lx_snapshot_t *s)
         free(p->conf.base_url);
         for (int h = 0; h < p->conf.nheaders; h++) {
             free(p->conf.header_names[h]);
+            explicit_bzero(p->conf.header_values[h], strlen(p->conf.header_values[h]));
             free(p->conf.header_values[h]);
         }
         for (int c = 0; c < p->ncreds; c++) {
@@ -333,7 +336,25 @@ static lx_snapshot_t *build_from_rows(const lx_config_t *cfg, const lx_registry_
         p->active = strcmp(r->status, "active") == 0;
         p->conf.name = lx_strdup(r->name);
         p->conf.base_url = lx_strdup(r->base_url);
-        headers_from_json(&p->conf, r->extra_headers);
+        if (!lx_headers_json_empty(r->extra_headers)) { /* not sealed yet: no master key */
+            headers_from_json(&p->conf, r->extra_headers);
+        } else if (r->headers_sealed.n) {
+            lx_buf_t plain;
+            lx_buf_init(&plain, 0);
+            if (lx_headers_open(cfg, r->id, r->headers_sealed.p, r->headers_sealed.n, &plain) ==
+                LX_OK) {
+                headers_from_json(&p->conf, plain.p);
+            } else {
+                /* without its headers (maybe its proxy's token) the provider
+                 * is not called at all */
+                p->active = false;
+                lx_log_error("provider extra headers do not open with the master key",
+                             "\"provider\":\"%s\"", r->name);
+            }
+            if (plain.p)
+                explicit_bzero(plain.p, plain.cap);
+            lx_buf_free(&plain);
+        }
         const int *t = r->timeouts_ms;
         p->conf.timeouts.connect_ms = t[0] ? t[0] : cfg->upstream.connect_ms;
         p->conf.timeouts.first_byte_ms = t[1] ? t[1] : cfg->upstream.first_byte_ms;
@@ -594,7 +615,18 @@ int lx_registry_start(const lx_config_t *cfg, char *err, size_t errlen)
         return LX_ERROR;
     }
     atomic_store(&R.db_ok, true);
-    if (pthread_create(&R.thread, NULL, control_main, store) != 0) {
+    /* The thread starts with SIGTERM and SIGINT blocked: they belong to the
+     * main thread's sigwait. Were they open here, one sent while the main
+     * thread is not waiting (just before or after its sigwait) would land on
+     * this thread and kill the process without a drain. */
+    sigset_t stop, prev;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, &prev);
+    int trc = pthread_create(&R.thread, NULL, control_main, store);
+    pthread_sigmask(SIG_SETMASK, &prev, NULL);
+    if (trc != 0) {
         lx_store_close(store);
         snprintf(err, errlen, "cannot start the registry thread");
         return LX_ERROR;

@@ -59,18 +59,26 @@ static int rotate_master_key(const lx_config_t *cfg)
         return 2;
     }
     char err[600];
+    /* a database an older version left behind: the sealed columns first */
+    if (lx_db_migrate(cfg->database_url, err, sizeof err) < 0) {
+        fprintf(stderr, "llmux: %s\n", err);
+        return 1;
+    }
     lx_store_t *store = lx_store_open(cfg->database_url, err, sizeof err);
     if (store == NULL) {
         fprintf(stderr, "llmux: %s\n", err);
         return 1;
     }
-    int n = lx_store_rotate(store, cfg->master_key_old, cfg->master_key, err, sizeof err);
+    int nheaders = 0;
+    int n =
+        lx_store_rotate(store, cfg->master_key_old, cfg->master_key, &nheaders, err, sizeof err);
     lx_store_close(store);
     if (n < 0) {
         fprintf(stderr, "llmux: rotation failed, nothing changed: %s\n", err);
         return 1;
     }
     printf("%d credential(s) re-encrypted with the new master key\n", n);
+    printf("%d provider header set(s) re-encrypted with the new master key\n", nheaders);
     return 0;
 }
 

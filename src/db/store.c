@@ -2,6 +2,7 @@
 #include "db/store.h"
 #include "db/conninfo.h"
 #include "core/log.h"
+#include "core/sealed_headers.h"
 #include "core/secret.h"
 
 #include <jansson.h>
@@ -83,14 +84,50 @@ static void rollback(lx_store_t *s)
     PQclear(PQexec(s->pg, "ROLLBACK"));
 }
 
-static char *headers_json(const lx_provider_conf_t *p)
+/* The headers' JSON object text (values included: a secret) or, with
+ * names_only, the JSON array of their names. */
+static char *headers_json(const lx_provider_conf_t *p, bool names_only)
 {
-    json_t *o = json_object();
-    for (int i = 0; i < p->nheaders; i++)
-        json_object_set_new(o, p->header_names[i], json_string(p->header_values[i]));
+    json_t *o = names_only ? json_array() : json_object();
+    for (int i = 0; i < p->nheaders; i++) {
+        if (names_only)
+            json_array_append_new(o, json_string(p->header_names[i]));
+        else
+            json_object_set_new(o, p->header_names[i], json_string(p->header_values[i]));
+    }
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return text;
+}
+
+static void free_secret(char *text)
+{
+    if (text) {
+        explicit_bzero(text, strlen(text));
+        free(text);
+    }
+}
+
+/* A configured provider's headers, sealed for its row (the values never
+ * reach Postgres in plain text). */
+static int seal_config_headers(lx_store_t *s, const lx_config_t *cfg, const lx_provider_conf_t *p,
+                               const char *pid, char *err, size_t errlen)
+{
+    char *plain = headers_json(p, false);
+    lx_buf_t hex;
+    lx_buf_init(&hex, 0);
+    int rc = lx_headers_seal_hex(cfg->master_key, strtoll(pid, NULL, 10), plain, &hex);
+    free_secret(plain);
+    if (rc != LX_OK) {
+        snprintf(err, errlen, "cannot seal the headers of the %s provider", p->name);
+        lx_buf_free(&hex);
+        return LX_ERROR;
+    }
+    const char *up[] = {pid, hex.p};
+    rc = run(s, "UPDATE ai_providers SET extra_headers_sealed = $2::bytea WHERE id = $1", 2, up,
+             NULL, err, errlen);
+    lx_buf_free(&hex);
+    return rc;
 }
 
 static int sync_provider(lx_store_t *s, const lx_config_t *cfg, const lx_provider_conf_t *p,
@@ -101,26 +138,39 @@ static int sync_provider(lx_store_t *s, const lx_config_t *cfg, const lx_provide
     snprintf(t[1], 16, "%d", p->timeouts.first_byte_ms);
     snprintf(t[2], 16, "%d", p->timeouts.idle_ms);
     snprintf(t[3], 16, "%d", p->timeouts.total_ms);
-    char *hdrs = headers_json(p);
+    if (p->nheaders > 0 && !cfg->has_master_key) {
+        snprintf(err, errlen,
+                 "master_key: required to store the headers of the %s provider (set "
+                 "LLMUX_MASTER_KEY)",
+                 p->name);
+        return LX_ERROR;
+    }
+    /* the row gets the names; the values follow sealed, once the id is known */
+    char *names = headers_json(p, true);
     const char *pp[] = {
-        p->name, lx_provider_kind_name(p->kind), p->base_url, hdrs, t[0], t[1], t[2], t[3]};
+        p->name, lx_provider_kind_name(p->kind), p->base_url, names, t[0], t[1], t[2], t[3]};
     PGresult *r = NULL;
     int rc = run(s,
                  "INSERT INTO ai_providers (name, kind, base_url, status, extra_headers, "
-                 "connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms) "
-                 "VALUES ($1, $2, $3, 'active', $4::jsonb, $5, $6, $7, $8) "
+                 "extra_headers_sealed, extra_header_names, connect_timeout_ms, "
+                 "first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms) "
+                 "VALUES ($1, $2, $3, 'active', '{}'::jsonb, NULL, "
+                 "ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5, $6, $7, $8) "
                  "ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, base_url = "
-                 "EXCLUDED.base_url, status = 'active', extra_headers = EXCLUDED.extra_headers, "
+                 "EXCLUDED.base_url, status = 'active', extra_headers = '{}'::jsonb, "
+                 "extra_headers_sealed = NULL, extra_header_names = EXCLUDED.extra_header_names, "
                  "connect_timeout_ms = EXCLUDED.connect_timeout_ms, first_byte_timeout_ms = "
                  "EXCLUDED.first_byte_timeout_ms, idle_timeout_ms = EXCLUDED.idle_timeout_ms, "
                  "total_timeout_ms = EXCLUDED.total_timeout_ms, updated_at = now() RETURNING id",
                  8, pp, &r, err, errlen);
-    free(hdrs);
+    free(names);
     if (rc != LX_OK)
         return rc;
     char pid[24];
     snprintf(pid, sizeof pid, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
+    if (p->nheaders > 0 && seal_config_headers(s, cfg, p, pid, err, errlen) != LX_OK)
+        return LX_ERROR;
     if (p->api_key == NULL)
         return LX_OK;
     if (!cfg->has_master_key) {
@@ -191,6 +241,52 @@ static int sync_group(lx_store_t *s, const lx_group_conf_t *g, char *err, size_t
     return LX_OK;
 }
 
+/* Rows an older version wrote carry their headers in plain text: seal
+ * them for their row. One statement per row writes the sealed blob and
+ * empties the plain column together, so the plain value is never lost
+ * before its sealed form is committed (the caller's transaction commits
+ * both, or neither). Without a master key they stay as they are (the
+ * registry reads them as before) and a warning says so. */
+static int seal_plain_headers(lx_store_t *s, const lx_config_t *cfg, char *err, size_t errlen)
+{
+    PGresult *r = NULL;
+    if (run(s,
+            "SELECT id, extra_headers::text FROM ai_providers WHERE extra_headers <> '{}'::jsonb "
+            "ORDER BY id FOR UPDATE",
+            0, NULL, &r, err, errlen) != LX_OK)
+        return LX_ERROR;
+    int n = PQntuples(r), rc = LX_OK;
+    if (n > 0 && !cfg->has_master_key) {
+        lx_log_warn("provider extra headers are stored in plain text: set LLMUX_MASTER_KEY to "
+                    "seal them at rest",
+                    "\"providers\":%d", n);
+        PQclear(r);
+        return LX_OK;
+    }
+    for (int i = 0; i < n && rc == LX_OK; i++) {
+        const char *pid = PQgetvalue(r, i, 0);
+        char *plain = PQgetvalue(r, i, 1);
+        lx_buf_t hex;
+        lx_buf_init(&hex, 0);
+        rc = lx_headers_seal_hex(cfg->master_key, strtoll(pid, NULL, 10), plain, &hex);
+        explicit_bzero(plain, strlen(plain));
+        if (rc != LX_OK)
+            snprintf(err, errlen, "cannot seal the headers of provider %s", pid);
+        const char *up[] = {pid, hex.p};
+        if (rc == LX_OK)
+            rc = run(s,
+                     "UPDATE ai_providers SET extra_headers_sealed = $2::bytea, "
+                     "extra_header_names = ARRAY(SELECT jsonb_object_keys(extra_headers)), "
+                     "extra_headers = '{}'::jsonb WHERE id = $1",
+                     2, up, NULL, err, errlen);
+        lx_buf_free(&hex);
+    }
+    PQclear(r);
+    if (rc == LX_OK && n > 0)
+        lx_log_info("provider extra headers sealed at rest", "\"providers\":%d", n);
+    return rc;
+}
+
 int lx_store_sync(lx_store_t *s, const lx_config_t *cfg, const lx_seed_model_t *seed, size_t nseed,
                   char *err, size_t errlen)
 {
@@ -214,6 +310,8 @@ int lx_store_sync(lx_store_t *s, const lx_config_t *cfg, const lx_seed_model_t *
     for (int i = 0; i < cfg->ngroups; i++)
         if (sync_group(s, &cfg->groups[i], err, errlen) != LX_OK)
             goto fail;
+    if (seal_plain_headers(s, cfg, err, errlen) != LX_OK)
+        goto fail;
     for (size_t i = 0; i < nseed; i++) {
         const lx_seed_model_t *m = &seed[i];
         char ctx[16], mo[16], in[32], out[32], ca[32];
@@ -273,8 +371,8 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
     static const char *const q[6] = {
         "SELECT id, name, kind, base_url, status, extra_headers::text, "
         "coalesce(connect_timeout_ms, 0), coalesce(first_byte_timeout_ms, 0), "
-        "coalesce(idle_timeout_ms, 0), coalesce(total_timeout_ms, 0) FROM ai_providers "
-        "ORDER BY id",
+        "coalesce(idle_timeout_ms, 0), coalesce(total_timeout_ms, 0), extra_headers_sealed "
+        "FROM ai_providers ORDER BY id",
         "SELECT id, provider_id, name, status, credential, priority, weight, "
         "coalesce(rate_limit_per_minute, 0), coalesce(rate_limit_per_day, 0) "
         "FROM ai_connections ORDER BY provider_id, priority, id",
@@ -311,6 +409,9 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         p->extra_headers = dupv(r[0], i, 5);
         for (int k = 0; k < 4; k++)
             p->timeouts_ms[k] = intv(r[0], i, 6 + k);
+        lx_buf_init(&p->headers_sealed, 0);
+        if (!PQgetisnull(r[0], i, 10))
+            lx_bytea_decode(PQgetvalue(r[0], i, 10), &p->headers_sealed);
     }
     out->nconnections = PQntuples(r[1]);
     out->connections = lx_calloc((size_t)out->nconnections + 1, sizeof *out->connections);
@@ -390,7 +491,9 @@ void lx_registry_rows_free(lx_registry_rows_t *rows)
 {
     for (int i = 0; i < rows->nproviders; i++) {
         lx_provider_row_t *p = &rows->providers[i];
-        free(p->name), free(p->kind), free(p->base_url), free(p->status), free(p->extra_headers);
+        free(p->name), free(p->kind), free(p->base_url), free(p->status);
+        free_secret(p->extra_headers);
+        lx_buf_free(&p->headers_sealed);
     }
     for (int i = 0; i < rows->nconnections; i++) {
         lx_connection_row_t *c = &rows->connections[i];
@@ -457,24 +560,43 @@ int lx_store_wait(lx_store_t *s, int timeout_ms)
 
 /* ---- master key rotation ---- */
 
-int lx_store_rotate(lx_store_t *s, const unsigned char old_key[32], const unsigned char new_key[32],
-                    char *err, size_t errlen)
+typedef struct {
+    const char *select_sql; /* id, sealed bytea of every sealed row, locked */
+    const char *update_sql; /* $1 id, $2 the new blob */
+    void (*aad)(int64_t id, char *out, size_t outlen);
+    const char *row, *what; /* for the error: "connection 7: the credential does not open" */
+} sealed_column_t;
+
+static const sealed_column_t credentials = {
+    "SELECT id, credential FROM ai_connections WHERE credential IS NOT NULL ORDER BY id FOR UPDATE",
+    "UPDATE ai_connections SET credential = $2::bytea WHERE id = $1",
+    lx_credential_aad,
+    "connection",
+    "the credential does",
+};
+
+static const sealed_column_t provider_headers = {
+    "SELECT id, extra_headers_sealed FROM ai_providers WHERE extra_headers_sealed IS NOT NULL "
+    "ORDER BY id FOR UPDATE",
+    "UPDATE ai_providers SET extra_headers_sealed = $2::bytea WHERE id = $1",
+    lx_headers_aad,
+    "provider",
+    "the extra headers do",
+};
+
+/* Re-seals one column's blobs from old_key to new_key inside the caller's
+ * transaction. Returns how many, or -1 with err set. */
+static int rotate_column(lx_store_t *s, const sealed_column_t *col, const unsigned char old_key[32],
+                         const unsigned char new_key[32], char *err, size_t errlen)
 {
     PGresult *r = NULL;
-    if (run(s, "BEGIN", 0, NULL, NULL, err, errlen) != LX_OK)
+    if (run(s, col->select_sql, 0, NULL, &r, err, errlen) != LX_OK)
         return -1;
-    if (run(s,
-            "SELECT id, credential FROM ai_connections WHERE credential IS NOT NULL "
-            "ORDER BY id FOR UPDATE",
-            0, NULL, &r, err, errlen) != LX_OK) {
-        rollback(s);
-        return -1;
-    }
     int n = PQntuples(r), done = 0;
     for (int i = 0; i < n; i++) {
         int64_t id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
         char aad[64], ids[24];
-        lx_credential_aad(id, aad, sizeof aad);
+        col->aad(id, aad, sizeof aad);
         snprintf(ids, sizeof ids, "%lld", (long long)id);
         lx_buf_t sealed, plain, resealed, hex;
         lx_buf_init(&sealed, 0), lx_buf_init(&plain, 0), lx_buf_init(&resealed, 0),
@@ -494,27 +616,36 @@ int lx_store_rotate(lx_store_t *s, const unsigned char old_key[32], const unsign
         if (ok) {
             lx_bytea_encode(resealed.p, resealed.n, &hex);
             const char *up[] = {ids, hex.p};
-            ok = run(s, "UPDATE ai_connections SET credential = $2::bytea WHERE id = $1", 2, up,
-                     NULL, err, errlen) == LX_OK;
+            ok = run(s, col->update_sql, 2, up, NULL, err, errlen) == LX_OK;
         } else {
-            snprintf(err, errlen,
-                     "connection %lld: the credential does not open with the "
-                     "current master key",
-                     (long long)id);
+            snprintf(err, errlen, "%s %lld: %s not open with the current master key", col->row,
+                     (long long)id, col->what);
         }
         lx_buf_free(&sealed), lx_buf_free(&plain), lx_buf_free(&resealed), lx_buf_free(&hex);
         if (!ok) {
             PQclear(r);
-            rollback(s);
             return -1;
         }
         done++;
     }
     PQclear(r);
-    if (run(s, "SELECT pg_notify('llmux_config', 'rotate')", 0, NULL, NULL, err, errlen) != LX_OK ||
+    return done;
+}
+
+int lx_store_rotate(lx_store_t *s, const unsigned char old_key[32], const unsigned char new_key[32],
+                    int *nheaders, char *err, size_t errlen)
+{
+    if (run(s, "BEGIN", 0, NULL, NULL, err, errlen) != LX_OK)
+        return -1;
+    int done = rotate_column(s, &credentials, old_key, new_key, err, errlen);
+    int hdrs = done < 0 ? -1 : rotate_column(s, &provider_headers, old_key, new_key, err, errlen);
+    if (hdrs < 0 ||
+        run(s, "SELECT pg_notify('llmux_config', 'rotate')", 0, NULL, NULL, err, errlen) != LX_OK ||
         run(s, "COMMIT", 0, NULL, NULL, err, errlen) != LX_OK) {
         rollback(s);
         return -1;
     }
+    if (nheaders)
+        *nheaders = hdrs;
     return done;
 }

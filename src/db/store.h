@@ -15,8 +15,9 @@ typedef struct lx_store lx_store_t;
 typedef struct {
     int64_t id;
     char *name, *kind, *base_url, *status;
-    char *extra_headers; /* JSON object text */
-    int timeouts_ms[4];  /* connect, first byte, idle, total; 0 = default */
+    char *extra_headers;     /* plain JSON object text an older version stored ("{}": none) */
+    lx_buf_t headers_sealed; /* sealed JSON object (sealed_headers.h), empty if none */
+    int timeouts_ms[4];      /* connect, first byte, idle, total; 0 = default */
 } lx_provider_row_t;
 
 typedef struct {
@@ -81,9 +82,13 @@ bool lx_store_ok(lx_store_t *s);
 
 /* Start-up: makes the database agree with what the operator configured.
  * Known providers are seeded (disabled until configured); every provider in
- * cfg is upserted and enabled; a provider key from cfg becomes the
- * connection "config" of that provider, sealed with the master key; seed
- * models are added where absent. One transaction. */
+ * cfg is upserted and enabled, its headers sealed with the master key; a
+ * provider key from cfg becomes the connection "config" of that provider,
+ * sealed with the master key; seed models are added where absent; plain
+ * extra_headers an older version stored are sealed (and emptied in the same
+ * statement) when there is a master key. One transaction: a crash leaves
+ * everything as it was. Storing a key or a header value without a master
+ * key is an error naming LLMUX_MASTER_KEY. */
 int lx_store_sync(lx_store_t *s, const lx_config_t *cfg, const lx_seed_model_t *seed, size_t nseed,
                   char *err, size_t errlen);
 
@@ -95,12 +100,14 @@ void lx_registry_rows_free(lx_registry_rows_t *rows);
 int lx_store_listen(lx_store_t *s, const char *channel);
 int lx_store_wait(lx_store_t *s, int timeout_ms);
 
-/* Re-encrypts every stored credential sealed with old_key under new_key
- * (key version: the old blob's + 1), in one transaction, and notifies every
- * instance. Blobs already sealed with new_key are left alone, so a rotation
- * interrupted and run again completes. Returns how many, or -1. */
+/* Re-encrypts every stored credential and every provider's sealed headers
+ * sealed with old_key under new_key (key version: the old blob's + 1), in
+ * one transaction, and notifies every instance. Blobs already sealed with
+ * new_key are left alone, so a rotation interrupted and run again
+ * completes. Returns how many credentials (and in *nheaders how many header
+ * sets), or -1. */
 int lx_store_rotate(lx_store_t *s, const unsigned char old_key[32], const unsigned char new_key[32],
-                    char *err, size_t errlen);
+                    int *nheaders, char *err, size_t errlen);
 
 /* The AAD that binds a sealed credential to its row. */
 void lx_credential_aad(int64_t connection_id, char *out, size_t outlen);

@@ -235,6 +235,28 @@ class Workers(unittest.TestCase):
         lx = Llmux(workers=1)
         self.assertEqual(lx.stop(sig=signal.SIGINT), 0)
 
+    def test_every_thread_blocks_the_stop_signals(self):
+        # Only the main thread takes SIGTERM/SIGINT (sigwait). A thread that
+        # does not block them (the registry's control thread, started with a
+        # database) would get a SIGTERM sent while the main thread is not yet
+        # in sigwait, and its default action kills the process (-15, no drain).
+        lx = Llmux(db=True, workers=2)
+        try:
+            tasks = f"/proc/{lx.proc.p.pid}/task"
+            tids = os.listdir(tasks)
+            self.assertGreaterEqual(len(tids), 4)  # main, control thread, 2 workers
+            for tid in tids:
+                if int(tid) == lx.proc.p.pid:
+                    continue  # the main thread: in sigwait, which unblocks them while it waits
+                with open(f"{tasks}/{tid}/status") as f:
+                    blk = int(re.search(r"^SigBlk:\s*([0-9a-f]+)", f.read(), re.M).group(1), 16)
+                with open(f"{tasks}/{tid}/comm") as f:
+                    name = f.read().strip()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    self.assertTrue(blk & (1 << (sig - 1)), f"thread {tid} ({name}) takes {sig!r}")
+        finally:
+            self.assertEqual(lx.stop(), 0)
+
 
 if __name__ == "__main__":
     unittest.main()
