@@ -843,7 +843,7 @@ int lx_http_conn_limit(const lx_config_t *cfg)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return 100000;
-    long per = ((long)rl.rlim_cur - 128) / 2;
+    long per = ((long)rl.rlim_cur - 64) / 2;
     return per < 16 ? 16 : per > 1000000 ? 1000000 : (int)per;
 }
 
