@@ -107,8 +107,20 @@ uint64_t lx_framing_fed(const lx_framing_t *f)
     return f->fed;
 }
 
-static void request_reset(lx_framing_t *f)
+uint64_t lx_framing_end_after(const lx_framing_t *f, uint64_t from)
 {
+    uint64_t best = UINT64_MAX;
+    for (size_t i = 0; i < LX_FRAMING_ENDS; i++)
+        if (f->ends[i] > from && f->ends[i] < best)
+            best = f->ends[i];
+    return best;
+}
+
+/* A request is complete at stream offset end: remember where, and start
+ * over. */
+static void request_done(lx_framing_t *f, uint64_t end)
+{
+    f->ends[f->nends++ % LX_FRAMING_ENDS] = end;
     f->state = S_START;
     f->http10 = f->has_cl = f->chunked = f->trailers = false;
     f->cl = 0;
@@ -171,10 +183,10 @@ static int header_done(lx_framing_t *f)
     return LX_OK;
 }
 
-static int head_done(lx_framing_t *f)
+static int head_done(lx_framing_t *f, uint64_t end)
 {
     if (f->trailers) {
-        request_reset(f);
+        request_done(f, end);
         return LX_OK;
     }
     if (f->chunked && f->has_cl)
@@ -189,7 +201,7 @@ static int head_done(lx_framing_t *f)
         f->state = S_BODY;
         f->left = f->cl;
     } else {
-        request_reset(f);
+        request_done(f, end);
     }
     return LX_OK;
 }
@@ -209,7 +221,7 @@ int lx_framing_feed(lx_framing_t *f, const char *data, size_t n)
             if (f->left == 0)
                 f->state = f->state == S_BODY ? S_START : S_CHUNK_DATA_CR;
             if (f->state == S_START)
-                request_reset(f);
+                request_done(f, base + (uint64_t)(p - start));
             continue;
         }
         unsigned char c = *p++;
@@ -353,7 +365,7 @@ int lx_framing_feed(lx_framing_t *f, const char *data, size_t n)
         case S_HEAD_END_LF:
             if (c != LF)
                 return fail(f, LX_E_BAD_REQUEST, "bare CR after the headers");
-            if (head_done(f) != LX_OK)
+            if (head_done(f, base + (uint64_t)(p - start)) != LX_OK)
                 return LX_ERROR;
             break;
         case S_CHUNK_SIZE: {

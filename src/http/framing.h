@@ -22,26 +22,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define LX_FRAMING_ENDS 8
+
 typedef struct {
     uint8_t state;
-    uint8_t hdr;         /* which framing header the current line is */
-    uint8_t name_len;    /* bytes of the current header name (saturates) */
-    char name[17];       /* its first bytes, lowercased */
-    uint8_t te_pos;      /* bytes of "chunked" matched in a Transfer-Encoding value */
-    uint8_t digits;      /* digits of the Content-Length value or chunk size */
-    uint8_t sp;          /* request-line spaces, or whitespace seen inside a value */
-    bool http10;         /* the request line said HTTP/1.0 */
-    bool has_cl;         /* a Content-Length header was seen */
-    bool chunked;        /* Transfer-Encoding: chunked was seen */
-    bool trailers;       /* reading the trailer section of a chunked body */
-    uint32_t line_len;   /* bytes of the current line */
-    uint64_t cl;         /* Content-Length value (the first one) */
-    uint64_t num;        /* the number being read */
-    uint64_t left;       /* body bytes still to skip */
-    uint64_t fed;        /* bytes of the stream checked so far */
-    uint64_t head_start; /* stream offset of the head (or trailers) being read */
-    lx_err_t err;        /* after LX_ERROR: LX_E_BAD_REQUEST or LX_E_NOT_IMPLEMENTED */
-    const char *why;     /* after LX_ERROR: a static explanation */
+    uint8_t nends;                  /* requests completed (mod 256), the last ones in ends[] */
+    uint8_t hdr;                    /* which framing header the current line is */
+    uint8_t name_len;               /* bytes of the current header name (saturates) */
+    char name[17];                  /* its first bytes, lowercased */
+    uint8_t te_pos;                 /* bytes of "chunked" matched in a Transfer-Encoding value */
+    uint8_t digits;                 /* digits of the Content-Length value or chunk size */
+    uint8_t sp;                     /* request-line spaces, or whitespace seen inside a value */
+    bool http10;                    /* the request line said HTTP/1.0 */
+    bool has_cl;                    /* a Content-Length header was seen */
+    bool chunked;                   /* Transfer-Encoding: chunked was seen */
+    bool trailers;                  /* reading the trailer section of a chunked body */
+    uint32_t line_len;              /* bytes of the current line */
+    uint64_t cl;                    /* Content-Length value (the first one) */
+    uint64_t num;                   /* the number being read */
+    uint64_t left;                  /* body bytes still to skip */
+    uint64_t fed;                   /* bytes of the stream checked so far */
+    uint64_t head_start;            /* stream offset of the head (or trailers) being read */
+    uint64_t ends[LX_FRAMING_ENDS]; /* stream offsets where recent requests ended */
+    lx_err_t err;                   /* after LX_ERROR: LX_E_BAD_REQUEST or LX_E_NOT_IMPLEMENTED */
+    const char *why;                /* after LX_ERROR: a static explanation */
 } lx_framing_t;
 
 void lx_framing_init(lx_framing_t *f);
@@ -60,6 +64,9 @@ bool lx_framing_in_head(const lx_framing_t *f);
 /* While in a head: the stream offset where it began (bytes before it
  * belong to requests already whole). */
 uint64_t lx_framing_head_start(const lx_framing_t *f);
+/* The smallest offset after `from` where one of the last LX_FRAMING_ENDS
+ * requests ended, or UINT64_MAX. */
+uint64_t lx_framing_end_after(const lx_framing_t *f, uint64_t from);
 /* Bytes of the stream checked so far. */
 uint64_t lx_framing_fed(const lx_framing_t *f);
 

@@ -474,40 +474,52 @@ static void conn_readcb(struct bufferevent *bev, void *arg)
         evhtp_connection_free(ec);
         return;
     }
-    if (c == NULL || !lx_framing_in_head(&c->framing)) {
+    if (c == NULL) {
         srv->evhtp_readcb(bev, arg);
         return;
     }
-    /* evhtp's parser loses bytes of a head split across reads (its issue
-     * #128): it only ever sees heads whole. What comes before a partial
-     * head (whole requests) is read now; the partial head waits, under the
-     * head deadline and a size limit. */
+    /* evhtp is handed one request at a time, and heads only whole: its
+     * parser stops after each request and leaves the rest for a resume that
+     * does not happen (llmux's write callback hands it over instead), and
+     * it loses bytes of a head split across reads (its issue #128). What
+     * follows the first request, or a partial head, waits aside. */
     struct evbuffer *in = bufferevent_get_input(bev);
     size_t len = evbuffer_get_length(in);
     uint64_t first = lx_framing_fed(&c->framing) - len; /* stream offset of in[0] */
-    size_t whole = (size_t)(lx_framing_head_start(&c->framing) - first);
-    if (len - whole > head_hold_limit(srv->cfg)) {
-        conn_reject(c, LX_E_HEADERS_TOO_LARGE, NULL);
-        evhtp_connection_free(ec);
+    size_t keep = len;
+    uint64_t end = lx_framing_end_after(&c->framing, first);
+    if (end - first < len)
+        keep = (size_t)(end - first);
+    if (lx_framing_in_head(&c->framing)) {
+        size_t whole = (size_t)(lx_framing_head_start(&c->framing) - first);
+        if (len - whole > head_hold_limit(srv->cfg)) {
+            conn_reject(c, LX_E_HEADERS_TOO_LARGE, NULL);
+            evhtp_connection_free(ec);
+            return;
+        }
+        if (whole < keep)
+            keep = whole;
+    }
+    if (keep == len) {
+        srv->evhtp_readcb(bev, arg);
         return;
     }
-    if (whole == 0) {
+    if (keep == 0) { /* only a partial head so far */
         if (c->phase == CONN_IDLE) {
             c->phase = CONN_HEAD;
             conn_arm(c, srv->cfg->header_timeout_ms);
         }
         return;
     }
-    /* The partial head goes aside while evhtp reads what is before it. */
-    struct evbuffer *tail = evbuffer_new();
-    move_input(c, in, tail, whole);
+    struct evbuffer *rest = evbuffer_new();
+    move_input(c, in, rest, keep);
     srv->alive_probe = c;
     srv->evhtp_readcb(bev, arg);
     if (srv->alive_probe == c) {
         srv->alive_probe = NULL;
-        move_input(c, in, tail, SIZE_MAX);
+        move_input(c, in, rest, SIZE_MAX);
     }
-    evbuffer_free(tail);
+    evbuffer_free(rest);
 }
 
 /* evhtp recycles a keep-alive connection in its write callback but does not

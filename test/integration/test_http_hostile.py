@@ -158,6 +158,9 @@ class HostileHttp(unittest.TestCase):
         # the same, one byte at a time
         out = raw(self.lx.port, [bytes([b]) for b in get * 2], timeout=1)
         self.assertEqual(statuses(out), [200, 200])
+        # evhtp is handed one request at a time: it logged an "ODDITY" line
+        # for each request pipelined behind another
+        self.assertNotIn("ODDITY", self.lx.log())
 
 
 class PipelinedProxied(unittest.TestCase):
