@@ -107,20 +107,24 @@ uint64_t lx_framing_fed(const lx_framing_t *f)
     return f->fed;
 }
 
-uint64_t lx_framing_end_after(const lx_framing_t *f, uint64_t from)
+uint64_t lx_framing_end_after(lx_framing_t *f, uint64_t from)
 {
-    uint64_t best = UINT64_MAX;
-    for (size_t i = 0; i < LX_FRAMING_ENDS; i++)
-        if (f->ends[i] > from && f->ends[i] < best)
-            best = f->ends[i];
-    return best;
+    size_t stale = 0;
+    while (stale < f->nends && f->ends[stale] <= from)
+        stale++;
+    if (stale > 0) {
+        memmove(f->ends, f->ends + stale, (f->nends - stale) * sizeof f->ends[0]);
+        f->nends = (uint8_t)(f->nends - stale);
+    }
+    return f->nends > 0 ? f->ends[0] : UINT64_MAX;
 }
 
 /* A request is complete at stream offset end: remember where, and start
  * over. */
 static void request_done(lx_framing_t *f, uint64_t end)
 {
-    f->ends[f->nends++ % LX_FRAMING_ENDS] = end;
+    if (f->nends < LX_FRAMING_ENDS) /* beyond, evhtp gets several at once */
+        f->ends[f->nends++] = end;
     f->state = S_START;
     f->http10 = f->has_cl = f->chunked = f->trailers = false;
     f->cl = 0;

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LX_FRAMING_ENDS 8
+#define LX_FRAMING_ENDS 16
 
 typedef struct {
     uint8_t state;
@@ -43,7 +43,7 @@ typedef struct {
     uint64_t left;                  /* body bytes still to skip */
     uint64_t fed;                   /* bytes of the stream checked so far */
     uint64_t head_start;            /* stream offset of the head (or trailers) being read */
-    uint64_t ends[LX_FRAMING_ENDS]; /* stream offsets where recent requests ended */
+    uint64_t ends[LX_FRAMING_ENDS]; /* stream offsets where requests ended, not yet consumed */
     lx_err_t err;                   /* after LX_ERROR: LX_E_BAD_REQUEST or LX_E_NOT_IMPLEMENTED */
     const char *why;                /* after LX_ERROR: a static explanation */
 } lx_framing_t;
@@ -64,9 +64,10 @@ bool lx_framing_in_head(const lx_framing_t *f);
 /* While in a head: the stream offset where it began (bytes before it
  * belong to requests already whole). */
 uint64_t lx_framing_head_start(const lx_framing_t *f);
-/* The smallest offset after `from` where one of the last LX_FRAMING_ENDS
- * requests ended, or UINT64_MAX. */
-uint64_t lx_framing_end_after(const lx_framing_t *f, uint64_t from);
+/* The first offset after `from` where a request ended, or UINT64_MAX;
+ * forgets the ends up to `from` (the caller's reads only move forward).
+ * Only the first LX_FRAMING_ENDS ends not yet asked for are kept. */
+uint64_t lx_framing_end_after(lx_framing_t *f, uint64_t from);
 /* Bytes of the stream checked so far. */
 uint64_t lx_framing_fed(const lx_framing_t *f);
 

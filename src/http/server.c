@@ -464,6 +464,17 @@ static void move_input(lx_conn_t *c, struct evbuffer *in, struct evbuffer *side,
     evbuffer_cb_set_flags(in, c->framing_entry, EVBUFFER_CB_ENABLED);
 }
 
+/* Between requests (and evhtp only ever sees whole heads, so no request
+ * means it is between two), empty lines before a request line are allowed,
+ * but evhtp's parser returns after each such byte and waits for a resume
+ * that does not come: drop them here. */
+static void skip_empty_lines(struct evbuffer *in)
+{
+    const unsigned char *b;
+    while ((b = evbuffer_pullup(in, 1)) != NULL && (*b == '\r' || *b == '\n'))
+        evbuffer_drain(in, 1);
+}
+
 static void conn_readcb(struct bufferevent *bev, void *arg)
 {
     evhtp_connection_t *ec = arg;
@@ -484,6 +495,8 @@ static void conn_readcb(struct bufferevent *bev, void *arg)
      * it loses bytes of a head split across reads (its issue #128). What
      * follows the first request, or a partial head, waits aside. */
     struct evbuffer *in = bufferevent_get_input(bev);
+    if (c->req == NULL)
+        skip_empty_lines(in);
     size_t len = evbuffer_get_length(in);
     uint64_t first = lx_framing_fed(&c->framing) - len; /* stream offset of in[0] */
     size_t keep = len;

@@ -139,6 +139,31 @@ static void refuses_bad_chunks(void **state)
     refused(req, LX_E_BAD_REQUEST, "longer");
 }
 
+static void remembers_where_requests_end(void **state)
+{
+    (void)state;
+    lx_framing_t f;
+    lx_framing_init(&f);
+    const char *get = "GET / HTTP/1.1\r\n\r\n"; /* 18 bytes */
+    const char *post = "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab";
+    assert_int_equal(lx_framing_feed(&f, get, 18), LX_OK);
+    assert_int_equal(lx_framing_feed(&f, post, strlen(post)), LX_OK);
+    assert_int_equal(lx_framing_feed(&f, "\r\nGET / HT", 10), LX_OK);
+    assert_int_equal(lx_framing_end_after(&f, 0), 18);
+    assert_int_equal(lx_framing_end_after(&f, 18), 18 + strlen(post));
+    assert_true(lx_framing_in_head(&f));
+    assert_int_equal(lx_framing_head_start(&f), 18 + strlen(post) + 2);
+    assert_int_equal(lx_framing_end_after(&f, 18 + strlen(post)), UINT64_MAX);
+    /* only the first 16 ends not yet asked for are kept */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(lx_framing_feed(&f, i == 0 ? "TP/1.1\r\n\r\n" : get, i == 0 ? 10 : 18),
+                         LX_OK);
+    uint64_t at = 18 + strlen(post) + 2 + 18;
+    assert_int_equal(lx_framing_end_after(&f, 0), at);
+    assert_int_equal(lx_framing_end_after(&f, at + 14 * 18), at + 15 * 18);
+    assert_int_equal(lx_framing_end_after(&f, at + 15 * 18), UINT64_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +173,7 @@ int main(void)
         cmocka_unit_test(refuses_bad_content_lengths),
         cmocka_unit_test(refuses_malformed_header_lines),
         cmocka_unit_test(refuses_bad_chunks),
+        cmocka_unit_test(remembers_where_requests_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
