@@ -238,9 +238,14 @@ static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
             return LX_OK;
         lx_chat_req_from_json(root, &r);
     }
-    if (!r.messages_array) {
+    if (r.model_wrong || !r.messages_array) {
         json_decref(root);
-        lx_req_reply_error(req, LX_E_MISSING_FIELD, "'messages' must be an array", "messages");
+        if (r.model_wrong)
+            lx_req_reply_error(req, LX_E_INVALID_TYPE, "'model' must be a string", "model");
+        else if (r.messages_wrong)
+            lx_req_reply_error(req, LX_E_INVALID_TYPE, "'messages' must be an array", "messages");
+        else
+            lx_req_reply_error(req, LX_E_MISSING_FIELD, "'messages' is required", "messages");
         return LX_OK;
     }
     if (r.bad_param) {

@@ -86,10 +86,12 @@ bool lx_chat_req_scan(lx_str_t body, lx_chat_req_t *r)
     /* The scan refused duplicate keys, so each of these comes once. */
     while (lx_jscan_obj_next(&it, &m)) {
         if (lx_jscan_key_is(&m, "model")) {
+            r->model_wrong = m.val.p[0] != '"' && m.val.p[0] != 'n';
             if (m.val.p[0] == '"' && !lx_jscan_str_raw(m.val, &r->model))
                 return false; /* escapes: the tree decodes them */
         } else if (lx_jscan_key_is(&m, "messages")) {
             r->messages_array = m.val.p[0] == '[';
+            r->messages_wrong = m.val.p[0] != '[' && m.val.p[0] != 'n';
             if (has_image(m.val))
                 r->need |= LX_CAP_VISION;
         } else if (lx_jscan_key_is(&m, "stream")) {
@@ -152,12 +154,16 @@ static bool tree_limit_bad(const json_t *v)
 
 void lx_chat_req_from_json(const json_t *root, lx_chat_req_t *r)
 {
+    json_t *model = json_object_get(root, "model");
+    json_t *msgs = json_object_get(root, "messages");
     json_t *mct = json_object_get(root, "max_completion_tokens");
     json_t *mt = mct;
     if (!json_is_integer(mt))
         mt = json_object_get(root, "max_tokens");
     *r = (lx_chat_req_t){
-        .messages_array = json_is_array(json_object_get(root, "messages")),
+        .messages_array = json_is_array(msgs),
+        .messages_wrong = msgs && !json_is_array(msgs) && !json_is_null(msgs),
+        .model_wrong = model && !json_is_string(model) && !json_is_null(model),
         .stream = json_is_true(json_object_get(root, "stream")),
         .client_usage =
             json_is_true(json_object_get(json_object_get(root, "stream_options"), "include_usage")),

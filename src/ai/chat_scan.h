@@ -14,6 +14,8 @@
 
 typedef struct {
     bool messages_array; /* "messages" is an array */
+    bool messages_wrong; /* "messages" is there (not null) but not an array */
+    bool model_wrong;    /* "model" is there (not null) but not a string */
     bool stream;         /* "stream" is true */
     bool client_usage;   /* "stream_options"."include_usage" is true */
     unsigned need;       /* LX_CAP_TOOLS, LX_CAP_JSON, LX_CAP_VISION as the body asks */

@@ -16,6 +16,12 @@ static bool valid_request(lx_req_t *req, json_t *root)
 {
     json_t *mt = json_object_get(root, "max_tokens");
     json_t *msgs = json_object_get(root, "messages");
+    json_t *model = json_object_get(root, "model");
+    if (model && !json_is_string(model) && !json_is_null(model)) {
+        lx_req_reply_error(req, LX_E_INVALID_TYPE, "model: Input should be a valid string",
+                           "model");
+        return false;
+    }
     if (!json_is_integer(mt) || json_integer_value(mt) < 1) {
         lx_req_reply_error(req, LX_E_MISSING_FIELD, "max_tokens: a positive integer is required",
                            "max_tokens");
@@ -29,8 +35,10 @@ static bool valid_request(lx_req_t *req, json_t *root)
         return false;
     }
     if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
-        lx_req_reply_error(req, LX_E_MISSING_FIELD, "messages: a non-empty array is required",
-                           "messages");
+        lx_req_reply_error(req,
+                           msgs && !json_is_array(msgs) && !json_is_null(msgs) ? LX_E_INVALID_TYPE
+                                                                               : LX_E_MISSING_FIELD,
+                           "messages: a non-empty array is required", "messages");
         return false;
     }
     return true;

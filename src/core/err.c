@@ -9,6 +9,8 @@ static const lx_err_info_t table[LX_E__COUNT] = {
                            "request body is not valid JSON"},
     [LX_E_MISSING_FIELD] = {"missing_field", 400, "invalid_request_error", "invalid_request_error",
                             "a required field is missing"},
+    [LX_E_INVALID_TYPE] = {"invalid_type", 400, "invalid_request_error", "invalid_request_error",
+                           "a field has the wrong type"},
     [LX_E_UNAUTHORIZED] = {"invalid_api_key", 401, "invalid_request_error", "authentication_error",
                            "invalid or missing API key"},
     [LX_E_FORBIDDEN] = {"forbidden", 403, "permission_error", "permission_error",

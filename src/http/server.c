@@ -14,6 +14,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <event2/listener.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -226,6 +227,15 @@ static void allow_methods(lx_http_server_t *srv, evhtp_request_t *r, char *out, 
     }
 }
 
+static void reject_too_large(lx_conn_t *c)
+{
+    char msg[120];
+    snprintf(msg, sizeof msg,
+             "request body too large: the limit is %zu bytes (limits.max_body_bytes)",
+             c->srv->cfg->max_body_bytes);
+    conn_reject(c, LX_E_BODY_TOO_LARGE, msg);
+}
+
 static bool content_length_valid(const char *cl, unsigned long long *n)
 {
     /* framing.c has checked the syntax already; this reads the number */
@@ -276,7 +286,7 @@ static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *a
             return EVHTP_RES_ERROR;
         }
         if (n > srv->cfg->max_body_bytes) {
-            conn_reject(c, LX_E_BODY_TOO_LARGE, NULL);
+            reject_too_large(c);
             return EVHTP_RES_ERROR;
         }
     }
@@ -307,7 +317,7 @@ static evhtp_res hook_read(evhtp_request_t *r, struct evbuffer *buf, void *arg)
         return EVHTP_RES_OK;
     c->req->body_len += evbuffer_get_length(buf);
     if (c->req->body_len > c->srv->cfg->max_body_bytes) { /* chunked bodies */
-        conn_reject(c, LX_E_BODY_TOO_LARGE, NULL);
+        reject_too_large(c);
         return EVHTP_RES_ERROR;
     }
     return EVHTP_RES_OK;

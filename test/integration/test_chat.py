@@ -111,6 +111,11 @@ class Chat(unittest.TestCase):
             (b"{not json", 400, "invalid_json"),
             (json.dumps({"messages": MSG}).encode(), 400, "missing_field"),
             (json.dumps({"model": "demo/x"}).encode(), 400, "missing_field"),
+            (json.dumps({"model": 5, "messages": MSG}).encode(), 400, "invalid_type"),
+            (json.dumps({"model": "demo/x", "messages": "hi"}).encode(), 400, "invalid_type"),
+            # the same through the tree (an escape in the model name)
+            (b'{"model":"demo/\\u0078","messages":"hi"}', 400, "invalid_type"),
+            (b'{"model":["\\u0078"],"messages":[]}', 400, "invalid_type"),
             (json.dumps({"model": "nope/x", "messages": MSG}).encode(), 404, "model_not_found"),
             (json.dumps({"model": "bare-name", "messages": MSG}).encode(), 404,
              "model_not_found"),
@@ -119,7 +124,15 @@ class Chat(unittest.TestCase):
         for body, status, code in cases:
             r = self.lx.chat(body)
             self.assertEqual(r.status, status, (body[:40], r))
-            self.assertEqual(r.json()["error"]["code"], code)
+            self.assertEqual(r.json()["error"]["code"], code, body)
+        r = self.lx.chat(json.dumps({"model": 5, "messages": MSG}).encode())
+        self.assertEqual(r.json()["error"]["message"], "'model' must be a string")
+        self.assertEqual(r.json()["error"]["param"], "model")
+        r = self.lx.req("POST", "/v1/messages", body=json.dumps(
+            {"model": 5, "max_tokens": 5, "messages": MSG}).encode())
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["error"]["type"], "invalid_request_error")
+        self.assertIn("model", r.json()["error"]["message"])
 
     def test_bodies_the_scan_leaves_to_jansson(self):
         # Read without a tree or parsed: the same answers either way.

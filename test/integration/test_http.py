@@ -85,6 +85,7 @@ class HttpLimits(unittest.TestCase):
         self.assertTrue(out.startswith(b"HTTP/1.1 413 "), out[:100])
         self.assertIn(b"Connection: close", out)
         self.assertIn(b'"code":"request_too_large"', out)
+        self.assertIn(b"the limit is 4096 bytes (limits.max_body_bytes)", out)
 
     def test_body_too_large_with_body_sent(self):
         r = http("POST", self.lx.url + "/v1/chat/completions", body=b"x" * 20000)

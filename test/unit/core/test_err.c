@@ -96,6 +96,7 @@ static void test_specific_entries(void **state)
         {LX_E_BAD_REQUEST, "bad_request", 400},
         {LX_E_INVALID_JSON, "invalid_json", 400},
         {LX_E_MISSING_FIELD, "missing_field", 400},
+        {LX_E_INVALID_TYPE, "invalid_type", 400},
         {LX_E_UNAUTHORIZED, "invalid_api_key", 401},
         {LX_E_FORBIDDEN, "forbidden", 403},
         {LX_E_NOT_FOUND, "not_found", 404},
