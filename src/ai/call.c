@@ -991,8 +991,20 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
         lx_route_why_t why;
         lx_err_t e = lx_route_error(&excl, n, &why);
         char msg[300];
-        snprintf(msg, sizeof msg, "no upstream can take this request now: %s",
-                 lx_route_why_info(why)->message);
+        if (why == LX_WHY_CONTEXT) {
+            /* not a passing state: say what would fit */
+            int64_t largest = 0;
+            for (int i = 0; i < n; i++)
+                largest = LX_MAX(largest, cands[i].context_window);
+            snprintf(msg, sizeof msg,
+                     "the prompt (about %lld tokens) plus max_tokens (%lld) exceed every target's "
+                     "context window; the largest is %lld tokens",
+                     (long long)prompt_tokens, (long long)max_tokens, (long long)largest);
+        } else {
+            snprintf(msg, sizeof msg, "no upstream can take this request%s: %s",
+                     e == LX_E_RATE_LIMITED || e == LX_E_UNAVAILABLE ? " now" : "",
+                     lx_route_why_info(why)->message);
+        }
         if (e == LX_E_RATE_LIMITED) {
             lx_call_target_t tmp[LX_CALL_MAX_TARGETS];
             for (int i = 0; i < n; i++)

@@ -156,7 +156,11 @@ class Routing(unittest.TestCase):
     def test_context_window_filter(self):
         r = self.lx.chat({"model": "demo/mock-model", "messages": MSG, "max_tokens": 500000})
         self.assertEqual(r.status, 400, r)
-        self.assertIn("context window", r.json()["error"]["message"])
+        msg = r.json()["error"]["message"]
+        self.assertIn("context window", msg)
+        self.assertIn("max_tokens (500000)", msg)
+        self.assertRegex(msg, r"the largest is [0-9]+ tokens")
+        self.assertNotIn(" now", msg)  # it is not temporary
 
     def test_stream_429_falls_back_before_first_byte(self):
         self.provider("srot", ["sk-srot-a+fault=429+retry_after=30", "sk-srot-b"])
