@@ -100,6 +100,21 @@ lx_pg_stop() {
     runuser -u postgres -- "$bin/pg_ctl" -D "$real/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+# lx_port_busy HOST:PORT : true when something accepts connections there.
+lx_port_busy() {
+    local hp=$1 host port
+    host=${hp%:*}; port=${hp##*:}; host=${host#[}; host=${host%]}
+    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+
+# lx_pg_running DIR : true when the private cluster in DIR is running.
+lx_pg_running() {
+    local dir=$1 bin real; bin=$(lx_pg_bin)
+    real=$(readlink -f "$dir" 2>/dev/null) || return 1
+    [ -n "$bin" ] && [ -f "$real/data/PG_VERSION" ] &&
+        runuser -u postgres -- "$bin/pg_ctl" -D "$real/data" status >/dev/null 2>&1
+}
+
 # lx_secret FILE : prints the secret in FILE, creating it (0600) if missing.
 lx_secret() {
     local f=$1 kind=$2
