@@ -72,7 +72,8 @@ typedef struct {
 } lx_member_t;
 
 typedef struct {
-    _Atomic uint64_t cursor; /* round robin / smooth-weighted position */
+    _Atomic uint64_t cursor;         /* round robin / smooth-weighted position, unless shared */
+    _Atomic uint64_t *shared_cursor; /* the group's, across snapshots (lx_group_share_cursor) */
     lx_strategy_t strategy;
     int nmembers;
     lx_member_t *members; /* owned */
@@ -84,6 +85,11 @@ typedef struct {
  * LX_OK, or LX_ERROR (bad strategy or n); then g is left empty. */
 int lx_group_init(lx_group_t *g, lx_strategy_t strategy, const lx_member_t *members, int n);
 void lx_group_free(lx_group_t *g);
+/* Makes g take turns from the process-wide cursor of group group_id, so
+ * that a new snapshot of the same group goes on where the last one was
+ * (a cursor in the snapshot restarted at each republication). Off the
+ * request path (it may take a lock); the cursors live for the process. */
+void lx_group_share_cursor(lx_group_t *g, int64_t group_id);
 
 /* Writes up to max member indexes into out: the first choice, then the
  * fallback order, eligible members only, each once. Returns how many were

@@ -115,6 +115,31 @@ static void test_round_robin_exact_cycle(void **state)
     lx_group_free(&g);
 }
 
+/* A republished snapshot builds the group again: it goes on taking turns
+ * where the last one was (it restarted at the first member). */
+static void test_round_robin_survives_a_new_snapshot(void **state)
+{
+    (void)state;
+    lx_group_t a, b;
+    make_group(&a, LX_STRAT_ROUND_ROBIN, 3, NULL, NULL, NULL);
+    lx_group_share_cursor(&a, 4242);
+    lx_rng_t rng;
+    lx_rng_seed(&rng, 1);
+    uint16_t out[LX_GROUP_MAX_MEMBERS];
+    assert_int_equal(order(&a, &rng, out, NULL), 3);
+    assert_int_equal(out[0], 0);
+    assert_int_equal(order(&a, &rng, out, NULL), 3);
+    assert_int_equal(out[0], 1);
+    make_group(&b, LX_STRAT_ROUND_ROBIN, 3, NULL, NULL, NULL);
+    lx_group_share_cursor(&b, 4242);
+    assert_int_equal(order(&b, &rng, out, NULL), 3);
+    assert_int_equal(out[0], 2);
+    assert_int_equal(order(&a, &rng, out, NULL), 3); /* the old one, still read */
+    assert_int_equal(out[0], 0);
+    lx_group_free(&a);
+    lx_group_free(&b);
+}
+
 static void test_smooth_weighted_sequence(void **state)
 {
     (void)state;
@@ -484,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_strategy_names),
         cmocka_unit_test(test_init_errors),
         cmocka_unit_test(test_round_robin_exact_cycle),
+        cmocka_unit_test(test_round_robin_survives_a_new_snapshot),
         cmocka_unit_test(test_smooth_weighted_sequence),
         cmocka_unit_test(test_smooth_weighted_skips_open_breaker),
         cmocka_unit_test(test_smooth_weighted_large_weights),
