@@ -140,6 +140,24 @@ const char *lx_status_text(int status);
 void lx_closer_start(lx_http_server_t *srv, struct bufferevent *bev, struct evbuffer *response);
 void lx_closer_free_all(lx_http_server_t *srv);
 
+/* server.c: the connection's deadline timer, and its final error reply on
+ * a socket taken from evhtp (c is freed; the caller makes evhtp let go of
+ * the connection). */
+void lx_conn_arm(lx_conn_t *c, int ms);
+void lx_conn_reject(lx_conn_t *c, lx_err_t err, const char *message);
+
+/* Whether the framing check refused what the client sent. */
+static inline bool lx_conn_framing_bad(const lx_conn_t *c)
+{
+    return c->framing.why != NULL;
+}
+
+/* conn_input.c: starts the framing check and our read/write callbacks on a
+ * new connection; stops the check on bev's input (bev may be the one taken
+ * over from evhtp, which outlives c). */
+void lx_conn_input_start(lx_conn_t *c);
+void lx_conn_input_stop(lx_conn_t *c, struct bufferevent *bev);
+
 /* server.c: while a request is paused, we watch its socket; this gives the
  * callbacks back to evhtp (before it resumes or frees the connection). */
 void lx_req_unwatch(lx_req_t *req);

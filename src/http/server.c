@@ -20,19 +20,10 @@
 #include <strings.h>
 #include <sys/resource.h>
 
-static void conn_arm(lx_conn_t *c, int ms)
+void lx_conn_arm(lx_conn_t *c, int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(&c->timer, &tv);
-}
-
-/* Stops the framing check on bev's input (bev may be the one taken over
- * from evhtp, which outlives c). */
-static void framing_stop(lx_conn_t *c, struct bufferevent *bev)
-{
-    if (c->framing_entry && bev)
-        evbuffer_remove_cb_entry(bufferevent_get_input(bev), c->framing_entry);
-    c->framing_entry = NULL;
 }
 
 static void conn_unlink(lx_conn_t *c)
@@ -61,13 +52,13 @@ static lx_conn_t *conn_of(evhtp_request_t *r)
 /* Takes the socket away from evhtp and answers with a final error, closing
  * afterwards. Our hooks are gone after this; the caller makes evhtp free its
  * connection (returning an error from a parser hook does that). */
-static void conn_reject(lx_conn_t *c, lx_err_t err, const char *message)
+void lx_conn_reject(lx_conn_t *c, lx_err_t err, const char *message)
 {
     lx_http_server_t *srv = c->srv;
     struct bufferevent *bev = c->ec->bev;
     lx_req_t *req = c->req;
     atomic_fetch_add_explicit(&srv->stats.rejected, 1, memory_order_relaxed);
-    framing_stop(c, bev);
+    lx_conn_input_stop(c, bev);
 
     struct evbuffer *out = evbuffer_new();
     json_t *body = lx_error_body(req && req->anthropic, err, message, NULL);
@@ -99,24 +90,19 @@ static void conn_reject(lx_conn_t *c, lx_err_t err, const char *message)
     free(c);
 }
 
-static bool framing_bad(const lx_conn_t *c)
-{
-    return c->framing.why != NULL;
-}
-
 static void conn_timer_cb(evutil_socket_t fd, short ev, void *arg)
 {
     lx_conn_t *c = arg;
     evhtp_connection_t *ec = c->ec;
-    if (framing_bad(c) && c->phase != CONN_ACTIVE) {
+    if (lx_conn_framing_bad(c) && c->phase != CONN_ACTIVE) {
         /* made active by framing_cb: evhtp must not parse what follows */
-        conn_reject(c, c->framing.err, c->framing.why);
+        lx_conn_reject(c, c->framing.err, c->framing.why);
         evhtp_connection_free(ec);
     } else if (c->phase == CONN_HEAD) {
-        conn_reject(c, LX_E_REQUEST_TIMEOUT, NULL);
+        lx_conn_reject(c, LX_E_REQUEST_TIMEOUT, NULL);
         evhtp_connection_free(ec);
     } else if (c->phase == CONN_BODY) {
-        conn_reject(c, LX_E_REQUEST_TIMEOUT, "request body not received in time");
+        lx_conn_reject(c, LX_E_REQUEST_TIMEOUT, "request body not received in time");
         evhtp_connection_free(ec);
     } else if (c->phase == CONN_IDLE) {
         evhtp_connection_free(c->ec); /* fini hook unlinks and frees c */
@@ -131,18 +117,18 @@ static void hook_error(evhtp_request_t *r, evhtp_error_flags flags, void *arg);
  * may have parsed those bytes its own way. */
 static evhtp_res reject_bad_framing(lx_conn_t *c)
 {
-    conn_reject(c, c->framing.err, c->framing.why);
+    lx_conn_reject(c, c->framing.err, c->framing.why);
     return EVHTP_RES_ERROR;
 }
 
 static evhtp_res hook_headers_start(evhtp_request_t *r, void *arg)
 {
     lx_conn_t *c = arg;
-    if (framing_bad(c))
+    if (lx_conn_framing_bad(c))
         return reject_bad_framing(c);
     if (c->phase == CONN_IDLE) {
         c->phase = CONN_HEAD;
-        conn_arm(c, c->srv->cfg->header_timeout_ms);
+        lx_conn_arm(c, c->srv->cfg->header_timeout_ms);
     }
     c->nheaders = 0;
     c->header_bytes = 0;
@@ -163,12 +149,12 @@ static evhtp_res hook_header(evhtp_request_t *r, evhtp_header_t *h, void *arg)
 {
     lx_conn_t *c = arg;
     const lx_config_t *cfg = c->srv->cfg;
-    if (framing_bad(c))
+    if (lx_conn_framing_bad(c))
         return reject_bad_framing(c);
     c->nheaders++;
     c->header_bytes += h->klen + h->vlen + 4;
     if (c->nheaders > cfg->max_headers || c->header_bytes > cfg->max_header_bytes) {
-        conn_reject(c, LX_E_HEADERS_TOO_LARGE, NULL);
+        lx_conn_reject(c, LX_E_HEADERS_TOO_LARGE, NULL);
         return EVHTP_RES_ERROR;
     }
     lx_hdr_t id = lx_hdr_classify(h->key, h->klen);
@@ -233,7 +219,7 @@ static void reject_too_large(lx_conn_t *c)
     snprintf(msg, sizeof msg,
              "request body too large: the limit is %zu bytes (limits.max_body_bytes)",
              c->srv->cfg->max_body_bytes);
-    conn_reject(c, LX_E_BODY_TOO_LARGE, msg);
+    lx_conn_reject(c, LX_E_BODY_TOO_LARGE, msg);
 }
 
 static bool content_length_valid(const char *cl, unsigned long long *n)
@@ -256,7 +242,7 @@ static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *a
     (void)hdrs; /* hook_header kept the ones llmux reads */
     lx_conn_t *c = arg;
     lx_http_server_t *srv = c->srv;
-    if (framing_bad(c))
+    if (lx_conn_framing_bad(c))
         return reject_bad_framing(c);
     evtimer_del(&c->timer);
     c->phase = CONN_BODY;
@@ -269,7 +255,7 @@ static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *a
     atomic_fetch_add_explicit(&srv->stats.requests_active, 1, memory_order_relaxed);
 
     if (htparser_get_methodstr_m(r->method) == NULL) {
-        conn_reject(c, LX_E_NOT_IMPLEMENTED, "unknown HTTP method");
+        lx_conn_reject(c, LX_E_NOT_IMPLEMENTED, "unknown HTTP method");
         return EVHTP_RES_ERROR;
     }
     bool path_known;
@@ -282,7 +268,7 @@ static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *a
     unsigned long long n = 0;
     if (cl) {
         if (!content_length_valid(cl, &n)) {
-            conn_reject(c, LX_E_BAD_REQUEST, "invalid Content-Length");
+            lx_conn_reject(c, LX_E_BAD_REQUEST, "invalid Content-Length");
             return EVHTP_RES_ERROR;
         }
         if (n > srv->cfg->max_body_bytes) {
@@ -297,21 +283,21 @@ static evhtp_res hook_headers(evhtp_request_t *r, evhtp_headers_t *hdrs, void *a
         if (r->uri && r->uri->query == NULL)
             r->uri->query = evhtp_query_new();
         if (req->route) {
-            conn_reject(c, LX_E_UNSUPPORTED_MEDIA_TYPE,
-                        "Content-Type application/x-www-form-urlencoded is not supported: send "
-                        "the body as application/json");
+            lx_conn_reject(c, LX_E_UNSUPPORTED_MEDIA_TYPE,
+                           "Content-Type application/x-www-form-urlencoded is not supported: send "
+                           "the body as application/json");
             return EVHTP_RES_ERROR;
         }
     }
     if (n > 0 || c->has_te)
-        conn_arm(c, srv->cfg->body_timeout_ms);
+        lx_conn_arm(c, srv->cfg->body_timeout_ms);
     return EVHTP_RES_OK;
 }
 
 static evhtp_res hook_read(evhtp_request_t *r, struct evbuffer *buf, void *arg)
 {
     lx_conn_t *c = arg;
-    if (framing_bad(c))
+    if (lx_conn_framing_bad(c))
         return reject_bad_framing(c);
     if (c->req == NULL)
         return EVHTP_RES_OK;
@@ -326,7 +312,7 @@ static evhtp_res hook_read(evhtp_request_t *r, struct evbuffer *buf, void *arg)
 static evhtp_res hook_new_chunk(evhtp_request_t *r, uint64_t len, void *arg)
 {
     lx_conn_t *c = arg;
-    return framing_bad(c) ? reject_bad_framing(c) : EVHTP_RES_OK;
+    return lx_conn_framing_bad(c) ? reject_bad_framing(c) : EVHTP_RES_OK;
 }
 
 static void hook_error(evhtp_request_t *r, evhtp_error_flags flags, void *arg)
@@ -366,7 +352,7 @@ static evhtp_res hook_request_fini(evhtp_request_t *r, void *arg)
         c->phase = CONN_ACTIVE; /* no keep-alive wait while draining */
     } else {
         c->phase = CONN_IDLE;
-        conn_arm(c, srv->cfg->keepalive_timeout_ms);
+        lx_conn_arm(c, srv->cfg->keepalive_timeout_ms);
     }
     lx_server_request_done(srv);
     return EVHTP_RES_OK;
@@ -385,11 +371,11 @@ static bool answer_parse_error(lx_conn_t *c)
         return false;
     if (c->phase != CONN_HEAD && c->phase != CONN_IDLE && c->phase != CONN_BODY)
         return false;
-    if (framing_bad(c))
-        conn_reject(c, c->framing.err, c->framing.why);
+    if (lx_conn_framing_bad(c))
+        lx_conn_reject(c, c->framing.err, c->framing.why);
     else
-        conn_reject(c, e == htparse_error_too_big ? LX_E_HEADERS_TOO_LARGE : LX_E_BAD_REQUEST,
-                    NULL);
+        lx_conn_reject(c, e == htparse_error_too_big ? LX_E_HEADERS_TOO_LARGE : LX_E_BAD_REQUEST,
+                       NULL);
     return true;
 }
 
@@ -403,171 +389,10 @@ static evhtp_res hook_connection_fini(evhtp_connection_t *ec, void *arg)
     if (c->req)
         hook_request_fini(c->req->r, c);
     evhtp_connection_unset_hook(ec, evhtp_hook_on_request_fini);
-    framing_stop(c, ec->bev);
+    lx_conn_input_stop(c, ec->bev);
     conn_unlink(c);
     free(c);
     return EVHTP_RES_OK;
-}
-
-/* ---- what the client sends, before evhtp parses it ---- */
-
-/* Runs on every change of a connection's input buffer, before evhtp's read
- * callback: new bytes go through the framing check. A failure cannot be
- * answered here (we are inside the bufferevent's read); conn_readcb or the
- * next hook answers it, and the timer makes sure someone does. */
-static void framing_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
-{
-    lx_conn_t *c = arg;
-    if (info->n_added == 0 || framing_bad(c))
-        return;
-    struct evbuffer_ptr at;
-    if (evbuffer_ptr_set(in, &at, evbuffer_get_length(in) - info->n_added, EVBUFFER_PTR_SET) < 0)
-        return;
-    size_t left = info->n_added;
-    struct evbuffer_iovec v[8];
-    while (left > 0) {
-        int nv = evbuffer_peek(in, (ev_ssize_t)left, &at, v, 8);
-        if (nv <= 0)
-            break;
-        for (int i = 0; i < nv && i < 8 && left > 0; i++) {
-            size_t len = v[i].iov_len < left ? v[i].iov_len : left;
-            if (lx_framing_feed(&c->framing, v[i].iov_base, len) != LX_OK) {
-                event_active(&c->timer, EV_TIMEOUT, 1);
-                return;
-            }
-            left -= len;
-            evbuffer_ptr_set(in, &at, len, EVBUFFER_PTR_ADD);
-        }
-    }
-}
-
-static lx_conn_t *conn_of_ec(evhtp_connection_t *ec)
-{
-    return ec->hooks ? ec->hooks->on_connection_fini_arg : NULL;
-}
-
-/* What a held-back head (with the request ahead of it) may take in the
- * input buffer: the header limit plus room for the request line. */
-static size_t head_hold_limit(const lx_config_t *cfg)
-{
-    return cfg->max_header_bytes + 16 * 1024;
-}
-
-/* Moves bytes between a connection's input and a side buffer: keep > 0
- * sets aside what follows the first keep bytes; SIZE_MAX puts it back.
- * Moving is not new input, so the framing check is off meanwhile; and the
- * bufferevent keeps its input's end frozen against anyone but itself. */
-static void move_input(lx_conn_t *c, struct evbuffer *in, struct evbuffer *side, size_t keep)
-{
-    evbuffer_cb_clear_flags(in, c->framing_entry, EVBUFFER_CB_ENABLED);
-    evbuffer_unfreeze(in, 0);
-    if (keep == SIZE_MAX) {
-        evbuffer_add_buffer(in, side);
-    } else {
-        struct evbuffer *front = evbuffer_new();
-        evbuffer_remove_buffer(in, front, keep);
-        evbuffer_add_buffer(side, in);
-        evbuffer_add_buffer(in, front);
-        evbuffer_free(front);
-    }
-    evbuffer_freeze(in, 0);
-    evbuffer_cb_set_flags(in, c->framing_entry, EVBUFFER_CB_ENABLED);
-}
-
-/* Between requests (and evhtp only ever sees whole heads, so no request
- * means it is between two), empty lines before a request line are allowed,
- * but evhtp's parser returns after each such byte and waits for a resume
- * that does not come: drop them here. */
-static void skip_empty_lines(struct evbuffer *in)
-{
-    const unsigned char *b;
-    while ((b = evbuffer_pullup(in, 1)) != NULL && (*b == '\r' || *b == '\n'))
-        evbuffer_drain(in, 1);
-}
-
-static void conn_readcb(struct bufferevent *bev, void *arg)
-{
-    evhtp_connection_t *ec = arg;
-    lx_http_server_t *srv = ec->htp->arg;
-    lx_conn_t *c = conn_of_ec(ec);
-    if (c && framing_bad(c) && c->phase != CONN_ACTIVE) {
-        conn_reject(c, c->framing.err, c->framing.why);
-        evhtp_connection_free(ec);
-        return;
-    }
-    if (c == NULL) {
-        srv->evhtp_readcb(bev, arg);
-        return;
-    }
-    /* evhtp is handed one request at a time, and heads only whole: its
-     * parser stops after each request and leaves the rest for a resume that
-     * does not happen (llmux's write callback hands it over instead), and
-     * it loses bytes of a head split across reads (its issue #128). What
-     * follows the first request, or a partial head, waits aside. */
-    struct evbuffer *in = bufferevent_get_input(bev);
-    if (c->req == NULL)
-        skip_empty_lines(in);
-    size_t len = evbuffer_get_length(in);
-    uint64_t first = lx_framing_fed(&c->framing) - len; /* stream offset of in[0] */
-    size_t keep = len;
-    uint64_t end = lx_framing_end_after(&c->framing, first);
-    if (end - first < len)
-        keep = (size_t)(end - first);
-    if (lx_framing_in_head(&c->framing)) {
-        size_t whole = (size_t)(lx_framing_head_start(&c->framing) - first);
-        if (len - whole > head_hold_limit(srv->cfg)) {
-            conn_reject(c, LX_E_HEADERS_TOO_LARGE, NULL);
-            evhtp_connection_free(ec);
-            return;
-        }
-        if (whole < keep)
-            keep = whole;
-    }
-    if (keep == len) {
-        srv->evhtp_readcb(bev, arg);
-        return;
-    }
-    if (keep == 0) { /* only a partial head so far */
-        if (c->phase == CONN_IDLE) {
-            c->phase = CONN_HEAD;
-            conn_arm(c, srv->cfg->header_timeout_ms);
-        }
-        return;
-    }
-    struct evbuffer *rest = evbuffer_new();
-    move_input(c, in, rest, keep);
-    srv->alive_probe = c;
-    srv->evhtp_readcb(bev, arg);
-    if (srv->alive_probe == c) {
-        srv->alive_probe = NULL;
-        move_input(c, in, rest, SIZE_MAX);
-    }
-    evbuffer_free(rest);
-}
-
-/* evhtp recycles a keep-alive connection in its write callback but does not
- * look at what the client already sent after that request (pipelining):
- * run its read callback on it, once the connection is ready for it. */
-static void conn_writecb(struct bufferevent *bev, void *arg)
-{
-    evhtp_connection_t *ec = arg;
-    lx_http_server_t *srv = ec->htp->arg;
-    lx_conn_t *c = conn_of_ec(ec);
-    if (c == NULL) {
-        srv->evhtp_writecb(bev, arg);
-        return;
-    }
-    srv->alive_probe = c;
-    srv->evhtp_writecb(bev, arg);
-    if (srv->alive_probe != c)
-        return; /* evhtp freed the connection */
-    srv->alive_probe = NULL;
-    /* After a paused request, evhtp's own resume event reads the rest; a
-     * second reader would parse the next request under it. */
-    bool resume_queued = ec->resume_ev && event_pending(ec->resume_ev, EV_WRITE, NULL);
-    if (ec->request == NULL && !(ec->flags & EVHTP_CONN_FLAG_PAUSED) && !resume_queued &&
-        evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-        conn_readcb(bev, arg);
 }
 
 /* Answers a connection over the limit with 503 on a socket taken from
@@ -624,14 +449,8 @@ static evhtp_res on_accept(evhtp_connection_t *ec, void *arg)
     evhtp_connection_set_hook(ec, evhtp_hook_on_request_fini, (evhtp_hook)hook_request_fini, c);
     evhtp_connection_set_hook(ec, evhtp_hook_on_connection_fini, (evhtp_hook)hook_connection_fini,
                               c);
-    lx_framing_init(&c->framing);
-    c->framing_entry = evbuffer_add_cb(bufferevent_get_input(ec->bev), framing_cb, c);
-    if (srv->evhtp_readcb == NULL)
-        bufferevent_getcb(ec->bev, &srv->evhtp_readcb, &srv->evhtp_writecb, NULL, NULL);
-    bufferevent_event_cb evcb;
-    bufferevent_getcb(ec->bev, NULL, NULL, &evcb, NULL);
-    bufferevent_setcb(ec->bev, conn_readcb, conn_writecb, evcb, ec);
-    conn_arm(c, srv->cfg->header_timeout_ms);
+    lx_conn_input_start(c);
+    lx_conn_arm(c, srv->cfg->header_timeout_ms);
     return EVHTP_RES_OK;
 }
 
@@ -720,7 +539,7 @@ static void on_request(evhtp_request_t *r, void *arg)
         return;
     }
     lx_http_server_t *srv = c->srv;
-    if (framing_bad(c)) {
+    if (lx_conn_framing_bad(c)) {
         /* evhtp read a body framing.c refused: answered by the timer */
         r->status = EVHTP_RES_PAUSE;
         r->conn->flags |= EVHTP_CONN_FLAG_PAUSED;
