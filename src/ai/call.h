@@ -73,9 +73,13 @@ typedef struct {
  * already replied (an error). Either way build_ctx is the call's. */
 int lx_call_run(const lx_call_opts_t *o);
 
-/* Fills the ordered targets for a resolved model: the provider's active
- * credentials, ordered by the strategy chain (health, limits, priority,
- * weight). Returns the count; 0 after replying an error. */
+/* Sets Retry-After on a refusal: the soonest any of t[0..n) stops cooling
+ * (1 s when none is cooling). */
+void lx_call_set_retry_after(lx_req_t *req, const lx_call_target_t *t, int n);
+
+/* call_targets.c: fills the ordered targets for a resolved model: the
+ * provider's active credentials, ordered by the strategy chain (health,
+ * limits, priority, weight). Returns the count; 0 after replying an error. */
 struct lx_ai_auth;
 int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t,
                     unsigned need, int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out,
