@@ -1,6 +1,5 @@
 /* config.c - layered configuration: defaults < file < environment < flags. */
 #include "core/config.h"
-#include "core/baseurl.h"
 #include "core/crypto.h"
 #include "lx_version.h"
 
@@ -53,10 +52,7 @@ int lx_provider_kind_parse(const char *s, lx_provider_kind_t *out)
     return LX_ERROR;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int lx_config_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -167,7 +163,7 @@ static lx_provider_conf_t *provider_get(lx_config_t *cfg, const char *name, char
         if (strcmp(cfg->providers[i].name, name) == 0)
             return &cfg->providers[i];
     if (cfg->nproviders == LX_MAX_PROVIDERS) {
-        fail(err, errlen, "providers: at most %d providers", LX_MAX_PROVIDERS);
+        lx_config_fail(err, errlen, "providers: at most %d providers", LX_MAX_PROVIDERS);
         return NULL;
     }
     lx_provider_conf_t *p = &cfg->providers[cfg->nproviders++];
@@ -192,7 +188,8 @@ static int parse_int(const char *field, const char *s, long lo, long hi, long *o
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end != '\0' || v < lo || v > hi)
-        return fail(err, errlen, "%s: expected an integer between %ld and %ld", field, lo, hi);
+        return lx_config_fail(err, errlen, "%s: expected an integer between %ld and %ld", field, lo,
+                              hi);
     *out = v;
     return LX_OK;
 }
@@ -209,7 +206,7 @@ static int parse_bool(const char *field, const char *s, bool *out, char *err, si
         *out = false;
         return LX_OK;
     }
-    return fail(err, errlen, "%s: expected true or false", field);
+    return lx_config_fail(err, errlen, "%s: expected true or false", field);
 }
 
 static int parse_listen(lx_config_t *cfg, const char *field, const char *s, char *err,
@@ -217,17 +214,18 @@ static int parse_listen(lx_config_t *cfg, const char *field, const char *s, char
 {
     const char *colon = strrchr(s, ':');
     if (colon == NULL || colon == s)
-        return fail(err, errlen, "%s: expected host:port, e.g. 127.0.0.1:8080", field);
+        return lx_config_fail(err, errlen, "%s: expected host:port, e.g. 127.0.0.1:8080", field);
     long port = 0;
     if (parse_int(field, colon + 1, 1, 65535, &port, err, errlen) != LX_OK)
-        return fail(err, errlen, "%s: port must be 1..65535", field);
+        return lx_config_fail(err, errlen, "%s: port must be 1..65535", field);
     const char *h = s;
     size_t hn = (size_t)(colon - s);
     if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') { /* [::1]:8080 */
         h++;
         hn -= 2;
     } else if (memchr(h, ':', hn)) { /* "::1" would split into host ":" and port 1 */
-        return fail(err, errlen, "%s: an IPv6 address needs brackets, e.g. [::1]:8080", field);
+        return lx_config_fail(err, errlen, "%s: an IPv6 address needs brackets, e.g. [::1]:8080",
+                              field);
     }
     free(cfg->listen_host);
     cfg->listen_host = lx_strndup(h, hn);
@@ -242,7 +240,7 @@ static int parse_key32(unsigned char *dst, bool *has, const char *field, const c
     long n = lx_base64_decode(s, strlen(s), k, sizeof k);
     if (n != 32) {
         explicit_bzero(k, sizeof k);
-        return fail(err, errlen, "%s: expected base64 of exactly 32 bytes", field);
+        return lx_config_fail(err, errlen, "%s: expected base64 of exactly 32 bytes", field);
     }
     memcpy(dst, k, 32);
     explicit_bzero(k, sizeof k);
@@ -359,7 +357,7 @@ static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field
         return parse_key32(cfg->master_key_old, &cfg->has_master_key_old, field, v, err, errlen);
     case T_LEVEL:
         if (lx_log_level_parse(v, (lx_log_level_t *)(base + s->off)) != LX_OK)
-            return fail(err, errlen, "%s: expected debug, info, warn or error", field);
+            return lx_config_fail(err, errlen, "%s: expected debug, info, warn or error", field);
         return LX_OK;
     case T_NETS_ALLOW:
     case T_NETS_DENY: {
@@ -368,7 +366,7 @@ static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field
         int k;
         char why[160];
         if (lx_cidr_list_parse(v, tmp, LX_NET_MAX_CIDRS, &k, why, sizeof why) != LX_OK)
-            return fail(err, errlen, "%s: %s", field, why);
+            return lx_config_fail(err, errlen, "%s: %s", field, why);
         memcpy(allow ? cfg->netpolicy.allowed : cfg->netpolicy.denied, tmp,
                (size_t)k * sizeof tmp[0]);
         *(allow ? &cfg->netpolicy.nallowed : &cfg->netpolicy.ndenied) = k;
@@ -421,8 +419,8 @@ static int apply_timeouts_json(lx_timeouts_t *t, json_t *obj, const char *prefix
         if (v == NULL)
             continue;
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 86400000)
-            return fail(err, errlen, "%s.%s: expected milliseconds (1..86400000)", prefix,
-                        timeout_keys[i].key);
+            return lx_config_fail(err, errlen, "%s.%s: expected milliseconds (1..86400000)", prefix,
+                                  timeout_keys[i].key);
         *(int *)((char *)t + timeout_keys[i].off) = (int)json_integer_value(v);
     }
     return LX_OK;
@@ -434,7 +432,7 @@ static int apply_provider_json(lx_config_t *cfg, const char *name, json_t *obj, 
     char field[160];
     snprintf(field, sizeof field, "providers.%s", name);
     if (!json_is_object(obj))
-        return fail(err, errlen, "%s: expected an object", field);
+        return lx_config_fail(err, errlen, "%s: expected an object", field);
     lx_provider_conf_t *p = provider_get(cfg, name, err, errlen);
     if (p == NULL)
         return LX_ERROR;
@@ -444,30 +442,32 @@ static int apply_provider_json(lx_config_t *cfg, const char *name, json_t *obj, 
     {
         if (strcmp(key, "kind") == 0) {
             if (!json_is_string(v) || lx_provider_kind_parse(json_string_value(v), &p->kind))
-                return fail(err, errlen,
-                            "%s.kind: expected openai, anthropic, gemini or openai_compatible",
-                            field);
+                return lx_config_fail(
+                    err, errlen, "%s.kind: expected openai, anthropic, gemini or openai_compatible",
+                    field);
         } else if (strcmp(key, "base_url") == 0 || strcmp(key, "api_key") == 0) {
             if (!json_is_string(v))
-                return fail(err, errlen, "%s.%s: expected a string", field, key);
+                return lx_config_fail(err, errlen, "%s.%s: expected a string", field, key);
             set_str(key[0] == 'b' ? &p->base_url : &p->api_key, json_string_value(v));
         } else if (strcmp(key, "headers") == 0) {
             if (!json_is_object(v))
-                return fail(err, errlen, "%s.headers: expected an object of strings", field);
+                return lx_config_fail(err, errlen, "%s.headers: expected an object of strings",
+                                      field);
             const char *hk;
             json_t *hv;
             json_object_foreach(v, hk, hv)
             {
                 if (!json_is_string(hv))
-                    return fail(err, errlen, "%s.headers.%s: expected a string", field, hk);
+                    return lx_config_fail(err, errlen, "%s.headers.%s: expected a string", field,
+                                          hk);
                 if (p->nheaders == LX_MAX_EXTRA_HEADERS)
-                    return fail(err, errlen, "%s.headers: at most %d headers", field,
-                                LX_MAX_EXTRA_HEADERS);
+                    return lx_config_fail(err, errlen, "%s.headers: at most %d headers", field,
+                                          LX_MAX_EXTRA_HEADERS);
                 p->header_names[p->nheaders] = lx_strdup(hk);
                 p->header_values[p->nheaders++] = lx_strdup(json_string_value(hv));
             }
         } else if (!is_timeout_key(key)) {
-            return fail(err, errlen, "%s.%s: unknown setting", field, key);
+            return lx_config_fail(err, errlen, "%s.%s: unknown setting", field, key);
         }
     }
     return apply_timeouts_json(&p->timeouts, obj, field, err, errlen);
@@ -478,20 +478,20 @@ static int apply_provider_json(lx_config_t *cfg, const char *name, json_t *obj, 
 static int apply_groups_json(lx_config_t *cfg, json_t *obj, char *err, size_t errlen)
 {
     if (!json_is_object(obj))
-        return fail(err, errlen, "groups: expected an object keyed by group name");
+        return lx_config_fail(err, errlen, "groups: expected an object keyed by group name");
     const char *name;
     json_t *g;
     json_object_foreach(obj, name, g)
     {
         if (cfg->ngroups == LX_MAX_GROUPS)
-            return fail(err, errlen, "groups: at most %d groups", LX_MAX_GROUPS);
+            return lx_config_fail(err, errlen, "groups: at most %d groups", LX_MAX_GROUPS);
         json_t *st = json_object_get(g, "strategy"), *members = json_object_get(g, "members");
         if (!json_is_object(g) || (st && !json_is_string(st)))
-            return fail(err, errlen, "groups.%s.strategy: expected a string", name);
+            return lx_config_fail(err, errlen, "groups.%s.strategy: expected a string", name);
         if (!json_is_array(members) || json_array_size(members) == 0 ||
             json_array_size(members) > LX_MAX_GROUP_MEMBERS)
-            return fail(err, errlen, "groups.%s.members: expected 1..%d members", name,
-                        LX_MAX_GROUP_MEMBERS);
+            return lx_config_fail(err, errlen, "groups.%s.members: expected 1..%d members", name,
+                                  LX_MAX_GROUP_MEMBERS);
         lx_group_conf_t *gc = &cfg->groups[cfg->ngroups++];
         memset(gc, 0, sizeof *gc);
         gc->name = lx_strdup(name);
@@ -503,8 +503,9 @@ static int apply_groups_json(lx_config_t *cfg, json_t *obj, char *err, size_t er
             const char *prov = json_string_value(json_object_get(m, "provider"));
             const char *model = json_string_value(json_object_get(m, "model"));
             if (prov == NULL || model == NULL)
-                return fail(err, errlen, "groups.%s.members[%zu]: provider and model are required",
-                            name, i);
+                return lx_config_fail(err, errlen,
+                                      "groups.%s.members[%zu]: provider and model are required",
+                                      name, i);
             gc->members[i].provider = lx_strdup(prov);
             gc->members[i].model = lx_strdup(model);
             json_t *w = json_object_get(m, "weight"), *pr = json_object_get(m, "priority");
@@ -531,7 +532,8 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
         }
         if (prefix[0] == '\0' && strcmp(key, "providers") == 0) {
             if (!json_is_object(v))
-                return fail(err, errlen, "providers: expected an object keyed by provider name");
+                return lx_config_fail(err, errlen,
+                                      "providers: expected an object keyed by provider name");
             const char *pk;
             json_t *pv;
             json_object_foreach(v, pk, pv)
@@ -553,7 +555,7 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
             if (strcmp(settings[i].key, field) == 0)
                 s = &settings[i];
         if (s == NULL)
-            return fail(err, errlen, "%s: unknown setting", field);
+            return lx_config_fail(err, errlen, "%s: unknown setting", field);
         if ((s->type == T_NETS_ALLOW || s->type == T_NETS_DENY) && json_is_array(v)) {
             /* ["10.0.0.0/8", "fd00::/8"]: the same as the comma list */
             lx_buf_t list;
@@ -564,7 +566,8 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
             json_array_foreach(v, i, item)
             {
                 if (!json_is_string(item) || strchr(json_string_value(item), ',')) {
-                    rc = fail(err, errlen, "%s[%zu]: expected a network string", field, i);
+                    rc =
+                        lx_config_fail(err, errlen, "%s[%zu]: expected a network string", field, i);
                     break;
                 }
                 if (i)
@@ -582,7 +585,7 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
         char num[32];
         const char *text = json_scalar_text(v, num);
         if (text == NULL)
-            return fail(err, errlen, "%s: expected a string, number or boolean", field);
+            return lx_config_fail(err, errlen, "%s: expected a string, number or boolean", field);
         if (apply_setting(cfg, s, field, text, err, errlen) != LX_OK)
             return LX_ERROR;
     }
@@ -594,9 +597,9 @@ int lx_config_apply_json(lx_config_t *cfg, const char *json, size_t len, char *e
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
-        return fail(err, errlen, "config: line %d: %s", jerr.line, jerr.text);
+        return lx_config_fail(err, errlen, "config: line %d: %s", jerr.line, jerr.text);
     int rc = json_is_object(root) ? apply_object(cfg, root, "", err, errlen)
-                                  : fail(err, errlen, "config: expected a JSON object");
+                                  : lx_config_fail(err, errlen, "config: expected a JSON object");
     json_decref(root);
     return rc;
 }
@@ -670,7 +673,7 @@ static int read_file(const char *path, char **out, size_t *outlen, char *err, si
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return fail(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
+        return lx_config_fail(err, errlen, "config: cannot open %s: %s", path, strerror(errno));
     lx_buf_t b;
     lx_buf_init(&b, 4096);
     char chunk[4096];
@@ -693,7 +696,7 @@ static int apply_flags(lx_config_t *cfg, int argc, char **argv, bool final, char
         if (a[0] != '-') {
             if (strcmp(a, "serve") && strcmp(a, "check-config") && strcmp(a, "migrate") &&
                 strcmp(a, "rotate-master-key"))
-                return fail(err, errlen, "unknown command '%s' (try --help)", a);
+                return lx_config_fail(err, errlen, "unknown command '%s' (try --help)", a);
             set_str(&cfg->command, a);
             continue;
         }
@@ -719,7 +722,7 @@ static int apply_flags(lx_config_t *cfg, int argc, char **argv, bool final, char
         } else if (i + 1 < argc) {
             val = argv[++i];
         } else {
-            return fail(err, errlen, "%s: missing value", a);
+            return lx_config_fail(err, errlen, "%s: missing value", a);
         }
         if (!strcmp(name, "--config")) {
             set_str(&cfg->config_path, val);
@@ -730,68 +733,10 @@ static int apply_flags(lx_config_t *cfg, int argc, char **argv, bool final, char
             if (settings[k].flag && !strcmp(settings[k].flag, name))
                 s = &settings[k];
         if (s == NULL)
-            return fail(err, errlen, "unknown option '%s' (try --help)", name);
+            return lx_config_fail(err, errlen, "unknown option '%s' (try --help)", name);
         if (final && apply_setting(cfg, s, name, val, err, errlen) != LX_OK)
             return LX_ERROR;
     }
-    return LX_OK;
-}
-
-int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
-{
-    static const char *const strategies[] = {"round_robin", "smooth_weighted", "weighted_random",
-                                             "priority",    "least_latency",   "least_busy",
-                                             "lowest_cost"};
-    for (int i = 0; i < cfg->ngroups; i++) {
-        const lx_group_conf_t *g = &cfg->groups[i];
-        bool ok = false;
-        for (size_t k = 0; k < LX_ARRAY_LEN(strategies); k++)
-            ok = ok || strcmp(g->strategy, strategies[k]) == 0;
-        if (!ok)
-            return fail(err, errlen,
-                        "groups.%s.strategy: one of round_robin, smooth_weighted, "
-                        "weighted_random, priority, least_latency, least_busy, lowest_cost",
-                        g->name);
-        for (int m = 0; m < g->nmembers; m++)
-            if (lx_config_provider(cfg, lx_str(g->members[m].provider)) == NULL)
-                return fail(err, errlen,
-                            "groups.%s.members[%d].provider: no provider '%s' is "
-                            "configured",
-                            g->name, m, g->members[m].provider);
-    }
-    if (cfg->admin_key && strlen(cfg->admin_key) < 16)
-        return fail(err, errlen, "admin_key: must be at least 16 characters");
-    for (int i = 0; i < cfg->nproviders; i++) {
-        const lx_provider_conf_t *p = &cfg->providers[i];
-        if (p->name[0] == '\0')
-            return fail(err, errlen, "providers: a provider name must not be empty");
-        if (p->base_url == NULL || p->base_url[0] == '\0')
-            return fail(err, errlen, "providers.%s.base_url: required", p->name);
-        const char *why = lx_base_url_problem(p->base_url);
-        if (why)
-            return fail(err, errlen, "providers.%s.base_url: %s", p->name, why);
-        for (int h = 0; h < p->nheaders; h++) {
-            const char *n = p->header_names[h], *v = p->header_values[h];
-            size_t nl = strlen(n);
-            if (nl == 0 || strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                     "0123456789-_!#$%&'*+.^`|~") != nl)
-                return fail(err, errlen, "providers.%s.headers: a name that is not an HTTP token",
-                            p->name);
-            for (const char *c = v; *c; c++)
-                if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
-                    return fail(err, errlen,
-                                "providers.%s.headers.%s: must not contain control characters",
-                                p->name, n);
-        }
-        for (const char *c = p->name; *c; c++)
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
-                return fail(err, errlen, "providers.%s: name may hold only a-z, 0-9, '-' and '_'",
-                            p->name);
-    }
-    if (cfg->database_url && strncmp(cfg->database_url, "postgres", 8) &&
-        strchr(cfg->database_url, '=') == NULL)
-        return fail(err, errlen,
-                    "database_url: expected postgresql://... or a key=value conninfo string");
     return LX_OK;
 }
 

@@ -124,7 +124,11 @@ int lx_config_apply_json(lx_config_t *cfg, const char *json, size_t len, char *e
 /* Applies LLMUX_* and provider environment variables from envp. */
 int lx_config_apply_env(lx_config_t *cfg, char **envp, char *err, size_t errlen);
 
-/* Checks cross-field rules once all layers are in. */
+/* Formats a configuration error into err; returns LX_ERROR (for config*.c). */
+int lx_config_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* config_validate.c: checks cross-field rules once all layers are in. */
 int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen);
 
 const lx_provider_conf_t *lx_config_provider(const lx_config_t *cfg, lx_str_t name);

@@ -1,0 +1,67 @@
+/* config_validate.c - the checks a loaded configuration must pass before
+ * llmux starts (check-config runs them too): group strategies and members,
+ * the admin key, provider names, base URLs and headers, the database URL's
+ * form. Each failure names the field. */
+#include "core/baseurl.h"
+#include "core/config.h"
+
+#include <string.h>
+
+int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
+{
+    static const char *const strategies[] = {"round_robin", "smooth_weighted", "weighted_random",
+                                             "priority",    "least_latency",   "least_busy",
+                                             "lowest_cost"};
+    for (int i = 0; i < cfg->ngroups; i++) {
+        const lx_group_conf_t *g = &cfg->groups[i];
+        bool ok = false;
+        for (size_t k = 0; k < LX_ARRAY_LEN(strategies); k++)
+            ok = ok || strcmp(g->strategy, strategies[k]) == 0;
+        if (!ok)
+            return lx_config_fail(
+                err, errlen,
+                "groups.%s.strategy: one of round_robin, smooth_weighted, "
+                "weighted_random, priority, least_latency, least_busy, lowest_cost",
+                g->name);
+        for (int m = 0; m < g->nmembers; m++)
+            if (lx_config_provider(cfg, lx_str(g->members[m].provider)) == NULL)
+                return lx_config_fail(err, errlen,
+                                      "groups.%s.members[%d].provider: no provider '%s' is "
+                                      "configured",
+                                      g->name, m, g->members[m].provider);
+    }
+    if (cfg->admin_key && strlen(cfg->admin_key) < 16)
+        return lx_config_fail(err, errlen, "admin_key: must be at least 16 characters");
+    for (int i = 0; i < cfg->nproviders; i++) {
+        const lx_provider_conf_t *p = &cfg->providers[i];
+        if (p->name[0] == '\0')
+            return lx_config_fail(err, errlen, "providers: a provider name must not be empty");
+        if (p->base_url == NULL || p->base_url[0] == '\0')
+            return lx_config_fail(err, errlen, "providers.%s.base_url: required", p->name);
+        const char *why = lx_base_url_problem(p->base_url);
+        if (why)
+            return lx_config_fail(err, errlen, "providers.%s.base_url: %s", p->name, why);
+        for (int h = 0; h < p->nheaders; h++) {
+            const char *n = p->header_names[h], *v = p->header_values[h];
+            size_t nl = strlen(n);
+            if (nl == 0 || strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789-_!#$%&'*+.^`|~") != nl)
+                return lx_config_fail(
+                    err, errlen, "providers.%s.headers: a name that is not an HTTP token", p->name);
+            for (const char *c = v; *c; c++)
+                if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+                    return lx_config_fail(
+                        err, errlen, "providers.%s.headers.%s: must not contain control characters",
+                        p->name, n);
+        }
+        for (const char *c = p->name; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+                return lx_config_fail(
+                    err, errlen, "providers.%s: name may hold only a-z, 0-9, '-' and '_'", p->name);
+    }
+    if (cfg->database_url && strncmp(cfg->database_url, "postgres", 8) &&
+        strchr(cfg->database_url, '=') == NULL)
+        return lx_config_fail(
+            err, errlen, "database_url: expected postgresql://... or a key=value conninfo string");
+    return LX_OK;
+}
