@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #define MAX_SECRETS 8
@@ -233,4 +234,28 @@ int lx_conninfo_check(const char *conninfo, char *err, size_t errlen)
         return LX_ERROR;
     }
     return LX_OK;
+}
+
+/* The connect deadline: libpq's connect_timeout (seconds, at least 2, as
+ * libpq reads it) when conninfo has one, else default_ms. libpq
+ * enforces connect_timeout only in its blocking connect, so we do it here.
+ * Returns -1 when conninfo does not parse. */
+int lx_conninfo_connect_timeout_ms(const char *conninfo, int default_ms)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    if (opts == NULL) {
+        PQfreemem(err);
+        return -1;
+    }
+    int ms = default_ms;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val) {
+            int sec = atoi(o->val);
+            if (sec > 0)
+                ms = LX_MAX(sec, 2) * 1000;
+        }
+    }
+    PQconninfoFree(opts);
+    return ms;
 }

@@ -25,4 +25,8 @@ int lx_conninfo_check(const char *conninfo, char *err, size_t errlen);
  * msg may be NULL (read as ""). out is always terminated. Returns out. */
 char *lx_conninfo_scrub(const char *conninfo, const char *msg, char *out, size_t outlen);
 
+/* The connect deadline in ms: libpq's connect_timeout (seconds, at least
+ * 2) when conninfo has one, else default_ms; -1 when it does not parse. */
+int lx_conninfo_connect_timeout_ms(const char *conninfo, int default_ms);
+
 #endif

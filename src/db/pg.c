@@ -30,6 +30,7 @@
  * lx_pg_new returns NULL for a conninfo that does not parse (start-up
  * fails fast); a server that cannot be reached is retried forever. */
 #include "db/pg.h"
+#include "db/pg_result.h"
 #include "db/conninfo.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -79,12 +80,6 @@ typedef struct {
     item_t *head, *tail;
     int n;
 } fifo_t;
-
-struct lx_pg_result {
-    PGresult *res; /* may be NULL */
-    const char *error;
-    char ebuf[256];
-};
 
 struct lx_pg {
     struct event_base *base;
@@ -246,57 +241,13 @@ static void notice_cb(void *arg, const char *message)
     log_pg(LX_LOG_DEBUG, "postgres notice", message);
 }
 
-static bool res_failed(const PGresult *r)
-{
-    switch (PQresultStatus(r)) {
-    case PGRES_COMMAND_OK:
-    case PGRES_TUPLES_OK:
-    case PGRES_SINGLE_TUPLE:
-        return false;
-    default:
-        return true;
-    }
-}
-
-static const char *result_error(const PGresult *r, char *buf, size_t len)
-{
-    if (r == NULL)
-        return "no result";
-    ExecStatusType st = PQresultStatus(r);
-    switch (st) {
-    case PGRES_COMMAND_OK:
-    case PGRES_TUPLES_OK:
-    case PGRES_SINGLE_TUPLE:
-        return NULL;
-    case PGRES_PIPELINE_ABORTED:
-        return "not run: an earlier statement in the pipeline failed";
-    case PGRES_FATAL_ERROR:
-    case PGRES_NONFATAL_ERROR: {
-        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-        if (m && *m)
-            return m;
-        m = PQresultErrorMessage(r);
-        size_t n = strlen(m);
-        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
-            n--;
-        if (n == 0)
-            return "query failed";
-        snprintf(buf, len, "%.*s", (int)n, m);
-        return buf;
-    }
-    default:
-        snprintf(buf, len, "unexpected result: %s", PQresStatus(st));
-        return buf;
-    }
-}
-
 /* Runs the item's callback (or logs an internal item's failure). The item
  * is already unlinked; the caller frees it afterwards. */
 static void deliver(lx_pg_t *pg, item_t *it, PGresult *res, const char *err)
 {
     lx_pg_result_t r;
     r.res = res;
-    r.error = err ? err : result_error(res, r.ebuf, sizeof r.ebuf);
+    r.error = err ? err : lx_pg_result_error(res, r.ebuf, sizeof r.ebuf);
     if (it->kind == IT_QUERY) {
         if (it->cb) {
             pg->cb_depth++;
@@ -526,7 +477,7 @@ static void conn_lost(lx_pg_t *pg, const char *why)
     while ((it = fifo_pop(&lost))) {
         if (it->err)
             deliver(pg, it, NULL, it->err);
-        else if (it->res && res_failed(it->res)) /* e.g. 57P01 admin shutdown */
+        else if (it->res && lx_pg_res_failed(it->res)) /* e.g. 57P01 admin shutdown */
             deliver(pg, it, it->res, NULL);
         else
             deliver(pg, it, NULL, "connection lost");
@@ -564,7 +515,7 @@ static bool read_results(lx_pg_t *pg, bool readable)
         nulls = 0;
         item_t *it = pg->inflight.head;
         if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
-            if (it->res && res_failed(it->res)) {
+            if (it->res && lx_pg_res_failed(it->res)) {
                 PQclear(r); /* keep the first error */
             } else {
                 PQclear(it->res);
@@ -687,35 +638,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- public API ---- */
 
-/* The connect deadline: libpq's connect_timeout (seconds, at least 2, as
- * libpq reads it) when conninfo has one, else CONNECT_TIMEOUT_MS. libpq
- * enforces connect_timeout only in its blocking connect, so we do it here.
- * Returns -1 when conninfo does not parse. */
-static int connect_timeout_of(const char *conninfo)
-{
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
-    if (opts == NULL) {
-        PQfreemem(err);
-        return -1;
-    }
-    int ms = CONNECT_TIMEOUT_MS;
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val) {
-            int sec = atoi(o->val);
-            if (sec > 0)
-                ms = LX_MAX(sec, 2) * 1000;
-        }
-    }
-    PQconninfoFree(opts);
-    return ms;
-}
-
 lx_pg_t *lx_pg_new(struct event_base *base, const char *conninfo, const lx_pg_opts_t *opts)
 {
     if (base == NULL || conninfo == NULL)
         return NULL;
-    int connect_timeout_ms = connect_timeout_of(conninfo);
+    int connect_timeout_ms = lx_conninfo_connect_timeout_ms(conninfo, CONNECT_TIMEOUT_MS);
     if (connect_timeout_ms < 0) {
         /* libpq's message may quote a piece of the string: not logged. */
         lx_log_error("postgres conninfo does not parse", "%s", "");
@@ -848,54 +775,4 @@ int lx_pg_query_binary(lx_pg_t *pg, const char *sql, int nparams, const char *co
         if (params && params[i] && lengths[i] < 0)
             return LX_ERROR;
     return submit(pg, sql, nparams, params, lengths, flags, cb, arg);
-}
-
-/* ---- results ---- */
-
-bool lx_pg_ok(const lx_pg_result_t *res)
-{
-    return res->error == NULL;
-}
-
-const char *lx_pg_error(const lx_pg_result_t *res)
-{
-    return res->error;
-}
-
-const char *lx_pg_sqlstate(const lx_pg_result_t *res)
-{
-    return res->res ? PQresultErrorField(res->res, PG_DIAG_SQLSTATE) : NULL;
-}
-
-int lx_pg_ntuples(const lx_pg_result_t *res)
-{
-    return res->res ? PQntuples(res->res) : 0;
-}
-
-int lx_pg_nfields(const lx_pg_result_t *res)
-{
-    return res->res ? PQnfields(res->res) : 0;
-}
-
-const char *lx_pg_fname(const lx_pg_result_t *res, int col)
-{
-    return res->res ? PQfname(res->res, col) : NULL;
-}
-
-/* "" as well for a row or column out of range. */
-const char *lx_pg_value(const lx_pg_result_t *res, int row, int col)
-{
-    const char *v = res->res ? PQgetvalue(res->res, row, col) : NULL;
-    return v ? v : "";
-}
-
-bool lx_pg_isnull(const lx_pg_result_t *res, int row, int col)
-{
-    return res->res == NULL || PQgetisnull(res->res, row, col) != 0;
-}
-
-long lx_pg_affected(const lx_pg_result_t *res)
-{
-    const char *s = res->res ? PQcmdTuples(res->res) : NULL;
-    return s && *s ? strtol(s, NULL, 10) : 0;
 }
