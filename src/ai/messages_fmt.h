@@ -20,6 +20,13 @@ json_t *lx_messages_to_openai(const json_t *req, char *err, size_t errlen, const
 json_t *lx_messages_from_openai(const json_t *completion, const char *model,
                                 const lx_tokens_t *usage);
 
+/* Shared by messages_fmt.c and messages_enc.c: an Anthropic message id from
+ * an OpenAI one ("chatcmpl-abc" -> "msg_abc"; malloc'd), and the Anthropic
+ * stop_reason for an OpenAI finish_reason (static). */
+char *lx_msg_id_from(const char *id);
+const char *lx_msg_stop_reason(const char *finish, bool has_tools);
+
+/* messages_enc.c: the stream encoder. */
 typedef struct lx_msg_enc lx_msg_enc_t;
 
 lx_msg_enc_t *lx_msg_enc_new(const char *model, const char *msg_id, int64_t input_tokens);
