@@ -110,31 +110,6 @@ void lx_ai_fini(lx_ai_t *ai)
         free(ai->call_cache[--ai->ncall_cache]);
 }
 
-static lx_route_conf_t route_conf;
-static lx_retry_budget_t retry_budget;
-
-const lx_route_conf_t *lx_call_route_conf(void)
-{
-    return &route_conf;
-}
-
-void lx_call_routing_init(const lx_config_t *cfg)
-{
-    lx_route_conf_default(&route_conf);
-    route_conf.breaker.failure_threshold = (uint32_t)cfg->breaker_failures;
-    if (cfg->breaker_failures == 0)
-        route_conf.breaker.failure_ratio = 0; /* breakers off */
-    route_conf.breaker.open_ms = cfg->breaker_open_ms;
-    route_conf.cooling_cap_ms = cfg->cooling_cap_ms > 0 ? cfg->cooling_cap_ms : -1; /* 0: off */
-    if (cfg->cooling_cap_ms > 0 && route_conf.cooling_default_ms > cfg->cooling_cap_ms)
-        route_conf.cooling_default_ms = cfg->cooling_cap_ms;
-    route_conf.backoff.max_same = cfg->retry_same;
-    route_conf.auth_hold_ms = cfg->auth_hold_ms;
-    lx_retry_budget_init(&retry_budget, LX_RETRY_RATIO_DEFAULT, LX_RETRY_CAP_DEFAULT,
-                         LX_RETRY_CAP_DEFAULT);
-    lx_conn_state_init(0);
-}
-
 /* ---- the one finalizer ---- */
 
 /* A stream that did not end normally (the client left, the upstream broke)
@@ -161,7 +136,7 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     if (c->retry_armed)
         event_del(&c->retry_ev);
     if (c->att.active) /* the client left, or an error that says nothing of the target */
-        lx_attempt_end(&c->att, &route_conf, NULL, -1, NULL, lx_wall_ms());
+        lx_attempt_end(&c->att, lx_call_route_conf(), NULL, -1, NULL, lx_wall_ms());
     lx_req_on_abort(c->o.req, NULL, NULL);
     /* Built here rather than held by the call: an open stream does not
      * carry a 900-byte record it fills only at its end. */
@@ -582,12 +557,12 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
     int64_t ttfb = res->first_byte_us >= 0                    ? res->first_byte_us
                    : res->outcome == LX_UP_TIMEOUT_FIRST_BYTE ? res->total_us
                                                               : -1;
-    lx_attempt_end(&c->att, &route_conf, &v, ttfb, ra, now);
+    lx_attempt_end(&c->att, lx_call_route_conf(), &v, ttfb, ra, now);
     if (v.cls == LX_FAIL_SUCCESS || c->state == CALL_STREAMING)
         return false;
-    lx_step_t st =
-        lx_failure_next(&v, c->same_retries, c->ti + 1 < c->o.ntargets, &route_conf.backoff,
-                        &retry_budget, &c->rng, now, c->deadline_ms);
+    lx_step_t st = lx_failure_next(&v, c->same_retries, c->ti + 1 < c->o.ntargets,
+                                   &lx_call_route_conf()->backoff, lx_call_retry_budget(), &c->rng,
+                                   now, c->deadline_ms);
     if (st.kind == LX_STEP_RETRY_SAME) {
         c->same_retries++;
     } else if (st.kind == LX_STEP_NEXT) {
@@ -706,19 +681,6 @@ static void reset_answer(lx_call_t *c)
     c->sent_events = 0;
 }
 
-void lx_call_set_retry_after(lx_req_t *req, const lx_call_target_t *t, int n)
-{
-    int64_t now = lx_wall_ms(), best = -1;
-    for (int i = 0; i < n; i++) {
-        int64_t left = t[i].state ? lx_cooling_left_ms(t[i].state, now) : 0;
-        if (left > 0 && (best < 0 || left < best))
-            best = left;
-    }
-    char v[24];
-    snprintf(v, sizeof v, "%lld", (long long)(best > 0 ? (best + 999) / 1000 : 1));
-    lx_req_set_header(req, "Retry-After", v);
-}
-
 /* No target could take the request (breakers open, cooling, limits). */
 static void reply_no_target(lx_call_t *c, lx_route_why_t why)
 {
@@ -743,7 +705,7 @@ static bool start_attempt(lx_call_t *c)
         int rpm = t->cred ? t->cred->rate_limit_per_minute : 0;
         int rpd = t->cred ? t->cred->rate_limit_per_day : 0;
         lx_route_why_t why =
-            lx_attempt_begin(&c->att, t->state, t->stats, rpm, rpd, &route_conf, now);
+            lx_attempt_begin(&c->att, t->state, t->stats, rpm, rpd, lx_call_route_conf(), now);
         if (why != LX_WHY_OK) {
             last = why;
             continue;
@@ -756,7 +718,7 @@ static bool start_attempt(lx_call_t *c)
         c->adapter = lx_adapter_for(t->conf.kind);
         if (c->o.build(c->o.build_ctx, t, &b, &pass, err, sizeof err) != LX_OK) {
             lx_up_build_free(&b);
-            lx_attempt_end(&c->att, &route_conf, NULL, -1, NULL, now);
+            lx_attempt_end(&c->att, lx_call_route_conf(), NULL, -1, NULL, now);
             lx_req_reply_error(c->o.req, LX_E_BAD_REQUEST,
                                err[0] ? err : "this request cannot go to that provider", "model");
             call_finalize(c, 400, "request cannot be translated");
@@ -786,7 +748,7 @@ static bool start_attempt(lx_call_t *c)
         lx_up_build_free(&b);
         c->attempts++;
         if (c->up == NULL) {
-            lx_attempt_end(&c->att, &route_conf, NULL, -1, NULL, now);
+            lx_attempt_end(&c->att, lx_call_route_conf(), NULL, -1, NULL, now);
             lx_req_reply_error(c->o.req, LX_E_INTERNAL, "could not start the upstream call", NULL);
             call_finalize(c, 500, "upstream call not started");
             return false;
@@ -821,7 +783,7 @@ int lx_call_run(const lx_call_opts_t *o)
     lx_rng_seed(&c->rng, (uint64_t)lx_now_us() ^ lx_hash(rid.p, rid.n));
     c->deadline_ms = lx_wall_ms() + (o->ntargets ? o->targets[0].conf.timeouts.total_ms : 0);
     evtimer_assign(&c->retry_ev, lx_req_base(o->req), retry_cb, c);
-    lx_retry_budget_deposit(&retry_budget);
+    lx_retry_budget_deposit(lx_call_retry_budget());
     if (o->stream)
         atomic_fetch_add_explicit(&o->ai->streams_active, 1, memory_order_relaxed);
     c->overhead_us = lx_now_us() - o->t_handler_start;

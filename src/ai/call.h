@@ -13,6 +13,7 @@
 #include "ai/ai.h"
 #include "ai/catalog.h"
 #include "ai/registry.h"
+#include "ai/routing/limits.h"
 #include "ai/routing/route.h"
 
 typedef enum {
@@ -85,9 +86,12 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
                     unsigned need, int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out,
                     int max);
 
-/* Process-wide routing state and settings: call once at start-up. */
+/* call_targets.c: process-wide routing state and settings; call
+ * lx_call_routing_init once at start-up. */
 void lx_call_routing_init(const lx_config_t *cfg);
 /* The routing settings every breaker is driven with (read-only after init). */
 const lx_route_conf_t *lx_call_route_conf(void);
+/* The retry budget every call draws from (atomics inside: any thread). */
+lx_retry_budget_t *lx_call_retry_budget(void);
 
 #endif

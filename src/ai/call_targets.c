@@ -12,6 +12,51 @@
 #include <string.h>
 #include <strings.h>
 
+/* Routing tunables and the global retry budget, set once at start-up
+ * (lx_call_routing_init) and read by every call. */
+static lx_route_conf_t route_conf;
+static lx_retry_budget_t retry_budget;
+
+lx_retry_budget_t *lx_call_retry_budget(void)
+{
+    return &retry_budget;
+}
+
+const lx_route_conf_t *lx_call_route_conf(void)
+{
+    return &route_conf;
+}
+
+void lx_call_routing_init(const lx_config_t *cfg)
+{
+    lx_route_conf_default(&route_conf);
+    route_conf.breaker.failure_threshold = (uint32_t)cfg->breaker_failures;
+    if (cfg->breaker_failures == 0)
+        route_conf.breaker.failure_ratio = 0; /* breakers off */
+    route_conf.breaker.open_ms = cfg->breaker_open_ms;
+    route_conf.cooling_cap_ms = cfg->cooling_cap_ms > 0 ? cfg->cooling_cap_ms : -1; /* 0: off */
+    if (cfg->cooling_cap_ms > 0 && route_conf.cooling_default_ms > cfg->cooling_cap_ms)
+        route_conf.cooling_default_ms = cfg->cooling_cap_ms;
+    route_conf.backoff.max_same = cfg->retry_same;
+    route_conf.auth_hold_ms = cfg->auth_hold_ms;
+    lx_retry_budget_init(&retry_budget, LX_RETRY_RATIO_DEFAULT, LX_RETRY_CAP_DEFAULT,
+                         LX_RETRY_CAP_DEFAULT);
+    lx_conn_state_init(0);
+}
+
+void lx_call_set_retry_after(lx_req_t *req, const lx_call_target_t *t, int n)
+{
+    int64_t now = lx_wall_ms(), best = -1;
+    for (int i = 0; i < n; i++) {
+        int64_t left = t[i].state ? lx_cooling_left_ms(t[i].state, now) : 0;
+        if (left > 0 && (best < 0 || left < best))
+            best = left;
+    }
+    char v[24];
+    snprintf(v, sizeof v, "%lld", (long long)(best > 0 ? (best + 999) / 1000 : 1));
+    lx_req_set_header(req, "Retry-After", v);
+}
+
 static void no_target_reply(lx_req_t *req, const lx_route_excl_t *excl, int n)
 {
     lx_route_why_t why;
@@ -34,7 +79,7 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
     lx_route_excl_t excl;
     memset(&excl, 0, sizeof excl);
     /* the selector only writes its cursor (atomic; shared across snapshots) */
-    int k = lx_group_order((lx_group_t *)&g->sel, lx_call_route_conf(), lx_wall_ms(), &rng, order,
+    int k = lx_group_order((lx_group_t *)&g->sel, &route_conf, lx_wall_ms(), &rng, order,
                            LX_MIN(max, LX_CALL_MAX_TARGETS), &excl);
     /* x-llmux-provider: the caller's preferred provider(s) among the members */
     const char *pref = lx_req_hdr(req, LX_HDR_LLMUX_PROVIDER);
@@ -163,8 +208,8 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
     uint16_t order[LX_CALL_MAX_TARGETS];
     lx_route_excl_t excl;
     memset(&excl, 0, sizeof excl);
-    int k = lx_chain_order(cands, n, &rq, lx_call_route_conf(), lx_wall_ms(), &rng, order,
-                           LX_MIN(max, n), &excl);
+    int k = lx_chain_order(cands, n, &rq, &route_conf, lx_wall_ms(), &rng, order, LX_MIN(max, n),
+                           &excl);
     if (k <= 0) {
         lx_route_why_t why;
         lx_err_t e = lx_route_error(&excl, n, &why);
