@@ -131,32 +131,16 @@ static void step_insert(adm_op_t *op, const lx_pg_result_t *res)
         adm_error(op, 500, LX_E_INTERNAL, "cannot seal the credential", "api_key");
         return;
     }
-    json_t *doc = json_loads(op->doc, 0, NULL);
     static const adm_extra_t extra[] = {{"id", "$2::bigint"}, {"credential", "$3::bytea"}};
-    lx_buf_t sql;
-    lx_buf_init(&sql, 1024);
-    adm_sql_insert(&sql, &adm_connections, doc, extra, 2);
-    json_decref(doc);
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *params[] = {op->doc, ids, hex.p};
-    adm_submit(op, sql.p, 3, params, adm_step_one);
-    lx_buf_free(&sql);
+    adm_insert_sealed(op, &adm_connections, extra, 2, id, hex.p);
     lx_buf_free(&hex);
 }
 
 int adm_connection_create(lx_admin_t *a, lx_req_t *req)
 {
-    json_t *body = adm_parse_body(req);
-    if (body == NULL)
+    json_t *doc = adm_read_doc(req, &adm_connections, true);
+    if (doc == NULL)
         return LX_OK;
-    adm_verr_t e;
-    json_t *doc = adm_validate(&adm_connections, body, true, &e);
-    json_decref(body);
-    if (doc == NULL) {
-        adm_reply_verr(req, &e);
-        return LX_OK;
-    }
     const char *key = json_string_value(json_object_get(doc, "api_key"));
     if (key && !a->cfg->has_master_key) {
         json_decref(doc);
@@ -187,16 +171,9 @@ int adm_connection_create(lx_admin_t *a, lx_req_t *req)
 
 int adm_connection_update(lx_admin_t *a, lx_req_t *req, int64_t id)
 {
-    json_t *body = adm_parse_body(req);
-    if (body == NULL)
+    json_t *doc = adm_read_doc(req, &adm_connections, false);
+    if (doc == NULL)
         return LX_OK;
-    adm_verr_t e;
-    json_t *doc = adm_validate(&adm_connections, body, false, &e);
-    json_decref(body);
-    if (doc == NULL) {
-        adm_reply_verr(req, &e);
-        return LX_OK;
-    }
     json_t *k = json_object_get(doc, "api_key");
     adm_extra_t extra = {"credential", "NULL"};
     int nextra = 0, nparams = 2;

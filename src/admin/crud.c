@@ -378,16 +378,9 @@ int adm_crud_get(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t 
 
 int adm_crud_create(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t parent_id)
 {
-    json_t *body = adm_parse_body(req);
-    if (body == NULL)
+    json_t *doc = adm_read_doc(req, ent, true);
+    if (doc == NULL)
         return LX_OK;
-    adm_verr_t e;
-    json_t *doc = adm_validate(ent, body, true, &e);
-    json_decref(body);
-    if (doc == NULL) {
-        adm_reply_verr(req, &e);
-        return LX_OK;
-    }
     adm_extra_t parent = {ent->parent_col, "$2::bigint"};
     lx_buf_t sql;
     lx_buf_init(&sql, 1024);
@@ -408,16 +401,9 @@ int adm_crud_create(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
 int adm_crud_update(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id,
                     int64_t parent_id)
 {
-    json_t *body = adm_parse_body(req);
-    if (body == NULL)
+    json_t *doc = adm_read_doc(req, ent, false);
+    if (doc == NULL)
         return LX_OK;
-    adm_verr_t e;
-    json_t *doc = adm_validate(ent, body, false, &e);
-    json_decref(body);
-    if (doc == NULL) {
-        adm_reply_verr(req, &e);
-        return LX_OK;
-    }
     lx_buf_t sql;
     lx_buf_init(&sql, 1024);
     adm_sql_update(&sql, ent, doc, NULL, 0);
@@ -450,4 +436,19 @@ int adm_crud_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
     int rc = adm_submit(op, sql.p, ent->parent_col ? 2 : 1, params, step_deleted);
     lx_buf_free(&sql);
     return rc;
+}
+
+void adm_insert_sealed(adm_op_t *op, const adm_entity_t *ent, const adm_extra_t *extra, int nextra,
+                       int64_t id, const char *sealed_hex)
+{
+    json_t *doc = json_loads(op->doc, 0, NULL);
+    lx_buf_t sql;
+    lx_buf_init(&sql, 1024);
+    adm_sql_insert(&sql, ent, doc, extra, nextra);
+    json_decref(doc);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *params[] = {op->doc, ids, sealed_hex};
+    adm_submit(op, sql.p, 3, params, adm_step_one);
+    lx_buf_free(&sql);
 }

@@ -140,6 +140,10 @@ json_t *adm_parse_body(lx_req_t *req);
  * document (new reference: only the entity's writable fields), or NULL
  * with e filled. */
 json_t *adm_validate(const adm_entity_t *ent, json_t *body, bool create, adm_verr_t *e);
+/* The request's body parsed and validated for ent (new reference), or NULL
+ * after replying the error (400 in the client's shape). */
+json_t *adm_read_doc(lx_req_t *req, const adm_entity_t *ent, bool create);
+
 void adm_reply_verr(lx_req_t *req, const adm_verr_t *e);
 
 /* A query-string value, percent-decoded into buf (NULL if absent). */
@@ -191,6 +195,11 @@ int adm_crud_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
  * returns one row: the entity's view as JSON text. */
 void adm_sql_insert(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
                     const adm_extra_t *extra, int nextra);
+/* Inserts op->doc ($1) as a new row of ent with the given id ($2) and a
+ * sealed secret ($3, bytea in hex) through extra; the reply follows from
+ * adm_step_one. */
+void adm_insert_sealed(adm_op_t *op, const adm_entity_t *ent, const adm_extra_t *extra, int nextra,
+                       int64_t id, const char *sealed_hex);
 void adm_sql_update(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
                     const adm_extra_t *extra, int nextra);
 /* The step that replies with row 0's JSON (404 when no row). */

@@ -64,16 +64,9 @@ static void new_key(char out[3 + KEY_CHARS + 1])
 
 int adm_key_create(lx_admin_t *a, lx_req_t *req)
 {
-    json_t *body = adm_parse_body(req);
-    if (body == NULL)
+    json_t *doc = adm_read_doc(req, &adm_keys, true);
+    if (doc == NULL)
         return LX_OK;
-    adm_verr_t e;
-    json_t *doc = adm_validate(&adm_keys, body, true, &e);
-    json_decref(body);
-    if (doc == NULL) {
-        adm_reply_verr(req, &e);
-        return LX_OK;
-    }
     char key[3 + KEY_CHARS + 1], prefix[16];
     new_key(key);
     snprintf(prefix, sizeof prefix, "%.11s", key); /* "lx-" + 8 */

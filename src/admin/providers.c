@@ -208,34 +208,18 @@ static void step_insert(adm_op_t *op, const lx_pg_result_t *res)
         adm_error(op, 500, LX_E_INTERNAL, "cannot seal the extra_headers", "extra_headers");
         return;
     }
-    json_t *doc = json_loads(op->doc, 0, NULL);
     static const adm_extra_t extra[] = {{"id", "$2::bigint"},
                                         {"extra_headers_sealed", "$3::bytea"},
                                         {"extra_header_names", NAMES_EXPR}};
-    lx_buf_t sql;
-    lx_buf_init(&sql, 1024);
-    adm_sql_insert(&sql, &adm_providers, doc, extra, 3);
-    json_decref(doc);
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *params[] = {op->doc, ids, hex.p};
-    adm_submit(op, sql.p, 3, params, adm_step_one);
-    lx_buf_free(&sql);
+    adm_insert_sealed(op, &adm_providers, extra, 3, id, hex.p);
     lx_buf_free(&hex);
 }
 
 int adm_provider_create(lx_admin_t *a, lx_req_t *req)
 {
-    json_t *body = adm_parse_body(req);
-    if (body == NULL)
+    json_t *doc = adm_read_doc(req, &adm_providers, true);
+    if (doc == NULL)
         return LX_OK;
-    adm_verr_t e;
-    json_t *doc = adm_validate(&adm_providers, body, true, &e);
-    json_decref(body);
-    if (doc == NULL) {
-        adm_reply_verr(req, &e);
-        return LX_OK;
-    }
     size_t count;
     char *plain = take_headers(doc, &count);
     if (count > 0 && !a->cfg->has_master_key) {
@@ -270,16 +254,9 @@ int adm_provider_create(lx_admin_t *a, lx_req_t *req)
 /* A PATCH that sets extra_headers replaces them all ({} removes them). */
 int adm_provider_update(lx_admin_t *a, lx_req_t *req, int64_t id)
 {
-    json_t *body = adm_parse_body(req);
-    if (body == NULL)
+    json_t *doc = adm_read_doc(req, &adm_providers, false);
+    if (doc == NULL)
         return LX_OK;
-    adm_verr_t e;
-    json_t *doc = adm_validate(&adm_providers, body, false, &e);
-    json_decref(body);
-    if (doc == NULL) {
-        adm_reply_verr(req, &e);
-        return LX_OK;
-    }
     size_t count;
     char *plain = take_headers(doc, &count);
     lx_buf_t hex;

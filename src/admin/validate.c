@@ -370,3 +370,16 @@ fail:
     json_decref(doc);
     return NULL;
 }
+
+json_t *adm_read_doc(lx_req_t *req, const adm_entity_t *ent, bool create)
+{
+    json_t *body = adm_parse_body(req);
+    if (body == NULL)
+        return NULL;
+    adm_verr_t e;
+    json_t *doc = adm_validate(ent, body, create, &e);
+    json_decref(body);
+    if (doc == NULL)
+        adm_reply_verr(req, &e);
+    return doc;
+}
