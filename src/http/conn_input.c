@@ -162,10 +162,9 @@ static void conn_writecb(struct bufferevent *bev, void *arg)
     if (srv->alive_probe != c)
         return; /* evhtp freed the connection */
     srv->alive_probe = NULL;
-    /* After a paused request, evhtp's own resume event reads the rest; a
-     * second reader would parse the next request under it. */
-    bool resume_queued = ec->resume_ev && event_pending(ec->resume_ev, EV_WRITE, NULL);
-    if (ec->request == NULL && !(ec->flags & EVHTP_CONN_FLAG_PAUSED) && !resume_queued &&
+    /* (Paused requests end without evhtp's resume, request.c, so no other
+     * reader is queued: this one hands over the next request.) */
+    if (ec->request == NULL && !(ec->flags & EVHTP_CONN_FLAG_PAUSED) &&
         evbuffer_get_length(bufferevent_get_input(bev)) > 0)
         conn_readcb(bev, arg);
 }
