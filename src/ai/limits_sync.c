@@ -21,8 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define MINUTE_MS INT64_C(60000)
-#define DAY_MS    INT64_C(86400000)
 #define MAX_CONNS 4096
 
 typedef struct {
@@ -58,12 +56,12 @@ static track_t *track_get(lx_limits_sync_t *ls, int64_t id)
 /* Brings a track to the current windows (a new window: nothing absorbed). */
 static void track_roll(track_t *t, int64_t now)
 {
-    if (t->minute_idx != now / MINUTE_MS) {
-        t->minute_idx = now / MINUTE_MS;
+    if (t->minute_idx != lx_limits_minute_index(now)) {
+        t->minute_idx = lx_limits_minute_index(now);
         t->absorbed_m = 0;
     }
-    if (t->day_idx != now / DAY_MS) {
-        t->day_idx = now / DAY_MS;
+    if (t->day_idx != lx_limits_day_index(now)) {
+        t->day_idx = lx_limits_day_index(now);
         t->absorbed_d = 0;
     }
 }
@@ -162,8 +160,8 @@ static void tick(evutil_socket_t fd, short ev, void *arg)
         lx_buf_append_char(&ids, '}'), lx_buf_append_char(&mins, '}'),
             lx_buf_append_char(&days, '}');
         char mi[24], di[24];
-        snprintf(mi, sizeof mi, "%lld", (long long)(now / MINUTE_MS));
-        snprintf(di, sizeof di, "%lld", (long long)(now / DAY_MS));
+        snprintf(mi, sizeof mi, "%lld", (long long)lx_limits_minute_index(now));
+        snprintf(di, sizeof di, "%lld", (long long)lx_limits_day_index(now));
         const char *params[6] = {ls->instance, ids.p, mins.p, mi, di, days.p};
         ctx_t *x = lx_calloc(1, sizeof *x);
         x->ls = ls;

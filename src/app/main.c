@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "ai/call.h"
+#include "ai/routing/limits.h"
 #include "ai/routing/state.h"
 #include "ai/registry.h"
 #include "db/conninfo.h"
@@ -113,6 +114,10 @@ static int serve(lx_config_t *cfg)
         }
     }
     lx_call_routing_init(cfg);
+    /* Tests: rate-limit windows read a fixed time (see limits.h). */
+    const char *rate_clock = getenv("LLMUX_TEST_RATE_CLOCK_MS");
+    if (rate_clock && *rate_clock)
+        lx_limits_fix_window_clock(strtoll(rate_clock, NULL, 10));
     char rerr[600];
     if (lx_registry_start(cfg, rerr, sizeof rerr) != LX_OK) {
         fprintf(stderr, "llmux: %s\n", rerr);

@@ -245,6 +245,8 @@ static void *worker_main(void *arg)
         ;
     lx_log_set_buffered(1);
     event_base_dispatch(w->base);
+    lx_log_info("worker loop ended", "\"worker\":%d", w->id);
+    lx_log_flush();
     pthread_barrier_wait(&w->app->loops_done); /* no loop reads this worker's state now */
     lx_health_free(w->health);                 /* before the upstream client and pg it uses */
     lx_limits_sync_free(w->limits_sync);

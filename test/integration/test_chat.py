@@ -219,9 +219,11 @@ class Chat(unittest.TestCase):
         for fault, stream in (("stall_headers", False), ("stall_mid", True),
                               ("stall_headers", True)):
             before = self.mock.stats()["client_gone"]
+            sent = self.mock.stats()["requests_total"]
             s = stream_request(self.lx.port, {"model": f"demo/m+chunks=5+fault={fault}+after=1",
                                               "messages": MSG, "stream": stream})
-            time.sleep(0.3)
+            wait_for(lambda: self.mock.stats()["requests_total"] > sent, timeout=5,
+                     what="the request upstream")
             s.close()
             t0 = time.monotonic()
             wait_for(lambda: self.mock.stats()["client_gone"] > before, timeout=3,
@@ -256,10 +258,14 @@ class GracefulStop(unittest.TestCase):
             t.start()
         wait_for(lambda: mock.stats()["streams_started"] >= 50, timeout=10, what="50 streams")
         lx.proc.p.send_signal(signal.SIGTERM)
-        time.sleep(0.1)
-        # no new connections once draining
-        with self.assertRaises(OSError):
-            http("GET", lx.url + "/healthz", timeout=2)
+
+        def refused():  # no new connections once draining
+            try:
+                http("GET", lx.url + "/healthz", timeout=2)
+                return False
+            except OSError:
+                return True
+        wait_for(refused, timeout=5, what="the listener closed")
         for t in threads:
             t.join(timeout=30)
         rc = lx.stop()

@@ -215,9 +215,11 @@ class ConnectionLimits(unittest.TestCase):
         lx = Llmux(workers=1, env={"LLMUX_MAX_CONNECTIONS": "4"})
         try:
             held = [socket.create_connection(("127.0.0.1", lx.port)) for _ in range(4)]
-            time.sleep(0.2)
-            out = raw(lx.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=3)
-            self.assertTrue(out.startswith(b"HTTP/1.1 503 "), out[:200])
+            # once llmux has accepted all four, the next connection is over the cap
+            def over_cap():
+                o = raw(lx.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=3)
+                return o if o.startswith(b"HTTP/1.1 503 ") else None
+            out = wait_for(over_cap, timeout=5, what="a 503 over max_connections")
             self.assertIn(b"Retry-After: 1", out)
             self.assertIn(b"max_connections", out)
             held.pop().close()

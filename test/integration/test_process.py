@@ -12,7 +12,14 @@ import unittest
 
 import selectors
 
-from harness import ADMIN_KEY, LLMUX_BIN, TSAN, Llmux, Mock, free_port, http
+from harness import ADMIN_KEY, LLMUX_BIN, TSAN, Llmux, Mock, free_port, http, wait_for
+
+
+def active_requests(lx):
+    """Requests in progress over every worker, this /metrics request included."""
+    text = http("GET", lx.url + "/metrics").body.decode()
+    return sum(int(v) for v in re.findall(r"^llmux_http_requests_active\{[^}]*\} (\d+)$",
+                                          text, re.M))
 
 
 def run(args, env=None, timeout=20):
@@ -217,9 +224,11 @@ class Workers(unittest.TestCase):
             with socket.create_connection(("127.0.0.1", lx.port), timeout=10) as s:
                 s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                           b"Content-Length: 4\r\n\r\nab")
-                time.sleep(0.3)
+                wait_for(lambda: active_requests(lx) >= 2, timeout=5,
+                         what="the partial request read (besides this probe)")
                 lx.proc.p.send_signal(signal.SIGTERM)
-                time.sleep(1.0)  # the idle worker has stopped and freed its server
+                wait_for(lambda: '"msg":"worker loop ended"' in lx.log(), timeout=5,
+                         what="the idle worker out of its loop")
                 self.assertTrue(lx.proc.alive())
                 s.sendall(b"cd")
                 with s.makefile("rb") as f:

@@ -12,12 +12,20 @@ from harness import Llmux, Mock, sse_events, wait_for
 MSG = [{"role": "user", "content": "hi"}]
 
 
+def fixed_rate_clock():
+    """Rate-limit windows read this fixed time (the middle of the current
+    minute): a test never straddles a window boundary, however long it runs."""
+    now_ms = int(time.time() * 1000)
+    return {"LLMUX_TEST_RATE_CLOCK_MS": str(now_ms - now_ms % 60000 + 30000)}
+
+
 class Routing(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.mock = Mock()
         cls.lx = Llmux(db=True, mock=cls.mock, env={"LLMUX_BREAKER_FAILURES": "3",
-                                                    "LLMUX_BREAKER_OPEN_MS": "600"})
+                                                    "LLMUX_BREAKER_OPEN_MS": "600",
+                                                    **fixed_rate_clock()})
 
     @classmethod
     def tearDownClass(cls):
@@ -113,9 +121,13 @@ class Routing(unittest.TestCase):
         self.assertEqual(self.mock.stats()["requests_total"], before)  # not sent upstream
         # the upstream recovers (new key); after open_ms one probe goes through
         self.admin("PATCH", f"/connections/{cid}", {"api_key": "sk-brk-fixed"})
-        time.sleep(0.8)
-        r = self.lx.chat({"model": "brk/m+chunks=1", "messages": MSG})
-        self.assertEqual(r.status, 200, r)
+        seen = []  # 503 while open; a probe before the new key loaded fails and reopens it
+
+        def probe_ok():
+            seen.append(self.lx.chat({"model": "brk/m+chunks=1", "messages": MSG}).status)
+            return seen[-1] == 200
+        wait_for(probe_ok, timeout=5, interval=0.1, what="a probe through the breaker")
+        self.assertLessEqual(set(seen), {200, 500, 503}, seen)
         # closed again: traffic flows
         for _ in range(3):
             self.assertEqual(self.lx.chat({"model": "brk/m+chunks=1", "messages": MSG}).status,
@@ -141,9 +153,6 @@ class Routing(unittest.TestCase):
         self.assertLess(elapsed, 1.5)
 
     def test_rate_limit_per_minute_moves_to_the_next_connection(self):
-        sec = time.time() % 60
-        if sec > 50:  # one minute window for the whole test
-            time.sleep(61 - sec)
         self.provider("rl", ["sk-rl-a", "sk-rl-b"], conn_extra={"rate_limit_per_minute": 2})
         self.mock.reset()
         for _ in range(5):
@@ -179,8 +188,9 @@ class SharedLimits(unittest.TestCase):
     def test_rpm_across_two_instances(self):
         from harness import http, new_database
         mock, db = Mock(), new_database()
-        a = Llmux(db=db, mock=mock)
-        b = Llmux(db=db, mock=mock)
+        clock = fixed_rate_clock()  # one minute window for both, for the whole test
+        a = Llmux(db=db, mock=mock, env=clock)
+        b = Llmux(db=db, mock=mock, env=clock)
         try:
             def admin(method, path, body=None):
                 r = a.req(method, "/api/v1/admin/ai" + path, body=body)
@@ -193,10 +203,6 @@ class SharedLimits(unittest.TestCase):
                                                 "rate_limit_per_minute": 6})
             admin("POST", "/connections", {"provider_id": p["id"], "name": "b",
                                            "api_key": "sk-sh-b", "priority": 1})
-            # a minute window that will not roll over during the test
-            sec = time.time() % 60
-            if sec > 40:
-                time.sleep(61 - sec)
             admin("PATCH", f"/providers/{p['id']}", {"status": "active"})
 
             def ready(lx):  # refused by the provider filter: no attempt, no token taken
@@ -213,7 +219,16 @@ class SharedLimits(unittest.TestCase):
             wait_for(lambda: psql(db, "SELECT coalesce(sum(minute_n), 0) FROM ai_rate_windows "
                                       f"WHERE connection_id = {ca['id']}") == "4",
                      timeout=5, what="a's count published")
-            time.sleep(2.2)
+            # b has absorbed them once the tick after its first tick since then has
+            # run (ticks never overlap, so the first one's reply was handled)
+            def b_tick_after(ts):
+                return psql(db, "SELECT max(updated_at) FROM ai_rate_windows WHERE "
+                                f"connection_id = {ca['id']} AND minute_n = 0 "
+                                f"AND updated_at > '{ts}'")
+            published = psql(db, "SELECT now()")
+            first = wait_for(lambda: b_tick_after(published), timeout=5,
+                             what="b's tick after a's publication")
+            wait_for(lambda: b_tick_after(first), timeout=5, what="b's next tick")
             for _ in range(4):
                 self.assertEqual(b.chat({"model": "shared/m+chunks=1", "messages": MSG}).status,
                                  200)

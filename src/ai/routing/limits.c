@@ -6,9 +6,30 @@
 #define MINUTE_MS INT64_C(60000)
 #define DAY_MS    INT64_C(86400000)
 
+/* -1: windows follow the clock passed in. Written once at start-up, before
+ * any worker runs (lx_limits_fix_window_clock), read-only afterwards. */
+static int64_t fixed_window_ms = -1;
+
+void lx_limits_fix_window_clock(int64_t ms)
+{
+    fixed_window_ms = ms < 0 ? -1 : ms;
+}
+
 static inline uint32_t win_index(int64_t now_ms, int64_t len)
 {
+    if (fixed_window_ms >= 0)
+        now_ms = fixed_window_ms;
     return (uint32_t)((now_ms < 0 ? 0 : now_ms) / len);
+}
+
+int64_t lx_limits_minute_index(int64_t now_ms)
+{
+    return win_index(now_ms, MINUTE_MS);
+}
+
+int64_t lx_limits_day_index(int64_t now_ms)
+{
+    return win_index(now_ms, DAY_MS);
 }
 
 /* --- rate-limit windows -------------------------------------------------- */

@@ -44,6 +44,17 @@ void lx_limits_absorb(lx_conn_state_t *st, int64_t now_ms, uint32_t minute_n, ui
 /* Requests counted in the current minute and day windows. */
 void lx_limits_used(const lx_conn_state_t *st, int64_t now_ms, uint32_t *minute_n, uint32_t *day_n);
 
+/* The indexes of the minute and day windows at now_ms (what Postgres keeps
+ * in ai_rate_windows). */
+int64_t lx_limits_minute_index(int64_t now_ms);
+int64_t lx_limits_day_index(int64_t now_ms);
+/* Tests only: every rate-limit window is taken at the fixed time ms instead
+ * of the clock passed in, so a test never straddles a minute boundary
+ * (LLMUX_TEST_RATE_CLOCK_MS). A negative ms restores the clock. Call before
+ * any other thread uses the limits; cooling and Retry-After keep the real
+ * clock. */
+void lx_limits_fix_window_clock(int64_t ms);
+
 /* Parses a Retry-After value: delta-seconds ("120") or an HTTP-date in any
  * of the three forms (IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", RFC 850
  * "Sunday, 06-Nov-94 08:49:37 GMT", asctime "Sun Nov  6 08:49:37 1994"),

@@ -63,6 +63,22 @@ static void test_rpm_window(void **state)
         assert_int_equal(lx_limits_take(s, T0, 0, 0), LX_LIMIT_OK);
 }
 
+/* A fixed window clock (tests of llmux itself): a minute boundary passed in
+ * now_ms no longer rolls the window; restoring the clock does. */
+static void test_fixed_window_clock(void **state)
+{
+    (void)state;
+    lx_conn_state_t *s = fresh();
+    lx_limits_fix_window_clock(T0 + MIN_MS - 1);
+    assert_int_equal(lx_limits_minute_index(T0 + 5 * MIN_MS), (T0 + MIN_MS - 1) / MIN_MS);
+    assert_int_equal(lx_limits_take(s, T0, 2, 0), LX_LIMIT_OK);
+    assert_int_equal(lx_limits_take(s, T0 + 3 * MIN_MS, 2, 0), LX_LIMIT_OK);
+    assert_int_equal(lx_limits_take(s, T0 + 9 * MIN_MS, 2, 0), LX_LIMIT_MINUTE);
+    lx_limits_fix_window_clock(-1);
+    assert_int_equal(lx_limits_minute_index(T0 + 5 * MIN_MS), (T0 + 5 * MIN_MS) / MIN_MS);
+    assert_int_equal(lx_limits_take(s, T0 + 9 * MIN_MS, 2, 0), LX_LIMIT_OK);
+}
+
 static void test_rpd_window_and_no_count_on_refusal(void **state)
 {
     (void)state;
@@ -330,6 +346,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rpm_window),
+        cmocka_unit_test(test_fixed_window_clock),
         cmocka_unit_test(test_rpd_window_and_no_count_on_refusal),
         cmocka_unit_test(test_check_give_back_absorb),
         cmocka_unit_test(test_boundary_does_not_flip_back),
