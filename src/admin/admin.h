@@ -19,4 +19,9 @@ typedef struct {
 /* Prefix route for /api/v1/admin/: dispatches by method and path. */
 int lx_admin_handler(lx_req_t *req, void *admin);
 
+/* The i-th admin route: its method ("GET", "POST", "PATCH", "DELETE") and
+ * path pattern under /api/v1/admin/ai/ ("groups/{id}/members"); static
+ * strings. False past the last route. */
+bool lx_admin_route_at(size_t i, const char **method, const char **pattern);
+
 #endif

@@ -1,15 +1,6 @@
-/* router.c - /api/v1/admin/ai/...: the admin key check, then dispatch by
- * path and method.
- *
- *   providers[/{id}]                  GET POST | GET PATCH DELETE
- *   connections[/{id}]                GET POST | GET PATCH DELETE
- *   connections/{id}/test             POST
- *   models[/{id}]                     GET POST | GET PATCH DELETE
- *   groups[/{id}]                     GET POST | GET PATCH DELETE
- *   groups/{id}/members[/{member_id}] GET POST | GET PATCH DELETE
- *   keys[/{id}]                       GET POST | GET PATCH DELETE
- *   usage/summary, usage/timeseries   GET
- */
+/* router.c - /api/v1/admin/ai/...: the admin key check, then dispatch
+ * through the route table below (method, path pattern, handler). The table
+ * is also what the OpenAPI check reads (lx_admin_route_at). */
 #include "admin/internal.h"
 #include "ai/registry.h"
 #include "core/crypto.h"
@@ -17,23 +8,181 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define PREFIX   "/api/v1/admin/"
-#define MAX_SEGS 5
+#define PREFIX     "/api/v1/admin/"
+#define MAX_SEGS   5
+#define MAX_PARAMS 2
 
-typedef enum { M_GET, M_POST, M_PATCH, M_DELETE, M_OTHER } method_t;
+/* A route's handler gets the path's ids in pattern order. */
+typedef struct adm_route adm_route_t;
+typedef int (*adm_route_fn)(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids);
 
-static method_t method_of(lx_req_t *req)
+struct adm_route {
+    const char *method;  /* GET (also answers HEAD), POST, PATCH, DELETE */
+    const char *pattern; /* under /api/v1/admin/ai/; "{name}": a positive integer id */
+    adm_route_fn fn;
+    const adm_entity_t *ent;
+};
+
+/* Collections: /{name} has no id, /groups/{id}/members has the group's. */
+static int64_t parent_of(const adm_route_t *r, const int64_t *ids)
 {
-    lx_str_t m = lx_req_method(req);
-    if (lx_str_eq_cstr(m, "GET") || lx_str_eq_cstr(m, "HEAD"))
-        return M_GET;
-    if (lx_str_eq_cstr(m, "POST"))
-        return M_POST;
-    if (lx_str_eq_cstr(m, "PATCH"))
-        return M_PATCH;
-    if (lx_str_eq_cstr(m, "DELETE"))
-        return M_DELETE;
-    return M_OTHER;
+    return r->ent->parent_col ? ids[0] : 0;
+}
+
+/* Items: the last id is the item's, the one before it its parent's. */
+static int64_t item_of(const adm_route_t *r, const int64_t *ids)
+{
+    return r->ent->parent_col ? ids[1] : ids[0];
+}
+
+static int r_list(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_crud_list(a, req, r->ent, parent_of(r, ids));
+}
+
+static int r_create(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_crud_create(a, req, r->ent, parent_of(r, ids));
+}
+
+static int r_get(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_crud_get(a, req, r->ent, item_of(r, ids), parent_of(r, ids));
+}
+
+static int r_update(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_crud_update(a, req, r->ent, item_of(r, ids), parent_of(r, ids));
+}
+
+static int r_delete(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_crud_delete(a, req, r->ent, item_of(r, ids), parent_of(r, ids));
+}
+
+static int r_provider_create(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_provider_create(a, req);
+}
+
+static int r_provider_update(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_provider_update(a, req, ids[0]);
+}
+
+static int r_connection_create(lx_admin_t *a, lx_req_t *req, const adm_route_t *r,
+                               const int64_t *ids)
+{
+    return adm_connection_create(a, req);
+}
+
+static int r_connection_update(lx_admin_t *a, lx_req_t *req, const adm_route_t *r,
+                               const int64_t *ids)
+{
+    return adm_connection_update(a, req, ids[0]);
+}
+
+static int r_connection_test(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_connection_test(a, req, ids[0]);
+}
+
+static int r_key_create(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_key_create(a, req);
+}
+
+static int r_usage_summary(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_usage_summary(a, req);
+}
+
+static int r_usage_timeseries(lx_admin_t *a, lx_req_t *req, const adm_route_t *r,
+                              const int64_t *ids)
+{
+    return adm_usage_timeseries(a, req);
+}
+
+/* Every admin route. docs/openapi.json documents each one (a unit test
+ * checks that). Routes of one pattern are listed together, in the order
+ * their methods appear in a 405's Allow header. */
+static const adm_route_t routes[] = {
+    {"GET", "providers", r_list, &adm_providers},
+    {"POST", "providers", r_provider_create, &adm_providers},
+    {"GET", "providers/{id}", r_get, &adm_providers},
+    {"PATCH", "providers/{id}", r_provider_update, &adm_providers},
+    {"DELETE", "providers/{id}", r_delete, &adm_providers},
+
+    {"GET", "connections", r_list, &adm_connections},
+    {"POST", "connections", r_connection_create, &adm_connections},
+    {"GET", "connections/{id}", r_get, &adm_connections},
+    {"PATCH", "connections/{id}", r_connection_update, &adm_connections},
+    {"DELETE", "connections/{id}", r_delete, &adm_connections},
+    {"POST", "connections/{id}/test", r_connection_test, &adm_connections},
+
+    {"GET", "models", r_list, &adm_models},
+    {"POST", "models", r_create, &adm_models},
+    {"GET", "models/{id}", r_get, &adm_models},
+    {"PATCH", "models/{id}", r_update, &adm_models},
+    {"DELETE", "models/{id}", r_delete, &adm_models},
+
+    {"GET", "groups", r_list, &adm_groups},
+    {"POST", "groups", r_create, &adm_groups},
+    {"GET", "groups/{id}", r_get, &adm_groups},
+    {"PATCH", "groups/{id}", r_update, &adm_groups},
+    {"DELETE", "groups/{id}", r_delete, &adm_groups},
+    {"GET", "groups/{id}/members", r_list, &adm_members},
+    {"POST", "groups/{id}/members", r_create, &adm_members},
+    {"GET", "groups/{id}/members/{member_id}", r_get, &adm_members},
+    {"PATCH", "groups/{id}/members/{member_id}", r_update, &adm_members},
+    {"DELETE", "groups/{id}/members/{member_id}", r_delete, &adm_members},
+
+    {"GET", "keys", r_list, &adm_keys},
+    {"POST", "keys", r_key_create, &adm_keys},
+    {"GET", "keys/{id}", r_get, &adm_keys},
+    {"PATCH", "keys/{id}", r_update, &adm_keys},
+    {"DELETE", "keys/{id}", r_delete, &adm_keys},
+
+    {"GET", "usage/summary", r_usage_summary, NULL},
+    {"GET", "usage/timeseries", r_usage_timeseries, NULL},
+};
+
+bool lx_admin_route_at(size_t i, const char **method, const char **pattern)
+{
+    if (i >= LX_ARRAY_LEN(routes))
+        return false;
+    *method = routes[i].method;
+    *pattern = routes[i].pattern;
+    return true;
+}
+
+/* Whether the path's segments have the pattern's shape; the texts in the
+ * place of its "{name}" segments go to params. */
+static bool shape_matches(const char *pattern, char **seg, int nseg, const char **params,
+                          const char **names, int *nparams)
+{
+    char buf[128];
+    size_t n = strlen(pattern);
+    if (n >= sizeof buf)
+        return false;
+    memcpy(buf, pattern, n + 1);
+    int i = 0, np = 0;
+    char *save = NULL;
+    for (char *p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save), i++) {
+        if (i == nseg)
+            return false;
+        if (p[0] == '{') {
+            if (np == MAX_PARAMS)
+                return false;
+            params[np] = seg[i];
+            /* the name, as it stands in the (static) pattern */
+            names[np++] = pattern + (p - buf) + 1;
+        } else if (strcmp(p, seg[i]) != 0) {
+            return false;
+        }
+    }
+    *nparams = np;
+    return i == nseg;
 }
 
 /* Admin key only: 401 for a missing or unknown key, 403 for a client API
@@ -84,104 +233,57 @@ static bool parse_id(const char *s, int64_t *out)
     return *out > 0;
 }
 
-static int method_not_allowed(lx_req_t *req, const char *allow)
-{
-    lx_req_set_header(req, "Allow", allow);
-    lx_req_reply_error(req, LX_E_METHOD_NOT_ALLOWED, NULL, NULL);
-    return LX_OK;
-}
-
 static int no_route(lx_req_t *req)
 {
     lx_req_reply_error(req, LX_E_NOT_FOUND, "no such admin route", NULL);
     return LX_OK;
 }
 
-static int bad_id(lx_req_t *req, const char *param)
+/* name points into a pattern at "name}...". */
+static int bad_id(lx_req_t *req, const char *name)
 {
+    char param[32];
+    size_t n = strcspn(name, "}");
+    if (n >= sizeof param)
+        n = sizeof param - 1;
+    memcpy(param, name, n);
+    param[n] = '\0';
     char msg[96];
     snprintf(msg, sizeof msg, "'%s' in the path must be a positive integer", param);
     lx_req_reply_error(req, LX_E_BAD_REQUEST, msg, param);
     return LX_OK;
 }
 
-/* A collection and its items: /{name} and /{name}/{id}. */
-static int collection(lx_admin_t *a, lx_req_t *req, method_t m, const adm_entity_t *ent, char **seg,
-                      int nseg)
-{
-    if (nseg == 1) {
-        if (m == M_GET)
-            return adm_crud_list(a, req, ent, 0);
-        if (m == M_POST) {
-            if (ent == &adm_providers)
-                return adm_provider_create(a, req);
-            if (ent == &adm_connections)
-                return adm_connection_create(a, req);
-            if (ent == &adm_keys)
-                return adm_key_create(a, req);
-            return adm_crud_create(a, req, ent, 0);
-        }
-        return method_not_allowed(req, "GET, POST");
-    }
-    int64_t id;
-    if (!parse_id(seg[1], &id))
-        return bad_id(req, "id");
-    if (nseg == 3 && ent == &adm_connections && strcmp(seg[2], "test") == 0)
-        return m == M_POST ? adm_connection_test(a, req, id) : method_not_allowed(req, "POST");
-    if (nseg >= 3 && ent == &adm_groups && strcmp(seg[2], "members") == 0) {
-        if (nseg == 3) {
-            if (m == M_GET)
-                return adm_crud_list(a, req, &adm_members, id);
-            if (m == M_POST)
-                return adm_crud_create(a, req, &adm_members, id);
-            return method_not_allowed(req, "GET, POST");
-        }
-        int64_t mid;
-        if (nseg != 4)
-            return no_route(req);
-        if (!parse_id(seg[3], &mid))
-            return bad_id(req, "member_id");
-        if (m == M_GET)
-            return adm_crud_get(a, req, &adm_members, mid, id);
-        if (m == M_PATCH)
-            return adm_crud_update(a, req, &adm_members, mid, id);
-        if (m == M_DELETE)
-            return adm_crud_delete(a, req, &adm_members, mid, id);
-        return method_not_allowed(req, "GET, PATCH, DELETE");
-    }
-    if (nseg != 2)
-        return no_route(req);
-    if (m == M_GET)
-        return adm_crud_get(a, req, ent, id, 0);
-    if (m == M_PATCH) {
-        if (ent == &adm_providers)
-            return adm_provider_update(a, req, id);
-        if (ent == &adm_connections)
-            return adm_connection_update(a, req, id);
-        return adm_crud_update(a, req, ent, id, 0);
-    }
-    if (m == M_DELETE)
-        return adm_crud_delete(a, req, ent, id, 0);
-    return method_not_allowed(req, "GET, PATCH, DELETE");
-}
-
 static int dispatch(lx_admin_t *a, lx_req_t *req, char **seg, int nseg)
 {
-    static const adm_entity_t *const entities[] = {&adm_providers, &adm_connections, &adm_models,
-                                                   &adm_groups, &adm_keys};
-    method_t m = method_of(req);
-    if (nseg >= 2 && strcmp(seg[0], "usage") == 0) {
-        if (nseg != 2 || (strcmp(seg[1], "summary") && strcmp(seg[1], "timeseries")))
-            return no_route(req);
-        if (m != M_GET)
-            return method_not_allowed(req, "GET");
-        return strcmp(seg[1], "summary") == 0 ? adm_usage_summary(a, req)
-                                              : adm_usage_timeseries(a, req);
+    lx_str_t m = lx_req_method(req);
+    if (lx_str_eq_cstr(m, "HEAD"))
+        m = LX_STR("GET");
+    const char *params[MAX_PARAMS], *names[MAX_PARAMS];
+    int64_t ids[MAX_PARAMS] = {0};
+    char allow[64] = "";
+    bool shaped = false;
+    for (size_t i = 0; i < LX_ARRAY_LEN(routes); i++) {
+        const adm_route_t *r = &routes[i];
+        int np = 0;
+        if (!shape_matches(r->pattern, seg, nseg, params, names, &np))
+            continue;
+        if (!shaped) { /* ids are checked before the method */
+            for (int k = 0; k < np; k++)
+                if (!parse_id(params[k], &ids[k]))
+                    return bad_id(req, names[k]);
+            shaped = true;
+        }
+        if (lx_str_eq_cstr(m, r->method))
+            return r->fn(a, req, r, ids);
+        size_t used = strlen(allow);
+        snprintf(allow + used, sizeof allow - used, "%s%s", used ? ", " : "", r->method);
     }
-    for (size_t i = 0; i < LX_ARRAY_LEN(entities); i++)
-        if (strcmp(seg[0], entities[i]->name) == 0)
-            return collection(a, req, m, entities[i], seg, nseg);
-    return no_route(req);
+    if (!shaped)
+        return no_route(req);
+    lx_req_set_header(req, "Allow", allow);
+    lx_req_reply_error(req, LX_E_METHOD_NOT_ALLOWED, NULL, NULL);
+    return LX_OK;
 }
 
 int lx_admin_handler(lx_req_t *req, void *arg)
