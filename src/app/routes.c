@@ -1,6 +1,7 @@
 /* routes.c - the route table and the process-level endpoints (health,
  * readiness, metrics). */
 #include "app/app.h"
+#include "admin/openapi.h"
 #include "ai/handlers.h"
 #include "ai/registry.h"
 #include "core/buf.h"
@@ -103,6 +104,7 @@ size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
         {"GET", "/healthz", healthz, w, 0},
         {"GET", "/readyz", readyz, w, 0},
         {"GET", "/metrics", metrics, w, 0},
+        {"GET", "/openapi.json", lx_openapi_handler, NULL, 0},
         {"POST", "/v1/chat/completions", lx_ai_chat_handler, &w->ai, 0},
         {"POST", "/api/v1/ai/chat", lx_ai_chat_handler, &w->ai, 0},
         {"POST", "/v1/messages", lx_ai_messages_handler, &w->ai, LX_ROUTE_ANTHROPIC_ERRORS},
