@@ -194,7 +194,7 @@ void adm_db_error(adm_op_t *op, const lx_pg_result_t *res)
     constraint_field(op->ent ? op->ent->table : "", cons, field, sizeof field);
     if (state && strcmp(state, "23505") == 0) {
         snprintf(msg, sizeof msg, "a %s with this %s already exists", what, field);
-        adm_error(op, 409, LX_E_BAD_REQUEST, msg, field[0] ? field : NULL);
+        adm_error(op, 409, LX_E_CONFLICT, msg, field[0] ? field : NULL);
     } else if (state && strcmp(state, "23503") == 0) {
         if (strcmp(field, "group_id") == 0) {
             adm_error(op, 404, LX_E_NOT_FOUND, "group not found", "group_id");
