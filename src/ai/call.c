@@ -146,6 +146,7 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     lx_copy_cstr(u->key_id, sizeof u->key_id, c->key_id);
     u->api_key_id = c->o.api_key_id;
     u->feature = c->o.feature;
+    lx_copy_cstr(u->requested_model, sizeof u->requested_model, c->o.requested_model);
     u->ttfb_us = c->ttfb_us;
     u->created_ms = c->created_ms;
     u->status = status;

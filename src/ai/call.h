@@ -62,6 +62,7 @@ typedef struct {
     lx_call_build_fn build;
     void *build_ctx; /* owned by the call from lx_call_run on */
     void (*build_ctx_free)(void *ctx);
+    char requested_model[256]; /* the name the client asked for: for usage */
     /* The order to try, first choice first; the rest are the fallbacks.
      * Last, so that a call copies only the targets it has. */
     int ntargets;

@@ -95,7 +95,12 @@ lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_t
             out->prov = p;
             out->provider = &p->conf;
             out->model = lx_snapshot_model(snap, p, rest);
-            lx_copy(out->upstream_model, sizeof out->upstream_model, rest.p, rest.n);
+            /* an alias ("demo/my-chat") goes upstream under its upstream name */
+            if (out->model)
+                lx_copy_cstr(out->upstream_model, sizeof out->upstream_model,
+                             out->model->upstream_name);
+            else
+                lx_copy(out->upstream_model, sizeof out->upstream_model, rest.p, rest.n);
             out->caps = lx_provider_caps(p->conf.kind);
             if (out->model)
                 out->caps &= out->model->caps;

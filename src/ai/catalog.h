@@ -2,9 +2,11 @@
  *
  * The catalog is static, read-only data shared by every thread: well-known
  * models per provider with context windows, output limits, prices and
- * capabilities. A name "provider/model" always reaches that provider with
- * the rest passed upstream unchanged; a bare name is looked up in the
- * registry snapshot's models (which the database seeds from this catalog). */
+ * capabilities. A name "provider/model" always reaches that provider: a
+ * public name of one of its models (an alias) goes upstream under that
+ * model's upstream name, anything else unchanged; a bare name is looked up
+ * in the registry snapshot's models (which the database seeds from this
+ * catalog, and the config file's "models" add aliases to). */
 #ifndef LX_AI_CATALOG_H
 #define LX_AI_CATALOG_H
 

@@ -116,18 +116,19 @@ int lx_ai_run_call(lx_ai_auth_t *a, lx_call_opts_t *o, lx_call_build_fn build, v
     o->build_ctx_free = ctx_free;
     o->snap = a->snap;
     a->snap = NULL;
+    lx_copy_cstr(o->requested_model, sizeof o->requested_model, a->model);
     return lx_call_run(o);
 }
 
-bool lx_ai_resolve(const lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need,
-                   lx_target_t *t)
+bool lx_ai_resolve(lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need, lx_target_t *t)
 {
     return lx_ai_resolve_model(a, req, lx_json_str(root, "model"), need, t);
 }
 
-bool lx_ai_resolve_model(const lx_ai_auth_t *a, lx_req_t *req, lx_str_t model, unsigned need,
+bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_req_t *req, lx_str_t model, unsigned need,
                          lx_target_t *t)
 {
+    a->model[0] = '\0';
     if (model.n == 0) {
         lx_req_reply_error(req, LX_E_MISSING_FIELD, "'model' is required", "model");
         return false;
@@ -160,6 +161,7 @@ bool lx_ai_resolve_model(const lx_ai_auth_t *a, lx_req_t *req, lx_str_t model, u
         lx_req_reply_error(req, LX_E_BAD_REQUEST, msg, "model");
         return false;
     }
+    lx_copy(a->model, sizeof a->model, model.p, model.n);
     return true;
 }
 

@@ -14,6 +14,7 @@ typedef struct {
     lx_snapshot_t *snap;    /* a reference, released by lx_ai_end or by the call */
     const lx_apikey_t *key; /* NULL for the admin key */
     char key_id[64];        /* "admin" or "key_<id>": for logs and usage */
+    char model[256];        /* the model name asked for, once resolved: for usage */
 } lx_ai_auth_t;
 
 /* Authorizes the caller (admin key, or an API key from the snapshot: 401 if
@@ -37,16 +38,17 @@ int lx_ai_run_call(lx_ai_auth_t *a, lx_call_opts_t *o, lx_call_build_fn build, v
 json_t *lx_ai_parse_body(lx_req_t *req);
 /* Resolves root.model to a target with the capabilities in need that the
  * caller's key may use; false after a 400/403/404. */
-bool lx_ai_resolve(const lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need,
-                   lx_target_t *t);
-/* The same for a model name read without a tree (a view into the body). */
-bool lx_ai_resolve_model(const lx_ai_auth_t *a, lx_req_t *req, lx_str_t model, unsigned need,
+bool lx_ai_resolve(lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need, lx_target_t *t);
+/* The same for a model name read without a tree (a view into the body).
+ * Either keeps the name in a->model. */
+bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_req_t *req, lx_str_t model, unsigned need,
                          lx_target_t *t);
 int64_t lx_ai_estimate_tokens(size_t body_bytes);
 
-int lx_ai_messages_handler(lx_req_t *req, void *ai); /* POST /v1/messages */
-int lx_ai_embed_handler(lx_req_t *req, void *ai);    /* POST /v1/embeddings */
-int lx_ai_models_handler(lx_req_t *req, void *ai);   /* GET /v1/models */
-int lx_ai_images_handler(lx_req_t *req, void *ai);   /* POST /v1/images/generations */
+int lx_ai_messages_handler(lx_req_t *req, void *ai);  /* POST /v1/messages */
+int lx_ai_embed_handler(lx_req_t *req, void *ai);     /* POST /v1/embeddings */
+int lx_ai_models_handler(lx_req_t *req, void *ai);    /* GET /v1/models */
+int lx_ai_model_get_handler(lx_req_t *req, void *ai); /* GET /v1/models/{id} */
+int lx_ai_images_handler(lx_req_t *req, void *ai);    /* POST /v1/images/generations */
 
 #endif

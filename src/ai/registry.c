@@ -61,6 +61,7 @@ static void snapshot_free(lx_snapshot_t *s)
         free(s->models[i].upstream_name);
         free(s->models[i].public_name);
         free(s->models[i].full_name);
+        free(s->models[i].upstream_full);
     }
     for (int i = 0; i < s->ngroups; i++) {
         lx_group_entry_t *g = &s->groups[i];
@@ -74,6 +75,7 @@ static void snapshot_free(lx_snapshot_t *s)
     lx_strmap_free(&s->group_by_name);
     lx_strmap_free(&s->provider_by_name);
     lx_strmap_free(&s->model_by_full);
+    lx_strmap_free(&s->model_by_upstream);
     lx_strmap_free(&s->model_by_public);
     for (int i = 0; i < s->nkeys; i++) {
         for (int a = 0; a < s->keys[i].nallowed; a++)
@@ -131,17 +133,29 @@ static void index_snapshot(lx_snapshot_t *s)
         if (s->groups[i].active && s->groups[i].ntargets > 0)
             lx_strmap_put(&s->group_by_name, s->groups[i].name, strlen(s->groups[i].name), i);
     lx_strmap_init(&s->model_by_full, (size_t)s->nmodels);
+    lx_strmap_init(&s->model_by_upstream, (size_t)s->nmodels);
     lx_strmap_init(&s->model_by_public, (size_t)s->nmodels);
     for (int i = 0; i < s->nmodels; i++) {
         lx_model_t *m = &s->models[i];
-        lx_buf_t full;
+        lx_buf_t full, up;
         lx_buf_init(&full, 64);
-        lx_buf_printf(&full, "%s/%s", m->provider->conf.name, m->upstream_name);
+        lx_buf_printf(&full, "%s/%s", m->provider->conf.name, m->public_name);
         m->full_name = full.p;
         lx_strmap_put(&s->model_by_full, m->full_name, full.n, i);
+        lx_buf_init(&up, 64);
+        lx_buf_printf(&up, "%s/%s", m->provider->conf.name, m->upstream_name);
+        m->upstream_full = up.p;
         if (m->active && m->provider->active)
             lx_strmap_put(&s->model_by_public, m->public_name, strlen(m->public_name), i);
     }
+    /* an upstream name finds its own entry first (the first wins), then an
+     * alias of it */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < s->nmodels; i++) {
+            lx_model_t *m = &s->models[i];
+            if ((strcmp(m->public_name, m->upstream_name) == 0) == (pass == 0))
+                lx_strmap_put(&s->model_by_upstream, m->upstream_full, strlen(m->upstream_full), i);
+        }
 }
 
 static void publish(lx_snapshot_t *s)
@@ -288,10 +302,16 @@ static void build_groups(lx_snapshot_t *s, const lx_registry_rows_t *rows)
             t->cred = member_credential(p, mr->connection_id);
             t->upstream_name = lx_strdup(mr->upstream_name);
             t->model = NULL; /* the model index is built at publish: scan */
-            for (int k = 0; k < s->nmodels; k++)
-                if (s->models[k].provider == p &&
-                    strcmp(s->models[k].upstream_name, mr->upstream_name) == 0)
-                    t->model = &s->models[k];
+            for (int k = 0; k < s->nmodels; k++) {
+                const lx_model_t *cand = &s->models[k];
+                if (cand->provider != p || strcmp(cand->upstream_name, mr->upstream_name) != 0)
+                    continue;
+                /* the upstream model's own entry, else the first alias of it */
+                if (t->model == NULL || strcmp(cand->public_name, cand->upstream_name) == 0)
+                    t->model = cand;
+                if (strcmp(cand->public_name, cand->upstream_name) == 0)
+                    break;
+            }
             members[g->ntargets] = (lx_member_t){
                 .target = t,
                 .conn_id = t->cred ? t->cred->id : 0,
@@ -439,6 +459,31 @@ static lx_snapshot_t *build_from_rows(const lx_config_t *cfg, const lx_registry_
     return s;
 }
 
+/* A config file alias as a catalog row: the catalog's entry for its
+ * upstream model (if it has one), with the alias's own values over it. An
+ * upstream model the catalog does not know can do what its provider can. */
+static lx_model_info_t alias_info(const lx_config_t *cfg, const lx_model_conf_t *mc)
+{
+    lx_model_info_t info = {.provider = mc->provider, .name = mc->model};
+    const lx_provider_conf_t *pc = lx_config_provider(cfg, lx_str(mc->provider));
+    info.caps = pc ? lx_provider_caps(pc->kind) : LX_CAP_CHAT | LX_CAP_STREAM;
+    for (size_t i = 0; i < lx_catalog_len; i++)
+        if (strcmp(lx_catalog[i].provider, mc->provider) == 0 &&
+            strcmp(lx_catalog[i].name, mc->model) == 0)
+            info = lx_catalog[i];
+    if (mc->context_window > 0)
+        info.context_window = mc->context_window;
+    if (mc->max_output > 0)
+        info.max_output = mc->max_output;
+    if (mc->input_per_1m >= 0)
+        info.input_per_1m = mc->input_per_1m;
+    if (mc->output_per_1m >= 0)
+        info.output_per_1m = mc->output_per_1m;
+    if (mc->cached_per_1m >= 0)
+        info.cached_per_1m = mc->cached_per_1m;
+    return info;
+}
+
 /* Without a database: the configured providers and their catalog models. */
 static const lx_provider_t *provider_named(const lx_snapshot_t *s, const char *name)
 {
@@ -452,7 +497,7 @@ static lx_snapshot_t *build_from_config(const lx_config_t *cfg)
 {
     lx_snapshot_t *s = lx_calloc(1, sizeof *s);
     s->providers = lx_calloc((size_t)cfg->nproviders + 1, sizeof *s->providers);
-    s->models = lx_calloc(lx_catalog_len + 1, sizeof *s->models);
+    s->models = lx_calloc(lx_catalog_len + (size_t)cfg->nmodels + 1, sizeof *s->models);
     for (int i = 0; i < cfg->nproviders; i++) {
         const lx_provider_conf_t *c = &cfg->providers[i];
         lx_provider_t *p = &s->providers[s->nproviders++];
@@ -495,6 +540,36 @@ static lx_snapshot_t *build_from_config(const lx_config_t *cfg)
                           .input_per_1m = info->input_per_1m,
                           .output_per_1m = info->output_per_1m,
                           .cached_per_1m = info->cached_per_1m,
+                          .active = true};
+    }
+    /* the config file's aliases; one that names a catalog entry's public
+     * name replaces that entry (as the database sync does) */
+    for (int i = 0; i < cfg->nmodels; i++) {
+        const lx_model_conf_t *mc = &cfg->models[i];
+        const lx_provider_t *prov = provider_named(s, mc->provider);
+        if (prov == NULL)
+            continue;
+        lx_model_info_t info = alias_info(cfg, mc);
+        lx_model_t *m = NULL;
+        for (int k = 0; k < s->nmodels && m == NULL; k++)
+            if (s->models[k].provider == prov && strcmp(s->models[k].public_name, mc->name) == 0)
+                m = &s->models[k];
+        if (m) {
+            free(m->upstream_name);
+            free(m->public_name);
+        } else {
+            m = &s->models[s->nmodels++];
+        }
+        *m = (lx_model_t){.id = (int64_t)(lx_catalog_len + (size_t)i) + 1,
+                          .provider = prov,
+                          .upstream_name = lx_strdup(mc->model),
+                          .public_name = lx_strdup(mc->name),
+                          .caps = info.caps,
+                          .context_window = info.context_window,
+                          .max_output = info.max_output,
+                          .input_per_1m = info.input_per_1m,
+                          .output_per_1m = info.output_per_1m,
+                          .cached_per_1m = info.cached_per_1m,
                           .active = true};
     }
     /* groups from the config file, as rows (provider ids are index + 1) */
@@ -598,16 +673,27 @@ int lx_registry_start(const lx_config_t *cfg, char *err, size_t errlen)
     lx_store_t *store = lx_store_open(cfg->database_url, err, errlen);
     if (store == NULL)
         return LX_ERROR;
-    lx_seed_model_t *seed = lx_calloc(lx_catalog_len, sizeof *seed);
-    char(*caps)[128] = lx_calloc(lx_catalog_len, sizeof *caps);
-    for (size_t i = 0; i < lx_catalog_len; i++) {
-        const lx_model_info_t *m = &lx_catalog[i];
-        lx_caps_format(m->caps, caps[i], sizeof caps[i]);
-        seed[i] =
-            (lx_seed_model_t){m->provider,   m->name,         caps[i],          m->context_window,
-                              m->max_output, m->input_per_1m, m->output_per_1m, m->cached_per_1m};
+    /* the catalog, then the config file's aliases (which replace a row of
+     * the same public name) */
+    size_t nseed = lx_catalog_len + (size_t)cfg->nmodels;
+    lx_seed_model_t *seed = lx_calloc(nseed, sizeof *seed);
+    char(*caps)[128] = lx_calloc(nseed, sizeof *caps);
+    for (size_t i = 0; i < nseed; i++) {
+        bool alias = i >= lx_catalog_len;
+        const lx_model_conf_t *mc = alias ? &cfg->models[i - lx_catalog_len] : NULL;
+        lx_model_info_t m = alias ? alias_info(cfg, mc) : lx_catalog[i];
+        lx_caps_format(m.caps, caps[i], sizeof caps[i]);
+        seed[i] = (lx_seed_model_t){.provider = m.provider,
+                                    .name = m.name,
+                                    .capabilities = caps[i],
+                                    .context_window = m.context_window,
+                                    .max_output = m.max_output,
+                                    .input_per_1m = m.input_per_1m,
+                                    .output_per_1m = m.output_per_1m,
+                                    .cached_per_1m = m.cached_per_1m,
+                                    .public_name = alias ? mc->name : NULL};
     }
-    int rc = lx_store_sync(store, cfg, seed, lx_catalog_len, err, errlen);
+    int rc = lx_store_sync(store, cfg, seed, nseed, err, errlen);
     free(seed);
     free(caps);
     if (rc != LX_OK || lx_store_listen(store, "llmux_config") != LX_OK ||
@@ -666,17 +752,18 @@ const lx_provider_t *lx_snapshot_provider(const lx_snapshot_t *s, lx_str_t name)
     return i < 0 ? NULL : &s->providers[i];
 }
 
-const lx_model_t *lx_snapshot_model(const lx_snapshot_t *s, const lx_provider_t *p,
-                                    lx_str_t upstream_name)
+const lx_model_t *lx_snapshot_model(const lx_snapshot_t *s, const lx_provider_t *p, lx_str_t name)
 {
     char key[512];
-    size_t pn = strlen(p->conf.name), n = pn + 1 + upstream_name.n;
+    size_t pn = strlen(p->conf.name), n = pn + 1 + name.n;
     if (n >= sizeof key)
         return NULL;
     memcpy(key, p->conf.name, pn);
     key[pn] = '/';
-    memcpy(key + pn + 1, upstream_name.p, upstream_name.n);
+    memcpy(key + pn + 1, name.p, name.n);
     int32_t i = lx_strmap_get(&s->model_by_full, (lx_str_t){key, n});
+    if (i < 0)
+        i = lx_strmap_get(&s->model_by_upstream, (lx_str_t){key, n});
     return i < 0 ? NULL : &s->models[i];
 }
 

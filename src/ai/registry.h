@@ -37,9 +37,10 @@ typedef struct {
 typedef struct {
     int64_t id;
     const lx_provider_t *provider;
-    char *upstream_name, *public_name;
-    char *full_name; /* "provider/upstream_name": how clients address it */
-    unsigned caps;   /* LX_CAP_* */
+    char *upstream_name, *public_name; /* an alias: a public name other than the upstream's */
+    char *full_name;                   /* "provider/public_name": how clients address it */
+    char *upstream_full; /* "provider/upstream_name": the index key for upstream names */
+    unsigned caps;       /* LX_CAP_* */
     int context_window, max_output;
     double input_per_1m, output_per_1m, cached_per_1m;
     bool active;
@@ -84,9 +85,11 @@ typedef struct lx_snapshot {
     int nmodels;
     lx_apikey_t *keys; /* sorted by hash */
     int nkeys;
-    lx_strmap_t provider_by_name; /* -> index in providers */
-    lx_strmap_t model_by_full;    /* "provider/upstream" -> index in models */
-    lx_strmap_t model_by_public;  /* public name -> first active model's index */
+    lx_strmap_t provider_by_name;  /* -> index in providers */
+    lx_strmap_t model_by_full;     /* "provider/public" -> index in models */
+    lx_strmap_t model_by_upstream; /* "provider/upstream" -> the model of that name (else the
+                                      first alias of it) */
+    lx_strmap_t model_by_public;   /* public name -> first active model's index */
     lx_group_entry_t *groups;
     int ngroups;
     lx_strmap_t group_by_name; /* active groups with members -> index in groups */
@@ -107,8 +110,9 @@ bool lx_registry_db_ok(void);
 uint64_t lx_registry_version(void);
 
 const lx_provider_t *lx_snapshot_provider(const lx_snapshot_t *s, lx_str_t name);
-const lx_model_t *lx_snapshot_model(const lx_snapshot_t *s, const lx_provider_t *p,
-                                    lx_str_t upstream_name);
+/* The model a provider serves as name: its public name (an alias goes
+ * upstream under its upstream_name), else an upstream name. */
+const lx_model_t *lx_snapshot_model(const lx_snapshot_t *s, const lx_provider_t *p, lx_str_t name);
 /* The first active model with that public name whose provider is active. */
 const lx_model_t *lx_snapshot_public_model(const lx_snapshot_t *s, lx_str_t public_name);
 const lx_group_entry_t *lx_snapshot_group(const lx_snapshot_t *s, lx_str_t name);

@@ -17,8 +17,9 @@ typedef struct {
     int64_t api_key_id;    /* 0: the admin key */
     int64_t connection_id; /* the credential used, 0 if none */
     char provider[64];
-    char model[256];     /* upstream model */
-    const char *feature; /* "chat", "embed", "messages", "image", "video" */
+    char model[256];           /* upstream model */
+    char requested_model[256]; /* the name the client asked for (alias, group, ...) */
+    const char *feature;       /* "chat", "embed", "messages", "image", "video" */
     int64_t tokens_in;
     int64_t tokens_out;
     int64_t tokens_cached;

@@ -111,6 +111,7 @@ size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
         {"POST", "/v1/embeddings", lx_ai_embed_handler, &w->ai, 0},
         {"POST", "/api/v1/ai/embed", lx_ai_embed_handler, &w->ai, 0},
         {"GET", "/v1/models", lx_ai_models_handler, &w->ai, 0},
+        {"GET", "/v1/models/", lx_ai_model_get_handler, &w->ai, LX_ROUTE_PREFIX},
         {"POST", "/v1/images/generations", lx_ai_images_handler, &w->ai, 0},
         {NULL, "/api/v1/admin/", lx_admin_handler, &w->admin, LX_ROUTE_PREFIX},
     };

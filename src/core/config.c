@@ -143,6 +143,7 @@ void lx_config_free(lx_config_t *cfg)
             free(g->members[m].model);
         }
     }
+    lx_config_models_free(cfg);
     free(cfg->config_path);
     free(cfg->command);
     memset(cfg, 0, sizeof *cfg);
@@ -527,6 +528,11 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
         snprintf(field, sizeof field, "%s%s%s", prefix, prefix[0] ? "." : "", key);
         if (prefix[0] == '\0' && strcmp(key, "groups") == 0) {
             if (apply_groups_json(cfg, v, err, errlen) != LX_OK)
+                return LX_ERROR;
+            continue;
+        }
+        if (prefix[0] == '\0' && strcmp(key, "models") == 0) {
+            if (lx_config_apply_models_json(cfg, v, err, errlen) != LX_OK)
                 return LX_ERROR;
             continue;
         }

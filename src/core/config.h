@@ -61,6 +61,19 @@ typedef struct {
     } members[LX_MAX_GROUP_MEMBERS];
 } lx_group_conf_t;
 
+#define LX_MAX_MODEL_ALIASES 64
+
+/* A public model name from the config file ("models"): an alias of an
+ * upstream model of a configured provider. Values left out (negative) come
+ * from the catalog's entry for that upstream model, if it has one. */
+typedef struct {
+    char *name;                                        /* the public name clients use */
+    char *provider;                                    /* a configured provider's name */
+    char *model;                                       /* the upstream model name */
+    int context_window, max_output;                    /* -1: from the catalog */
+    double input_per_1m, output_per_1m, cached_per_1m; /* USD; < 0: from the catalog */
+} lx_model_conf_t;
+
 typedef struct {
     char *listen_host;
     int listen_port;
@@ -104,6 +117,8 @@ typedef struct {
     int nproviders;
     lx_group_conf_t groups[LX_MAX_GROUPS];
     int ngroups;
+    lx_model_conf_t models[LX_MAX_MODEL_ALIASES];
+    int nmodels;
 
     char *config_path;
     char *command; /* "serve", "check-config", "migrate", "rotate-master-key" */
@@ -127,6 +142,12 @@ int lx_config_apply_env(lx_config_t *cfg, char **envp, char *err, size_t errlen)
 /* Formats a configuration error into err; returns LX_ERROR (for config*.c). */
 int lx_config_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* config_models.c: applies the file's "models" object (public name ->
+ * {provider, model, prices...}); the error names the bad field. */
+struct json_t;
+int lx_config_apply_models_json(lx_config_t *cfg, struct json_t *obj, char *err, size_t errlen);
+void lx_config_models_free(lx_config_t *cfg);
 
 /* config_validate.c: checks cross-field rules once all layers are in. */
 int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen);

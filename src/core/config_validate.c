@@ -1,7 +1,7 @@
 /* config_validate.c - the checks a loaded configuration must pass before
  * llmux starts (check-config runs them too): group strategies and members,
- * the admin key, provider names, base URLs and headers, the database URL's
- * form. Each failure names the field. */
+ * the model aliases' providers, the admin key, provider names, base URLs
+ * and headers, the database URL's form. Each failure names the field. */
 #include "core/baseurl.h"
 #include "core/config.h"
 
@@ -29,6 +29,18 @@ int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
                                       "groups.%s.members[%d].provider: no provider '%s' is "
                                       "configured",
                                       g->name, m, g->members[m].provider);
+    }
+    for (int i = 0; i < cfg->nmodels; i++) {
+        const lx_model_conf_t *m = &cfg->models[i];
+        if (lx_config_provider(cfg, lx_str(m->provider)) == NULL)
+            return lx_config_fail(err, errlen, "models.%s.provider: no provider '%s' is configured",
+                                  m->name, m->provider);
+        for (int g = 0; g < cfg->ngroups; g++)
+            if (strcmp(cfg->groups[g].name, m->name) == 0)
+                return lx_config_fail(err, errlen,
+                                      "models.%s: a group has that name (groups.%s); a public "
+                                      "name is one or the other",
+                                      m->name, m->name);
     }
     if (cfg->admin_key && strlen(cfg->admin_key) < 16)
         return lx_config_fail(err, errlen, "admin_key: must be at least 16 characters");

@@ -320,14 +320,30 @@ int lx_store_sync(lx_store_t *s, const lx_config_t *cfg, const lx_seed_model_t *
         snprintf(in, sizeof in, "%.6f", m->input_per_1m);
         snprintf(out, sizeof out, "%.6f", m->output_per_1m);
         snprintf(ca, sizeof ca, "%.6f", m->cached_per_1m);
-        const char *p[] = {m->provider, m->name, m->capabilities, ctx, mo, in, out, ca};
-        if (run(s,
-                "INSERT INTO ai_models (provider_id, upstream_name, public_name, capabilities, "
-                "context_window, max_output_tokens, input_cost_per_1m, output_cost_per_1m, "
-                "cached_cost_per_1m) SELECT id, $2, $2, $3::text[], NULLIF($4::int, 0), "
-                "NULLIF($5::int, 0), $6, $7, $8 FROM ai_providers WHERE name = $1 "
-                "ON CONFLICT (provider_id, upstream_name) DO NOTHING",
-                8, p, NULL, err, errlen) != LX_OK)
+        const char *p[] = {m->provider, m->name, m->capabilities, ctx, mo, in,
+                           out,         ca,      m->public_name};
+        /* a catalog model: unless its provider has a row of that upstream
+         * name (its own, or one the operator renamed); an alias from the
+         * config file: its values win over the row of its public name */
+        const char *sql =
+            m->public_name
+                ? "INSERT INTO ai_models (provider_id, upstream_name, public_name, capabilities, "
+                  "context_window, max_output_tokens, input_cost_per_1m, output_cost_per_1m, "
+                  "cached_cost_per_1m) SELECT id, $2, $9, $3::text[], NULLIF($4::int, 0), "
+                  "NULLIF($5::int, 0), $6, $7, $8 FROM ai_providers WHERE name = $1 "
+                  "ON CONFLICT (provider_id, public_name) DO UPDATE SET upstream_name = "
+                  "EXCLUDED.upstream_name, capabilities = EXCLUDED.capabilities, context_window = "
+                  "EXCLUDED.context_window, max_output_tokens = EXCLUDED.max_output_tokens, "
+                  "input_cost_per_1m = EXCLUDED.input_cost_per_1m, output_cost_per_1m = "
+                  "EXCLUDED.output_cost_per_1m, cached_cost_per_1m = EXCLUDED.cached_cost_per_1m, "
+                  "status = 'active', updated_at = now()"
+                : "INSERT INTO ai_models (provider_id, upstream_name, public_name, capabilities, "
+                  "context_window, max_output_tokens, input_cost_per_1m, output_cost_per_1m, "
+                  "cached_cost_per_1m) SELECT p.id, $2, $2, $3::text[], NULLIF($4::int, 0), "
+                  "NULLIF($5::int, 0), $6, $7, $8 FROM ai_providers p WHERE p.name = $1 AND NOT "
+                  "EXISTS (SELECT 1 FROM ai_models m WHERE m.provider_id = p.id AND "
+                  "m.upstream_name = $2) ON CONFLICT DO NOTHING";
+        if (run(s, sql, m->public_name ? 9 : 8, p, NULL, err, errlen) != LX_OK)
             goto fail;
     }
     if (run(s, "SELECT pg_notify('llmux_config', 'sync')", 0, NULL, NULL, err, errlen) != LX_OK ||

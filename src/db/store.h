@@ -69,11 +69,15 @@ typedef struct {
     int nkeys;
 } lx_registry_rows_t;
 
-/* A model the start-up seed puts in ai_models if absent. */
+/* A model the start-up seed puts in ai_models: a catalog entry (public_name
+ * NULL) if no row of that provider has its upstream name yet; a config file
+ * alias (public_name set) inserted, or its row of that public name made to
+ * agree with it. */
 typedef struct {
-    const char *provider, *name, *capabilities; /* capabilities as {a,b} */
+    const char *provider, *name, *capabilities; /* name: upstream; capabilities as {a,b} */
     int context_window, max_output;
     double input_per_1m, output_per_1m, cached_per_1m;
+    const char *public_name; /* an alias: the public name; NULL: name */
 } lx_seed_model_t;
 
 lx_store_t *lx_store_open(const char *url, char *err, size_t errlen);
@@ -84,7 +88,8 @@ bool lx_store_ok(lx_store_t *s);
  * Known providers are seeded (disabled until configured); every provider in
  * cfg is upserted and enabled, its headers sealed with the master key; a
  * provider key from cfg becomes the connection "config" of that provider,
- * sealed with the master key; seed models are added where absent; plain
+ * sealed with the master key; seed models are added where absent (and
+ * aliases from cfg upserted by public name); plain
  * extra_headers an older version stored are sealed (and emptied in the same
  * statement) when there is a master key. One transaction: a crash leaves
  * everything as it was. Storing a key or a header value without a master

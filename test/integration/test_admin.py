@@ -236,6 +236,7 @@ class Admin(unittest.TestCase):
         self.ok("POST", "/providers", good, 201)
         err = self.bad("POST", "/providers", good, "name", 409)
         self.assertIn("already exists", err["message"])
+        self.assertEqual(err["code"], "conflict")
         pid = self.ok("GET", "/providers?name=prov-val")["data"][0]["id"]
         self.bad("PATCH", f"/providers/{pid}", {}, None)
         self.bad("PATCH", f"/providers/{pid}", {"kind": "x"}, "kind")
@@ -304,7 +305,8 @@ class Admin(unittest.TestCase):
         self.assertFalse(c3["has_credential"])
         self.assertEqual(self.sql(f"SELECT credential IS NULL FROM ai_connections "
                                   f"WHERE id = {c['id']}"), "t")
-        self.bad("POST", "/connections", {"provider_id": pid, "name": "main"}, "name", 409)
+        err = self.bad("POST", "/connections", {"provider_id": pid, "name": "main"}, "name", 409)
+        self.assertEqual(err["code"], "conflict")
         self.ok("DELETE", f"/connections/{c['id']}")
 
     def test_connections_validation(self):
@@ -399,8 +401,11 @@ class Admin(unittest.TestCase):
                                                      "max_output_tokens": None})
         self.assertEqual(upd["cached_cost_per_1m"], 0.125)
         self.assertEqual(upd["capabilities"], ["embeddings"])
-        self.bad("POST", "/models", {"provider_id": pid, "upstream_name": "up-1"},
-                 "upstream_name", 409)
+        # unique by public name (which defaults to the upstream name): aliases
+        # of one upstream model may sit side by side (test_models.py)
+        err = self.bad("POST", "/models", {"provider_id": pid, "upstream_name": "up-1"},
+                       "public_name", 409)
+        self.assertEqual(err["code"], "conflict")
         good = {"provider_id": pid, "upstream_name": "up-3"}
         for field, value in (("capabilities", ["chat", "telepathy"]), ("capabilities", "chat"),
                              ("capabilities", ["chat", "chat"]), ("input_cost_per_1m", -1),

@@ -4,6 +4,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 
@@ -42,7 +45,14 @@ before(async () => {
   base = `http://127.0.0.1:${lp}`;
   const mock = start(process.env.LLMUX_MOCK_BIN, ['--listen', `127.0.0.1:${mp}`, '--threads', '1'], {});
   await waitFor(() => mock.log.includes('"ready"'), 'mock');
+  // an alias and a group, from the config file (no database here)
+  const cfg = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llmux-sdk-')), 'config.json');
+  fs.writeFileSync(cfg, JSON.stringify({
+    models: { 'sdk-chat': { provider: 'demo', model: 'mock-model' } },
+    groups: { 'sdk-smart': { members: [{ provider: 'demo', model: 'mock-model' }] } },
+  }));
   start(process.env.LLMUX_BIN, [], {
+    LLMUX_CONFIG: cfg,
     LLMUX_LISTEN: `127.0.0.1:${lp}`, LLMUX_WORKERS: '2', LLMUX_ADMIN_KEY: KEY,
     LLMUX_DATABASE_URL: '', LLMUX_DEMO_BASE_URL: `${mockUrl}/v1`,
     ANTHROPIC_API_KEY: 'sk-ant-x', ANTHROPIC_BASE_URL: mockUrl,
@@ -104,7 +114,25 @@ test('openai: embeddings', async () => {
 test('openai: models list', async () => {
   const ids = [];
   for await (const m of openai.models.list()) ids.push(m.id);
-  assert.ok(ids.includes('demo/mock-model'), ids.join(','));
+  for (const id of ['demo/mock-model', 'mock-model', 'sdk-chat', 'sdk-smart'])
+    assert.ok(ids.includes(id), `${id} not in ${ids.join(',')}`);
+});
+
+test('openai: models retrieve, ids with a slash, aliases and groups', async () => {
+  for (const id of ['demo/mock-model', 'mock-model', 'sdk-chat', 'demo/sdk-chat', 'sdk-smart']) {
+    const m = await openai.models.retrieve(id);
+    assert.equal(m.id, id);
+    assert.equal(m.object, 'model');
+    assert.equal(typeof m.created, 'number');
+    assert.equal(m.owned_by, id === 'sdk-smart' ? 'llmux' : 'demo');
+  }
+  await assert.rejects(openai.models.retrieve('demo/no-such-model'),
+    (e) => e instanceof OpenAI.NotFoundError && e.status === 404 && e.code === 'model_not_found');
+});
+
+test('openai: chat through an alias', async () => {
+  const r = await openai.chat.completions.create({ model: 'sdk-chat', messages: msgs });
+  assert.ok(r.choices[0].message.content.length > 0);
 });
 
 test('openai: typed errors', async () => {
