@@ -321,6 +321,82 @@ static void test_json_providers(void **state)
     assert_int_equal(validate(f), LX_OK);
 }
 
+static void test_json_models(void **state)
+{
+    fixture_t *f = *state;
+    int rc = apply_json(f, "{\"providers\": {\"p\": {\"kind\": \"openai_compatible\","
+                           "  \"base_url\": \"http://127.0.0.1:1/v1\"}},"
+                           " \"models\": {"
+                           "  \"my-chat\": {\"provider\": \"p\", \"model\": \"up-1\"},"
+                           "  \"priced\": {\"provider\": \"p\", \"model\": \"up-1\","
+                           "    \"input_cost_per_1m\": 0.5, \"output_cost_per_1m\": 2,"
+                           "    \"cached_cost_per_1m\": 0, \"context_window\": 1000,"
+                           "    \"max_output_tokens\": 100}}}");
+    assert_int_equal(rc, LX_OK);
+    assert_int_equal(f->cfg.nmodels, 2);
+    const lx_model_conf_t *m = &f->cfg.models[0];
+    assert_string_equal(m->name, "my-chat");
+    assert_string_equal(m->provider, "p");
+    assert_string_equal(m->model, "up-1");
+    /* left out: from the catalog */
+    assert_true(m->input_per_1m < 0 && m->output_per_1m < 0 && m->cached_per_1m < 0);
+    assert_int_equal(m->context_window, -1);
+    assert_int_equal(m->max_output, -1);
+    m = &f->cfg.models[1];
+    assert_true(m->input_per_1m == 0.5 && m->output_per_1m == 2 && m->cached_per_1m == 0);
+    assert_int_equal(m->context_window, 1000);
+    assert_int_equal(m->max_output, 100);
+    assert_int_equal(validate(f), LX_OK);
+}
+
+static void test_json_models_errors_name_the_field(void **state)
+{
+    fixture_t *f = *state;
+    static const struct {
+        const char *json, *want;
+    } cases[] = {
+        {"{\"models\": 5}", "models: expected an object"},
+        {"{\"models\": {\"a\": []}}", "models.a: expected an object"},
+        {"{\"models\": {\"a\": {\"model\": \"m\"}}}", "models.a.provider: required"},
+        {"{\"models\": {\"a\": {\"provider\": \"p\"}}}", "models.a.model: required"},
+        {"{\"models\": {\"a\": {\"provider\": \"p\", \"model\": \"m m\"}}}", "models.a.model"},
+        {"{\"models\": {\"\": {\"provider\": \"p\", \"model\": \"m\"}}}", "models.:"},
+        {"{\"models\": {\"a\": {\"provider\": \"p\", \"model\": \"m\", \"x\": 1}}}",
+         "models.a.x: unknown setting"},
+        {"{\"models\": {\"a\": {\"provider\": \"p\", \"model\": \"m\", "
+         "\"output_cost_per_1m\": \"1\"}}}",
+         "models.a.output_cost_per_1m"},
+        {"{\"models\": {\"a\": {\"provider\": \"p\", \"model\": \"m\", "
+         "\"context_window\": 0}}}",
+         "models.a.context_window"},
+    };
+    for (size_t i = 0; i < LX_ARRAY_LEN(cases); i++) {
+        lx_config_free(&f->cfg);
+        lx_config_defaults(&f->cfg);
+        assert_int_equal(apply_json(f, cases[i].json), LX_ERROR);
+        if (strstr(f->err, cases[i].want) == NULL)
+            fail_msg("case %zu: '%s' does not hold '%s'", i, f->err, cases[i].want);
+    }
+    /* cross-field: a configured provider, a name no group has */
+    lx_config_free(&f->cfg);
+    lx_config_defaults(&f->cfg);
+    assert_int_equal(apply_json(f, "{\"models\": {\"a\": {\"provider\": \"nope\", "
+                                   "\"model\": \"m\"}}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_non_null(strstr(f->err, "models.a.provider: no provider 'nope' is configured"));
+    lx_config_free(&f->cfg);
+    lx_config_defaults(&f->cfg);
+    assert_int_equal(
+        apply_json(f, "{\"providers\": {\"p\": {\"base_url\": \"http://127.0.0.1:1/v1\"}},"
+                      " \"models\": {\"g\": {\"provider\": \"p\", \"model\": \"m\"}},"
+                      " \"groups\": {\"g\": {\"members\": [{\"provider\": \"p\", "
+                      "\"model\": \"m\"}]}}}"),
+        LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_non_null(strstr(f->err, "models.g: a group has that name"));
+}
+
 static void test_config_provider_lookup_uses_length(void **state)
 {
     fixture_t *f = *state;
@@ -1144,6 +1220,8 @@ int main(void)
         T(test_json_scalars_accept_strings_numbers_and_bools),
         T(test_json_nested_limits_and_upstream),
         T(test_json_providers),
+        T(test_json_models),
+        T(test_json_models_errors_name_the_field),
         T(test_config_provider_lookup_uses_length),
         T(test_json_unknown_keys_name_the_field),
         T(test_json_unknown_provider_timeout_key),
