@@ -42,6 +42,8 @@ static const lx_err_info_t table[LX_E__COUNT] = {
     [LX_E_SHUTTING_DOWN] = {"shutting_down", 503, "server_error", "overloaded_error",
                             "server is shutting down"},
     [LX_E_CLIENT_GONE] = {"client_gone", 499, "", "", "client closed the connection"},
+    [LX_E_CONFLICT] = {"conflict", 409, "invalid_request_error", "invalid_request_error",
+                       "the request conflicts with the current state"},
 };
 
 const lx_err_info_t *lx_err_info(lx_err_t e)

@@ -28,6 +28,7 @@ typedef enum {
     LX_E_UNAVAILABLE,
     LX_E_SHUTTING_DOWN,
     LX_E_CLIENT_GONE,
+    LX_E_CONFLICT,
     LX_E__COUNT
 } lx_err_t;
 
