@@ -68,11 +68,10 @@ static void step_deleted(adm_op_t *op, const lx_pg_result_t *res)
         adm_error(op, 409, LX_E_CONFLICT, msg, NULL);
         return;
     }
+    /* what a cascade removed is in the audit log */
     adm_reply_json(op, 200,
-                   json_pack("{s:I, s:s, s:b, s:{s:I, s:I}}", "id", (json_int_t)op->id, "object",
-                             op->ent->singular, "deleted", 1, "cascaded", "group_members",
-                             (json_int_t)strtoll(lx_pg_value(res, 0, 4), NULL, 10), "keys",
-                             (json_int_t)strtoll(lx_pg_value(res, 0, 5), NULL, 10)));
+                   json_pack("{s:I, s:s, s:b}", "id", (json_int_t)op->id, "object",
+                             op->ent->singular, "deleted", 1));
 }
 
 bool adm_refs_apply(const adm_entity_t *ent)
