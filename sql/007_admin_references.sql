@@ -45,8 +45,8 @@ BEGIN
     RETURN pid;
 END $$;
 
--- True, or raises LX400 naming param when connection cid exists and belongs
--- to another provider than pid (a missing one is the foreign key's error).
+-- True, or raises naming param: LX422 when connection cid does not exist,
+-- LX400 when it belongs to another provider than pid.
 CREATE FUNCTION llmux_member_connection_ok(pid BIGINT, cid BIGINT, param TEXT) RETURNS BOOLEAN
     LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -59,7 +59,11 @@ BEGIN
     END IF;
     SELECT c.provider_id, p.name INTO owner, owner_name
         FROM ai_connections c JOIN ai_providers p ON p.id = c.provider_id WHERE c.id = cid;
-    IF owner IS NULL OR owner = pid THEN
+    IF owner IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LX422',
+            MESSAGE = format('%s|''%s'' does not refer to an existing connection', param, param);
+    END IF;
+    IF owner = pid THEN
         RETURN true;
     END IF;
     SELECT name INTO want_name FROM ai_providers WHERE id = pid;

@@ -167,7 +167,8 @@ static bool group_fixup(json_t *doc, bool create, adm_verr_t *e)
             if (!json_is_object(m))
                 return adm_verr(e, "members", "'members[%zu]' must be an object", i);
             char param[96];
-            snprintf(param, sizeof param, "members[%zu]%s%.40s", i, me.param[0] ? "." : "", me.param);
+            snprintf(param, sizeof param, "members[%zu]%s%.40s", i, me.param[0] ? "." : "",
+                     me.param);
             adm_verr(e, param, "members[%zu]: %s", i, me.msg);
             e->err = me.err;
             return false;
@@ -237,9 +238,10 @@ int adm_member_update(lx_admin_t *a, lx_req_t *req, int64_t id, int64_t group_id
 #define MEMBERS_SQL                                                                                \
     ", src AS (SELECT e.v, e.i - 1 AS i FROM jsonb_array_elements($1::jsonb->'members') WITH "     \
     "ORDINALITY AS e(v, i)), "                                                                     \
-    "res AS (SELECT s.i, s.v, coalesce((s.v->>'provider_id')::bigint, "                            \
-    "llmux_provider_id(s.v->>'provider', format('members[%s].provider', s.i))) AS pid FROM src "   \
-    "s), "                                                                                         \
+    "res AS (SELECT s.i, s.v, coalesce((SELECT p.id FROM ai_providers p WHERE p.id = "             \
+    "(s.v->>'provider_id')::bigint), llmux_provider_id(coalesce(s.v->>'provider', 'id ' || "       \
+    "(s.v->>'provider_id')), format('members[%s].%s', s.i, CASE WHEN s.v ? 'provider' THEN "       \
+    "'provider' ELSE 'provider_id' END))) AS pid FROM src s), "                                    \
     "mem AS (INSERT INTO ai_group_members (group_id, provider_id, upstream_name, connection_id, "  \
     "weight, priority) SELECT ins.id, r.pid, r.v->>'upstream_name', "                              \
     "(r.v->>'connection_id')::bigint, coalesce((r.v->>'weight')::integer, 1), "                    \

@@ -134,7 +134,7 @@ bool adm_parse_rfc3339(const char *s, int64_t *ms);
 /* Formats Unix milliseconds as "2025-01-02T03:04:05.678Z" (out: 48 bytes). */
 void adm_format_rfc3339(int64_t ms, char out[48]);
 
-/* Every timestamp string in v (under a key ending in "_at", or "from",
+/* Every timestamp string in v (under a key ending in "_at" or "_until", or "from",
  * "to", "bucket"; not inside a connection's free-form "settings") rewritten
  * as adm_format_rfc3339 prints it: UTC, milliseconds, "Z". Postgres prints
  * "2026-12-05T01:02:03.456789+00:00"; every admin answer goes through this

@@ -263,7 +263,8 @@ void adm_format_rfc3339(int64_t ms, char out[48])
 static bool time_key(const char *k)
 {
     size_t n = strlen(k);
-    return (n > 3 && strcmp(k + n - 3, "_at") == 0) || strcmp(k, "from") == 0 ||
+    return (n > 3 && strcmp(k + n - 3, "_at") == 0) ||
+           (n > 6 && strcmp(k + n - 6, "_until") == 0) || strcmp(k, "from") == 0 ||
            strcmp(k, "to") == 0 || strcmp(k, "bucket") == 0;
 }
 

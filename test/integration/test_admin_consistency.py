@@ -98,6 +98,11 @@ class AdminConsistency(unittest.TestCase):
         self.bad("POST", "/groups", {"name": "half", "members": [{"provider": "with-members"}]},
                  "members[0].model")
         self.bad("POST", "/groups", {"name": "half", "members": {"a": 1}}, "members")
+        self.bad("POST", "/groups", {"name": "half", "members": [
+            {"provider_id": 987654, "upstream_name": "a"}]}, "members[0].provider_id", 422)
+        self.bad("POST", "/groups", {"name": "half", "members": [
+            {"provider_id": p["id"], "upstream_name": "a", "connection_id": 987654}]},
+                 "members[0].connection_id", 422)
         self.assertEqual(self.sql("SELECT count(*) FROM ai_groups WHERE name = 'half'"), "0")
 
     def test_member_connection_must_belong_to_its_provider(self):
@@ -204,6 +209,12 @@ class AdminConsistency(unittest.TestCase):
         g = self.ok("POST", "/groups", {"name": "ts-g", "members": [
             {"provider": "times", "model": "t"}]}, 201)
         self.assertRegex(g["members"][0]["created_at"], TS_RE)
+        c = self.ok("POST", "/connections", {"provider_id": p["id"], "name": "tc"}, 201)
+        self.sql("UPDATE ai_connections SET cooling_until = now() + interval '1 hour', "
+                 f"last_used_at = now() WHERE id = {c['id']}")
+        got = self.ok("GET", f"/connections/{c['id']}")
+        self.assertRegex(got["cooling_until"], TS_RE)
+        self.assertRegex(got["last_used_at"], TS_RE)
         lst = self.ok("GET", "/connections?limit=5")
         for c in lst["data"]:
             self.assertRegex(c["created_at"], TS_RE)

@@ -114,6 +114,7 @@ static void test_specific_entries(void **state)
         {LX_E_UNAVAILABLE, "unavailable", 503},
         {LX_E_SHUTTING_DOWN, "shutting_down", 503},
         {LX_E_CLIENT_GONE, "client_gone", 499},
+        {LX_E_CONFLICT, "conflict", 409},
     };
     assert_int_equal(LX_ARRAY_LEN(want), LX_E__COUNT);
     for (size_t k = 0; k < LX_ARRAY_LEN(want); k++) {
