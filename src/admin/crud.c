@@ -62,18 +62,19 @@ static bool query_int(lx_req_t *req, const char *name, int64_t dflt, int64_t max
         return adm_verr(e, name, "'%s' must be a non-negative integer", name);
     *out = strtoll(s, NULL, 10);
     if (*out > max)
-        *out = max;
+        return adm_verr(e, name, "'%s' must be at most %lld", name, (long long)max);
     return true;
 }
 
 bool adm_query_page(lx_req_t *req, int64_t *limit, int64_t *offset, adm_verr_t *e)
 {
     memset(e, 0, sizeof *e);
-    if (!query_int(req, "limit", 50, 500, limit, e) ||
+    if (!query_int(req, "limit", 50, INT64_C(999999999999), limit, e) ||
         !query_int(req, "offset", 0, INT64_C(1000000000000), offset, e))
         return false;
-    if (*limit < 1)
-        return adm_verr(e, "limit", "'limit' must be between 1 and 500");
+    if (*limit < 1 || *limit > 500)
+        return adm_verr(e, "limit", "'limit' must be between 1 and 500 (got %lld)",
+                        (long long)*limit);
     return true;
 }
 
@@ -148,6 +149,13 @@ static void sql_tail(lx_buf_t *sql, const adm_entity_t *ent, const char *action,
 void adm_sql_insert(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
                     const adm_extra_t *extra, int nextra)
 {
+    adm_sql_insert_cte(sql, ent, doc, extra, nextra);
+    sql_tail(sql, ent, "create", "ins");
+}
+
+void adm_sql_insert_cte(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
+                        const adm_extra_t *extra, int nextra)
+{
     lx_buf_t cols, vals;
     lx_buf_init(&cols, 256);
     lx_buf_init(&vals, 512);
@@ -174,7 +182,6 @@ void adm_sql_insert(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
                       "$1::jsonb IS NOT NULL",
                       ent->table);
     lx_buf_append_lit(sql, " RETURNING *)");
-    sql_tail(sql, ent, "create", "ins");
     lx_buf_free(&cols);
     lx_buf_free(&vals);
 }

@@ -134,6 +134,13 @@ bool adm_parse_rfc3339(const char *s, int64_t *ms);
 /* Formats Unix milliseconds as "2025-01-02T03:04:05.678Z" (out: 48 bytes). */
 void adm_format_rfc3339(int64_t ms, char out[48]);
 
+/* Every timestamp string in v (under a key ending in "_at" or "_until", or "from",
+ * "to", "bucket"; not inside a connection's free-form "settings") rewritten
+ * as adm_format_rfc3339 prints it: UTC, milliseconds, "Z". Postgres prints
+ * "2026-12-05T01:02:03.456789+00:00"; every admin answer goes through this
+ * (adm_reply_json). */
+void adm_normalize_times(json_t *v);
+
 /* The request body as a JSON object, or NULL after a 400 reply. */
 json_t *adm_parse_body(lx_req_t *req);
 /* Checks body against the entity's fields and returns the validated
@@ -148,7 +155,17 @@ void adm_reply_verr(lx_req_t *req, const adm_verr_t *e);
 
 /* A query-string value, percent-decoded into buf (NULL if absent). */
 const char *adm_query(lx_req_t *req, const char *name, char *buf, size_t cap);
-/* ?limit= (default 50, at most 500) and ?offset= (default 0). */
+/* Only the query parameters in allowed (NULL-terminated, may be NULL) and
+ * the list filters of filters_of (may be NULL): false with e naming the
+ * first other one (params.c). */
+bool adm_query_only(lx_req_t *req, const char *const *allowed, const adm_entity_t *filters_of,
+                    adm_verr_t *e);
+/* ?name= as an RFC 3339 timestamp: 1 with *ms set, 0 when absent, -1 with
+ * e naming it when it is not one. An unencoded '+' of an offset (a space
+ * once decoded) is read as '+'. */
+int adm_query_time(lx_req_t *req, const char *name, int64_t *ms, adm_verr_t *e);
+/* ?limit= (default 50, 1..500: anything else is an error) and ?offset=
+ * (default 0). */
 bool adm_query_page(lx_req_t *req, int64_t *limit, int64_t *offset, adm_verr_t *e);
 
 /* ---- entities and the generic CRUD engine (crud.c) ---- */
@@ -195,6 +212,10 @@ int adm_crud_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
  * returns one row: the entity's view as JSON text. */
 void adm_sql_insert(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
                     const adm_extra_t *extra, int nextra);
+/* Only its first part: "WITH ins AS (INSERT ... RETURNING *)", for a
+ * statement that adds CTEs of its own (a group with its members). */
+void adm_sql_insert_cte(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
+                        const adm_extra_t *extra, int nextra);
 /* Inserts op->doc ($1) as a new row of ent with the given id ($2) and a
  * sealed secret ($3, bytea in hex) through extra; the reply follows from
  * adm_step_one. */
@@ -213,6 +234,12 @@ int adm_connection_create(lx_admin_t *a, lx_req_t *req);
 int adm_connection_update(lx_admin_t *a, lx_req_t *req, int64_t id);
 int adm_connection_test(lx_admin_t *a, lx_req_t *req, int64_t id);
 int adm_key_create(lx_admin_t *a, lx_req_t *req);
+int adm_group_create(lx_admin_t *a, lx_req_t *req);
+int adm_member_create(lx_admin_t *a, lx_req_t *req, int64_t group_id);
+int adm_member_update(lx_admin_t *a, lx_req_t *req, int64_t id, int64_t group_id);
+/* refs.c: whether ent's deletes check references, and the DELETE. */
+bool adm_refs_apply(const adm_entity_t *ent);
+int adm_refs_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id);
 int adm_usage_summary(lx_admin_t *a, lx_req_t *req);
 int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req);
 

@@ -104,6 +104,7 @@ void adm_reply_json(adm_op_t *op, int status, json_t *body)
 {
     if (op->req) {
         lx_req_on_abort(op->req, NULL, NULL);
+        adm_normalize_times(body);
         lx_req_reply_json(op->req, status, body);
     } else {
         json_decref(body);
@@ -192,6 +193,19 @@ void adm_db_error(adm_op_t *op, const lx_pg_result_t *res)
     char cons[128], field[96], msg[400];
     last_quoted(pgmsg, cons, sizeof cons);
     constraint_field(op->ent ? op->ent->table : "", cons, field, sizeof field);
+    if (state && strncmp(state, "LX", 2) == 0) {
+        /* raised by our own SQL (sql/007): "LX<status>", "<param>|<message>" */
+        int status = atoi(state + 2);
+        const char *bar = strchr(pgmsg, '|');
+        char param[96] = "";
+        if (bar && (size_t)(bar - pgmsg) < sizeof param)
+            snprintf(param, sizeof param, "%.*s", (int)(bar - pgmsg), pgmsg);
+        if (status < 400 || status > 499)
+            status = 400;
+        adm_error(op, status, status == 409 ? LX_E_CONFLICT : LX_E_BAD_REQUEST,
+                  bar ? bar + 1 : pgmsg, param[0] ? param : NULL);
+        return;
+    }
     if (state && strcmp(state, "23505") == 0) {
         snprintf(msg, sizeof msg, "a %s with this %s already exists", what, field);
         adm_error(op, 409, LX_E_CONFLICT, msg, field[0] ? field : NULL);

@@ -48,13 +48,10 @@ static bool parse_range(lx_req_t *req, range_t *r, adm_verr_t *e)
 {
     memset(e, 0, sizeof *e);
     char buf[64];
-    const char *from = adm_query(req, "from", buf, sizeof buf);
     r->to_ms = lx_wall_ms();
-    if (from && !adm_parse_rfc3339(from, &r->from_ms))
-        return adm_verr(e, "from", "'from' must be an RFC 3339 timestamp");
-    const char *to = adm_query(req, "to", buf, sizeof buf);
-    if (to && !adm_parse_rfc3339(to, &r->to_ms))
-        return adm_verr(e, "to", "'to' must be an RFC 3339 timestamp");
+    int from = adm_query_time(req, "from", &r->from_ms, e);
+    if (from < 0 || adm_query_time(req, "to", &r->to_ms, e) < 0)
+        return false;
     if (!from)
         r->from_ms = r->to_ms - DAY_MS;
     if (r->from_ms >= r->to_ms)

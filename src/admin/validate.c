@@ -260,6 +260,56 @@ void adm_format_rfc3339(int64_t ms, char out[48])
              (int)(rem % 3600 / 60), (int)(rem % 60), msec);
 }
 
+static bool time_key(const char *k)
+{
+    size_t n = strlen(k);
+    return (n > 3 && strcmp(k + n - 3, "_at") == 0) ||
+           (n > 6 && strcmp(k + n - 6, "_until") == 0) || strcmp(k, "from") == 0 ||
+           strcmp(k, "to") == 0 || strcmp(k, "bucket") == 0;
+}
+
+/* A timestamp as Postgres prints it ("2026-12-05 01:02:03.456+00" as
+ * text, "2026-12-05T01:02:03.456789+00:00" in JSON) or as we do. */
+static bool pg_time(const char *s, int64_t *ms)
+{
+    char buf[64];
+    size_t n = strlen(s);
+    if (n < 20 || n + 4 > sizeof buf)
+        return false;
+    memcpy(buf, s, n + 1);
+    if (buf[10] == ' ')
+        buf[10] = 'T';
+    if ((buf[n - 3] == '+' || buf[n - 3] == '-') && buf[n - 2] >= '0' && buf[n - 1] >= '0')
+        memcpy(buf + n, ":00", 4); /* "+00" -> "+00:00" */
+    return adm_parse_rfc3339(buf, ms);
+}
+
+void adm_normalize_times(json_t *v)
+{
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            adm_normalize_times(json_array_get(v, i));
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x)
+    {
+        int64_t ms;
+        char ts[48];
+        if (json_is_string(x)) {
+            if (time_key(k) && pg_time(json_string_value(x), &ms)) {
+                adm_format_rfc3339(ms, ts);
+                json_string_set(x, ts);
+            }
+        } else if (strcmp(k, "settings") != 0) { /* settings: the operator's own JSON */
+            adm_normalize_times(x);
+        }
+    }
+}
+
 /* ---- bodies ---- */
 
 json_t *adm_parse_body(lx_req_t *req)

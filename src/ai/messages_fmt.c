@@ -5,6 +5,7 @@
  * chat.completion to an Anthropic message object. The third, a stream of
  * canonical chunks to Anthropic SSE events, is messages_enc.c. */
 #include "ai/messages_fmt.h"
+#include "core/json.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -378,7 +379,7 @@ static int assistant_msg(json_t *msgs, const json_t *content, size_t mi, verr_t 
                 break;
             }
             const json_t *input = json_object_get(b, "input");
-            char *args = json_is_object(input) ? json_dumps(input, JSON_COMPACT) : NULL;
+            char *args = json_is_object(input) ? lx_json_text(input, NULL) : NULL;
             json_t *fn = json_object();
             json_object_set_new(fn, "name",
                                 json_stringn(json_string_value(name), json_string_length(name)));

@@ -71,5 +71,9 @@ static int dump_to_buf(const char *p, size_t n, void *b)
 
 void lx_json_dump_buf(lx_buf_t *b, const json_t *v, size_t flags)
 {
-    json_dump_callback(v, dump_to_buf, b, flags);
+    /* compact output goes through our writer: shortest round-trip reals */
+    if ((flags & ~(size_t)(JSON_COMPACT | JSON_ENCODE_ANY)) == 0 && (flags & JSON_COMPACT))
+        lx_json_write(b, v);
+    else
+        json_dump_callback(v, dump_to_buf, b, flags);
 }

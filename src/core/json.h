@@ -27,4 +27,16 @@ lx_str_t lx_json_str(const json_t *obj, const char *key);
  * string json_dumps would allocate. */
 void lx_json_dump_buf(lx_buf_t *b, const json_t *v, size_t flags);
 
+/* Compact JSON text of v (json_write.c): like json_dumps(v, JSON_COMPACT |
+ * JSON_ENCODE_ANY) except that every real is the shortest text strtod reads
+ * back as the same double (0.15, not 0.14999999999999999; 2.6e-05). Every
+ * response body and every body sent upstream goes through it. */
+void lx_json_write(lx_buf_t *b, const json_t *v);
+/* The same as a NUL-terminated string the caller frees; *len (if not NULL)
+ * is its length. */
+char *lx_json_text(const json_t *v, size_t *len);
+/* The shortest round-trip text of a finite double into out (returns its
+ * length); a real without '.' or exponent gets ".0"; NaN/inf give "null". */
+size_t lx_json_real_text(double d, char out[32]);
+
 #endif

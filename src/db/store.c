@@ -295,12 +295,16 @@ int lx_store_sync(lx_store_t *s, const lx_config_t *cfg, const lx_seed_model_t *
     if (run(s, "SELECT pg_advisory_xact_lock(" LX_STRINGIFY(SYNC_LOCK_ID) ")", 0, NULL, NULL, err,
             errlen) != LX_OK)
         goto fail;
+    /* Built-in providers are seeded (disabled) unless an operator deleted
+     * one: its name then has a tombstone (sql/007). A provider configured
+     * by environment or file is configuration and is created regardless. */
     for (size_t i = 0; i < LX_ARRAY_LEN(known_providers); i++) {
         const char *p[] = {known_providers[i].name, known_providers[i].kind,
                            known_providers[i].base_url};
         if (run(s,
-                "INSERT INTO ai_providers (name, kind, base_url, status) VALUES ($1, $2, $3, "
-                "'disabled') ON CONFLICT (name) DO NOTHING",
+                "INSERT INTO ai_providers (name, kind, base_url, status) SELECT $1, $2, $3, "
+                "'disabled' WHERE NOT EXISTS (SELECT 1 FROM ai_provider_tombstones WHERE "
+                "name = $1) ON CONFLICT (name) DO NOTHING",
                 3, p, NULL, err, errlen) != LX_OK)
             goto fail;
     }

@@ -501,9 +501,10 @@ void lx_req_reply(lx_req_t *req, int status, const char *content_type, const cha
 
 void lx_req_reply_json(lx_req_t *req, int status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    size_t len = 0;
+    char *text = lx_json_text(body, &len); /* shortest round-trip reals */
     json_decref(body);
-    lx_req_reply(req, status, "application/json", text, strlen(text));
+    lx_req_reply(req, status, "application/json", text, len);
     free(text);
 }
 

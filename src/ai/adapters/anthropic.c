@@ -602,7 +602,7 @@ static json_t *chat_parse(const char *body, size_t n, const char *model, lx_toke
             has_text = true;
         } else if (!strcmp(type, "tool_use")) {
             const json_t *input = json_object_get(b, "input");
-            char *args = input ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+            char *args = input ? lx_json_text(input, NULL) : NULL;
             const char *id = json_string_value(json_object_get(b, "id"));
             const char *name = json_string_value(json_object_get(b, "name"));
             json_array_append_new(calls,

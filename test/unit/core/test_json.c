@@ -330,6 +330,69 @@ static void test_dump_buf_appends_compact_json(void **state)
     lx_buf_free(&b);
 }
 
+static char *text_of(const char *json)
+{
+    json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+    assert_non_null(v);
+    char *t = lx_json_text(v, NULL);
+    json_decref(v);
+    return t;
+}
+
+/* Reals print as the shortest text that reads back the same double. */
+static void test_write_reals_shortest(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"0.15", "0.15"},
+        {"0.1", "0.1"},
+        {"0.3", "0.3"},
+        {"2.6e-05", "2.6e-05"},
+        {"0.0000263", "2.63e-05"},
+        {"1.0", "1.0"},
+        {"-0.0", "-0.0"},
+        {"1e300", "1e+300"},
+        {"123456.789", "123456.789"},
+        {"0.30000000000000004", "0.30000000000000004"},
+        {"3.141592653589793", "3.141592653589793"},
+        {"12.34", "12.34"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *t = text_of(cases[i].in);
+        assert_string_equal(t, cases[i].out);
+        free(t);
+    }
+    /* every printed real reads back bit-exact */
+    double d = 0.1;
+    for (int i = 0; i < 2000; i++, d = d * 1.37 + 0.013) {
+        char buf[32];
+        lx_json_real_text(d, buf);
+        assert_true(strtod(buf, NULL) == d);
+        assert_true(strlen(buf) <= 24);
+    }
+}
+
+/* Everything but reals prints as jansson's JSON_COMPACT does. */
+static void test_write_matches_jansson_compact(void **state)
+{
+    const char *doc = "{\"b\":[1,-2,true,false,null,{}],\"a\":\"q\\\"\\\\/\\n\\t\\u0001"
+                      "\\u001f\u00e9\\u0000x\",\"\":{\"z\":[]},\"big\":-9223372036854775807}";
+    json_t *v = json_loads(doc, JSON_ALLOW_NUL, NULL);
+    assert_non_null(v);
+    size_t n = 0;
+    char *mine = lx_json_text(v, &n);
+    char *theirs = json_dumps(v, JSON_COMPACT);
+    assert_string_equal(mine, theirs);
+    assert_int_equal(n, strlen(theirs));
+    free(mine);
+    free(theirs);
+    json_decref(v);
+    char *s = text_of("\"plain\"");
+    assert_string_equal(s, "\"plain\"");
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +411,8 @@ int main(void)
         cmocka_unit_test(test_json_str),
         cmocka_unit_test(test_json_str_embedded_nul_and_non_objects),
         cmocka_unit_test(test_dump_buf_appends_compact_json),
+        cmocka_unit_test(test_write_reals_shortest),
+        cmocka_unit_test(test_write_matches_jansson_compact),
     };
     return cmocka_run_group_tests_name("core/json", tests, NULL, NULL);
 }
