@@ -103,6 +103,16 @@ static int r_usage_timeseries(lx_admin_t *a, lx_req_t *req, const adm_route_t *r
     return adm_usage_timeseries(a, req);
 }
 
+static int r_usage_requests(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_usage_requests(a, req);
+}
+
+static int r_audit(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_audit_list(a, req);
+}
+
 /* Every admin route. docs/openapi.json documents each one (a unit test
  * checks that). Routes of one pattern are listed together, in the order
  * their methods appear in a 405's Allow header. */
@@ -145,6 +155,8 @@ static const adm_route_t routes[] = {
 
     {"GET", "usage/summary", r_usage_summary, NULL},
     {"GET", "usage/timeseries", r_usage_timeseries, NULL},
+    {"GET", "usage/requests", r_usage_requests, NULL},
+    {"GET", "audit", r_audit, NULL},
 };
 
 bool lx_admin_route_at(size_t i, const char **method, const char **pattern)

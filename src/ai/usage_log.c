@@ -11,10 +11,11 @@ static void push(lx_usage_sink_t *sink, const lx_usage_t *u)
     lx_log_info("usage",
                 "\"request_id\":\"%s\",\"key_id\":\"%s\",\"provider\":\"%s\",\"model\":\"%s\","
                 "\"feature\":\"%s\",\"tokens_in\":%lld,\"tokens_out\":%lld,\"tokens_cached\":%lld,"
-                "\"status\":%d,\"error\":%s,\"ttfb_us\":%lld,\"total_us\":%lld",
+                "\"status\":%d,\"error\":%s,\"error_code\":\"%s\",\"ttfb_us\":%lld,"
+                "\"total_us\":%lld",
                 u->request_id, u->key_id, u->provider, u->model, u->feature,
                 (long long)u->tokens_in, (long long)u->tokens_out, (long long)u->tokens_cached,
-                u->status, b.p, (long long)u->ttfb_us, (long long)u->total_us);
+                u->status, b.p, u->error_code, (long long)u->ttfb_us, (long long)u->total_us);
     lx_buf_free(&b);
 }
 
