@@ -14,7 +14,10 @@ from harness import ADMIN_KEY, Llmux, Mock, psql, sse_events, wait_for
 API = "/api/v1/admin/ai"
 MSG = [{"role": "user", "content": "hello there"}]
 
+# (the ALTER is a no-op once sql/008 ran: it lets this file run against
+# older builds, to see each test fail there)
 SEED = """
+ALTER TABLE ai_usage ADD COLUMN IF NOT EXISTS error_code TEXT;
 INSERT INTO api_keys (id, key_hash, prefix, name, team) VALUES
   (7101, '\\x7101', 'lx-7101', 'k-a', 'team-red'),
   (7102, '\\x7102', 'lx-7102', 'k-b', 'team-red'),
