@@ -242,5 +242,67 @@ bool adm_refs_apply(const adm_entity_t *ent);
 int adm_refs_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id);
 int adm_usage_summary(lx_admin_t *a, lx_req_t *req);
 int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req);
+int adm_usage_requests(lx_admin_t *a, lx_req_t *req); /* usage_requests.c */
+int adm_audit_list(lx_admin_t *a, lx_req_t *req);     /* audit.c */
+
+/* ---- usage query parameters (usage_query.c) ---- */
+
+#define ADM_USAGE_MAX_DIMS 4
+
+/* One group_by dimension: the columns it adds to a row (with their JSON
+ * names), its GROUP BY list and the joins it needs. */
+typedef struct {
+    const char *name;
+    const char *select;
+    const char *group;
+    unsigned join;
+} adm_usage_dim_t;
+
+/* The parameters every usage endpoint takes: from, to (RFC 3339; default
+ * the last 24 hours), api_key_id, team, provider, model (upstream name or
+ * provider/name), status (429 or 4xx), feature, error_code, group_by (a
+ * comma-separated list of dimensions). Values are kept here and passed as
+ * SQL parameters: params[0..np) once built. */
+typedef struct {
+    char from[48], to[48];
+    int64_t from_ms, to_ms;
+    int64_t api_key_id;
+    char team[202], provider[66], model[258], feature[18], error_code[50];
+    int status_lo, status_hi; /* 0: no status filter */
+    char group_by[128];
+    const adm_usage_dim_t *dims[ADM_USAGE_MAX_DIMS];
+    int ndims;
+    const char *params[16];
+    int np;
+    char num[3][24];
+    char ref[8];
+} adm_usage_q_t;
+
+/* Reads the parameters; false with e filled (the parameter named). */
+bool adm_usage_q_parse(lx_req_t *req, adm_usage_q_t *q, adm_verr_t *e);
+/* Starts the parameter list: $1 from, $2 to, then $3 group_by if asked. */
+void adm_usage_q_begin(adm_usage_q_t *q, bool with_group_by);
+/* Appends " AND ..." for the range and every filter given, over ai_usage
+ * as u, pushing their values as the next parameters. */
+void adm_usage_q_where(adm_usage_q_t *q, lx_buf_t *sql);
+/* The group_by columns ("x AS y, " each), the joins they need, and the
+ * GROUP BY list (", a, b" after a leading column, else " GROUP BY a, b"). */
+void adm_usage_q_select(const adm_usage_q_t *q, lx_buf_t *sql);
+void adm_usage_q_joins(const adm_usage_q_t *q, lx_buf_t *sql);
+void adm_usage_q_group(const adm_usage_q_t *q, lx_buf_t *sql, bool leading_comma);
+
+/* ---- opaque list cursors (usage_requests.c) ---- */
+
+/* Encodes text as a cursor (hex of "v1|" + text; out: 2 * (n + 3) + 1). */
+void adm_cursor_encode(const char *text, char *out, size_t cap);
+/* Decodes a cursor into text (NUL-terminated); false if it is not one. */
+bool adm_cursor_decode(const char *cursor, char *out, size_t cap);
+/* ?limit= (1..500, default 50) and ?cursor= (decoded into pos, "" if none). */
+bool adm_page_params(lx_req_t *req, int64_t *limit, char *pos, size_t cap, adm_verr_t *e);
+/* The step of a cursor-paged list: row 0 is {"data": [...]} with op->limit
+ * + 1 rows at most, each with a hidden "_pos" (the text of its cursor).
+ * Drops the extra row (there is a next page), takes "_pos" out and replies
+ * with next_cursor (null on the last page). */
+void adm_page_reply(adm_op_t *op, const lx_pg_result_t *res);
 
 #endif

@@ -123,6 +123,16 @@ static int r_usage_timeseries(lx_admin_t *a, lx_req_t *req, const adm_route_t *r
     return adm_usage_timeseries(a, req);
 }
 
+static int r_usage_requests(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_usage_requests(a, req);
+}
+
+static int r_audit(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_audit_list(a, req);
+}
+
 /* Every admin route. docs/openapi.json documents each one (a unit test
  * checks that). Routes of one pattern are listed together, in the order
  * their methods appear in a 405's Allow header. */
@@ -165,6 +175,8 @@ static const adm_route_t routes[] = {
 
     {"GET", "usage/summary", r_usage_summary, NULL},
     {"GET", "usage/timeseries", r_usage_timeseries, NULL},
+    {"GET", "usage/requests", r_usage_requests, NULL},
+    {"GET", "audit", r_audit, NULL},
 };
 
 bool lx_admin_route_at(size_t i, const char **method, const char **pattern)
@@ -276,16 +288,19 @@ static int bad_id(lx_req_t *req, const char *name)
 
 /* Every route takes only its own query parameters: lists limit, offset
  * and their filters, deletes that check references cascade, the usage
- * routes their range, grouping and the filters of issue 16 item 4; the
- * others none. False after a 400 naming the first other one. */
+ * routes their range, filters and grouping or cursor, the audit log its
+ * filters and cursor; the others none. False after a 400 naming the first other one. */
 static bool params_ok(lx_req_t *req, const adm_route_t *r)
 {
     static const char *const page[] = {"limit", "offset", NULL};
     static const char *const cascade[] = {"cascade", NULL};
-    static const char *const summary[] = {"from",     "to",    "group_by", "api_key_id", "team",
-                                          "provider", "model", "status",   NULL};
-    static const char *const series[] = {"from", "to",       "group_by", "bucket", "api_key_id",
-                                         "team", "provider", "model",    "status", NULL};
+#define USAGE_FILTERS                                                                              \
+    "from", "to", "api_key_id", "team", "provider", "model", "status", "feature", "error_code"
+    static const char *const summary[] = {USAGE_FILTERS, "group_by", NULL};
+    static const char *const series[] = {USAGE_FILTERS, "group_by", "bucket", NULL};
+    static const char *const requests[] = {USAGE_FILTERS, "limit", "cursor", NULL};
+    static const char *const audit[] = {"entity", "entity_id", "actor",  "action", "from",
+                                        "to",     "limit",     "cursor", NULL};
     const char *const *allowed = NULL;
     const adm_entity_t *filters = NULL;
     if (r->fn == r_list) {
@@ -297,6 +312,10 @@ static bool params_ok(lx_req_t *req, const adm_route_t *r)
         allowed = summary;
     } else if (r->fn == r_usage_timeseries) {
         allowed = series;
+    } else if (r->fn == r_usage_requests) {
+        allowed = requests;
+    } else if (r->fn == r_audit) {
+        allowed = audit;
     }
     adm_verr_t e;
     if (adm_query_only(req, allowed, filters, &e))

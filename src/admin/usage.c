@@ -1,5 +1,6 @@
 /* usage.c - usage analytics over ai_usage: totals per group over a time
- * range (summary) and the same per time bucket (timeseries). */
+ * range (summary) and the same per time bucket (timeseries), both over the
+ * rows that pass the filters (usage_query.c). */
 #include "admin/internal.h"
 #include "core/clock.h"
 
@@ -22,56 +23,6 @@
     "AS p95_latency_ms, "                                                                          \
     "round(avg(u.ttfb_us) / 1000.0, 3) AS avg_ttfb_ms"
 
-typedef struct {
-    const char *name;
-    const char *select; /* grouping columns with their JSON names */
-    const char *group;  /* GROUP BY list */
-    const char *join;
-} group_by_t;
-
-static const group_by_t groupings[] = {
-    {"key", "u.api_key_id AS api_key_id, k.name AS key_name, k.prefix AS key_prefix, ",
-     "u.api_key_id, k.name, k.prefix", "LEFT JOIN api_keys k ON k.id = u.api_key_id"},
-    {"model", "u.provider AS provider, u.model AS model, ", "u.provider, u.model", ""},
-    {"connection", "u.connection_id AS connection_id, c.name AS connection_name, ",
-     "u.connection_id, c.name", "LEFT JOIN ai_connections c ON c.id = u.connection_id"},
-    {"provider", "u.provider AS provider, ", "u.provider", ""},
-};
-
-typedef struct {
-    char from[48], to[48];
-    int64_t from_ms, to_ms;
-    const group_by_t *g; /* NULL: everything in one group */
-} range_t;
-
-static bool parse_range(lx_req_t *req, range_t *r, adm_verr_t *e)
-{
-    memset(e, 0, sizeof *e);
-    char buf[64];
-    r->to_ms = lx_wall_ms();
-    int from = adm_query_time(req, "from", &r->from_ms, e);
-    if (from < 0 || adm_query_time(req, "to", &r->to_ms, e) < 0)
-        return false;
-    if (!from)
-        r->from_ms = r->to_ms - DAY_MS;
-    if (r->from_ms >= r->to_ms)
-        return adm_verr(e, "from", "'from' must be before 'to'");
-    adm_format_rfc3339(r->from_ms, r->from);
-    adm_format_rfc3339(r->to_ms, r->to);
-    r->g = NULL;
-    const char *g = adm_query(req, "group_by", buf, sizeof buf);
-    if (g && g[0] && strcmp(g, "none") != 0) {
-        for (size_t i = 0; i < LX_ARRAY_LEN(groupings); i++)
-            if (strcmp(g, groupings[i].name) == 0)
-                r->g = &groupings[i];
-        if (r->g == NULL)
-            return adm_verr(e, "group_by",
-                            "'group_by' must be one of key, model, connection, "
-                            "provider");
-    }
-    return true;
-}
-
 static void step_usage(adm_op_t *op, const lx_pg_result_t *res)
 {
     if (!lx_pg_ok(res)) {
@@ -87,45 +38,51 @@ static void step_usage(adm_op_t *op, const lx_pg_result_t *res)
     adm_reply_json(op, 200, out);
 }
 
-static int submit_usage(lx_admin_t *a, lx_req_t *req, const range_t *r, const char *sql,
-                        const char *bucket)
+static int submit_usage(lx_admin_t *a, lx_req_t *req, const adm_usage_q_t *q, const char *sql)
 {
-    const char *params[] = {r->from, r->to, r->g ? r->g->name : "", bucket ? bucket : ""};
     adm_op_t *op = adm_op_new(a, req, NULL);
-    return adm_submit(op, sql, bucket ? 4 : 3, params, step_usage);
+    return adm_submit(op, sql, q->np, q->params, step_usage);
+}
+
+/* The rows of the range that pass the filters, as the CTE u. */
+static void filtered(adm_usage_q_t *q, lx_buf_t *sql)
+{
+    lx_buf_append_lit(sql, "WITH u AS (SELECT u.* FROM ai_usage u WHERE true");
+    adm_usage_q_where(q, sql);
+    lx_buf_append_lit(sql, ")");
 }
 
 int adm_usage_summary(lx_admin_t *a, lx_req_t *req)
 {
-    range_t r;
+    adm_usage_q_t q;
     adm_verr_t e;
-    if (!parse_range(req, &r, &e)) {
+    if (!adm_usage_q_parse(req, &q, &e)) {
         adm_reply_verr(req, &e);
         return LX_OK;
     }
+    adm_usage_q_begin(&q, true);
     lx_buf_t sql;
     lx_buf_init(&sql, 2048);
-    lx_buf_printf(&sql,
-                  "WITH u AS (SELECT * FROM ai_usage WHERE created_at >= $1::timestamptz AND "
-                  "created_at < $2::timestamptz), "
-                  "t AS (SELECT " AGG " FROM u), "
-                  "g AS (SELECT %s" AGG " FROM u %s %s%s) "
-                  "SELECT jsonb_build_object('from', $1::text, 'to', $2::text, 'group_by', "
-                  "NULLIF($3::text, ''), 'totals', (SELECT to_jsonb(t) FROM t), 'data', "
-                  "(SELECT coalesce(jsonb_agg(to_jsonb(g) ORDER BY g.requests DESC), "
-                  "'[]'::jsonb) FROM g))::text",
-                  r.g ? r.g->select : "", r.g ? r.g->join : "", r.g ? "GROUP BY " : "",
-                  r.g ? r.g->group : "");
-    int rc = submit_usage(a, req, &r, sql.p, NULL);
+    filtered(&q, &sql);
+    lx_buf_append_lit(&sql, ", t AS (SELECT " AGG " FROM u), g AS (SELECT ");
+    adm_usage_q_select(&q, &sql);
+    lx_buf_append_lit(&sql, AGG " FROM u");
+    adm_usage_q_joins(&q, &sql);
+    adm_usage_q_group(&q, &sql, false);
+    lx_buf_append_lit(&sql, ") SELECT jsonb_build_object('from', $1::text, 'to', $2::text, "
+                            "'group_by', NULLIF($3::text, ''), 'totals', (SELECT to_jsonb(t) "
+                            "FROM t), 'data', (SELECT coalesce(jsonb_agg(to_jsonb(g) ORDER BY "
+                            "g.requests DESC), '[]'::jsonb) FROM g))::text");
+    int rc = submit_usage(a, req, &q, sql.p);
     lx_buf_free(&sql);
     return rc;
 }
 
 int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req)
 {
-    range_t r;
+    adm_usage_q_t q;
     adm_verr_t e;
-    if (!parse_range(req, &r, &e)) {
+    if (!adm_usage_q_parse(req, &q, &e)) {
         adm_reply_verr(req, &e);
         return LX_OK;
     }
@@ -142,7 +99,7 @@ int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req)
         adm_reply_verr(req, &e);
         return LX_OK;
     }
-    if ((r.to_ms - r.from_ms) / len_ms > MAX_BUCKETS) {
+    if ((q.to_ms - q.from_ms) / len_ms > MAX_BUCKETS) {
         adm_verr(&e, "bucket",
                  "too many buckets (more than %d): use a larger bucket or a "
                  "shorter range",
@@ -150,21 +107,25 @@ int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req)
         adm_reply_verr(req, &e);
         return LX_OK;
     }
+    adm_usage_q_begin(&q, true);
+    q.params[q.np++] = bucket; /* $4 */
     lx_buf_t sql;
     lx_buf_init(&sql, 2048);
-    lx_buf_printf(&sql,
-                  "WITH u AS (SELECT * FROM ai_usage WHERE created_at >= $1::timestamptz AND "
-                  "created_at < $2::timestamptz), "
-                  "g AS (SELECT date_trunc($4::text, u.created_at AT TIME ZONE 'UTC') AS b, %s" AGG
-                  " FROM u %s GROUP BY 1%s%s) "
-                  "SELECT jsonb_build_object('from', $1::text, 'to', $2::text, 'group_by', "
-                  "NULLIF($3::text, ''), 'bucket', $4::text, 'data', "
-                  "(SELECT coalesce(jsonb_agg((to_jsonb(g) - 'b') || jsonb_build_object('bucket', "
-                  "to_char(g.b, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) ORDER BY g.b, g.requests DESC), "
-                  "'[]'::jsonb) FROM g))::text",
-                  r.g ? r.g->select : "", r.g ? r.g->join : "", r.g ? ", " : "",
-                  r.g ? r.g->group : "");
-    int rc = submit_usage(a, req, &r, sql.p, bucket);
+    filtered(&q, &sql);
+    lx_buf_append_lit(
+        &sql, ", g AS (SELECT date_trunc($4::text, u.created_at AT TIME ZONE 'UTC') AS b, ");
+    adm_usage_q_select(&q, &sql);
+    lx_buf_append_lit(&sql, AGG " FROM u");
+    adm_usage_q_joins(&q, &sql);
+    lx_buf_append_lit(&sql, " GROUP BY 1");
+    adm_usage_q_group(&q, &sql, true);
+    lx_buf_append_lit(
+        &sql, ") SELECT jsonb_build_object('from', $1::text, 'to', $2::text, 'group_by', "
+              "NULLIF($3::text, ''), 'bucket', $4::text, 'data', "
+              "(SELECT coalesce(jsonb_agg((to_jsonb(g) - 'b') || jsonb_build_object('bucket', "
+              "to_char(g.b, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) ORDER BY g.b, g.requests DESC), "
+              "'[]'::jsonb) FROM g))::text");
+    int rc = submit_usage(a, req, &q, sql.p);
     lx_buf_free(&sql);
     return rc;
 }

@@ -18,6 +18,7 @@ typedef struct {
     unsigned char admin_hash[32]; /* SHA-256 of the admin key, computed once */
     _Atomic uint64_t streams_active;
     _Atomic uint64_t upstream_pauses; /* backpressure: a slow client held upstream */
+    _Atomic uint64_t unauthenticated; /* 401s: no, unknown, disabled or expired key */
     /* Freed call contexts (call.c) kept for the next requests: a call is a
      * few KB, and a fresh large malloc per request costs more than its use. */
     void *call_cache[32];

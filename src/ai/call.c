@@ -68,6 +68,8 @@ typedef struct {
     lx_buf_t out;  /* scratch for encoded client events */
     lx_tokens_t tokens;
     int64_t sent_events; /* content events forwarded to the client (billing estimate) */
+    int64_t up_estimate; /* input tokens estimated from the attempt's upstream body */
+    int64_t shown_input; /* the input count an Anthropic message_start showed (0: none) */
     int64_t ttfb_us;     /* from upstream, -1 if none */
     int64_t created_ms;  /* wall clock at the start */
     int64_t overhead_us;
@@ -124,7 +126,7 @@ static void bill_delivered(lx_call_t *c, int status)
         return;
     c->tokens.out = c->sent_events;
     if (c->tokens.in <= 0)
-        c->tokens.in = c->o.input_tokens_estimate;
+        c->tokens.in = c->shown_input > 0 ? c->shown_input : c->o.input_tokens_estimate;
 }
 
 static void call_finalize(lx_call_t *c, int status, const char *error)
@@ -171,6 +173,11 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     }
     if (error)
         snprintf(u->error, sizeof u->error, "%s", error);
+    if (status != 200) { /* the code of the error reply, or what the status means */
+        lx_err_t e = status == 499 ? LX_E_CLIENT_GONE : lx_req_error(c->o.req);
+        lx_copy_cstr(u->error_code, sizeof u->error_code,
+                     lx_err_info(e != LX_E_NONE ? e : lx_err_from_status(status))->name);
+    }
     u->total_us = lx_now_us() - lx_req_start_us(c->o.req);
     c->o.ai->usage->push(c->o.ai->usage, u);
     if (c->o.stream)
@@ -221,14 +228,29 @@ static void start_stream(lx_call_t *c)
     lx_req_stream_start(c->o.req, 200, "text/event-stream");
 }
 
+/* The Anthropic encoder of a translated stream, made at its first event.
+ * Its message_start carries the best input count known then: the
+ * upstream's, if it already reported one (a Gemini chunk does), else the
+ * estimate over the body sent upstream (bytes / 4: what that upstream
+ * counts, not the client's shorter Anthropic body). stream_finish keeps
+ * message_delta and the usage row on the same figure when the upstream
+ * never reports one. */
+static lx_msg_enc_t *anthropic_enc(lx_call_t *c)
+{
+    if (c->enc == NULL) {
+        int64_t in = c->tokens.in > 0 ? LX_MAX(c->tokens.in - c->tokens.cached, 1) : c->up_estimate;
+        c->shown_input = in;
+        c->enc = lx_msg_enc_new(c->t->upstream_model, c->id, in);
+    }
+    return c->enc;
+}
+
 /* Ends a started stream with an error event in the client's wire. */
 static void stream_error(lx_call_t *c, const char *message)
 {
     lx_buf_reset(&c->out);
     if (c->o.client == LX_FMT_ANTHROPIC) {
-        if (c->enc == NULL)
-            c->enc = lx_msg_enc_new(c->t->upstream_model, c->id, c->o.input_tokens_estimate);
-        lx_msg_enc_error(c->enc, "api_error", message, &c->out);
+        lx_msg_enc_error(anthropic_enc(c), "api_error", message, &c->out);
     } else {
         lx_buf_append_lit(&c->out, "data: {\"error\":{\"message\":");
         lx_buf_append_json_str(&c->out, message, strlen(message));
@@ -246,9 +268,7 @@ static void emit_chunk(void *arg, const char *json, size_t n)
     c->sent_events++;
     lx_buf_reset(&c->out);
     if (c->o.client == LX_FMT_ANTHROPIC) {
-        if (c->enc == NULL)
-            c->enc = lx_msg_enc_new(c->t->upstream_model, c->id, c->o.input_tokens_estimate);
-        lx_msg_enc_chunk(c->enc, json, n, &c->out);
+        lx_msg_enc_chunk(anthropic_enc(c), json, n, &c->out);
     } else {
         lx_buf_append(&c->out, "data: ", 6);
         lx_buf_append(&c->out, json, n);
@@ -263,9 +283,10 @@ static void stream_finish(lx_call_t *c)
     start_stream(c);
     lx_buf_reset(&c->out);
     if (c->o.client == LX_FMT_ANTHROPIC) {
-        if (c->enc == NULL)
-            c->enc = lx_msg_enc_new(c->t->upstream_model, c->id, c->o.input_tokens_estimate);
-        lx_msg_enc_finish(c->enc, &c->tokens, &c->out);
+        lx_msg_enc_t *enc = anthropic_enc(c);
+        if (c->tokens.in <= 0) /* never reported: the figure shown stands, here and in the row */
+            c->tokens.in = c->shown_input;
+        lx_msg_enc_finish(enc, &c->tokens, &c->out);
     } else {
         lx_buf_append_lit(&c->out, "data: [DONE]\n\n");
     }
@@ -727,6 +748,7 @@ static bool start_attempt(lx_call_t *c)
         }
         reset_answer(c);
         c->passthrough = pass;
+        c->up_estimate = LX_MAX((int64_t)(b.body.n / 4), 1);
         if (c->o.stream && !pass)
             c->dec = c->adapter->stream_new(t->upstream_model, c->id,
                                             c->o.client == LX_FMT_OPENAI && c->o.client_usage,

@@ -48,6 +48,7 @@ bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
     memset(a, 0, sizeof *a);
     lx_str_t key = lx_req_api_key(req);
     if (key.n == 0) {
+        atomic_fetch_add_explicit(&ai->unauthenticated, 1, memory_order_relaxed);
         lx_req_reply_error(req, LX_E_UNAUTHORIZED, "missing API key (Authorization: Bearer ...)",
                            NULL);
         return false;
@@ -76,6 +77,7 @@ bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
     else if (k->expires_ms && k->expires_ms <= lx_wall_ms())
         why = "this API key has expired";
     if (why) {
+        atomic_fetch_add_explicit(&ai->unauthenticated, 1, memory_order_relaxed);
         lx_ai_end(a);
         lx_req_reply_error(req, LX_E_UNAUTHORIZED, why, NULL);
         return false;
@@ -99,6 +101,8 @@ int lx_ai_guarded(lx_ai_t *ai, lx_req_t *req,
     if (!lx_ai_begin(ai, req, &a))
         return LX_OK;
     int rc = body(ai, req, &a);
+    if (rc == LX_OK && a.snap != NULL) /* not handed to a call: refused here, or a listing */
+        lx_ai_record_refusal(ai, req, &a);
     lx_ai_end(&a);
     return rc;
 }
@@ -231,6 +235,7 @@ static int chat_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, bo
 static int chat_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
     int64_t t0 = lx_now_us();
+    a->feature = "chat";
     lx_str_t body = lx_req_body(req);
     lx_chat_req_t r;
     json_t *root = NULL;

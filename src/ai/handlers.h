@@ -15,6 +15,7 @@ typedef struct {
     const lx_apikey_t *key; /* NULL for the admin key */
     char key_id[64];        /* "admin" or "key_<id>": for logs and usage */
     char model[256];        /* the model name asked for, once resolved: for usage */
+    const char *feature;    /* set by a body that records usage: "chat", ... */
 } lx_ai_auth_t;
 
 /* Authorizes the caller (admin key, or an API key from the snapshot: 401 if
@@ -23,7 +24,9 @@ typedef struct {
 bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a);
 void lx_ai_end(lx_ai_auth_t *a);
 /* Runs body between lx_ai_begin and lx_ai_end. A body that hands the
- * snapshot to a call sets a->snap to NULL. */
+ * snapshot to a call sets a->snap to NULL. A body that set a->feature and
+ * refused the request itself (an error reply without a call) gets a usage
+ * row for it (lx_ai_record_refusal). */
 int lx_ai_guarded(lx_ai_t *ai, lx_req_t *req,
                   int (*body)(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a));
 
@@ -44,6 +47,12 @@ bool lx_ai_resolve(lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need, 
 bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_req_t *req, lx_str_t model, unsigned need,
                          lx_target_t *t);
 int64_t lx_ai_estimate_tokens(size_t body_bytes);
+
+/* refusal.c: pushes the usage row of a request refused before any call
+ * (status >= 400 replied, 401 excepted: unauthenticated refusals are only
+ * counted, in lx_ai_t.unauthenticated): zero tokens, the status and error
+ * code replied, the model asked for. Nothing if a->feature is NULL. */
+void lx_ai_record_refusal(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a);
 
 int lx_ai_messages_handler(lx_req_t *req, void *ai);  /* POST /v1/messages */
 int lx_ai_embed_handler(lx_req_t *req, void *ai);     /* POST /v1/embeddings */

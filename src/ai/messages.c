@@ -98,6 +98,7 @@ static int msg_build(void *ctx, const lx_call_target_t *t, lx_up_build_t *b, boo
 static int messages_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
 {
     int64_t t0 = lx_now_us();
+    a->feature = "messages";
     json_t *root = lx_ai_parse_body(req);
     if (root == NULL)
         return LX_OK;

@@ -26,6 +26,9 @@ typedef struct {
     double cost_usd;
     int status;      /* HTTP status the client saw (499: client left) */
     char error[256]; /* empty on success */
+    /* The "code" of the error reply the client saw ("model_not_found",
+     * "rate_limit_exceeded", ...); empty on success. */
+    char error_code[48];
     int64_t ttfb_us; /* time to first byte from upstream, -1 if none */
     int64_t total_us;
     int64_t created_ms; /* wall clock */

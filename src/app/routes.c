@@ -89,6 +89,13 @@ static int metrics(lx_req_t *req, void *arg)
         lx_buf_printf(&b, "llmux_upstream_pauses_total{worker=\"%d\"} %llu\n", i,
                       (unsigned long long)atomic_load_explicit(&app->workers[i].ai.upstream_pauses,
                                                                memory_order_relaxed));
+    lx_buf_printf(&b, "# HELP llmux_ai_unauthenticated_total AI requests refused with 401 (no, "
+                      "unknown, disabled or expired key); they leave no usage row.\n"
+                      "# TYPE llmux_ai_unauthenticated_total counter\n");
+    for (int i = 0; i < app->nworkers; i++)
+        lx_buf_printf(&b, "llmux_ai_unauthenticated_total{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.unauthenticated,
+                                                               memory_order_relaxed));
     lx_buf_printf(&b,
                   "# HELP llmux_uptime_seconds Seconds since start.\n"
                   "# TYPE llmux_uptime_seconds gauge\nllmux_uptime_seconds %lld\n",

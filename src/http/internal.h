@@ -56,6 +56,7 @@ struct lx_req {
     int64_t t_start_us;
     req_state_t state;
     int status;
+    lx_err_t err; /* the reason of an error reply (LX_E_NONE otherwise) */
     size_t bytes_out;
     size_t body_len;
     bool paused;

@@ -482,6 +482,16 @@ static bool decide_close(lx_req_t *req, bool streaming)
 
 /* ---- replies ---- */
 
+int lx_req_status(const lx_req_t *req)
+{
+    return req->status;
+}
+
+lx_err_t lx_req_error(const lx_req_t *req)
+{
+    return req->err;
+}
+
 void lx_req_reply(lx_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
     if (req->finished || req->state == REQ_STREAMING)
@@ -524,6 +534,8 @@ json_t *lx_error_body(bool anthropic, lx_err_t err, const char *message, const c
 void lx_req_reply_error_status(lx_req_t *req, int status, lx_err_t err, const char *message,
                                const char *param)
 {
+    if (!req->finished && req->state != REQ_STREAMING)
+        req->err = err;
     lx_req_reply_json(req, status, lx_error_body(req->anthropic, err, message, param));
 }
 

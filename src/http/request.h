@@ -105,6 +105,12 @@ void lx_req_on_abort(lx_req_t *req, lx_req_cb cb, void *arg);
  * Idempotent. Replies call it; a handler whose client left calls it. */
 void lx_req_finish(lx_req_t *req);
 
+/* The status replied (or streamed) so far, 0 before any reply. */
+int lx_req_status(const lx_req_t *req);
+/* The reason of the error reply sent (lx_req_reply_error*), LX_E_NONE if
+ * none was. */
+lx_err_t lx_req_error(const lx_req_t *req);
+
 /* Builds the error body in the request's shape into a new json_t. */
 json_t *lx_error_body(bool anthropic, lx_err_t err, const char *message, const char *param);
 

@@ -9,7 +9,7 @@ import json
 import os
 import unittest
 
-from harness import Llmux, http
+from harness import Llmux, http, wait_for
 
 DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "openapi.json")
 API = "/api/v1/admin/ai"
@@ -155,6 +155,13 @@ class OpenAPI(unittest.TestCase):
         self.check("GET", f"/keys/{k['id']}", None, 200, "ApiKey")
         self.check("GET", "/usage/summary?group_by=model", None, 200, "UsageSummary")
         self.check("GET", "/usage/timeseries?bucket=hour", None, 200, "UsageTimeseries")
+        self.check("GET", "/usage/summary?group_by=team,status,error_code,feature", None, 200,
+                   "UsageSummary")
+        self.assertEqual(self.lx.chat({"model": "nope/x", "messages": [
+            {"role": "user", "content": "hi"}]}).status, 404)  # a refusal row
+        wait_for(lambda: self.check("GET", "/usage/requests?limit=1", None, 200,
+                                    "UsageRequestList")["data"], timeout=5, what="a usage row")
+        self.check("GET", "/audit?limit=3", None, 200, "AuditList")
         r = self.check("POST", "/providers", {"name": "x"}, 400, "Error")
         self.assertEqual(r["error"]["param"], "kind")
         for path in (f"/groups/{g['id']}/members/{mem['id']}", f"/groups/{g['id']}",

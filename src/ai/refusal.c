@@ -1,0 +1,59 @@
+/* refusal.c - the usage row of a request llmux refused itself once the
+ * caller's key was known (403 model not allowed, 404 unknown model, 400
+ * invalid body, 429/503 local limits and cooling): zero tokens, the status
+ * and error code the client saw, so denied attempts per key are visible.
+ * Requests that reached a call record their own row (call.c). */
+#include "ai/body.h"
+#include "ai/catalog.h"
+#include "ai/handlers.h"
+#include "core/clock.h"
+
+#include <stdio.h>
+
+/* The client's "model" when the body is a complete object whose "model" is
+ * a plain string that is a valid model name (else empty). */
+static lx_str_t requested_model(lx_req_t *req)
+{
+    lx_str_t body = lx_req_body(req);
+    const char *keys[1] = {"model"};
+    size_t vs[1], ve[1];
+    if (body.n == 0 || !lx_body_scan(body.p, body.n, keys, 1, vs, ve) || ve[0] == 0)
+        return LX_NULL_STR;
+    if (ve[0] - vs[0] < 2 || body.p[vs[0]] != '"' || body.p[ve[0] - 1] != '"')
+        return LX_NULL_STR;
+    lx_str_t m = {body.p + vs[0] + 1, ve[0] - vs[0] - 2};
+    return lx_ai_model_name_valid(m) ? m : LX_NULL_STR;
+}
+
+void lx_ai_record_refusal(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a)
+{
+    int status = lx_req_status(req);
+    if (a->feature == NULL || a->snap == NULL || status < 400 || status == 401)
+        return;
+    lx_usage_t rec = {0}, *u = &rec;
+    lx_str_t rid = lx_req_id(req);
+    lx_copy(u->request_id, sizeof u->request_id, rid.p, rid.n);
+    lx_copy_cstr(u->key_id, sizeof u->key_id, a->key_id);
+    u->api_key_id = a->key ? a->key->id : 0;
+    u->feature = a->feature;
+    u->status = status;
+    lx_err_t e = lx_req_error(req);
+    if (e == LX_E_NONE)
+        e = lx_err_from_status(status);
+    lx_copy_cstr(u->error_code, sizeof u->error_code, lx_err_info(e)->name);
+    snprintf(u->error, sizeof u->error, "refused by llmux: %s", lx_err_info(e)->message);
+    /* A model that resolves to one provider is recorded as its rows are
+     * (provider + upstream name); anything else under the name asked for. */
+    lx_str_t m = requested_model(req);
+    lx_target_t t;
+    if (m.n && lx_resolve_model(a->snap, m, &t) == LX_RESOLVE_OK && t.group == NULL && !t.bare) {
+        lx_copy_cstr(u->provider, sizeof u->provider, t.provider->name);
+        lx_copy_cstr(u->model, sizeof u->model, t.upstream_model);
+    } else {
+        lx_copy(u->model, sizeof u->model, m.p, m.n);
+    }
+    u->ttfb_us = -1;
+    u->created_ms = lx_wall_ms();
+    u->total_us = lx_now_us() - lx_req_start_us(req);
+    ai->usage->push(ai->usage, u);
+}
