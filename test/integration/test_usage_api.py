@@ -120,7 +120,7 @@ class UsageApi(unittest.TestCase):
         self.assertEqual(sorted((r["model"], r["requests"]) for r in ts["data"]),
                          [("fm-a", 1), ("gm-c", 1)])
         for r in ts["data"]:
-            self.assertRegex(r["bucket"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:00Z$")
+            self.assertRegex(r["bucket"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$")
         ts = self.get("/usage/timeseries?bucket=day&status=200&provider=gprov")
         self.assertEqual(sum(r["requests"] for r in ts["data"]), 1)
 
