@@ -173,7 +173,7 @@ static void test_backoff_full_jitter(void **state)
 
 static lx_verdict_t cls(lx_fail_class_t c)
 {
-    return (lx_verdict_t){c, LX_BRK_NEUTRAL, LX_E_UPSTREAM};
+    return (lx_verdict_t){c, LX_BRK_NEUTRAL, LX_E_UPSTREAM, LX_SCOPE_DEPLOYMENT};
 }
 
 static void test_next_step(void **state)
