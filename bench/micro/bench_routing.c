@@ -122,6 +122,7 @@ static void add_cands(model_t *m, int prov, lx_rng_t *rng)
             .rpm = conn_rpm[ci],
             .rpd = conn_rpd[ci],
             .conn = conn_st[ci],
+            .dep = lx_deploy_state_get(conn_ids[ci], lx_str(m->name)),
         };
     }
 }
@@ -178,6 +179,7 @@ static void build_world(void)
                 .rpm = conn_rpm[ci],
                 .rpd = conn_rpd[ci],
                 .conn = conn_st[ci],
+                .dep = lx_deploy_state_get(conn_ids[ci], lx_str(models[m].name)),
                 .stats = lx_member_state_get(g + 1, k),
             };
         }
@@ -213,7 +215,8 @@ static inline const void *decide(const req_t *r, lx_rng_t *rng, lx_attempt_t *a)
         int k = lx_group_order(g, &conf, now, rng, order, LX_GROUP_MAX_MEMBERS, &excl);
         for (int i = 0; i < k; i++) {
             const lx_member_t *m = &g->members[order[i]];
-            if (lx_attempt_begin(a, m->conn, m->stats, m->rpm, m->rpd, &conf, now) == LX_WHY_OK)
+            if (lx_attempt_begin(a, m->conn, m->dep, m->stats, m->rpm, m->rpd, &conf, now) ==
+                LX_WHY_OK)
                 return m->target;
         }
         return NULL;
@@ -223,7 +226,7 @@ static inline const void *decide(const req_t *r, lx_rng_t *rng, lx_attempt_t *a)
                            LX_CHAIN_MAX_CANDIDATES, &excl);
     for (int i = 0; i < k; i++) {
         const lx_candidate_t *c = &md->cands[order[i]];
-        if (lx_attempt_begin(a, c->conn, NULL, c->rpm, c->rpd, &conf, now) == LX_WHY_OK)
+        if (lx_attempt_begin(a, c->conn, c->dep, NULL, c->rpm, c->rpd, &conf, now) == LX_WHY_OK)
             return c->target;
     }
     return NULL;
@@ -281,7 +284,7 @@ static void *run_thread(void *arg)
     make_ring(ring, r->mix, r->seed);
     lx_rng_t rng;
     lx_rng_seed(&rng, r->seed ^ 0xabcdef);
-    lx_verdict_t ok = {LX_FAIL_SUCCESS, LX_BRK_SUCCESS, LX_E_NONE};
+    lx_verdict_t ok = {LX_FAIL_SUCCESS, LX_BRK_SUCCESS, LX_E_NONE, LX_SCOPE_DEPLOYMENT};
     slot_attempt_t att[BATCH];
     long batches = r->decisions / BATCH;
     r->samples = malloc(sizeof(double) * (size_t)batches);

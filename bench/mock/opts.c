@@ -37,6 +37,7 @@ static const struct {
     {"cr_header", MOCK_FAULT_CR_HEADER},
     {"huge_event", MOCK_FAULT_HUGE_EVENT},
     {"huge_body", MOCK_FAULT_HUGE_BODY},
+    {"quota", MOCK_FAULT_QUOTA},
 };
 
 const char *mock_fault_name(mock_fault_t f)

@@ -24,6 +24,7 @@ typedef enum {
     MOCK_FAULT_CR_HEADER,     /* raw 429 whose Retry-After holds a bare CR and a Set-Cookie */
     MOCK_FAULT_HUGE_EVENT,    /* stream: one event of opts.size bytes of data, then on */
     MOCK_FAULT_HUGE_BODY,     /* non-stream: the answer padded with opts.size bytes */
+    MOCK_FAULT_QUOTA,         /* 429 whose body says the quota is exhausted (insufficient_quota) */
 } mock_fault_t;
 
 typedef struct {

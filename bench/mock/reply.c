@@ -291,6 +291,20 @@ bool mock_fault_early(evhtp_request_t *req, const mock_opts_t *o, mock_api_t api
         }
         return true;
     }
+    case MOCK_FAULT_QUOTA: {
+        /* the quota / credit is gone (not a rate limit): no Retry-After */
+        struct evbuffer *b = evbuffer_new();
+        if (b == NULL)
+            return false;
+        mock_stat_add(MOCK_ST_FAULTS, 1);
+        mock_error_body(b, api, 429,
+                        "You exceeded your current quota, please check your plan and billing "
+                        "details (mock fault)",
+                        "insufficient_quota");
+        mock_reply_now(req, 429, MOCK_CT_JSON, b);
+        evbuffer_free(b);
+        return true;
+    }
     case MOCK_FAULT_STALL_HEADERS:
         ctx = mock_ctx_new(req, NULL, NULL);
         if (ctx == NULL)

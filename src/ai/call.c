@@ -726,8 +726,8 @@ static bool start_attempt(lx_call_t *c)
         const lx_call_target_t *t = &c->o.targets[c->ti];
         int rpm = t->cred ? t->cred->rate_limit_per_minute : 0;
         int rpd = t->cred ? t->cred->rate_limit_per_day : 0;
-        lx_route_why_t why =
-            lx_attempt_begin(&c->att, t->state, t->stats, rpm, rpd, lx_call_route_conf(), now);
+        lx_route_why_t why = lx_attempt_begin(&c->att, t->state, t->dep, t->stats, rpm, rpd,
+                                              lx_call_route_conf(), now);
         if (why != LX_WHY_OK) {
             last = why;
             continue;

@@ -35,6 +35,8 @@ typedef struct {
     char upstream_model[256];
     lx_provider_conf_t conf;     /* prov->conf, api_key = cred's key */
     struct lx_conn_state *state; /* the credential's breaker and limits, NULL if none */
+    struct lx_conn_state *dep;   /* the deployment's (credential x upstream model) cooling,
+                                  * breaker and 403 hold; NULL: the credential's */
     struct lx_conn_state *stats; /* a group member's latency / in-flight, NULL if none */
 } lx_call_target_t;
 
@@ -76,7 +78,8 @@ typedef struct {
 int lx_call_run(const lx_call_opts_t *o);
 
 /* Sets Retry-After on a refusal: the soonest any of t[0..n) stops cooling
- * (1 s when none is cooling). */
+ * (a target cools until both its credential and its deployment stop; 1 s
+ * when none is cooling). */
 void lx_call_set_retry_after(lx_req_t *req, const lx_call_target_t *t, int n);
 
 /* call_targets.c: fills the ordered targets for a resolved model: the

@@ -44,28 +44,48 @@ void lx_call_routing_init(const lx_config_t *cfg)
     lx_conn_state_init(0);
 }
 
-void lx_call_set_retry_after(lx_req_t *req, const lx_call_target_t *t, int n)
+/* How long a target still cools: until both its credential and its
+ * deployment stop cooling. */
+static int64_t cooling_left(const lx_conn_state_t *cred, const lx_conn_state_t *dep, int64_t now)
 {
-    int64_t now = lx_wall_ms(), best = -1;
-    for (int i = 0; i < n; i++) {
-        int64_t left = t[i].state ? lx_cooling_left_ms(t[i].state, now) : 0;
-        if (left > 0 && (best < 0 || left < best))
-            best = left;
-    }
+    return LX_MAX(lx_cooling_left_ms(cred, now), lx_cooling_left_ms(dep, now));
+}
+
+static void set_retry_after_ms(lx_req_t *req, int64_t best)
+{
     char v[24];
     snprintf(v, sizeof v, "%lld", (long long)(best > 0 ? (best + 999) / 1000 : 1));
     lx_req_set_header(req, "Retry-After", v);
 }
 
-static void no_target_reply(lx_req_t *req, const lx_route_excl_t *excl, int n)
+void lx_call_set_retry_after(lx_req_t *req, const lx_call_target_t *t, int n)
+{
+    int64_t now = lx_wall_ms(), best = -1;
+    for (int i = 0; i < n; i++) {
+        int64_t left = cooling_left(t[i].state, t[i].dep, now);
+        if (left > 0 && (best < 0 || left < best))
+            best = left;
+    }
+    set_retry_after_ms(req, best);
+}
+
+/* No member of group g can take the request. */
+static void no_target_reply(lx_req_t *req, const lx_group_entry_t *g, const lx_route_excl_t *excl)
 {
     lx_route_why_t why;
-    lx_err_t e = lx_route_error(excl, n, &why);
+    lx_err_t e = lx_route_error(excl, g->ntargets, &why);
     char msg[300];
     snprintf(msg, sizeof msg, "no upstream can take this request now: %s",
              lx_route_why_info(why)->message);
-    if (e == LX_E_RATE_LIMITED)
-        lx_req_set_header(req, "Retry-After", "1");
+    if (e == LX_E_RATE_LIMITED) { /* the soonest end of a member's cooling */
+        int64_t now = lx_wall_ms(), best = -1;
+        for (int i = 0; i < g->sel.nmembers; i++) {
+            int64_t left = cooling_left(g->sel.members[i].conn, g->sel.members[i].dep, now);
+            if (left > 0 && (best < 0 || left < best))
+                best = left;
+        }
+        set_retry_after_ms(req, best);
+    }
     lx_req_reply_error(req, e, msg, NULL);
 }
 
@@ -93,7 +113,7 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
         k = kept;
     }
     if (k <= 0) {
-        no_target_reply(req, &excl, g->ntargets);
+        no_target_reply(req, g, &excl);
         return 0;
     }
     for (int i = 0; i < k; i++) {
@@ -107,6 +127,7 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
         o->conf = gt->prov->conf;
         o->conf.api_key = gt->cred ? gt->cred->api_key : NULL;
         o->state = g->sel.members[order[i]].conn;
+        o->dep = g->sel.members[order[i]].dep;
         o->stats = g->sel.members[order[i]].stats;
     }
     return k;
@@ -137,7 +158,7 @@ static int sources_of(const lx_snapshot_t *snap, const lx_target_t *t, source_t 
 }
 
 static void source_fill(lx_call_target_t *o, const source_t *sc, const lx_credential_t *cred,
-                        lx_conn_state_t *state)
+                        const lx_candidate_t *cand)
 {
     memset(o, 0, sizeof *o);
     o->prov = sc->prov;
@@ -146,7 +167,8 @@ static void source_fill(lx_call_target_t *o, const source_t *sc, const lx_creden
     lx_copy_cstr(o->upstream_model, sizeof o->upstream_model, sc->upstream);
     o->conf = sc->prov->conf;
     o->conf.api_key = cred ? cred->api_key : NULL;
-    o->state = state;
+    o->state = cand->conn;
+    o->dep = cand->dep;
 }
 
 int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t,
@@ -187,6 +209,9 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
             cands[n].rpm = cr->rate_limit_per_minute;
             cands[n].rpd = cr->rate_limit_per_day;
             cands[n].conn = lx_conn_state_get(cr->id);
+            /* the deployment: hashed here because a request may name a model
+             * the catalog does not hold (inserted only below half the table) */
+            cands[n].dep = lx_deploy_state_use(cr->id, lx_str(sc->upstream));
             n++;
         }
         if (n == before && n < LX_CALL_MAX_TARGETS) { /* keyless: one untracked target */
@@ -231,13 +256,13 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
         if (e == LX_E_RATE_LIMITED) {
             lx_call_target_t tmp[LX_CALL_MAX_TARGETS];
             for (int i = 0; i < n; i++)
-                source_fill(&tmp[i], &src[of[i]], creds[i], cands[i].conn);
+                source_fill(&tmp[i], &src[of[i]], creds[i], &cands[i]);
             lx_call_set_retry_after(req, tmp, n);
         }
         lx_req_reply_error(req, e, msg, NULL);
         return 0;
     }
     for (int i = 0; i < k; i++)
-        source_fill(&out[i], &src[of[order[i]]], creds[order[i]], cands[order[i]].conn);
+        source_fill(&out[i], &src[of[order[i]]], creds[order[i]], &cands[order[i]]);
     return k;
 }

@@ -12,8 +12,10 @@
  *     answer is lost after the commit may count twice). Skipped without a
  *     database, while it is disconnected, or when the snapshot was not loaded
  *     from it;
- *   - probes connections whose breaker is open (or half-open) once their open
- *     period has passed: one cheap real request through the provider's
+ *   - probes connections whose own breaker is open (or half-open) once their
+ *     open period has passed (a credential's breaker: connect / TLS failures;
+ *     a deployment's breaker, credential x model, is probed by the next
+ *     request after its open period instead): one cheap real request through the provider's
  *     adapter (OpenAI and OpenAI-compatible: GET {base_url}/models; others,
  *     or a server without /models: a one-token chat with the provider's first
  *     chat model, else "test"). The probe takes the breaker's half-open slot

@@ -321,6 +321,7 @@ static void build_groups(lx_snapshot_t *s, const lx_registry_rows_t *rows)
                 .rpm = t->cred ? t->cred->rate_limit_per_minute : 0,
                 .rpd = t->cred ? t->cred->rate_limit_per_day : 0,
                 .conn = t->cred ? lx_conn_state_get(t->cred->id) : NULL,
+                .dep = t->cred ? lx_deploy_state_get(t->cred->id, lx_str(t->upstream_name)) : NULL,
                 .stats = lx_member_state_get(gr->id, g->ntargets),
             };
             g->ntargets++;

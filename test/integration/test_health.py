@@ -9,7 +9,7 @@ import json
 import time
 import unittest
 
-from harness import Llmux, Mock, PrivatePostgres, psql, wait_for
+from harness import Llmux, Mock, PrivatePostgres, free_port, psql, wait_for
 
 MSG = [{"role": "user", "content": "hi"}]
 ENV = {"LLMUX_BREAKER_FAILURES": "3", "LLMUX_BREAKER_OPEN_MS": "300"}
@@ -37,20 +37,33 @@ class Admin:
         self.assertLess(r.status, 300, r)
         return r.json()
 
-    def provider(self, name, keys, kind="openai_compatible"):
-        """A provider on the mock with one connection per key; created disabled
-        and enabled last, so a snapshot that has it has all its connections."""
+    def provider(self, name, keys, kind="openai_compatible", base_url=None):
+        """A provider on the mock (or at base_url) with one connection per key;
+        created disabled and enabled last, so a snapshot that has it has all
+        its connections."""
         p = self.admin("POST", "/providers", {"name": name, "kind": kind,
-                                              "base_url": self.mock.url + "/v1",
+                                              "base_url": base_url or self.mock.url + "/v1",
                                               "status": "disabled"})
         conns = [self.admin("POST", "/connections", {"provider_id": p["id"], "name": f"c{i}",
                                                      "api_key": key, "priority": i})
                  for i, key in enumerate(keys)]
         self.admin("PATCH", f"/providers/{p['id']}", {"status": "active"})
-        wait_for(lambda: self.lx.chat({"model": f"{name}/probe+fault=400",
-                                       "messages": MSG}).status == 400, timeout=3,
-                 what="provider loaded")
+
+        def ready():
+            if base_url is None:  # a 400 from the mock: used, counted nowhere
+                return self.lx.chat({"model": f"{name}/probe+fault=400",
+                                     "messages": MSG}).status == 400
+            # nothing listens there: refused by the provider filter instead
+            r = self.lx.chat({"model": f"{name}/probe", "messages": MSG},
+                             headers={"x-llmux-provider": "nobody"})
+            return r.status == 404 and "requested provider" in r.json()["error"]["message"]
+        wait_for(ready, timeout=3, what="provider loaded")
         return p, [c["id"] for c in conns]
+
+    def dead_url(self):
+        """A base URL where nothing listens: connect failures, which open the
+        credential's own breaker (a 5xx opens only that model's)."""
+        return f"http://127.0.0.1:{free_port()}/v1"
 
     def retire(self, p):
         """No more probes of this provider's connections."""
@@ -62,7 +75,7 @@ class Admin:
             r = self.lx.chat({"model": model, "messages": MSG})
             if r.status == 503 and "circuit breaker" in r.json()["error"]["message"]:
                 return
-            self.assertIn(r.status, (500, 503), r)
+            self.assertIn(r.status, (500, 502, 503), r)
         self.fail("the breaker did not open")
 
     def key_requests(self, key):
@@ -83,11 +96,11 @@ class Probes(Admin, unittest.TestCase):
         cls.mock.stop()
 
     def test_probe_closes_the_breaker_without_traffic(self):
-        p, (cid,) = self.provider("hp", ["sk-hp+fault=500"])
+        p, (cid,) = self.provider("hp", ["sk-hp-fixed"], base_url=self.dead_url())
         self.open_breaker("hp/m")
         self.assertEqual(log_events(self.lx, "breaker closed by a health probe", cid), [])
-        # the upstream is fixed; no client request from here on
-        self.admin("PATCH", f"/connections/{cid}", {"api_key": "sk-hp-fixed"})
+        # the upstream is reachable again; no client request from here on
+        self.admin("PATCH", f"/providers/{p['id']}", {"base_url": self.mock.url + "/v1"})
         t0 = time.monotonic()
         ev = wait_for(lambda: log_events(self.lx, "breaker closed by a health probe", cid),
                       timeout=4, what="probe closes the breaker")[0]
@@ -108,9 +121,12 @@ class Probes(Admin, unittest.TestCase):
         self.retire(p)
 
     def test_failing_probe_keeps_it_open_until_fixed(self):
-        p, (cid,) = self.provider("ha", ["sk-ha+fault=500"], kind="anthropic")
+        p, (cid,) = self.provider("ha", ["sk-ha+fault=500"], kind="anthropic",
+                                  base_url=self.dead_url())
         self.open_breaker("ha/m")
-        # still broken: the probes (a one-token chat) fail, the breaker stays open
+        # reachable but still broken: the probes (a one-token chat) fail with a
+        # 500, the breaker stays open
+        self.admin("PATCH", f"/providers/{p['id']}", {"base_url": self.mock.url + "/v1"})
         wait_for(lambda: log_events(self.lx, "health probe failed: breaker open again", cid),
                  timeout=4, what="a failed probe")
         self.assertEqual(log_events(self.lx, "breaker closed by a health probe", cid), [])

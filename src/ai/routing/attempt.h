@@ -2,6 +2,17 @@
  * read-only eligibility check used while ordering candidates, then begin
  * (take what the attempt needs) and end (record what happened).
  *
+ * A target has up to three states (state.h): its credential's, its
+ * deployment's (credential x upstream model) and, for a group member, the
+ * member's own latency / in-flight. Credential-wide signals (quota exhausted
+ * or 402, 401, connect failures and TLS errors) act on the credential and so
+ * on every model it serves; the others (429, 403, 5xx, malformed answers,
+ * timeouts after connect) act on the deployment only (failure.h gives each
+ * verdict its scope). A success is recorded on both breakers. A NULL
+ * deployment (untracked: the table's request-path share is full, or no
+ * credential) makes every signal act on the credential, as it did before
+ * deployments existed: over-cooling beats hammering an upstream that said 429.
+ *
  * Ordering (select.c, chain.c) only reads: no rate-limit token or breaker
  * probe slot is taken for targets that are merely listed as fallbacks.
  * lx_attempt_begin takes them for the target actually being tried, at the
@@ -15,39 +26,53 @@
 #ifndef LX_AI_ROUTING_ATTEMPT_H
 #define LX_AI_ROUTING_ATTEMPT_H
 
+#include "ai/routing/deploy.h"
 #include "ai/routing/route.h"
 
-/* Would a request to this connection be let through now? Reads only.
- * Checks, in order: auth flag, cooling, breaker, rate limits. st may be NULL
- * (untracked: LX_WHY_OK). */
-lx_route_why_t lx_route_check(const lx_conn_state_t *st, const lx_route_conf_t *c, int64_t now_ms,
-                              int rpm, int rpd);
+/* Would a request to this target be let through now? Reads only. Checks,
+ * in order: the credential's auth hold (401), the deployment's hold (403),
+ * cooling of either, the credential being out (its breaker, or most of its
+ * deployments failing: deploy.h), the deployment's breaker, the
+ * credential's rate limits. cred and dep may be NULL (untracked); dep equal
+ * to cred is taken as NULL. */
+lx_route_why_t lx_route_check(const lx_conn_state_t *cred, const lx_conn_state_t *dep,
+                              const lx_route_conf_t *c, int64_t now_ms, int rpm, int rpd);
 
 typedef struct {
-    lx_conn_state_t *conn;  /* breaker, limits, cooling, auth (NULL: untracked) */
+    lx_conn_state_t *conn;  /* the credential: breaker, limits, cooling, 401 hold, counts */
+    lx_conn_state_t *dep;   /* the deployment: cooling, breaker, 403 hold (NULL: none) */
     lx_conn_state_t *stats; /* a group member's own latency / in-flight, or NULL */
-    uint32_t gen;           /* breaker generation seen at begin */
-    bool probe;             /* a half-open probe */
+    uint32_t gen;           /* credential breaker generation seen at begin */
+    uint32_t dep_gen;       /* deployment breaker generation seen at begin */
+    bool probe;             /* a half-open probe of the credential's breaker */
+    bool dep_probe;         /* a half-open probe of the deployment's breaker */
     bool active;            /* between begin and end */
 } lx_attempt_t;
 
-/* Starts an attempt: auth flag and cooling checked, breaker asked (a
- * half-open probe slot taken if need be), one rate-limit token taken, and
- * in-flight incremented on conn and stats. LX_WHY_OK: *a is active and must
- * be ended with lx_attempt_end. Anything else: nothing was taken, *a is
- * inactive, try the next target. stats may be NULL or equal to conn. */
-lx_route_why_t lx_attempt_begin(lx_attempt_t *a, lx_conn_state_t *conn, lx_conn_state_t *stats,
-                                int rpm, int rpd, const lx_route_conf_t *c, int64_t now_ms);
+/* Starts an attempt: holds and cooling checked, both breakers asked (a
+ * half-open probe slot taken if need be), one rate-limit token taken from
+ * the credential, and in-flight incremented on conn and stats.
+ * LX_WHY_OK: *a is active and must be ended with lx_attempt_end. Anything
+ * else: nothing was taken, *a is inactive, try the next target. dep and
+ * stats may be NULL or equal to conn. */
+lx_route_why_t lx_attempt_begin(lx_attempt_t *a, lx_conn_state_t *conn, lx_conn_state_t *dep,
+                                lx_conn_state_t *stats, int rpm, int rpd, const lx_route_conf_t *c,
+                                int64_t now_ms);
 
 /* Ends an active attempt (no-op on an inactive one): in-flight released;
- * the breaker records v's effect under the generation seen at begin (a
- * neutral verdict, or v == NULL for "ended without a verdict", gives a
- * probe slot back); ttfb_us >= 0 is folded into the EWMA of conn and stats
- * (pass the elapsed time for a first-byte timeout so that a slow target
- * looks slow); ROTATE cools conn for retry_after (Retry-After header value,
- * may be NULL); FLAG_AUTH flags conn for auth_hold_ms. Call it for a
- * mid-stream failure too, with the verdict of lx_failure_classify: such
- * failures count against the breaker. Returns what the breaker did. */
+ * the breakers record v's effect under the generations seen at begin: a
+ * success on both, a failure on the breaker of v's scope (the other gives
+ * its probe slot back, as a neutral verdict or v == NULL, "ended without a
+ * verdict", does on both); ttfb_us >= 0 is folded into the EWMA of conn,
+ * dep and stats (pass the elapsed time for a first-byte timeout so that a
+ * slow target looks slow); ROTATE cools the scope's state for retry_after
+ * (Retry-After header value, may be NULL); FLAG_AUTH holds it for
+ * auth_hold_ms. The credential's success / error totals count every
+ * attempt. The deployment's verdict is noted for the credential's
+ * most-failing rule (deploy.h). Call it for a mid-stream failure too, with
+ * the verdict of lx_failure_classify: such failures count against the
+ * breaker. Returns what the breaker of v's scope did (for a success: the
+ * deployment's, unless only the credential's changed). */
 lx_breaker_event_t lx_attempt_end(lx_attempt_t *a, const lx_route_conf_t *c, const lx_verdict_t *v,
                                   int64_t ttfb_us, const char *retry_after, int64_t now_ms);
 

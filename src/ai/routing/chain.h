@@ -9,7 +9,8 @@
  *      header (LX_WHY_PROVIDER)
  *   2. capability: every LX_CAP_* the request needs (LX_WHY_CAPABILITY)
  *   3. context window: prompt_tokens + max_tokens must fit (LX_WHY_CONTEXT)
- *   4. health: auth flag, cooling, breaker, rate limits (lx_route_check)
+ *   4. health: holds, cooling, breakers of the credential and the
+ *      deployment, rate limits (lx_route_check)
  * The static filters run before the health filter. The set that survives is
  * the same in any order; this one is cheaper (no shared-state reads for
  * candidates the request cannot use) and makes the exclusion counts say
@@ -41,7 +42,8 @@ typedef struct {
     double output_per_1m;
     int32_t priority, weight; /* the connection's; weight 0: fallback only */
     int32_t rpm, rpd;         /* the connection's limits, 0: none */
-    lx_conn_state_t *conn;    /* NULL: untracked */
+    lx_conn_state_t *conn;    /* the credential's state; NULL: untracked */
+    lx_conn_state_t *dep;     /* the deployment's (credential x upstream model); NULL: conn's */
 } lx_candidate_t;
 
 typedef struct {

@@ -3,7 +3,12 @@
 
 static lx_verdict_t verdict(lx_fail_class_t cls, lx_brk_effect_t b, lx_err_t err)
 {
-    return (lx_verdict_t){cls, b, err};
+    return (lx_verdict_t){cls, b, err, LX_SCOPE_DEPLOYMENT};
+}
+
+static lx_verdict_t cred_verdict(lx_fail_class_t cls, lx_brk_effect_t b, lx_err_t err)
+{
+    return (lx_verdict_t){cls, b, err, LX_SCOPE_CREDENTIAL};
 }
 
 static lx_err_t transport_err(lx_up_outcome_t o)
@@ -40,8 +45,8 @@ lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f)
         lx_err_t err = transport_err(o);
         if (f->client_bytes_sent) /* mid-stream: too late to retry, but it counts */
             return verdict(LX_FAIL_FATAL, LX_BRK_FAILURE, err);
-        if (o == LX_UP_CONNECT_FAILED || o == LX_UP_TIMEOUT_CONNECT)
-            return verdict(LX_FAIL_RETRY, LX_BRK_FAILURE, err);
+        if (o == LX_UP_CONNECT_FAILED || o == LX_UP_TIMEOUT_CONNECT) /* no model was reached */
+            return cred_verdict(LX_FAIL_RETRY, LX_BRK_FAILURE, err);
         if (!f->idempotent && f->request_sent) /* it may have been executed */
             return verdict(LX_FAIL_FATAL, LX_BRK_FAILURE, err);
         return verdict(LX_FAIL_RETRY, LX_BRK_FAILURE, err);
@@ -57,9 +62,13 @@ lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f)
     if (f->client_bytes_sent) /* an error status after bytes went out */
         return verdict(LX_FAIL_FATAL, s >= 500 ? LX_BRK_FAILURE : LX_BRK_NEUTRAL, status_err(s));
 
-    if (s == 429 || s == 402 || f->quota)
+    if (s == 402 || f->quota) /* the account is out of credit: every model */
+        return cred_verdict(LX_FAIL_ROTATE, LX_BRK_NEUTRAL, LX_E_RATE_LIMITED);
+    if (s == 429) /* providers limit per model */
         return verdict(LX_FAIL_ROTATE, LX_BRK_NEUTRAL, LX_E_RATE_LIMITED);
-    if (s == 401 || s == 403)
+    if (s == 401) /* the key itself is refused */
+        return cred_verdict(LX_FAIL_FLAG_AUTH, LX_BRK_NEUTRAL, LX_E_UPSTREAM);
+    if (s == 403) /* often one model or project: hold only the deployment */
         return verdict(LX_FAIL_FLAG_AUTH, LX_BRK_NEUTRAL, LX_E_UPSTREAM);
     if (s == 408 || s == 503 || s == 529) /* refused before any work was done */
         return verdict(LX_FAIL_RETRY, LX_BRK_FAILURE, status_err(s));

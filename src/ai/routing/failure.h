@@ -39,10 +39,18 @@ typedef enum {
     LX_BRK_FAILURE,
 } lx_brk_effect_t;
 
+/* Where a failure lands: on the deployment (credential x upstream model)
+ * or on the whole credential. A success lands on both. */
+typedef enum {
+    LX_SCOPE_DEPLOYMENT = 0, /* 429, 403, 5xx, malformed answers, timeouts after connect */
+    LX_SCOPE_CREDENTIAL,     /* quota exhausted / 402, 401, connect failure / timeout, TLS */
+} lx_fail_scope_t;
+
 typedef struct {
     lx_fail_class_t cls;
-    lx_brk_effect_t breaker; /* what to record on the connection's breaker */
+    lx_brk_effect_t breaker; /* what to record on the breaker of `scope` */
     lx_err_t err;            /* the reason to report if the error reaches the client */
+    lx_fail_scope_t scope;   /* which state cooling, the auth hold and a failure go to */
 } lx_verdict_t;
 
 /* The table:
@@ -52,14 +60,20 @@ typedef struct {
  *  - LX_UP_ABORTED (we stopped it ourselves): FATAL, breaker neutral.
  *  - LX_UP_REFUSED (the network policy refused the address): FATAL, neutral.
  *  - status < 400: SUCCESS.
- *  - 429, 402, or quota set: ROTATE (breaker neutral: cooling handles it).
- *  - 401, 403: FLAG_AUTH (err: upstream, since the client's own key is fine).
+ *  - 429, 402, or quota set: ROTATE (breaker neutral: cooling handles it);
+ *    scope: the deployment for a plain 429 (providers limit per model), the
+ *    credential for 402 or a quota body (the account is out of credit).
+ *  - 401, 403: FLAG_AUTH (err: upstream, since the client's own key is fine);
+ *    scope: the credential for 401 (the key itself is refused), the
+ *    deployment for 403 (often one model or project the key may not use).
  *  - 500, 502, 504, other 5xx but 501/505: RETRY, breaker failure; when not
  *    idempotent: FATAL (the upstream may have done the work).
  *  - 503, 529: RETRY, breaker failure (rejected before doing any work, so
  *    even non-idempotent calls retry). 408: likewise RETRY.
  *  - 400, 404, 413, 422, 501, 505, any other 4xx: FATAL, breaker neutral.
- *  - connect failed / connect timeout: RETRY, breaker failure (nothing sent).
+ *  - connect failed / connect timeout (TLS errors included): RETRY, breaker
+ *    failure (nothing sent), scope: the credential.
+ *  - every other failure's scope is the deployment.
  *  - first-byte / idle / total timeout, broken: RETRY, breaker failure; when
  *    not idempotent and the request was fully sent: FATAL. */
 lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f);

@@ -11,9 +11,11 @@
  * window a concurrent request may see the minute as one fuller than it will
  * be: it is refused, never over-granted.)
  *
- * Cooling: a connection answered 429 (or a quota error) is skipped until a
- * time taken from Retry-After (delta-seconds or an HTTP-date), else a
- * default, capped. Cooling only ever extends.
+ * Cooling: a deployment answered 429 (or a credential a quota error:
+ * attempt.h says which state) is skipped until a time taken from
+ * Retry-After (delta-seconds or an HTTP-date), else a default, capped.
+ * Cooling only ever extends. It is per instance (not shared through
+ * Postgres, unlike the rate windows).
  *
  * st may be NULL everywhere (untracked: unlimited, never cooling). */
 #ifndef LX_AI_ROUTING_LIMITS_H

@@ -17,6 +17,8 @@ static const lx_route_why_info_t why_table[LX_WHY__COUNT] = {
     [LX_WHY_COOLING] = {"cooling", "the upstream asked us to slow down (cooling after 429)"},
     [LX_WHY_RATE_LIMITED] = {"rate_limited", "the connection's request limit is reached"},
     [LX_WHY_AUTH_FAILED] = {"auth_failed", "the upstream rejected the connection's credential"},
+    [LX_WHY_MODEL_DENIED] = {"model_denied",
+                             "the upstream refused this credential access to the model (403)"},
     [LX_WHY_NOT_ALLOWED] = {"provider_not_allowed", "this API key may not use that provider"},
     [LX_WHY_PROVIDER] = {"provider_mismatch", "no target of the requested provider"},
     [LX_WHY_CAPABILITY] = {"capability", "no target supports what the request needs"},
@@ -43,8 +45,10 @@ lx_err_t lx_route_error(const lx_route_excl_t *x, int ncand, lx_route_why_t *why
         e = LX_E_MODEL_NOT_FOUND;
     } else if (failed_static < ncand) {
         /* some target passed the static filters: health took the rest */
-        if (n[LX_WHY_BREAKER_OPEN] || n[LX_WHY_AUTH_FAILED]) {
-            w = n[LX_WHY_BREAKER_OPEN] ? LX_WHY_BREAKER_OPEN : LX_WHY_AUTH_FAILED;
+        if (n[LX_WHY_BREAKER_OPEN] || n[LX_WHY_AUTH_FAILED] || n[LX_WHY_MODEL_DENIED]) {
+            w = n[LX_WHY_BREAKER_OPEN]  ? LX_WHY_BREAKER_OPEN
+                : n[LX_WHY_AUTH_FAILED] ? LX_WHY_AUTH_FAILED
+                                        : LX_WHY_MODEL_DENIED;
             e = LX_E_UNAVAILABLE;
         } else {
             w = n[LX_WHY_RATE_LIMITED] ? LX_WHY_RATE_LIMITED : LX_WHY_COOLING;

@@ -16,7 +16,8 @@ typedef struct {
     lx_backoff_conf_t backoff;
     int64_t cooling_default_ms; /* 429 without a usable Retry-After (default 5000) */
     int64_t cooling_cap_ms;     /* longest cooling (default 60000) */
-    int64_t auth_hold_ms;       /* a 401/403 keeps the connection out this long (300000) */
+    int64_t auth_hold_ms;       /* a 401 keeps the credential out, a 403 the deployment,
+                                 * this long (300000) */
 } lx_route_conf_t;
 
 void lx_route_conf_default(lx_route_conf_t *c);
@@ -27,7 +28,8 @@ typedef enum {
     LX_WHY_BREAKER_OPEN, /* breaker open, or half-open with every probe taken */
     LX_WHY_COOLING,      /* after a 429 / quota error */
     LX_WHY_RATE_LIMITED, /* rate_limit_per_minute / per_day reached */
-    LX_WHY_AUTH_FAILED,  /* flagged after a 401 / 403 */
+    LX_WHY_AUTH_FAILED,  /* the credential is held after a 401 */
+    LX_WHY_MODEL_DENIED, /* the deployment is held after a 403 */
     /* static filters (the strategy chain) */
     LX_WHY_NOT_ALLOWED, /* the API key may not use this provider */
     LX_WHY_PROVIDER,    /* not the provider the request asked for */
@@ -54,7 +56,7 @@ typedef struct {
  * filters run before the health filter, so:
  *   no candidates at all                      -> LX_E_MODEL_NOT_FOUND
  *   some passed the static filters, health
- *     took them: breaker / auth flag          -> LX_E_UNAVAILABLE
+ *     took them: breaker / auth or 403 hold   -> LX_E_UNAVAILABLE
  *     only rate limits / cooling              -> LX_E_RATE_LIMITED
  *   none passed: capability or context        -> LX_E_BAD_REQUEST (no target can
  *                                                serve this request: do not retry)

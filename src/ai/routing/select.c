@@ -177,7 +177,7 @@ int lx_group_order(lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_r
     int ne = 0;
     for (int i = 0; i < n; i++) {
         const lx_member_t *m = &g->members[i];
-        lx_route_why_t why = lx_route_check(m->conn, c, now_ms, m->rpm, m->rpd);
+        lx_route_why_t why = lx_route_check(m->conn, m->dep, c, now_ms, m->rpm, m->rpd);
         ok[i] = why == LX_WHY_OK;
         if (!ok[i]) {
             if (excl)

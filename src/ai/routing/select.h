@@ -26,10 +26,10 @@
  * random rotation so that ties share the load. Weight 0 means "fallback
  * only" for the weighted strategies and priority tiers.
  *
- * Eligibility while ordering is read-only (lx_route_check: auth flag,
- * cooling, breaker, rate limits); rate-limit tokens and breaker probes are
- * taken per attempt by lx_attempt_begin, so fallbacks that are never tried
- * cost nothing. Ineligible members are left out of the order and counted.
+ * Eligibility while ordering is read-only (lx_route_check over the
+ * member's credential and deployment: holds, cooling, breakers, rate limits); rate-limit tokens and
+ * breaker probes are taken per attempt by lx_attempt_begin, so fallbacks that are never tried cost
+ * nothing. Ineligible members are left out of the order and counted.
  *
  * Ownership: lx_group_init copies the member array (the target pointers and
  * state pointers inside are borrowed: the snapshot and the state table must
@@ -68,6 +68,7 @@ typedef struct {
     double cost;            /* USD per 1M tokens, input + output */
     int32_t rpm, rpd;       /* the connection's limits, 0: none */
     lx_conn_state_t *conn;  /* the connection's state (NULL: untracked) */
+    lx_conn_state_t *dep;   /* the deployment's: connection x upstream model (NULL: conn's) */
     lx_conn_state_t *stats; /* this member's own latency / in-flight (NULL: conn's) */
 } lx_member_t;
 

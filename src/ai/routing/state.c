@@ -14,6 +14,8 @@ struct lx_state_table {
 };
 
 #define MEMBER_NS (UINT64_C(1) << 62)
+#define DEPLOY_NS (UINT64_C(2) << 62)
+#define HASH62    ((UINT64_C(1) << 62) - 1)
 
 uint64_t lx_state_key_conn(int64_t conn_id)
 {
@@ -35,6 +37,19 @@ static inline uint64_t mix64(uint64_t z)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+uint64_t lx_state_key_deploy(int64_t conn_id, lx_str_t model)
+{
+    if (lx_state_key_conn(conn_id) == 0 || model.p == NULL || model.n == 0)
+        return 0;
+    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a, 64 bits */
+    for (size_t i = 0; i < model.n; i++) {
+        h ^= (unsigned char)model.p[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    h = mix64(h ^ mix64((uint64_t)conn_id));
+    return DEPLOY_NS | (h & HASH62);
 }
 
 lx_state_table_t *lx_state_table_new(size_t capacity)
@@ -68,7 +83,8 @@ void lx_state_table_free(lx_state_table_t *t)
     free(t);
 }
 
-static lx_conn_state_t *lookup(lx_state_table_t *t, uint64_t key, bool insert)
+/* limit: insert while fewer entries than this (0: never insert). */
+static lx_conn_state_t *lookup(lx_state_table_t *t, uint64_t key, size_t limit)
 {
     if (!t || key == 0)
         return NULL;
@@ -80,9 +96,7 @@ static lx_conn_state_t *lookup(lx_state_table_t *t, uint64_t key, bool insert)
             return s;
         if (k != 0)
             continue;
-        if (!insert)
-            return NULL;
-        if (atomic_load_explicit(&t->count, memory_order_relaxed) >= t->limit)
+        if (atomic_load_explicit(&t->count, memory_order_relaxed) >= limit)
             return NULL;
         uint64_t expect = 0;
         if (atomic_compare_exchange_strong_explicit(&s->key, &expect, key, memory_order_acq_rel,
@@ -99,12 +113,17 @@ static lx_conn_state_t *lookup(lx_state_table_t *t, uint64_t key, bool insert)
 
 lx_conn_state_t *lx_state_table_get(lx_state_table_t *t, uint64_t key)
 {
-    return lookup(t, key, true);
+    return t ? lookup(t, key, t->limit) : NULL;
+}
+
+lx_conn_state_t *lx_state_table_get_soft(lx_state_table_t *t, uint64_t key)
+{
+    return t ? lookup(t, key, (t->mask + 1) / 2) : NULL;
 }
 
 lx_conn_state_t *lx_state_table_find(lx_state_table_t *t, uint64_t key)
 {
-    return lookup(t, key, false);
+    return lookup(t, key, 0);
 }
 
 size_t lx_state_table_count(const lx_state_table_t *t)
@@ -144,12 +163,22 @@ lx_state_table_t *lx_conn_state_table(void)
 
 lx_conn_state_t *lx_conn_state_get(int64_t conn_id)
 {
-    return lookup(lx_conn_state_table(), lx_state_key_conn(conn_id), true);
+    return lx_state_table_get(lx_conn_state_table(), lx_state_key_conn(conn_id));
 }
 
 lx_conn_state_t *lx_member_state_get(int64_t group_id, int idx)
 {
-    return lookup(lx_conn_state_table(), lx_state_key_member(group_id, idx), true);
+    return lx_state_table_get(lx_conn_state_table(), lx_state_key_member(group_id, idx));
+}
+
+lx_conn_state_t *lx_deploy_state_get(int64_t conn_id, lx_str_t model)
+{
+    return lx_state_table_get(lx_conn_state_table(), lx_state_key_deploy(conn_id, model));
+}
+
+lx_conn_state_t *lx_deploy_state_use(int64_t conn_id, lx_str_t model)
+{
+    return lx_state_table_get_soft(lx_conn_state_table(), lx_state_key_deploy(conn_id, model));
 }
 
 /* --- per-entry counters -------------------------------------------------- */

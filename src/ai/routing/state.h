@@ -1,7 +1,16 @@
-/* state.h - the shared, lock-free runtime state of routing targets: one
- * lx_conn_state_t per connection (breaker, rate-limit windows, cooling, auth
- * flag, in-flight count, EWMA of time to first byte), and optionally one per
- * group member (latency and in-flight of that member alone).
+/* state.h - the shared, lock-free runtime state of routing targets, one
+ * lx_conn_state_t per key, in three namespaces:
+ *   - a credential (connection id): its own breaker (connect / TLS
+ *     failures), rate-limit windows, credential-wide cooling (quota
+ *     exhausted) and auth hold (401), in-flight count, EWMA of time to first
+ *     byte, success / error totals, and what its deployments' breakers say
+ *     (deploy.h);
+ *   - a deployment (credential x upstream model name): cooling after a 429,
+ *     the deployment's breaker (5xx, malformed answers, timeouts) and a 403
+ *     hold. Only cooling_until, auth_until, brk, consec_fail, bucket[],
+ *     ttfb_ewma and dep_win are used there;
+ *   - a group member (group id x member index): latency and in-flight of
+ *     that member alone.
  *
  * The table is a fixed-capacity open-addressing hash (linear probing) of
  * 192-byte entries, allocated once at start-up and never resized. Entries are
@@ -59,6 +68,9 @@ typedef struct lx_conn_state {
     /* third cache line: when the connection was last used / last failed */
     _Alignas(64) _Atomic int64_t last_used_ms; /* end of the newest attempt (ms); 0: never */
     _Atomic uint64_t last_error;               /* newest error: ms << 8 | lx_conn_err_t; 0: none */
+    /* deploy.c: on a credential, window:32 | deployments seen:16 | failing:16;
+     * on a deployment, window:32 | seen:1 | failing:1 (bits 0 and 1) */
+    _Atomic uint64_t dep_win;
 } lx_conn_state_t;
 
 typedef struct lx_state_table lx_state_table_t;
@@ -72,6 +84,18 @@ uint64_t lx_state_key_conn(int64_t conn_id);
  * a separate namespace from connection keys. 0 if out of range. */
 uint64_t lx_state_key_member(int64_t group_id, int idx);
 
+/* The key of a deployment: credential conn_id (as for lx_state_key_conn) x
+ * upstream model name (the bytes sent upstream, case-sensitive; aliases of
+ * one upstream model share it). A namespace of its own: the top two bits
+ * are 10, the other 62 bits a hash of the pair (splitmix64 over FNV-1a of
+ * the name and the id). Two different pairs that hash alike would share
+ * one state entry: with n deployments the chance of any such pair is about
+ * n^2 / 2^63 (2^-31 for a full table of 65536); the effect is that the two
+ * cool and break together, as a whole credential did before deployments
+ * existed; nothing else is shared (the credential used is the request's
+ * own). 0 for an invalid id or an empty name. */
+uint64_t lx_state_key_deploy(int64_t conn_id, lx_str_t model);
+
 /* --- a table (tests, or several tables) ---------------------------------- */
 
 /* capacity is rounded up to a power of two (minimum 64). Inserts stop at 7/8
@@ -82,6 +106,10 @@ void lx_state_table_free(lx_state_table_t *t);
 /* The entry for key, inserted on first use. NULL for key 0 or when the table
  * is full. The pointer stays valid until lx_state_table_free. */
 lx_conn_state_t *lx_state_table_get(lx_state_table_t *t, uint64_t key);
+/* As lx_state_table_get, but inserts only while the table is less than
+ * half full (the request path: names a client chose must not take the room
+ * the snapshot builder needs for credentials and configured deployments). */
+lx_conn_state_t *lx_state_table_get_soft(lx_state_table_t *t, uint64_t key);
 /* The entry for key if present, else NULL; never inserts. */
 lx_conn_state_t *lx_state_table_find(lx_state_table_t *t, uint64_t key);
 size_t lx_state_table_count(const lx_state_table_t *t);
@@ -100,6 +128,13 @@ lx_state_table_t *lx_conn_state_table(void);
  * invalid or the table is full). */
 lx_conn_state_t *lx_conn_state_get(int64_t conn_id);
 lx_conn_state_t *lx_member_state_get(int64_t group_id, int idx);
+/* A deployment's entry. lx_deploy_state_get is for the snapshot builder
+ * (inserts up to the table's limit); lx_deploy_state_use for the request
+ * path (hashes the name, inserts only below half the capacity: no lock, no
+ * allocation). NULL: untracked, and then deployment signals fall back on the
+ * credential (attempt.h). */
+lx_conn_state_t *lx_deploy_state_get(int64_t conn_id, lx_str_t model);
+lx_conn_state_t *lx_deploy_state_use(int64_t conn_id, lx_str_t model);
 
 /* --- per-entry counters -------------------------------------------------- */
 
@@ -156,7 +191,8 @@ int64_t lx_conn_last_used_ms(const lx_conn_state_t *st);
 /* The newest error's time (ms, 0: none) and code (may be NULL). */
 int64_t lx_conn_last_error(const lx_conn_state_t *st, lx_conn_err_t *code);
 
-/* 401/403 seen: the connection is flagged (not eligible) until now + hold_ms. */
+/* 401 seen on a credential, or 403 on a deployment: the entry is flagged
+ * (not eligible) until now + hold_ms. */
 void lx_conn_flag_auth(lx_conn_state_t *st, int64_t now_ms, int64_t hold_ms);
 /* Clears the flag (the credential was edited). */
 void lx_conn_clear_auth(lx_conn_state_t *st);

@@ -60,7 +60,7 @@ static void test_begin_end_success(void **state)
     (void)state;
     lx_conn_state_t *c = fresh(), *m = fresh();
     lx_attempt_t a;
-    assert_int_equal(lx_attempt_begin(&a, c, m, 10, 0, &conf, 1000), LX_WHY_OK);
+    assert_int_equal(lx_attempt_begin(&a, c, NULL, m, 10, 0, &conf, 1000), LX_WHY_OK);
     assert_true(a.active);
     assert_false(a.probe);
     assert_int_equal(lx_conn_inflight(c), 1);
@@ -86,24 +86,24 @@ static void test_429_cools_and_401_flags(void **state)
     (void)state;
     lx_conn_state_t *c = fresh();
     lx_attempt_t a;
-    assert_int_equal(lx_attempt_begin(&a, c, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
+    assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
     lx_verdict_t v = classify(429, LX_UP_OK);
     lx_attempt_end(&a, &conf, &v, -1, "7", 1000);
-    assert_int_equal(lx_route_check(c, &conf, 1000, 0, 0), LX_WHY_COOLING);
-    assert_int_equal(lx_attempt_begin(&a, c, NULL, 0, 0, &conf, 7999), LX_WHY_COOLING);
+    assert_int_equal(lx_route_check(c, NULL, &conf, 1000, 0, 0), LX_WHY_COOLING);
+    assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, 7999), LX_WHY_COOLING);
     assert_false(a.active);
-    assert_int_equal(lx_route_check(c, &conf, 8000, 0, 0), LX_WHY_OK);
+    assert_int_equal(lx_route_check(c, NULL, &conf, 8000, 0, 0), LX_WHY_OK);
     assert_int_equal(lx_conn_ttfb_us(c), -1);
     /* the breaker did not count the 429 */
     assert_int_equal(atomic_load(&c->consec_fail), 0);
 
     lx_conn_state_t *d = fresh();
-    assert_int_equal(lx_attempt_begin(&a, d, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
+    assert_int_equal(lx_attempt_begin(&a, d, NULL, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
     v = classify(401, LX_UP_OK);
     lx_attempt_end(&a, &conf, &v, -1, NULL, 1000);
-    assert_int_equal(lx_route_check(d, &conf, 1000 + conf.auth_hold_ms - 1, 0, 0),
+    assert_int_equal(lx_route_check(d, NULL, &conf, 1000 + conf.auth_hold_ms - 1, 0, 0),
                      LX_WHY_AUTH_FAILED);
-    assert_int_equal(lx_route_check(d, &conf, 1000 + conf.auth_hold_ms, 0, 0), LX_WHY_OK);
+    assert_int_equal(lx_route_check(d, NULL, &conf, 1000 + conf.auth_hold_ms, 0, 0), LX_WHY_OK);
 }
 
 static void test_failures_open_breaker_midstream_counts(void **state)
@@ -119,23 +119,23 @@ static void test_failures_open_breaker_midstream_counts(void **state)
     lx_verdict_t v = lx_failure_classify(&f);
     lx_breaker_event_t ev = LX_BRK_EV_NONE;
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(lx_attempt_begin(&a, c, NULL, 0, 0, &conf, 100), LX_WHY_OK);
+        assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, 100), LX_WHY_OK);
         ev = lx_attempt_end(&a, &conf, &v, 50, NULL, 100);
     }
     assert_int_equal(ev, LX_BRK_EV_OPENED);
-    assert_int_equal(lx_route_check(c, &conf, 101, 0, 0), LX_WHY_BREAKER_OPEN);
-    assert_int_equal(lx_attempt_begin(&a, c, NULL, 0, 0, &conf, 101), LX_WHY_BREAKER_OPEN);
+    assert_int_equal(lx_route_check(c, NULL, &conf, 101, 0, 0), LX_WHY_BREAKER_OPEN);
+    assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, 101), LX_WHY_BREAKER_OPEN);
     assert_int_equal(atomic_load(&c->fail_total), 5);
 
     /* half-open: the probe is taken by begin; a client-gone end gives it back */
     int64_t t = 100 + conf.breaker.open_ms;
-    assert_int_equal(lx_route_check(c, &conf, t, 0, 0), LX_WHY_OK);
-    assert_int_equal(lx_attempt_begin(&a, c, NULL, 0, 0, &conf, t), LX_WHY_OK);
+    assert_int_equal(lx_route_check(c, NULL, &conf, t, 0, 0), LX_WHY_OK);
+    assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, t), LX_WHY_OK);
     assert_true(a.probe);
     lx_attempt_t b;
-    assert_int_equal(lx_attempt_begin(&b, c, NULL, 0, 0, &conf, t), LX_WHY_BREAKER_OPEN);
+    assert_int_equal(lx_attempt_begin(&b, c, NULL, NULL, 0, 0, &conf, t), LX_WHY_BREAKER_OPEN);
     lx_attempt_end(&a, &conf, NULL, -1, NULL, t);
-    assert_int_equal(lx_attempt_begin(&b, c, NULL, 0, 0, &conf, t), LX_WHY_OK);
+    assert_int_equal(lx_attempt_begin(&b, c, NULL, NULL, 0, 0, &conf, t), LX_WHY_OK);
     v = classify(200, LX_UP_OK);
     assert_int_equal(lx_attempt_end(&b, &conf, &v, 10, NULL, t), LX_BRK_EV_CLOSED);
 }
@@ -147,17 +147,17 @@ static void test_rate_limit_refusal_releases_probe(void **state)
     lx_attempt_t a;
     lx_verdict_t fail = classify(500, LX_UP_OK);
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(lx_attempt_begin(&a, c, NULL, 100, 0, &conf, 0), LX_WHY_OK);
+        assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 100, 0, &conf, 0), LX_WHY_OK);
         lx_attempt_end(&a, &conf, &fail, -1, NULL, 0);
     }
     int64_t t = conf.breaker.open_ms + 120000; /* a later minute */
     lx_limits_absorb(c, t, 100, 0);            /* this minute is used up elsewhere */
-    assert_int_equal(lx_route_check(c, &conf, t, 100, 0), LX_WHY_RATE_LIMITED);
-    assert_int_equal(lx_attempt_begin(&a, c, NULL, 100, 0, &conf, t), LX_WHY_RATE_LIMITED);
+    assert_int_equal(lx_route_check(c, NULL, &conf, t, 100, 0), LX_WHY_RATE_LIMITED);
+    assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 100, 0, &conf, t), LX_WHY_RATE_LIMITED);
     assert_false(a.active);
     assert_int_equal(lx_conn_inflight(c), 0);
     /* the probe slot taken on the way was given back */
-    assert_int_equal(lx_attempt_begin(&a, c, NULL, 0, 0, &conf, t), LX_WHY_OK);
+    assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, t), LX_WHY_OK);
     assert_true(a.probe);
     lx_attempt_end(&a, &conf, NULL, -1, NULL, t);
 }
@@ -166,8 +166,8 @@ static void test_untracked_target(void **state)
 {
     (void)state;
     lx_attempt_t a;
-    assert_int_equal(lx_route_check(NULL, &conf, 0, 1, 1), LX_WHY_OK);
-    assert_int_equal(lx_attempt_begin(&a, NULL, NULL, 1, 1, &conf, 0), LX_WHY_OK);
+    assert_int_equal(lx_route_check(NULL, NULL, &conf, 0, 1, 1), LX_WHY_OK);
+    assert_int_equal(lx_attempt_begin(&a, NULL, NULL, NULL, 1, 1, &conf, 0), LX_WHY_OK);
     lx_verdict_t v = classify(429, LX_UP_OK);
     assert_int_equal(lx_attempt_end(&a, &conf, &v, 5, "3", 0), LX_BRK_EV_NONE);
 }

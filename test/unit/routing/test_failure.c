@@ -173,7 +173,7 @@ static void test_backoff_full_jitter(void **state)
 
 static lx_verdict_t cls(lx_fail_class_t c)
 {
-    return (lx_verdict_t){c, LX_BRK_NEUTRAL, LX_E_UPSTREAM};
+    return (lx_verdict_t){c, LX_BRK_NEUTRAL, LX_E_UPSTREAM, LX_SCOPE_DEPLOYMENT};
 }
 
 static void test_next_step(void **state)
@@ -239,14 +239,50 @@ static void test_next_step(void **state)
     assert_int_equal(lx_deadline_left_ms(3, 5), 2);
 }
 
+/* Where each failure lands: the deployment (credential x model) unless the
+ * signal is about the whole credential. */
+static void test_scopes(void **state)
+{
+    (void)state;
+    static const struct {
+        int status;
+        lx_up_outcome_t outcome;
+        bool quota;
+        lx_fail_scope_t scope;
+    } rows[] = {
+        {429, OK_, false, LX_SCOPE_DEPLOYMENT},
+        {429, OK_, true, LX_SCOPE_CREDENTIAL}, /* insufficient_quota */
+        {402, OK_, false, LX_SCOPE_CREDENTIAL},
+        {403, OK_, true, LX_SCOPE_CREDENTIAL}, /* a quota body wins */
+        {401, OK_, false, LX_SCOPE_CREDENTIAL},
+        {403, OK_, false, LX_SCOPE_DEPLOYMENT},
+        {500, OK_, false, LX_SCOPE_DEPLOYMENT},
+        {503, OK_, false, LX_SCOPE_DEPLOYMENT},
+        {0, LX_UP_CONNECT_FAILED, false, LX_SCOPE_CREDENTIAL}, /* TLS errors too */
+        {0, LX_UP_TIMEOUT_CONNECT, false, LX_SCOPE_CREDENTIAL},
+        {0, LX_UP_TIMEOUT_FIRST_BYTE, false, LX_SCOPE_DEPLOYMENT},
+        {0, LX_UP_TIMEOUT_IDLE, false, LX_SCOPE_DEPLOYMENT},
+        {0, LX_UP_BROKEN, false, LX_SCOPE_DEPLOYMENT},
+    };
+    for (size_t i = 0; i < LX_ARRAY_LEN(rows); i++) {
+        lx_attempt_facts_t f = {.status = rows[i].status,
+                                .outcome = rows[i].outcome,
+                                .request_sent = rows[i].outcome == OK_,
+                                .idempotent = true,
+                                .quota = rows[i].quota};
+        lx_verdict_t v = lx_failure_classify(&f);
+        if (v.scope != rows[i].scope)
+            fail_msg("row %zu: status %d outcome %d: scope %d, want %d", i, rows[i].status,
+                     (int)rows[i].outcome, (int)v.scope, (int)rows[i].scope);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_classification_table),
-        cmocka_unit_test(test_error_reasons),
-        cmocka_unit_test(test_quota_bodies),
-        cmocka_unit_test(test_backoff_full_jitter),
-        cmocka_unit_test(test_next_step),
+        cmocka_unit_test(test_classification_table), cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_error_reasons),        cmocka_unit_test(test_quota_bodies),
+        cmocka_unit_test(test_backoff_full_jitter),  cmocka_unit_test(test_next_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
