@@ -32,11 +32,11 @@ class Deployments(unittest.TestCase):
         self.assertLess(r.status, 300, r)
         return r.json()
 
-    def provider(self, name, base_url=None):
+    def provider(self, name, base_url=None, kind="openai_compatible"):
         """A provider with a single credential, created disabled and enabled
         last (a snapshot that has it enabled has its credential too)."""
         p = self.admin("POST", "/providers", {
-            "name": name, "kind": "openai_compatible",
+            "name": name, "kind": kind,
             "base_url": base_url or self.mock.url + "/v1", "status": "disabled"})
         self.admin("POST", "/connections", {"provider_id": p["id"], "name": "only",
                                             "api_key": "sk-" + name})
@@ -51,6 +51,17 @@ class Deployments(unittest.TestCase):
 
     def sent_models(self):
         return [json.loads(r["body"])["model"] for r in self.mock.requests()]
+
+    def test_gemini_429_on_a_leaves_b_served(self):
+        # Gemini's 429 says RESOURCE_EXHAUSTED and "quota" for what is one
+        # model's per-minute limit: not the credential's credit
+        self.provider("dgem", base_url=self.mock.url, kind="gemini")
+        r = self.lx.chat({"model": "dgem/a+fault=429+retry_after=30", "messages": MSG})
+        self.assertEqual(r.status, 429, r)
+        self.mock.reset()
+        r = self.lx.chat({"model": "dgem/b+chunks=1", "messages": MSG})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(self.mock.requests()), 1)
 
     def test_429_on_a_leaves_b_served(self):
         self.provider("d429")

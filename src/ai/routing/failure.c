@@ -82,9 +82,9 @@ lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f)
 }
 
 static const char *const quota_words[] = {
-    "insufficient_quota",   "resource_exhausted",   "exceeded your current quota",
-    "quota exceeded",       "quota_exceeded",       "credit balance is too low",
-    "insufficient credits", "insufficient_credits", "billing_hard_limit",
+    "insufficient_quota",   "exceeded your current quota", "quota exceeded",
+    "quota_exceeded",       "credit balance is too low",   "insufficient credits",
+    "insufficient_credits", "billing_hard_limit",
 };
 
 static bool has_word_ci(const char *p, size_t n, const char *w)
@@ -111,6 +111,11 @@ bool lx_failure_body_is_quota(lx_str_t body)
     if (!body.p)
         return false;
     size_t n = body.n < 4096 ? body.n : 4096;
+    /* Gemini answers every 429 with RESOURCE_EXHAUSTED and "You exceeded your
+     * current quota", its quotas being per model and per minute or day: one
+     * model's limit, not the credential's credit. */
+    if (has_word_ci(body.p, n, "resource_exhausted"))
+        return false;
     for (size_t i = 0; i < LX_ARRAY_LEN(quota_words); i++)
         if (has_word_ci(body.p, n, quota_words[i]))
             return true;

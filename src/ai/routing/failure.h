@@ -78,10 +78,11 @@ typedef struct {
  *    not idempotent and the request was fully sent: FATAL. */
 lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f);
 
-/* Does an error body say "quota or credit exhausted" (OpenAI
- * insufficient_quota, Gemini RESOURCE_EXHAUSTED, Anthropic "credit balance
- * is too low", OpenRouter "insufficient credits", ...)? ASCII,
- * case-insensitive; reads only the first 4 KiB. */
+/* Does an error body say "the account's quota or credit is exhausted"
+ * (OpenAI insufficient_quota, Anthropic "credit balance is too low",
+ * OpenRouter "insufficient credits", ...)? A Gemini RESOURCE_EXHAUSTED body
+ * is not: Gemini's quotas are per model and minute or day, so it is that
+ * model's rate limit. ASCII, case-insensitive; reads only the first 4 KiB. */
 bool lx_failure_body_is_quota(lx_str_t body);
 
 const char *lx_fail_class_name(lx_fail_class_t c);

@@ -136,8 +136,12 @@ static void test_quota_bodies(void **state)
     assert_true(lx_failure_body_is_quota(
         lx_str("{\"error\":{\"code\":\"insufficient_quota\",\"message\":\"You exceeded your "
                "current quota\"}}")));
-    assert_true(
+    /* Gemini's 429: per model, even though it says "quota" */
+    assert_false(
         lx_failure_body_is_quota(lx_str("{\"error\":{\"status\":\"RESOURCE_EXHAUSTED\"}}")));
+    assert_false(lx_failure_body_is_quota(
+        lx_str("{\"error\":{\"code\":429,\"message\":\"You exceeded your current quota, please "
+               "check your plan and billing details.\",\"status\":\"RESOURCE_EXHAUSTED\"}}")));
     assert_true(lx_failure_body_is_quota(
         lx_str("{\"type\":\"error\",\"error\":{\"message\":\"Your credit balance is too low\"}}")));
     assert_true(lx_failure_body_is_quota(lx_str("Insufficient credits")));
