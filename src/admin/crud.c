@@ -17,17 +17,6 @@
 
 /* ---- query strings ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 const char *adm_query(lx_req_t *req, const char *name, char *buf, size_t cap)
 {
     const char *raw = lx_req_query(req, name);
@@ -36,7 +25,7 @@ const char *adm_query(lx_req_t *req, const char *name, char *buf, size_t cap)
     size_t n = 0;
     for (const char *p = raw; *p && n + 1 < cap; p++) {
         int hi, lo;
-        if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+        if (*p == '%' && (hi = lx_hex_digit(p[1])) >= 0 && (lo = lx_hex_digit(p[2])) >= 0) {
             buf[n++] = (char)(hi * 16 + lo);
             p += 2;
         } else {

@@ -86,17 +86,6 @@ int lx_ai_models_handler(lx_req_t *req, void *arg)
     return lx_ai_guarded(arg, req, models_body);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The id from the path after /v1/models/, percent-decoded (SDKs send
  * "demo%2Fmock-model"). False if it is not a model name. */
 static bool path_id(lx_str_t path, char *out, size_t outlen)
@@ -108,8 +97,8 @@ static bool path_id(lx_str_t path, char *out, size_t outlen)
     for (; i < path.n; i++) {
         char c = path.p[i];
         if (c == '%') {
-            int hi = i + 2 < path.n ? hexval(path.p[i + 1]) : -1;
-            int lo = hi >= 0 ? hexval(path.p[i + 2]) : -1;
+            int hi = i + 2 < path.n ? lx_hex_digit(path.p[i + 1]) : -1;
+            int lo = hi >= 0 ? lx_hex_digit(path.p[i + 2]) : -1;
             if (lo < 0)
                 return false;
             c = (char)(hi * 16 + lo);

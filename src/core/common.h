@@ -72,6 +72,18 @@ size_t lx_i64_str(char out[24], int64_t v);
  * (cap > 0): snprintf(dst, cap, "%.*s", ...) without the format engine, which
  * costs more than the copy on hot paths. Returns the length written. */
 size_t lx_copy(char *dst, size_t cap, const char *p, size_t n);
+/* The value of one hexadecimal digit, -1 for any other character. */
+static inline int lx_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static inline size_t lx_copy_cstr(char *dst, size_t cap, const char *s)
 {
     return lx_copy(dst, cap, s ? s : "", s ? strlen(s) : 0);

@@ -68,17 +68,6 @@ int lx_secret_open(const unsigned char key[32], const char *aad, const void *blo
     return LX_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int lx_bytea_decode(const char *text, lx_buf_t *out)
 {
     if (text[0] != '\\' || text[1] != 'x')
@@ -89,7 +78,7 @@ int lx_bytea_decode(const char *text, lx_buf_t *out)
         return LX_ERROR;
     lx_buf_reserve(out, n / 2);
     for (size_t i = 0; i < n; i += 2) {
-        int a = hexval(h[i]), b = hexval(h[i + 1]);
+        int a = lx_hex_digit(h[i]), b = lx_hex_digit(h[i + 1]);
         if (a < 0 || b < 0)
             return LX_ERROR;
         lx_buf_append_char(out, (char)(a * 16 + b));

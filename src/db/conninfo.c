@@ -34,14 +34,6 @@ static void add(secrets_t *t, const char *p, size_t n)
     t->s[t->n++] = lx_strndup(p, n);
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* p[0..n) as written and, if it holds %XX escapes, percent-decoded. */
 static void add_both(secrets_t *t, const char *p, size_t n)
 {
@@ -50,8 +42,8 @@ static void add_both(secrets_t *t, const char *p, size_t n)
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-            (lo = hexval(p[i + 2])) >= 0) {
+        if (p[i] == '%' && i + 2 < n && (hi = lx_hex_digit(p[i + 1])) >= 0 &&
+            (lo = lx_hex_digit(p[i + 2])) >= 0) {
             d[k++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

@@ -65,14 +65,6 @@ static bool is_field_byte(unsigned char c)
     return (c >= 0x20 && c != 0x7f) || c == '\t';
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static int fail(lx_framing_t *f, lx_err_t err, const char *why)
 {
     f->state = S_ERROR;
@@ -373,7 +365,7 @@ int lx_framing_feed(lx_framing_t *f, const char *data, size_t n)
                 return LX_ERROR;
             break;
         case S_CHUNK_SIZE: {
-            int v = hexval(c);
+            int v = lx_hex_digit(c);
             if (c == CR && f->digits > 0) {
                 f->state = S_CHUNK_SIZE_LF;
             } else if (v < 0) {
