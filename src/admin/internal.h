@@ -275,7 +275,7 @@ typedef struct {
     const char *params[16];
     int np;
     char num[3][24];
-    char ref[8];
+    char ref[16]; /* "$<n>" */
 } adm_usage_q_t;
 
 /* Reads the parameters; false with e filled (the parameter named). */
