@@ -51,8 +51,8 @@ typedef struct {
 } group_t;
 
 static char prov_names[NPROV][16];
-static int64_t conn_ids[NCONN];
-static lx_conn_state_t *conn_st[NCONN];
+static int64_t cred_ids[NCONN];
+static lx_route_state_t *cred_st[NCONN];
 static int conn_rpm[NCONN], conn_rpd[NCONN];
 static model_t models[NMODELS];
 static group_t groups[NGROUPS];
@@ -109,7 +109,7 @@ static void add_cands(model_t *m, int prov, lx_rng_t *rng)
         int ci = prov * CONN_PER + c;
         m->cands[m->ncands++] = (lx_candidate_t){
             .target = m,
-            .conn_id = conn_ids[ci],
+            .cred_id = cred_ids[ci],
             .provider = lx_str(prov_names[prov]),
             .caps = LX_CAP_CHAT | LX_CAP_STREAM | LX_CAP_JSON |
                     (lx_rng_below(rng, 4) ? LX_CAP_TOOLS : 0u) |
@@ -121,8 +121,8 @@ static void add_cands(model_t *m, int prov, lx_rng_t *rng)
             .weight = 1 + (int32_t)lx_rng_below(rng, 5),
             .rpm = conn_rpm[ci],
             .rpd = conn_rpd[ci],
-            .conn = conn_st[ci],
-            .dep = lx_deploy_state_get(conn_ids[ci], lx_str(m->name)),
+            .cred = cred_st[ci],
+            .dep = lx_deploy_state_get(cred_ids[ci], lx_str(m->name)),
         };
     }
 }
@@ -136,22 +136,22 @@ static void build_world(void)
     for (int p = 0; p < NPROV; p++)
         snprintf(prov_names[p], sizeof prov_names[p], "prov%d", p);
     for (int i = 0; i < NCONN; i++) {
-        conn_ids[i] = 1000 + i * 7; /* database-like ids, not dense */
-        conn_st[i] = lx_conn_state_get(conn_ids[i]);
+        cred_ids[i] = 1000 + i * 7; /* database-like ids, not dense */
+        cred_st[i] = lx_cred_state_get(cred_ids[i]);
         if (i % 2) { /* half carry limits that a benchmark run cannot reach */
             conn_rpm[i] = 100000000;
             conn_rpd[i] = 1000000000;
         }
-        lx_conn_ttfb_update(conn_st[i], 50000 + lx_rng_below(&rng, 400000));
+        lx_state_ttfb_update(cred_st[i], 50000 + lx_rng_below(&rng, 400000));
         if (i % 50 == 3) { /* 2% with an open breaker */
             for (int k = 0; k < 5; k++) {
                 uint32_t gen;
-                lx_breaker_allow(conn_st[i], &conf.breaker, now, &gen);
-                lx_breaker_record(conn_st[i], &conf.breaker, false, gen, now);
+                lx_breaker_allow(cred_st[i], &conf.breaker, now, &gen);
+                lx_breaker_record(cred_st[i], &conf.breaker, false, gen, now);
             }
         }
         if (i % 20 == 7) /* 5% cooling for a long time */
-            lx_cooling_set(conn_st[i], now, NULL, 3600000, 3600000);
+            lx_cooling_set(cred_st[i], now, NULL, 3600000, 3600000);
     }
     for (int m = 0; m < NMODELS; m++) {
         model_t *md = &models[m];
@@ -172,14 +172,14 @@ static void build_world(void)
             int ci = models[m].provider * CONN_PER + (int)lx_rng_below(&rng, CONN_PER);
             mem[k] = (lx_member_t){
                 .target = &models[m],
-                .conn_id = conn_ids[ci],
+                .cred_id = cred_ids[ci],
                 .weight = 1 + (int32_t)lx_rng_below(&rng, 10),
                 .priority = (int32_t)lx_rng_below(&rng, 3),
                 .cost = 0.5 + lx_rng_below(&rng, 5000) / 100.0,
                 .rpm = conn_rpm[ci],
                 .rpd = conn_rpd[ci],
-                .conn = conn_st[ci],
-                .dep = lx_deploy_state_get(conn_ids[ci], lx_str(models[m].name)),
+                .cred = cred_st[ci],
+                .dep = lx_deploy_state_get(cred_ids[ci], lx_str(models[m].name)),
                 .stats = lx_member_state_get(g + 1, k),
             };
         }
@@ -215,7 +215,7 @@ static inline const void *decide(const req_t *r, lx_rng_t *rng, lx_attempt_t *a)
         int k = lx_group_order(g, &conf, now, rng, order, LX_GROUP_MAX_MEMBERS, &excl);
         for (int i = 0; i < k; i++) {
             const lx_member_t *m = &g->members[order[i]];
-            if (lx_attempt_begin(a, m->conn, m->dep, m->stats, m->rpm, m->rpd, &conf, now) ==
+            if (lx_attempt_begin(a, m->cred, m->dep, m->stats, m->rpm, m->rpd, &conf, now) ==
                 LX_WHY_OK)
                 return m->target;
         }
@@ -226,7 +226,7 @@ static inline const void *decide(const req_t *r, lx_rng_t *rng, lx_attempt_t *a)
                            LX_CHAIN_MAX_CANDIDATES, &excl);
     for (int i = 0; i < k; i++) {
         const lx_candidate_t *c = &md->cands[order[i]];
-        if (lx_attempt_begin(a, c->conn, c->dep, NULL, c->rpm, c->rpd, &conf, now) == LX_WHY_OK)
+        if (lx_attempt_begin(a, c->cred, c->dep, NULL, c->rpm, c->rpd, &conf, now) == LX_WHY_OK)
             return c->target;
     }
     return NULL;
@@ -388,7 +388,7 @@ int main(int argc, char **argv)
         decisions = BATCH;
     if (threads < 1 || threads > 16)
         threads = 2;
-    if (lx_conn_state_init(0) != LX_OK) {
+    if (lx_route_state_init(0) != LX_OK) {
         fprintf(stderr, "bench-routing: cannot allocate the state table\n");
         return 1;
     }
@@ -413,7 +413,7 @@ int main(int argc, char **argv)
     printf("\ntarget: median <= 2000 ns, p99 <= 10000 ns: %s\n", pass ? "met" : "NOT met");
     for (int g = 0; g < NGROUPS; g++)
         lx_group_free(&groups[g].g);
-    lx_conn_state_shutdown();
+    lx_route_state_shutdown();
     micro_json(&o, "bench-routing");
     return 0;
 }

@@ -33,11 +33,11 @@ typedef struct {
     const lx_credential_t *cred; /* NULL: no key (a keyless server) */
     const lx_model_t *model;     /* NULL: not in the catalog */
     char upstream_model[256];
-    lx_provider_conf_t conf;     /* prov->conf, api_key = cred's key */
-    struct lx_conn_state *state; /* the credential's breaker and limits, NULL if none */
-    struct lx_conn_state *dep;   /* the deployment's (credential x upstream model) cooling,
-                                  * breaker and 403 hold; NULL: the credential's */
-    struct lx_conn_state *stats; /* a group member's latency / in-flight, NULL if none */
+    lx_provider_conf_t conf;      /* prov->conf, api_key = cred's key */
+    struct lx_route_state *state; /* the credential's breaker and limits, NULL if none */
+    struct lx_route_state *dep;   /* the deployment's (credential x upstream model) cooling,
+                                   * breaker and 403 hold; NULL: the credential's */
+    struct lx_route_state *stats; /* a group member's latency / in-flight, NULL if none */
 } lx_call_target_t;
 
 #define LX_CALL_MAX_TARGETS 8

@@ -41,12 +41,12 @@ void lx_call_routing_init(const lx_config_t *cfg)
     route_conf.auth_hold_ms = cfg->auth_hold_ms;
     lx_retry_budget_init(&retry_budget, LX_RETRY_RATIO_DEFAULT, LX_RETRY_CAP_DEFAULT,
                          LX_RETRY_CAP_DEFAULT);
-    lx_conn_state_init(0);
+    lx_route_state_init(0);
 }
 
 /* How long a target still cools: until both its credential and its
  * deployment stop cooling. */
-static int64_t cooling_left(const lx_conn_state_t *cred, const lx_conn_state_t *dep, int64_t now)
+static int64_t cooling_left(const lx_route_state_t *cred, const lx_route_state_t *dep, int64_t now)
 {
     return LX_MAX(lx_cooling_left_ms(cred, now), lx_cooling_left_ms(dep, now));
 }
@@ -80,7 +80,7 @@ static void no_target_reply(lx_req_t *req, const lx_group_entry_t *g, const lx_r
     if (e == LX_E_RATE_LIMITED) { /* the soonest end of a member's cooling */
         int64_t now = lx_wall_ms(), best = -1;
         for (int i = 0; i < g->sel.nmembers; i++) {
-            int64_t left = cooling_left(g->sel.members[i].conn, g->sel.members[i].dep, now);
+            int64_t left = cooling_left(g->sel.members[i].cred, g->sel.members[i].dep, now);
             if (left > 0 && (best < 0 || left < best))
                 best = left;
         }
@@ -126,7 +126,7 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
         lx_copy_cstr(o->upstream_model, sizeof o->upstream_model, gt->upstream_name);
         o->conf = gt->prov->conf;
         o->conf.api_key = gt->cred ? gt->cred->api_key : NULL;
-        o->state = g->sel.members[order[i]].conn;
+        o->state = g->sel.members[order[i]].cred;
         o->dep = g->sel.members[order[i]].dep;
         o->stats = g->sel.members[order[i]].stats;
     }
@@ -167,7 +167,7 @@ static void source_fill(lx_call_target_t *o, const source_t *sc, const lx_creden
     lx_copy_cstr(o->upstream_model, sizeof o->upstream_model, sc->upstream);
     o->conf = sc->prov->conf;
     o->conf.api_key = cred ? cred->api_key : NULL;
-    o->state = cand->conn;
+    o->state = cand->cred;
     o->dep = cand->dep;
 }
 
@@ -203,12 +203,12 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
             of[n] = s_i;
             cands[n] = base;
             cands[n].target = cr;
-            cands[n].conn_id = cr->id;
+            cands[n].cred_id = cr->id;
             cands[n].priority = cr->priority;
             cands[n].weight = cr->weight > 0 ? cr->weight : 1;
             cands[n].rpm = cr->rate_limit_per_minute;
             cands[n].rpd = cr->rate_limit_per_day;
-            cands[n].conn = lx_conn_state_get(cr->id);
+            cands[n].cred = lx_cred_state_get(cr->id);
             /* the deployment: hashed here because a request may name a model
              * the catalog does not hold (inserted only below half the table) */
             cands[n].dep = lx_deploy_state_use(cr->id, lx_str(sc->upstream));

@@ -68,7 +68,7 @@ struct probe {
     lx_health_t *h;
     probe_t *next;
     lx_up_call_t *call;
-    lx_conn_state_t *st;
+    lx_route_state_t *st;
     int64_t id;
     uint32_t gen;
     bool models; /* GET /models, else a one-token chat */
@@ -233,16 +233,16 @@ static void flush_snapshot(lx_health_t *h, const lx_snapshot_t *s)
         const lx_provider_t *p = &s->providers[i];
         for (int j = 0; j < p->ncreds; j++) {
             int64_t id = p->creds[j].id;
-            lx_conn_state_t *st = lx_conn_state_get(id);
+            lx_route_state_t *st = lx_cred_state_get(id);
             conn_t *c = st ? conn_get(h, id) : NULL;
             if (c == NULL)
                 continue;
-            lx_conn_err_t code;
+            lx_cred_err_t code;
             row_t r = {.id = id,
-                       .ok = lx_conn_success_total(st),
-                       .fail = lx_conn_error_total(st),
-                       .used_ms = lx_conn_last_used_ms(st)};
-            r.err_ms = (uint64_t)lx_conn_last_error(st, &code);
+                       .ok = lx_state_success_total(st),
+                       .fail = lx_state_error_total(st),
+                       .used_ms = lx_state_last_used_ms(st)};
+            r.err_ms = (uint64_t)lx_state_last_error(st, &code);
             if (r.ok == c->ok && r.fail == c->fail && r.used_ms == c->used_ms &&
                 r.err_ms == c->err_ms)
                 continue;
@@ -256,7 +256,7 @@ static void flush_snapshot(lx_health_t *h, const lx_snapshot_t *s)
             bool new_err = r.err_ms > c->err_ms;
             arr_ms(&a[4], new_err ? (int64_t)r.err_ms : 0);
             lx_buf_append_cstr(&a[5], sep);
-            lx_buf_append_cstr(&a[5], new_err ? lx_conn_err_name(code) : "NULL");
+            lx_buf_append_cstr(&a[5], new_err ? lx_cred_err_name(code) : "NULL");
             f->rows[f->n++] = r;
         }
     }
@@ -399,7 +399,7 @@ static void scrub_build(lx_up_build_t *b)
 /* Starts a probe for a connection whose breaker slot (gen) was taken.
  * False if it could not start (the caller gives the slot back). */
 static bool probe_start(lx_health_t *h, const lx_snapshot_t *s, const lx_provider_t *prov,
-                        const lx_credential_t *cred, conn_t *c, lx_conn_state_t *st, uint32_t gen)
+                        const lx_credential_t *cred, conn_t *c, lx_route_state_t *st, uint32_t gen)
 {
     const lx_adapter_t *ad = lx_adapter_for(prov->conf.kind);
     if (ad == NULL || ad->chat_build == NULL)
@@ -463,11 +463,11 @@ static bool probe_start(lx_health_t *h, const lx_snapshot_t *s, const lx_provide
 
 /* Probes one connection if its breaker wants it. */
 static void maybe_probe(lx_health_t *h, const lx_snapshot_t *s, const lx_provider_t *prov,
-                        const lx_credential_t *cred, conn_t *c, lx_conn_state_t *st, int64_t now)
+                        const lx_credential_t *cred, conn_t *c, lx_route_state_t *st, int64_t now)
 {
     if (!prov->active || !cred->active || c->probing || h->nprobes >= h->o.max_probes ||
         now < c->next_probe_ms || lx_breaker_state(st) == LX_BRK_CLOSED ||
-        lx_cooling_active(st, now) || lx_conn_auth_flagged(st, now) ||
+        lx_cooling_active(st, now) || lx_state_auth_flagged(st, now) ||
         !lx_breaker_would_allow(st, &h->brk, now))
         return;
     uint32_t gen;
@@ -498,7 +498,7 @@ static void tick(evutil_socket_t fd, short ev, void *arg)
         const lx_provider_t *prov = &s->providers[i];
         for (int j = 0; j < prov->ncreds; j++) {
             const lx_credential_t *cred = &prov->creds[j];
-            lx_conn_state_t *st = lx_conn_state_get(cred->id);
+            lx_route_state_t *st = lx_cred_state_get(cred->id);
             if (st == NULL)
                 continue;
             conn_t *c = conn_get(h, cred->id);

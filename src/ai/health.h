@@ -4,7 +4,7 @@
  * Each tick (every interval_ms, default 1 s) it walks the credentials of the
  * current registry snapshot and:
  *   - writes the growth of each connection's success / error counts, its last
- *     use and its last error (kept lock-free in lx_conn_state_t by
+ *     use and its last error (kept lock-free in lx_route_state_t by
  *     lx_attempt_end) back to ai_connections, all connections in ONE
  *     statement. The totals already written are kept here per connection id
  *     and only move forward when the statement succeeds, so nothing is lost

@@ -96,7 +96,7 @@ static void on_result(const lx_pg_result_t *res, void *arg)
         uint32_t other_m = (uint32_t)strtoul(lx_pg_value(res, r, 1), NULL, 10);
         uint32_t other_d = (uint32_t)strtoul(lx_pg_value(res, r, 2), NULL, 10);
         track_t *t = track_get(ls, id);
-        lx_conn_state_t *st = lx_conn_state_get(id);
+        lx_route_state_t *st = lx_cred_state_get(id);
         if (t == NULL || st == NULL)
             continue;
         track_roll(t, now);
@@ -142,7 +142,7 @@ static void tick(evutil_socket_t fd, short ev, void *arg)
             const lx_credential_t *cr = &p->creds[j];
             if (cr->rate_limit_per_minute <= 0 && cr->rate_limit_per_day <= 0)
                 continue;
-            lx_conn_state_t *st = lx_conn_state_get(cr->id);
+            lx_route_state_t *st = lx_cred_state_get(cr->id);
             track_t *t = track_get(ls, cr->id);
             if (st == NULL || t == NULL)
                 continue;

@@ -262,10 +262,10 @@ static const lx_provider_t *provider_by_id(const lx_snapshot_t *s, int64_t id)
     return NULL;
 }
 
-static const lx_credential_t *member_credential(const lx_provider_t *p, int64_t conn_id)
+static const lx_credential_t *member_credential(const lx_provider_t *p, int64_t cred_id)
 {
     for (int c = 0; c < p->ncreds; c++)
-        if (p->creds[c].id == conn_id)
+        if (p->creds[c].id == cred_id)
             return &p->creds[c];
     for (int c = 0; c < p->ncreds; c++)
         if (p->creds[c].active)
@@ -314,13 +314,13 @@ static void build_groups(lx_snapshot_t *s, const lx_registry_rows_t *rows)
             }
             members[g->ntargets] = (lx_member_t){
                 .target = t,
-                .conn_id = t->cred ? t->cred->id : 0,
+                .cred_id = t->cred ? t->cred->id : 0,
                 .weight = mr->weight,
                 .priority = mr->priority,
                 .cost = t->model ? t->model->input_per_1m + t->model->output_per_1m : 0,
                 .rpm = t->cred ? t->cred->rate_limit_per_minute : 0,
                 .rpd = t->cred ? t->cred->rate_limit_per_day : 0,
-                .conn = t->cred ? lx_conn_state_get(t->cred->id) : NULL,
+                .cred = t->cred ? lx_cred_state_get(t->cred->id) : NULL,
                 .dep = t->cred ? lx_deploy_state_get(t->cred->id, lx_str(t->upstream_name)) : NULL,
                 .stats = lx_member_state_get(gr->id, g->ntargets),
             };

@@ -175,7 +175,7 @@ static int serve(lx_config_t *cfg)
     pthread_barrier_destroy(&app.loops_done);
     free(app.workers);
     lx_registry_stop();
-    lx_conn_state_shutdown();
+    lx_route_state_shutdown();
     lx_upstream_global_cleanup();
     lx_log_info("llmux stopped", "%s", "");
     return 0;

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = malloc(size + 1);
     memcpy(s, data, size);
     s[size] = '\0';
-    lx_conn_state_t st;
+    lx_route_state_t st;
     memset(&st, 0, sizeof st);
     int64_t until = lx_cooling_set(&st, now, s, 1000, 60000);
     if (until < now || until > now + 60000)

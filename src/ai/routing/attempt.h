@@ -35,35 +35,35 @@
  * deployments failing: deploy.h), the deployment's breaker, the
  * credential's rate limits. cred and dep may be NULL (untracked); dep equal
  * to cred is taken as NULL. */
-lx_route_why_t lx_route_check(const lx_conn_state_t *cred, const lx_conn_state_t *dep,
+lx_route_why_t lx_route_check(const lx_route_state_t *cred, const lx_route_state_t *dep,
                               const lx_route_conf_t *c, int64_t now_ms, int rpm, int rpd);
 
 typedef struct {
-    lx_conn_state_t *conn;  /* the credential: breaker, limits, cooling, 401 hold, counts */
-    lx_conn_state_t *dep;   /* the deployment: cooling, breaker, 403 hold (NULL: none) */
-    lx_conn_state_t *stats; /* a group member's own latency / in-flight, or NULL */
-    uint32_t gen;           /* credential breaker generation seen at begin */
-    uint32_t dep_gen;       /* deployment breaker generation seen at begin */
-    bool probe;             /* a half-open probe of the credential's breaker */
-    bool dep_probe;         /* a half-open probe of the deployment's breaker */
-    bool active;            /* between begin and end */
+    lx_route_state_t *cred;  /* the credential: breaker, limits, cooling, 401 hold, counts */
+    lx_route_state_t *dep;   /* the deployment: cooling, breaker, 403 hold (NULL: none) */
+    lx_route_state_t *stats; /* a group member's own latency / in-flight, or NULL */
+    uint32_t gen;            /* credential breaker generation seen at begin */
+    uint32_t dep_gen;        /* deployment breaker generation seen at begin */
+    bool probe;              /* a half-open probe of the credential's breaker */
+    bool dep_probe;          /* a half-open probe of the deployment's breaker */
+    bool active;             /* between begin and end */
 } lx_attempt_t;
 
 /* Starts an attempt: holds and cooling checked, both breakers asked (a
  * half-open probe slot taken if need be), one rate-limit token taken from
- * the credential, and in-flight incremented on conn and stats.
+ * the credential, and in-flight incremented on cred and stats.
  * LX_WHY_OK: *a is active and must be ended with lx_attempt_end. Anything
  * else: nothing was taken, *a is inactive, try the next target. dep and
- * stats may be NULL or equal to conn. */
-lx_route_why_t lx_attempt_begin(lx_attempt_t *a, lx_conn_state_t *conn, lx_conn_state_t *dep,
-                                lx_conn_state_t *stats, int rpm, int rpd, const lx_route_conf_t *c,
+ * stats may be NULL or equal to cred. */
+lx_route_why_t lx_attempt_begin(lx_attempt_t *a, lx_route_state_t *cred, lx_route_state_t *dep,
+                                lx_route_state_t *stats, int rpm, int rpd, const lx_route_conf_t *c,
                                 int64_t now_ms);
 
 /* Ends an active attempt (no-op on an inactive one): in-flight released;
  * the breakers record v's effect under the generations seen at begin: a
  * success on both, a failure on the breaker of v's scope (the other gives
  * its probe slot back, as a neutral verdict or v == NULL, "ended without a
- * verdict", does on both); ttfb_us >= 0 is folded into the EWMA of conn,
+ * verdict", does on both); ttfb_us >= 0 is folded into the EWMA of cred,
  * dep and stats (pass the elapsed time for a first-byte timeout so that a
  * slow target looks slow); ROTATE cools the scope's state for retry_after
  * (Retry-After header value, may be NULL); FLAG_AUTH holds it for

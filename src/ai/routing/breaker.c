@@ -66,7 +66,7 @@ static int64_t bucket_ms(const lx_breaker_conf_t *c)
     return b > 0 ? b : 1;
 }
 
-lx_breaker_verdict_t lx_breaker_allow(lx_conn_state_t *st, const lx_breaker_conf_t *c,
+lx_breaker_verdict_t lx_breaker_allow(lx_route_state_t *st, const lx_breaker_conf_t *c,
                                       int64_t now_ms, uint32_t *gen)
 {
     if (!st) {
@@ -102,7 +102,7 @@ lx_breaker_verdict_t lx_breaker_allow(lx_conn_state_t *st, const lx_breaker_conf
     }
 }
 
-bool lx_breaker_would_allow(const lx_conn_state_t *st, const lx_breaker_conf_t *c, int64_t now_ms)
+bool lx_breaker_would_allow(const lx_route_state_t *st, const lx_breaker_conf_t *c, int64_t now_ms)
 {
     if (!st)
         return true;
@@ -118,7 +118,7 @@ bool lx_breaker_would_allow(const lx_conn_state_t *st, const lx_breaker_conf_t *
 }
 
 /* Adds one result to the current bucket of generation gen. */
-static void bucket_add(lx_conn_state_t *st, const lx_breaker_conf_t *c, bool ok, uint32_t gen,
+static void bucket_add(lx_route_state_t *st, const lx_breaker_conf_t *c, bool ok, uint32_t gen,
                        int64_t now_ms)
 {
     uint64_t epoch = (uint64_t)(now_ms < 0 ? 0 : now_ms) / (uint64_t)bucket_ms(c);
@@ -141,7 +141,7 @@ static void bucket_add(lx_conn_state_t *st, const lx_breaker_conf_t *c, bool ok,
 }
 
 /* Results of generation gen in the rolling window ending now. */
-static void window_sum(const lx_conn_state_t *st, const lx_breaker_conf_t *c, uint32_t gen,
+static void window_sum(const lx_route_state_t *st, const lx_breaker_conf_t *c, uint32_t gen,
                        int64_t now_ms, uint64_t *okc, uint64_t *failc)
 {
     uint64_t epoch = (uint64_t)(now_ms < 0 ? 0 : now_ms) / (uint64_t)bucket_ms(c);
@@ -156,7 +156,7 @@ static void window_sum(const lx_conn_state_t *st, const lx_breaker_conf_t *c, ui
     }
 }
 
-static bool should_trip(lx_conn_state_t *st, const lx_breaker_conf_t *c, uint32_t consec,
+static bool should_trip(lx_route_state_t *st, const lx_breaker_conf_t *c, uint32_t consec,
                         uint32_t gen, int64_t now_ms)
 {
     if (c->failure_threshold > 0 && consec >= c->failure_threshold)
@@ -170,7 +170,7 @@ static bool should_trip(lx_conn_state_t *st, const lx_breaker_conf_t *c, uint32_
            (double)failc >= c->failure_ratio * (double)total;
 }
 
-lx_breaker_event_t lx_breaker_record(lx_conn_state_t *st, const lx_breaker_conf_t *c, bool ok,
+lx_breaker_event_t lx_breaker_record(lx_route_state_t *st, const lx_breaker_conf_t *c, bool ok,
                                      uint32_t gen, int64_t now_ms)
 {
     if (!st)
@@ -215,7 +215,7 @@ lx_breaker_event_t lx_breaker_record(lx_conn_state_t *st, const lx_breaker_conf_
     }
 }
 
-void lx_breaker_release(lx_conn_state_t *st, uint32_t gen)
+void lx_breaker_release(lx_route_state_t *st, uint32_t gen)
 {
     if (!st)
         return;
@@ -229,14 +229,14 @@ void lx_breaker_release(lx_conn_state_t *st, uint32_t gen)
     }
 }
 
-lx_breaker_state_t lx_breaker_state(const lx_conn_state_t *st)
+lx_breaker_state_t lx_breaker_state(const lx_route_state_t *st)
 {
     if (!st)
         return LX_BRK_CLOSED;
     return (lx_breaker_state_t)w_state(atomic_load_explicit(&st->brk, memory_order_acquire));
 }
 
-uint32_t lx_breaker_generation(const lx_conn_state_t *st)
+uint32_t lx_breaker_generation(const lx_route_state_t *st)
 {
     return st ? w_gen(atomic_load_explicit(&st->brk, memory_order_acquire)) : 0;
 }

@@ -1,4 +1,4 @@
-/* breaker.h - one circuit breaker per connection, kept in its lx_conn_state_t.
+/* breaker.h - one circuit breaker per credential, kept in its lx_route_state_t.
  *
  * States: CLOSED (traffic flows; failures are counted), OPEN (no traffic
  * until open_ms have passed), HALF_OPEN (at most half_open_max probe
@@ -65,24 +65,24 @@ void lx_breaker_conf_default(lx_breaker_conf_t *c);
  * generation to pass back to lx_breaker_record (or lx_breaker_release).
  * A PROBE takes one of the half-open slots; OPEN -> HALF_OPEN happens here,
  * lazily, once open_ms have passed. */
-lx_breaker_verdict_t lx_breaker_allow(lx_conn_state_t *st, const lx_breaker_conf_t *c,
+lx_breaker_verdict_t lx_breaker_allow(lx_route_state_t *st, const lx_breaker_conf_t *c,
                                       int64_t now_ms, uint32_t *gen);
 
 /* Would lx_breaker_allow say yes now? Reads only: takes no probe slot and
  * changes no state (used to order candidates before choosing one). */
-bool lx_breaker_would_allow(const lx_conn_state_t *st, const lx_breaker_conf_t *c, int64_t now_ms);
+bool lx_breaker_would_allow(const lx_route_state_t *st, const lx_breaker_conf_t *c, int64_t now_ms);
 
 /* The outcome of a request that lx_breaker_allow let through with gen. */
-lx_breaker_event_t lx_breaker_record(lx_conn_state_t *st, const lx_breaker_conf_t *c, bool ok,
+lx_breaker_event_t lx_breaker_record(lx_route_state_t *st, const lx_breaker_conf_t *c, bool ok,
                                      uint32_t gen, int64_t now_ms);
 
-/* A request let through with gen ended with no verdict on the connection
+/* A request let through with gen ended with no verdict on the credential
  * (cancelled, client gone, a 4xx that is the client's fault): gives its
  * probe slot back if it held one. Harmless for non-probes. */
-void lx_breaker_release(lx_conn_state_t *st, uint32_t gen);
+void lx_breaker_release(lx_route_state_t *st, uint32_t gen);
 
-lx_breaker_state_t lx_breaker_state(const lx_conn_state_t *st);
-uint32_t lx_breaker_generation(const lx_conn_state_t *st);
+lx_breaker_state_t lx_breaker_state(const lx_route_state_t *st);
+uint32_t lx_breaker_generation(const lx_route_state_t *st);
 const char *lx_breaker_state_name(lx_breaker_state_t s);
 const char *lx_breaker_event_name(lx_breaker_event_t e);
 

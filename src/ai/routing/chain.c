@@ -80,7 +80,7 @@ int lx_chain_order(const lx_candidate_t *cands, int n, const lx_route_request_t 
         const lx_candidate_t *cd = &cands[i];
         lx_route_why_t why = lx_chain_static_check(cd, rq);
         if (why == LX_WHY_OK)
-            why = lx_route_check(cd->conn, cd->dep, c, now_ms, cd->rpm, cd->rpd);
+            why = lx_route_check(cd->cred, cd->dep, c, now_ms, cd->rpm, cd->rpd);
         if (why != LX_WHY_OK) {
             if (excl)
                 excl->n[why]++;

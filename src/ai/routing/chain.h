@@ -1,5 +1,5 @@
 /* chain.h - the strategy chain for requests that do not name a group: the
- * candidate targets of a model (its connections, possibly on several
+ * candidate targets of a model (its credentials, possibly on several
  * providers) go through filters, then rankers, and come out as an ordered
  * list: the first choice, then the fallbacks.
  *
@@ -34,16 +34,16 @@
 
 typedef struct {
     const void *target;     /* the caller's target (opaque, borrowed) */
-    int64_t conn_id;        /* for logs */
+    int64_t cred_id;        /* for logs */
     lx_str_t provider;      /* provider name (borrowed, e.g. from the snapshot) */
     unsigned caps;          /* LX_CAP_* this target can do (model and adapter) */
     int32_t context_window; /* tokens; 0: unknown, never excluded */
     double input_per_1m;    /* USD */
     double output_per_1m;
-    int32_t priority, weight; /* the connection's; weight 0: fallback only */
-    int32_t rpm, rpd;         /* the connection's limits, 0: none */
-    lx_conn_state_t *conn;    /* the credential's state; NULL: untracked */
-    lx_conn_state_t *dep;     /* the deployment's (credential x upstream model); NULL: conn's */
+    int32_t priority, weight; /* the credential's; weight 0: fallback only */
+    int32_t rpm, rpd;         /* the credential's limits, 0: none */
+    lx_route_state_t *cred;   /* the credential's state; NULL: untracked */
+    lx_route_state_t *dep;    /* the deployment's (credential x upstream model); NULL: cred's */
 } lx_candidate_t;
 
 typedef struct {

@@ -12,7 +12,7 @@ static inline uint32_t win_of(int64_t now_ms, int64_t window_ms)
     return (uint32_t)((uint64_t)(now_ms < 0 ? 0 : now_ms) / (uint64_t)window_ms);
 }
 
-void lx_deploy_note(lx_conn_state_t *cred, lx_conn_state_t *dep, bool failing, int64_t now_ms,
+void lx_deploy_note(lx_route_state_t *cred, lx_route_state_t *dep, bool failing, int64_t now_ms,
                     int64_t window_ms)
 {
     if (!cred || !dep || cred == dep)
@@ -49,7 +49,7 @@ void lx_deploy_note(lx_conn_state_t *cred, lx_conn_state_t *dep, bool failing, i
     }
 }
 
-void lx_deploy_counts(const lx_conn_state_t *cred, int64_t now_ms, int64_t window_ms,
+void lx_deploy_counts(const lx_route_state_t *cred, int64_t now_ms, int64_t window_ms,
                       uint32_t *seen, uint32_t *failing)
 {
     *seen = *failing = 0;
@@ -62,7 +62,7 @@ void lx_deploy_counts(const lx_conn_state_t *cred, int64_t now_ms, int64_t windo
     *failing = (uint32_t)(v & CNT_MAX);
 }
 
-bool lx_deploy_most_failing(const lx_conn_state_t *cred, int64_t now_ms, int64_t window_ms)
+bool lx_deploy_most_failing(const lx_route_state_t *cred, int64_t now_ms, int64_t window_ms)
 {
     uint32_t seen, failing;
     lx_deploy_counts(cred, now_ms, window_ms, &seen, &failing);

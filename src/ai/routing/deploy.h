@@ -27,12 +27,12 @@
 
 /* One attempt on dep (a deployment of cred) ended with a verdict on it;
  * failing: dep's breaker is open after recording it. */
-void lx_deploy_note(lx_conn_state_t *cred, lx_conn_state_t *dep, bool failing, int64_t now_ms,
+void lx_deploy_note(lx_route_state_t *cred, lx_route_state_t *dep, bool failing, int64_t now_ms,
                     int64_t window_ms);
 /* The counts of the current window (0, 0 for a NULL cred). */
-void lx_deploy_counts(const lx_conn_state_t *cred, int64_t now_ms, int64_t window_ms,
+void lx_deploy_counts(const lx_route_state_t *cred, int64_t now_ms, int64_t window_ms,
                       uint32_t *seen, uint32_t *failing);
 /* The rule above (its second half): are most of cred's deployments failing? */
-bool lx_deploy_most_failing(const lx_conn_state_t *cred, int64_t now_ms, int64_t window_ms);
+bool lx_deploy_most_failing(const lx_route_state_t *cred, int64_t now_ms, int64_t window_ms);
 
 #endif

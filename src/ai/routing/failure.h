@@ -16,9 +16,9 @@
 typedef enum {
     LX_FAIL_SUCCESS = 0,
     LX_FAIL_RETRY,     /* transient: back off, retry the same target, then fall back */
-    LX_FAIL_ROTATE,    /* 429 / quota: cool the connection, next target at once */
+    LX_FAIL_ROTATE,    /* 429 / quota: cool the credential, next target at once */
     LX_FAIL_FATAL,     /* no retry: pass the error on */
-    LX_FAIL_FLAG_AUTH, /* 401 / 403: fatal, and flag the connection's credential */
+    LX_FAIL_FLAG_AUTH, /* 401 / 403: fatal, and flag the credential */
     LX_FAIL__COUNT
 } lx_fail_class_t;
 
@@ -34,7 +34,7 @@ typedef struct {
 } lx_attempt_facts_t;
 
 typedef enum {
-    LX_BRK_NEUTRAL = 0, /* says nothing about the connection's health */
+    LX_BRK_NEUTRAL = 0, /* says nothing about the credential's health */
     LX_BRK_SUCCESS,
     LX_BRK_FAILURE,
 } lx_brk_effect_t;

@@ -96,7 +96,7 @@ static uint32_t win_used(const _Atomic uint64_t *w, uint32_t idx)
     return cnt;
 }
 
-lx_limit_rc_t lx_limits_take(lx_conn_state_t *st, int64_t now_ms, int rpm, int rpd)
+lx_limit_rc_t lx_limits_take(lx_route_state_t *st, int64_t now_ms, int rpm, int rpd)
 {
     if (!st)
         return LX_LIMIT_OK;
@@ -111,7 +111,7 @@ lx_limit_rc_t lx_limits_take(lx_conn_state_t *st, int64_t now_ms, int rpm, int r
     return LX_LIMIT_OK;
 }
 
-lx_limit_rc_t lx_limits_check(const lx_conn_state_t *st, int64_t now_ms, int rpm, int rpd)
+lx_limit_rc_t lx_limits_check(const lx_route_state_t *st, int64_t now_ms, int rpm, int rpd)
 {
     if (!st)
         return LX_LIMIT_OK;
@@ -122,7 +122,7 @@ lx_limit_rc_t lx_limits_check(const lx_conn_state_t *st, int64_t now_ms, int rpm
     return LX_LIMIT_OK;
 }
 
-void lx_limits_give_back(lx_conn_state_t *st, int64_t now_ms, int rpm, int rpd)
+void lx_limits_give_back(lx_route_state_t *st, int64_t now_ms, int rpm, int rpd)
 {
     if (!st)
         return;
@@ -132,7 +132,7 @@ void lx_limits_give_back(lx_conn_state_t *st, int64_t now_ms, int rpm, int rpd)
         win_give_back(&st->rpd_win, win_index(now_ms, DAY_MS));
 }
 
-void lx_limits_absorb(lx_conn_state_t *st, int64_t now_ms, uint32_t minute_n, uint32_t day_n)
+void lx_limits_absorb(lx_route_state_t *st, int64_t now_ms, uint32_t minute_n, uint32_t day_n)
 {
     if (!st)
         return;
@@ -142,7 +142,7 @@ void lx_limits_absorb(lx_conn_state_t *st, int64_t now_ms, uint32_t minute_n, ui
         win_add(&st->rpd_win, win_index(now_ms, DAY_MS), day_n);
 }
 
-void lx_limits_used(const lx_conn_state_t *st, int64_t now_ms, uint32_t *minute_n, uint32_t *day_n)
+void lx_limits_used(const lx_route_state_t *st, int64_t now_ms, uint32_t *minute_n, uint32_t *day_n)
 {
     *minute_n = st ? win_used(&st->rpm_win, win_index(now_ms, MINUTE_MS)) : 0;
     *day_n = st ? win_used(&st->rpd_win, win_index(now_ms, DAY_MS)) : 0;
@@ -303,7 +303,7 @@ date:;
 
 /* --- cooling ------------------------------------------------------------- */
 
-int64_t lx_cooling_set(lx_conn_state_t *st, int64_t now_ms, const char *retry_after,
+int64_t lx_cooling_set(lx_route_state_t *st, int64_t now_ms, const char *retry_after,
                        int64_t default_ms, int64_t cap_ms)
 {
     if (cap_ms < 0) /* cooling switched off */
@@ -326,12 +326,12 @@ int64_t lx_cooling_set(lx_conn_state_t *st, int64_t now_ms, const char *retry_af
     return old > until ? old : until;
 }
 
-bool lx_cooling_active(const lx_conn_state_t *st, int64_t now_ms)
+bool lx_cooling_active(const lx_route_state_t *st, int64_t now_ms)
 {
     return st && now_ms < atomic_load_explicit(&st->cooling_until, memory_order_relaxed);
 }
 
-int64_t lx_cooling_left_ms(const lx_conn_state_t *st, int64_t now_ms)
+int64_t lx_cooling_left_ms(const lx_route_state_t *st, int64_t now_ms)
 {
     if (!st)
         return 0;
@@ -339,7 +339,7 @@ int64_t lx_cooling_left_ms(const lx_conn_state_t *st, int64_t now_ms)
     return d > 0 ? d : 0;
 }
 
-void lx_cooling_clear(lx_conn_state_t *st)
+void lx_cooling_clear(lx_route_state_t *st)
 {
     if (st)
         atomic_store_explicit(&st->cooling_until, 0, memory_order_relaxed);

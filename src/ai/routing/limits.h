@@ -1,4 +1,4 @@
-/* limits.h - per-connection request limits, cooling, and the global retry
+/* limits.h - per-credential request limits, cooling, and the global retry
  * budget. All lock-free (C11 atomics), safe from any thread.
  *
  * Rate limits: fixed windows aligned to the clock passed in (with the wall
@@ -34,17 +34,18 @@ typedef enum {
 
 /* Takes one request from both windows, or none: LX_LIMIT_OK when granted.
  * rpm / rpd <= 0 mean "no limit". */
-lx_limit_rc_t lx_limits_take(lx_conn_state_t *st, int64_t now_ms, int rpm, int rpd);
+lx_limit_rc_t lx_limits_take(lx_route_state_t *st, int64_t now_ms, int rpm, int rpd);
 /* Would lx_limits_take grant now? Reads only. */
-lx_limit_rc_t lx_limits_check(const lx_conn_state_t *st, int64_t now_ms, int rpm, int rpd);
+lx_limit_rc_t lx_limits_check(const lx_route_state_t *st, int64_t now_ms, int rpm, int rpd);
 /* Returns a token taken with lx_limits_take at now_ms for an attempt that was
  * never sent (a later check refused it). No-op once the window has rolled. */
-void lx_limits_give_back(lx_conn_state_t *st, int64_t now_ms, int rpm, int rpd);
+void lx_limits_give_back(lx_route_state_t *st, int64_t now_ms, int rpm, int rpd);
 /* Adds requests made elsewhere (another llmux instance, merged through
  * Postgres) to the current windows; they may push the count past the limit. */
-void lx_limits_absorb(lx_conn_state_t *st, int64_t now_ms, uint32_t minute_n, uint32_t day_n);
+void lx_limits_absorb(lx_route_state_t *st, int64_t now_ms, uint32_t minute_n, uint32_t day_n);
 /* Requests counted in the current minute and day windows. */
-void lx_limits_used(const lx_conn_state_t *st, int64_t now_ms, uint32_t *minute_n, uint32_t *day_n);
+void lx_limits_used(const lx_route_state_t *st, int64_t now_ms, uint32_t *minute_n,
+                    uint32_t *day_n);
 
 /* The indexes of the minute and day windows at now_ms (what Postgres keeps
  * in ai_rate_windows). */
@@ -68,14 +69,14 @@ int lx_retry_after_parse(lx_str_t value, int64_t now_ms, int64_t *delay_ms);
 /* Cools st for the Retry-After value (NUL-terminated, may be NULL), or for
  * default_ms when it is absent or unreadable; never longer than cap_ms
  * (<= 0: LX_COOLING_CAP_MS). Returns the cooling end in ms (unchanged if the
- * connection was already cooling longer). */
+ * credential was already cooling longer). */
 /* cap_ms: 0 takes the default cap; a negative cap switches cooling off. */
-int64_t lx_cooling_set(lx_conn_state_t *st, int64_t now_ms, const char *retry_after,
+int64_t lx_cooling_set(lx_route_state_t *st, int64_t now_ms, const char *retry_after,
                        int64_t default_ms, int64_t cap_ms);
-bool lx_cooling_active(const lx_conn_state_t *st, int64_t now_ms);
+bool lx_cooling_active(const lx_route_state_t *st, int64_t now_ms);
 /* Remaining cooling in ms, 0 when not cooling. */
-int64_t lx_cooling_left_ms(const lx_conn_state_t *st, int64_t now_ms);
-void lx_cooling_clear(lx_conn_state_t *st);
+int64_t lx_cooling_left_ms(const lx_route_state_t *st, int64_t now_ms);
+void lx_cooling_clear(lx_route_state_t *st);
 
 /* Retry budget: a token bucket shared by every worker. Each first attempt
  * deposits `ratio` tokens (default 0.2) up to `cap` tokens; each retry or

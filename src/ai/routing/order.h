@@ -1,6 +1,6 @@
 /* order.h - small ordering helpers shared by select.c and chain.c: sort
  * keys that preserve numeric order, an insertion sort for the short lists a
- * routing decision handles (a group's members, a model's connections), and
+ * routing decision handles (a group's members, a model's credentials), and
  * priority tiers with a weighted-random head.
  *
  * Everything works in place on caller-owned arrays; nothing allocates. */

@@ -177,7 +177,7 @@ int lx_group_order(lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_r
     int ne = 0;
     for (int i = 0; i < n; i++) {
         const lx_member_t *m = &g->members[i];
-        lx_route_why_t why = lx_route_check(m->conn, m->dep, c, now_ms, m->rpm, m->rpd);
+        lx_route_why_t why = lx_route_check(m->cred, m->dep, c, now_ms, m->rpm, m->rpd);
         ok[i] = why == LX_WHY_OK;
         if (!ok[i]) {
             if (excl)
@@ -234,12 +234,12 @@ int lx_group_order(lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_r
         uint32_t rot = lx_rng_below(rng, (uint32_t)n);
         for (int i = 0; i < ne; i++) {
             const lx_member_t *m = &g->members[it[i].idx];
-            const lx_conn_state_t *st = lx_member_stats(m);
+            const lx_route_state_t *st = lx_member_stats(m);
             uint64_t k;
             if (g->strategy == LX_STRAT_LEAST_LATENCY) /* 0: no data, sorts first */
                 k = st ? atomic_load_explicit(&st->ttfb_ewma, memory_order_relaxed) : 0;
             else if (g->strategy == LX_STRAT_LEAST_BUSY)
-                k = lx_order_key_i32(lx_conn_inflight(st));
+                k = lx_order_key_i32(lx_state_inflight(st));
             else
                 k = lx_order_key_cost(m->cost);
             it[i].k1 = k;

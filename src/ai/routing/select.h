@@ -1,5 +1,5 @@
 /* select.h - model groups: a public model name backed by members (a target
- * on a connection, with weight, priority and cost), and the strategy that
+ * on a credential, with weight, priority and cost), and the strategy that
  * picks the first member for a request; the other eligible members follow
  * as the fallback order.
  *
@@ -61,15 +61,15 @@ const char *lx_strategy_name(lx_strategy_t s);
 int lx_strategy_parse(lx_str_t name, lx_strategy_t *out);
 
 typedef struct {
-    const void *target;     /* the caller's target (opaque, borrowed) */
-    int64_t conn_id;        /* for logs; the state pointers below are what counts */
-    int32_t weight;         /* >= 0 */
-    int32_t priority;       /* lower first */
-    double cost;            /* USD per 1M tokens, input + output */
-    int32_t rpm, rpd;       /* the connection's limits, 0: none */
-    lx_conn_state_t *conn;  /* the connection's state (NULL: untracked) */
-    lx_conn_state_t *dep;   /* the deployment's: connection x upstream model (NULL: conn's) */
-    lx_conn_state_t *stats; /* this member's own latency / in-flight (NULL: conn's) */
+    const void *target;      /* the caller's target (opaque, borrowed) */
+    int64_t cred_id;         /* for logs; the state pointers below are what counts */
+    int32_t weight;          /* >= 0 */
+    int32_t priority;        /* lower first */
+    double cost;             /* USD per 1M tokens, input + output */
+    int32_t rpm, rpd;        /* the credential's limits, 0: none */
+    lx_route_state_t *cred;  /* the credential's state (NULL: untracked) */
+    lx_route_state_t *dep;   /* the deployment's: credential x upstream model (NULL: cred's) */
+    lx_route_state_t *stats; /* this member's own latency / in-flight (NULL: cred's) */
 } lx_member_t;
 
 typedef struct {
@@ -100,10 +100,10 @@ void lx_group_share_cursor(lx_group_t *g, int64_t group_id);
 int lx_group_order(lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng,
                    uint16_t *out, int max, lx_route_excl_t *excl);
 
-/* The stats state of member i (its own, else its connection's). */
-static inline lx_conn_state_t *lx_member_stats(const lx_member_t *m)
+/* The stats state of member i (its own, else its credential's). */
+static inline lx_route_state_t *lx_member_stats(const lx_member_t *m)
 {
-    return m->stats ? m->stats : m->conn;
+    return m->stats ? m->stats : m->cred;
 }
 
 #endif

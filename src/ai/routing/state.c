@@ -3,10 +3,10 @@
 
 #include <stdlib.h>
 
-_Static_assert(sizeof(lx_conn_state_t) == 192, "three cache lines per entry");
+_Static_assert(sizeof(lx_route_state_t) == 192, "three cache lines per entry");
 
 struct lx_state_table {
-    lx_conn_state_t *slots; /* 64-byte aligned inside raw */
+    lx_route_state_t *slots; /* 64-byte aligned inside raw */
     void *raw;
     size_t mask;
     size_t limit; /* stop inserting at this many entries */
@@ -17,11 +17,11 @@ struct lx_state_table {
 #define DEPLOY_NS (UINT64_C(2) << 62)
 #define HASH62    ((UINT64_C(1) << 62) - 1)
 
-uint64_t lx_state_key_conn(int64_t conn_id)
+uint64_t lx_state_key_cred(int64_t cred_id)
 {
-    if (conn_id <= 0 || (uint64_t)conn_id >= MEMBER_NS)
+    if (cred_id <= 0 || (uint64_t)cred_id >= MEMBER_NS)
         return 0;
-    return (uint64_t)conn_id;
+    return (uint64_t)cred_id;
 }
 
 uint64_t lx_state_key_member(int64_t group_id, int idx)
@@ -39,16 +39,16 @@ static inline uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-uint64_t lx_state_key_deploy(int64_t conn_id, lx_str_t model)
+uint64_t lx_state_key_deploy(int64_t cred_id, lx_str_t model)
 {
-    if (lx_state_key_conn(conn_id) == 0 || model.p == NULL || model.n == 0)
+    if (lx_state_key_cred(cred_id) == 0 || model.p == NULL || model.n == 0)
         return 0;
     uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a, 64 bits */
     for (size_t i = 0; i < model.n; i++) {
         h ^= (unsigned char)model.p[i];
         h *= UINT64_C(0x100000001b3);
     }
-    h = mix64(h ^ mix64((uint64_t)conn_id));
+    h = mix64(h ^ mix64((uint64_t)cred_id));
     return DEPLOY_NS | (h & HASH62);
 }
 
@@ -62,13 +62,13 @@ lx_state_table_t *lx_state_table_new(size_t capacity)
         return NULL;
     /* calloc of a large block maps fresh zero pages: the table costs only the
      * pages that get touched. Align by hand (calloc guarantees 16). */
-    t->raw = calloc(1, cap * sizeof(lx_conn_state_t) + 64);
+    t->raw = calloc(1, cap * sizeof(lx_route_state_t) + 64);
     if (!t->raw) {
         free(t);
         return NULL;
     }
     uintptr_t a = ((uintptr_t)t->raw + 63) & ~(uintptr_t)63;
-    t->slots = (lx_conn_state_t *)a;
+    t->slots = (lx_route_state_t *)a;
     t->mask = cap - 1;
     t->limit = cap - cap / 8;
     atomic_init(&t->count, 0);
@@ -84,13 +84,13 @@ void lx_state_table_free(lx_state_table_t *t)
 }
 
 /* limit: insert while fewer entries than this (0: never insert). */
-static lx_conn_state_t *lookup(lx_state_table_t *t, uint64_t key, size_t limit)
+static lx_route_state_t *lookup(lx_state_table_t *t, uint64_t key, size_t limit)
 {
     if (!t || key == 0)
         return NULL;
     size_t i = (size_t)mix64(key) & t->mask;
     for (size_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
-        lx_conn_state_t *s = &t->slots[i];
+        lx_route_state_t *s = &t->slots[i];
         uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
         if (k == key)
             return s;
@@ -111,17 +111,17 @@ static lx_conn_state_t *lookup(lx_state_table_t *t, uint64_t key, size_t limit)
     return NULL;
 }
 
-lx_conn_state_t *lx_state_table_get(lx_state_table_t *t, uint64_t key)
+lx_route_state_t *lx_state_table_get(lx_state_table_t *t, uint64_t key)
 {
     return t ? lookup(t, key, t->limit) : NULL;
 }
 
-lx_conn_state_t *lx_state_table_get_soft(lx_state_table_t *t, uint64_t key)
+lx_route_state_t *lx_state_table_get_soft(lx_state_table_t *t, uint64_t key)
 {
     return t ? lookup(t, key, (t->mask + 1) / 2) : NULL;
 }
 
-lx_conn_state_t *lx_state_table_find(lx_state_table_t *t, uint64_t key)
+lx_route_state_t *lx_state_table_find(lx_state_table_t *t, uint64_t key)
 {
     return lookup(t, key, 0);
 }
@@ -140,7 +140,7 @@ size_t lx_state_table_capacity(const lx_state_table_t *t)
 
 static _Atomic(lx_state_table_t *) g_table;
 
-int lx_conn_state_init(size_t capacity)
+int lx_route_state_init(size_t capacity)
 {
     if (atomic_load(&g_table))
         return LX_ERROR;
@@ -151,34 +151,34 @@ int lx_conn_state_init(size_t capacity)
     return LX_OK;
 }
 
-void lx_conn_state_shutdown(void)
+void lx_route_state_shutdown(void)
 {
     lx_state_table_free(atomic_exchange(&g_table, NULL));
 }
 
-lx_state_table_t *lx_conn_state_table(void)
+lx_state_table_t *lx_route_state_table(void)
 {
     return atomic_load_explicit(&g_table, memory_order_acquire);
 }
 
-lx_conn_state_t *lx_conn_state_get(int64_t conn_id)
+lx_route_state_t *lx_cred_state_get(int64_t cred_id)
 {
-    return lx_state_table_get(lx_conn_state_table(), lx_state_key_conn(conn_id));
+    return lx_state_table_get(lx_route_state_table(), lx_state_key_cred(cred_id));
 }
 
-lx_conn_state_t *lx_member_state_get(int64_t group_id, int idx)
+lx_route_state_t *lx_member_state_get(int64_t group_id, int idx)
 {
-    return lx_state_table_get(lx_conn_state_table(), lx_state_key_member(group_id, idx));
+    return lx_state_table_get(lx_route_state_table(), lx_state_key_member(group_id, idx));
 }
 
-lx_conn_state_t *lx_deploy_state_get(int64_t conn_id, lx_str_t model)
+lx_route_state_t *lx_deploy_state_get(int64_t cred_id, lx_str_t model)
 {
-    return lx_state_table_get(lx_conn_state_table(), lx_state_key_deploy(conn_id, model));
+    return lx_state_table_get(lx_route_state_table(), lx_state_key_deploy(cred_id, model));
 }
 
-lx_conn_state_t *lx_deploy_state_use(int64_t conn_id, lx_str_t model)
+lx_route_state_t *lx_deploy_state_use(int64_t cred_id, lx_str_t model)
 {
-    return lx_state_table_get_soft(lx_conn_state_table(), lx_state_key_deploy(conn_id, model));
+    return lx_state_table_get_soft(lx_route_state_table(), lx_state_key_deploy(cred_id, model));
 }
 
 /* --- per-entry counters -------------------------------------------------- */
@@ -186,7 +186,7 @@ lx_conn_state_t *lx_deploy_state_use(int64_t conn_id, lx_str_t model)
 #define EWMA_FRAC  4 /* fixed point: value = µs << 4 */
 #define EWMA_SHIFT 3 /* alpha = 1/8 */
 
-void lx_conn_ttfb_update(lx_conn_state_t *st, int64_t ttfb_us)
+void lx_state_ttfb_update(lx_route_state_t *st, int64_t ttfb_us)
 {
     if (!st || ttfb_us < 0)
         return;
@@ -209,7 +209,7 @@ void lx_conn_ttfb_update(lx_conn_state_t *st, int64_t ttfb_us)
                                                     memory_order_relaxed));
 }
 
-int64_t lx_conn_ttfb_us(const lx_conn_state_t *st)
+int64_t lx_state_ttfb_us(const lx_route_state_t *st)
 {
     if (!st)
         return -1;
@@ -217,7 +217,7 @@ int64_t lx_conn_ttfb_us(const lx_conn_state_t *st)
     return v ? (int64_t)(v >> EWMA_FRAC) : -1;
 }
 
-void lx_conn_flag_auth(lx_conn_state_t *st, int64_t now_ms, int64_t hold_ms)
+void lx_state_flag_auth(lx_route_state_t *st, int64_t now_ms, int64_t hold_ms)
 {
     if (!st)
         return;
@@ -229,31 +229,31 @@ void lx_conn_flag_auth(lx_conn_state_t *st, int64_t now_ms, int64_t hold_ms)
         ;
 }
 
-void lx_conn_clear_auth(lx_conn_state_t *st)
+void lx_state_clear_auth(lx_route_state_t *st)
 {
     if (st)
         atomic_store_explicit(&st->auth_until, 0, memory_order_relaxed);
 }
 
-bool lx_conn_auth_flagged(const lx_conn_state_t *st, int64_t now_ms)
+bool lx_state_auth_flagged(const lx_route_state_t *st, int64_t now_ms)
 {
     return st && now_ms < atomic_load_explicit(&st->auth_until, memory_order_relaxed);
 }
 
 /* --- success / error counts ---------------------------------------------- */
 
-static const char *const conn_err_names[LX_CONN_ERR__COUNT] = {
-    [LX_CONN_ERR_NONE] = "none",
-    [LX_CONN_ERR_UPSTREAM] = "upstream_error",
-    [LX_CONN_ERR_TIMEOUT] = "upstream_timeout",
-    [LX_CONN_ERR_UNAVAILABLE] = "upstream_unavailable",
-    [LX_CONN_ERR_RATE_LIMITED] = "upstream_rate_limited",
-    [LX_CONN_ERR_AUTH] = "upstream_auth_failed",
+static const char *const conn_err_names[LX_CRED_ERR__COUNT] = {
+    [LX_CRED_ERR_NONE] = "none",
+    [LX_CRED_ERR_UPSTREAM] = "upstream_error",
+    [LX_CRED_ERR_TIMEOUT] = "upstream_timeout",
+    [LX_CRED_ERR_UNAVAILABLE] = "upstream_unavailable",
+    [LX_CRED_ERR_RATE_LIMITED] = "upstream_rate_limited",
+    [LX_CRED_ERR_AUTH] = "upstream_auth_failed",
 };
 
-const char *lx_conn_err_name(lx_conn_err_t e)
+const char *lx_cred_err_name(lx_cred_err_t e)
 {
-    return (unsigned)e < LX_CONN_ERR__COUNT ? conn_err_names[e] : "unknown";
+    return (unsigned)e < LX_CRED_ERR__COUNT ? conn_err_names[e] : "unknown";
 }
 
 #define LAST_ERR_SHIFT 8
@@ -275,7 +275,7 @@ static void raise_u64(_Atomic uint64_t *p, uint64_t v)
         ;
 }
 
-void lx_conn_count(lx_conn_state_t *st, bool ok, lx_conn_err_t err, int64_t now_ms)
+void lx_state_count(lx_route_state_t *st, bool ok, lx_cred_err_t err, int64_t now_ms)
 {
     if (!st)
         return;
@@ -284,7 +284,7 @@ void lx_conn_count(lx_conn_state_t *st, bool ok, lx_conn_err_t err, int64_t now_
     if (now_ms >= (INT64_C(1) << 42))
         now_ms = (INT64_C(1) << 42) - 1;
     raise_i64(&st->last_used_ms, now_ms);
-    if (err != LX_CONN_ERR_NONE && (unsigned)err < LX_CONN_ERR__COUNT) {
+    if (err != LX_CRED_ERR_NONE && (unsigned)err < LX_CRED_ERR__COUNT) {
         atomic_fetch_add_explicit(&st->fail_total, 1, memory_order_relaxed);
         raise_u64(&st->last_error, (uint64_t)now_ms << LAST_ERR_SHIFT | (uint64_t)err);
     } else if (ok) {
@@ -292,25 +292,25 @@ void lx_conn_count(lx_conn_state_t *st, bool ok, lx_conn_err_t err, int64_t now_
     }
 }
 
-uint64_t lx_conn_success_total(const lx_conn_state_t *st)
+uint64_t lx_state_success_total(const lx_route_state_t *st)
 {
     return st ? atomic_load_explicit(&st->ok_total, memory_order_relaxed) : 0;
 }
 
-uint64_t lx_conn_error_total(const lx_conn_state_t *st)
+uint64_t lx_state_error_total(const lx_route_state_t *st)
 {
     return st ? atomic_load_explicit(&st->fail_total, memory_order_relaxed) : 0;
 }
 
-int64_t lx_conn_last_used_ms(const lx_conn_state_t *st)
+int64_t lx_state_last_used_ms(const lx_route_state_t *st)
 {
     return st ? atomic_load_explicit(&st->last_used_ms, memory_order_relaxed) : 0;
 }
 
-int64_t lx_conn_last_error(const lx_conn_state_t *st, lx_conn_err_t *code)
+int64_t lx_state_last_error(const lx_route_state_t *st, lx_cred_err_t *code)
 {
     uint64_t v = st ? atomic_load_explicit(&st->last_error, memory_order_relaxed) : 0;
     if (code)
-        *code = (lx_conn_err_t)(v & ((1u << LAST_ERR_SHIFT) - 1));
+        *code = (lx_cred_err_t)(v & ((1u << LAST_ERR_SHIFT) - 1));
     return (int64_t)(v >> LAST_ERR_SHIFT);
 }

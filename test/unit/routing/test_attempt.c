@@ -14,7 +14,7 @@ static lx_state_table_t *tab;
 static int64_t next_id = 1;
 static lx_route_conf_t conf;
 
-static lx_conn_state_t *fresh(void)
+static lx_route_state_t *fresh(void)
 {
     return lx_state_table_get(tab, (uint64_t)next_id++);
 }
@@ -58,33 +58,33 @@ static void test_conf_defaults_and_names(void **state)
 static void test_begin_end_success(void **state)
 {
     (void)state;
-    lx_conn_state_t *c = fresh(), *m = fresh();
+    lx_route_state_t *c = fresh(), *m = fresh();
     lx_attempt_t a;
     assert_int_equal(lx_attempt_begin(&a, c, NULL, m, 10, 0, &conf, 1000), LX_WHY_OK);
     assert_true(a.active);
     assert_false(a.probe);
-    assert_int_equal(lx_conn_inflight(c), 1);
-    assert_int_equal(lx_conn_inflight(m), 1);
+    assert_int_equal(lx_state_inflight(c), 1);
+    assert_int_equal(lx_state_inflight(m), 1);
     uint32_t used, day;
     lx_limits_used(c, 1000, &used, &day);
     assert_int_equal(used, 1);
     lx_verdict_t v = classify(200, LX_UP_OK);
     assert_int_equal(lx_attempt_end(&a, &conf, &v, 1500, NULL, 1200), LX_BRK_EV_NONE);
     assert_false(a.active);
-    assert_int_equal(lx_conn_inflight(c), 0);
-    assert_int_equal(lx_conn_inflight(m), 0);
-    assert_int_equal(lx_conn_ttfb_us(c), 1500);
-    assert_int_equal(lx_conn_ttfb_us(m), 1500);
+    assert_int_equal(lx_state_inflight(c), 0);
+    assert_int_equal(lx_state_inflight(m), 0);
+    assert_int_equal(lx_state_ttfb_us(c), 1500);
+    assert_int_equal(lx_state_ttfb_us(m), 1500);
     assert_int_equal(atomic_load(&c->ok_total), 1);
     /* ending twice is harmless */
     assert_int_equal(lx_attempt_end(&a, &conf, &v, 1500, NULL, 1200), LX_BRK_EV_NONE);
-    assert_int_equal(lx_conn_inflight(c), 0);
+    assert_int_equal(lx_state_inflight(c), 0);
 }
 
 static void test_429_cools_and_401_flags(void **state)
 {
     (void)state;
-    lx_conn_state_t *c = fresh();
+    lx_route_state_t *c = fresh();
     lx_attempt_t a;
     assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
     lx_verdict_t v = classify(429, LX_UP_OK);
@@ -93,11 +93,11 @@ static void test_429_cools_and_401_flags(void **state)
     assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, 7999), LX_WHY_COOLING);
     assert_false(a.active);
     assert_int_equal(lx_route_check(c, NULL, &conf, 8000, 0, 0), LX_WHY_OK);
-    assert_int_equal(lx_conn_ttfb_us(c), -1);
+    assert_int_equal(lx_state_ttfb_us(c), -1);
     /* the breaker did not count the 429 */
     assert_int_equal(atomic_load(&c->consec_fail), 0);
 
-    lx_conn_state_t *d = fresh();
+    lx_route_state_t *d = fresh();
     assert_int_equal(lx_attempt_begin(&a, d, NULL, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
     v = classify(401, LX_UP_OK);
     lx_attempt_end(&a, &conf, &v, -1, NULL, 1000);
@@ -109,7 +109,7 @@ static void test_429_cools_and_401_flags(void **state)
 static void test_failures_open_breaker_midstream_counts(void **state)
 {
     (void)state;
-    lx_conn_state_t *c = fresh();
+    lx_route_state_t *c = fresh();
     lx_attempt_t a;
     lx_attempt_facts_t f = {.status = 200,
                             .outcome = LX_UP_BROKEN,
@@ -143,7 +143,7 @@ static void test_failures_open_breaker_midstream_counts(void **state)
 static void test_rate_limit_refusal_releases_probe(void **state)
 {
     (void)state;
-    lx_conn_state_t *c = fresh();
+    lx_route_state_t *c = fresh();
     lx_attempt_t a;
     lx_verdict_t fail = classify(500, LX_UP_OK);
     for (int i = 0; i < 5; i++) {
@@ -155,7 +155,7 @@ static void test_rate_limit_refusal_releases_probe(void **state)
     assert_int_equal(lx_route_check(c, NULL, &conf, t, 100, 0), LX_WHY_RATE_LIMITED);
     assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 100, 0, &conf, t), LX_WHY_RATE_LIMITED);
     assert_false(a.active);
-    assert_int_equal(lx_conn_inflight(c), 0);
+    assert_int_equal(lx_state_inflight(c), 0);
     /* the probe slot taken on the way was given back */
     assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, t), LX_WHY_OK);
     assert_true(a.probe);

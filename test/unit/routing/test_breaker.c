@@ -15,7 +15,7 @@
 static lx_state_table_t *tab;
 static int64_t next_id = 1;
 
-static lx_conn_state_t *fresh(void)
+static lx_route_state_t *fresh(void)
 {
     return lx_state_table_get(tab, (uint64_t)next_id++);
 }
@@ -35,7 +35,7 @@ static int teardown(void **state)
 }
 
 /* allow + record in one step; returns the event */
-static lx_breaker_event_t req(lx_conn_state_t *s, const lx_breaker_conf_t *c, bool ok, int64_t now)
+static lx_breaker_event_t req(lx_route_state_t *s, const lx_breaker_conf_t *c, bool ok, int64_t now)
 {
     uint32_t gen;
     lx_breaker_verdict_t v = lx_breaker_allow(s, c, now, &gen);
@@ -63,7 +63,7 @@ static void test_consecutive_trip_open_halfopen_close(void **state)
     (void)state;
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     int64_t t = 1000;
     for (int i = 0; i < 4; i++)
         assert_int_equal(req(s, &c, false, t), LX_BRK_EV_NONE);
@@ -96,7 +96,7 @@ static void test_probe_failure_reopens(void **state)
     (void)state;
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     for (int i = 0; i < 5; i++)
         req(s, &c, false, 0);
     assert_int_equal(lx_breaker_state(s), LX_BRK_OPEN);
@@ -115,7 +115,7 @@ static void test_success_resets_consecutive(void **state)
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
     c.failure_ratio = 0; /* consecutive only */
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     for (int round = 0; round < 10; round++) {
         for (int i = 0; i < 4; i++)
             req(s, &c, false, round);
@@ -129,7 +129,7 @@ static void test_ratio_trip_needs_min_requests(void **state)
     (void)state;
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     /* ok, fail, ok, fail...: never 5 in a row, 50% failures */
     for (int i = 1; i <= 19; i++) {
         assert_int_equal(req(s, &c, i % 2 == 0 ? false : true, 5000), LX_BRK_EV_NONE);
@@ -144,7 +144,7 @@ static void test_ratio_below_threshold_never_trips(void **state)
     (void)state;
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     for (int i = 0; i < 400; i++) /* 1 failure in 3 */
         assert_int_equal(req(s, &c, i % 3 != 0, 1000 + i * 10), LX_BRK_EV_NONE);
     assert_int_equal(lx_breaker_state(s), LX_BRK_CLOSED);
@@ -155,7 +155,7 @@ static void test_ratio_window_rolls(void **state)
     (void)state;
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     /* 19 results, 9 failures, at t = 0..: under min_requests */
     for (int i = 0; i < 19; i++)
         req(s, &c, i % 2 == 0, 100);
@@ -174,7 +174,7 @@ static void test_stale_generation_discarded(void **state)
     (void)state;
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
 
     /* a slow request let through while closed ... */
     uint32_t old_gen;
@@ -213,7 +213,7 @@ static void test_half_open_probe_limit_and_release(void **state)
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
     c.half_open_max = 2;
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     for (int i = 0; i < 5; i++)
         req(s, &c, false, 0);
     /* would_allow takes nothing */
@@ -239,7 +239,7 @@ static void test_abandoned_probe_expires(void **state)
     (void)state;
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     for (int i = 0; i < 5; i++)
         req(s, &c, false, 0);
     uint32_t g1, g2;
@@ -253,7 +253,7 @@ static void test_abandoned_probe_expires(void **state)
 }
 
 typedef struct {
-    lx_conn_state_t *s;
+    lx_route_state_t *s;
     const lx_breaker_conf_t *c;
     int probes;
 } probe_arg_t;
@@ -275,7 +275,7 @@ static void test_concurrent_probes_limited(void **state)
     lx_breaker_conf_t c;
     lx_breaker_conf_default(&c);
     c.half_open_max = 3;
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     for (int i = 0; i < 5; i++)
         req(s, &c, false, 20000);
     probe_arg_t a[4];

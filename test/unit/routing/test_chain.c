@@ -85,8 +85,8 @@ static int fresh(void **state)
     };
     for (int i = 0; i < NC; i++) {
         cands[i] = c[i];
-        cands[i].conn_id = next_id;
-        cands[i].conn = lx_state_table_get(tab, (uint64_t)next_id++);
+        cands[i].cred_id = next_id;
+        cands[i].cred = lx_state_table_get(tab, (uint64_t)next_id++);
     }
     return 0;
 }
@@ -255,14 +255,14 @@ static void test_health_filter(void **state)
     /* OA_A: breaker open, OA_B: cooling, ANTH: rpm used up, GEM: auth flagged */
     for (int i = 0; i < 5; i++) {
         uint32_t gen;
-        lx_breaker_allow(cands[OA_A].conn, &conf.breaker, NOW, &gen);
-        lx_breaker_record(cands[OA_A].conn, &conf.breaker, false, gen, NOW);
+        lx_breaker_allow(cands[OA_A].cred, &conf.breaker, NOW, &gen);
+        lx_breaker_record(cands[OA_A].cred, &conf.breaker, false, gen, NOW);
     }
-    lx_cooling_set(cands[OA_B].conn, NOW, "20", 5000, 60000);
+    lx_cooling_set(cands[OA_B].cred, NOW, "20", 5000, 60000);
     cands[ANTH].rpm = 2;
-    lx_limits_take(cands[ANTH].conn, NOW, 2, 0);
-    lx_limits_take(cands[ANTH].conn, NOW, 2, 0);
-    lx_conn_flag_auth(cands[GEM].conn, NOW, 60000);
+    lx_limits_take(cands[ANTH].cred, NOW, 2, 0);
+    lx_limits_take(cands[ANTH].cred, NOW, 2, 0);
+    lx_state_flag_auth(cands[GEM].cred, NOW, 60000);
 
     uint16_t out[16];
     lx_route_excl_t x = {{0}};
@@ -363,7 +363,7 @@ static void test_limits_and_bounds(void **state)
     assert_int_equal(lx_chain_order(cands, 0, &rq, &conf, NOW, &rng, out, 16, NULL), 0);
     /* untracked candidates (no state) are healthy */
     for (int i = 0; i < NC; i++)
-        cands[i].conn = NULL;
+        cands[i].cred = NULL;
     assert_int_equal(lx_chain_order(cands, NC, &rq, &conf, NOW, &rng, out, 16, NULL), 5);
     assert_int_equal(lx_chain_static_check(&cands[EMB], &rq), LX_WHY_CAPABILITY);
     assert_int_equal(lx_chain_static_check(&cands[GEM], &rq), LX_WHY_OK);

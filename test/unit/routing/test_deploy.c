@@ -35,10 +35,10 @@ static int teardown(void **state)
 }
 
 /* A credential and one of its deployments, fresh. */
-static void pair(lx_conn_state_t **cred, lx_conn_state_t **dep, const char *model)
+static void pair(lx_route_state_t **cred, lx_route_state_t **dep, const char *model)
 {
     int64_t id = next_id++;
-    *cred = lx_state_table_get(tab, lx_state_key_conn(id));
+    *cred = lx_state_table_get(tab, lx_state_key_cred(id));
     *dep = lx_state_table_get(tab, lx_state_key_deploy(id, lx_str(model)));
     assert_non_null(*cred);
     assert_non_null(*dep);
@@ -56,7 +56,7 @@ static lx_verdict_t classify(int status, lx_up_outcome_t o, bool quota)
 }
 
 /* One attempt on (cred, dep) ending with v. */
-static void attempt(lx_conn_state_t *cred, lx_conn_state_t *dep, lx_verdict_t v, const char *ra,
+static void attempt(lx_route_state_t *cred, lx_route_state_t *dep, lx_verdict_t v, const char *ra,
                     int64_t now)
 {
     lx_attempt_t a;
@@ -76,7 +76,7 @@ static void test_keys(void **state)
     assert_true(lx_state_key_deploy(7, LX_STR("gpt-4o-mini")) != k);
     assert_true(lx_state_key_deploy(8, LX_STR("gpt-4o")) != k);
     assert_true(lx_state_key_deploy(7, LX_STR("GPT-4o")) != k);
-    assert_true(k != lx_state_key_conn(7) && k != lx_state_key_member(7, 0));
+    assert_true(k != lx_state_key_cred(7) && k != lx_state_key_member(7, 0));
     assert_int_equal(lx_state_key_deploy(0, LX_STR("m")), 0);
     assert_int_equal(lx_state_key_deploy(-1, LX_STR("m")), 0);
     assert_int_equal(lx_state_key_deploy(7, LX_STR("")), 0);
@@ -87,7 +87,7 @@ static void test_keys(void **state)
     for (int c = 1; c <= 200; c++) {
         for (int m = 0; m < 100; m++) {
             snprintf(name, sizeof name, "model-%d", m);
-            lx_conn_state_t *st = lx_state_table_get(t, lx_state_key_deploy(c, lx_str(name)));
+            lx_route_state_t *st = lx_state_table_get(t, lx_state_key_deploy(c, lx_str(name)));
             assert_non_null(st);
             assert_int_equal(atomic_load(&st->inflight), 0);
             atomic_store(&st->inflight, 1); /* a second pair with this key would see 1 */
@@ -114,7 +114,7 @@ static void test_request_path_inserts_stop_at_half(void **state)
 static void test_429_cools_only_the_deployment(void **state)
 {
     (void)state;
-    lx_conn_state_t *cred, *a, *b;
+    lx_route_state_t *cred, *a, *b;
     pair(&cred, &a, "a");
     b = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("b")));
     attempt(cred, a, classify(429, LX_UP_OK, false), "20", NOW);
@@ -123,21 +123,22 @@ static void test_429_cools_only_the_deployment(void **state)
     assert_false(lx_cooling_active(cred, NOW));
     assert_int_equal(lx_route_check(cred, b, &conf, NOW, 0, 0), LX_WHY_OK);
     /* the credential still counts it as its error (health write-back) */
-    assert_int_equal(lx_conn_error_total(cred), 1);
-    lx_conn_err_t code;
-    lx_conn_last_error(cred, &code);
-    assert_int_equal(code, LX_CONN_ERR_RATE_LIMITED);
+    assert_int_equal(lx_state_error_total(cred), 1);
+    lx_cred_err_t code;
+    lx_state_last_error(cred, &code);
+    assert_int_equal(code, LX_CRED_ERR_RATE_LIMITED);
 }
 
 static void test_quota_and_402_cool_the_credential(void **state)
 {
     (void)state;
-    lx_conn_state_t *cred, *a;
+    lx_route_state_t *cred, *a;
     pair(&cred, &a, "a");
     attempt(cred, a, classify(429, LX_UP_OK, true), NULL, NOW);
     assert_true(lx_cooling_active(cred, NOW));
     assert_false(lx_cooling_active(a, NOW));
-    lx_conn_state_t *other = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("z")));
+    lx_route_state_t *other =
+        lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("z")));
     assert_int_equal(lx_route_check(cred, other, &conf, NOW, 0, 0), LX_WHY_COOLING);
 
     pair(&cred, &a, "a");
@@ -148,7 +149,7 @@ static void test_quota_and_402_cool_the_credential(void **state)
 static void test_401_holds_the_credential_403_the_deployment(void **state)
 {
     (void)state;
-    lx_conn_state_t *cred, *a, *b;
+    lx_route_state_t *cred, *a, *b;
     pair(&cred, &a, "a");
     b = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("b")));
     attempt(cred, a, classify(403, LX_UP_OK, false), NULL, NOW);
@@ -161,7 +162,7 @@ static void test_401_holds_the_credential_403_the_deployment(void **state)
 
     attempt(cred, b, classify(401, LX_UP_OK, false), NULL, NOW);
     assert_int_equal(lx_route_check(cred, b, &conf, NOW, 0, 0), LX_WHY_AUTH_FAILED);
-    lx_conn_state_t *c = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("c")));
+    lx_route_state_t *c = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("c")));
     assert_int_equal(lx_route_check(cred, c, &conf, NOW, 0, 0), LX_WHY_AUTH_FAILED);
     /* the route error of a 403-held target: unavailable, with its own reason */
     lx_route_excl_t x = {{0}};
@@ -174,7 +175,7 @@ static void test_401_holds_the_credential_403_the_deployment(void **state)
 static void test_5xx_opens_the_deployment_connect_failures_the_credential(void **state)
 {
     (void)state;
-    lx_conn_state_t *cred, *a, *b;
+    lx_route_state_t *cred, *a, *b;
     pair(&cred, &a, "a");
     b = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("b")));
     for (int i = 0; i < 5; i++)
@@ -199,14 +200,14 @@ static void test_5xx_opens_the_deployment_connect_failures_the_credential(void *
         attempt(cred, i % 2 ? a : b, classify(0, LX_UP_CONNECT_FAILED, false), NULL, NOW + i);
     assert_int_equal(lx_breaker_state(cred), LX_BRK_OPEN);
     assert_int_equal(lx_breaker_state(a), LX_BRK_CLOSED);
-    lx_conn_state_t *c = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("c")));
+    lx_route_state_t *c = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("c")));
     assert_int_equal(lx_route_check(cred, c, &conf, NOW + 10, 0, 0), LX_WHY_BREAKER_OPEN);
 }
 
 static void test_no_deployment_state_falls_back_on_the_credential(void **state)
 {
     (void)state;
-    lx_conn_state_t *cred, *a;
+    lx_route_state_t *cred, *a;
     pair(&cred, &a, "a");
     attempt(cred, NULL, classify(429, LX_UP_OK, false), "3", NOW);
     assert_true(lx_cooling_active(cred, NOW));
@@ -217,7 +218,7 @@ static void test_no_deployment_state_falls_back_on_the_credential(void **state)
     /* a deployment equal to its credential is no deployment */
     pair(&cred, &a, "a");
     attempt(cred, cred, classify(403, LX_UP_OK, false), NULL, NOW);
-    assert_true(lx_conn_auth_flagged(cred, NOW));
+    assert_true(lx_state_auth_flagged(cred, NOW));
 }
 
 static void test_most_failing_rule(void **state)
@@ -225,7 +226,7 @@ static void test_most_failing_rule(void **state)
     (void)state;
     int64_t w = conf.breaker.window_ms;
     int64_t t0 = (NOW / w) * w; /* the start of a window */
-    lx_conn_state_t *cred, *d[4];
+    lx_route_state_t *cred, *d[4];
     pair(&cred, &d[0], "m0");
     for (int i = 1; i < 4; i++) {
         char name[8];
@@ -273,7 +274,7 @@ static void test_attempts_feed_the_most_failing_rule(void **state)
     (void)state;
     int64_t w = conf.breaker.window_ms;
     int64_t t0 = (NOW / w) * w;
-    lx_conn_state_t *cred, *a, *b, *c;
+    lx_route_state_t *cred, *a, *b, *c;
     pair(&cred, &a, "a");
     b = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("b")));
     c = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("c")));

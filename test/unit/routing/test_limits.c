@@ -16,7 +16,7 @@
 static lx_state_table_t *tab;
 static int64_t next_id = 1;
 
-static lx_conn_state_t *fresh(void)
+static lx_route_state_t *fresh(void)
 {
     return lx_state_table_get(tab, (uint64_t)next_id++);
 }
@@ -43,7 +43,7 @@ static int teardown(void **state)
 static void test_rpm_window(void **state)
 {
     (void)state;
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     for (int i = 0; i < 3; i++)
         assert_int_equal(lx_limits_take(s, T0 + i, 3, 0), LX_LIMIT_OK);
     assert_int_equal(lx_limits_check(s, T0 + 10, 3, 0), LX_LIMIT_MINUTE);
@@ -68,7 +68,7 @@ static void test_rpm_window(void **state)
 static void test_fixed_window_clock(void **state)
 {
     (void)state;
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     lx_limits_fix_window_clock(T0 + MIN_MS - 1);
     assert_int_equal(lx_limits_minute_index(T0 + 5 * MIN_MS), (T0 + MIN_MS - 1) / MIN_MS);
     assert_int_equal(lx_limits_take(s, T0, 2, 0), LX_LIMIT_OK);
@@ -82,7 +82,7 @@ static void test_fixed_window_clock(void **state)
 static void test_rpd_window_and_no_count_on_refusal(void **state)
 {
     (void)state;
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     int64_t t = T0;
     for (int i = 0; i < 3; i++)
         assert_int_equal(lx_limits_take(s, t, 3, 5), LX_LIMIT_OK);
@@ -106,7 +106,7 @@ static void test_rpd_window_and_no_count_on_refusal(void **state)
 static void test_check_give_back_absorb(void **state)
 {
     (void)state;
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     for (int i = 0; i < 10; i++)
         assert_int_equal(lx_limits_check(s, T0, 2, 0), LX_LIMIT_OK); /* takes nothing */
     assert_int_equal(lx_limits_take(s, T0, 2, 10), LX_LIMIT_OK);
@@ -132,7 +132,7 @@ static void test_check_give_back_absorb(void **state)
 static void test_boundary_does_not_flip_back(void **state)
 {
     (void)state;
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     int64_t w1 = (T0 / MIN_MS + 1) * MIN_MS;
     /* one worker is already in the next minute, another still reads the old */
     assert_int_equal(lx_limits_take(s, w1, 2, 0), LX_LIMIT_OK);
@@ -145,7 +145,7 @@ static void test_boundary_does_not_flip_back(void **state)
 
 #define NTHREADS 4
 typedef struct {
-    lx_conn_state_t *s;
+    lx_route_state_t *s;
     int64_t now;
     int rpm, tries, granted;
 } hammer_t;
@@ -159,7 +159,7 @@ static void *hammer(void *arg)
     return NULL;
 }
 
-static int run_hammer(lx_conn_state_t *s, int64_t now, int rpm)
+static int run_hammer(lx_route_state_t *s, int64_t now, int rpm)
 {
     hammer_t h[NTHREADS];
     pthread_t th[NTHREADS];
@@ -178,7 +178,7 @@ static int run_hammer(lx_conn_state_t *s, int64_t now, int rpm)
 static void test_four_threads_exact_rpm(void **state)
 {
     (void)state;
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     for (int w = 0; w < 3; w++)
         assert_int_equal(run_hammer(s, T0 + w * MIN_MS + 5, 5000), 5000);
     uint32_t m, d;
@@ -281,7 +281,7 @@ static void test_retry_after_garbage(void **state)
 static void test_cooling(void **state)
 {
     (void)state;
-    lx_conn_state_t *s = fresh();
+    lx_route_state_t *s = fresh();
     assert_false(lx_cooling_active(s, T0));
     /* no header: the default */
     assert_int_equal(lx_cooling_set(s, T0, NULL, 5000, 60000), T0 + 5000);

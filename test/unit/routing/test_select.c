@@ -41,11 +41,11 @@ static void make_group(lx_group_t *g, lx_strategy_t s, int n, const int *w, cons
     lx_member_t m[LX_GROUP_MAX_MEMBERS];
     for (int i = 0; i < n; i++) {
         m[i] = (lx_member_t){
-            .conn_id = next_id,
+            .cred_id = next_id,
             .weight = w ? w[i] : 1,
             .priority = prio ? prio[i] : 0,
             .cost = cost ? cost[i] : 1.0,
-            .conn = lx_state_table_get(tab, (uint64_t)next_id++),
+            .cred = lx_state_table_get(tab, (uint64_t)next_id++),
         };
     }
     assert_int_equal(lx_group_init(g, s, m, n), LX_OK);
@@ -181,8 +181,8 @@ static void test_smooth_weighted_skips_open_breaker(void **state)
     /* trip member 1's breaker */
     for (int i = 0; i < 5; i++) {
         uint32_t gen;
-        lx_breaker_allow(g.members[1].conn, &conf.breaker, NOW, &gen);
-        lx_breaker_record(g.members[1].conn, &conf.breaker, false, gen, NOW);
+        lx_breaker_allow(g.members[1].cred, &conf.breaker, NOW, &gen);
+        lx_breaker_record(g.members[1].cred, &conf.breaker, false, gen, NOW);
     }
     lx_rng_t rng;
     lx_rng_seed(&rng, 1);
@@ -295,7 +295,7 @@ static void test_weighted_random_shares(void **state)
     lx_group_free(&g);
 }
 
-static void trip(lx_conn_state_t *s)
+static void trip(lx_route_state_t *s)
 {
     for (int i = 0; i < 5; i++) {
         uint32_t gen;
@@ -330,8 +330,8 @@ static void test_priority_and_failover(void **state)
     assert_in_range(count[1], 7200, 7800);
 
     /* breakers of the first tier open: priority 1 takes over */
-    trip(g.members[0].conn);
-    trip(g.members[1].conn);
+    trip(g.members[0].cred);
+    trip(g.members[1].cred);
     lx_route_excl_t x = {{0}};
     for (int d = 0; d < DECISIONS; d++) {
         int k = order(&g, &rng, out, &x);
@@ -367,7 +367,7 @@ static void test_least_latency(void **state)
     const int64_t ttfb[] = {500000, 100000, 300000};
     for (int r = 0; r < 20; r++)
         for (int i = 0; i < 3; i++)
-            lx_conn_ttfb_update(g.members[i].conn, ttfb[i]);
+            lx_state_ttfb_update(g.members[i].cred, ttfb[i]);
     for (int d = 0; d < DECISIONS; d++) {
         int k = order(&g, &rng, out, NULL);
         assert_int_equal(k, 4);
@@ -376,10 +376,10 @@ static void test_least_latency(void **state)
         assert_int_equal(out[2], 2);
         assert_int_equal(out[3], 0);
     }
-    lx_conn_ttfb_update(g.members[3].conn, 900000);
+    lx_state_ttfb_update(g.members[3].cred, 900000);
     /* member 1 slows down: after updates, member 2 is the fastest */
     for (int r = 0; r < 40; r++)
-        lx_conn_ttfb_update(g.members[1].conn, 800000);
+        lx_state_ttfb_update(g.members[1].cred, 800000);
     for (int d = 0; d < DECISIONS; d++) {
         order(&g, &rng, out, NULL);
         assert_int_equal(out[0], 2);
@@ -399,7 +399,7 @@ static void test_least_busy(void **state)
     const int busy[] = {3, 1, 2};
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < busy[i]; k++)
-            lx_conn_inflight_acquire(g.members[i].conn);
+            lx_state_inflight_acquire(g.members[i].cred);
     for (int d = 0; d < DECISIONS; d++) {
         int k = order(&g, &rng, out, NULL);
         assert_int_equal(k, 3);
@@ -408,15 +408,15 @@ static void test_least_busy(void **state)
         assert_int_equal(out[2], 0);
     }
     /* member stats (its own in-flight) win over the connection's */
-    lx_conn_state_t *own = lx_state_table_get(tab, (uint64_t)next_id++);
+    lx_route_state_t *own = lx_state_table_get(tab, (uint64_t)next_id++);
     g.members[0].stats = own;
     order(&g, &rng, out, NULL);
     assert_int_equal(out[0], 0);
     g.members[0].stats = NULL;
     /* equal load: shared evenly */
-    lx_conn_inflight_release(g.members[0].conn);
-    lx_conn_inflight_release(g.members[0].conn);
-    lx_conn_inflight_release(g.members[2].conn);
+    lx_state_inflight_release(g.members[0].cred);
+    lx_state_inflight_release(g.members[0].cred);
+    lx_state_inflight_release(g.members[2].cred);
     int count[3] = {0};
     for (int d = 0; d < DECISIONS; d++) {
         order(&g, &rng, out, NULL);
@@ -445,7 +445,7 @@ static void test_lowest_cost(void **state)
         assert_int_equal(out[3], 3);
     }
     /* the cheapest cooling: the next cheapest */
-    lx_cooling_set(g.members[1].conn, NOW, "30", 0, 60000);
+    lx_cooling_set(g.members[1].cred, NOW, "30", 0, 60000);
     assert_int_equal(order(&g, &rng, out, NULL), 3);
     assert_int_equal(out[0], 2);
     lx_group_free(&g);
@@ -460,11 +460,11 @@ static void test_every_strategy_fallback_is_a_permutation(void **state)
     for (int s = 0; s < LX_STRAT__COUNT; s++) {
         lx_group_t g;
         make_group(&g, (lx_strategy_t)s, 8, w, prio, cost);
-        lx_cooling_set(g.members[5].conn, NOW, "60", 0, 60000);
-        lx_limits_take(g.members[6].conn, NOW, 1, 0); /* its one per minute is used */
+        lx_cooling_set(g.members[5].cred, NOW, "60", 0, 60000);
+        lx_limits_take(g.members[6].cred, NOW, 1, 0); /* its one per minute is used */
         g.members[6].rpm = 1;
         for (int i = 0; i < 8; i++)
-            lx_conn_ttfb_update(g.members[i].conn, 1000 * (i % 3));
+            lx_state_ttfb_update(g.members[i].cred, 1000 * (i % 3));
         lx_rng_t rng;
         lx_rng_seed(&rng, (uint64_t)s);
         uint16_t out[LX_GROUP_MAX_MEMBERS];
@@ -489,8 +489,8 @@ static void test_nothing_eligible(void **state)
     (void)state;
     lx_group_t g;
     make_group(&g, LX_STRAT_ROUND_ROBIN, 2, NULL, NULL, NULL);
-    trip(g.members[0].conn);
-    lx_conn_flag_auth(g.members[1].conn, NOW, 1000);
+    trip(g.members[0].cred);
+    lx_state_flag_auth(g.members[1].cred, NOW, 1000);
     lx_rng_t rng;
     lx_rng_seed(&rng, 1);
     uint16_t out[4];
