@@ -262,6 +262,15 @@ static void *worker_main(void *arg)
     event_free(w->log_flush_ev);
     if (w->deadline_ev)
         event_free(w->deadline_ev);
+    /* A bufferevent made with BEV_OPT_DEFER_CALLBACKS (evhtp's) holds a
+     * reference for each deferred callback still queued, and libevent runs
+     * at most 32 of them in a loop pass, the rest in the next. The pass that
+     * ended the loop may have left some (many clients leaving just before a
+     * SIGTERM), and event_base_free drops them without running them: those
+     * bufferevents, freed or not, would never be released. Everything with
+     * a callback of ours is gone now, so one more pass, without waiting,
+     * runs just those (and the finalizers they trigger). */
+    event_base_loop(w->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     event_base_free(w->base);
     if (w->own_files) /* its own copy; a shared one is the main thread's to close */
         close(w->control_fd);

@@ -55,6 +55,10 @@ int lx_http_server_listen(lx_http_server_t *srv);
 void lx_http_server_drain(lx_http_server_t *srv, void (*on_idle)(void *), void *arg);
 /* Closes every connection now (in-flight handlers see their abort callback). */
 void lx_http_server_close_all(lx_http_server_t *srv);
+/* Closes every connection and frees the server. A connection's bufferevent
+ * (evhtp's defer their callbacks) is released only once the deferred
+ * callbacks still queued for it have run: after this, and before
+ * event_base_free, the base's owner runs one more loop pass (worker.c). */
 void lx_http_server_free(lx_http_server_t *srv);
 
 /* Client connections one worker accepts before answering 503: its share of
