@@ -98,8 +98,7 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
     uint16_t order[LX_CALL_MAX_TARGETS];
     lx_route_excl_t excl;
     memset(&excl, 0, sizeof excl);
-    /* the selector only writes its cursor (atomic; shared across snapshots) */
-    int k = lx_group_order((lx_group_t *)&g->sel, &route_conf, lx_wall_ms(), &rng, order,
+    int k = lx_group_order(&g->sel, &route_conf, lx_wall_ms(), &rng, order,
                            LX_MIN(max, LX_CALL_MAX_TARGETS), &excl);
     /* x-llmux-provider: the caller's preferred provider(s) among the members */
     const char *pref = lx_req_hdr(req, LX_HDR_LLMUX_PROVIDER);

@@ -33,7 +33,8 @@ static int load_and_publish(lx_store_t *store, char *err, size_t errlen)
     lx_snapshot_t *s = lx_snapshot_from_rows(R.cfg, &rows);
     lx_registry_rows_free(&rows);
     s->build_us = lx_now_us() - t0;
-    lx_registry_publish(s);
+    if (lx_registry_publish(s) != LX_OK)
+        lx_snapshot_free(s); /* every slot held: the next refresh tries again */
     return LX_OK;
 }
 
@@ -64,7 +65,7 @@ static void *control_main(void *arg)
             backoff_ms = 200;
             next_refresh = lx_wall_ms() + refresh_ms;
         }
-        int rc = lx_store_wait(store, 100); /* short, to notice stop and reclaim */
+        int rc = lx_store_wait(store, 100); /* short, to notice stop */
         bool due = lx_wall_ms() >= next_refresh;
         if (rc < 0) {
             lx_store_close(store);
@@ -79,7 +80,6 @@ static void *control_main(void *arg)
             }
             next_refresh = lx_wall_ms() + refresh_ms;
         }
-        lx_registry_reclaim();
     }
     lx_store_close(store);
     lx_log_thread_done();

@@ -1,21 +1,28 @@
 /* registry.h - the read-mostly state every request consults: providers with
- * their credentials (opened, in memory only), models, API keys.
+ * their credentials (opened, in memory only), models, groups, API keys.
  *
- * A snapshot is immutable once published. A request takes a reference at
- * start (lx_registry_acquire: one atomic increment, no lock) and drops it at
- * the end. The control thread builds new snapshots off the loop threads
- * (from Postgres, or from the configuration when there is no database),
- * publishes them with one atomic pointer store, and frees a replaced
- * snapshot once no request holds it and a grace period has passed (the
- * window between loading the pointer and taking the reference). */
+ * A snapshot is immutable once published: every field is written before
+ * publication and only read after it, by any number of threads. What
+ * changes while requests run lives outside it, keyed by id in the shared
+ * routing state table (routing/state.h): credentials' and deployments'
+ * health and limits, group members' latency, and each group's round-robin
+ * cursor, so that all of it goes on across republications. The snapshot
+ * holds pointers to those entries, never the state itself.
+ *
+ * Lifetime: a request takes a reference at start (lx_registry_acquire: one
+ * atomic add, no lock) and drops it at the end (lx_registry_release: one
+ * atomic subtract). The control thread builds new snapshots off the loop
+ * threads (registry_build.c: from Postgres, or from the configuration when
+ * there is no database) and publishes them with one atomic exchange
+ * (registry_live.c). A replaced snapshot is freed when its last reference
+ * is released, by the thread that releases it, or at once by the publisher
+ * when no request holds it. */
 #ifndef LX_AI_REGISTRY_H
 #define LX_AI_REGISTRY_H
 
 #include "core/config.h"
 #include "core/strmap.h"
 #include "ai/routing/select.h"
-
-#include <stdatomic.h>
 
 typedef struct {
     int64_t id;
@@ -69,13 +76,13 @@ typedef struct {
     int64_t id;
     char *name;
     bool active;
-    lx_group_t sel; /* the strategy's runtime (members point at targets) */
+    lx_group_t sel; /* the strategy (members point at targets and at their shared state) */
     lx_group_target_t *targets;
     int ntargets;
 } lx_group_entry_t;
 
 typedef struct lx_snapshot {
-    _Atomic long refs;
+    int slot; /* the registry's (registry_live.c), set at publication */
     uint64_t version;
     bool from_db;
     int64_t build_us; /* load + build time, for the log */
@@ -102,11 +109,16 @@ typedef struct lx_snapshot {
 int lx_registry_start(const lx_config_t *cfg, char *err, size_t errlen);
 void lx_registry_stop(void);
 
+/* The current snapshot with a reference for the caller (NULL before start
+ * or after stop). Any thread; lock-free, no allocation. The caller reads it
+ * (never writes it) until it passes it to lx_registry_release, exactly
+ * once, from any thread; s may be NULL. */
 lx_snapshot_t *lx_registry_acquire(void);
 void lx_registry_release(lx_snapshot_t *s);
 
 /* Database health as the control thread last saw it. */
 bool lx_registry_db_ok(void);
+/* The newest published snapshot's version (1, 2, ...). */
 uint64_t lx_registry_version(void);
 
 const lx_provider_t *lx_snapshot_provider(const lx_snapshot_t *s, lx_str_t name);

@@ -256,7 +256,7 @@ static void build_groups(lx_snapshot_t *s, const lx_registry_rows_t *rows)
             continue;
         }
         free(members); /* lx_group_init copied them */
-        lx_group_share_cursor(&g->sel, gr->id);
+        lx_group_use_state(&g->sel, lx_group_state_get(gr->id));
         g->id = gr->id;
         g->name = lx_strdup(gr->name);
         g->active = strcmp(gr->status, "active") == 0;

@@ -9,16 +9,19 @@
 
 #include "ai/registry.h"
 
-/* Makes s (built by registry_build.h, indexed) the current snapshot and
- * gives it the next version. Ownership of s moves to the registry. The
- * snapshot it replaces is freed once no request holds it. */
-void lx_registry_publish(lx_snapshot_t *s);
-/* Frees the replaced snapshots that no request holds any more. */
-void lx_registry_reclaim(void);
+#define LX_REGISTRY_SLOTS 4096
+
+/* Makes s (built by registry_build.h) the current snapshot and gives it
+ * the next version: LX_OK, and s belongs to the registry. The snapshot it
+ * replaces is freed at once if no request holds it, else by the release of
+ * its last reference (on that thread). LX_ERROR when LX_REGISTRY_SLOTS - 1
+ * snapshots are still held (nothing changes; s stays the caller's). */
+int lx_registry_publish(lx_snapshot_t *s);
 /* Shutdown, after every thread that acquires has stopped: unpublishes the
- * current snapshot and frees every snapshot left. */
+ * current snapshot and frees every snapshot left, held or not. */
 void lx_registry_retire_all(void);
-/* Snapshots not freed yet: the current one and replaced ones still held. */
+/* Snapshots not freed yet: the current one and replaced ones still held
+ * (tests; any thread). */
 int lx_registry_live(void);
 
 #endif

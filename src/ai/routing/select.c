@@ -3,7 +3,6 @@
 
 #include "ai/routing/order.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 
 static const char *const strat_names[LX_STRAT__COUNT] = {
@@ -88,45 +87,19 @@ static void swrr_build(lx_group_t *g)
     }
 }
 
-/* Process-wide group cursors: open addressing by group id, inserted under a
- * lock by the registry builder, read through their pointers lock-free. A
- * full table leaves new groups on their own snapshot cursor. */
-#define CURSOR_SLOTS 4096
-static struct {
-    int64_t id; /* 0: free */
-    _Atomic uint64_t cursor;
-} cursors[CURSOR_SLOTS];
-static pthread_mutex_t cursors_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void lx_group_share_cursor(lx_group_t *g, int64_t group_id)
+void lx_group_use_state(lx_group_t *g, lx_route_state_t *st)
 {
-    if (group_id == 0)
-        return;
-    pthread_mutex_lock(&cursors_lock);
-    size_t h = (size_t)((uint64_t)group_id * 0x9E3779B97F4A7C15u >> 52) % CURSOR_SLOTS;
-    for (size_t probe = 0; probe < CURSOR_SLOTS; probe++) {
-        size_t i = (h + probe) % CURSOR_SLOTS;
-        if (cursors[i].id == 0)
-            cursors[i].id = group_id;
-        if (cursors[i].id == group_id) {
-            g->shared_cursor = &cursors[i].cursor;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&cursors_lock);
-}
-
-static _Atomic uint64_t *group_cursor(lx_group_t *g)
-{
-    return g->shared_cursor ? g->shared_cursor : &g->cursor;
+    g->cursor = st ? &st->cursor : g->own_cursor;
 }
 
 int lx_group_init(lx_group_t *g, lx_strategy_t strategy, const lx_member_t *members, int n)
 {
     memset(g, 0, sizeof *g);
-    atomic_init(&g->cursor, 0);
     if ((unsigned)strategy >= LX_STRAT__COUNT || n < 1 || n > LX_GROUP_MAX_MEMBERS)
         return LX_ERROR;
+    g->own_cursor = lx_alloc(sizeof *g->own_cursor);
+    atomic_init(g->own_cursor, 0);
+    g->cursor = g->own_cursor;
     g->strategy = strategy;
     g->nmembers = n;
     g->members = lx_alloc((size_t)n * sizeof *members);
@@ -140,8 +113,10 @@ void lx_group_free(lx_group_t *g)
 {
     free(g->members);
     free(g->swrr_seq);
+    free(g->own_cursor);
     g->members = NULL;
     g->swrr_seq = NULL;
+    g->cursor = g->own_cursor = NULL;
     g->nmembers = g->swrr_len = 0;
 }
 
@@ -166,7 +141,7 @@ static int weighted_rest(lx_order_item_t *it, int ne, int first, uint16_t *out, 
     return emit(it, ne, out, max);
 }
 
-int lx_group_order(lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng,
+int lx_group_order(const lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng,
                    uint16_t *out, int max, lx_route_excl_t *excl)
 {
     int n = g->nmembers;
@@ -194,7 +169,7 @@ int lx_group_order(lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_r
 
     switch (g->strategy) {
     case LX_STRAT_ROUND_ROBIN: {
-        uint64_t cur = atomic_fetch_add_explicit(group_cursor(g), 1, memory_order_relaxed);
+        uint64_t cur = atomic_fetch_add_explicit(g->cursor, 1, memory_order_relaxed);
         int start = (int)(cur % (uint64_t)n), k = 0;
         for (int s = 0; s < n && k < max; s++) {
             int i = (start + s) % n;
@@ -206,7 +181,7 @@ int lx_group_order(lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_r
     case LX_STRAT_SMOOTH_WEIGHTED: {
         int first = -1;
         if (g->swrr_len > 0) {
-            uint64_t cur = atomic_fetch_add_explicit(group_cursor(g), 1, memory_order_relaxed);
+            uint64_t cur = atomic_fetch_add_explicit(g->cursor, 1, memory_order_relaxed);
             int p = (int)(cur % (uint64_t)g->swrr_len);
             for (int s = 0; s < g->swrr_len; s++) {
                 int i = g->swrr_seq[p];

@@ -33,8 +33,12 @@
  *
  * Ownership: lx_group_init copies the member array (the target pointers and
  * state pointers inside are borrowed: the snapshot and the state table must
- * outlive the group). A group is built off the request path, then read by
- * any number of threads; the only thing they write is the atomic cursor. */
+ * outlive the group). A group is built off the request path, then only read
+ * (const) by any number of threads. What changes as requests are ordered,
+ * the round-robin / smooth-weighted cursor, is not in the group: it is an
+ * atomic counter the group points at, the group's entry in the shared state
+ * table (lx_group_use_state) so that it survives a new snapshot of the
+ * group, else one the group owns. */
 #ifndef LX_AI_ROUTING_SELECT_H
 #define LX_AI_ROUTING_SELECT_H
 
@@ -73,8 +77,9 @@ typedef struct {
 } lx_member_t;
 
 typedef struct {
-    _Atomic uint64_t cursor;         /* round robin / smooth-weighted position, unless shared */
-    _Atomic uint64_t *shared_cursor; /* the group's, across snapshots (lx_group_share_cursor) */
+    _Atomic uint64_t *cursor;     /* round robin / smooth-weighted turns: the group state's
+                                     (lx_group_use_state), else own_cursor */
+    _Atomic uint64_t *own_cursor; /* owned */
     lx_strategy_t strategy;
     int nmembers;
     lx_member_t *members; /* owned */
@@ -86,18 +91,18 @@ typedef struct {
  * LX_OK, or LX_ERROR (bad strategy or n); then g is left empty. */
 int lx_group_init(lx_group_t *g, lx_strategy_t strategy, const lx_member_t *members, int n);
 void lx_group_free(lx_group_t *g);
-/* Makes g take turns from the process-wide cursor of group group_id, so
- * that a new snapshot of the same group goes on where the last one was
- * (a cursor in the snapshot restarted at each republication). Off the
- * request path (it may take a lock); the cursors live for the process. */
-void lx_group_share_cursor(lx_group_t *g, int64_t group_id);
+/* Makes g take its turns from the cursor of st, the group's entry in the
+ * shared state table (lx_group_state_get), so that a new snapshot of the
+ * same group goes on where the last one was. st NULL (untracked): g keeps
+ * its own cursor. Off the request path; st must outlive g. */
+void lx_group_use_state(lx_group_t *g, lx_route_state_t *st);
 
 /* Writes up to max member indexes into out: the first choice, then the
  * fallback order, eligible members only, each once. Returns how many were
  * written (0: none eligible; excl then says why). excl (may be NULL) is
  * incremented, not cleared, for each member left out. rng is the request's.
  * No allocation, no lock: safe from any thread. */
-int lx_group_order(lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng,
+int lx_group_order(const lx_group_t *g, const lx_route_conf_t *c, int64_t now_ms, lx_rng_t *rng,
                    uint16_t *out, int max, lx_route_excl_t *excl);
 
 /* The stats state of member i (its own, else its credential's). */

@@ -15,6 +15,7 @@ struct lx_state_table {
 
 #define MEMBER_NS (UINT64_C(1) << 62)
 #define DEPLOY_NS (UINT64_C(2) << 62)
+#define GROUP_NS  (UINT64_C(3) << 62)
 #define HASH62    ((UINT64_C(1) << 62) - 1)
 
 uint64_t lx_state_key_cred(int64_t cred_id)
@@ -29,6 +30,13 @@ uint64_t lx_state_key_member(int64_t group_id, int idx)
     if (group_id <= 0 || group_id >= (INT64_C(1) << 46) || idx < 0 || idx > 0xffff)
         return 0;
     return MEMBER_NS | ((uint64_t)group_id << 16) | (uint64_t)idx;
+}
+
+uint64_t lx_state_key_group(int64_t group_id)
+{
+    if (group_id <= 0 || (uint64_t)group_id >= MEMBER_NS)
+        return 0;
+    return GROUP_NS | (uint64_t)group_id;
 }
 
 static inline uint64_t mix64(uint64_t z)
@@ -169,6 +177,11 @@ lx_route_state_t *lx_cred_state_get(int64_t cred_id)
 lx_route_state_t *lx_member_state_get(int64_t group_id, int idx)
 {
     return lx_state_table_get(lx_route_state_table(), lx_state_key_member(group_id, idx));
+}
+
+lx_route_state_t *lx_group_state_get(int64_t group_id)
+{
+    return lx_state_table_get(lx_route_state_table(), lx_state_key_group(group_id));
 }
 
 lx_route_state_t *lx_deploy_state_get(int64_t cred_id, lx_str_t model)

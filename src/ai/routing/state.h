@@ -10,7 +10,10 @@
  *     hold. Only cooling_until, auth_until, brk, consec_fail, bucket[],
  *     ttfb_ewma and dep_win are used there;
  *   - a group member (group id x member index): latency and in-flight of
- *     that member alone.
+ *     that member alone;
+ *   - a group (its id): the round-robin / smooth-weighted cursor (`cursor`,
+ *     select.h), the only field used there, so that a group's turns go on
+ *     across snapshots.
  *
  * The table is a fixed-capacity open-addressing hash (linear probing) of
  * 192-byte entries, allocated once at start-up and never resized. Entries are
@@ -71,6 +74,7 @@ typedef struct lx_route_state {
     /* deploy.c: on a credential, window:32 | deployments seen:16 | failing:16;
      * on a deployment, window:32 | seen:1 | failing:1 (bits 0 and 1) */
     _Atomic uint64_t dep_win;
+    _Atomic uint64_t cursor; /* on a group: the turns taken (select.c) */
 } lx_route_state_t;
 
 typedef struct lx_state_table lx_state_table_t;
@@ -83,6 +87,10 @@ uint64_t lx_state_key_cred(int64_t cred_id);
 /* The key of member index idx (0..65535) of group group_id (> 0, < 2^46):
  * a separate namespace from credential keys. 0 if out of range. */
 uint64_t lx_state_key_member(int64_t group_id, int idx);
+
+/* The key of group group_id (> 0, < 2^62): a namespace of its own (top two
+ * bits 11). 0 if out of range. */
+uint64_t lx_state_key_group(int64_t group_id);
 
 /* The key of a deployment: credential cred_id (as for lx_state_key_cred) x
  * upstream model name (the bytes sent upstream, case-sensitive; aliases of
@@ -128,6 +136,7 @@ lx_state_table_t *lx_route_state_table(void);
  * invalid or the table is full). */
 lx_route_state_t *lx_cred_state_get(int64_t cred_id);
 lx_route_state_t *lx_member_state_get(int64_t group_id, int idx);
+lx_route_state_t *lx_group_state_get(int64_t group_id);
 /* A deployment's entry. lx_deploy_state_get is for the snapshot builder
  * (inserts up to the table's limit); lx_deploy_state_use for the request
  * path (hashes the name, inserts only below half the capacity: no lock, no

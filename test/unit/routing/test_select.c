@@ -122,7 +122,7 @@ static void test_round_robin_survives_a_new_snapshot(void **state)
     (void)state;
     lx_group_t a, b;
     make_group(&a, LX_STRAT_ROUND_ROBIN, 3, NULL, NULL, NULL);
-    lx_group_share_cursor(&a, 4242);
+    lx_group_use_state(&a, lx_state_table_get(tab, lx_state_key_group(4242)));
     lx_rng_t rng;
     lx_rng_seed(&rng, 1);
     uint16_t out[LX_GROUP_MAX_MEMBERS];
@@ -131,7 +131,7 @@ static void test_round_robin_survives_a_new_snapshot(void **state)
     assert_int_equal(order(&a, &rng, out, NULL), 3);
     assert_int_equal(out[0], 1);
     make_group(&b, LX_STRAT_ROUND_ROBIN, 3, NULL, NULL, NULL);
-    lx_group_share_cursor(&b, 4242);
+    lx_group_use_state(&b, lx_state_table_get(tab, lx_state_key_group(4242)));
     assert_int_equal(order(&b, &rng, out, NULL), 3);
     assert_int_equal(out[0], 2);
     assert_int_equal(order(&a, &rng, out, NULL), 3); /* the old one, still read */

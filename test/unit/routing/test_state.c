@@ -26,6 +26,14 @@ static void test_keys(void **state)
     assert_int_equal(lx_state_key_member(0, 1), 0);
     assert_int_equal(lx_state_key_member(1, -1), 0);
     assert_int_equal(lx_state_key_member(1, 65536), 0);
+    /* a group's key: its own namespace, apart from credentials, members and
+     * deployments */
+    uint64_t g = lx_state_key_group(7);
+    assert_true(g != 0 && g != 7 && g != m && g != lx_state_key_deploy(7, lx_str("x")));
+    assert_int_equal(g >> 62, 3);
+    assert_true(lx_state_key_group(8) != g);
+    assert_int_equal(lx_state_key_group(0), 0);
+    assert_int_equal(lx_state_key_group(-1), 0);
 }
 
 static void test_get_inserts_once_and_find_does_not_insert(void **state)
