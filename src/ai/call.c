@@ -120,17 +120,44 @@ void lx_ai_fini(lx_ai_t *ai)
  * came or came short), and the prompt estimate when the upstream gave no
  * input count. The record's status (499, 502) and error already say the
  * stream did not end normally (ai_usage has no estimate flag). */
-static void bill_delivered(lx_call_t *c, int status)
+static void bill_delivered(lx_call_t *c, const lx_outcome_t *o)
 {
-    if (c->state != CALL_STREAMING || status == 200 || c->tokens.out >= c->sent_events)
+    if (c->state != CALL_STREAMING || o->err == LX_E_NONE || c->tokens.out >= c->sent_events)
         return;
     c->tokens.out = c->sent_events;
     if (c->tokens.in <= 0)
         c->tokens.in = c->shown_input > 0 ? c->shown_input : c->o.input_tokens_estimate;
 }
 
-static void call_finalize(lx_call_t *c, int status, const char *error)
+static void route_headers(lx_call_t *c);
+static void stream_error(lx_call_t *c, const char *message);
+
+/* Renders the outcome in the client's wire: nothing once the client left;
+ * in a started stream an error event (unless the upstream's own error or
+ * end already went out) and the stream's end; before it, the error reply
+ * (with the route headers when an upstream answered or failed). A success
+ * before the stream is the answer finish_whole already sent. */
+static void render(lx_call_t *c, const lx_outcome_t *o)
 {
+    if (o->err == LX_E_CLIENT_GONE)
+        return;
+    if (c->state == CALL_STREAMING) {
+        if (o->err != LX_E_NONE && !c->done && !c->failed_midstream)
+            stream_error(c, o->message);
+        lx_req_stream_end(c->o.req);
+    } else if (o->err != LX_E_NONE) {
+        if (o->side == LX_SIDE_UPSTREAM)
+            route_headers(c);
+        lx_outcome_reply(c->o.req, o);
+    }
+}
+
+/* The one end of a call: renders the outcome, records the usage row from
+ * it (its status is what the client saw: 200 once a stream started) and
+ * frees everything. */
+static void call_end(lx_call_t *c, const lx_outcome_t *o)
+{
+    render(c, o);
     if (c->up) {
         lx_up_call_cancel(c->up);
         c->up = NULL;
@@ -151,8 +178,8 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     lx_copy_cstr(u->requested_model, sizeof u->requested_model, c->o.requested_model);
     u->ttfb_us = c->ttfb_us;
     u->created_ms = c->created_ms;
-    u->status = status;
-    bill_delivered(c, status);  /* ai_usage has no estimate flag: the status says it */
+    u->status = o->status;
+    bill_delivered(c, o);       /* ai_usage has no estimate flag: the status says it */
     lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
@@ -171,12 +198,9 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
                 1e6;
         }
     }
-    if (error)
-        snprintf(u->error, sizeof u->error, "%s", error);
-    if (status != 200) { /* the code of the error reply, or what the status means */
-        lx_err_t e = status == 499 ? LX_E_CLIENT_GONE : lx_req_error(c->o.req);
-        lx_copy_cstr(u->error_code, sizeof u->error_code,
-                     lx_err_info(e != LX_E_NONE ? e : lx_err_from_status(status))->name);
+    if (o->err != LX_E_NONE) {
+        lx_copy_cstr(u->error, sizeof u->error, o->detail ? o->detail : o->message);
+        lx_copy_cstr(u->error_code, sizeof u->error_code, lx_outcome_code(o));
     }
     u->total_us = lx_now_us() - lx_req_start_us(c->o.req);
     c->o.ai->usage->push(c->o.ai->usage, u);
@@ -189,8 +213,8 @@ static void call_finalize(lx_call_t *c, int status, const char *error)
     lx_sse_free(&c->sse);
     lx_buf_free(&c->resp);
     lx_buf_free(&c->out);
-    if (c->o.build_ctx_free)
-        c->o.build_ctx_free(c->o.build_ctx);
+    json_decref(c->o.in.root);
+    json_decref(c->o.in.canon);
     lx_registry_release(c->o.snap); /* last: the targets point into it */
     call_release(c);
 }
@@ -200,7 +224,10 @@ static void on_client_abort(lx_req_t *req, void *arg)
     lx_call_t *c = arg;
     if (c->up)
         c->ttfb_us = lx_up_call_first_byte_us(c->up);
-    call_finalize(c, 499, "client closed the connection");
+    lx_outcome_t o;
+    lx_outcome_fail(&o, LX_SIDE_CLIENT, 499, LX_E_CLIENT_GONE, NULL,
+                    "client closed the connection");
+    call_end(c, &o);
 }
 
 /* ---- writing to the client ---- */
@@ -462,43 +489,36 @@ static bool status_is_answer(int s)
 }
 
 /* Retry-After is passed on only as delta-seconds or an HTTP date. */
-static void pass_retry_after(lx_call_t *c)
+static void pass_retry_after(lx_call_t *c, lx_outcome_t *o)
 {
     const char *ra = c->up ? lx_up_call_header(c->up, "Retry-After") : NULL;
     int64_t delay;
-    if (ra && lx_retry_after_parse(lx_str(ra), lx_wall_ms(), &delay) == LX_OK)
-        lx_req_set_header(c->o.req, "Retry-After", ra);
+    if (ra && strlen(ra) < sizeof o->retry_after &&
+        lx_retry_after_parse(lx_str(ra), lx_wall_ms(), &delay) == LX_OK)
+        lx_copy_cstr(o->retry_after, sizeof o->retry_after, ra);
 }
 
 /* Upstream answered with an error status: its message, in the client's
- * shape, with its status (and Retry-After for 429). */
-static void reply_upstream_error(lx_call_t *c)
+ * shape, with its status (and its Retry-After). */
+static void upstream_error(lx_call_t *c, lx_outcome_t *o)
 {
-    char m[400] = "", msg[512];
+    char m[400] = "";
     if (c->adapter->error_message)
         c->adapter->error_message(c->resp.p ? c->resp.p : "", c->resp.n, m, sizeof m);
-    snprintf(msg, sizeof msg, "upstream %s returned %d%s%s", c->t->conf.name, c->status,
-             m[0] ? ": " : "", m);
-    pass_retry_after(c);
-    route_headers(c);
-    lx_req_reply_error_status(c->o.req, c->status, lx_err_from_status(c->status), msg, NULL);
+    lx_outcome_fail(o, LX_SIDE_UPSTREAM, c->status, lx_err_from_status(c->status), NULL,
+                    "upstream %s returned %d%s%s", c->t->conf.name, c->status, m[0] ? ": " : "", m);
+    pass_retry_after(c, o);
+    o->detail = "upstream error status";
 }
 
-static void reply_bad_upstream(lx_call_t *c, const char *why)
+static void bad_upstream(lx_outcome_t *o, const char *why, const char *detail)
 {
-    c->status = 502;
-    route_headers(c);
-    lx_req_reply_error(c->o.req, LX_E_UPSTREAM, why, NULL);
+    lx_outcome_fail(o, LX_SIDE_UPSTREAM, 502, LX_E_UPSTREAM, NULL, "%s", why);
+    o->detail = detail;
 }
 
-static void reply_json(lx_call_t *c, json_t *body)
-{
-    route_headers(c);
-    lx_req_reply_json(c->o.req, 200, body);
-}
-
-/* A whole answer (non-stream), status 200. Returns an error text or NULL. */
-static const char *finish_whole(lx_call_t *c)
+/* A whole answer (non-stream), status 200: replied here, or a failure in o. */
+static void finish_whole(lx_call_t *c, lx_outcome_t *o)
 {
     const char *p = c->resp.p ? c->resp.p : "";
     size_t n = c->resp.n;
@@ -510,8 +530,9 @@ static const char *finish_whole(lx_call_t *c)
                                                                           : "choices"};
         size_t vs[2], ve[2];
         if (!lx_body_scan(p, n, keys, 2, vs, ve)) {
-            reply_bad_upstream(c, "upstream returned a body that is not complete JSON");
-            return "malformed upstream body";
+            bad_upstream(o, "upstream returned a body that is not complete JSON",
+                         "malformed upstream body");
+            return;
         }
         if (ve[0] != 0) {
             if (c->o.client == LX_FMT_ANTHROPIC)
@@ -519,28 +540,30 @@ static const char *finish_whole(lx_call_t *c)
             else
                 lx_usage_text_openai(&c->tokens, p + vs[0], ve[0] - vs[0]);
         } else if (ve[1] == 0) {
-            reply_bad_upstream(c, "upstream returned a body that is not the expected JSON");
-            return "malformed upstream body";
+            bad_upstream(o, "upstream returned a body that is not the expected JSON",
+                         "malformed upstream body");
+            return;
         }
         route_headers(c);
         lx_req_reply(c->o.req, 200, "application/json", p, n);
-        return NULL;
+        return;
     }
     json_t *canon =
         c->o.kind == LX_CALL_EMBED
             ? c->adapter->embed_parse(p, n, c->t->upstream_model, &c->tokens, err, sizeof err)
             : c->adapter->chat_parse(p, n, c->t->upstream_model, &c->tokens, err, sizeof err);
     if (canon == NULL) {
-        reply_bad_upstream(c, err[0] ? err : "upstream returned an unexpected body");
-        return "malformed upstream body";
+        bad_upstream(o, err[0] ? err : "upstream returned an unexpected body",
+                     "malformed upstream body");
+        return;
     }
     if (c->o.client == LX_FMT_ANTHROPIC) {
         json_t *msg = lx_messages_from_openai(canon, c->t->upstream_model, &c->tokens);
         json_decref(canon);
         canon = msg;
     }
-    reply_json(c, canon);
-    return NULL;
+    route_headers(c);
+    lx_req_reply_json(c->o.req, 200, canon);
 }
 
 static bool start_attempt(lx_call_t *c);
@@ -606,80 +629,58 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
     return true;
 }
 
+/* How the last attempt ended, as the client's outcome. */
+static void attempt_outcome(lx_call_t *c, const lx_up_result_t *res, lx_outcome_t *o)
+{
+    bool streaming = c->state == CALL_STREAMING;
+    lx_outcome_ok(o);
+    if (res->outcome == LX_UP_ABORTED && c->too_big[0]) {
+        bad_upstream(o, c->too_big, "upstream answer over a size limit");
+    } else if (res->outcome == LX_UP_REFUSED) {
+        lx_outcome_fail(o, LX_SIDE_UPSTREAM, 502, LX_E_UPSTREAM, NULL,
+                        "upstream address %s of provider %s refused by the network policy (%s)",
+                        res->refused_addr, c->t->conf.name, res->refused_why);
+        o->detail = lx_up_outcome_name(res->outcome);
+    } else if (res->outcome != LX_UP_OK) {
+        const char *name = lx_up_outcome_name(res->outcome);
+        if (streaming) {
+            lx_outcome_fail(o, LX_SIDE_UPSTREAM, 502, LX_E_UPSTREAM, NULL,
+                            "upstream stream failed: %s", name);
+        } else {
+            bool timeout =
+                res->outcome >= LX_UP_TIMEOUT_CONNECT && res->outcome <= LX_UP_TIMEOUT_TOTAL;
+            lx_outcome_fail(o, LX_SIDE_UPSTREAM, 0, timeout ? LX_E_UPSTREAM_TIMEOUT : LX_E_UPSTREAM,
+                            NULL, "upstream %s failed: %s", c->t->conf.name, name);
+        }
+        o->detail = name;
+    } else if (!status_is_answer(c->status)) {
+        lx_outcome_fail(o, LX_SIDE_UPSTREAM, 502, LX_E_UPSTREAM, NULL,
+                        "upstream %s answered with HTTP status %d, which is not an answer",
+                        c->t->conf.name, c->status);
+        o->detail = "unexpected upstream status";
+    } else if (c->status != 200) {
+        upstream_error(c, o);
+    } else if (!c->o.stream) {
+        finish_whole(c, o);
+    } else if (!streaming && !c->done) {
+        bad_upstream(o, "upstream ended the stream without data", "empty stream");
+    } else if (c->failed_midstream) {
+        bad_upstream(o, c->fail_msg, c->fail_msg);
+    } else if (!c->done) {
+        bad_upstream(o, "upstream stream ended early", "stream ended before its end marker");
+    }
+}
+
 static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
 {
     lx_call_t *c = arg;
     if (judge_attempt(c, res))
         return;
     c->ttfb_us = res->first_byte_us;
-    const char *failure = NULL;
-    char msg[400];
-    int status = 200;
-    if (res->outcome == LX_UP_ABORTED && c->too_big[0]) {
-        failure = "upstream answer over a size limit";
-        status = 502;
-        if (c->state == CALL_STREAMING) {
-            if (!c->done && !c->failed_midstream)
-                stream_error(c, c->too_big);
-            lx_req_stream_end(c->o.req);
-        } else {
-            reply_bad_upstream(c, c->too_big);
-        }
-    } else if (res->outcome != LX_UP_OK) {
-        lx_err_t err = res->outcome >= LX_UP_TIMEOUT_CONNECT && res->outcome <= LX_UP_TIMEOUT_TOTAL
-                           ? LX_E_UPSTREAM_TIMEOUT
-                           : LX_E_UPSTREAM;
-        failure = lx_up_outcome_name(res->outcome);
-        if (res->outcome == LX_UP_REFUSED) {
-            snprintf(msg, sizeof msg,
-                     "upstream address %s of provider %s refused by the network policy (%s)",
-                     res->refused_addr, c->t->conf.name, res->refused_why);
-            status = 502;
-            route_headers(c);
-            lx_req_reply_error(c->o.req, LX_E_UPSTREAM, msg, NULL);
-        } else if (c->state == CALL_STREAMING) {
-            snprintf(msg, sizeof msg, "upstream stream failed: %s", failure);
-            if (!c->done && !c->failed_midstream)
-                stream_error(c, msg);
-            lx_req_stream_end(c->o.req);
-            status = 502;
-        } else {
-            snprintf(msg, sizeof msg, "upstream %s failed: %s", c->t->conf.name, failure);
-            status = lx_err_info(err)->status;
-            route_headers(c);
-            lx_req_reply_error(c->o.req, err, msg, NULL);
-        }
-    } else if (!status_is_answer(c->status)) {
-        snprintf(msg, sizeof msg,
-                 "upstream %s answered with HTTP status %d, which is not an answer",
-                 c->t->conf.name, c->status);
-        reply_bad_upstream(c, msg);
-        status = 502;
-        failure = "unexpected upstream status";
-    } else if (c->status != 200) {
-        reply_upstream_error(c);
-        status = c->status;
-        failure = "upstream error status";
-    } else if (!c->o.stream) {
-        failure = finish_whole(c);
-        status = failure ? 502 : 200;
-    } else if (c->state == CALL_UPSTREAM && !c->done) {
-        reply_bad_upstream(c, "upstream ended the stream without data");
-        status = 502;
-        failure = "empty stream";
-    } else {
-        if (c->failed_midstream) {
-            failure = c->fail_msg;
-            status = 502;
-        } else if (!c->done) {
-            stream_error(c, "upstream stream ended early");
-            failure = "stream ended before its end marker";
-            status = 502;
-        }
-        lx_req_stream_end(c->o.req);
-    }
+    lx_outcome_t o;
+    attempt_outcome(c, res, &o);
     c->up = NULL; /* the upstream module frees it after we return */
-    call_finalize(c, status, failure);
+    call_end(c, &o);
 }
 
 /* ---- attempts ---- */
@@ -704,16 +705,15 @@ static void reset_answer(lx_call_t *c)
 }
 
 /* No target could take the request (breakers open, cooling, limits). */
-static void reply_no_target(lx_call_t *c, lx_route_why_t why)
+static void no_target(lx_call_t *c, lx_route_why_t why)
 {
-    bool busy = why == LX_WHY_COOLING || why == LX_WHY_RATE_LIMITED;
-    char msg[300];
-    snprintf(msg, sizeof msg, "no upstream can take this request now: %s",
-             lx_route_why_info(why)->message);
-    if (busy)
-        lx_call_set_retry_after(c->o.req, c->o.targets, c->o.ntargets);
-    lx_req_reply_error(c->o.req, busy ? LX_E_RATE_LIMITED : LX_E_UNAVAILABLE, msg, NULL);
-    call_finalize(c, busy ? 429 : 503, lx_route_why_info(why)->name);
+    lx_route_excl_t excl;
+    memset(&excl, 0, sizeof excl);
+    excl.n[why] = 1;
+    lx_outcome_t o;
+    lx_call_no_target(&o, &excl, 1, c->o.targets, c->o.ntargets);
+    o.detail = lx_route_why_info(why)->name;
+    call_end(c, &o);
 }
 
 /* Starts the next attempt from c->ti on. False if it replied instead (the
@@ -738,12 +738,14 @@ static bool start_attempt(lx_call_t *c)
         bool pass = false;
         c->t = t;
         c->adapter = lx_adapter_for(t->conf.kind);
-        if (c->o.build(c->o.build_ctx, t, &b, &pass, err, sizeof err) != LX_OK) {
+        if (c->o.build(&c->o.in, t, &b, &pass, err, sizeof err) != LX_OK) {
             lx_up_build_free(&b);
             lx_attempt_end(&c->att, lx_call_route_conf(), NULL, -1, NULL, now);
-            lx_req_reply_error(c->o.req, LX_E_BAD_REQUEST,
-                               err[0] ? err : "this request cannot go to that provider", "model");
-            call_finalize(c, 400, "request cannot be translated");
+            lx_outcome_t o;
+            lx_outcome_fail(&o, LX_SIDE_CLIENT, 0, LX_E_BAD_REQUEST, "model", "%s",
+                            err[0] ? err : "this request cannot go to that provider");
+            o.detail = "request cannot be translated";
+            call_end(c, &o);
             return false;
         }
         reset_answer(c);
@@ -772,13 +774,16 @@ static bool start_attempt(lx_call_t *c)
         c->attempts++;
         if (c->up == NULL) {
             lx_attempt_end(&c->att, lx_call_route_conf(), NULL, -1, NULL, now);
-            lx_req_reply_error(c->o.req, LX_E_INTERNAL, "could not start the upstream call", NULL);
-            call_finalize(c, 500, "upstream call not started");
+            lx_outcome_t o;
+            lx_outcome_fail(&o, LX_SIDE_LLMUX, 0, LX_E_INTERNAL, NULL,
+                            "could not start the upstream call");
+            o.detail = "upstream call not started";
+            call_end(c, &o);
             return false;
         }
         return true;
     }
-    reply_no_target(c, last);
+    no_target(c, last);
     return false;
 }
 
