@@ -669,6 +669,8 @@ static void attempt_outcome(lx_call_t *c, const lx_up_result_t *res, lx_outcome_
     } else if (!c->done) {
         bad_upstream(o, "upstream stream ended early", "stream ended before its end marker");
     }
+    if (streaming)
+        o->status = 200; /* what the client saw: the stream's head went out */
 }
 
 static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
