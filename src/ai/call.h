@@ -82,18 +82,15 @@ typedef struct {
     lx_call_build_fn build;
     lx_call_input_t in;        /* owned by the call from lx_call_run on */
     char requested_model[256]; /* the name the client asked for: for usage */
-    /* The order to try, first choice first; the rest are the fallbacks.
-     * Last, so that a call copies only the targets it has. */
-    int ntargets;
-    lx_call_target_t targets[LX_CALL_MAX_TARGETS];
 } lx_call_opts_t;
 
-/* Starts the call: tries the targets in order (retrying, rotating and
- * falling back only before the first byte reaches the client). o is copied.
+/* Starts the call: tries targets[0..ntargets) in order, first choice first,
+ * the rest are the fallbacks (retrying, rotating and falling back only
+ * before the first byte reaches the client). o and the targets are copied.
  * Returns LX_AGAIN when the call now owns the request, or LX_OK if it
  * already ended (an error, rendered and recorded). Either way o->in is the
  * call's. */
-int lx_call_run(const lx_call_opts_t *o);
+int lx_call_run(const lx_call_opts_t *o, const lx_call_target_t *targets, int ntargets);
 
 /* call_targets.c: the one "no upstream can take this request" outcome, from
  * the exclusion counts over ncand candidates (lx_route_error). When the

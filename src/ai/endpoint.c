@@ -177,6 +177,8 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
     a.feature = ep->feature;
     lx_call_input_t in = {.body = lx_req_body(req)};
     lx_target_t t;
+    lx_call_target_t targets[LX_CALL_MAX_TARGETS];
+    int ntargets = 0;
     lx_call_opts_t o = {
         .ai = ai,
         .req = req,
@@ -192,8 +194,8 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
     if (ep->read(req, &in, &out) != LX_OK ||
         !lx_ai_resolve_model(&a, in.model, need |= in.need, &t, &out) ||
         (ep->check && ep->check(&in, &t, &out) != LX_OK) ||
-        (o.ntargets = lx_call_targets(req, a.snap, &t, need, in.prompt_estimate, in.max_tokens,
-                                      o.targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
+        (ntargets = lx_call_targets(req, a.snap, &t, need, in.prompt_estimate, in.max_tokens,
+                                    targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
         json_decref(in.root);
         json_decref(in.canon);
         lx_ai_refuse(ai, req, &a, &out);
@@ -205,7 +207,7 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
     o.in = in;
     o.snap = a.snap; /* the call's from here on */
     lx_copy_cstr(o.requested_model, sizeof o.requested_model, a.model);
-    return lx_call_run(&o);
+    return lx_call_run(&o, targets, ntargets);
 }
 
 int lx_ai_chat_handler(lx_req_t *req, void *ai)
