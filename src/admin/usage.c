@@ -12,7 +12,8 @@
 
 /* The aggregates every row carries (over the rows of u). */
 #define AGG                                                                                        \
-    "count(*) AS requests, count(*) FILTER (WHERE u.status >= 400) AS errors, "                    \
+    "count(*) AS requests, "                                                                       \
+    "count(*) FILTER (WHERE u.status >= 400 OR u.error_code IS NOT NULL) AS errors, "              \
     "coalesce(sum(u.tokens_in), 0) AS tokens_in, coalesce(sum(u.tokens_out), 0) AS tokens_out, "   \
     "coalesce(sum(u.tokens_cached), 0) AS tokens_cached, "                                         \
     "coalesce(sum(u.cost_usd), 0) AS cost_usd, "                                                   \

@@ -142,6 +142,15 @@ void lx_adapter_error_message(const char *body, size_t n, char *out, size_t outl
  * every OpenAI-format upstream request carries. */
 void lx_openai_headers(const lx_provider_conf_t *p, lx_up_build_t *b);
 
+/* The URL ({base_url}/v1/messages, trailing '/' of base_url dropped) and
+ * headers of every Anthropic request: Content-Type, x-api-key,
+ * anthropic-version (a configured one wins, else version, else the
+ * default), anthropic-beta (a configured one wins, else beta), then the
+ * provider's extra headers. version and beta (the client's, for a
+ * pass-through) may be NULL. */
+void lx_anthropic_head(const lx_provider_conf_t *p, const char *version, const char *beta,
+                       lx_up_build_t *b);
+
 /* Maps a provider's finish/stop reason onto OpenAI's finish_reason. */
 const char *lx_finish_from_anthropic(const char *stop_reason);
 const char *lx_finish_from_gemini(const char *finish_reason);

@@ -12,6 +12,7 @@
 #include "ai/adapter.h"
 #include "ai/ai.h"
 #include "ai/catalog.h"
+#include "ai/outcome.h"
 #include "ai/registry.h"
 #include "ai/routing/limits.h"
 #include "ai/routing/route.h"
@@ -42,10 +43,27 @@ typedef struct {
 
 #define LX_CALL_MAX_TARGETS 8
 
+/* What an endpoint read from the client's request, handed to the call
+ * (which owns root and canon from lx_call_run on and frees them at its end).
+ * Views point into the client's request, valid while it lives. */
+typedef struct {
+    json_t *root;   /* the parsed body, NULL if no tree was needed yet */
+    json_t *canon;  /* its canonical (OpenAI) form, if the wire is not OpenAI's */
+    lx_str_t body;  /* the client's bytes */
+    lx_str_t model; /* the model asked for (a view into body or root) */
+    unsigned need;  /* capabilities the body asks for beyond the endpoint's */
+    bool stream;
+    bool client_usage;       /* an OpenAI client asked for stream usage */
+    int64_t prompt_estimate; /* input tokens estimated from the body, 0: none */
+    int64_t max_tokens;      /* what the client allows for the answer, 0: not said */
+    const char *anthropic_version, *anthropic_beta; /* client headers, borrowed */
+} lx_call_input_t;
+
 /* Builds the upstream request for one target and says whether its wire is
- * the client's own (pass-through). LX_ERROR with a message in err means the
- * client's request cannot go to that target (not retried). */
-typedef int (*lx_call_build_fn)(void *ctx, const lx_call_target_t *t, lx_up_build_t *out,
+ * the client's own (pass-through). May fill in->root or in->canon on first
+ * need. LX_ERROR with a message in err means the client's request cannot go
+ * to that target (not retried). */
+typedef int (*lx_call_build_fn)(lx_call_input_t *in, const lx_call_target_t *t, lx_up_build_t *out,
                                 bool *passthrough, char *err, size_t errlen);
 
 typedef struct {
@@ -62,33 +80,33 @@ typedef struct {
     int64_t input_tokens_estimate; /* for Anthropic message_start before usage is known */
     int64_t t_handler_start;
     lx_call_build_fn build;
-    void *build_ctx; /* owned by the call from lx_call_run on */
-    void (*build_ctx_free)(void *ctx);
+    lx_call_input_t in;        /* owned by the call from lx_call_run on */
     char requested_model[256]; /* the name the client asked for: for usage */
-    /* The order to try, first choice first; the rest are the fallbacks.
-     * Last, so that a call copies only the targets it has. */
-    int ntargets;
-    lx_call_target_t targets[LX_CALL_MAX_TARGETS];
 } lx_call_opts_t;
 
-/* Starts the call: tries the targets in order (retrying, rotating and
- * falling back only before the first byte reaches the client). o is copied.
+/* Starts the call: tries targets[0..ntargets) in order, first choice first,
+ * the rest are the fallbacks (retrying, rotating and falling back only
+ * before the first byte reaches the client). o and the targets are copied.
  * Returns LX_AGAIN when the call now owns the request, or LX_OK if it
- * already replied (an error). Either way build_ctx is the call's. */
-int lx_call_run(const lx_call_opts_t *o);
+ * already ended (an error, rendered and recorded). Either way o->in is the
+ * call's. */
+int lx_call_run(const lx_call_opts_t *o, const lx_call_target_t *targets, int ntargets);
 
-/* Sets Retry-After on a refusal: the soonest any of t[0..n) stops cooling
- * (a target cools until both its credential and its deployment stop; 1 s
- * when none is cooling). */
-void lx_call_set_retry_after(lx_req_t *req, const lx_call_target_t *t, int n);
+/* call_targets.c: the one "no upstream can take this request" outcome, from
+ * the exclusion counts over ncand candidates (lx_route_error). When the
+ * reason is local (cooling, rate limits: 429) Retry-After is the soonest
+ * any of t[0..n) can take a request again: the end of its cooling (credential
+ * and deployment), or of the rate window it has used up; 1 s if none is
+ * known. */
+void lx_call_no_target(lx_outcome_t *o, const lx_route_excl_t *excl, int ncand,
+                       const lx_call_target_t *t, int n);
 
 /* call_targets.c: fills the ordered targets for a resolved model: the
  * provider's active credentials, ordered by the strategy chain (health,
- * limits, priority, weight). Returns the count; 0 after replying an error. */
-struct lx_ai_auth;
-int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t,
-                    unsigned need, int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out,
-                    int max);
+ * limits, priority, weight). Returns the count; 0 with the refusal in o. */
+int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t, unsigned need,
+                    int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out, int max,
+                    lx_outcome_t *o);
 
 /* call_targets.c: process-wide routing state and settings; call
  * lx_call_routing_init once at start-up. */

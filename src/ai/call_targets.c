@@ -1,7 +1,8 @@
 /* call_targets.c - the ordered targets of one request: a group's members in
  * its strategy's order, or the candidates of a model (every credential of
  * every provider that serves it) through the strategy chain. Refusals when
- * none can take the request are answered here, in the client's shape. */
+ * none can take the request are outcomes (lx_call_no_target), rendered by
+ * whoever ends the request. */
 #include "ai/call.h"
 #include "core/clock.h"
 #include "ai/routing/chain.h"
@@ -44,53 +45,63 @@ void lx_call_routing_init(const lx_config_t *cfg)
     lx_route_state_init(0);
 }
 
-/* How long a target still cools: until both its credential and its
- * deployment stop cooling. */
-static int64_t cooling_left(const lx_route_state_t *cred, const lx_route_state_t *dep, int64_t now)
+/* How long target t cannot take a request: until both its credential and
+ * its deployment stop cooling, and, when its credential used up a rate
+ * window, until that window ends. 0: it could now. */
+static int64_t wait_ms(const lx_call_target_t *t, int64_t now)
 {
-    return LX_MAX(lx_cooling_left_ms(cred, now), lx_cooling_left_ms(dep, now));
-}
-
-static void set_retry_after_ms(lx_req_t *req, int64_t best)
-{
-    char v[24];
-    snprintf(v, sizeof v, "%lld", (long long)(best > 0 ? (best + 999) / 1000 : 1));
-    lx_req_set_header(req, "Retry-After", v);
-}
-
-void lx_call_set_retry_after(lx_req_t *req, const lx_call_target_t *t, int n)
-{
-    int64_t now = lx_wall_ms(), best = -1;
-    for (int i = 0; i < n; i++) {
-        int64_t left = cooling_left(t[i].state, t[i].dep, now);
-        if (left > 0 && (best < 0 || left < best))
-            best = left;
+    int64_t w = LX_MAX(lx_cooling_left_ms(t->state, now), lx_cooling_left_ms(t->dep, now));
+    int rpm = t->cred ? t->cred->rate_limit_per_minute : 0;
+    int rpd = t->cred ? t->cred->rate_limit_per_day : 0;
+    if (t->state && (rpm > 0 || rpd > 0)) {
+        lx_limit_rc_t rc = lx_limits_check(t->state, now, rpm, rpd);
+        if (rc == LX_LIMIT_MINUTE)
+            w = LX_MAX(w, 60000 - now % 60000);
+        else if (rc == LX_LIMIT_DAY)
+            w = LX_MAX(w, 86400000 - now % 86400000);
     }
-    set_retry_after_ms(req, best);
+    return w;
 }
 
-/* No member of group g can take the request. */
-static void no_target_reply(lx_req_t *req, const lx_group_entry_t *g, const lx_route_excl_t *excl)
+void lx_call_no_target(lx_outcome_t *o, const lx_route_excl_t *excl, int ncand,
+                       const lx_call_target_t *t, int n)
 {
     lx_route_why_t why;
-    lx_err_t e = lx_route_error(excl, g->ntargets, &why);
-    char msg[300];
-    snprintf(msg, sizeof msg, "no upstream can take this request now: %s",
-             lx_route_why_info(why)->message);
-    if (e == LX_E_RATE_LIMITED) { /* the soonest end of a member's cooling */
-        int64_t now = lx_wall_ms(), best = -1;
-        for (int i = 0; i < g->sel.nmembers; i++) {
-            int64_t left = cooling_left(g->sel.members[i].cred, g->sel.members[i].dep, now);
+    lx_err_t e = lx_route_error(excl, ncand, &why);
+    bool now = e == LX_E_RATE_LIMITED || e == LX_E_UNAVAILABLE;
+    lx_outcome_fail(o, now ? LX_SIDE_LLMUX : LX_SIDE_CLIENT, 0, e, NULL,
+                    "no upstream can take this request%s: %s", now ? " now" : "",
+                    lx_route_why_info(why)->message);
+    if (e == LX_E_RATE_LIMITED) {
+        int64_t ms = lx_wall_ms(), best = -1;
+        for (int i = 0; i < n; i++) {
+            int64_t left = wait_ms(&t[i], ms);
             if (left > 0 && (best < 0 || left < best))
                 best = left;
         }
-        set_retry_after_ms(req, best);
+        lx_outcome_retry_after_ms(o, best);
     }
-    lx_req_reply_error(req, e, msg, NULL);
+}
+
+/* Member i of group g as a target. */
+static void member_fill(lx_call_target_t *o, const lx_group_entry_t *g, int i)
+{
+    const lx_group_target_t *gt = &g->targets[i];
+    memset(o, 0, sizeof *o);
+    o->prov = gt->prov;
+    o->cred = gt->cred;
+    o->model = gt->model;
+    lx_copy_cstr(o->upstream_model, sizeof o->upstream_model, gt->upstream_name);
+    o->conf = gt->prov->conf;
+    o->conf.api_key = gt->cred ? gt->cred->api_key : NULL;
+    o->state = g->sel.members[i].cred;
+    o->dep = g->sel.members[i].dep;
+    o->stats = g->sel.members[i].stats;
 }
 
 /* A group: its strategy orders the members; the rest are the fallbacks. */
-static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_target_t *out, int max)
+static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_target_t *out, int max,
+                         lx_outcome_t *oc)
 {
     lx_rng_t rng;
     lx_str_t rid = lx_req_id(req);
@@ -112,23 +123,15 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
         k = kept;
     }
     if (k <= 0) {
-        no_target_reply(req, g, &excl);
+        int n = LX_MIN(g->sel.nmembers, LX_CALL_MAX_TARGETS);
+        lx_call_target_t tmp[LX_CALL_MAX_TARGETS];
+        for (int i = 0; i < n; i++)
+            member_fill(&tmp[i], g, i);
+        lx_call_no_target(oc, &excl, g->ntargets, tmp, n);
         return 0;
     }
-    for (int i = 0; i < k; i++) {
-        const lx_group_target_t *gt = &g->targets[order[i]];
-        lx_call_target_t *o = &out[i];
-        memset(o, 0, sizeof *o);
-        o->prov = gt->prov;
-        o->cred = gt->cred;
-        o->model = gt->model;
-        lx_copy_cstr(o->upstream_model, sizeof o->upstream_model, gt->upstream_name);
-        o->conf = gt->prov->conf;
-        o->conf.api_key = gt->cred ? gt->cred->api_key : NULL;
-        o->state = g->sel.members[order[i]].cred;
-        o->dep = g->sel.members[order[i]].dep;
-        o->stats = g->sel.members[order[i]].stats;
-    }
+    for (int i = 0; i < k; i++)
+        member_fill(&out[i], g, order[i]);
     return k;
 }
 
@@ -170,12 +173,12 @@ static void source_fill(lx_call_target_t *o, const source_t *sc, const lx_creden
     o->dep = cand->dep;
 }
 
-int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t,
-                    unsigned need, int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out,
-                    int max)
+int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t, unsigned need,
+                    int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out, int max,
+                    lx_outcome_t *oc)
 {
     if (t->group)
-        return group_targets(req, t->group, out, max);
+        return group_targets(req, t->group, out, max, oc);
     source_t src[LX_CALL_MAX_TARGETS];
     int nsrc = sources_of(snap, t, src, LX_CALL_MAX_TARGETS);
     lx_candidate_t cands[LX_CALL_MAX_TARGETS];
@@ -236,29 +239,21 @@ int lx_call_targets(lx_ai_t *ai, lx_req_t *req, const lx_snapshot_t *snap, const
                            &excl);
     if (k <= 0) {
         lx_route_why_t why;
-        lx_err_t e = lx_route_error(&excl, n, &why);
-        char msg[300];
-        if (why == LX_WHY_CONTEXT) {
-            /* not a passing state: say what would fit */
+        lx_route_error(&excl, n, &why);
+        if (why == LX_WHY_CONTEXT) { /* not a passing state: say what would fit */
             int64_t largest = 0;
             for (int i = 0; i < n; i++)
                 largest = LX_MAX(largest, cands[i].context_window);
-            snprintf(msg, sizeof msg,
-                     "the prompt (about %lld tokens) plus max_tokens (%lld) exceed every target's "
-                     "context window; the largest is %lld tokens",
-                     (long long)prompt_tokens, (long long)max_tokens, (long long)largest);
-        } else {
-            snprintf(msg, sizeof msg, "no upstream can take this request%s: %s",
-                     e == LX_E_RATE_LIMITED || e == LX_E_UNAVAILABLE ? " now" : "",
-                     lx_route_why_info(why)->message);
+            lx_outcome_fail(oc, LX_SIDE_CLIENT, 0, lx_route_error(&excl, n, NULL), NULL,
+                            "the prompt (about %lld tokens) plus max_tokens (%lld) exceed every "
+                            "target's context window; the largest is %lld tokens",
+                            (long long)prompt_tokens, (long long)max_tokens, (long long)largest);
+            return 0;
         }
-        if (e == LX_E_RATE_LIMITED) {
-            lx_call_target_t tmp[LX_CALL_MAX_TARGETS];
-            for (int i = 0; i < n; i++)
-                source_fill(&tmp[i], &src[of[i]], creds[i], &cands[i]);
-            lx_call_set_retry_after(req, tmp, n);
-        }
-        lx_req_reply_error(req, e, msg, NULL);
+        lx_call_target_t tmp[LX_CALL_MAX_TARGETS];
+        for (int i = 0; i < n; i++)
+            source_fill(&tmp[i], &src[of[i]], creds[i], &cands[i]);
+        lx_call_no_target(oc, &excl, n, tmp, n);
         return 0;
     }
     for (int i = 0; i < k; i++)

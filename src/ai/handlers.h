@@ -1,6 +1,9 @@
-/* handlers.h - what the AI endpoint handlers share (chat.c) and the
- * handlers themselves. All run on the request's loop; on failure they have
- * already replied to the client. */
+/* handlers.h - the AI endpoints: one driver (endpoint.c) runs every row of
+ * the endpoint table (chat.c, embed.c, images.c, messages.c), and the
+ * checks they share. Everything runs on the request's loop. No function
+ * here both replies and returns a failure: checks fill an lx_outcome_t,
+ * and the request ends in one place (lx_ai_refuse before a call, the
+ * call's finalizer after). */
 #ifndef LX_AI_HANDLERS_H
 #define LX_AI_HANDLERS_H
 
@@ -8,51 +11,66 @@
 #include "ai/adapter.h"
 #include "ai/call.h"
 #include "ai/catalog.h"
+#include "ai/outcome.h"
 
 /* Who is calling, and the registry snapshot the request reads. */
-typedef struct {
+typedef struct lx_ai_auth {
     lx_snapshot_t *snap;    /* a reference, released by lx_ai_end or by the call */
     const lx_apikey_t *key; /* NULL for the admin key */
     char key_id[64];        /* "admin" or "key_<id>": for logs and usage */
     char model[256];        /* the model name asked for, once resolved: for usage */
-    const char *feature;    /* set by a body that records usage: "chat", ... */
+    const char *feature;    /* the endpoint's usage feature: "chat", ... */
 } lx_ai_auth_t;
 
+/* An endpoint: one row of the table the driver runs. */
+typedef struct {
+    const char *feature;  /* usage feature: "chat", "messages", "embed", "image" */
+    lx_client_fmt_t wire; /* the client's wire (errors, streams, answers) */
+    lx_call_kind_t kind;  /* how a whole answer is read and rendered (call.c) */
+    unsigned need;        /* capabilities every request needs (LX_CAP_*) */
+    /* Reads the client's request into in (a tree it builds is in->root, and
+     * the driver frees it on refusal). LX_ERROR with the refusal in o. */
+    int (*read)(lx_req_t *req, lx_call_input_t *in, lx_outcome_t *o);
+    /* After the model resolved: what only the target can tell (NULL: none). */
+    int (*check)(lx_call_input_t *in, const lx_target_t *t, lx_outcome_t *o);
+    lx_call_build_fn build; /* the upstream request for one target */
+} lx_endpoint_t;
+
+extern const lx_endpoint_t lx_endpoint_chat;     /* POST /v1/chat/completions, /api/v1/ai/chat */
+extern const lx_endpoint_t lx_endpoint_messages; /* POST /v1/messages (Anthropic) */
+extern const lx_endpoint_t lx_endpoint_embed;    /* POST /v1/embeddings, /api/v1/ai/embed */
+extern const lx_endpoint_t lx_endpoint_images;   /* POST /v1/images/generations */
+
+/* The driver: auth, read, resolve, check, targets, then the call (which
+ * owns the request from there), or the refusal. */
+int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep);
+
 /* Authorizes the caller (admin key, or an API key from the snapshot: 401 if
- * unknown, disabled or expired) and takes a snapshot reference. False after
- * replying. */
-bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a);
+ * unknown, disabled or expired) and takes a snapshot reference. False with
+ * the refusal in o (nothing replied, no reference held). */
+bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, lx_outcome_t *o);
 void lx_ai_end(lx_ai_auth_t *a);
-/* Runs body between lx_ai_begin and lx_ai_end. A body that hands the
- * snapshot to a call sets a->snap to NULL. A body that set a->feature and
- * refused the request itself (an error reply without a call) gets a usage
- * row for it (lx_ai_record_refusal). */
+/* For endpoints that only read the snapshot (the model listings): body runs
+ * between lx_ai_begin and lx_ai_end and replies itself. */
 int lx_ai_guarded(lx_ai_t *ai, lx_req_t *req,
                   int (*body)(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a));
 
-/* Gives the call its request builder and the caller's snapshot reference,
- * then runs it: from here on the call owns ctx, the snapshot and the
- * request. */
-int lx_ai_run_call(lx_ai_auth_t *a, lx_call_opts_t *o, lx_call_build_fn build, void *ctx,
-                   void (*ctx_free)(void *ctx));
-
-/* The body as a JSON object (depth-limited, duplicate keys refused), or NULL
- * after a 400. */
-json_t *lx_ai_parse_body(lx_req_t *req);
-/* Resolves root.model to a target with the capabilities in need that the
- * caller's key may use; false after a 400/403/404. */
-bool lx_ai_resolve(lx_ai_auth_t *a, lx_req_t *req, json_t *root, unsigned need, lx_target_t *t);
-/* The same for a model name read without a tree (a view into the body).
- * Either keeps the name in a->model. */
-bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_req_t *req, lx_str_t model, unsigned need,
-                         lx_target_t *t);
+/* The body as a JSON object (depth-limited, duplicate keys refused), or
+ * NULL with a 400 in o. */
+json_t *lx_ai_parse_body(lx_req_t *req, lx_outcome_t *o);
+/* Resolves a model name to a target with the capabilities in need that the
+ * caller's key may use (keeping the name in a->model); false with the
+ * 400/403/404 in o. */
+bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_str_t model, unsigned need, lx_target_t *t,
+                         lx_outcome_t *o);
 int64_t lx_ai_estimate_tokens(size_t body_bytes);
 
-/* refusal.c: pushes the usage row of a request refused before any call
- * (status >= 400 replied, 401 excepted: unauthenticated refusals are only
- * counted, in lx_ai_t.unauthenticated): zero tokens, the status and error
- * code replied, the model asked for. Nothing if a->feature is NULL. */
-void lx_ai_record_refusal(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a);
+/* refusal.c: ends a request refused before any call: renders o in the
+ * client's shape, pushes its usage row (zero tokens, o's status and code,
+ * the model asked for; none for 401: unauthenticated refusals are only
+ * counted, in lx_ai_t.unauthenticated, and none without a->feature) and
+ * releases the snapshot reference. */
+void lx_ai_refuse(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, const lx_outcome_t *o);
 
 int lx_ai_messages_handler(lx_req_t *req, void *ai);  /* POST /v1/messages */
 int lx_ai_embed_handler(lx_req_t *req, void *ai);     /* POST /v1/embeddings */

@@ -2,7 +2,8 @@
  * caller's key was known (403 model not allowed, 404 unknown model, 400
  * invalid body, 429/503 local limits and cooling): zero tokens, the status
  * and error code the client saw, so denied attempts per key are visible.
- * Requests that reached a call record their own row (call.c). */
+ * Requests that reached a call record their own row (call.c). Both come
+ * from the request's lx_outcome_t: what was rendered is what is recorded. */
 #include "ai/body.h"
 #include "ai/catalog.h"
 #include "ai/handlers.h"
@@ -25,23 +26,17 @@ static lx_str_t requested_model(lx_req_t *req)
     return lx_ai_model_name_valid(m) ? m : LX_NULL_STR;
 }
 
-void lx_ai_record_refusal(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a)
+static void record(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, const lx_outcome_t *o)
 {
-    int status = lx_req_status(req);
-    if (a->feature == NULL || a->snap == NULL || status < 400 || status == 401)
-        return;
     lx_usage_t rec = {0}, *u = &rec;
     lx_str_t rid = lx_req_id(req);
     lx_copy(u->request_id, sizeof u->request_id, rid.p, rid.n);
     lx_copy_cstr(u->key_id, sizeof u->key_id, a->key_id);
     u->api_key_id = a->key ? a->key->id : 0;
     u->feature = a->feature;
-    u->status = status;
-    lx_err_t e = lx_req_error(req);
-    if (e == LX_E_NONE)
-        e = lx_err_from_status(status);
-    lx_copy_cstr(u->error_code, sizeof u->error_code, lx_err_info(e)->name);
-    snprintf(u->error, sizeof u->error, "refused by llmux: %s", lx_err_info(e)->message);
+    u->status = o->status;
+    lx_copy_cstr(u->error_code, sizeof u->error_code, lx_outcome_code(o));
+    snprintf(u->error, sizeof u->error, "refused by llmux: %s", lx_err_info(o->err)->message);
     /* A model that resolves to one provider is recorded as its rows are
      * (provider + upstream name); anything else under the name asked for. */
     lx_str_t m = requested_model(req);
@@ -56,4 +51,12 @@ void lx_ai_record_refusal(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a)
     u->created_ms = lx_wall_ms();
     u->total_us = lx_now_us() - lx_req_start_us(req);
     ai->usage->push(ai->usage, u);
+}
+
+void lx_ai_refuse(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, const lx_outcome_t *o)
+{
+    lx_outcome_reply(req, o);
+    if (a->feature && a->snap && o->err != LX_E_NONE && o->status != 401)
+        record(ai, req, a, o);
+    lx_ai_end(a);
 }

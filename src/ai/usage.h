@@ -24,7 +24,8 @@ typedef struct {
     int64_t tokens_out;
     int64_t tokens_cached;
     double cost_usd;
-    int status;      /* HTTP status the client saw (499: client left) */
+    int status;      /* HTTP status the client saw (499: client left; 200 for a stream
+                      * that failed after it started: error_code says so) */
     char error[256]; /* empty on success */
     /* The "code" of the error reply the client saw ("model_not_found",
      * "rate_limit_exceeded", ...); empty on success. */

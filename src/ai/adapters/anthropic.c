@@ -41,14 +41,23 @@ static bool has_header(const lx_provider_conf_t *p, const char *name)
     return false;
 }
 
-static void headers(const lx_provider_conf_t *p, lx_up_build_t *out)
+void lx_anthropic_head(const lx_provider_conf_t *p, const char *version, const char *beta,
+                       lx_up_build_t *out)
 {
+    const char *base = p->base_url ? p->base_url : "";
+    size_t blen = strlen(base);
+    while (blen && base[blen - 1] == '/')
+        blen--;
+    lx_buf_printf(&out->url, "%.*s/v1/messages", (int)blen, base);
     lx_up_build_header_kv(out, "Content-Type", "application/json");
     if (p->api_key)
         lx_up_build_header_kv(out, "x-api-key", p->api_key);
-    /* A configured anthropic-version (to pin another one) wins. */
+    /* A configured anthropic-version (to pin another one) wins; then the
+     * client's (a pass-through request). */
     if (!has_header(p, "anthropic-version"))
-        lx_up_build_header(out, "anthropic-version: " ANTHROPIC_VERSION);
+        lx_up_build_header_kv(out, "anthropic-version", version ? version : ANTHROPIC_VERSION);
+    if (beta && !has_header(p, "anthropic-beta"))
+        lx_up_build_header_kv(out, "anthropic-beta", beta);
     for (int i = 0; i < p->nheaders; i++)
         lx_up_build_header_kv(out, p->header_names[i], p->header_values[i]);
 }
@@ -533,12 +542,7 @@ static int chat_build(const lx_provider_conf_t *p, const json_t *req, bool strea
         json_decref(body);
         return LX_ERROR;
     }
-    const char *base = p->base_url ? p->base_url : "";
-    size_t blen = strlen(base);
-    while (blen && base[blen - 1] == '/')
-        blen--;
-    lx_buf_printf(&out->url, "%.*s/v1/messages", (int)blen, base);
-    headers(p, out);
+    lx_anthropic_head(p, NULL, NULL, out);
     lx_json_dump_buf(&out->body, body, JSON_COMPACT);
     json_decref(body);
     return LX_OK;

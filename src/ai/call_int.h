@@ -1,0 +1,112 @@
+/* call_int.h - the inside of one AI call (call.h), shared by the files
+ * that make it up, and by nothing else:
+ *   call.c         the attempt loop: upstream callbacks, retries, fallbacks,
+ *                  backpressure, lx_call_run;
+ *   call_client.c  writing to the client: stream events in the client's wire
+ *                  (pass-through with usage sniffing, or translated), whole
+ *                  answers;
+ *   call_end.c     how an attempt ended as an lx_outcome_t, and the one
+ *                  finalizer (render, usage record, free).
+ * Everything runs on the request's loop thread. */
+#ifndef LX_AI_CALL_INT_H
+#define LX_AI_CALL_INT_H
+
+#include "ai/call.h"
+#include "ai/usage_text.h"
+#include "ai/body.h"
+#include "ai/messages_fmt.h"
+#include "ai/sse.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/strmap.h"
+#include "ai/routing/attempt.h"
+#include "ai/routing/chain.h"
+#include "ai/routing/failure.h"
+#include "ai/routing/limits.h"
+#include "ai/routing/state.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+typedef enum {
+    CALL_UPSTREAM,  /* nothing sent to the client yet */
+    CALL_STREAMING, /* the first byte went to the client */
+} call_state_t;
+
+typedef struct {
+    lx_up_call_t *up;
+    call_state_t state;
+    /* the attempt in progress */
+    const lx_call_target_t *t;
+    const lx_adapter_t *adapter;
+    bool passthrough;
+    int ti;           /* index of t in targets */
+    int attempts;     /* upstream calls started */
+    int same_retries; /* retries on the current target */
+    lx_attempt_t att;
+    lx_rng_t rng;
+    int64_t deadline_ms;
+    struct event retry_ev;
+    bool retry_armed;
+    char fallback_reason[96];
+    /* the answer */
+    int status; /* upstream HTTP status */
+    bool done;  /* the provider said the answer is complete */
+    bool failed_midstream;
+    char fail_msg[300];
+    char too_big[160]; /* why on_data stopped the transfer: over a size limit */
+    lx_sse_parser_t sse;
+    lx_stream_dec_t *dec;
+    lx_msg_enc_t *enc;
+    lx_buf_t resp; /* a non-stream answer (or an error body) */
+    lx_buf_t out;  /* scratch for encoded client events */
+    lx_tokens_t tokens;
+    int64_t sent_events; /* content events forwarded to the client (billing estimate) */
+    int64_t up_estimate; /* input tokens estimated from the attempt's upstream body */
+    int64_t shown_input; /* the input count an Anthropic message_start showed (0: none) */
+    int64_t ttfb_us;     /* from upstream, -1 if none */
+    int64_t created_ms;  /* wall clock at the start */
+    int64_t overhead_us;
+    char id[64];
+    char key_id[64];
+    lx_call_opts_t o;
+    int ntargets;
+    lx_call_target_t targets[]; /* the order to try: allocated for ntargets */
+} lx_call_t;
+
+/* What may be passed on as an answer: 200, or an error status. Anything
+ * else (1xx, 204, 304, other 2xx and 3xx, 600+) is no answer: it could
+ * not even be framed as it came (a 204 or 304 has no body). */
+static inline bool lx_call_status_is_answer(int s)
+{
+    return s == 200 || (s >= 400 && s <= 599);
+}
+
+/* call_end.c */
+/* A call block for ntargets targets (the worker's cache for most). */
+lx_call_t *lx_call_alloc(lx_ai_t *ai, int ntargets);
+/* The one end of a call: renders o, records the usage row from it, frees c. */
+void lx_call_end(lx_call_t *c, const lx_outcome_t *o);
+/* The abort callback: the client left (499). */
+void lx_call_on_client_abort(lx_req_t *req, void *arg);
+/* How the last attempt ended (nothing more will be tried), as an outcome. */
+void lx_call_attempt_outcome(lx_call_t *c, const lx_up_result_t *res, lx_outcome_t *o);
+/* A 502 from an answer that is not one: why for the client, detail for usage. */
+void lx_call_bad_upstream(lx_outcome_t *o, const char *why, const char *detail);
+
+/* call_client.c */
+/* x-llmux-* headers: which target answered, overhead, attempts, fallback. */
+void lx_call_route_headers(lx_call_t *c);
+/* Ends a started stream with an error event in the client's wire. */
+void lx_call_stream_error(lx_call_t *c, const char *message);
+/* The SSE parser's callback: one upstream event to the client. */
+int lx_call_on_sse_event(const lx_sse_event_t *ev, void *arg);
+/* A translating decoder's callback: one canonical chunk to the client. */
+void lx_call_emit_chunk(void *arg, const char *json, size_t n);
+/* A whole answer (status 200): replied, or a failure in o. */
+void lx_call_finish_whole(lx_call_t *c, lx_outcome_t *o);
+
+#endif

@@ -1,0 +1,231 @@
+/* endpoint.c - the one driver every AI endpoint runs (a row of the table
+ * in handlers.h), and the checks they share: key, body, model.
+ *
+ * Every step fills an lx_outcome_t instead of replying; a refusal ends in
+ * lx_ai_refuse (refusal.c), a request that reaches a call ends in the
+ * call's finalizer (call.c). */
+#include "ai/call.h"
+#include "ai/catalog.h"
+#include "ai/handlers.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+bool lx_ai_model_name_valid(lx_str_t m)
+{
+    if (m.n == 0 || m.n > 200)
+        return false;
+    for (size_t i = 0; i < m.n; i++) {
+        char c = m.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("._:/+=@-", c)))
+            return false;
+    }
+    return true;
+}
+
+void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_upstream_t *up, lx_usage_sink_t *usage)
+{
+    ai->cfg = cfg;
+    ai->up = up;
+    ai->usage = usage;
+    ai->has_admin = cfg->admin_key != NULL;
+    if (ai->has_admin)
+        lx_sha256(cfg->admin_key, strlen(cfg->admin_key), ai->admin_hash);
+}
+
+static bool unauthorized(lx_ai_t *ai, lx_outcome_t *o, const char *why)
+{
+    atomic_fetch_add_explicit(&ai->unauthenticated, 1, memory_order_relaxed);
+    lx_outcome_fail(o, LX_SIDE_CLIENT, 0, LX_E_UNAUTHORIZED, NULL, "%s", why);
+    return false;
+}
+
+bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, lx_outcome_t *o)
+{
+    memset(a, 0, sizeof *a);
+    lx_str_t key = lx_req_api_key(req);
+    if (key.n == 0)
+        return unauthorized(ai, o, "missing API key (Authorization: Bearer ...)");
+    a->snap = lx_registry_acquire();
+    if (a->snap == NULL) {
+        lx_outcome_fail(o, LX_SIDE_LLMUX, 0, LX_E_UNAVAILABLE, NULL,
+                        "configuration not loaded yet");
+        return false;
+    }
+    unsigned char h[32];
+    lx_sha256(key.p, key.n, h);
+    if (ai->has_admin) {
+        /* Compare digests so the time taken does not depend on the key. */
+        if (lx_ct_equal(h, ai->admin_hash, 32)) {
+            lx_copy_cstr(a->key_id, sizeof a->key_id, "admin");
+            lx_req_set_key_id(req, a->key_id);
+            return true;
+        }
+    }
+    const lx_apikey_t *k = lx_snapshot_key(a->snap, h);
+    const char *why = NULL;
+    if (k == NULL || !lx_ct_equal(k->hash, h, 32))
+        why = "invalid API key";
+    else if (!k->active)
+        why = "this API key is disabled";
+    else if (k->expires_ms && k->expires_ms <= lx_wall_ms())
+        why = "this API key has expired";
+    if (why) {
+        lx_ai_end(a);
+        return unauthorized(ai, o, why);
+    }
+    a->key = k;
+    lx_copy_cstr(a->key_id, sizeof a->key_id, k->label);
+    lx_req_set_key_id(req, a->key_id);
+    return true;
+}
+
+void lx_ai_end(lx_ai_auth_t *a)
+{
+    lx_registry_release(a->snap);
+    a->snap = NULL;
+}
+
+int lx_ai_guarded(lx_ai_t *ai, lx_req_t *req,
+                  int (*body)(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a))
+{
+    lx_ai_auth_t a;
+    lx_outcome_t o;
+    if (!lx_ai_begin(ai, req, &a, &o)) {
+        lx_ai_refuse(ai, req, &a, &o);
+        return LX_OK;
+    }
+    int rc = body(ai, req, &a);
+    lx_ai_end(&a);
+    return rc;
+}
+
+json_t *lx_ai_parse_body(lx_req_t *req, lx_outcome_t *o)
+{
+    lx_str_t body = lx_req_body(req);
+    char err[200];
+    json_t *root = lx_json_parse(body.p, body.n, LX_JSON_MAX_DEPTH, err, sizeof err);
+    if (root == NULL) {
+        lx_outcome_fail(o, LX_SIDE_CLIENT, 0, LX_E_INVALID_JSON, NULL, "%s", err);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        lx_outcome_fail(o, LX_SIDE_CLIENT, 0, LX_E_BAD_REQUEST, NULL,
+                        "request body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_str_t model, unsigned need, lx_target_t *t,
+                         lx_outcome_t *o)
+{
+    a->model[0] = '\0';
+    if (model.n == 0) {
+        lx_outcome_fail(o, LX_SIDE_CLIENT, 0, LX_E_MISSING_FIELD, "model", "'model' is required");
+        return false;
+    }
+    if (!lx_ai_model_name_valid(model)) {
+        lx_outcome_fail(o, LX_SIDE_CLIENT, 0, LX_E_BAD_REQUEST, "model",
+                        "'model' has characters a model name cannot");
+        return false;
+    }
+    if (a->key && !lx_apikey_allows(a->key, model)) {
+        lx_outcome_fail(o, LX_SIDE_CLIENT, 0, LX_E_FORBIDDEN, "model",
+                        "this API key may not use model '%.*s'", (int)model.n, model.p);
+        return false;
+    }
+    lx_resolve_rc_t rc = lx_resolve_model(a->snap, model, t);
+    if (rc != LX_RESOLVE_OK) {
+        lx_outcome_fail(o, LX_SIDE_CLIENT, 0, LX_E_MODEL_NOT_FOUND, "model",
+                        rc == LX_RESOLVE_UNKNOWN_PROVIDER
+                            ? "model '%.*s' not found: no such provider is configured"
+                            : "model '%.*s' not found: use provider/model or a catalog model of "
+                              "a configured provider",
+                        (int)model.n, model.p);
+        return false;
+    }
+    if ((t->caps & need) != need) {
+        lx_outcome_fail(o, LX_SIDE_CLIENT, 0, LX_E_BAD_REQUEST, "model",
+                        "model '%.*s' (provider %s) does not support this endpoint", (int)model.n,
+                        model.p, t->provider->name);
+        return false;
+    }
+    lx_copy(a->model, sizeof a->model, model.p, model.n);
+    return true;
+}
+
+int64_t lx_ai_estimate_tokens(size_t body_bytes)
+{
+    return (int64_t)(body_bytes / 4) + 1;
+}
+
+int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
+{
+    int64_t t0 = lx_now_us();
+    lx_ai_auth_t a;
+    lx_outcome_t out;
+    if (!lx_ai_begin(ai, req, &a, &out)) {
+        lx_ai_refuse(ai, req, &a, &out);
+        return LX_OK;
+    }
+    a.feature = ep->feature;
+    lx_call_input_t in = {.body = lx_req_body(req)};
+    lx_target_t t;
+    lx_call_target_t targets[LX_CALL_MAX_TARGETS];
+    int ntargets = 0;
+    lx_call_opts_t o = {
+        .ai = ai,
+        .req = req,
+        .client = ep->wire,
+        .kind = ep->kind,
+        .feature = ep->feature,
+        .key_id = a.key_id,
+        .api_key_id = a.key ? a.key->id : 0,
+        .t_handler_start = t0,
+        .build = ep->build,
+    };
+    unsigned need = ep->need;
+    if (ep->read(req, &in, &out) != LX_OK ||
+        !lx_ai_resolve_model(&a, in.model, need |= in.need, &t, &out) ||
+        (ep->check && ep->check(&in, &t, &out) != LX_OK) ||
+        (ntargets = lx_call_targets(req, a.snap, &t, need, in.prompt_estimate, in.max_tokens,
+                                    targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
+        json_decref(in.root);
+        json_decref(in.canon);
+        lx_ai_refuse(ai, req, &a, &out);
+        return LX_OK;
+    }
+    o.stream = in.stream;
+    o.client_usage = in.client_usage;
+    o.input_tokens_estimate = in.prompt_estimate;
+    o.in = in;
+    o.snap = a.snap; /* the call's from here on */
+    lx_copy_cstr(o.requested_model, sizeof o.requested_model, a.model);
+    return lx_call_run(&o, targets, ntargets);
+}
+
+int lx_ai_chat_handler(lx_req_t *req, void *ai)
+{
+    return lx_ai_endpoint(ai, req, &lx_endpoint_chat);
+}
+
+int lx_ai_messages_handler(lx_req_t *req, void *ai)
+{
+    return lx_ai_endpoint(ai, req, &lx_endpoint_messages);
+}
+
+int lx_ai_embed_handler(lx_req_t *req, void *ai)
+{
+    return lx_ai_endpoint(ai, req, &lx_endpoint_embed);
+}
+
+int lx_ai_images_handler(lx_req_t *req, void *ai)
+{
+    return lx_ai_endpoint(ai, req, &lx_endpoint_images);
+}
