@@ -1,12 +1,12 @@
 /* health.c - the health monitor: counter write-back and breaker probes on a
  * timer of worker 0's loop. */
 #include "ai/health.h"
+#include "ai/health_policy.h"
 #include "ai/call.h"
 #include "ai/adapter.h"
 #include "ai/catalog.h"
 #include "ai/registry.h"
 #include "ai/routing/failure.h"
-#include "ai/routing/limits.h"
 #include "ai/routing/route.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -17,29 +17,18 @@
 
 #define NAME_MAX_SHOWN 128
 
-/* What the monitor remembers of one connection. Kept for the life of the
- * monitor (connections are few; a deleted one keeps its entry, so that a
- * connection that leaves a snapshot and comes back is not counted twice). */
-typedef struct {
-    int64_t id;             /* 0: empty slot */
-    uint64_t ok, fail;      /* totals already written to Postgres */
-    int64_t used_ms;        /* last_used_ms already written */
-    uint64_t err_ms;        /* last error time already written */
-    int64_t next_probe_ms;  /* no probe before this (after an inconclusive one) */
-    uint32_t failed_probes; /* in a row since the breaker last closed */
-    bool seen_open;         /* breaker not closed at the last look (for the log) */
-    bool probing;           /* a probe is in flight */
-    bool no_models;         /* GET /models is not served: probe with a chat */
-} conn_t;
+/* What the monitor remembers of one connection (health_policy.h). Kept for
+ * the life of the monitor (connections are few; a deleted one keeps its
+ * entry, so that a connection that leaves a snapshot and comes back is not
+ * counted twice). */
+typedef lx_health_conn_t conn_t;
 
 typedef struct probe probe_t;
 
 /* One row of a counter write: the totals it brings Postgres up to. */
 typedef struct {
     int64_t id;
-    uint64_t ok, fail;
-    int64_t used_ms;
-    uint64_t err_ms;
+    lx_health_totals_t t;
 } row_t;
 
 typedef struct {
@@ -198,10 +187,7 @@ static void flush_done(const lx_pg_result_t *res, void *arg)
         conn_t *c = conn_find(h, f->rows[i].id);
         if (c == NULL)
             continue;
-        c->ok = f->rows[i].ok;
-        c->fail = f->rows[i].fail;
-        c->used_ms = f->rows[i].used_ms;
-        c->err_ms = f->rows[i].err_ms;
+        c->written = f->rows[i].t;
     }
     free(f);
 }
@@ -239,24 +225,23 @@ static void flush_snapshot(lx_health_t *h, const lx_snapshot_t *s)
                 continue;
             lx_cred_err_t code;
             row_t r = {.id = id,
-                       .ok = lx_state_success_total(st),
-                       .fail = lx_state_error_total(st),
-                       .used_ms = lx_state_last_used_ms(st)};
-            r.err_ms = (uint64_t)lx_state_last_error(st, &code);
-            if (r.ok == c->ok && r.fail == c->fail && r.used_ms == c->used_ms &&
-                r.err_ms == c->err_ms)
+                       .t = {.ok = lx_state_success_total(st),
+                             .fail = lx_state_error_total(st),
+                             .used_ms = lx_state_last_used_ms(st)}};
+            r.t.err_ms = (uint64_t)lx_state_last_error(st, &code);
+            lx_health_delta_t d;
+            if (!lx_health_delta(&c->written, &r.t, &d))
                 continue;
             const char *sep = f->n ? "," : "";
             lx_buf_printf(&a[0], "%s%lld", sep, (long long)id);
-            lx_buf_printf(&a[1], "%s%llu", sep, (unsigned long long)(r.ok - c->ok));
-            lx_buf_printf(&a[2], "%s%llu", sep, (unsigned long long)(r.fail - c->fail));
+            lx_buf_printf(&a[1], "%s%llu", sep, (unsigned long long)d.add_ok);
+            lx_buf_printf(&a[2], "%s%llu", sep, (unsigned long long)d.add_fail);
             lx_buf_append_cstr(&a[3], sep);
-            arr_ms(&a[3], r.used_ms > c->used_ms ? r.used_ms : 0);
+            arr_ms(&a[3], d.used_ms);
             lx_buf_append_cstr(&a[4], sep);
-            bool new_err = r.err_ms > c->err_ms;
-            arr_ms(&a[4], new_err ? (int64_t)r.err_ms : 0);
+            arr_ms(&a[4], d.err_ms);
             lx_buf_append_cstr(&a[5], sep);
-            lx_buf_append_cstr(&a[5], new_err ? lx_cred_err_name(code) : "NULL");
+            lx_buf_append_cstr(&a[5], d.err_ms > 0 ? lx_cred_err_name(code) : "NULL");
             f->rows[f->n++] = r;
         }
     }
@@ -329,32 +314,24 @@ static void probe_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
         .request_sent = res->request_sent,
         .idempotent = true,
     };
-    lx_verdict_t v = lx_failure_classify(&facts);
+    lx_probe_verdict_t v = lx_health_probe_verdict(p->models, &facts);
+    lx_breaker_event_t ev = lx_health_probe_apply(v, c, p->st, &h->brk, p->gen, now);
     char extra[160];
     snprintf(extra, sizeof extra, "\"probe\":\"%s\",\"status\":%d,\"outcome\":\"%s\"",
              p->models ? "models" : "chat", facts.status, lx_up_outcome_name(res->outcome));
 
-    if (p->models && facts.status >= 400 && facts.status < 500 && facts.status != 401 &&
-        facts.status != 403 && facts.status != 408 && facts.status != 429) {
-        /* no models list here (404, 405, ...): probe with a chat next tick */
-        lx_breaker_release(p->st, p->gen);
-        if (c)
-            c->no_models = true;
+    switch (v) {
+    case LX_PROBE_TRY_CHAT:
         log_breaker(LX_LOG_INFO, "health probe inconclusive: trying a chat next", p->id,
                     p->provider, p->conn, extra);
-    } else if (v.breaker == LX_BRK_SUCCESS) {
-        lx_breaker_event_t ev = lx_breaker_record(p->st, &h->brk, true, p->gen, now);
-        if (ev == LX_BRK_EV_CLOSED) {
-            if (c) {
-                c->seen_open = false;
-                c->failed_probes = 0;
-            }
+        break;
+    case LX_PROBE_CLOSE:
+        if (ev == LX_BRK_EV_CLOSED)
             log_breaker(LX_LOG_INFO, "breaker closed by a health probe", p->id, p->provider,
                         p->conn, extra);
-        }
-    } else if (v.breaker == LX_BRK_FAILURE || v.cls == LX_FAIL_FLAG_AUTH) {
-        lx_breaker_event_t ev = lx_breaker_record(p->st, &h->brk, false, p->gen, now);
-        uint32_t n = c ? ++c->failed_probes : 1;
+        break;
+    case LX_PROBE_REOPEN: {
+        uint32_t n = c ? c->failed_probes : 1;
         /* the first failure at info, the rest of a long outage at debug */
         if (ev == LX_BRK_EV_REOPENED && (n == 1 || lx_log_min_level <= LX_LOG_DEBUG)) {
             size_t k = strlen(extra);
@@ -363,13 +340,11 @@ static void probe_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
                         "health probe failed: breaker open again", p->id, p->provider, p->conn,
                         extra);
         }
-    } else {
-        /* 429, a 4xx: the connection answered but said nothing of its health;
-         * leave the slot to traffic and look again after an open period */
-        lx_breaker_release(p->st, p->gen);
-        if (c)
-            c->next_probe_ms = now + h->brk.open_ms;
+        break;
+    }
+    case LX_PROBE_INCONCLUSIVE:
         log_breaker(LX_LOG_INFO, "health probe inconclusive", p->id, p->provider, p->conn, extra);
+        break;
     }
     free(p);
 }
@@ -465,24 +440,15 @@ static bool probe_start(lx_health_t *h, const lx_snapshot_t *s, const lx_provide
 static void maybe_probe(lx_health_t *h, const lx_snapshot_t *s, const lx_provider_t *prov,
                         const lx_credential_t *cred, conn_t *c, lx_route_state_t *st, int64_t now)
 {
-    if (!prov->active || !cred->active || c->probing || h->nprobes >= h->o.max_probes ||
-        now < c->next_probe_ms || lx_breaker_state(st) == LX_BRK_CLOSED ||
-        lx_cooling_active(st, now) || lx_state_auth_flagged(st, now) ||
-        !lx_breaker_would_allow(st, &h->brk, now))
+    if (!lx_health_probe_due(c, prov->active && cred->active, h->nprobes, h->o.max_probes, st,
+                             &h->brk, now))
         return;
     uint32_t gen;
-    if (lx_breaker_allow(st, &h->brk, now, &gen) != LX_BRK_PROBE)
-        return; /* closed meanwhile (ALLOWED takes nothing), or traffic took the slot */
     int rpm = cred->rate_limit_per_minute, rpd = cred->rate_limit_per_day;
-    if ((rpm > 0 || rpd > 0) && lx_limits_take(st, now, rpm, rpd) != LX_LIMIT_OK) {
-        lx_breaker_release(st, gen);
+    if (!lx_health_probe_claim(st, &h->brk, rpm, rpd, now, &gen))
         return;
-    }
-    if (!probe_start(h, s, prov, cred, c, st, gen)) {
-        lx_breaker_release(st, gen);
-        if (rpm > 0 || rpd > 0)
-            lx_limits_give_back(st, now, rpm, rpd);
-    }
+    if (!probe_start(h, s, prov, cred, c, st, gen))
+        lx_health_probe_unclaim(st, rpm, rpd, now, gen);
 }
 
 /* ---- the tick ---- */
