@@ -475,8 +475,8 @@ static bool decide_close(lx_req_t *req, bool streaming)
     evhtp_request_t *r = req->r;
     bool close = !(r->flags & EVHTP_REQ_FLAG_KEEPALIVE) || req->conn->srv->draining ||
                  (streaming && req->http10);
-    if (close)
-        evhtp_request_set_keepalive(r, 0);
+    if (close) /* evhtp_request_set_keepalive(r, 0) does nothing: it only ever sets the flag */
+        r->flags &= ~EVHTP_REQ_FLAG_KEEPALIVE;
     return close;
 }
 
