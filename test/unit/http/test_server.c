@@ -174,6 +174,7 @@ static int teardown(void **state)
         clients[i] = NULL;
     }
     lx_http_server_free(srv);
+    event_base_loop(base, EVLOOP_NONBLOCK); /* as worker.c: deferred callbacks let go */
     event_base_free(base);
     lx_config_free(&cfg);
     return 0;
