@@ -182,7 +182,7 @@ static bool start_attempt(lx_call_t *c)
     int64_t now = lx_wall_ms();
     lx_route_why_t last = LX_WHY_BREAKER_OPEN;
     for (; c->ti < c->ntargets; c->ti++, c->same_retries = 0) {
-        const lx_call_target_t *t = &c->targets[c->ti];
+        const lx_target_t *t = &c->targets[c->ti];
         int rpm = t->cred ? t->cred->rate_limit_per_minute : 0;
         int rpd = t->cred ? t->cred->rate_limit_per_day : 0;
         lx_route_why_t why = lx_attempt_begin(&c->att, t->state, t->dep, t->stats, rpm, rpd,
@@ -248,7 +248,7 @@ static bool start_attempt(lx_call_t *c)
 
 /* ---- start ---- */
 
-int lx_call_run(const lx_call_opts_t *o, const lx_call_target_t *targets, int ntargets)
+int lx_call_run(const lx_call_opts_t *o, const lx_target_t *targets, int ntargets)
 {
     /* A call keeps only the targets it has (each is about 0.5 KB). */
     lx_call_t *c = lx_call_alloc(o->ai, ntargets);

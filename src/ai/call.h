@@ -28,19 +28,6 @@ typedef enum {
     LX_CALL_IMAGE,
 } lx_call_kind_t;
 
-/* One place a request may go: a provider, one of its credentials, a model. */
-typedef struct {
-    const lx_provider_t *prov;
-    const lx_credential_t *cred; /* NULL: no key (a keyless server) */
-    const lx_model_t *model;     /* NULL: not in the catalog */
-    char upstream_model[256];
-    lx_provider_conf_t conf;      /* prov->conf, api_key = cred's key */
-    struct lx_route_state *state; /* the credential's breaker and limits, NULL if none */
-    struct lx_route_state *dep;   /* the deployment's (credential x upstream model) cooling,
-                                   * breaker and 403 hold; NULL: the credential's */
-    struct lx_route_state *stats; /* a group member's latency / in-flight, NULL if none */
-} lx_call_target_t;
-
 #define LX_CALL_MAX_TARGETS 8
 
 /* What an endpoint read from the client's request, handed to the call
@@ -63,7 +50,7 @@ typedef struct {
  * the client's own (pass-through). May fill in->root or in->canon on first
  * need. LX_ERROR with a message in err means the client's request cannot go
  * to that target (not retried). */
-typedef int (*lx_call_build_fn)(lx_call_input_t *in, const lx_call_target_t *t, lx_up_build_t *out,
+typedef int (*lx_call_build_fn)(lx_call_input_t *in, const lx_target_t *t, lx_up_build_t *out,
                                 bool *passthrough, char *err, size_t errlen);
 
 typedef struct {
@@ -90,7 +77,7 @@ typedef struct {
  * Returns LX_AGAIN when the call now owns the request, or LX_OK if it
  * already ended (an error, rendered and recorded). Either way o->in is the
  * call's. */
-int lx_call_run(const lx_call_opts_t *o, const lx_call_target_t *targets, int ntargets);
+int lx_call_run(const lx_call_opts_t *o, const lx_target_t *targets, int ntargets);
 
 /* call_targets.c: the one "no upstream can take this request" outcome, from
  * the exclusion counts over ncand candidates (lx_route_error). When the
@@ -99,13 +86,13 @@ int lx_call_run(const lx_call_opts_t *o, const lx_call_target_t *targets, int nt
  * and deployment), or of the rate window it has used up; 1 s if none is
  * known. */
 void lx_call_no_target(lx_outcome_t *o, const lx_route_excl_t *excl, int ncand,
-                       const lx_call_target_t *t, int n);
+                       const lx_target_t *t, int n);
 
 /* call_targets.c: fills the ordered targets for a resolved model: the
  * provider's active credentials, ordered by the strategy chain (health,
  * limits, priority, weight). Returns the count; 0 with the refusal in o. */
-int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t, unsigned need,
-                    int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out, int max,
+int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_resolved_t *t, unsigned need,
+                    int64_t prompt_tokens, int64_t max_tokens, lx_target_t *out, int max,
                     lx_outcome_t *o);
 
 /* call_targets.c: process-wide routing state and settings; call

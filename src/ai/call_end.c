@@ -10,7 +10,7 @@
 /* Calls with up to CACHED_TARGETS targets (nearly all) come from the
  * worker's cache of blocks of this size; larger ones from malloc. */
 #define CACHED_TARGETS 2
-#define CALL_SIZE(n)   (offsetof(lx_call_t, targets) + (size_t)(n) * sizeof(lx_call_target_t))
+#define CALL_SIZE(n)   (offsetof(lx_call_t, targets) + (size_t)(n) * sizeof(lx_target_t))
 
 lx_call_t *lx_call_alloc(lx_ai_t *ai, int ntargets)
 {
@@ -108,7 +108,7 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     u->tokens_out = c->tokens.out;
     u->tokens_cached = c->tokens.cached;
     if (c->t) {
-        const lx_call_target_t *t = c->t;
+        const lx_target_t *t = c->t;
         lx_copy_cstr(u->provider, sizeof u->provider, t->conf.name);
         lx_copy_cstr(u->model, sizeof u->model, t->upstream_model);
         u->connection_id = t->cred ? t->cred->id : 0;

@@ -40,7 +40,7 @@ typedef struct {
     lx_up_call_t *up;
     call_state_t state;
     /* the attempt in progress */
-    const lx_call_target_t *t;
+    const lx_target_t *t;
     const lx_adapter_t *adapter;
     bool passthrough;
     int ti;           /* index of t in targets */
@@ -74,7 +74,7 @@ typedef struct {
     char key_id[64];
     lx_call_opts_t o;
     int ntargets;
-    lx_call_target_t targets[]; /* the order to try: allocated for ntargets */
+    lx_target_t targets[]; /* the order to try: allocated for ntargets */
 } lx_call_t;
 
 /* What may be passed on as an answer: 200, or an error status. Anything

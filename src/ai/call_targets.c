@@ -48,7 +48,7 @@ void lx_call_routing_init(const lx_config_t *cfg)
 /* How long target t cannot take a request: until both its credential and
  * its deployment stop cooling, and, when its credential used up a rate
  * window, until that window ends. 0: it could now. */
-static int64_t wait_ms(const lx_call_target_t *t, int64_t now)
+static int64_t wait_ms(const lx_target_t *t, int64_t now)
 {
     int64_t w = LX_MAX(lx_cooling_left_ms(t->state, now), lx_cooling_left_ms(t->dep, now));
     int rpm = t->cred ? t->cred->rate_limit_per_minute : 0;
@@ -64,7 +64,7 @@ static int64_t wait_ms(const lx_call_target_t *t, int64_t now)
 }
 
 void lx_call_no_target(lx_outcome_t *o, const lx_route_excl_t *excl, int ncand,
-                       const lx_call_target_t *t, int n)
+                       const lx_target_t *t, int n)
 {
     lx_route_why_t why;
     lx_err_t e = lx_route_error(excl, ncand, &why);
@@ -83,24 +83,8 @@ void lx_call_no_target(lx_outcome_t *o, const lx_route_excl_t *excl, int ncand,
     }
 }
 
-/* Member i of group g as a target. */
-static void member_fill(lx_call_target_t *o, const lx_group_entry_t *g, int i)
-{
-    const lx_group_target_t *gt = &g->targets[i];
-    memset(o, 0, sizeof *o);
-    o->prov = gt->prov;
-    o->cred = gt->cred;
-    o->model = gt->model;
-    lx_copy_cstr(o->upstream_model, sizeof o->upstream_model, gt->upstream_name);
-    o->conf = gt->prov->conf;
-    o->conf.api_key = gt->cred ? gt->cred->api_key : NULL;
-    o->state = g->sel.members[i].cred;
-    o->dep = g->sel.members[i].dep;
-    o->stats = g->sel.members[i].stats;
-}
-
 /* A group: its strategy orders the members; the rest are the fallbacks. */
-static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_target_t *out, int max,
+static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_target_t *out, int max,
                          lx_outcome_t *oc)
 {
     lx_rng_t rng;
@@ -122,16 +106,12 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_call_targe
             excl.n[LX_WHY_PROVIDER] += (uint16_t)k;
         k = kept;
     }
-    if (k <= 0) {
-        int n = LX_MIN(g->sel.nmembers, LX_CALL_MAX_TARGETS);
-        lx_call_target_t tmp[LX_CALL_MAX_TARGETS];
-        for (int i = 0; i < n; i++)
-            member_fill(&tmp[i], g, i);
-        lx_call_no_target(oc, &excl, g->ntargets, tmp, n);
+    if (k <= 0) { /* Retry-After: the soonest end over every member */
+        lx_call_no_target(oc, &excl, g->ntargets, g->targets, g->ntargets);
         return 0;
     }
     for (int i = 0; i < k; i++)
-        member_fill(&out[i], g, order[i]);
+        out[i] = g->targets[order[i]];
     return k;
 }
 
@@ -144,7 +124,7 @@ typedef struct {
     const char *upstream;
 } source_t;
 
-static int sources_of(const lx_snapshot_t *snap, const lx_target_t *t, source_t *src, int max)
+static int sources_of(const lx_snapshot_t *snap, const lx_resolved_t *t, source_t *src, int max)
 {
     if (!t->bare || t->model == NULL) {
         src[0] = (source_t){t->prov, t->model, t->upstream_model};
@@ -159,7 +139,7 @@ static int sources_of(const lx_snapshot_t *snap, const lx_target_t *t, source_t 
     return n;
 }
 
-static void source_fill(lx_call_target_t *o, const source_t *sc, const lx_credential_t *cred,
+static void source_fill(lx_target_t *o, const source_t *sc, const lx_credential_t *cred,
                         const lx_candidate_t *cand)
 {
     memset(o, 0, sizeof *o);
@@ -173,8 +153,8 @@ static void source_fill(lx_call_target_t *o, const source_t *sc, const lx_creden
     o->dep = cand->dep;
 }
 
-int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t *t, unsigned need,
-                    int64_t prompt_tokens, int64_t max_tokens, lx_call_target_t *out, int max,
+int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_resolved_t *t, unsigned need,
+                    int64_t prompt_tokens, int64_t max_tokens, lx_target_t *out, int max,
                     lx_outcome_t *oc)
 {
     if (t->group)
@@ -250,7 +230,7 @@ int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_target_t 
                             (long long)prompt_tokens, (long long)max_tokens, (long long)largest);
             return 0;
         }
-        lx_call_target_t tmp[LX_CALL_MAX_TARGETS];
+        lx_target_t tmp[LX_CALL_MAX_TARGETS];
         for (int i = 0; i < n; i++)
             source_fill(&tmp[i], &src[of[i]], creds[i], &cands[i]);
         lx_call_no_target(oc, &excl, n, tmp, n);

@@ -69,14 +69,13 @@ void lx_caps_format(unsigned caps, char *out, size_t outlen)
         snprintf(out + n, outlen - n, "}");
 }
 
-lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_target_t *out)
+lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_resolved_t *out)
 {
     memset(out, 0, sizeof *out);
     const lx_group_entry_t *g = lx_snapshot_group(snap, model);
     if (g) { /* a group name wins: its strategy picks among the members */
         out->group = g;
         out->prov = g->targets[0].prov;
-        out->provider = &out->prov->conf;
         out->model = g->targets[0].model;
         lx_copy(out->upstream_model, sizeof out->upstream_model, model.p, model.n);
         out->caps = 0;
@@ -93,7 +92,6 @@ lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_t
         if (p && p->active) {
             lx_str_t rest = {slash + 1, model.n - (size_t)(slash - model.p) - 1};
             out->prov = p;
-            out->provider = &p->conf;
             out->model = lx_snapshot_model(snap, p, rest);
             /* an alias ("demo/my-chat") goes upstream under its upstream name */
             if (out->model)
@@ -113,7 +111,6 @@ lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_t
     if (m == NULL)
         return slash ? LX_RESOLVE_UNKNOWN_PROVIDER : LX_RESOLVE_UNKNOWN_MODEL;
     out->prov = m->provider;
-    out->provider = &m->provider->conf;
     out->model = m;
     lx_copy_cstr(out->upstream_model, sizeof out->upstream_model, m->upstream_name);
     out->caps = lx_provider_caps(m->provider->conf.kind) & m->caps;

@@ -46,15 +46,16 @@ unsigned lx_cap_from_name(const char *name);
 /* Writes caps as a Postgres array literal, e.g. {chat,stream}. */
 void lx_caps_format(unsigned caps, char *out, size_t outlen);
 
+/* What a model name resolves to (lx_resolve_model): a group, or a provider
+ * and its model. The places a request then goes are lx_target_t. */
 typedef struct {
     const lx_group_entry_t *group; /* a model group: its members are the targets */
-    const lx_provider_t *prov;
-    const lx_provider_conf_t *provider; /* &prov->conf (a group's first member's) */
-    const lx_model_t *model;            /* NULL when not in the catalog */
+    const lx_provider_t *prov;     /* a group's: its first member's */
+    const lx_model_t *model;       /* NULL when not in the catalog */
     char upstream_model[256];
     unsigned caps; /* what the target can do */
     bool bare;     /* a bare public name: every model with that name is a candidate */
-} lx_target_t;
+} lx_resolved_t;
 
 typedef enum {
     LX_RESOLVE_OK = 0,
@@ -62,6 +63,6 @@ typedef enum {
     LX_RESOLVE_UNKNOWN_MODEL,    /* a bare name not in the catalog of an active provider */
 } lx_resolve_rc_t;
 
-lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_target_t *out);
+lx_resolve_rc_t lx_resolve_model(const lx_snapshot_t *snap, lx_str_t model, lx_resolved_t *out);
 
 #endif

@@ -33,7 +33,7 @@ static void passthrough_body(lx_buf_t *out, lx_str_t body, const char *model, bo
     *out = tmp;
 }
 
-static int chat_build(lx_call_input_t *x, const lx_call_target_t *t, lx_up_build_t *b, bool *pass,
+static int chat_build(lx_call_input_t *x, const lx_target_t *t, lx_up_build_t *b, bool *pass,
                       char *err, size_t errlen)
 {
     const lx_adapter_t *ad = lx_adapter_for(t->conf.kind);

@@ -122,7 +122,7 @@ json_t *lx_ai_parse_body(lx_req_t *req, lx_outcome_t *o)
     return root;
 }
 
-bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_str_t model, unsigned need, lx_target_t *t,
+bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_str_t model, unsigned need, lx_resolved_t *t,
                          lx_outcome_t *o)
 {
     a->model[0] = '\0';
@@ -153,7 +153,7 @@ bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_str_t model, unsigned need, lx_targ
     if ((t->caps & need) != need) {
         lx_outcome_fail(o, LX_SIDE_CLIENT, 0, LX_E_BAD_REQUEST, "model",
                         "model '%.*s' (provider %s) does not support this endpoint", (int)model.n,
-                        model.p, t->provider->name);
+                        model.p, t->prov->conf.name);
         return false;
     }
     lx_copy(a->model, sizeof a->model, model.p, model.n);
@@ -176,8 +176,8 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
     }
     a.feature = ep->feature;
     lx_call_input_t in = {.body = lx_req_body(req)};
-    lx_target_t t;
-    lx_call_target_t targets[LX_CALL_MAX_TARGETS];
+    lx_resolved_t t;
+    lx_target_t targets[LX_CALL_MAX_TARGETS];
     int ntargets = 0;
     lx_call_opts_t o = {
         .ai = ai,

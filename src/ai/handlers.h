@@ -32,7 +32,7 @@ typedef struct {
      * the driver frees it on refusal). LX_ERROR with the refusal in o. */
     int (*read)(lx_req_t *req, lx_call_input_t *in, lx_outcome_t *o);
     /* After the model resolved: what only the target can tell (NULL: none). */
-    int (*check)(lx_call_input_t *in, const lx_target_t *t, lx_outcome_t *o);
+    int (*check)(lx_call_input_t *in, const lx_resolved_t *t, lx_outcome_t *o);
     lx_call_build_fn build; /* the upstream request for one target */
 } lx_endpoint_t;
 
@@ -61,7 +61,7 @@ json_t *lx_ai_parse_body(lx_req_t *req, lx_outcome_t *o);
 /* Resolves a model name to a target with the capabilities in need that the
  * caller's key may use (keeping the name in a->model); false with the
  * 400/403/404 in o. */
-bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_str_t model, unsigned need, lx_target_t *t,
+bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_str_t model, unsigned need, lx_resolved_t *t,
                          lx_outcome_t *o);
 int64_t lx_ai_estimate_tokens(size_t body_bytes);
 

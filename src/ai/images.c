@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-static int image_build(lx_call_input_t *x, const lx_call_target_t *t, lx_up_build_t *b, bool *pass,
+static int image_build(lx_call_input_t *x, const lx_target_t *t, lx_up_build_t *b, bool *pass,
                        char *err, size_t errlen)
 {
     const lx_adapter_t *ad = lx_adapter_for(t->conf.kind);

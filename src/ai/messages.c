@@ -41,7 +41,7 @@ static int valid_request(const json_t *root, lx_outcome_t *o)
     return LX_OK;
 }
 
-static int msg_build(lx_call_input_t *x, const lx_call_target_t *t, lx_up_build_t *b, bool *pass,
+static int msg_build(lx_call_input_t *x, const lx_target_t *t, lx_up_build_t *b, bool *pass,
                      char *err, size_t errlen)
 {
     const lx_provider_conf_t *p = &t->conf;
@@ -83,11 +83,11 @@ static int msg_read(lx_req_t *req, lx_call_input_t *in, lx_outcome_t *o)
 
 /* The body is checked once the model resolved (a missing model is named
  * first), and its translation up front, so a bad request is a 400 at once. */
-static int msg_check(lx_call_input_t *in, const lx_target_t *t, lx_outcome_t *o)
+static int msg_check(lx_call_input_t *in, const lx_resolved_t *t, lx_outcome_t *o)
 {
     if (valid_request(in->root, o) != LX_OK)
         return LX_ERROR;
-    if (t->provider->kind != LX_PROVIDER_ANTHROPIC) {
+    if (t->prov->conf.kind != LX_PROVIDER_ANTHROPIC) {
         char err[300] = "";
         const char *param = NULL;
         in->canon = lx_messages_to_openai(in->root, err, sizeof err, &param);

@@ -35,13 +35,13 @@ static void offer(names_t *nm, const char *name)
         return;
     if (nm->key && !lx_apikey_allows(nm->key, s))
         return;
-    lx_target_t t;
+    lx_resolved_t t;
     if (lx_resolve_model(nm->snap, s, &t) != LX_RESOLVE_OK)
         return;
     if (t.model && !t.group && (!t.model->active || !t.model->provider->active))
         return; /* a disabled model's names */
     lx_strmap_put(&nm->seen, name, s.n, 0);
-    json_t *o = model_obj(name, t.group ? "llmux" : t.provider->name);
+    json_t *o = model_obj(name, t.group ? "llmux" : t.prov->conf.name);
     if (nm->want.p) {
         nm->data = o;
         return;

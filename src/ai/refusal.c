@@ -40,9 +40,9 @@ static void record(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, const lx_o
     /* A model that resolves to one provider is recorded as its rows are
      * (provider + upstream name); anything else under the name asked for. */
     lx_str_t m = requested_model(req);
-    lx_target_t t;
+    lx_resolved_t t;
     if (m.n && lx_resolve_model(a->snap, m, &t) == LX_RESOLVE_OK && t.group == NULL && !t.bare) {
-        lx_copy_cstr(u->provider, sizeof u->provider, t.provider->name);
+        lx_copy_cstr(u->provider, sizeof u->provider, t.prov->conf.name);
         lx_copy_cstr(u->model, sizeof u->model, t.upstream_model);
     } else {
         lx_copy(u->model, sizeof u->model, m.p, m.n);

@@ -63,21 +63,32 @@ typedef struct {
     int nallowed;
 } lx_apikey_t;
 
-/* A group member, resolved: where a request for the group may go. */
+struct lx_route_state;
+
+/* One place a request may go: a provider, one of its credentials (NULL: a
+ * keyless server), a model (NULL: not in the catalog), with the credential's
+ * key in conf and its shared routing state. The one target type: a group's
+ * members are built as targets with the snapshot; a model's candidates are
+ * assembled per request (call_targets.c). */
 typedef struct {
     const lx_provider_t *prov;
-    const lx_credential_t *cred; /* the member's connection, else the provider's first */
-    const lx_model_t *model;     /* NULL when not in the catalog */
-    char *upstream_name;
-} lx_group_target_t;
+    const lx_credential_t *cred;
+    const lx_model_t *model;
+    char upstream_model[256];
+    lx_provider_conf_t conf;      /* prov->conf, api_key = cred's key */
+    struct lx_route_state *state; /* the credential's breaker and limits, NULL if none */
+    struct lx_route_state *dep;   /* the deployment's (credential x upstream model) cooling,
+                                   * breaker and 403 hold; NULL: the credential's */
+    struct lx_route_state *stats; /* a group member's latency / in-flight, NULL if none */
+} lx_target_t;
 
 /* A public model name backed by members and a selection strategy. */
 typedef struct {
     int64_t id;
     char *name;
     bool active;
-    lx_group_t sel; /* the strategy (members point at targets and at their shared state) */
-    lx_group_target_t *targets;
+    lx_group_t sel;       /* the strategy (members point at targets and at their shared state) */
+    lx_target_t *targets; /* the members, in sel's order */
     int ntargets;
 } lx_group_entry_t;
 

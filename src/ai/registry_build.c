@@ -43,8 +43,6 @@ void lx_snapshot_free(lx_snapshot_t *s)
     for (int i = 0; i < s->ngroups; i++) {
         lx_group_entry_t *g = &s->groups[i];
         lx_group_free(&g->sel);
-        for (int k = 0; k < g->ntargets; k++)
-            free(g->targets[k].upstream_name);
         free(g->targets);
         free(g->name);
     }
@@ -218,14 +216,16 @@ static void build_groups(lx_snapshot_t *s, const lx_registry_rows_t *rows)
                 mr->group_id == gr->id ? provider_by_id(s, mr->provider_id) : NULL;
             if (p == NULL)
                 continue;
-            lx_group_target_t *t = &g->targets[g->ntargets];
+            lx_target_t *t = &g->targets[g->ntargets];
             t->prov = p;
             t->cred = member_credential(p, mr->connection_id);
-            t->upstream_name = lx_strdup(mr->upstream_name);
+            lx_copy_cstr(t->upstream_model, sizeof t->upstream_model, mr->upstream_name);
+            t->conf = p->conf;
+            t->conf.api_key = t->cred ? t->cred->api_key : NULL;
             t->model = NULL; /* the model index is built at publish: scan */
             for (int k = 0; k < s->nmodels; k++) {
                 const lx_model_t *cand = &s->models[k];
-                if (cand->provider != p || strcmp(cand->upstream_name, mr->upstream_name) != 0)
+                if (cand->provider != p || strcmp(cand->upstream_name, t->upstream_model) != 0)
                     continue;
                 /* the upstream model's own entry, else the first alias of it */
                 if (t->model == NULL || strcmp(cand->public_name, cand->upstream_name) == 0)
@@ -242,14 +242,15 @@ static void build_groups(lx_snapshot_t *s, const lx_registry_rows_t *rows)
                 .rpm = t->cred ? t->cred->rate_limit_per_minute : 0,
                 .rpd = t->cred ? t->cred->rate_limit_per_day : 0,
                 .cred = t->cred ? lx_cred_state_get(t->cred->id) : NULL,
-                .dep = t->cred ? lx_deploy_state_get(t->cred->id, lx_str(t->upstream_name)) : NULL,
+                .dep = t->cred ? lx_deploy_state_get(t->cred->id, lx_str(t->upstream_model)) : NULL,
                 .stats = lx_member_state_get(gr->id, g->ntargets),
             };
+            t->state = members[g->ntargets].cred;
+            t->dep = members[g->ntargets].dep;
+            t->stats = members[g->ntargets].stats;
             g->ntargets++;
         }
         if (g->ntargets == 0 || lx_group_init(&g->sel, strategy, members, g->ntargets) != LX_OK) {
-            for (int k = 0; k < g->ntargets; k++)
-                free(g->targets[k].upstream_name);
             free(g->targets);
             free(members);
             memset(g, 0, sizeof *g);

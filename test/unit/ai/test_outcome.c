@@ -63,7 +63,7 @@ static void test_no_target_cooling_is_429_soonest_end(void **state)
     int64_t now = lx_wall_ms();
     lx_cooling_set(&a, now, "30", 5000, 60000);
     lx_cooling_set(&b, now, "10", 5000, 60000);
-    lx_call_target_t t[2];
+    lx_target_t t[2];
     memset(t, 0, sizeof t);
     t[0].state = &a;
     t[1].state = &b;
@@ -81,7 +81,7 @@ static void test_no_target_cooling_is_429_soonest_end(void **state)
 static void test_no_target_breaker_is_503_without_retry_after(void **state)
 {
     (void)state;
-    lx_call_target_t t[1];
+    lx_target_t t[1];
     memset(t, 0, sizeof t);
     lx_route_excl_t x = excl_of(LX_WHY_BREAKER_OPEN, 1);
     lx_outcome_t o;
@@ -102,7 +102,7 @@ static void test_no_target_rate_window_end(void **state)
     cred.rate_limit_per_minute = 1;
     int64_t now = lx_wall_ms();
     assert_int_equal(lx_limits_take(&st, now, 1, 0), LX_LIMIT_OK);
-    lx_call_target_t t[1];
+    lx_target_t t[1];
     memset(t, 0, sizeof t);
     t[0].state = &st;
     t[0].cred = &cred;

@@ -154,7 +154,7 @@ static void *reader_main(void *arg)
         const lx_provider_t *p = lx_snapshot_provider(s, lx_str("demo"));
         const lx_group_entry_t *g = lx_snapshot_group(s, lx_str("rr"));
         if (p == NULL || strcmp(p->conf.api_key, "sk-test") != 0 || g == NULL || g->ntargets != 3 ||
-            strcmp(g->targets[2].upstream_name, "three") != 0)
+            strcmp(g->targets[2].upstream_model, "three") != 0)
             r->bad = true;
         /* keep a few for a while, so releases race with publishes */
         unsigned k = i++ % HOLD;
