@@ -13,6 +13,9 @@
 typedef struct {
     const lx_config_t *cfg;
     lx_upstream_t *up;
+    /* How the AI call reaches up: &lx_up_ops (lx_ai_init); a unit test
+     * sets a fake table and a fake up. */
+    const lx_up_ops_t *up_ops;
     lx_usage_sink_t *usage;
     bool has_admin;
     unsigned char admin_hash[32]; /* SHA-256 of the admin key, computed once */

@@ -22,7 +22,7 @@ static void resume_upstream(lx_req_t *req, void *arg)
 {
     lx_call_t *c = arg;
     if (c->up)
-        lx_up_call_resume(c->up);
+        c->o.ai->up_ops->resume(c->up);
 }
 
 static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
@@ -99,7 +99,7 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
     }
     lx_verdict_t v = lx_failure_classify(&f);
     int64_t now = lx_wall_ms();
-    const char *ra = http_fail && c->up ? lx_up_call_header(c->up, "Retry-After") : NULL;
+    const char *ra = http_fail && c->up ? c->o.ai->up_ops->header(c->up, "Retry-After") : NULL;
     int64_t ttfb = res->first_byte_us >= 0                    ? res->first_byte_us
                    : res->outcome == LX_UP_TIMEOUT_FIRST_BYTE ? res->total_us
                                                               : -1;
@@ -228,7 +228,7 @@ static bool start_attempt(lx_call_t *c)
                               .timeouts = to,
                               .stream = c->o.stream};
         static const lx_up_handlers_t handlers = {up_headers, up_data, up_done};
-        c->up = lx_up_call_start(c->o.ai->up, &rq, &handlers, c);
+        c->up = c->o.ai->up_ops->start(c->o.ai->up, &rq, &handlers, c);
         lx_up_build_free(&b);
         c->attempts++;
         if (c->up == NULL) {

@@ -82,7 +82,7 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
 {
     render(c, o);
     if (c->up) {
-        lx_up_call_cancel(c->up);
+        c->o.ai->up_ops->cancel(c->up);
         c->up = NULL;
     }
     if (c->retry_armed)
@@ -146,7 +146,7 @@ void lx_call_on_client_abort(lx_req_t *req, void *arg)
 {
     lx_call_t *c = arg;
     if (c->up)
-        c->ttfb_us = lx_up_call_first_byte_us(c->up);
+        c->ttfb_us = c->o.ai->up_ops->first_byte_us(c->up);
     lx_outcome_t o;
     lx_outcome_fail(&o, LX_SIDE_CLIENT, 499, LX_E_CLIENT_GONE, NULL,
                     "client closed the connection");
@@ -156,7 +156,7 @@ void lx_call_on_client_abort(lx_req_t *req, void *arg)
 /* Retry-After is passed on only as delta-seconds or an HTTP date. */
 static void pass_retry_after(lx_call_t *c, lx_outcome_t *o)
 {
-    const char *ra = c->up ? lx_up_call_header(c->up, "Retry-After") : NULL;
+    const char *ra = c->up ? c->o.ai->up_ops->header(c->up, "Retry-After") : NULL;
     int64_t delay;
     if (ra && strlen(ra) < sizeof o->retry_after &&
         lx_retry_after_parse(lx_str(ra), lx_wall_ms(), &delay) == LX_OK)

@@ -31,6 +31,7 @@ void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_upstream_t *up, lx_usage
 {
     ai->cfg = cfg;
     ai->up = up;
+    ai->up_ops = &lx_up_ops;
     ai->usage = usage;
     ai->has_admin = cfg->admin_key != NULL;
     if (ai->has_admin)

@@ -723,3 +723,12 @@ const char *lx_up_call_header(const lx_up_call_t *c, const char *name)
     }
     return NULL;
 }
+
+const lx_up_ops_t lx_up_ops = {
+    .start = lx_up_call_start,
+    .pause = lx_up_call_pause,
+    .resume = lx_up_call_resume,
+    .cancel = lx_up_call_cancel,
+    .first_byte_us = lx_up_call_first_byte_us,
+    .header = lx_up_call_header,
+};

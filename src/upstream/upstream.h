@@ -102,4 +102,22 @@ int64_t lx_up_call_first_byte_us(const lx_up_call_t *call);
 /* A response header (case-insensitive), or NULL; valid until on_done returns. */
 const char *lx_up_call_header(const lx_up_call_t *call, const char *name);
 
+/* The calls above as a table, for a caller that must also run against a
+ * fake upstream (the AI call's attempt loop, driven by its unit tests in
+ * test/unit/ai/test_call.c). The caller picks the table once (per worker)
+ * and keeps it: one indirect call instead of a direct one, nothing more.
+ * Each entry keeps the contract of the function it names. */
+typedef struct {
+    lx_up_call_t *(*start)(lx_upstream_t *u, const lx_up_request_t *rq, const lx_up_handlers_t *h,
+                           void *arg);
+    void (*pause)(lx_up_call_t *call);
+    void (*resume)(lx_up_call_t *call);
+    void (*cancel)(lx_up_call_t *call);
+    int64_t (*first_byte_us)(const lx_up_call_t *call);
+    const char *(*header)(const lx_up_call_t *call, const char *name);
+} lx_up_ops_t;
+
+/* The real table: the functions above, over curl. */
+extern const lx_up_ops_t lx_up_ops;
+
 #endif
