@@ -7,6 +7,8 @@
  *                  answers;
  *   call_end.c     how an attempt ended as an lx_outcome_t, and the one
  *                  finalizer (render, usage record, free).
+ * The upstream is reached only through c->o.ai->up_ops (lx_up_ops_t), so
+ * test/unit/ai/test_call.c can drive all three against a fake.
  * Everything runs on the request's loop thread. */
 #ifndef LX_AI_CALL_INT_H
 #define LX_AI_CALL_INT_H
