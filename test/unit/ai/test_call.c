@@ -367,6 +367,43 @@ static void test_no_retry_once_bytes_reached_client(void **state)
     assert_int_equal(u->tokens_in, 5);  /* the client's estimate: upstream said nothing */
 }
 
+/* A stream that stops without its end marker is no normal end: an error
+ * event, not a retry (the client has its first bytes). */
+static void test_stream_ended_early(void **state)
+{
+    (void)state;
+    start_call(LX_FMT_OPENAI, true, 2, OPENAI3);
+    fake_up_head(call_at(0), 200, NULL);
+    fake_up_data(call_at(0), OPENAI_CHUNK);
+    fake_up_done(call_at(0), LX_UP_OK); /* no [DONE] */
+    loop_until_calls(2);
+    const lx_usage_t *u = ended_once();
+    assert_int_equal(up.ncalls, 1);
+    assert_non_null(strstr(client_text(), "data: {\"error\":{\"message\":\"upstream stream "
+                                          "ended early\""));
+    assert_int_equal(u->status, 200);
+    assert_string_equal(u->error_code, "upstream_error");
+}
+
+/* A stream that ends before its first event was never started: retried
+ * like any failure before the first byte. */
+static void test_empty_stream_is_retried(void **state)
+{
+    (void)state;
+    start_call(LX_FMT_OPENAI, true, 2, OPENAI3);
+    fake_up_head(call_at(0), 200, NULL);
+    fake_up_done(call_at(0), LX_UP_OK);
+    assert_false(req.streaming);
+    loop_until_calls(2);
+    assert_int_equal(up.ncalls, 2);
+    fake_up_head(call_at(1), 200, NULL);
+    fake_up_data(call_at(1), OPENAI_CHUNK OPENAI_DONE);
+    fake_up_done(call_at(1), LX_UP_OK);
+    const lx_usage_t *u = ended_once();
+    assert_string_equal(client_text(), OPENAI_CHUNK OPENAI_DONE);
+    assert_string_equal(u->error_code, "");
+}
+
 /* ---- the outcome in each wire ---- */
 
 /* An upstream error before anything was sent: not retried (a 400 is the
@@ -442,6 +479,33 @@ static void test_stream_error_event_anthropic(void **state)
     assert_int_equal(req.stream_ends, 1);
     assert_int_equal(u->status, 200);
     assert_string_equal(u->error_code, "upstream_error");
+}
+
+/* An Anthropic client on a translated stream that ends normally: the
+ * Messages events, closed by message_stop, and the upstream's usage. */
+static void test_translated_stream_anthropic(void **state)
+{
+    (void)state;
+    start_call(LX_FMT_ANTHROPIC, true, 1, OPENAI3);
+    fake_up_head(call_at(0), 200, NULL);
+    fake_up_data(call_at(0), OPENAI_CHUNK);
+    fake_up_data(call_at(0), "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\","
+                             "\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},"
+                             "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":9,"
+                             "\"completion_tokens\":4,\"total_tokens\":13}}\n\n" OPENAI_DONE);
+    fake_up_done(call_at(0), LX_UP_OK);
+    const lx_usage_t *u = ended_once();
+    const char *text = client_text();
+    assert_non_null(strstr(text, "event: message_start\n"));
+    assert_non_null(strstr(text, "\"text\":\"hi\""));
+    assert_non_null(strstr(text, "event: message_stop\n"));
+    assert_null(strstr(text, "event: error"));
+    assert_null(strstr(text, "[DONE]")); /* OpenAI's end marker is not Anthropic's */
+    assert_int_equal(req.stream_ends, 1);
+    assert_int_equal(u->status, 200);
+    assert_string_equal(u->error_code, "");
+    assert_int_equal(u->tokens_in, 9);
+    assert_int_equal(u->tokens_out, 4);
 }
 
 /* The Anthropic upstream's own error event in a pass-through stream goes
@@ -623,9 +687,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fallback_after_connect_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_targets_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_retry_once_bytes_reached_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_ended_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_stream_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_reply_openai, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_reply_anthropic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_error_event_anthropic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_translated_stream_anthropic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upstream_error_event_passes_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_before_upstream_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_streaming, setup, teardown),
