@@ -85,7 +85,7 @@ static int teardown(void **state)
 
 /* The endpoint's build step: every target gets the client's bytes; the
  * answer passes through when the target speaks the client's wire. */
-static int fake_build(lx_call_input_t *in, const lx_call_target_t *t, lx_up_build_t *out,
+static int fake_build(lx_call_input_t *in, const lx_target_t *t, lx_up_build_t *out,
                       bool *passthrough, char *err, size_t errlen)
 {
     if (build_refuses) {
@@ -107,7 +107,7 @@ static int start_call(lx_client_fmt_t client, bool stream, int n, const lx_provi
 {
     cur_client = client;
     fake_req_init(&req, base, client == LX_FMT_ANTHROPIC);
-    lx_call_target_t t[3];
+    lx_target_t t[3];
     memset(t, 0, sizeof t);
     for (int i = 0; i < n; i++) {
         t[i].conf.name = (char *)names[i];
