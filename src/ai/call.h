@@ -1,11 +1,11 @@
 /* call.h - one AI request in flight: the upstream call, the translation of
  * its answer into the client's wire format, and the usage record.
  *
- * Handlers (chat.c, messages.c, embed.c) validate the client's request,
- * resolve the target, build the upstream request and hand over to
+ * The endpoint driver (endpoint.c, one row per endpoint in handlers.h)
+ * validates the client's request, resolves its targets and hands over to
  * lx_call_run. From then on the call owns the client request until it ends
- * through call_finalize (call.c), the only place that cancels the upstream
- * call, emits the usage record and frees the call. */
+ * through lx_call_end (call_end.c), the only place that cancels the upstream
+ * call, renders the outcome, emits the usage record and frees the call. */
 #ifndef LX_AI_CALL_H
 #define LX_AI_CALL_H
 
