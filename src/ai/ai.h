@@ -5,13 +5,25 @@
 #ifndef LX_AI_AI_H
 #define LX_AI_AI_H
 
+#include "ai/routing/limits.h"
+#include "ai/routing/route.h"
 #include "ai/usage.h"
 #include "core/config.h"
 #include "http/server.h"
 #include "upstream/upstream.h"
 
+/* The routing settings every worker reads and the retry budget they all
+ * draw from: one per process, made by the main thread before the workers
+ * start (lx_routing_init) and owned by it; conf is read-only from then on,
+ * budget is atomics. */
+typedef struct {
+    lx_route_conf_t conf;
+    lx_retry_budget_t budget;
+} lx_routing_t;
+
 typedef struct {
     const lx_config_t *cfg;
+    lx_routing_t *routing;
     lx_upstream_t *up;
     /* How the AI call reaches up: &lx_up_ops (lx_ai_init); a unit test
      * sets a fake table and a fake up. */
@@ -29,7 +41,8 @@ typedef struct {
 } lx_ai_t;
 
 /* Fills the fields derived from cfg (call once, before serving). */
-void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_upstream_t *up, lx_usage_sink_t *usage);
+void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_routing_t *routing, lx_upstream_t *up,
+                lx_usage_sink_t *usage);
 /* Releases what the worker's calls left cached (after its loop ended). */
 void lx_ai_fini(lx_ai_t *ai);
 

@@ -103,12 +103,12 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
     int64_t ttfb = res->first_byte_us >= 0                    ? res->first_byte_us
                    : res->outcome == LX_UP_TIMEOUT_FIRST_BYTE ? res->total_us
                                                               : -1;
-    lx_attempt_end(&c->att, lx_call_route_conf(), &v, ttfb, ra, now);
+    lx_attempt_end(&c->att, &c->o.ai->routing->conf, &v, ttfb, ra, now);
     if (v.cls == LX_FAIL_SUCCESS || c->state == CALL_STREAMING)
         return false;
     lx_step_t st = lx_failure_next(&v, c->same_retries, c->ti + 1 < c->ntargets,
-                                   &lx_call_route_conf()->backoff, lx_call_retry_budget(), &c->rng,
-                                   now, c->deadline_ms);
+                                   &c->o.ai->routing->conf.backoff, &c->o.ai->routing->budget,
+                                   &c->rng, now, c->deadline_ms);
     if (st.kind == LX_STEP_RETRY_SAME) {
         c->same_retries++;
     } else if (st.kind == LX_STEP_NEXT) {
@@ -186,7 +186,7 @@ static bool start_attempt(lx_call_t *c)
         int rpm = t->cred ? t->cred->rate_limit_per_minute : 0;
         int rpd = t->cred ? t->cred->rate_limit_per_day : 0;
         lx_route_why_t why = lx_attempt_begin(&c->att, t->state, t->dep, t->stats, rpm, rpd,
-                                              lx_call_route_conf(), now);
+                                              &c->o.ai->routing->conf, now);
         if (why != LX_WHY_OK) {
             last = why;
             continue;
@@ -199,7 +199,7 @@ static bool start_attempt(lx_call_t *c)
         c->adapter = lx_adapter_for(t->conf.kind);
         if (c->o.build(&c->o.in, t, &b, &pass, err, sizeof err) != LX_OK) {
             lx_up_build_free(&b);
-            lx_attempt_end(&c->att, lx_call_route_conf(), NULL, -1, NULL, now);
+            lx_attempt_end(&c->att, &c->o.ai->routing->conf, NULL, -1, NULL, now);
             lx_outcome_t o;
             lx_outcome_fail(&o, LX_SIDE_CLIENT, 0, LX_E_BAD_REQUEST, "model", "%s",
                             err[0] ? err : "this request cannot go to that provider");
@@ -232,7 +232,7 @@ static bool start_attempt(lx_call_t *c)
         lx_up_build_free(&b);
         c->attempts++;
         if (c->up == NULL) {
-            lx_attempt_end(&c->att, lx_call_route_conf(), NULL, -1, NULL, now);
+            lx_attempt_end(&c->att, &c->o.ai->routing->conf, NULL, -1, NULL, now);
             lx_outcome_t o;
             lx_outcome_fail(&o, LX_SIDE_LLMUX, 0, LX_E_INTERNAL, NULL,
                             "could not start the upstream call");
@@ -271,7 +271,7 @@ int lx_call_run(const lx_call_opts_t *o, const lx_target_t *targets, int ntarget
     lx_rng_seed(&c->rng, (uint64_t)lx_now_us() ^ lx_hash(rid.p, rid.n));
     c->deadline_ms = lx_wall_ms() + (ntargets ? targets[0].conf.timeouts.total_ms : 0);
     evtimer_assign(&c->retry_ev, lx_req_base(o->req), retry_cb, c);
-    lx_retry_budget_deposit(lx_call_retry_budget());
+    lx_retry_budget_deposit(&c->o.ai->routing->budget);
     if (o->stream)
         atomic_fetch_add_explicit(&o->ai->streams_active, 1, memory_order_relaxed);
     c->overhead_us = lx_now_us() - o->t_handler_start;

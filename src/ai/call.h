@@ -91,16 +91,11 @@ void lx_call_no_target(lx_outcome_t *o, const lx_route_excl_t *excl, int ncand,
 /* call_targets.c: fills the ordered targets for a resolved model: the
  * provider's active credentials, ordered by the strategy chain (health,
  * limits, priority, weight). Returns the count; 0 with the refusal in o. */
-int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_resolved_t *t, unsigned need,
-                    int64_t prompt_tokens, int64_t max_tokens, lx_target_t *out, int max,
-                    lx_outcome_t *o);
+int lx_call_targets(lx_req_t *req, const lx_route_conf_t *rc, const lx_snapshot_t *snap,
+                    const lx_resolved_t *t, unsigned need, int64_t prompt_tokens,
+                    int64_t max_tokens, lx_target_t *out, int max, lx_outcome_t *o);
 
-/* call_targets.c: process-wide routing state and settings; call
- * lx_call_routing_init once at start-up. */
-void lx_call_routing_init(const lx_config_t *cfg);
-/* The routing settings every breaker is driven with (read-only after init). */
-const lx_route_conf_t *lx_call_route_conf(void);
-/* The retry budget every call draws from (atomics inside: any thread). */
-lx_retry_budget_t *lx_call_retry_budget(void);
+/* call_targets.c: fills r from the configuration. */
+void lx_routing_init(lx_routing_t *r, const lx_config_t *cfg);
 
 #endif

@@ -13,36 +13,21 @@
 #include <string.h>
 #include <strings.h>
 
-/* Routing tunables and the global retry budget, set once at start-up
- * (lx_call_routing_init) and read by every call. */
-static lx_route_conf_t route_conf;
-static lx_retry_budget_t retry_budget;
-
-lx_retry_budget_t *lx_call_retry_budget(void)
+void lx_routing_init(lx_routing_t *r, const lx_config_t *cfg)
 {
-    return &retry_budget;
-}
-
-const lx_route_conf_t *lx_call_route_conf(void)
-{
-    return &route_conf;
-}
-
-void lx_call_routing_init(const lx_config_t *cfg)
-{
-    lx_route_conf_default(&route_conf);
-    route_conf.breaker.failure_threshold = (uint32_t)cfg->breaker_failures;
+    lx_route_conf_t *rc = &r->conf;
+    lx_route_conf_default(rc);
+    rc->breaker.failure_threshold = (uint32_t)cfg->breaker_failures;
     if (cfg->breaker_failures == 0)
-        route_conf.breaker.failure_ratio = 0; /* breakers off */
-    route_conf.breaker.open_ms = cfg->breaker_open_ms;
-    route_conf.cooling_cap_ms = cfg->cooling_cap_ms > 0 ? cfg->cooling_cap_ms : -1; /* 0: off */
-    if (cfg->cooling_cap_ms > 0 && route_conf.cooling_default_ms > cfg->cooling_cap_ms)
-        route_conf.cooling_default_ms = cfg->cooling_cap_ms;
-    route_conf.backoff.max_same = cfg->retry_same;
-    route_conf.auth_hold_ms = cfg->auth_hold_ms;
-    lx_retry_budget_init(&retry_budget, LX_RETRY_RATIO_DEFAULT, LX_RETRY_CAP_DEFAULT,
+        rc->breaker.failure_ratio = 0; /* breakers off */
+    rc->breaker.open_ms = cfg->breaker_open_ms;
+    rc->cooling_cap_ms = cfg->cooling_cap_ms > 0 ? cfg->cooling_cap_ms : -1; /* 0: off */
+    if (cfg->cooling_cap_ms > 0 && rc->cooling_default_ms > cfg->cooling_cap_ms)
+        rc->cooling_default_ms = cfg->cooling_cap_ms;
+    rc->backoff.max_same = cfg->retry_same;
+    rc->auth_hold_ms = cfg->auth_hold_ms;
+    lx_retry_budget_init(&r->budget, LX_RETRY_RATIO_DEFAULT, LX_RETRY_CAP_DEFAULT,
                          LX_RETRY_CAP_DEFAULT);
-    lx_route_state_init(0);
 }
 
 /* How long target t cannot take a request: until both its credential and
@@ -84,8 +69,8 @@ void lx_call_no_target(lx_outcome_t *o, const lx_route_excl_t *excl, int ncand,
 }
 
 /* A group: its strategy orders the members; the rest are the fallbacks. */
-static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_target_t *out, int max,
-                         lx_outcome_t *oc)
+static int group_targets(lx_req_t *req, const lx_route_conf_t *rc, const lx_group_entry_t *g,
+                         lx_target_t *out, int max, lx_outcome_t *oc)
 {
     lx_rng_t rng;
     lx_str_t rid = lx_req_id(req);
@@ -93,8 +78,8 @@ static int group_targets(lx_req_t *req, const lx_group_entry_t *g, lx_target_t *
     uint16_t order[LX_CALL_MAX_TARGETS];
     lx_route_excl_t excl;
     memset(&excl, 0, sizeof excl);
-    int k = lx_group_order(&g->sel, &route_conf, lx_wall_ms(), &rng, order,
-                           LX_MIN(max, LX_CALL_MAX_TARGETS), &excl);
+    int k = lx_group_order(&g->sel, rc, lx_wall_ms(), &rng, order, LX_MIN(max, LX_CALL_MAX_TARGETS),
+                           &excl);
     /* x-llmux-provider: the caller's preferred provider(s) among the members */
     const char *pref = lx_req_hdr(req, LX_HDR_LLMUX_PROVIDER);
     if (pref && pref[0] && k > 0) {
@@ -153,12 +138,12 @@ static void source_fill(lx_target_t *o, const source_t *sc, const lx_credential_
     o->dep = cand->dep;
 }
 
-int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_resolved_t *t, unsigned need,
-                    int64_t prompt_tokens, int64_t max_tokens, lx_target_t *out, int max,
-                    lx_outcome_t *oc)
+int lx_call_targets(lx_req_t *req, const lx_route_conf_t *rc, const lx_snapshot_t *snap,
+                    const lx_resolved_t *t, unsigned need, int64_t prompt_tokens,
+                    int64_t max_tokens, lx_target_t *out, int max, lx_outcome_t *oc)
 {
     if (t->group)
-        return group_targets(req, t->group, out, max, oc);
+        return group_targets(req, rc, t->group, out, max, oc);
     source_t src[LX_CALL_MAX_TARGETS];
     int nsrc = sources_of(snap, t, src, LX_CALL_MAX_TARGETS);
     lx_candidate_t cands[LX_CALL_MAX_TARGETS];
@@ -215,8 +200,7 @@ int lx_call_targets(lx_req_t *req, const lx_snapshot_t *snap, const lx_resolved_
     uint16_t order[LX_CALL_MAX_TARGETS];
     lx_route_excl_t excl;
     memset(&excl, 0, sizeof excl);
-    int k = lx_chain_order(cands, n, &rq, &route_conf, lx_wall_ms(), &rng, order, LX_MIN(max, n),
-                           &excl);
+    int k = lx_chain_order(cands, n, &rq, rc, lx_wall_ms(), &rng, order, LX_MIN(max, n), &excl);
     if (k <= 0) {
         lx_route_why_t why;
         lx_route_error(&excl, n, &why);

@@ -27,9 +27,11 @@ bool lx_ai_model_name_valid(lx_str_t m)
     return true;
 }
 
-void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_upstream_t *up, lx_usage_sink_t *usage)
+void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_routing_t *routing, lx_upstream_t *up,
+                lx_usage_sink_t *usage)
 {
     ai->cfg = cfg;
+    ai->routing = routing;
     ai->up = up;
     ai->up_ops = &lx_up_ops;
     ai->usage = usage;
@@ -195,8 +197,8 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
     if (ep->read(req, &in, &out) != LX_OK ||
         !lx_ai_resolve_model(&a, in.model, need |= in.need, &t, &out) ||
         (ep->check && ep->check(&in, &t, &out) != LX_OK) ||
-        (ntargets = lx_call_targets(req, a.snap, &t, need, in.prompt_estimate, in.max_tokens,
-                                    targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
+        (ntargets = lx_call_targets(req, &ai->routing->conf, a.snap, &t, need, in.prompt_estimate,
+                                    in.max_tokens, targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
         json_decref(in.root);
         json_decref(in.canon);
         lx_ai_refuse(ai, req, &a, &out);

@@ -487,8 +487,9 @@ static void tick(evutil_socket_t fd, short ev, void *arg)
 
 /* ---- life ---- */
 
-lx_health_t *lx_health_new(struct event_base *base, const lx_config_t *cfg, lx_upstream_t *up,
-                           lx_pg_t *pg, const lx_health_opts_t *opts)
+lx_health_t *lx_health_new(struct event_base *base, const lx_config_t *cfg,
+                           const lx_breaker_conf_t *brk, lx_upstream_t *up, lx_pg_t *pg,
+                           const lx_health_opts_t *opts)
 {
     lx_health_t *h = lx_calloc(1, sizeof *h);
     h->base = base;
@@ -504,7 +505,7 @@ lx_health_t *lx_health_new(struct event_base *base, const lx_config_t *cfg, lx_u
     if (h->o.max_probes <= 0)
         h->o.max_probes = 4;
     /* a breaker must be driven with one conf: the request path's */
-    h->brk = lx_call_route_conf()->breaker;
+    h->brk = *brk;
     h->timer = event_new(base, -1, EV_PERSIST, tick, h);
     struct timeval tv = {h->o.interval_ms / 1000, (h->o.interval_ms % 1000) * 1000};
     event_add(h->timer, &tv);

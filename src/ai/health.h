@@ -33,6 +33,7 @@
 #ifndef LX_AI_HEALTH_H
 #define LX_AI_HEALTH_H
 
+#include "ai/routing/breaker.h"
 #include "core/config.h"
 #include "db/pg.h"
 #include "upstream/upstream.h"
@@ -48,8 +49,11 @@ typedef struct {
 
 /* Starts the timer (the first tick comes after one interval). opts may be
  * NULL. Never NULL (allocation failure aborts). */
-lx_health_t *lx_health_new(struct event_base *base, const lx_config_t *cfg, lx_upstream_t *up,
-                           lx_pg_t *pg, const lx_health_opts_t *opts);
+/* brk: the breaker settings the request path drives the same breakers with
+ * (copied). */
+lx_health_t *lx_health_new(struct event_base *base, const lx_config_t *cfg,
+                           const lx_breaker_conf_t *brk, lx_upstream_t *up, lx_pg_t *pg,
+                           const lx_health_opts_t *opts);
 
 /* Writes the counters now (shutdown: after the last request). Does nothing
  * while a write is in flight or without a usable database. */

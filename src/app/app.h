@@ -56,6 +56,7 @@ typedef struct {
 
 struct lx_app {
     lx_config_t *cfg;
+    lx_routing_t routing; /* read by every worker; its retry budget shared */
     lx_worker_t *workers;
     int nworkers;
     int64_t started_ms;

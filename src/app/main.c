@@ -113,7 +113,8 @@ static int serve(lx_config_t *cfg)
             return 1;
         }
     }
-    lx_call_routing_init(cfg);
+    lx_routing_init(&app.routing, cfg);
+    lx_route_state_init(0);
     /* Tests: rate-limit windows read a fixed time (see limits.h). */
     const char *rate_clock = getenv("LLMUX_TEST_RATE_CLOCK_MS");
     if (rate_clock && *rate_clock)

@@ -200,7 +200,7 @@ static int worker_setup(lx_worker_t *w)
     w->up = lx_upstream_new(w->base);
     if (w->up == NULL)
         return LX_ERROR;
-    lx_ai_init(&w->ai, app->cfg, w->up,
+    lx_ai_init(&w->ai, app->cfg, &app->routing, w->up,
                app->cfg->usage_log ? lx_usage_log_sink() : lx_usage_null_sink());
     if (app->cfg->database_url) {
         char name[32];
@@ -215,7 +215,8 @@ static int worker_setup(lx_worker_t *w)
         }
     }
     if (id == 0) { /* one health monitor and one limits sync per process */
-        w->health = lx_health_new(w->base, app->cfg, w->up, w->pg, NULL);
+        w->health =
+            lx_health_new(w->base, app->cfg, &app->routing.conf.breaker, w->up, w->pg, NULL);
         if (w->pg)
             w->limits_sync = lx_limits_sync_new(w->base, w->pg);
     }

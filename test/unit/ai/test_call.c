@@ -23,6 +23,7 @@
 static struct event_base *base;
 static lx_config_t cfg;
 static lx_ai_t ai;
+static lx_routing_t routing;
 static fake_up_t up;
 static fake_sink_t sink;
 static lx_req_t req;
@@ -47,7 +48,8 @@ static int group_setup(void **state)
 {
     (void)state;
     lx_config_defaults(&cfg);
-    lx_call_routing_init(&cfg);
+    lx_routing_init(&routing, &cfg);
+    lx_route_state_init(0);
     return 0;
 }
 
@@ -63,6 +65,7 @@ static int setup(void **state)
     base = event_base_new(); /* one per test: what a failed test left cannot run later */
     memset(&ai, 0, sizeof ai);
     ai.cfg = &cfg;
+    ai.routing = &routing;
     ai.up = (lx_upstream_t *)(uintptr_t)&up;
     ai.up_ops = &fake_up_ops;
     ai.usage = &sink.sink;
