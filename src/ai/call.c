@@ -6,6 +6,7 @@
  * behind (backpressure). The client side is call_client.c; the end,
  * call_end.c. */
 #include "ai/call_int.h"
+#include "ai/xfer_map.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,17 +85,17 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
     bool http_fail = res->outcome == LX_UP_OK && c->status != 200;
     lx_attempt_facts_t f = {
         .status = res->outcome == LX_UP_OK ? c->status : 0,
-        .outcome = res->outcome,
+        .transport = lx_xfer_from_up(res->outcome),
         .request_sent = res->request_sent,
         .client_bytes_sent = c->state == CALL_STREAMING,
         .idempotent = c->o.kind != LX_CALL_IMAGE,
         .quota = http_fail && lx_failure_body_is_quota(lx_buf_str(&c->resp)),
     };
-    if (f.outcome == LX_UP_OK && f.status == 200 && c->o.stream &&
+    if (f.transport == LX_XFER_OK && f.status == 200 && c->o.stream &&
         (c->failed_midstream || !c->done))
-        f.outcome = LX_UP_BROKEN; /* the stream did not end as it should */
-    if (c->too_big[0] || (f.outcome == LX_UP_OK && !lx_call_status_is_answer(f.status))) {
-        f.outcome = LX_UP_BROKEN; /* over a size limit, or a status that is no answer */
+        f.transport = LX_XFER_BROKEN; /* the stream did not end as it should */
+    if (c->too_big[0] || (f.transport == LX_XFER_OK && !lx_call_status_is_answer(f.status))) {
+        f.transport = LX_XFER_BROKEN; /* over a size limit, or a status that is no answer */
         f.status = 0;
     }
     lx_verdict_t v = lx_failure_classify(&f);

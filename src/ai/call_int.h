@@ -1,5 +1,5 @@
-/* call_int.h - the inside of one AI call (call.h), shared by the files
- * that make it up, and by nothing else:
+/* call_int.h - the inside of one AI call (call.h), private to the files
+ * that make it up (nothing outside them includes it):
  *   call.c         the attempt loop: upstream callbacks, retries, fallbacks,
  *                  backpressure, lx_call_run;
  *   call_client.c  writing to the client: stream events in the client's wire

@@ -3,7 +3,9 @@
  * checks they share. Everything runs on the request's loop. No function
  * here both replies and returns a failure: checks fill an lx_outcome_t,
  * and the request ends in one place (lx_ai_refuse before a call, the
- * call's finalizer after). */
+ * call's finalizer after). Ownership: lx_ai_auth_t lives on the driver's
+ * stack; once the call runs it owns the request, its input and the
+ * snapshot reference. */
 #ifndef LX_AI_HANDLERS_H
 #define LX_AI_HANDLERS_H
 

@@ -8,6 +8,7 @@
 #include "ai/registry.h"
 #include "ai/routing/failure.h"
 #include "ai/routing/route.h"
+#include "ai/xfer_map.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -310,7 +311,7 @@ static void probe_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
     conn_t *c = conn_find(h, p->id);
     lx_attempt_facts_t facts = {
         .status = res->outcome == LX_UP_OK ? res->status : 0,
-        .outcome = res->outcome,
+        .transport = lx_xfer_from_up(res->outcome),
         .request_sent = res->request_sent,
         .idempotent = true,
     };

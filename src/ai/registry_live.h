@@ -1,6 +1,7 @@
 /* registry_live.h - the lifetime of registry snapshots: publishing one,
- * and freeing the ones it replaced (inside the registry: registry.c and
- * the tests use it; requests use lx_registry_acquire/release).
+ * and freeing the ones it replaced (private to the registry: registry.c and
+ * the tests use it; requests use lx_registry_acquire/release). A published
+ * snapshot belongs to the registry until its last reference is released.
  *
  * One publisher at a time (the control thread, or start-up and shutdown on
  * the main thread); any thread may acquire and release. */

@@ -1,4 +1,5 @@
-/* clock.h - monotonic and wall clocks in the units llmux uses. */
+/* clock.h - monotonic and wall clocks in the units llmux uses. Owns
+ * nothing: inline reads of clock_gettime, safe from any thread. */
 #ifndef LX_CORE_CLOCK_H
 #define LX_CORE_CLOCK_H
 

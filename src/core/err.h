@@ -1,7 +1,8 @@
 /* err.h - the one list of reasons a request can fail.
  *
  * The same table feeds logs (name), metrics, the HTTP status and the error
- * "type" strings of the OpenAI and Anthropic error shapes. */
+ * "type" strings of the OpenAI and Anthropic error shapes. Owns nothing:
+ * the table is static data, read-only for the life of the process. */
 #ifndef LX_CORE_ERR_H
 #define LX_CORE_ERR_H
 

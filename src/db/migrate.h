@@ -1,4 +1,5 @@
-/* migrate.h - applies pending migrations. Start-up only: it blocks. */
+/* migrate.h - applies pending migrations. Start-up only: it blocks. Owns
+ * nothing past the call: its connection is opened and closed inside. */
 #ifndef LX_DB_MIGRATE_H
 #define LX_DB_MIGRATE_H
 

@@ -1,4 +1,5 @@
-/* migrations.h - the SQL migrations embedded at build time from sql/. */
+/* migrations.h - the SQL migrations embedded at build time from sql/:
+ * static data, read-only for the life of the process (owns nothing). */
 #ifndef LX_DB_MIGRATIONS_H
 #define LX_DB_MIGRATIONS_H
 

@@ -11,13 +11,13 @@ static lx_verdict_t cred_verdict(lx_fail_class_t cls, lx_brk_effect_t b, lx_err_
     return (lx_verdict_t){cls, b, err, LX_SCOPE_CREDENTIAL};
 }
 
-static lx_err_t transport_err(lx_up_outcome_t o)
+static lx_err_t transport_err(lx_xfer_t o)
 {
     switch (o) {
-    case LX_UP_TIMEOUT_CONNECT:
-    case LX_UP_TIMEOUT_FIRST_BYTE:
-    case LX_UP_TIMEOUT_IDLE:
-    case LX_UP_TIMEOUT_TOTAL:
+    case LX_XFER_TIMEOUT_CONNECT:
+    case LX_XFER_TIMEOUT_FIRST_BYTE:
+    case LX_XFER_TIMEOUT_IDLE:
+    case LX_XFER_TIMEOUT_TOTAL:
         return LX_E_UPSTREAM_TIMEOUT;
     default:
         return LX_E_UPSTREAM;
@@ -32,20 +32,20 @@ static lx_err_t status_err(int status)
 
 lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f)
 {
-    lx_up_outcome_t o = f->outcome;
+    lx_xfer_t o = f->transport;
     int s = f->status;
 
-    if (o == LX_UP_ABORTED)
+    if (o == LX_XFER_ABORTED)
         return verdict(LX_FAIL_FATAL, LX_BRK_NEUTRAL, LX_E_CLIENT_GONE);
-    if (o == LX_UP_REFUSED) /* our own network policy: retrying changes nothing */
+    if (o == LX_XFER_REFUSED) /* our own network policy: retrying changes nothing */
         return verdict(LX_FAIL_FATAL, LX_BRK_NEUTRAL, LX_E_UPSTREAM);
 
-    if (o != LX_UP_OK) {
+    if (o != LX_XFER_OK) {
         /* transport failure */
         lx_err_t err = transport_err(o);
         if (f->client_bytes_sent) /* mid-stream: too late to retry, but it counts */
             return verdict(LX_FAIL_FATAL, LX_BRK_FAILURE, err);
-        if (o == LX_UP_CONNECT_FAILED || o == LX_UP_TIMEOUT_CONNECT) /* no model was reached */
+        if (o == LX_XFER_CONNECT_FAILED || o == LX_XFER_TIMEOUT_CONNECT) /* no model was reached */
             return cred_verdict(LX_FAIL_RETRY, LX_BRK_FAILURE, err);
         if (!f->idempotent && f->request_sent) /* it may have been executed */
             return verdict(LX_FAIL_FATAL, LX_BRK_FAILURE, err);

@@ -11,7 +11,22 @@
 #include "ai/routing/limits.h"
 #include "ai/routing/rng.h"
 #include "core/err.h"
-#include "upstream/upstream.h"
+
+/* How the transfer of one attempt ended, as routing needs to know it.
+ * Routing is pure policy and includes no transport header: the caller maps
+ * its transport's own outcome to this (src/ai/xfer_map.c for upstream/). */
+typedef enum {
+    LX_XFER_OK = 0,         /* a complete HTTP response arrived (any status) */
+    LX_XFER_CONNECT_FAILED, /* could not connect / resolve / TLS */
+    LX_XFER_TIMEOUT_CONNECT,
+    LX_XFER_TIMEOUT_FIRST_BYTE,
+    LX_XFER_TIMEOUT_IDLE,
+    LX_XFER_TIMEOUT_TOTAL,
+    LX_XFER_BROKEN,  /* the connection broke mid-response, or the answer is unusable */
+    LX_XFER_ABORTED, /* we stopped it ourselves */
+    LX_XFER_REFUSED, /* the network policy refused every address of the host */
+    LX_XFER__COUNT
+} lx_xfer_t;
 
 typedef enum {
     LX_FAIL_SUCCESS = 0,
@@ -23,14 +38,14 @@ typedef enum {
 } lx_fail_class_t;
 
 typedef struct {
-    int status;              /* HTTP status from upstream, 0 when none arrived */
-    lx_up_outcome_t outcome; /* transport outcome (LX_UP_OK: a whole response) */
-    bool request_sent;       /* the whole request reached the upstream */
-    bool client_bytes_sent;  /* some of the answer already reached the client */
-    bool idempotent;         /* repeating cannot do harm (chat, embeddings: yes;
-                              * image / video generation: no) */
-    bool quota;              /* the error body says quota / credit exhausted
-                              * (lx_failure_body_is_quota) */
+    int status;             /* HTTP status from upstream, 0 when none arrived */
+    lx_xfer_t transport;    /* how the transfer ended (LX_XFER_OK: a whole response) */
+    bool request_sent;      /* the whole request reached the upstream */
+    bool client_bytes_sent; /* some of the answer already reached the client */
+    bool idempotent;        /* repeating cannot do harm (chat, embeddings: yes;
+                             * image / video generation: no) */
+    bool quota;             /* the error body says quota / credit exhausted
+                             * (lx_failure_body_is_quota) */
 } lx_attempt_facts_t;
 
 typedef enum {
@@ -57,8 +72,8 @@ typedef struct {
  *  - any byte already sent to the client: SUCCESS if the response completed,
  *    else FATAL (the stream ends with an error event); mid-stream transport
  *    failures and 5xx still count as breaker failures.
- *  - LX_UP_ABORTED (we stopped it ourselves): FATAL, breaker neutral.
- *  - LX_UP_REFUSED (the network policy refused the address): FATAL, neutral.
+ *  - LX_XFER_ABORTED (we stopped it ourselves): FATAL, breaker neutral.
+ *  - LX_XFER_REFUSED (the network policy refused the address): FATAL, neutral.
  *  - status < 400: SUCCESS.
  *  - 429, 402, or quota set: ROTATE (breaker neutral: cooling handles it);
  *    scope: the deployment for a plain 429 (providers limit per model), the

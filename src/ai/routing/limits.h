@@ -17,7 +17,10 @@
  * Cooling only ever extends. It is per instance (not shared through
  * Postgres, unlike the rate windows).
  *
- * st may be NULL everywhere (untracked: unlimited, never cooling). */
+ * st may be NULL everywhere (untracked: unlimited, never cooling).
+ *
+ * Owns nothing: windows and cooling live in the caller's lx_route_state_t
+ * (state.h), a retry budget in the lx_retry_budget_t its owner declares. */
 #ifndef LX_AI_ROUTING_LIMITS_H
 #define LX_AI_ROUTING_LIMITS_H
 

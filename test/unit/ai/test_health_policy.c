@@ -157,13 +157,13 @@ static void test_claim_takes_a_rate_token_or_nothing(void **state)
 static lx_attempt_facts_t answered(int status)
 {
     return (lx_attempt_facts_t){
-        .status = status, .outcome = LX_UP_OK, .request_sent = true, .idempotent = true};
+        .status = status, .transport = LX_XFER_OK, .request_sent = true, .idempotent = true};
 }
 
-static lx_attempt_facts_t failed(lx_up_outcome_t o)
+static lx_attempt_facts_t failed(lx_xfer_t o)
 {
     return (lx_attempt_facts_t){
-        .outcome = o, .request_sent = o != LX_UP_CONNECT_FAILED, .idempotent = true};
+        .transport = o, .request_sent = o != LX_XFER_CONNECT_FAILED, .idempotent = true};
 }
 
 static void test_verdict_table(void **state)
@@ -189,11 +189,11 @@ static void test_verdict_table(void **state)
     f = answered(429);
     assert_int_equal(lx_health_probe_verdict(true, &f), LX_PROBE_INCONCLUSIVE);
     assert_int_equal(lx_health_probe_verdict(false, &f), LX_PROBE_INCONCLUSIVE);
-    f = failed(LX_UP_CONNECT_FAILED);
+    f = failed(LX_XFER_CONNECT_FAILED);
     assert_int_equal(lx_health_probe_verdict(true, &f), LX_PROBE_REOPEN);
-    f = failed(LX_UP_TIMEOUT_TOTAL);
+    f = failed(LX_XFER_TIMEOUT_TOTAL);
     assert_int_equal(lx_health_probe_verdict(false, &f), LX_PROBE_REOPEN);
-    f = failed(LX_UP_ABORTED); /* we stopped it: says nothing */
+    f = failed(LX_XFER_ABORTED); /* we stopped it: says nothing */
     assert_int_equal(lx_health_probe_verdict(true, &f), LX_PROBE_INCONCLUSIVE);
 }
 

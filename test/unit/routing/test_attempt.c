@@ -34,10 +34,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static lx_verdict_t classify(int status, lx_up_outcome_t o)
+static lx_verdict_t classify(int status, lx_xfer_t o)
 {
     lx_attempt_facts_t f = {
-        .status = status, .outcome = o, .request_sent = true, .idempotent = true};
+        .status = status, .transport = o, .request_sent = true, .idempotent = true};
     return lx_failure_classify(&f);
 }
 
@@ -68,7 +68,7 @@ static void test_begin_end_success(void **state)
     uint32_t used, day;
     lx_limits_used(c, 1000, &used, &day);
     assert_int_equal(used, 1);
-    lx_verdict_t v = classify(200, LX_UP_OK);
+    lx_verdict_t v = classify(200, LX_XFER_OK);
     assert_int_equal(lx_attempt_end(&a, &conf, &v, 1500, NULL, 1200), LX_BRK_EV_NONE);
     assert_false(a.active);
     assert_int_equal(lx_state_inflight(c), 0);
@@ -87,7 +87,7 @@ static void test_429_cools_and_401_flags(void **state)
     lx_route_state_t *c = fresh();
     lx_attempt_t a;
     assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
-    lx_verdict_t v = classify(429, LX_UP_OK);
+    lx_verdict_t v = classify(429, LX_XFER_OK);
     lx_attempt_end(&a, &conf, &v, -1, "7", 1000);
     assert_int_equal(lx_route_check(c, NULL, &conf, 1000, 0, 0), LX_WHY_COOLING);
     assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 0, 0, &conf, 7999), LX_WHY_COOLING);
@@ -99,7 +99,7 @@ static void test_429_cools_and_401_flags(void **state)
 
     lx_route_state_t *d = fresh();
     assert_int_equal(lx_attempt_begin(&a, d, NULL, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
-    v = classify(401, LX_UP_OK);
+    v = classify(401, LX_XFER_OK);
     lx_attempt_end(&a, &conf, &v, -1, NULL, 1000);
     assert_int_equal(lx_route_check(d, NULL, &conf, 1000 + conf.auth_hold_ms - 1, 0, 0),
                      LX_WHY_AUTH_FAILED);
@@ -112,7 +112,7 @@ static void test_failures_open_breaker_midstream_counts(void **state)
     lx_route_state_t *c = fresh();
     lx_attempt_t a;
     lx_attempt_facts_t f = {.status = 200,
-                            .outcome = LX_UP_BROKEN,
+                            .transport = LX_XFER_BROKEN,
                             .request_sent = true,
                             .client_bytes_sent = true,
                             .idempotent = true};
@@ -136,7 +136,7 @@ static void test_failures_open_breaker_midstream_counts(void **state)
     assert_int_equal(lx_attempt_begin(&b, c, NULL, NULL, 0, 0, &conf, t), LX_WHY_BREAKER_OPEN);
     lx_attempt_end(&a, &conf, NULL, -1, NULL, t);
     assert_int_equal(lx_attempt_begin(&b, c, NULL, NULL, 0, 0, &conf, t), LX_WHY_OK);
-    v = classify(200, LX_UP_OK);
+    v = classify(200, LX_XFER_OK);
     assert_int_equal(lx_attempt_end(&b, &conf, &v, 10, NULL, t), LX_BRK_EV_CLOSED);
 }
 
@@ -145,7 +145,7 @@ static void test_rate_limit_refusal_releases_probe(void **state)
     (void)state;
     lx_route_state_t *c = fresh();
     lx_attempt_t a;
-    lx_verdict_t fail = classify(500, LX_UP_OK);
+    lx_verdict_t fail = classify(500, LX_XFER_OK);
     for (int i = 0; i < 5; i++) {
         assert_int_equal(lx_attempt_begin(&a, c, NULL, NULL, 100, 0, &conf, 0), LX_WHY_OK);
         lx_attempt_end(&a, &conf, &fail, -1, NULL, 0);
@@ -168,7 +168,7 @@ static void test_untracked_target(void **state)
     lx_attempt_t a;
     assert_int_equal(lx_route_check(NULL, NULL, &conf, 0, 1, 1), LX_WHY_OK);
     assert_int_equal(lx_attempt_begin(&a, NULL, NULL, NULL, 1, 1, &conf, 0), LX_WHY_OK);
-    lx_verdict_t v = classify(429, LX_UP_OK);
+    lx_verdict_t v = classify(429, LX_XFER_OK);
     assert_int_equal(lx_attempt_end(&a, &conf, &v, 5, "3", 0), LX_BRK_EV_NONE);
 }
 

@@ -45,11 +45,11 @@ static void pair(lx_route_state_t **cred, lx_route_state_t **dep, const char *mo
     assert_ptr_not_equal(*cred, *dep);
 }
 
-static lx_verdict_t classify(int status, lx_up_outcome_t o, bool quota)
+static lx_verdict_t classify(int status, lx_xfer_t o, bool quota)
 {
     lx_attempt_facts_t f = {.status = status,
-                            .outcome = o,
-                            .request_sent = o == LX_UP_OK,
+                            .transport = o,
+                            .request_sent = o == LX_XFER_OK,
                             .idempotent = true,
                             .quota = quota};
     return lx_failure_classify(&f);
@@ -117,7 +117,7 @@ static void test_429_cools_only_the_deployment(void **state)
     lx_route_state_t *cred, *a, *b;
     pair(&cred, &a, "a");
     b = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("b")));
-    attempt(cred, a, classify(429, LX_UP_OK, false), "20", NOW);
+    attempt(cred, a, classify(429, LX_XFER_OK, false), "20", NOW);
     assert_int_equal(lx_route_check(cred, a, &conf, NOW, 0, 0), LX_WHY_COOLING);
     assert_int_equal(lx_cooling_left_ms(a, NOW), 20000);
     assert_false(lx_cooling_active(cred, NOW));
@@ -134,7 +134,7 @@ static void test_quota_and_402_cool_the_credential(void **state)
     (void)state;
     lx_route_state_t *cred, *a;
     pair(&cred, &a, "a");
-    attempt(cred, a, classify(429, LX_UP_OK, true), NULL, NOW);
+    attempt(cred, a, classify(429, LX_XFER_OK, true), NULL, NOW);
     assert_true(lx_cooling_active(cred, NOW));
     assert_false(lx_cooling_active(a, NOW));
     lx_route_state_t *other =
@@ -142,7 +142,7 @@ static void test_quota_and_402_cool_the_credential(void **state)
     assert_int_equal(lx_route_check(cred, other, &conf, NOW, 0, 0), LX_WHY_COOLING);
 
     pair(&cred, &a, "a");
-    attempt(cred, a, classify(402, LX_UP_OK, false), NULL, NOW);
+    attempt(cred, a, classify(402, LX_XFER_OK, false), NULL, NOW);
     assert_true(lx_cooling_active(cred, NOW));
 }
 
@@ -152,7 +152,7 @@ static void test_401_holds_the_credential_403_the_deployment(void **state)
     lx_route_state_t *cred, *a, *b;
     pair(&cred, &a, "a");
     b = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("b")));
-    attempt(cred, a, classify(403, LX_UP_OK, false), NULL, NOW);
+    attempt(cred, a, classify(403, LX_XFER_OK, false), NULL, NOW);
     assert_int_equal(lx_route_check(cred, a, &conf, NOW, 0, 0), LX_WHY_MODEL_DENIED);
     assert_int_equal(lx_route_check(cred, b, &conf, NOW, 0, 0), LX_WHY_OK);
     assert_int_equal(lx_route_check(cred, a, &conf, NOW + conf.auth_hold_ms, 0, 0), LX_WHY_OK);
@@ -160,7 +160,7 @@ static void test_401_holds_the_credential_403_the_deployment(void **state)
     assert_int_equal(lx_attempt_begin(&at, cred, a, NULL, 0, 0, &conf, NOW), LX_WHY_MODEL_DENIED);
     assert_false(at.active);
 
-    attempt(cred, b, classify(401, LX_UP_OK, false), NULL, NOW);
+    attempt(cred, b, classify(401, LX_XFER_OK, false), NULL, NOW);
     assert_int_equal(lx_route_check(cred, b, &conf, NOW, 0, 0), LX_WHY_AUTH_FAILED);
     lx_route_state_t *c = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("c")));
     assert_int_equal(lx_route_check(cred, c, &conf, NOW, 0, 0), LX_WHY_AUTH_FAILED);
@@ -179,7 +179,7 @@ static void test_5xx_opens_the_deployment_connect_failures_the_credential(void *
     pair(&cred, &a, "a");
     b = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("b")));
     for (int i = 0; i < 5; i++)
-        attempt(cred, a, classify(500, LX_UP_OK, false), NULL, NOW + i);
+        attempt(cred, a, classify(500, LX_XFER_OK, false), NULL, NOW + i);
     assert_int_equal(lx_breaker_state(a), LX_BRK_OPEN);
     assert_int_equal(lx_breaker_state(cred), LX_BRK_CLOSED);
     assert_int_equal(lx_route_check(cred, a, &conf, NOW + 10, 0, 0), LX_WHY_BREAKER_OPEN);
@@ -190,14 +190,14 @@ static void test_5xx_opens_the_deployment_connect_failures_the_credential(void *
     assert_int_equal(lx_attempt_begin(&at, cred, a, NULL, 0, 0, &conf, t), LX_WHY_OK);
     assert_true(at.dep_probe);
     assert_false(at.probe);
-    lx_verdict_t ok = classify(200, LX_UP_OK, false);
+    lx_verdict_t ok = classify(200, LX_XFER_OK, false);
     assert_int_equal(lx_attempt_end(&at, &conf, &ok, 100, NULL, t), LX_BRK_EV_CLOSED);
     assert_int_equal(lx_breaker_state(a), LX_BRK_CLOSED);
 
     pair(&cred, &a, "a");
     b = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("b")));
     for (int i = 0; i < 5; i++)
-        attempt(cred, i % 2 ? a : b, classify(0, LX_UP_CONNECT_FAILED, false), NULL, NOW + i);
+        attempt(cred, i % 2 ? a : b, classify(0, LX_XFER_CONNECT_FAILED, false), NULL, NOW + i);
     assert_int_equal(lx_breaker_state(cred), LX_BRK_OPEN);
     assert_int_equal(lx_breaker_state(a), LX_BRK_CLOSED);
     lx_route_state_t *c = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("c")));
@@ -209,15 +209,15 @@ static void test_no_deployment_state_falls_back_on_the_credential(void **state)
     (void)state;
     lx_route_state_t *cred, *a;
     pair(&cred, &a, "a");
-    attempt(cred, NULL, classify(429, LX_UP_OK, false), "3", NOW);
+    attempt(cred, NULL, classify(429, LX_XFER_OK, false), "3", NOW);
     assert_true(lx_cooling_active(cred, NOW));
     pair(&cred, &a, "a");
     for (int i = 0; i < 5; i++)
-        attempt(cred, NULL, classify(500, LX_UP_OK, false), NULL, NOW + i);
+        attempt(cred, NULL, classify(500, LX_XFER_OK, false), NULL, NOW + i);
     assert_int_equal(lx_breaker_state(cred), LX_BRK_OPEN);
     /* a deployment equal to its credential is no deployment */
     pair(&cred, &a, "a");
-    attempt(cred, cred, classify(403, LX_UP_OK, false), NULL, NOW);
+    attempt(cred, cred, classify(403, LX_XFER_OK, false), NULL, NOW);
     assert_true(lx_state_auth_flagged(cred, NOW));
 }
 
@@ -278,12 +278,12 @@ static void test_attempts_feed_the_most_failing_rule(void **state)
     pair(&cred, &a, "a");
     b = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("b")));
     c = lx_state_table_get(tab, lx_state_key_deploy(next_id - 1, LX_STR("c")));
-    attempt(cred, c, classify(200, LX_UP_OK, false), NULL, t0);
+    attempt(cred, c, classify(200, LX_XFER_OK, false), NULL, t0);
     for (int i = 0; i < 5; i++)
-        attempt(cred, a, classify(500, LX_UP_OK, false), NULL, t0 + 1 + i);
+        attempt(cred, a, classify(500, LX_XFER_OK, false), NULL, t0 + 1 + i);
     assert_int_equal(lx_route_check(cred, c, &conf, t0 + 10, 0, 0), LX_WHY_OK);
     for (int i = 0; i < 5; i++)
-        attempt(cred, b, classify(502, LX_UP_OK, false), NULL, t0 + 11 + i);
+        attempt(cred, b, classify(502, LX_XFER_OK, false), NULL, t0 + 11 + i);
     assert_int_equal(lx_route_check(cred, c, &conf, t0 + 20, 0, 0), LX_WHY_BREAKER_OPEN);
     assert_int_equal(lx_breaker_state(cred), LX_BRK_CLOSED); /* its own breaker is not open */
     assert_int_equal(lx_route_check(cred, c, &conf, t0 + w, 0, 0), LX_WHY_OK);

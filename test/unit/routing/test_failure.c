@@ -14,13 +14,13 @@
 
 typedef struct {
     int status;
-    lx_up_outcome_t outcome;
+    lx_xfer_t outcome;
     bool request_sent, client_bytes, idempotent, quota;
     lx_fail_class_t cls;
     lx_brk_effect_t brk;
 } row_t;
 
-#define OK_ LX_UP_OK
+#define OK_ LX_XFER_OK
 #define S   LX_BRK_SUCCESS
 #define F   LX_BRK_FAILURE
 #define N   LX_BRK_NEUTRAL
@@ -63,28 +63,28 @@ static const row_t table[] = {
     {403, OK_, true, false, true, false, LX_FAIL_FLAG_AUTH, N},
     {401, OK_, true, false, false, false, LX_FAIL_FLAG_AUTH, N},
     /* transport, nothing relayed yet */
-    {0, LX_UP_CONNECT_FAILED, false, false, true, false, LX_FAIL_RETRY, F},
-    {0, LX_UP_CONNECT_FAILED, false, false, false, false, LX_FAIL_RETRY, F},
-    {0, LX_UP_TIMEOUT_CONNECT, false, false, false, false, LX_FAIL_RETRY, F},
-    {0, LX_UP_TIMEOUT_FIRST_BYTE, true, false, true, false, LX_FAIL_RETRY, F},
-    {0, LX_UP_TIMEOUT_FIRST_BYTE, true, false, false, false, LX_FAIL_FATAL, F},
-    {0, LX_UP_TIMEOUT_FIRST_BYTE, false, false, false, false, LX_FAIL_RETRY, F},
-    {0, LX_UP_TIMEOUT_IDLE, true, false, true, false, LX_FAIL_RETRY, F},
-    {0, LX_UP_TIMEOUT_IDLE, true, false, false, false, LX_FAIL_FATAL, F},
-    {0, LX_UP_TIMEOUT_TOTAL, true, false, true, false, LX_FAIL_RETRY, F},
-    {0, LX_UP_TIMEOUT_TOTAL, true, false, false, false, LX_FAIL_FATAL, F},
-    {0, LX_UP_BROKEN, true, false, true, false, LX_FAIL_RETRY, F},
-    {0, LX_UP_BROKEN, true, false, false, false, LX_FAIL_FATAL, F},
-    {0, LX_UP_BROKEN, false, false, false, false, LX_FAIL_RETRY, F},
+    {0, LX_XFER_CONNECT_FAILED, false, false, true, false, LX_FAIL_RETRY, F},
+    {0, LX_XFER_CONNECT_FAILED, false, false, false, false, LX_FAIL_RETRY, F},
+    {0, LX_XFER_TIMEOUT_CONNECT, false, false, false, false, LX_FAIL_RETRY, F},
+    {0, LX_XFER_TIMEOUT_FIRST_BYTE, true, false, true, false, LX_FAIL_RETRY, F},
+    {0, LX_XFER_TIMEOUT_FIRST_BYTE, true, false, false, false, LX_FAIL_FATAL, F},
+    {0, LX_XFER_TIMEOUT_FIRST_BYTE, false, false, false, false, LX_FAIL_RETRY, F},
+    {0, LX_XFER_TIMEOUT_IDLE, true, false, true, false, LX_FAIL_RETRY, F},
+    {0, LX_XFER_TIMEOUT_IDLE, true, false, false, false, LX_FAIL_FATAL, F},
+    {0, LX_XFER_TIMEOUT_TOTAL, true, false, true, false, LX_FAIL_RETRY, F},
+    {0, LX_XFER_TIMEOUT_TOTAL, true, false, false, false, LX_FAIL_FATAL, F},
+    {0, LX_XFER_BROKEN, true, false, true, false, LX_FAIL_RETRY, F},
+    {0, LX_XFER_BROKEN, true, false, false, false, LX_FAIL_FATAL, F},
+    {0, LX_XFER_BROKEN, false, false, false, false, LX_FAIL_RETRY, F},
     /* mid-stream: too late to retry, but the breaker hears of it */
-    {200, LX_UP_BROKEN, true, true, true, false, LX_FAIL_FATAL, F},
-    {200, LX_UP_TIMEOUT_IDLE, true, true, true, false, LX_FAIL_FATAL, F},
-    {200, LX_UP_TIMEOUT_TOTAL, true, true, true, false, LX_FAIL_FATAL, F},
+    {200, LX_XFER_BROKEN, true, true, true, false, LX_FAIL_FATAL, F},
+    {200, LX_XFER_TIMEOUT_IDLE, true, true, true, false, LX_FAIL_FATAL, F},
+    {200, LX_XFER_TIMEOUT_TOTAL, true, true, true, false, LX_FAIL_FATAL, F},
     {500, OK_, true, true, true, false, LX_FAIL_FATAL, F},
     {429, OK_, true, true, true, false, LX_FAIL_FATAL, N},
     /* our own abort: nobody's fault */
-    {0, LX_UP_ABORTED, true, false, true, false, LX_FAIL_FATAL, N},
-    {200, LX_UP_ABORTED, true, true, true, false, LX_FAIL_FATAL, N},
+    {0, LX_XFER_ABORTED, true, false, true, false, LX_FAIL_FATAL, N},
+    {200, LX_XFER_ABORTED, true, true, true, false, LX_FAIL_FATAL, N},
 };
 
 static void test_classification_table(void **state)
@@ -94,7 +94,7 @@ static void test_classification_table(void **state)
         const row_t *r = &table[i];
         lx_attempt_facts_t f = {
             .status = r->status,
-            .outcome = r->outcome,
+            .transport = r->outcome,
             .request_sent = r->request_sent,
             .client_bytes_sent = r->client_bytes,
             .idempotent = r->idempotent,
@@ -102,8 +102,8 @@ static void test_classification_table(void **state)
         };
         lx_verdict_t v = lx_failure_classify(&f);
         if (v.cls != r->cls || v.breaker != r->brk)
-            fail_msg("row %zu (status %d, %s, idempotent %d): got %s/%d, want %s/%d", i, r->status,
-                     lx_up_outcome_name(r->outcome), r->idempotent, lx_fail_class_name(v.cls),
+            fail_msg("row %zu (status %d, transport %d, idempotent %d): got %s/%d, want %s/%d", i,
+                     r->status, (int)r->outcome, r->idempotent, lx_fail_class_name(v.cls),
                      v.breaker, lx_fail_class_name(r->cls), r->brk);
         if (v.cls == LX_FAIL_SUCCESS)
             assert_int_equal(v.err, LX_E_NONE);
@@ -115,7 +115,7 @@ static void test_classification_table(void **state)
 static void test_error_reasons(void **state)
 {
     (void)state;
-    lx_attempt_facts_t f = {.status = 429, .outcome = LX_UP_OK, .idempotent = true};
+    lx_attempt_facts_t f = {.status = 429, .transport = LX_XFER_OK, .idempotent = true};
     assert_int_equal(lx_failure_classify(&f).err, LX_E_RATE_LIMITED);
     f.status = 401; /* our credential failed, not the client's key */
     assert_int_equal(lx_failure_classify(&f).err, LX_E_UPSTREAM);
@@ -123,9 +123,9 @@ static void test_error_reasons(void **state)
     assert_int_equal(lx_failure_classify(&f).err, LX_E_BODY_TOO_LARGE);
     f.status = 503;
     assert_int_equal(lx_failure_classify(&f).err, LX_E_UNAVAILABLE);
-    f = (lx_attempt_facts_t){.outcome = LX_UP_TIMEOUT_FIRST_BYTE, .idempotent = true};
+    f = (lx_attempt_facts_t){.transport = LX_XFER_TIMEOUT_FIRST_BYTE, .idempotent = true};
     assert_int_equal(lx_failure_classify(&f).err, LX_E_UPSTREAM_TIMEOUT);
-    f.outcome = LX_UP_CONNECT_FAILED;
+    f.transport = LX_XFER_CONNECT_FAILED;
     assert_int_equal(lx_failure_classify(&f).err, LX_E_UPSTREAM);
     assert_string_equal(lx_fail_class_name(LX_FAIL_ROTATE), "rotate");
 }
@@ -250,7 +250,7 @@ static void test_scopes(void **state)
     (void)state;
     static const struct {
         int status;
-        lx_up_outcome_t outcome;
+        lx_xfer_t outcome;
         bool quota;
         lx_fail_scope_t scope;
     } rows[] = {
@@ -262,15 +262,15 @@ static void test_scopes(void **state)
         {403, OK_, false, LX_SCOPE_DEPLOYMENT},
         {500, OK_, false, LX_SCOPE_DEPLOYMENT},
         {503, OK_, false, LX_SCOPE_DEPLOYMENT},
-        {0, LX_UP_CONNECT_FAILED, false, LX_SCOPE_CREDENTIAL}, /* TLS errors too */
-        {0, LX_UP_TIMEOUT_CONNECT, false, LX_SCOPE_CREDENTIAL},
-        {0, LX_UP_TIMEOUT_FIRST_BYTE, false, LX_SCOPE_DEPLOYMENT},
-        {0, LX_UP_TIMEOUT_IDLE, false, LX_SCOPE_DEPLOYMENT},
-        {0, LX_UP_BROKEN, false, LX_SCOPE_DEPLOYMENT},
+        {0, LX_XFER_CONNECT_FAILED, false, LX_SCOPE_CREDENTIAL}, /* TLS errors too */
+        {0, LX_XFER_TIMEOUT_CONNECT, false, LX_SCOPE_CREDENTIAL},
+        {0, LX_XFER_TIMEOUT_FIRST_BYTE, false, LX_SCOPE_DEPLOYMENT},
+        {0, LX_XFER_TIMEOUT_IDLE, false, LX_SCOPE_DEPLOYMENT},
+        {0, LX_XFER_BROKEN, false, LX_SCOPE_DEPLOYMENT},
     };
     for (size_t i = 0; i < LX_ARRAY_LEN(rows); i++) {
         lx_attempt_facts_t f = {.status = rows[i].status,
-                                .outcome = rows[i].outcome,
+                                .transport = rows[i].outcome,
                                 .request_sent = rows[i].outcome == OK_,
                                 .idempotent = true,
                                 .quota = rows[i].quota};

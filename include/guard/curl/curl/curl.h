@@ -1,0 +1,4 @@
+/* curl.h - build guard (include/guard/README.md): <curl/curl.h> belongs to
+ * src/upstream only. This directory is on the include path of the other modules,
+ * ahead of the system's, so including <curl/curl.h> there fails to compile. */
+#error "<curl/curl.h> belongs to src/upstream: use that module's own headers"

@@ -1,0 +1,4 @@
+/* easy.h - build guard (include/guard/README.md): <curl/easy.h> belongs to
+ * src/upstream only. This directory is on the include path of the other modules,
+ * ahead of the system's, so including <curl/easy.h> there fails to compile. */
+#error "<curl/easy.h> belongs to src/upstream: use that module's own headers"
