@@ -122,10 +122,11 @@ static int model_get_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         collect(&nm);
     }
     if (nm.data == NULL) {
-        char msg[320];
-        snprintf(msg, sizeof msg, "The model '%s' does not exist or you do not have access to it.",
-                 valid ? id : "(not a model name)");
-        lx_req_reply_error(req, LX_E_MODEL_NOT_FOUND, msg, "model");
+        lx_outcome_t o;
+        lx_outcome_fail(&o, LX_SIDE_CLIENT, 0, LX_E_MODEL_NOT_FOUND, "model",
+                        "The model '%s' does not exist or you do not have access to it.",
+                        valid ? id : "(not a model name)");
+        lx_ai_refuse(ai, req, a, &o);
         return LX_OK;
     }
     lx_req_reply_json(req, 200, nm.data);
