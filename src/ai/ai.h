@@ -21,7 +21,18 @@ typedef struct {
     lx_retry_budget_t budget;
 } lx_routing_t;
 
+#define LX_AI_MAX_ENDPOINTS 8
+
+struct lx_endpoint;
+typedef struct lx_ai lx_ai_t;
+
+/* A route's argument: the worker's context and the endpoint it runs. */
 typedef struct {
+    lx_ai_t *ai;
+    const struct lx_endpoint *ep;
+} lx_ai_binding_t;
+
+struct lx_ai {
     const lx_config_t *cfg;
     lx_routing_t *routing;
     lx_upstream_t *up;
@@ -38,7 +49,8 @@ typedef struct {
      * few KB, and a fresh large malloc per request costs more than its use. */
     void *call_cache[32];
     int ncall_cache;
-} lx_ai_t;
+    lx_ai_binding_t bindings[LX_AI_MAX_ENDPOINTS]; /* lx_ai_routes' arguments */
+};
 
 /* Fills the fields derived from cfg (call once, before serving). */
 void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_routing_t *routing, lx_upstream_t *up,
@@ -46,8 +58,10 @@ void lx_ai_init(lx_ai_t *ai, const lx_config_t *cfg, lx_routing_t *routing, lx_u
 /* Releases what the worker's calls left cached (after its loop ended). */
 void lx_ai_fini(lx_ai_t *ai);
 
-/* POST /v1/chat/completions and /api/v1/ai/chat (others: handlers.h) */
-int lx_ai_chat_handler(lx_req_t *req, void *ai);
+/* The routes of every AI endpoint (a row of the endpoint table,
+ * endpoint.c), each bound to ai: written to out (up to cap); returns how
+ * many. The model listings are routes of their own (handlers.h). */
+size_t lx_ai_routes(lx_ai_t *ai, lx_route_t *out, size_t cap);
 
 /* A model name safe to route, log and forward: 1..200 bytes of
  * [A-Za-z0-9._:/+=@-]. */

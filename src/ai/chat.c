@@ -102,6 +102,7 @@ static int chat_read(lx_req_t *req, lx_call_input_t *in, lx_outcome_t *o)
 }
 
 const lx_endpoint_t lx_endpoint_chat = {
+    .paths = {"/v1/chat/completions", "/api/v1/ai/chat"},
     .feature = "chat",
     .wire = LX_FMT_OPENAI,
     .kind = LX_CALL_CHAT,

@@ -43,6 +43,7 @@ static int embed_read(lx_req_t *req, lx_call_input_t *in, lx_outcome_t *o)
 }
 
 const lx_endpoint_t lx_endpoint_embed = {
+    .paths = {"/v1/embeddings", "/api/v1/ai/embed"},
     .feature = "embed",
     .wire = LX_FMT_OPENAI,
     .kind = LX_CALL_EMBED,

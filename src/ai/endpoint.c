@@ -213,22 +213,31 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
     return lx_call_run(&o, targets, ntargets);
 }
 
-int lx_ai_chat_handler(lx_req_t *req, void *ai)
+/* The endpoint table: every AI endpoint the driver runs, in route order. */
+static const lx_endpoint_t *const endpoints[] = {
+    &lx_endpoint_chat,
+    &lx_endpoint_messages,
+    &lx_endpoint_embed,
+    &lx_endpoint_images,
+};
+
+_Static_assert(LX_ARRAY_LEN(endpoints) <= LX_AI_MAX_ENDPOINTS, "raise LX_AI_MAX_ENDPOINTS");
+
+static int endpoint_handler(lx_req_t *req, void *arg)
 {
-    return lx_ai_endpoint(ai, req, &lx_endpoint_chat);
+    const lx_ai_binding_t *b = arg;
+    return lx_ai_endpoint(b->ai, req, b->ep);
 }
 
-int lx_ai_messages_handler(lx_req_t *req, void *ai)
+size_t lx_ai_routes(lx_ai_t *ai, lx_route_t *out, size_t cap)
 {
-    return lx_ai_endpoint(ai, req, &lx_endpoint_messages);
-}
-
-int lx_ai_embed_handler(lx_req_t *req, void *ai)
-{
-    return lx_ai_endpoint(ai, req, &lx_endpoint_embed);
-}
-
-int lx_ai_images_handler(lx_req_t *req, void *ai)
-{
-    return lx_ai_endpoint(ai, req, &lx_endpoint_images);
+    size_t n = 0;
+    for (size_t i = 0; i < LX_ARRAY_LEN(endpoints); i++) {
+        const lx_endpoint_t *ep = endpoints[i];
+        ai->bindings[i] = (lx_ai_binding_t){.ai = ai, .ep = ep};
+        for (int k = 0; k < 3 && ep->paths[k] && n < cap; k++)
+            out[n++] = (lx_route_t){"POST", ep->paths[k], endpoint_handler, &ai->bindings[i],
+                                    ep->wire == LX_FMT_ANTHROPIC ? LX_ROUTE_ANTHROPIC_ERRORS : 0};
+    }
+    return n;
 }

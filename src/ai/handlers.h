@@ -25,7 +25,8 @@ typedef struct lx_ai_auth {
 } lx_ai_auth_t;
 
 /* An endpoint: one row of the table the driver runs. */
-typedef struct {
+typedef struct lx_endpoint {
+    const char *paths[3]; /* the POST routes it answers (NULL-terminated) */
     const char *feature;  /* usage feature: "chat", "messages", "embed", "image" */
     lx_client_fmt_t wire; /* the client's wire (errors, streams, answers) */
     lx_call_kind_t kind;  /* how a whole answer is read and rendered (call.c) */
@@ -38,10 +39,10 @@ typedef struct {
     lx_call_build_fn build; /* the upstream request for one target */
 } lx_endpoint_t;
 
-extern const lx_endpoint_t lx_endpoint_chat;     /* POST /v1/chat/completions, /api/v1/ai/chat */
-extern const lx_endpoint_t lx_endpoint_messages; /* POST /v1/messages (Anthropic) */
-extern const lx_endpoint_t lx_endpoint_embed;    /* POST /v1/embeddings, /api/v1/ai/embed */
-extern const lx_endpoint_t lx_endpoint_images;   /* POST /v1/images/generations */
+extern const lx_endpoint_t lx_endpoint_chat;
+extern const lx_endpoint_t lx_endpoint_messages;
+extern const lx_endpoint_t lx_endpoint_embed;
+extern const lx_endpoint_t lx_endpoint_images;
 
 /* The driver: auth, read, resolve, check, targets, then the call (which
  * owns the request from there), or the refusal. */
@@ -74,10 +75,7 @@ int64_t lx_ai_estimate_tokens(size_t body_bytes);
  * releases the snapshot reference. */
 void lx_ai_refuse(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, const lx_outcome_t *o);
 
-int lx_ai_messages_handler(lx_req_t *req, void *ai);  /* POST /v1/messages */
-int lx_ai_embed_handler(lx_req_t *req, void *ai);     /* POST /v1/embeddings */
 int lx_ai_models_handler(lx_req_t *req, void *ai);    /* GET /v1/models */
 int lx_ai_model_get_handler(lx_req_t *req, void *ai); /* GET /v1/models/{id} */
-int lx_ai_images_handler(lx_req_t *req, void *ai);    /* POST /v1/images/generations */
 
 #endif

@@ -35,6 +35,7 @@ static int image_read(lx_req_t *req, lx_call_input_t *in, lx_outcome_t *o)
 }
 
 const lx_endpoint_t lx_endpoint_images = {
+    .paths = {"/v1/images/generations"},
     .feature = "image",
     .wire = LX_FMT_OPENAI,
     .kind = LX_CALL_IMAGE, /* not idempotent: never replayed once sent */

@@ -100,6 +100,7 @@ static int msg_check(lx_call_input_t *in, const lx_resolved_t *t, lx_outcome_t *
 }
 
 const lx_endpoint_t lx_endpoint_messages = {
+    .paths = {"/v1/messages"},
     .feature = "messages",
     .wire = LX_FMT_ANTHROPIC,
     .kind = LX_CALL_CHAT,

@@ -112,17 +112,11 @@ size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
         {"GET", "/readyz", readyz, w, 0},
         {"GET", "/metrics", metrics, w, 0},
         {"GET", "/openapi.json", lx_openapi_handler, NULL, 0},
-        {"POST", "/v1/chat/completions", lx_ai_chat_handler, &w->ai, 0},
-        {"POST", "/api/v1/ai/chat", lx_ai_chat_handler, &w->ai, 0},
-        {"POST", "/v1/messages", lx_ai_messages_handler, &w->ai, LX_ROUTE_ANTHROPIC_ERRORS},
-        {"POST", "/v1/embeddings", lx_ai_embed_handler, &w->ai, 0},
-        {"POST", "/api/v1/ai/embed", lx_ai_embed_handler, &w->ai, 0},
         {"GET", "/v1/models", lx_ai_models_handler, &w->ai, 0},
         {"GET", "/v1/models/", lx_ai_model_get_handler, &w->ai, LX_ROUTE_PREFIX},
-        {"POST", "/v1/images/generations", lx_ai_images_handler, &w->ai, 0},
         {NULL, "/api/v1/admin/", lx_admin_handler, &w->admin, LX_ROUTE_PREFIX},
     };
     size_t n = LX_MIN(cap, LX_ARRAY_LEN(table));
     memcpy(routes, table, n * sizeof *routes);
-    return n;
+    return n + lx_ai_routes(&w->ai, routes + n, cap - n);
 }

@@ -100,7 +100,9 @@ class Groups(unittest.TestCase):
     def test_least_busy(self):
         self.group("busy", "least_busy", [("a+chunks=2+gap_ms=400", 1, 0),
                                           ("b+chunks=2+gap_ms=400", 1, 0)])
-        # four concurrent slow streams: least busy spreads them 2 and 2
+        # four concurrent slow streams, each started once the one before it is
+        # in flight upstream (two workers picking at the same instant could
+        # both see the same counts): least busy spreads them 2 and 2
         seen = collections.Counter()
         lock = threading.Lock()
 
@@ -111,7 +113,10 @@ class Groups(unittest.TestCase):
 
         threads = [threading.Thread(target=one) for _ in range(4)]
         for t in threads:
+            started = self.mock.stats()["streams_started"]
             t.start()
+            wait_for(lambda: self.mock.stats()["streams_started"] > started, timeout=5,
+                     what="the stream in flight upstream")
         for t in threads:
             t.join()
         self.assertEqual(sorted(seen.values()), [2, 2], seen)
