@@ -105,7 +105,6 @@ static int serve(lx_config_t *cfg)
         lx_log_error("curl initialisation failed", "%s", "");
         return 1;
     }
-    lx_upstream_set_netpolicy(&cfg->netpolicy);
     if (cfg->database_url) {
         char err[600];
         if (lx_db_migrate(cfg->database_url, err, sizeof err) < 0) {

@@ -197,7 +197,7 @@ static int worker_setup(lx_worker_t *w)
     if (w->base == NULL)
         return LX_ERROR;
     reserve_fd_slots(w->base, prealloc_fds());
-    w->up = lx_upstream_new(w->base);
+    w->up = lx_upstream_new(w->base, &app->cfg->netpolicy);
     if (w->up == NULL)
         return LX_ERROR;
     lx_ai_init(&w->ai, app->cfg, &app->routing, w->up,

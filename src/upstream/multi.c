@@ -51,6 +51,7 @@ typedef struct {
 
 struct lx_upstream {
     struct event_base *base;
+    const lx_netpolicy_t *policy; /* borrowed: checked in open_socket_cb */
     CURLM *multi;
     struct event timer;
     struct event kick; /* curl asked to be run again at once */
@@ -106,13 +107,6 @@ static const char *const outcome_names[LX_UP__COUNT] = {
 const char *lx_up_outcome_name(lx_up_outcome_t o)
 {
     return (unsigned)o < LX_UP__COUNT ? outcome_names[o] : "unknown";
-}
-
-static const lx_netpolicy_t *net_policy;
-
-void lx_upstream_set_netpolicy(const lx_netpolicy_t *p)
-{
-    net_policy = p;
 }
 
 /* Whether the environment names a proxy for curl. Read once: without one,
@@ -435,7 +429,7 @@ static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose, struct 
     lx_upstream_t *u = c->u;
     uint8_t ip[16];
     if (lx_net_addr16(&addr->addr, (socklen_t)addr->addrlen, ip)) {
-        lx_net_verdict_t v = lx_netpolicy_check(net_policy, ip);
+        lx_net_verdict_t v = lx_netpolicy_check(u->policy, ip);
         if (v != LX_NET_ALLOW) {
             c->refused = v;
             lx_net_addr_str(ip, c->refused_addr);
@@ -503,10 +497,11 @@ static CURLM *multi_new(lx_upstream_t *u)
     return m;
 }
 
-lx_upstream_t *lx_upstream_new(struct event_base *base)
+lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *policy)
 {
     lx_upstream_t *u = lx_calloc(1, sizeof *u);
     u->base = base;
+    u->policy = policy;
     u->multi = multi_new(u);
     if (u->multi == NULL) {
         free(u);

@@ -73,13 +73,11 @@ typedef struct {
 /* Process-wide; call once from main before any thread starts. */
 int lx_upstream_global_init(void);
 void lx_upstream_global_cleanup(void);
-/* The network policy every upstream socket is checked against when curl
- * opens it (NULL: the built-in rule only). Process-wide; set from main
- * before any thread starts; p must outlive every upstream. With a proxy in
- * the environment, the address checked is the proxy's. */
-void lx_upstream_set_netpolicy(const lx_netpolicy_t *p);
-
-lx_upstream_t *lx_upstream_new(struct event_base *base);
+/* A worker's upstream client on base. policy: what every upstream socket is
+ * checked against when curl opens it (NULL: the built-in rule only);
+ * borrowed, it must outlive the client. With a proxy in the environment,
+ * the address checked is the proxy's. */
+lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *policy);
 /* Cancels every call still running; no callbacks run. */
 void lx_upstream_free(lx_upstream_t *u);
 int lx_upstream_active(const lx_upstream_t *u);
