@@ -165,7 +165,7 @@ static void pass_retry_after(lx_call_t *c, lx_outcome_t *o)
 
 /* Upstream answered with an error status: its message, in the client's
  * shape, with its status (and its Retry-After). */
-static void uplx_call_stream_error(lx_call_t *c, lx_outcome_t *o)
+static void upstream_status_error(lx_call_t *c, lx_outcome_t *o)
 {
     char m[400] = "";
     if (c->adapter->error_message)
@@ -211,7 +211,7 @@ void lx_call_attempt_outcome(lx_call_t *c, const lx_up_result_t *res, lx_outcome
                         c->t->conf.name, c->status);
         o->detail = "unexpected upstream status";
     } else if (c->status != 200) {
-        uplx_call_stream_error(c, o);
+        upstream_status_error(c, o);
     } else if (!c->o.stream) {
         lx_call_finish_whole(c, o);
     } else if (!streaming && !c->done) {
