@@ -34,31 +34,31 @@ static bool chk_api_key(const char *f, const json_t *v, adm_verr_t *e)
 }
 
 static const adm_field_t fields[] = {
-    {"id", FT_BIGINT, F_READONLY, NULL},
-    {"provider_id", FT_BIGINT, F_REQUIRED, adm_chk_id},
-    {"name", FT_TEXT, F_REQUIRED, adm_chk_label},
-    {"api_key", FT_VIRTUAL, F_NULLABLE, chk_api_key},
-    {"settings", FT_JSONB, 0, NULL},
-    {"priority", FT_INT, 0, adm_chk_int32},
-    {"weight", FT_INT, 0, adm_chk_nonneg},
-    {"status", FT_TEXT, 0, chk_status},
-    {"rate_limit_per_minute", FT_INT, F_NULLABLE, adm_chk_positive},
-    {"rate_limit_per_day", FT_INT, F_NULLABLE, adm_chk_positive},
-    {"has_credential", FT_VIRTUAL, F_READONLY, NULL},
-    {"cooling_until", FT_TS, F_READONLY, NULL},
-    {"last_used_at", FT_TS, F_READONLY, NULL},
-    {"last_error_at", FT_TS, F_READONLY, NULL},
-    {"last_error", FT_TEXT, F_READONLY, NULL},
-    {"success_count", FT_BIGINT, F_READONLY, NULL},
-    {"error_count", FT_BIGINT, F_READONLY, NULL},
-    {"created_at", FT_TS, F_READONLY, NULL},
-    {"updated_at", FT_TS, F_READONLY, NULL},
+    {"id", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
+    {"provider_id", FT_BIGINT, F_REQUIRED, adm_chk_id, NULL, NULL},
+    {"name", FT_TEXT, F_REQUIRED, adm_chk_label, NULL, NULL},
+    {"api_key", FT_VIRTUAL, F_NULLABLE, chk_api_key, NULL, NULL},
+    {"settings", FT_JSONB, 0, NULL, NULL, NULL},
+    {"priority", FT_INT, 0, adm_chk_int32, NULL, NULL},
+    {"weight", FT_INT, 0, adm_chk_nonneg, NULL, NULL},
+    {"status", FT_TEXT, 0, chk_status, NULL, NULL},
+    {"rate_limit_per_minute", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"rate_limit_per_day", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"has_credential", FT_VIRTUAL, F_READONLY, NULL, NULL, NULL},
+    {"cooling_until", FT_TS, F_READONLY, NULL, NULL, NULL},
+    {"last_used_at", FT_TS, F_READONLY, NULL, NULL, NULL},
+    {"last_error_at", FT_TS, F_READONLY, NULL, NULL, NULL},
+    {"last_error", FT_TEXT, F_READONLY, NULL, NULL, NULL},
+    {"success_count", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
+    {"error_count", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
+    {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},
+    {"updated_at", FT_TS, F_READONLY, NULL, NULL, NULL},
 };
 
 static const adm_filter_t filters[] = {
-    {"provider_id", "provider_id", "bigint", adm_chk_text_id},
-    {"status", "status", "text", chk_status},
-    {"name", "name", "text", NULL},
+    {"provider_id", "provider_id", "bigint", adm_chk_text_id, NULL},
+    {"status", "status", "text", chk_status, NULL},
+    {"name", "name", "text", NULL, NULL},
 };
 
 const adm_entity_t adm_connections = {

@@ -69,9 +69,18 @@ bool adm_query_page(lx_req_t *req, int64_t *limit, int64_t *offset, adm_verr_t *
 
 /* ---- SQL pieces ---- */
 
+static const char *column_of(const adm_field_t *f)
+{
+    return f->column ? f->column : f->name;
+}
+
 static void value_expr(lx_buf_t *b, const adm_field_t *f)
 {
     const char *n = f->name;
+    if (f->expr) {
+        lx_buf_append(b, f->expr, strlen(f->expr));
+        return;
+    }
     switch (f->type) {
     case FT_TEXT:
         lx_buf_printf(b, "($1::jsonb->>'%s')", n);
@@ -152,7 +161,7 @@ void adm_sql_insert_cte(lx_buf_t *sql, const adm_entity_t *ent, const json_t *do
         const adm_field_t *f = &ent->fields[i];
         if (f->type == FT_VIRTUAL || json_object_get(doc, f->name) == NULL)
             continue;
-        lx_buf_printf(&cols, "%s%s", cols.n ? ", " : "", f->name);
+        lx_buf_printf(&cols, "%s%s", cols.n ? ", " : "", column_of(f));
         if (vals.n)
             lx_buf_append_lit(&vals, ", ");
         value_expr(&vals, f);
@@ -187,7 +196,7 @@ void adm_sql_update(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
         const adm_field_t *f = &ent->fields[i];
         if (f->type == FT_VIRTUAL || json_object_get(doc, f->name) == NULL)
             continue;
-        lx_buf_printf(sql, "%s%s = ", first ? "" : ", ", f->name);
+        lx_buf_printf(sql, "%s%s = ", first ? "" : ", ", column_of(f));
         value_expr(sql, f);
         first = false;
     }
@@ -331,7 +340,10 @@ int adm_crud_list(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t
             return LX_OK;
         }
         params[np++] = v;
-        lx_buf_printf(&where, " AND x.%s = $%d::%s", f->column, np, f->cast);
+        if (f->sub)
+            lx_buf_printf(&where, " AND x.%s IN (%s $%d::%s)", f->column, f->sub, np, f->cast);
+        else
+            lx_buf_printf(&where, " AND x.%s = $%d::%s", f->column, np, f->cast);
     }
     lx_buf_t sql;
     lx_buf_init(&sql, 512);

@@ -34,20 +34,20 @@ static bool chk_strategy(const char *f, const json_t *v, adm_verr_t *e)
 }
 
 static const adm_field_t group_fields[] = {
-    {"id", FT_BIGINT, F_READONLY, NULL},
-    {"name", FT_TEXT, F_REQUIRED, adm_chk_model_name},
-    {"strategy", FT_TEXT, 0, chk_strategy},
-    {"status", FT_TEXT, 0, adm_chk_status},
-    {"description", FT_TEXT, F_NULLABLE, adm_chk_text},
-    {"members", FT_VIRTUAL, 0, NULL}, /* on creation only: see group_fixup */
-    {"created_at", FT_TS, F_READONLY, NULL},
-    {"updated_at", FT_TS, F_READONLY, NULL},
+    {"id", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
+    {"name", FT_TEXT, F_REQUIRED, adm_chk_model_name, NULL, NULL},
+    {"strategy", FT_TEXT, 0, chk_strategy, NULL, NULL},
+    {"status", FT_TEXT, 0, adm_chk_status, NULL, NULL},
+    {"description", FT_TEXT, F_NULLABLE, adm_chk_text, NULL, NULL},
+    {"members", FT_VIRTUAL, 0, NULL, NULL, NULL}, /* on creation only: see group_fixup */
+    {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},
+    {"updated_at", FT_TS, F_READONLY, NULL, NULL, NULL},
 };
 
 static const adm_filter_t group_filters[] = {
-    {"status", "status", "text", adm_chk_text_status},
-    {"strategy", "strategy", "text", chk_strategy},
-    {"name", "name", "text", NULL},
+    {"status", "status", "text", adm_chk_text_status, NULL},
+    {"strategy", "strategy", "text", chk_strategy, NULL},
+    {"name", "name", "text", NULL, NULL},
 };
 
 #define GROUP_VIEW                                                                                 \
@@ -116,16 +116,16 @@ static bool member_fixup(json_t *doc, bool create, adm_verr_t *e)
 }
 
 static const adm_field_t member_fields[] = {
-    {"id", FT_BIGINT, F_READONLY, NULL},
-    {"group_id", FT_BIGINT, F_READONLY, NULL},
-    {"provider_id", FT_BIGINT, 0, adm_chk_id},
-    {"provider", FT_VIRTUAL, 0, chk_provider}, /* by name, as in the config file */
-    {"upstream_name", FT_TEXT, 0, adm_chk_model_name},
-    {"model", FT_VIRTUAL, 0, chk_model}, /* the config file's word for upstream_name */
-    {"connection_id", FT_BIGINT, F_NULLABLE, adm_chk_id},
-    {"weight", FT_INT, 0, adm_chk_nonneg},
-    {"priority", FT_INT, 0, adm_chk_int32},
-    {"created_at", FT_TS, F_READONLY, NULL},
+    {"id", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
+    {"group_id", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
+    {"provider_id", FT_BIGINT, 0, adm_chk_id, NULL, NULL},
+    {"provider", FT_VIRTUAL, 0, chk_provider, NULL, NULL}, /* by name, as in the config file */
+    {"upstream_name", FT_TEXT, 0, adm_chk_model_name, NULL, NULL},
+    {"model", FT_VIRTUAL, 0, chk_model, NULL, NULL}, /* the config file's word for upstream_name */
+    {"connection_id", FT_BIGINT, F_NULLABLE, adm_chk_id, NULL, NULL},
+    {"weight", FT_INT, 0, adm_chk_nonneg, NULL, NULL},
+    {"priority", FT_INT, 0, adm_chk_int32, NULL, NULL},
+    {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},
 };
 
 const adm_entity_t adm_members = {

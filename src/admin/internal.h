@@ -100,6 +100,11 @@ typedef struct {
     adm_ftype_t type;
     unsigned flags;
     adm_check_fn check; /* NULL: the type check is enough */
+    /* A field stored in another column (e.g. a key's "team" name as
+     * team_id): that column and the SQL expression (over $1, the document)
+     * that computes it. NULL: the column is name, its value read from $1. */
+    const char *column;
+    const char *expr;
 } adm_field_t;
 
 /* A list filter: ?name=value -> column = value. */
@@ -108,6 +113,9 @@ typedef struct {
     const char *column;
     const char *cast; /* "text", "bigint" */
     adm_check_fn check;
+    /* Set: column IN (sub $n::cast), e.g. a team name to team_id with
+     * "SELECT id FROM teams WHERE name =". */
+    const char *sub;
 } adm_filter_t;
 
 bool adm_verr(adm_verr_t *e, const char *param, const char *fmt, ...)
@@ -195,7 +203,7 @@ typedef struct {
 } adm_extra_t;
 
 extern const adm_entity_t adm_providers, adm_connections, adm_models, adm_groups, adm_members,
-    adm_keys;
+    adm_keys, adm_teams, adm_users;
 
 int adm_crud_list(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t parent_id);
 int adm_crud_get(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id,
@@ -240,6 +248,14 @@ int adm_member_update(lx_admin_t *a, lx_req_t *req, int64_t id, int64_t group_id
 /* refs.c: whether ent's deletes check references, and the DELETE. */
 bool adm_refs_apply(const adm_entity_t *ent);
 int adm_refs_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id);
+/* The reply to a reference-checked delete whose row 0 is (deleted count,
+ * found count, references text, reference count): 404, 409 naming the
+ * references, or 200. */
+void adm_refs_step_deleted(adm_op_t *op, const lx_pg_result_t *res);
+/* teams.c: DELETE of a team (referenced by users and keys) or a user
+ * (referenced by keys): 409 naming them unless ?cascade=true, which
+ * detaches them (their team_id / user_id set to null, audited). */
+int adm_owner_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id);
 int adm_usage_summary(lx_admin_t *a, lx_req_t *req);
 int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req);
 int adm_usage_requests(lx_admin_t *a, lx_req_t *req); /* usage_requests.c */
@@ -259,22 +275,23 @@ typedef struct {
 } adm_usage_dim_t;
 
 /* The parameters every usage endpoint takes: from, to (RFC 3339; default
- * the last 24 hours), api_key_id, team, provider, model (upstream name or
+ * the last 24 hours), api_key_id, team (a team's name), team_id, user (a
+ * user's name), user_id (the key's team and user), provider, model (upstream name or
  * provider/name), status (429 or 4xx), feature, error_code, group_by (a
  * comma-separated list of dimensions). Values are kept here and passed as
  * SQL parameters: params[0..np) once built. */
 typedef struct {
     char from[48], to[48];
     int64_t from_ms, to_ms;
-    int64_t api_key_id;
-    char team[202], provider[66], model[258], feature[18], error_code[50];
+    int64_t api_key_id, team_id, user_id;
+    char team[202], user[202], provider[66], model[258], feature[18], error_code[50];
     int status_lo, status_hi; /* 0: no status filter */
     char group_by[128];
     const adm_usage_dim_t *dims[ADM_USAGE_MAX_DIMS];
     int ndims;
-    const char *params[16];
+    const char *params[24];
     int np;
-    char num[3][24];
+    char num[5][24];
     char ref[16]; /* "$<n>" */
 } adm_usage_q_t;
 

@@ -1,5 +1,10 @@
 /* keys.c - client API keys (api_keys). A key is generated here, shown once
- * in the creation answer and stored only as its SHA-256 and a short prefix. */
+ * in the creation answer and stored only as its SHA-256 and a short prefix.
+ * A key belongs to at most one team and one user (team_id, user_id: rows
+ * that must exist, else 422 naming the field). "team" takes a team's name
+ * instead of its id: an unknown name is refused with 422 (teams are
+ * created only through /teams, never as a side effect of a key). Answers
+ * show team_id and team (the name). */
 #include "admin/internal.h"
 #include "core/crypto.h"
 #include "core/secret.h"
@@ -9,29 +14,43 @@
 
 #define KEY_CHARS 40
 
+/* "team" (a name) and "team_id" set the same column: one or the other. */
+static bool fixup(json_t *doc, bool create, adm_verr_t *e)
+{
+    (void)create;
+    if (json_object_get(doc, "team") && json_object_get(doc, "team_id"))
+        return adm_verr(e, "team", "give 'team' (a team's name) or 'team_id', not both");
+    return true;
+}
+
 static const adm_field_t fields[] = {
-    {"id", FT_BIGINT, F_READONLY, NULL},
-    {"name", FT_TEXT, F_REQUIRED, adm_chk_label},
-    {"owner", FT_TEXT, F_NULLABLE, adm_chk_label},
-    {"team", FT_TEXT, F_NULLABLE, adm_chk_label},
-    {"status", FT_TEXT, 0, adm_chk_status},
-    {"expires_at", FT_TS, F_NULLABLE, adm_chk_rfc3339},
-    {"allowed_models", FT_TEXTARR, F_NULLABLE, adm_chk_model_list},
-    {"rate_limit_per_minute", FT_INT, F_NULLABLE, adm_chk_positive},
-    {"budget_usd", FT_NUM, F_NULLABLE, adm_chk_money},
-    {"prefix", FT_TEXT, F_READONLY, NULL},
-    {"key", FT_VIRTUAL, F_READONLY, NULL},
-    {"key_hash", FT_VIRTUAL, F_READONLY, NULL},
-    {"created_at", FT_TS, F_READONLY, NULL},
-    {"last_used_at", FT_TS, F_READONLY, NULL},
+    {"id", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
+    {"name", FT_TEXT, F_REQUIRED, adm_chk_label, NULL, NULL},
+    {"owner", FT_TEXT, F_NULLABLE, adm_chk_label, NULL, NULL},
+    {"team", FT_TEXT, F_NULLABLE, adm_chk_label, "team_id",
+     "llmux_team_id($1::jsonb->>'team', 'team')"},
+    {"team_id", FT_BIGINT, F_NULLABLE, adm_chk_id, NULL, NULL},
+    {"user_id", FT_BIGINT, F_NULLABLE, adm_chk_id, NULL, NULL},
+    {"status", FT_TEXT, 0, adm_chk_status, NULL, NULL},
+    {"expires_at", FT_TS, F_NULLABLE, adm_chk_rfc3339, NULL, NULL},
+    {"allowed_models", FT_TEXTARR, F_NULLABLE, adm_chk_model_list, NULL, NULL},
+    {"rate_limit_per_minute", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"budget_usd", FT_NUM, F_NULLABLE, adm_chk_money, NULL, NULL},
+    {"prefix", FT_TEXT, F_READONLY, NULL, NULL, NULL},
+    {"key", FT_VIRTUAL, F_READONLY, NULL, NULL, NULL},
+    {"key_hash", FT_VIRTUAL, F_READONLY, NULL, NULL, NULL},
+    {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},
+    {"last_used_at", FT_TS, F_READONLY, NULL, NULL, NULL},
 };
 
 static const adm_filter_t filters[] = {
-    {"status", "status", "text", adm_chk_text_status},
-    {"name", "name", "text", NULL},
-    {"owner", "owner", "text", NULL},
-    {"team", "team", "text", NULL},
-    {"prefix", "prefix", "text", NULL},
+    {"status", "status", "text", adm_chk_text_status, NULL},
+    {"name", "name", "text", NULL, NULL},
+    {"owner", "owner", "text", NULL, NULL},
+    {"team", "team_id", "text", NULL, "SELECT id FROM teams WHERE name ="},
+    {"team_id", "team_id", "bigint", adm_chk_text_id, NULL},
+    {"user_id", "user_id", "bigint", adm_chk_text_id, NULL},
+    {"prefix", "prefix", "text", NULL, NULL},
 };
 
 const adm_entity_t adm_keys = {
@@ -42,7 +61,9 @@ const adm_entity_t adm_keys = {
     .nfields = LX_ARRAY_LEN(fields),
     .filters = filters,
     .nfilters = LX_ARRAY_LEN(filters),
-    .view = "(to_jsonb(x) - 'key_hash')",
+    .view = "(to_jsonb(x) - 'key_hash') || jsonb_build_object('team', (SELECT t.name FROM "
+            "teams t WHERE t.id = x.team_id))",
+    .fixup = fixup,
 };
 
 /* "lx-" + 40 base62 characters (about 238 bits), without modulo bias. */

@@ -31,26 +31,26 @@ static bool fixup(json_t *doc, bool create, adm_verr_t *e)
 }
 
 static const adm_field_t fields[] = {
-    {"id", FT_BIGINT, F_READONLY, NULL},
-    {"provider_id", FT_BIGINT, F_REQUIRED, adm_chk_id},
-    {"upstream_name", FT_TEXT, F_REQUIRED, adm_chk_model_name},
-    {"public_name", FT_TEXT, 0, adm_chk_model_name},
-    {"capabilities", FT_TEXTARR, 0, chk_caps},
-    {"context_window", FT_INT, F_NULLABLE, adm_chk_positive},
-    {"max_output_tokens", FT_INT, F_NULLABLE, adm_chk_positive},
-    {"input_cost_per_1m", FT_NUM, 0, adm_chk_money},
-    {"output_cost_per_1m", FT_NUM, 0, adm_chk_money},
-    {"cached_cost_per_1m", FT_NUM, 0, adm_chk_money},
-    {"status", FT_TEXT, 0, adm_chk_status},
-    {"created_at", FT_TS, F_READONLY, NULL},
-    {"updated_at", FT_TS, F_READONLY, NULL},
+    {"id", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
+    {"provider_id", FT_BIGINT, F_REQUIRED, adm_chk_id, NULL, NULL},
+    {"upstream_name", FT_TEXT, F_REQUIRED, adm_chk_model_name, NULL, NULL},
+    {"public_name", FT_TEXT, 0, adm_chk_model_name, NULL, NULL},
+    {"capabilities", FT_TEXTARR, 0, chk_caps, NULL, NULL},
+    {"context_window", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"max_output_tokens", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"input_cost_per_1m", FT_NUM, 0, adm_chk_money, NULL, NULL},
+    {"output_cost_per_1m", FT_NUM, 0, adm_chk_money, NULL, NULL},
+    {"cached_cost_per_1m", FT_NUM, 0, adm_chk_money, NULL, NULL},
+    {"status", FT_TEXT, 0, adm_chk_status, NULL, NULL},
+    {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},
+    {"updated_at", FT_TS, F_READONLY, NULL, NULL, NULL},
 };
 
 static const adm_filter_t filters[] = {
-    {"provider_id", "provider_id", "bigint", adm_chk_text_id},
-    {"status", "status", "text", adm_chk_text_status},
-    {"public_name", "public_name", "text", NULL},
-    {"upstream_name", "upstream_name", "text", NULL},
+    {"provider_id", "provider_id", "bigint", adm_chk_text_id, NULL},
+    {"status", "status", "text", adm_chk_text_status, NULL},
+    {"public_name", "public_name", "text", NULL, NULL},
+    {"upstream_name", "upstream_name", "text", NULL, NULL},
 };
 
 const adm_entity_t adm_models = {

@@ -103,25 +103,25 @@ static bool fixup(json_t *doc, bool create, adm_verr_t *e)
     "SELECT unnest(x.extra_header_names)) AS h(k))))"
 
 static const adm_field_t fields[] = {
-    {"id", FT_BIGINT, F_READONLY, NULL},
-    {"name", FT_TEXT, F_REQUIRED, chk_name},
-    {"kind", FT_TEXT, F_REQUIRED, chk_kind},
-    {"base_url", FT_TEXT, F_REQUIRED, chk_url},
-    {"status", FT_TEXT, 0, adm_chk_status},
-    {"extra_headers", FT_VIRTUAL, 0, chk_headers}, /* sealed: see the handlers below */
-    {"default_connection_id", FT_BIGINT, F_NULLABLE, adm_chk_id},
-    {"connect_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive},
-    {"first_byte_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive},
-    {"idle_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive},
-    {"total_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive},
-    {"created_at", FT_TS, F_READONLY, NULL},
-    {"updated_at", FT_TS, F_READONLY, NULL},
+    {"id", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
+    {"name", FT_TEXT, F_REQUIRED, chk_name, NULL, NULL},
+    {"kind", FT_TEXT, F_REQUIRED, chk_kind, NULL, NULL},
+    {"base_url", FT_TEXT, F_REQUIRED, chk_url, NULL, NULL},
+    {"status", FT_TEXT, 0, adm_chk_status, NULL, NULL},
+    {"extra_headers", FT_VIRTUAL, 0, chk_headers, NULL, NULL}, /* sealed: see the handlers below */
+    {"default_connection_id", FT_BIGINT, F_NULLABLE, adm_chk_id, NULL, NULL},
+    {"connect_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"first_byte_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"idle_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"total_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},
+    {"updated_at", FT_TS, F_READONLY, NULL, NULL, NULL},
 };
 
 static const adm_filter_t filters[] = {
-    {"status", "status", "text", adm_chk_text_status},
-    {"kind", "kind", "text", chk_kind},
-    {"name", "name", "text", NULL},
+    {"status", "status", "text", adm_chk_text_status, NULL},
+    {"kind", "kind", "text", chk_kind, NULL},
+    {"name", "name", "text", NULL, NULL},
 };
 
 const adm_entity_t adm_providers = {

@@ -44,7 +44,7 @@ static const ref_rules_t rules[] = {
      "m.connection_id = t.id", "false"},
 };
 
-static void step_deleted(adm_op_t *op, const lx_pg_result_t *res)
+void adm_refs_step_deleted(adm_op_t *op, const lx_pg_result_t *res)
 {
     if (!lx_pg_ok(res)) {
         adm_db_error(op, res);
@@ -131,7 +131,7 @@ int adm_refs_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
     const char *params[] = {ids, cascade && strcmp(cascade, "true") == 0 ? "true" : "false"};
     adm_op_t *op = adm_op_new(a, req, ent);
     op->id = id;
-    int rc = adm_submit(op, sql.p, 2, params, step_deleted);
+    int rc = adm_submit(op, sql.p, 2, params, adm_refs_step_deleted);
     lx_buf_free(&sql);
     return rc;
 }

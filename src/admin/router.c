@@ -65,6 +65,11 @@ static int r_refs_delete(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, con
     return adm_refs_delete(a, req, r->ent, ids[0]);
 }
 
+static int r_owner_delete(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_owner_delete(a, req, r->ent, ids[0]);
+}
+
 static int r_group_create(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
 {
     return adm_group_create(a, req);
@@ -172,6 +177,18 @@ static const adm_route_t routes[] = {
     {"GET", "keys/{id}", r_get, &adm_keys},
     {"PATCH", "keys/{id}", r_update, &adm_keys},
     {"DELETE", "keys/{id}", r_delete, &adm_keys},
+
+    {"GET", "teams", r_list, &adm_teams},
+    {"POST", "teams", r_create, &adm_teams},
+    {"GET", "teams/{id}", r_get, &adm_teams},
+    {"PATCH", "teams/{id}", r_update, &adm_teams},
+    {"DELETE", "teams/{id}", r_owner_delete, &adm_teams},
+
+    {"GET", "users", r_list, &adm_users},
+    {"POST", "users", r_create, &adm_users},
+    {"GET", "users/{id}", r_get, &adm_users},
+    {"PATCH", "users/{id}", r_update, &adm_users},
+    {"DELETE", "users/{id}", r_owner_delete, &adm_users},
 
     {"GET", "usage/summary", r_usage_summary, NULL},
     {"GET", "usage/timeseries", r_usage_timeseries, NULL},
@@ -295,7 +312,8 @@ static bool params_ok(lx_req_t *req, const adm_route_t *r)
     static const char *const page[] = {"limit", "offset", NULL};
     static const char *const cascade[] = {"cascade", NULL};
 #define USAGE_FILTERS                                                                              \
-    "from", "to", "api_key_id", "team", "provider", "model", "status", "feature", "error_code"
+    "from", "to", "api_key_id", "team", "team_id", "user", "user_id", "provider", "model",         \
+        "status", "feature", "error_code"
     static const char *const summary[] = {USAGE_FILTERS, "group_by", NULL};
     static const char *const series[] = {USAGE_FILTERS, "group_by", "bucket", NULL};
     static const char *const requests[] = {USAGE_FILTERS, "limit", "cursor", NULL};
@@ -306,7 +324,7 @@ static bool params_ok(lx_req_t *req, const adm_route_t *r)
     if (r->fn == r_list) {
         allowed = page;
         filters = r->ent;
-    } else if (r->fn == r_refs_delete) {
+    } else if (r->fn == r_refs_delete || r->fn == r_owner_delete) {
         allowed = cascade;
     } else if (r->fn == r_usage_summary) {
         allowed = summary;

@@ -14,15 +14,20 @@
 #define DAY_MS (24 * 3600 * INT64_C(1000))
 
 /* group_by dimensions: the columns each adds to a row, the GROUP BY list,
- * and the join it needs (J_KEY: api_keys k, J_CONN: ai_connections c). */
-enum { J_KEY = 1, J_CONN = 2 };
+ * and the join it needs (J_KEY: api_keys k, J_CONN: ai_connections c,
+ * J_TEAM: teams tm and J_USER: users us, both through k). A request is
+ * counted for the team and user its key belongs to now. */
+enum { J_KEY = 1, J_CONN = 2, J_TEAM = 4 | J_KEY, J_USER = 8 | J_KEY };
 
 static const adm_usage_dim_t dims[] = {
     {"key", "u.api_key_id AS api_key_id, k.name AS key_name, k.prefix AS key_prefix",
      "u.api_key_id, k.name, k.prefix", J_KEY},
     {"api_key_id", "u.api_key_id AS api_key_id, k.name AS key_name, k.prefix AS key_prefix",
      "u.api_key_id, k.name, k.prefix", J_KEY},
-    {"team", "k.team AS team", "k.team", J_KEY},
+    {"team", "k.team_id AS team_id, tm.name AS team", "k.team_id, tm.name", J_TEAM},
+    {"team_id", "k.team_id AS team_id, tm.name AS team", "k.team_id, tm.name", J_TEAM},
+    {"user", "k.user_id AS user_id, us.name AS user_name", "k.user_id, us.name", J_USER},
+    {"user_id", "k.user_id AS user_id, us.name AS user_name", "k.user_id, us.name", J_USER},
     {"provider", "u.provider AS provider", "u.provider", 0},
     {"model", "u.provider AS provider, u.model AS model", "u.provider, u.model", 0},
     {"status", "u.status AS status", "u.status", 0},
@@ -33,7 +38,8 @@ static const adm_usage_dim_t dims[] = {
 };
 
 #define DIM_NAMES                                                                                  \
-    "key (or api_key_id), team, provider, model, status, error_code, feature, connection"
+    "key (or api_key_id), team (or team_id), user (or user_id), provider, model, status, "         \
+    "error_code, feature, connection"
 
 /* A positive integer of at most 18 digits. */
 static bool parse_pos(const char *s, int64_t *out)
@@ -116,11 +122,18 @@ bool adm_usage_q_parse(lx_req_t *req, adm_usage_q_t *q, adm_verr_t *e)
     const char *v = adm_query(req, "api_key_id", buf, sizeof buf);
     if (v && !parse_pos(v, &q->api_key_id))
         return adm_verr(e, "api_key_id", "'api_key_id' must be a positive integer");
+    v = adm_query(req, "team_id", buf, sizeof buf);
+    if (v && !parse_pos(v, &q->team_id))
+        return adm_verr(e, "team_id", "'team_id' must be a positive integer");
+    v = adm_query(req, "user_id", buf, sizeof buf);
+    if (v && !parse_pos(v, &q->user_id))
+        return adm_verr(e, "user_id", "'user_id' must be a positive integer");
     v = adm_query(req, "status", buf, sizeof buf);
     if (v && !parse_status(v, &q->status_lo, &q->status_hi))
         return adm_verr(e, "status", "'status' must be an HTTP status (429) or a class (4xx)");
     const char *t;
     if (!text_param(req, "team", q->team, sizeof q->team, e, &t) ||
+        !text_param(req, "user", q->user, sizeof q->user, e, &t) ||
         !text_param(req, "provider", q->provider, sizeof q->provider, e, &t) ||
         !text_param(req, "model", q->model, sizeof q->model, e, &t) ||
         !text_param(req, "feature", q->feature, sizeof q->feature, e, &t) ||
@@ -154,8 +167,27 @@ void adm_usage_q_where(adm_usage_q_t *q, lx_buf_t *sql)
         lx_buf_printf(sql, " AND u.api_key_id = %s::bigint", push(q, q->num[0]));
     }
     if (q->team[0])
-        lx_buf_printf(sql, " AND u.api_key_id IN (SELECT id FROM api_keys WHERE team = %s::text)",
+        lx_buf_printf(sql,
+                      " AND u.api_key_id IN (SELECT fk.id FROM api_keys fk JOIN teams ft ON ft.id "
+                      "= fk.team_id WHERE ft.name = %s::text)",
                       push(q, q->team));
+    if (q->team_id) {
+        snprintf(q->num[3], sizeof q->num[3], "%lld", (long long)q->team_id);
+        lx_buf_printf(sql,
+                      " AND u.api_key_id IN (SELECT id FROM api_keys WHERE team_id = %s::bigint)",
+                      push(q, q->num[3]));
+    }
+    if (q->user[0])
+        lx_buf_printf(sql,
+                      " AND u.api_key_id IN (SELECT fk.id FROM api_keys fk JOIN users fu ON fu.id "
+                      "= fk.user_id WHERE fu.name = %s::text)",
+                      push(q, q->user));
+    if (q->user_id) {
+        snprintf(q->num[4], sizeof q->num[4], "%lld", (long long)q->user_id);
+        lx_buf_printf(sql,
+                      " AND u.api_key_id IN (SELECT id FROM api_keys WHERE user_id = %s::bigint)",
+                      push(q, q->num[4]));
+    }
     if (q->provider[0])
         lx_buf_printf(sql, " AND u.provider = %s::text", push(q, q->provider));
     if (q->model[0]) { /* the upstream name, or provider/upstream name */
@@ -188,6 +220,10 @@ void adm_usage_q_joins(const adm_usage_q_t *q, lx_buf_t *sql)
         j |= q->dims[i]->join;
     if (j & J_KEY)
         lx_buf_append_lit(sql, " LEFT JOIN api_keys k ON k.id = u.api_key_id");
+    if ((j & J_TEAM) == J_TEAM)
+        lx_buf_append_lit(sql, " LEFT JOIN teams tm ON tm.id = k.team_id");
+    if ((j & J_USER) == J_USER)
+        lx_buf_append_lit(sql, " LEFT JOIN users us ON us.id = k.user_id");
     if (j & J_CONN)
         lx_buf_append_lit(sql, " LEFT JOIN ai_connections c ON c.id = u.connection_id");
 }
