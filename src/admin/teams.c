@@ -144,7 +144,7 @@ static void owner_sql(lx_buf_t *sql, const adm_entity_t *ent)
         "note AS (SELECT pg_notify('llmux_config', '%s') FROM del) "
         "SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM tgt), (SELECT string_agg(d, "
         "', ' ORDER BY o, i) FROM (SELECT * FROM refs ORDER BY o, i LIMIT 20) r), (SELECT "
-        "count(*) FROM refs), (SELECT count(*) FROM aud), (SELECT count(*) FROM note)",
+        "count(*) FROM refs), (SELECT count(*) FROM note)",
         ent->table, team ? "u.team_id = $1::bigint" : "false", col, ent->table, ent->name, col,
         ent->name);
 }

@@ -479,6 +479,7 @@ class Admin(unittest.TestCase):
                  what=f"chat with the key to answer {status}")
 
     def test_key_lifecycle(self):
+        self.ok("POST", "/teams", {"name": "search"}, 201)  # a key's team must exist
         k = self.ok("POST", "/keys", {"name": "app", "owner": "alice", "team": "search"}, 201)
         key = k["key"]
         self.secrets.append(key)

@@ -150,13 +150,23 @@ class OpenAPI(unittest.TestCase):
                          "upstream_name": "m1"}, 201, "GroupMember")
         self.check("GET", f"/groups/{g['id']}", None, 200, "Group")
         self.check("GET", f"/groups/{g['id']}/members", None, 200, "GroupMemberList")
+        t = self.check("POST", "/teams", {"name": "t", "budget_usd": 5, "budget_period": "daily",
+                       "metadata": {"cc": "42"}}, 201, "Team")
+        self.check("GET", "/teams", None, 200, "TeamList")
+        self.check("PATCH", f"/teams/{t['id']}", {"rpm": 10}, 200, "Team")
+        u = self.check("POST", "/users", {"name": "ua", "email": "ua@example.com",
+                       "team_id": t["id"]}, 201, "User")
+        self.check("GET", f"/users/{u['id']}", None, 200, "User")
+        self.check("GET", "/users", None, 200, "UserList")
         k = self.check("POST", "/keys", {"name": "oa", "team": "t", "allowed_models": ["oa-group"],
-                       "expires_at": "2099-01-01T00:00:00Z"}, 201, "ApiKeyCreated")
+                       "user_id": u["id"], "expires_at": "2099-01-01T00:00:00Z"}, 201,
+                       "ApiKeyCreated")
         self.check("GET", f"/keys/{k['id']}", None, 200, "ApiKey")
         self.check("GET", "/usage/summary?group_by=model", None, 200, "UsageSummary")
         self.check("GET", "/usage/timeseries?bucket=hour", None, 200, "UsageTimeseries")
         self.check("GET", "/usage/summary?group_by=team,status,error_code,feature", None, 200,
                    "UsageSummary")
+        self.check("GET", "/usage/summary?group_by=user,team", None, 200, "UsageSummary")
         self.assertEqual(self.lx.chat({"model": "nope/x", "messages": [
             {"role": "user", "content": "hi"}]}).status, 404)  # a refusal row
         wait_for(lambda: self.check("GET", "/usage/requests?limit=1", None, 200,
@@ -165,7 +175,7 @@ class OpenAPI(unittest.TestCase):
         r = self.check("POST", "/providers", {"name": "x"}, 400, "Error")
         self.assertEqual(r["error"]["param"], "kind")
         for path in (f"/groups/{g['id']}/members/{mem['id']}", f"/groups/{g['id']}",
-                     f"/keys/{k['id']}", f"/models/{m['id']}", f"/connections/{c['id']}",
+                     f"/keys/{k['id']}", f"/users/{u['id']}", f"/teams/{t['id']}", f"/models/{m['id']}", f"/connections/{c['id']}",
                      f"/providers/{p['id']}"):
             self.check("DELETE", path, None, 200, "Deleted")
 

@@ -18,10 +18,11 @@ MSG = [{"role": "user", "content": "hello there"}]
 # older builds, to see each test fail there)
 SEED = """
 ALTER TABLE ai_usage ADD COLUMN IF NOT EXISTS error_code TEXT;
-INSERT INTO api_keys (id, key_hash, prefix, name, team) VALUES
-  (7101, '\\x7101', 'lx-7101', 'k-a', 'team-red'),
-  (7102, '\\x7102', 'lx-7102', 'k-b', 'team-red'),
-  (7103, '\\x7103', 'lx-7103', 'k-c', 'team-blue');
+INSERT INTO teams (id, name) VALUES (7201, 'team-red'), (7202, 'team-blue');
+INSERT INTO api_keys (id, key_hash, prefix, name, team_id) VALUES
+  (7101, '\\x7101', 'lx-7101', 'k-a', 7201),
+  (7102, '\\x7102', 'lx-7102', 'k-b', 7201),
+  (7103, '\\x7103', 'lx-7103', 'k-c', 7202);
 INSERT INTO ai_usage (request_id, api_key_id, provider, model, feature, tokens_in, tokens_out,
                       cost_usd, status, error_code, total_us, created_at) VALUES
   ('f1', 7101, 'fprov', 'fm-a', 'chat', 10, 1, 0.01, 200, NULL, 1000, now() - interval '50 min'),
