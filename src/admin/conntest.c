@@ -167,21 +167,6 @@ static int cap_ms(int v, int dflt, int cap)
     return x > 0 && x < cap ? x : cap;
 }
 
-static void headers_from_json(lx_provider_conf_t *conf, const char *text)
-{
-    json_t *o = json_loads(text, 0, NULL);
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        if (conf->nheaders == LX_MAX_EXTRA_HEADERS || !json_is_string(v))
-            break;
-        conf->header_names[conf->nheaders] = lx_strdup(k);
-        conf->header_values[conf->nheaders++] = lx_strdup(json_string_value(v));
-    }
-    json_decref(o);
-}
-
 static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
 {
     if (!lx_pg_ok(res)) {
@@ -218,7 +203,7 @@ static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
     /* the provider's headers: plain only in a row an older version wrote
      * (sealed at the next start-up), else sealed for the provider's row */
     if (!lx_headers_json_empty(lx_pg_value(res, 0, 4))) {
-        headers_from_json(&t->conf, lx_pg_value(res, 0, 4));
+        lx_headers_add_from_json(&t->conf, lx_pg_value(res, 0, 4));
     } else if (!lx_pg_isnull(res, 0, 10)) {
         if (!cfg->has_master_key) {
             adm_error(op, 503, LX_E_UNAVAILABLE,
@@ -235,7 +220,7 @@ static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
                                  sealed.n, &plain);
         lx_buf_free(&sealed);
         if (rc == LX_OK)
-            headers_from_json(&t->conf, plain.p);
+            lx_headers_add_from_json(&t->conf, plain.p);
         if (plain.p)
             explicit_bzero(plain.p, plain.cap);
         lx_buf_free(&plain);

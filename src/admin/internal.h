@@ -252,6 +252,12 @@ int adm_refs_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
  * found count, references text, reference count): 404, 409 naming the
  * references, or 200. */
 void adm_refs_step_deleted(adm_op_t *op, const lx_pg_result_t *res);
+/* ?cascade: 1 true, 0 false or absent, -1 after replying 400. */
+int adm_refs_cascade(lx_req_t *req);
+/* Runs a reference-checked DELETE (sql: $1 the id, $2 the cascade flag)
+ * whose reply is adm_refs_step_deleted's. */
+int adm_refs_submit(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id, bool cascade,
+                    const char *sql);
 /* teams.c: DELETE of a team (referenced by users and keys) or a user
  * (referenced by keys): 409 naming them unless ?cascade=true, which
  * detaches them (their team_id / user_id set to null, audited). */

@@ -82,18 +82,37 @@ bool adm_refs_apply(const adm_entity_t *ent)
     return false;
 }
 
+int adm_refs_cascade(lx_req_t *req)
+{
+    char buf[16];
+    const char *v = adm_query(req, "cascade", buf, sizeof buf);
+    if (v && strcmp(v, "true") && strcmp(v, "false")) {
+        lx_req_reply_error(req, LX_E_BAD_REQUEST, "'cascade' must be true or false", "cascade");
+        return -1;
+    }
+    return v && strcmp(v, "true") == 0;
+}
+
+int adm_refs_submit(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id, bool cascade,
+                    const char *sql)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *params[] = {ids, cascade ? "true" : "false"};
+    adm_op_t *op = adm_op_new(a, req, ent);
+    op->id = id;
+    return adm_submit(op, sql, 2, params, adm_refs_step_deleted);
+}
+
 int adm_refs_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id)
 {
     const ref_rules_t *r = NULL;
     for (size_t i = 0; i < LX_ARRAY_LEN(rules); i++)
         if (rules[i].ent == ent)
             r = &rules[i];
-    char buf[16];
-    const char *cascade = adm_query(req, "cascade", buf, sizeof buf);
-    if (cascade && strcmp(cascade, "true") && strcmp(cascade, "false")) {
-        lx_req_reply_error(req, LX_E_BAD_REQUEST, "'cascade' must be true or false", "cascade");
+    int cascade = adm_refs_cascade(req);
+    if (cascade < 0)
         return LX_OK;
-    }
     const char *av = ent->audit_view ? ent->audit_view : ent->view;
     lx_buf_t sql;
     lx_buf_init(&sql, 4096);
@@ -126,12 +145,7 @@ int adm_refs_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
         "(SELECT count(*) FROM note)",
         r->target, r->member, r->entry, ent->table, r->entry, ent->name, av,
         ent->notify ? ent->notify : ent->name);
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *params[] = {ids, cascade && strcmp(cascade, "true") == 0 ? "true" : "false"};
-    adm_op_t *op = adm_op_new(a, req, ent);
-    op->id = id;
-    int rc = adm_submit(op, sql.p, 2, params, adm_refs_step_deleted);
+    int rc = adm_refs_submit(a, req, ent, id, cascade == 1, sql.p);
     lx_buf_free(&sql);
     return rc;
 }

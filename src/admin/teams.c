@@ -151,21 +151,13 @@ static void owner_sql(lx_buf_t *sql, const adm_entity_t *ent)
 
 int adm_owner_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id)
 {
-    char buf[16];
-    const char *cascade = adm_query(req, "cascade", buf, sizeof buf);
-    if (cascade && strcmp(cascade, "true") && strcmp(cascade, "false")) {
-        lx_req_reply_error(req, LX_E_BAD_REQUEST, "'cascade' must be true or false", "cascade");
+    int cascade = adm_refs_cascade(req);
+    if (cascade < 0)
         return LX_OK;
-    }
     lx_buf_t sql;
     lx_buf_init(&sql, 2048);
     owner_sql(&sql, ent);
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *params[] = {ids, cascade && strcmp(cascade, "true") == 0 ? "true" : "false"};
-    adm_op_t *op = adm_op_new(a, req, ent);
-    op->id = id;
-    int rc = adm_submit(op, sql.p, 2, params, adm_refs_step_deleted);
+    int rc = adm_refs_submit(a, req, ent, id, cascade == 1, sql.p);
     lx_buf_free(&sql);
     return rc;
 }

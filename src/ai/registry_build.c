@@ -158,21 +158,6 @@ static unsigned caps_from_array(const char *text)
     return caps;
 }
 
-static void headers_from_json(lx_provider_conf_t *conf, const char *text)
-{
-    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        if (conf->nheaders == LX_MAX_EXTRA_HEADERS || !json_is_string(v))
-            break;
-        conf->header_names[conf->nheaders] = lx_strdup(k);
-        conf->header_values[conf->nheaders++] = lx_strdup(json_string_value(v));
-    }
-    json_decref(o);
-}
-
 static const lx_provider_t *provider_by_id(const lx_snapshot_t *s, int64_t id)
 {
     for (int k = 0; k < s->nproviders; k++)
@@ -281,13 +266,13 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
         p->conf.name = lx_strdup(r->name);
         p->conf.base_url = lx_strdup(r->base_url);
         if (!lx_headers_json_empty(r->extra_headers)) { /* not sealed yet: no master key */
-            headers_from_json(&p->conf, r->extra_headers);
+            lx_headers_add_from_json(&p->conf, r->extra_headers);
         } else if (r->headers_sealed.n) {
             lx_buf_t plain;
             lx_buf_init(&plain, 0);
             if (lx_headers_open(cfg, r->id, r->headers_sealed.p, r->headers_sealed.n, &plain) ==
                 LX_OK) {
-                headers_from_json(&p->conf, plain.p);
+                lx_headers_add_from_json(&p->conf, plain.p);
             } else {
                 /* without its headers (maybe its proxy's token) the provider
                  * is not called at all */

@@ -2,6 +2,7 @@
 #include "core/sealed_headers.h"
 #include "core/secret.h"
 
+#include <jansson.h>
 #include <stdio.h>
 
 void lx_headers_aad(int64_t provider_id, char *out, size_t outlen)
@@ -42,4 +43,19 @@ int lx_headers_open(const lx_config_t *cfg, int64_t provider_id, const void *blo
 bool lx_headers_json_empty(const char *text)
 {
     return text == NULL || text[0] == '\0' || strcmp(text, "{}") == 0;
+}
+
+void lx_headers_add_from_json(lx_provider_conf_t *conf, const char *text)
+{
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        if (conf->nheaders == LX_MAX_EXTRA_HEADERS || !json_is_string(v))
+            continue;
+        conf->header_names[conf->nheaders] = lx_strdup(k);
+        conf->header_values[conf->nheaders++] = lx_strdup(json_string_value(v));
+    }
+    json_decref(o);
 }

@@ -29,6 +29,11 @@ int lx_headers_seal_hex(const unsigned char key[32], int64_t provider_id, const 
 int lx_headers_open(const lx_config_t *cfg, int64_t provider_id, const void *blob, size_t n,
                     lx_buf_t *out);
 
+/* Adds the headers of a JSON object text (may be NULL or unreadable:
+ * nothing is added) to conf's extra headers, copies owned by conf, up to
+ * LX_MAX_EXTRA_HEADERS; values that are not strings are skipped. */
+void lx_headers_add_from_json(lx_provider_conf_t *conf, const char *text);
+
 /* True when text (extra_headers::text, may be NULL) holds no header. */
 bool lx_headers_json_empty(const char *text);
 
