@@ -4,6 +4,7 @@
  * Every step fills an lx_outcome_t instead of replying; a refusal ends in
  * lx_ai_refuse (refusal.c), a request that reaches a call ends in the
  * call's finalizer (call.c). */
+#include "ai/allow_lease.h"
 #include "ai/call.h"
 #include "ai/catalog.h"
 #include "ai/handlers.h"
@@ -168,6 +169,25 @@ int64_t lx_ai_estimate_tokens(size_t body_bytes)
     return (int64_t)(body_bytes / 4) + 1;
 }
 
+/* The key's, its user's and its team's rpm/rpd (allow.h): one token from
+ * each, or a 429 naming the level and the window. */
+static bool admit(lx_ai_t *ai, const lx_ai_auth_t *a, int64_t now, lx_outcome_t *o)
+{
+    lx_allow_refusal_t r;
+    if (a->key == NULL ||
+        lx_allow_admit(&a->key->allow, now, ai->lease ? lx_allow_lease_ask : NULL, ai->lease, &r))
+        return true;
+    const char *who = r.who->subject[0] == 'k'   ? "this API key"
+                      : r.who->subject[0] == 'u' ? "this key's user"
+                                                 : "this key's team";
+    lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_RATE_LIMITED, NULL,
+                    "rate limit reached for %s: %d requests per %s%s", who, r.limit,
+                    r.per == LX_ALLOW_MIN ? "minute" : "day",
+                    r.waiting ? " here for now (more allowance is on its way)" : "");
+    lx_outcome_retry_after_ms(o, r.retry_after_s * 1000);
+    return false;
+}
+
 int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
 {
     int64_t t0 = lx_now_us();
@@ -194,11 +214,16 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
         .build = ep->build,
     };
     unsigned need = ep->need;
+    int64_t now = lx_wall_ms();
+    bool admitted = false;
     if (ep->read(req, &in, &out) != LX_OK ||
         !lx_ai_resolve_model(&a, in.model, need |= in.need, &t, &out) ||
         (ep->check && ep->check(&in, &t, &out) != LX_OK) ||
+        !(admitted = admit(ai, &a, now, &out)) ||
         (ntargets = lx_call_targets(req, &ai->routing->conf, a.snap, &t, need, in.prompt_estimate,
                                     in.max_tokens, targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
+        if (admitted && a.key)
+            lx_allow_release(&a.key->allow, now);
         json_decref(in.root);
         json_decref(in.canon);
         lx_ai_refuse(ai, req, &a, &out);

@@ -22,6 +22,7 @@
 
 #include "core/config.h"
 #include "core/strmap.h"
+#include "ai/allow.h"
 #include "ai/routing/select.h"
 
 typedef struct {
@@ -61,6 +62,7 @@ typedef struct {
     int64_t expires_ms; /* 0 = never */
     char **allowed;     /* NULL: every model */
     int nallowed;
+    lx_allow_set_t allow; /* the key's, its user's and its team's rpm/rpd slots */
 } lx_apikey_t;
 
 struct lx_route_state;

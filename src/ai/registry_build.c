@@ -361,6 +361,12 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
             k->nallowed = split_array(r->allowed_models, &k->allowed);
         if (r->allowed_models && k->nallowed == 0)
             k->allowed = lx_calloc(1, sizeof *k->allowed); /* {}: nothing allowed */
+        if (r->rpm > 0)
+            k->allow.s[0] = lx_allow_get('k', r->id, r->rpm, 0);
+        if (r->user_id && (r->user_rpm > 0 || r->user_rpd > 0))
+            k->allow.s[1] = lx_allow_get('u', r->user_id, r->user_rpm, r->user_rpd);
+        if (r->team_id && (r->team_rpm > 0 || r->team_rpd > 0))
+            k->allow.s[2] = lx_allow_get('t', r->team_id, r->team_rpm, r->team_rpd);
     }
     qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, lx_apikey_cmp);
     build_groups(s, rows);

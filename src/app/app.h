@@ -9,6 +9,7 @@
 #include "admin/admin.h"
 #include "ai/ai.h"
 #include "ai/health.h"
+#include "ai/allow_lease.h"
 #include "ai/limits_sync.h"
 #include "db/pg.h"
 #include "core/config.h"
@@ -37,6 +38,7 @@ typedef struct {
     lx_usage_pg_t *usage;          /* usage records to Postgres, NULL without a database */
     lx_health_t *health;           /* worker 0 only: breaker probes, counter write-back */
     lx_limits_sync_t *limits_sync; /* worker 0 only, with a database: shared rate windows */
+    lx_allow_lease_t *lease;       /* with a database: key/user/team allowance leases */
     struct event *flush_ev;        /* shutdown: waits for the usage queue to empty */
     int64_t flush_deadline_ms;
     uint64_t trimmed_at_requests; /* requests seen at the last trim */

@@ -118,6 +118,8 @@ static int serve(lx_config_t *cfg)
     const char *rate_clock = getenv("LLMUX_TEST_RATE_CLOCK_MS");
     if (rate_clock && *rate_clock)
         lx_limits_fix_window_clock(strtoll(rate_clock, NULL, 10));
+    /* Key/user/team allowances: leased through the database when there is one. */
+    lx_allow_set_shared(cfg->database_url != NULL);
     char rerr[600];
     if (lx_registry_start(cfg, rerr, sizeof rerr) != LX_OK) {
         fprintf(stderr, "llmux: %s\n", rerr);

@@ -213,6 +213,8 @@ static int worker_setup(lx_worker_t *w)
             w->usage = lx_usage_pg_new(w->base, w->pg, 20000);
             w->ai.usage = lx_usage_pg_sink(w->usage);
         }
+        w->lease = lx_allow_lease_new(w->base, w->pg, id == 0);
+        w->ai.lease = w->lease;
     }
     if (id == 0) { /* one health monitor and one limits sync per process */
         w->health =
@@ -251,6 +253,7 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(&w->app->loops_done); /* no loop reads this worker's state now */
     lx_health_free(w->health);                 /* before the upstream client and pg it uses */
     lx_limits_sync_free(w->limits_sync);
+    lx_allow_lease_free(w->lease); /* before the pg its queries use */
     lx_http_server_free(w->http);
     lx_upstream_free(w->up);
     lx_ai_fini(&w->ai);

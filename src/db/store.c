@@ -400,9 +400,12 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         "coalesce(context_window, 0), coalesce(max_output_tokens, 0), "
         "input_cost_per_1m::float8, output_cost_per_1m::float8, cached_cost_per_1m::float8 "
         "FROM ai_models ORDER BY id",
-        "SELECT id, key_hash, prefix, name, status, "
-        "coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0), allowed_models::text "
-        "FROM api_keys ORDER BY id",
+        "SELECT k.id, k.key_hash, k.prefix, k.name, k.status, "
+        "coalesce((extract(epoch FROM k.expires_at) * 1000)::bigint, 0), "
+        "k.allowed_models::text, coalesce(k.rate_limit_per_minute, 0), coalesce(u.id, 0), "
+        "coalesce(u.rpm, 0), coalesce(u.rpd, 0), coalesce(t.id, 0), coalesce(t.rpm, 0), "
+        "coalesce(t.rpd, 0) FROM api_keys k LEFT JOIN users u ON u.id = k.user_id "
+        "LEFT JOIN teams t ON t.id = coalesce(k.team_id, u.team_id) ORDER BY k.id",
         "SELECT id, name, strategy, status FROM ai_groups ORDER BY id",
         "SELECT id, group_id, provider_id, coalesce(connection_id, 0), upstream_name, weight, "
         "priority FROM ai_group_members ORDER BY group_id, id",
@@ -480,6 +483,13 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         k->status = dupv(r[3], i, 4);
         k->expires_ms = i64v(r[3], i, 5);
         k->allowed_models = dupv(r[3], i, 6);
+        k->rpm = intv(r[3], i, 7);
+        k->user_id = i64v(r[3], i, 8);
+        k->user_rpm = intv(r[3], i, 9);
+        k->user_rpd = intv(r[3], i, 10);
+        k->team_id = i64v(r[3], i, 11);
+        k->team_rpm = intv(r[3], i, 12);
+        k->team_rpd = intv(r[3], i, 13);
     }
     out->ngroups = PQntuples(r[4]);
     out->groups = lx_calloc((size_t)out->ngroups + 1, sizeof *out->groups);

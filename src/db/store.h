@@ -39,8 +39,11 @@ typedef struct {
     int64_t id;
     unsigned char hash[32];
     char *prefix, *name, *status;
-    int64_t expires_ms;   /* 0 = never */
-    char *allowed_models; /* Postgres array text, or NULL for all */
+    int64_t expires_ms;                         /* 0 = never */
+    char *allowed_models;                       /* Postgres array text, or NULL for all */
+    int rpm;                                    /* the key's rate_limit_per_minute, 0 = none */
+    int64_t user_id, team_id;                   /* 0 = none; team: the key's, else its user's */
+    int user_rpm, user_rpd, team_rpm, team_rpd; /* 0 = none */
 } lx_key_row_t;
 
 typedef struct {

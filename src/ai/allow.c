@@ -1,0 +1,203 @@
+/* allow.c - the allowance table and its arithmetic (allow.h). */
+#include "ai/allow.h"
+#include "ai/routing/limits.h"
+
+#include <stdio.h>
+
+static lx_allow_t slots[LX_ALLOW_SLOTS];
+static bool shared_mode;
+
+void lx_allow_set_shared(bool shared)
+{
+    shared_mode = shared;
+}
+
+bool lx_allow_shared(void)
+{
+    return shared_mode;
+}
+
+int lx_allow_slice(int limit)
+{
+    if (limit <= 0)
+        return 0;
+    int s = (int)(((int64_t)limit * 5 + 99) / 100);
+    return s < 1 ? 1 : s;
+}
+
+static const char *kind_name(char kind)
+{
+    return kind == 'k' ? "key" : kind == 'u' ? "user" : "team";
+}
+
+lx_allow_t *lx_allow_get(char kind, int64_t id, int rpm, int rpd)
+{
+    uint64_t key = (uint64_t)(unsigned char)kind << 56 | ((uint64_t)id & 0x00ffffffffffffffull);
+    uint64_t h = key * 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < LX_ALLOW_SLOTS; i++) {
+        lx_allow_t *a = &slots[(h + i) % LX_ALLOW_SLOTS];
+        uint64_t cur = atomic_load_explicit(&a->key, memory_order_acquire);
+        if (cur == 0) {
+            uint64_t zero = 0;
+            if (atomic_compare_exchange_strong(&a->key, &zero, key) || zero == key) {
+                if (zero == 0)
+                    snprintf(a->subject, sizeof a->subject, "%s:%lld", kind_name(kind),
+                             (long long)id);
+                cur = key;
+            } else
+                continue;
+        }
+        if (cur != key)
+            continue;
+        atomic_store_explicit(&a->limit[LX_ALLOW_MIN], rpm > 0 ? rpm : 0, memory_order_relaxed);
+        atomic_store_explicit(&a->limit[LX_ALLOW_DAY], rpd > 0 ? rpd : 0, memory_order_relaxed);
+        return a;
+    }
+    return NULL;
+}
+
+#define WIN(word)  ((uint32_t)((word) >> 32))
+#define LEFT(word) ((uint32_t)(word))
+#define MAKE(w, n) ((uint64_t)(w) << 32 | (uint32_t)(n))
+
+/* The word of window w: a stale window starts full (local) or empty. */
+static uint64_t current(const lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint64_t word)
+{
+    if (WIN(word) == w)
+        return word;
+    int lim = atomic_load_explicit(&a->limit[p], memory_order_relaxed);
+    return MAKE(w, shared_mode ? 0 : (uint32_t)lim);
+}
+
+lx_allow_rc_t lx_allow_take(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t *left)
+{
+    uint64_t old = atomic_load_explicit(&a->word[p], memory_order_relaxed);
+    for (;;) {
+        uint64_t cur = current(a, p, w, old);
+        if (LEFT(cur) == 0) {
+            if (cur != old) /* record the roll so leases credit the new window */
+                atomic_compare_exchange_weak(&a->word[p], &old, cur);
+            *left = 0;
+            return LX_ALLOW_EMPTY;
+        }
+        uint64_t next = MAKE(w, LEFT(cur) - 1);
+        if (atomic_compare_exchange_weak_explicit(&a->word[p], &old, next, memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            *left = LEFT(next);
+            return LX_ALLOW_TAKEN;
+        }
+    }
+}
+
+void lx_allow_credit(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t n)
+{
+    uint64_t old = atomic_load_explicit(&a->word[p], memory_order_relaxed);
+    for (;;) {
+        if ((int32_t)(WIN(old) - w) > 0)
+            return; /* a later window: the lease was for one that ended */
+        uint64_t cur = current(a, p, w, old);
+        if (atomic_compare_exchange_weak_explicit(&a->word[p], &old, MAKE(w, LEFT(cur) + n),
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            return;
+    }
+}
+
+void lx_allow_give_back(lx_allow_t *a, lx_allow_per_t p, uint32_t w)
+{
+    uint64_t old = atomic_load_explicit(&a->word[p], memory_order_relaxed);
+    while (WIN(old) == w &&
+           !atomic_compare_exchange_weak_explicit(&a->word[p], &old, MAKE(w, LEFT(old) + 1),
+                                                  memory_order_acq_rel, memory_order_relaxed))
+        ;
+}
+
+uint32_t lx_allow_left(const lx_allow_t *a, lx_allow_per_t p, uint32_t w)
+{
+    uint64_t word = atomic_load_explicit(&a->word[p], memory_order_relaxed);
+    return LEFT(current(a, p, w, word));
+}
+
+bool lx_allow_lease_claim(lx_allow_t *a, lx_allow_per_t p, uint32_t w)
+{
+    if (atomic_load_explicit(&a->exhausted[p], memory_order_relaxed) == w + 1)
+        return false;
+    uint32_t cur = atomic_load_explicit(&a->leasing[p], memory_order_relaxed);
+    if (cur == w + 1)
+        return false;
+    return atomic_compare_exchange_strong(&a->leasing[p], &cur, w + 1);
+}
+
+void lx_allow_lease_done(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t granted, bool spent)
+{
+    if (granted)
+        lx_allow_credit(a, p, w, granted);
+    if (spent)
+        atomic_store_explicit(&a->exhausted[p], w + 1, memory_order_relaxed);
+    uint32_t cur = w + 1;
+    atomic_compare_exchange_strong(&a->leasing[p], &cur, 0);
+}
+
+static uint32_t win_of(lx_allow_per_t p, int64_t now_ms, int64_t *full)
+{
+    *full = p == LX_ALLOW_MIN ? lx_limits_minute_index(now_ms) : lx_limits_day_index(now_ms);
+    return (uint32_t)*full;
+}
+
+bool lx_allow_admit(const lx_allow_set_t *set, int64_t now_ms, lx_allow_lease_fn lease,
+                    void *lease_arg, lx_allow_refusal_t *r)
+{
+    lx_allow_t *taken_a[6];
+    lx_allow_per_t taken_p[6];
+    uint32_t taken_w[6];
+    int ntaken = 0;
+    for (int i = 0; i < 3; i++) {
+        lx_allow_t *a = set->s[i];
+        if (a == NULL)
+            continue;
+        for (int p = 0; p < 2; p++) {
+            int lim = atomic_load_explicit(&a->limit[p], memory_order_relaxed);
+            if (lim <= 0)
+                continue;
+            int64_t full;
+            uint32_t w = win_of((lx_allow_per_t)p, now_ms, &full);
+            uint32_t left;
+            lx_allow_rc_t rc = lx_allow_take(a, (lx_allow_per_t)p, w, &left);
+            if (left == 0 && shared_mode && lease && lx_allow_lease_claim(a, (lx_allow_per_t)p, w))
+                lease(lease_arg, a, (lx_allow_per_t)p, full);
+            if (rc == LX_ALLOW_TAKEN) {
+                taken_a[ntaken] = a, taken_p[ntaken] = (lx_allow_per_t)p;
+                taken_w[ntaken++] = w;
+                continue;
+            }
+            while (ntaken > 0) {
+                ntaken--;
+                lx_allow_give_back(taken_a[ntaken], taken_p[ntaken], taken_w[ntaken]);
+            }
+            bool spent = !shared_mode ||
+                         atomic_load_explicit(&a->exhausted[p], memory_order_relaxed) == w + 1;
+            int64_t len = p == LX_ALLOW_MIN ? 60000 : 86400000;
+            int64_t wait_ms = len - ((now_ms % len) + len) % len;
+            *r = (lx_allow_refusal_t){
+                .who = a,
+                .per = (lx_allow_per_t)p,
+                .limit = lim,
+                .waiting = !spent,
+                .retry_after_s = spent ? (wait_ms + 999) / 1000 : 1,
+            };
+            return false;
+        }
+    }
+    return true;
+}
+
+void lx_allow_release(const lx_allow_set_t *set, int64_t now_ms)
+{
+    for (int i = 0; i < 3; i++) {
+        lx_allow_t *a = set->s[i];
+        for (int p = 0; a && p < 2; p++) {
+            int64_t full;
+            if (atomic_load_explicit(&a->limit[p], memory_order_relaxed) > 0)
+                lx_allow_give_back(a, (lx_allow_per_t)p, win_of((lx_allow_per_t)p, now_ms, &full));
+        }
+    }
+}

@@ -1,0 +1,128 @@
+/* allow_lease.c - allowance slices leased from ai_limit_windows. */
+#include "ai/allow_lease.h"
+#include "ai/registry.h"
+#include "ai/routing/limits.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "db/pg.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct lx_allow_lease {
+    lx_pg_t *pg;
+    struct event *timer;
+    int ticks;
+};
+
+typedef struct {
+    lx_allow_t *a;
+    lx_allow_per_t p;
+    uint32_t w;
+} ask_t;
+
+/* granted rises by one slice, never past the limit; last_grant is what this
+ * statement added (SET sees the old row), spent whether none is left. */
+static const char lease_sql[] =
+    "INSERT INTO ai_limit_windows AS x (subject, win, lim, granted, last_grant, updated_at)"
+    " VALUES ($1, $2, $3::int, least($3::int, $4::int), least($3::int, $4::int), now())"
+    " ON CONFLICT (subject, win) DO UPDATE SET lim = EXCLUDED.lim,"
+    " granted = greatest(x.granted, least(EXCLUDED.lim, x.granted + $4::int)),"
+    " last_grant = greatest(x.granted, least(EXCLUDED.lim, x.granted + $4::int)) - x.granted,"
+    " updated_at = now()"
+    " RETURNING last_grant, granted >= lim";
+
+static void on_lease(const lx_pg_result_t *res, void *arg)
+{
+    ask_t *x = arg;
+    uint32_t got = 0;
+    bool spent = false;
+    if (lx_pg_ok(res) && lx_pg_ntuples(res) == 1) {
+        long v = strtol(lx_pg_value(res, 0, 0), NULL, 10);
+        got = v > 0 ? (uint32_t)v : 0;
+        spent = lx_pg_value(res, 0, 1)[0] == 't';
+    } else if (!lx_pg_ok(res))
+        lx_log_warn("allowance lease for %s failed: %s", x->a->subject, lx_pg_error(res));
+    lx_allow_lease_done(x->a, x->p, x->w, got, spent);
+    free(x);
+}
+
+void lx_allow_lease_ask(void *arg, lx_allow_t *a, lx_allow_per_t p, int64_t window)
+{
+    lx_allow_lease_t *l = arg;
+    int lim = atomic_load_explicit(&a->limit[p], memory_order_relaxed);
+    char win[32], limit[16], slice[16];
+    snprintf(win, sizeof win, "%c:%lld", p == LX_ALLOW_MIN ? 'm' : 'd', (long long)window);
+    snprintf(limit, sizeof limit, "%d", lim);
+    snprintf(slice, sizeof slice, "%d", lx_allow_slice(lim));
+    const char *params[4] = {a->subject, win, limit, slice};
+    ask_t *x = lx_calloc(1, sizeof *x);
+    *x = (ask_t){.a = a, .p = p, .w = (uint32_t)window};
+    if (l == NULL || lim <= 0 ||
+        lx_pg_query(l->pg, "allow_lease", 4, params, LX_PG_PREPARED, on_lease, x) != LX_OK) {
+        lx_allow_lease_done(a, p, (uint32_t)window, 0, false);
+        free(x);
+    }
+}
+
+static void prefetch(lx_allow_lease_t *l, lx_allow_t *a, int64_t now)
+{
+    if (a == NULL)
+        return;
+    for (int p = 0; p < 2; p++) {
+        if (atomic_load_explicit(&a->limit[p], memory_order_relaxed) <= 0)
+            continue;
+        int64_t full = p == LX_ALLOW_MIN ? lx_limits_minute_index(now) : lx_limits_day_index(now);
+        if (lx_allow_left(a, (lx_allow_per_t)p, (uint32_t)full) == 0 &&
+            lx_allow_lease_claim(a, (lx_allow_per_t)p, (uint32_t)full))
+            lx_allow_lease_ask(l, a, (lx_allow_per_t)p, full);
+    }
+}
+
+static void on_cleanup(const lx_pg_result_t *res, void *arg)
+{
+    (void)res, (void)arg;
+}
+
+static void tick(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd, (void)ev;
+    lx_allow_lease_t *l = arg;
+    if (!lx_pg_connected(l->pg) || lx_pg_pending(l->pg) > 1000)
+        return;
+    if (++l->ticks % 240 == 1)
+        lx_pg_query(l->pg,
+                    "DELETE FROM ai_limit_windows WHERE updated_at < now() - interval '2 days'", 0,
+                    NULL, 0, on_cleanup, NULL);
+    lx_snapshot_t *s = lx_registry_acquire();
+    if (s == NULL)
+        return;
+    int64_t now = lx_wall_ms();
+    for (int i = 0; i < s->nkeys; i++)
+        for (int k = 0; k < 3; k++)
+            prefetch(l, s->keys[i].allow.s[k], now);
+    lx_registry_release(s);
+}
+
+lx_allow_lease_t *lx_allow_lease_new(struct event_base *base, lx_pg_t *pg, bool ticking)
+{
+    lx_allow_lease_t *l = lx_calloc(1, sizeof *l);
+    l->pg = pg;
+    lx_pg_prepare(pg, "allow_lease", lease_sql, 4);
+    if (ticking) {
+        l->timer = event_new(base, -1, EV_PERSIST, tick, l);
+        struct timeval tv = {0, 250000};
+        event_add(l->timer, &tv);
+    }
+    return l;
+}
+
+void lx_allow_lease_free(lx_allow_lease_t *l)
+{
+    if (l == NULL)
+        return;
+    if (l->timer)
+        event_free(l->timer);
+    free(l);
+}
