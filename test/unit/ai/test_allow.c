@@ -1,0 +1,180 @@
+/* test_allow.c - unit tests for src/ai/allow.c: the allowance arithmetic
+ * (local windows start full, shared ones empty until a lease credits them),
+ * the slice, lease claims, all-or-nothing admission over key, user and team,
+ * window roll-over and Retry-After. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "ai/allow.h"
+#include "ai/routing/limits.h"
+
+/* 2024-05-01T10:00:30Z: the middle of a minute */
+#define T0 INT64_C(1714557630000)
+
+static int64_t next_id = 1;
+
+static void test_slice(void **state)
+{
+    (void)state;
+    assert_int_equal(lx_allow_slice(0), 0);
+    assert_int_equal(lx_allow_slice(1), 1);
+    assert_int_equal(lx_allow_slice(5), 1);
+    assert_int_equal(lx_allow_slice(20), 1);
+    assert_int_equal(lx_allow_slice(21), 2);
+    assert_int_equal(lx_allow_slice(60), 3);
+    assert_int_equal(lx_allow_slice(1000), 50);
+}
+
+static void test_get_is_stable_and_updates_limits(void **state)
+{
+    (void)state;
+    int64_t id = next_id++;
+    lx_allow_t *a = lx_allow_get('k', id, 5, 0);
+    assert_non_null(a);
+    assert_string_equal(a->subject, "key:"
+                                    "1");
+    assert_ptr_equal(lx_allow_get('k', id, 7, 100), a);
+    assert_int_equal(a->limit[LX_ALLOW_MIN], 7);
+    assert_int_equal(a->limit[LX_ALLOW_DAY], 100);
+    lx_allow_t *t = lx_allow_get('t', id, 5, 0); /* another kind, same id */
+    assert_ptr_not_equal(t, a);
+    assert_string_equal(t->subject, "team:1");
+}
+
+static void test_local_window_exact(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(false);
+    lx_allow_set_t set = {{lx_allow_get('k', next_id++, 3, 0), NULL, NULL}};
+    lx_allow_refusal_t r;
+    for (int i = 0; i < 3; i++)
+        assert_true(lx_allow_admit(&set, T0, NULL, NULL, &r));
+    assert_false(lx_allow_admit(&set, T0, NULL, NULL, &r));
+    assert_ptr_equal(r.who, set.s[0]);
+    assert_int_equal(r.per, LX_ALLOW_MIN);
+    assert_int_equal(r.limit, 3);
+    assert_false(r.waiting);
+    assert_int_equal(r.retry_after_s, 30); /* to the end of the minute */
+    /* the next minute starts full again */
+    assert_true(lx_allow_admit(&set, T0 + 60000, NULL, NULL, &r));
+}
+
+static int asked;
+static lx_allow_t *asked_a;
+static int64_t asked_window;
+
+static void fake_lease(void *arg, lx_allow_t *a, lx_allow_per_t p, int64_t window)
+{
+    (void)arg, (void)p;
+    asked++;
+    asked_a = a;
+    asked_window = window;
+}
+
+static void test_shared_starts_empty_and_leases(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(true);
+    lx_allow_t *a = lx_allow_get('k', next_id++, 60, 0);
+    lx_allow_set_t set = {{a, NULL, NULL}};
+    lx_allow_refusal_t r;
+    asked = 0;
+    assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_true(r.waiting);
+    assert_int_equal(r.retry_after_s, 1);
+    assert_int_equal(asked, 1);
+    assert_ptr_equal(asked_a, a);
+    assert_int_equal(asked_window, lx_limits_minute_index(T0));
+    /* one lease in flight: no second ask */
+    assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_int_equal(asked, 1);
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
+    lx_allow_lease_done(a, LX_ALLOW_MIN, w, 3, false);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), 3);
+    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_int_equal(asked, 1);
+    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r)); /* the last: asks ahead */
+    assert_int_equal(asked, 2);
+    /* the global count is spent: refused until the window ends, no more asks */
+    lx_allow_lease_done(a, LX_ALLOW_MIN, w, 0, true);
+    assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_false(r.waiting);
+    assert_int_equal(r.retry_after_s, 30);
+    assert_int_equal(asked, 2);
+    /* a new minute: empty again, a new lease asked */
+    assert_false(lx_allow_admit(&set, T0 + 60000, fake_lease, NULL, &r));
+    assert_int_equal(asked, 3);
+    lx_allow_set_shared(false);
+}
+
+static void test_credit_for_an_ended_window_is_dropped(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(true);
+    lx_allow_t *a = lx_allow_get('u', next_id++, 10, 0);
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
+    uint32_t left;
+    assert_int_equal(lx_allow_take(a, LX_ALLOW_MIN, w + 1, &left), LX_ALLOW_EMPTY);
+    lx_allow_credit(a, LX_ALLOW_MIN, w, 5); /* a late answer for the old window */
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w + 1), 0);
+    lx_allow_credit(a, LX_ALLOW_MIN, w + 1, 2);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w + 1), 2);
+    lx_allow_set_shared(false);
+}
+
+static void test_all_or_nothing(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(false);
+    lx_allow_t *k = lx_allow_get('k', next_id++, 10, 0);
+    lx_allow_t *u = lx_allow_get('u', next_id++, 10, 100);
+    lx_allow_t *t = lx_allow_get('t', next_id++, 2, 0);
+    lx_allow_set_t set = {{k, u, t}};
+    lx_allow_refusal_t r;
+    uint32_t m = (uint32_t)lx_limits_minute_index(T0), d = (uint32_t)lx_limits_day_index(T0);
+    assert_true(lx_allow_admit(&set, T0, NULL, NULL, &r));
+    assert_true(lx_allow_admit(&set, T0, NULL, NULL, &r));
+    assert_false(lx_allow_admit(&set, T0, NULL, NULL, &r));
+    assert_ptr_equal(r.who, t);
+    /* the key's and the user's tokens taken before the team refused came back */
+    assert_int_equal(lx_allow_left(k, LX_ALLOW_MIN, m), 8);
+    assert_int_equal(lx_allow_left(u, LX_ALLOW_MIN, m), 8);
+    assert_int_equal(lx_allow_left(u, LX_ALLOW_DAY, d), 98);
+    /* release gives back a request refused later */
+    lx_allow_set_t ku = {{k, u, NULL}};
+    assert_true(lx_allow_admit(&ku, T0, NULL, NULL, &r));
+    lx_allow_release(&ku, T0);
+    assert_int_equal(lx_allow_left(k, LX_ALLOW_MIN, m), 8);
+    assert_int_equal(lx_allow_left(u, LX_ALLOW_DAY, d), 98);
+}
+
+static void test_day_refusal_waits_to_midnight(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(false);
+    lx_allow_set_t set = {{lx_allow_get('t', next_id++, 0, 1), NULL, NULL}};
+    lx_allow_refusal_t r;
+    assert_true(lx_allow_admit(&set, T0, NULL, NULL, &r));
+    assert_false(lx_allow_admit(&set, T0, NULL, NULL, &r));
+    assert_int_equal(r.per, LX_ALLOW_DAY);
+    assert_int_equal(r.retry_after_s, 14 * 3600 - 30); /* 10:00:30 to midnight */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_slice),
+        cmocka_unit_test(test_get_is_stable_and_updates_limits),
+        cmocka_unit_test(test_local_window_exact),
+        cmocka_unit_test(test_shared_starts_empty_and_leases),
+        cmocka_unit_test(test_credit_for_an_ended_window_is_dropped),
+        cmocka_unit_test(test_all_or_nothing),
+        cmocka_unit_test(test_day_refusal_waits_to_midnight),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
