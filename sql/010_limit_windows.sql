@@ -9,7 +9,7 @@ CREATE TABLE ai_limit_windows (
     subject    TEXT NOT NULL,
     win        TEXT NOT NULL,
     lim        INTEGER NOT NULL CHECK (lim > 0),
-    granted    INTEGER NOT NULL CHECK (granted >= 0 AND granted <= lim),
+    granted    INTEGER NOT NULL CHECK (granted >= 0), -- <= lim, unless lim was lowered
     last_grant INTEGER NOT NULL DEFAULT 0,
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (subject, win)

@@ -69,8 +69,16 @@ static uint64_t current(const lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint6
     return MAKE(w, shared_mode ? 0 : (uint32_t)lim);
 }
 
+bool lx_allow_active(const lx_allow_t *a, lx_allow_per_t p, uint32_t w)
+{
+    uint32_t u = atomic_load_explicit(&a->used[p], memory_order_relaxed);
+    return u == 0 || u == w + 1 || u == w;
+}
+
 lx_allow_rc_t lx_allow_take(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t *left)
 {
+    if (atomic_load_explicit(&a->used[p], memory_order_relaxed) != w + 1)
+        atomic_store_explicit(&a->used[p], w + 1, memory_order_relaxed);
     uint64_t old = atomic_load_explicit(&a->word[p], memory_order_relaxed);
     for (;;) {
         uint64_t cur = current(a, p, w, old);

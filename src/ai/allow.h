@@ -40,6 +40,7 @@ typedef struct lx_allow {
     _Atomic uint64_t word[2];      /* window << 32 | tokens left */
     _Atomic uint32_t leasing[2];   /* window + 1 of the lease in flight, 0 = none */
     _Atomic uint32_t exhausted[2]; /* window + 1 whose global count is spent */
+    _Atomic uint32_t used[2];      /* window + 1 of the last request here */
 } lx_allow_t;
 
 /* Up to three subjects of a request (key, user, team): NULL where none. */
@@ -69,6 +70,9 @@ lx_allow_rc_t lx_allow_take(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_
 void lx_allow_give_back(lx_allow_t *a, lx_allow_per_t p, uint32_t w);
 /* Adds n leased tokens to window w (dropped if the window rolled). */
 void lx_allow_credit(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t n);
+/* Worth leasing ahead for window w: never used yet (a new subject), or
+ * used in w or the window before. */
+bool lx_allow_active(const lx_allow_t *a, lx_allow_per_t p, uint32_t w);
 /* Tokens left here in window w. */
 uint32_t lx_allow_left(const lx_allow_t *a, lx_allow_per_t p, uint32_t w);
 /* Claims the right to lease for window w: true at most once until

@@ -74,7 +74,8 @@ static void prefetch(lx_allow_lease_t *l, lx_allow_t *a, int64_t now)
         if (atomic_load_explicit(&a->limit[p], memory_order_relaxed) <= 0)
             continue;
         int64_t full = p == LX_ALLOW_MIN ? lx_limits_minute_index(now) : lx_limits_day_index(now);
-        if (lx_allow_left(a, (lx_allow_per_t)p, (uint32_t)full) == 0 &&
+        if (lx_allow_active(a, (lx_allow_per_t)p, (uint32_t)full) &&
+            lx_allow_left(a, (lx_allow_per_t)p, (uint32_t)full) == 0 &&
             lx_allow_lease_claim(a, (lx_allow_per_t)p, (uint32_t)full))
             lx_allow_lease_ask(l, a, (lx_allow_per_t)p, full);
     }

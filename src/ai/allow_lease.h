@@ -8,9 +8,10 @@
  * are credited to the process-wide slot when the answer comes. The first
  * worker's lease also ticks every 250 ms: it leases the first slice of each
  * limited subject of the current snapshot whose window holds no tokens
- * (a new key, a new minute), so a window is rarely empty when its first
- * request comes, and deletes windows older than two days once a minute.
- * Off the request path apart from queueing the query. */
+ * and that is new or had requests in this window or the one before (a new
+ * key, a new minute of a busy one), so a window is rarely empty when its
+ * first request comes while idle subjects cost no query, and deletes windows older than two days
+ * once a minute. Off the request path apart from queueing the query. */
 #ifndef LX_AI_ALLOW_LEASE_H
 #define LX_AI_ALLOW_LEASE_H
 

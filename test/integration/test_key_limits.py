@@ -108,6 +108,21 @@ class OneInstance(unittest.TestCase):
         r = chat(self.lx, k1["key"])
         self.assertIn("team", r.json()["error"]["message"])
 
+    def test_lowered_limit_is_spent_not_an_error(self):
+        k = self.new_key(rate_limit_per_minute=5)
+        self.assertEqual([r.status for r in self.served(chat, k["key"], 3)], [200] * 3)
+        admin(self.lx, "PATCH", f"/keys/{k['id']}", {"rate_limit_per_minute": 2})
+        time.sleep(1.5)  # the snapshot reloads on NOTIFY
+        # what was leased before is kept; after that the window is spent (not
+        # a failing lease, which would say more allowance is on its way)
+        wait_for(lambda: chat(self.lx, k["key"]).status == 429, timeout=5, what="refused")
+        time.sleep(0.3)
+        r = chat(self.lx, k["key"])
+        self.assertEqual(r.status, 429, r)
+        self.assertNotIn("on its way", r.json()["error"]["message"])
+        self.assertEqual(psql(self.lx.db, "SELECT lim FROM ai_limit_windows "
+                              f"WHERE subject = 'key:{k['id']}'"), "2")
+
     def test_user_rpm_and_unlimited_key(self):
         u = admin(self.lx, "POST", "/users", {"name": f"u{time.monotonic_ns()}", "rpm": 2})
         k = self.new_key(user_id=u["id"])

@@ -165,6 +165,18 @@ static void test_day_refusal_waits_to_midnight(void **state)
     assert_int_equal(r.retry_after_s, 14 * 3600 - 30); /* 10:00:30 to midnight */
 }
 
+static void test_active_for_leasing_ahead(void **state)
+{
+    (void)state;
+    lx_allow_t *a = lx_allow_get('k', next_id++, 10, 0);
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0), left;
+    assert_true(lx_allow_active(a, LX_ALLOW_MIN, w)); /* new: lease ahead */
+    lx_allow_take(a, LX_ALLOW_MIN, w, &left);
+    assert_true(lx_allow_active(a, LX_ALLOW_MIN, w));
+    assert_true(lx_allow_active(a, LX_ALLOW_MIN, w + 1));  /* used in the minute before */
+    assert_false(lx_allow_active(a, LX_ALLOW_MIN, w + 2)); /* idle: no query */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_credit_for_an_ended_window_is_dropped),
         cmocka_unit_test(test_all_or_nothing),
         cmocka_unit_test(test_day_refusal_waits_to_midnight),
+        cmocka_unit_test(test_active_for_leasing_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
