@@ -57,8 +57,8 @@ lx_allow_t *lx_allow_get(char kind, int64_t id, int rpm, int rpd)
 }
 
 #define WIN(word)  ((uint32_t)((word) >> 32))
-#define LEFT(word) ((uint32_t)(word))
-#define MAKE(w, n) ((uint64_t)(w) << 32 | (uint32_t)(n))
+#define LEFT(word) ((int32_t)(uint32_t)(word)) /* negative: borrowed */
+#define MAKE(w, n) ((uint64_t)(w) << 32 | (uint32_t)(int32_t)(n))
 
 /* The word of window w: a stale window starts full (local) or empty. */
 static uint64_t current(const lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint64_t word)
@@ -66,7 +66,7 @@ static uint64_t current(const lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint6
     if (WIN(word) == w)
         return word;
     int lim = atomic_load_explicit(&a->limit[p], memory_order_relaxed);
-    return MAKE(w, shared_mode ? 0 : (uint32_t)lim);
+    return MAKE(w, shared_mode ? 0 : lim);
 }
 
 bool lx_allow_active(const lx_allow_t *a, lx_allow_per_t p, uint32_t w)
@@ -75,17 +75,32 @@ bool lx_allow_active(const lx_allow_t *a, lx_allow_per_t p, uint32_t w)
     return u == 0 || u == w + 1 || u == w;
 }
 
-lx_allow_rc_t lx_allow_take(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t *left)
+/* How far below zero a take may go in window w: in shared mode, one slice
+ * borrowed against the lease that is (or is about to be) in flight, until
+ * the window's global count is known to be spent; else none. */
+static int32_t floor_of(const lx_allow_t *a, lx_allow_per_t p, uint32_t w)
+{
+    if (!shared_mode || atomic_load_explicit(&a->exhausted[p], memory_order_relaxed) == w + 1)
+        return 0;
+    int32_t most = lx_allow_slice(atomic_load_explicit(&a->limit[p], memory_order_relaxed));
+    uint64_t r = atomic_load_explicit(&a->room[p], memory_order_relaxed);
+    if (WIN(r) == w + 1 && (int32_t)(uint32_t)r < most) /* what the next lease can grant */
+        most = (int32_t)(uint32_t)r;
+    return most > 0 ? -most : 0;
+}
+
+lx_allow_rc_t lx_allow_take(lx_allow_t *a, lx_allow_per_t p, uint32_t w, int32_t *left)
 {
     if (atomic_load_explicit(&a->used[p], memory_order_relaxed) != w + 1)
         atomic_store_explicit(&a->used[p], w + 1, memory_order_relaxed);
+    int32_t floor = floor_of(a, p, w);
     uint64_t old = atomic_load_explicit(&a->word[p], memory_order_relaxed);
     for (;;) {
         uint64_t cur = current(a, p, w, old);
-        if (LEFT(cur) == 0) {
+        if (LEFT(cur) <= floor) {
             if (cur != old) /* record the roll so leases credit the new window */
                 atomic_compare_exchange_weak(&a->word[p], &old, cur);
-            *left = 0;
+            *left = LEFT(cur);
             return LX_ALLOW_EMPTY;
         }
         uint64_t next = MAKE(w, LEFT(cur) - 1);
@@ -119,7 +134,7 @@ void lx_allow_give_back(lx_allow_t *a, lx_allow_per_t p, uint32_t w)
         ;
 }
 
-uint32_t lx_allow_left(const lx_allow_t *a, lx_allow_per_t p, uint32_t w)
+int32_t lx_allow_left(const lx_allow_t *a, lx_allow_per_t p, uint32_t w)
 {
     uint64_t word = atomic_load_explicit(&a->word[p], memory_order_relaxed);
     return LEFT(current(a, p, w, word));
@@ -135,11 +150,14 @@ bool lx_allow_lease_claim(lx_allow_t *a, lx_allow_per_t p, uint32_t w)
     return atomic_compare_exchange_strong(&a->leasing[p], &cur, w + 1);
 }
 
-void lx_allow_lease_done(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t granted, bool spent)
+void lx_allow_lease_done(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t granted,
+                         int32_t room)
 {
+    if (room != LX_ALLOW_ROOM_UNKNOWN)
+        atomic_store_explicit(&a->room[p], MAKE(w + 1, room < 0 ? 0 : room), memory_order_relaxed);
     if (granted)
         lx_allow_credit(a, p, w, granted);
-    if (spent)
+    if (room != LX_ALLOW_ROOM_UNKNOWN && room <= 0)
         atomic_store_explicit(&a->exhausted[p], w + 1, memory_order_relaxed);
     uint32_t cur = w + 1;
     atomic_compare_exchange_strong(&a->leasing[p], &cur, 0);
@@ -168,9 +186,9 @@ bool lx_allow_admit(const lx_allow_set_t *set, int64_t now_ms, lx_allow_lease_fn
                 continue;
             int64_t full;
             uint32_t w = win_of((lx_allow_per_t)p, now_ms, &full);
-            uint32_t left;
+            int32_t left;
             lx_allow_rc_t rc = lx_allow_take(a, (lx_allow_per_t)p, w, &left);
-            if (left == 0 && shared_mode && lease && lx_allow_lease_claim(a, (lx_allow_per_t)p, w))
+            if (left <= 0 && shared_mode && lease && lx_allow_lease_claim(a, (lx_allow_per_t)p, w))
                 lease(lease_arg, a, (lx_allow_per_t)p, full);
             if (rc == LX_ALLOW_TAKEN) {
                 taken_a[ntaken] = a, taken_p[ntaken] = (lx_allow_per_t)p;

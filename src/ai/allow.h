@@ -9,15 +9,22 @@
  *
  * Local mode (no database): a window starts with its whole limit: exact in
  * one instance. Shared mode (a database): a window starts empty and tokens
- * come only from leases (allow_lease.h): a lease grants a slice of
+ * come from leases (allow_lease.h): a lease grants a slice of
  * lx_allow_slice(limit) = max(1, ceil(limit * 5 %)) tokens out of a global
- * count in ai_limit_windows that never exceeds the limit, so no instance can
- * admit more than the limit in total (over-admission 0). A lease is asked
+ * count in ai_limit_windows that never exceeds the limit. A lease is asked
  * for when a take leaves a window with no tokens (or finds none), at most one
- * per window in flight; a request that finds no tokens is refused, never
- * waits. Unused tokens at a window's end are at most one slice per instance:
- * when demand exceeds the limit at least limit - instances * slice requests
- * are served (2 instances, rpm 60, slice 3: at least 54).
+ * per window in flight. So that a request never waits and is never refused
+ * only because a lease is on its way (a quiet key's first request of a
+ * window, a burst faster than a database round trip), a take may borrow up
+ * to one slice against the lease while the window's global count is not
+ * known to be spent, and never more than the global count had left after
+ * this instance's last lease (so one instance alone never exceeds its
+ * limit); the lease's tokens pay the debt first. Bounds, for a limit L,
+ * slice S and I instances, per window: at most L + I * S admitted (what
+ * each borrowed just before another spent the count), and,
+ * when demand exceeds the limit on every instance, at least L - I * S
+ * (unused tokens: at most one slice per instance). 2 instances, rpm 60,
+ * slice 3: between 54 and 66, i.e. 60 +- 10 %.
  *
  * Ownership: this module owns the slots (a static table, process lifetime);
  * they are claimed when a registry snapshot is built (off the loops) and never
@@ -41,6 +48,8 @@ typedef struct lx_allow {
     _Atomic uint32_t leasing[2];   /* window + 1 of the lease in flight, 0 = none */
     _Atomic uint32_t exhausted[2]; /* window + 1 whose global count is spent */
     _Atomic uint32_t used[2];      /* window + 1 of the last request here */
+    _Atomic uint64_t room[2];      /* (window + 1) << 32 | global count left after
+                                    * the last lease of that window */
 } lx_allow_t;
 
 /* Up to three subjects of a request (key, user, team): NULL where none. */
@@ -66,22 +75,26 @@ typedef enum {
     LX_ALLOW_TAKEN = 0, /* one token taken */
     LX_ALLOW_EMPTY,     /* no token here */
 } lx_allow_rc_t;
-lx_allow_rc_t lx_allow_take(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t *left);
+/* *left: the tokens left after the take (negative: borrowed, see above). */
+lx_allow_rc_t lx_allow_take(lx_allow_t *a, lx_allow_per_t p, uint32_t w, int32_t *left);
 void lx_allow_give_back(lx_allow_t *a, lx_allow_per_t p, uint32_t w);
 /* Adds n leased tokens to window w (dropped if the window rolled). */
 void lx_allow_credit(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t n);
 /* Worth leasing ahead for window w: never used yet (a new subject), or
  * used in w or the window before. */
 bool lx_allow_active(const lx_allow_t *a, lx_allow_per_t p, uint32_t w);
-/* Tokens left here in window w. */
-uint32_t lx_allow_left(const lx_allow_t *a, lx_allow_per_t p, uint32_t w);
+/* Tokens left here in window w (negative: borrowed). */
+int32_t lx_allow_left(const lx_allow_t *a, lx_allow_per_t p, uint32_t w);
 /* Claims the right to lease for window w: true at most once until
  * lx_allow_lease_done; false when one is in flight or the window's global
  * count is spent. */
 bool lx_allow_lease_claim(lx_allow_t *a, lx_allow_per_t p, uint32_t w);
-/* The lease for w ended: granted tokens (0 on failure); spent: the global
- * count reached the limit. */
-void lx_allow_lease_done(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t granted, bool spent);
+#define LX_ALLOW_ROOM_UNKNOWN INT32_MAX /* the lease failed */
+
+/* The lease for w ended: granted tokens (0 on failure) and room, what the
+ * global count has left after it (<= 0: spent; LX_ALLOW_ROOM_UNKNOWN). */
+void lx_allow_lease_done(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t granted,
+                         int32_t room);
 
 /* A refusal: which subject and window, and the seconds to wait. */
 typedef struct {

@@ -31,20 +31,21 @@ static const char lease_sql[] =
     " granted = greatest(x.granted, least(EXCLUDED.lim, x.granted + $4::int)),"
     " last_grant = greatest(x.granted, least(EXCLUDED.lim, x.granted + $4::int)) - x.granted,"
     " updated_at = now()"
-    " RETURNING last_grant, granted >= lim";
+    " RETURNING last_grant, lim - granted";
 
 static void on_lease(const lx_pg_result_t *res, void *arg)
 {
     ask_t *x = arg;
     uint32_t got = 0;
-    bool spent = false;
+    int32_t room = LX_ALLOW_ROOM_UNKNOWN;
     if (lx_pg_ok(res) && lx_pg_ntuples(res) == 1) {
         long v = strtol(lx_pg_value(res, 0, 0), NULL, 10);
         got = v > 0 ? (uint32_t)v : 0;
-        spent = lx_pg_value(res, 0, 1)[0] == 't';
+        long left = strtol(lx_pg_value(res, 0, 1), NULL, 10);
+        room = left < 0 ? 0 : left > 1000000000 ? 1000000000 : (int32_t)left;
     } else if (!lx_pg_ok(res))
-        lx_log_warn("allowance lease for %s failed: %s", x->a->subject, lx_pg_error(res));
-    lx_allow_lease_done(x->a, x->p, x->w, got, spent);
+        lx_log_warn("allowance lease failed", "\"subject\":\"%s\"", x->a->subject);
+    lx_allow_lease_done(x->a, x->p, x->w, got, room);
     free(x);
 }
 
@@ -61,7 +62,7 @@ void lx_allow_lease_ask(void *arg, lx_allow_t *a, lx_allow_per_t p, int64_t wind
     *x = (ask_t){.a = a, .p = p, .w = (uint32_t)window};
     if (l == NULL || lim <= 0 ||
         lx_pg_query(l->pg, "allow_lease", 4, params, LX_PG_PREPARED, on_lease, x) != LX_OK) {
-        lx_allow_lease_done(a, p, (uint32_t)window, 0, false);
+        lx_allow_lease_done(a, p, (uint32_t)window, 0, LX_ALLOW_ROOM_UNKNOWN);
         free(x);
     }
 }
@@ -75,7 +76,7 @@ static void prefetch(lx_allow_lease_t *l, lx_allow_t *a, int64_t now)
             continue;
         int64_t full = p == LX_ALLOW_MIN ? lx_limits_minute_index(now) : lx_limits_day_index(now);
         if (lx_allow_active(a, (lx_allow_per_t)p, (uint32_t)full) &&
-            lx_allow_left(a, (lx_allow_per_t)p, (uint32_t)full) == 0 &&
+            lx_allow_left(a, (lx_allow_per_t)p, (uint32_t)full) <= 0 &&
             lx_allow_lease_claim(a, (lx_allow_per_t)p, (uint32_t)full))
             lx_allow_lease_ask(l, a, (lx_allow_per_t)p, full);
     }

@@ -162,7 +162,7 @@ class TwoInstances(unittest.TestCase):
             self.assertEqual(len(results), 200)
             self.assertEqual(set(results) - {200, 429}, set(), results)
             print(f"served {served} of 200 at rpm 60 over two instances")
-            self.assertTrue(54 <= served <= 60, served)
+            self.assertTrue(54 <= served <= 66, served)  # L -+ instances x slice
             self.assertEqual(psql(db, "SELECT granted FROM ai_limit_windows "
                                   f"WHERE subject = 'key:{k['id']}'"), "60")
         finally:

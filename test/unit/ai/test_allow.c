@@ -75,40 +75,73 @@ static void fake_lease(void *arg, lx_allow_t *a, lx_allow_per_t p, int64_t windo
     asked_window = window;
 }
 
-static void test_shared_starts_empty_and_leases(void **state)
+/* Shared mode: a window starts empty; the first requests borrow up to one
+ * slice (3 of 60) against the lease they ask for, never waiting; the lease
+ * pays the debt first; once the global count is spent, nothing more. */
+static void test_shared_borrows_against_the_lease(void **state)
 {
     (void)state;
     lx_allow_set_shared(true);
     lx_allow_t *a = lx_allow_get('k', next_id++, 60, 0);
     lx_allow_set_t set = {{a, NULL, NULL}};
     lx_allow_refusal_t r;
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
     asked = 0;
+    for (int i = 0; i < 3; i++) /* a quiet key's first requests are served */
+        assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_int_equal(asked, 1); /* one lease in flight, asked by the first */
+    assert_ptr_equal(asked_a, a);
+    assert_int_equal(asked_window, lx_limits_minute_index(T0));
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), -3);
+    /* one slice borrowed: refused until the lease answers, told to retry soon */
     assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
     assert_true(r.waiting);
     assert_int_equal(r.retry_after_s, 1);
     assert_int_equal(asked, 1);
-    assert_ptr_equal(asked_a, a);
-    assert_int_equal(asked_window, lx_limits_minute_index(T0));
-    /* one lease in flight: no second ask */
-    assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
-    assert_int_equal(asked, 1);
-    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
-    lx_allow_lease_done(a, LX_ALLOW_MIN, w, 3, false);
-    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), 3);
+    /* the lease brings 3: they pay the debt; the next take borrows again and asks */
+    lx_allow_lease_done(a, LX_ALLOW_MIN, w, 3, 57);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), 0);
     assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
-    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
-    assert_int_equal(asked, 1);
-    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r)); /* the last: asks ahead */
     assert_int_equal(asked, 2);
-    /* the global count is spent: refused until the window ends, no more asks */
-    lx_allow_lease_done(a, LX_ALLOW_MIN, w, 0, true);
+    lx_allow_lease_done(a, LX_ALLOW_MIN, w, 3, 54);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), 2);
+    /* the global count is spent: no borrowing, refused until the window ends */
+    lx_allow_lease_done(a, LX_ALLOW_MIN, w, 0, 0);
+    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
     assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
     assert_false(r.waiting);
     assert_int_equal(r.retry_after_s, 30);
-    assert_int_equal(asked, 2);
-    /* a new minute: empty again, a new lease asked */
-    assert_false(lx_allow_admit(&set, T0 + 60000, fake_lease, NULL, &r));
-    assert_int_equal(asked, 3);
+    /* a new minute: borrowing again, a new lease asked */
+    int before = asked;
+    assert_true(lx_allow_admit(&set, T0 + 60000, fake_lease, NULL, &r));
+    assert_int_equal(asked, before + 1);
+    lx_allow_set_shared(false);
+}
+
+/* One instance alone never admits more than its limit: borrowing stops at
+ * what the global count had left after the last lease (a limit that is not
+ * a multiple of the slice: 7 with slices of 1 would be exact anyway, so 61
+ * with slices of 4). */
+static void test_borrowing_stops_at_the_room_left(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(true);
+    lx_allow_t *a = lx_allow_get('k', next_id++, 61, 0);
+    lx_allow_set_t set = {{a, NULL, NULL}};
+    lx_allow_refusal_t r;
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
+    assert_int_equal(lx_allow_slice(61), 4);
+    /* 60 granted and spent here: the last lease said 1 is left */
+    lx_allow_lease_done(a, LX_ALLOW_MIN, w, 0, 1);
+    int served = 0;
+    for (int i = 0; i < 6; i++)
+        served += lx_allow_admit(&set, T0, fake_lease, NULL, &r);
+    assert_int_equal(served, 1);                   /* borrowed 1, not 4 */
+    lx_allow_lease_done(a, LX_ALLOW_MIN, w, 1, 0); /* it pays the debt; spent */
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), 0);
+    assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_false(r.waiting);
     lx_allow_set_shared(false);
 }
 
@@ -118,12 +151,13 @@ static void test_credit_for_an_ended_window_is_dropped(void **state)
     lx_allow_set_shared(true);
     lx_allow_t *a = lx_allow_get('u', next_id++, 10, 0);
     uint32_t w = (uint32_t)lx_limits_minute_index(T0);
-    uint32_t left;
-    assert_int_equal(lx_allow_take(a, LX_ALLOW_MIN, w + 1, &left), LX_ALLOW_EMPTY);
+    int32_t left;
+    assert_int_equal(lx_allow_take(a, LX_ALLOW_MIN, w + 1, &left), LX_ALLOW_TAKEN); /* borrowed */
+    assert_int_equal(left, -1);
     lx_allow_credit(a, LX_ALLOW_MIN, w, 5); /* a late answer for the old window */
-    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w + 1), 0);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w + 1), -1);
     lx_allow_credit(a, LX_ALLOW_MIN, w + 1, 2);
-    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w + 1), 2);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w + 1), 1);
     lx_allow_set_shared(false);
 }
 
@@ -169,7 +203,8 @@ static void test_active_for_leasing_ahead(void **state)
 {
     (void)state;
     lx_allow_t *a = lx_allow_get('k', next_id++, 10, 0);
-    uint32_t w = (uint32_t)lx_limits_minute_index(T0), left;
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
+    int32_t left;
     assert_true(lx_allow_active(a, LX_ALLOW_MIN, w)); /* new: lease ahead */
     lx_allow_take(a, LX_ALLOW_MIN, w, &left);
     assert_true(lx_allow_active(a, LX_ALLOW_MIN, w));
@@ -183,7 +218,8 @@ int main(void)
         cmocka_unit_test(test_slice),
         cmocka_unit_test(test_get_is_stable_and_updates_limits),
         cmocka_unit_test(test_local_window_exact),
-        cmocka_unit_test(test_shared_starts_empty_and_leases),
+        cmocka_unit_test(test_shared_borrows_against_the_lease),
+        cmocka_unit_test(test_borrowing_stops_at_the_room_left),
         cmocka_unit_test(test_credit_for_an_ended_window_is_dropped),
         cmocka_unit_test(test_all_or_nothing),
         cmocka_unit_test(test_day_refusal_waits_to_midnight),
