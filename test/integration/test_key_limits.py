@@ -56,21 +56,33 @@ class OneInstance(unittest.TestCase):
     def new_key(self, **fields):
         k = admin(self.lx, "POST", "/keys", {"name": f"k{time.monotonic_ns()}", **fields})
         wait_for(lambda: loaded(self.lx, k["key"]), timeout=5, what="key loaded")
-        time.sleep(0.6)  # the first slice is leased ahead
         return k
 
-    def served(self, send, key, n):
-        """Sends n requests one after another (a short pause between them:
-        a lease asked for by the previous one comes back meanwhile)."""
-        out = []
+    def settled(self, subject, want):
+        """The leases asked so far for subject came back: its minute window
+        was granted at least want (a request never waits for a lease: it
+        borrows against it, one slice at most, so a test that sends faster
+        than the database answers would see refusals a client pacing itself
+        would not)."""
+        wait_for(lambda: int(psql(self.lx.db, "SELECT coalesce(max(granted), 0) FROM "
+                                  f"ai_limit_windows WHERE subject = '{subject}' "
+                                  "AND win LIKE 'm:%'") or 0) >= want,
+                 timeout=10, what=f"the lease of {subject}")
+
+    def served(self, send, key, n, subject=None, limit=0):
+        """Sends n requests one after another; after each one served, waits
+        for the lease it asked for (subject: 'key:<id>', 'team:<id>', ...)."""
+        out, ok = [], 0
         for _ in range(n):
             out.append(send(self.lx, key))
-            time.sleep(0.05)
+            if out[-1].status == 200 and subject:
+                ok += 1
+                self.settled(subject, min(ok, limit))
         return out
 
     def test_key_rpm_openai_shape_and_usage_row(self):
         k = self.new_key(rate_limit_per_minute=5)
-        rs = self.served(chat, k["key"], 7)
+        rs = self.served(chat, k["key"], 7, f"key:{k['id']}", 5)
         self.assertEqual([r.status for r in rs], [200] * 5 + [429] * 2, rs)
         r = rs[5]
         err = r.json()["error"]
@@ -89,7 +101,7 @@ class OneInstance(unittest.TestCase):
 
     def test_key_rpm_anthropic_shape(self):
         k = self.new_key(rate_limit_per_minute=3)
-        rs = self.served(messages, k["key"], 4)
+        rs = self.served(messages, k["key"], 4, f"key:{k['id']}", 3)
         self.assertEqual([r.status for r in rs], [200] * 3 + [429], rs)
         body = rs[3].json()
         self.assertEqual(body["type"], "error")
@@ -103,14 +115,16 @@ class OneInstance(unittest.TestCase):
         statuses = []
         for i in range(6):
             statuses.append(chat(self.lx, (k1, k2)[i % 2]["key"]).status)
-            time.sleep(0.05)
+            if statuses[-1] == 200:
+                self.settled(f"team:{t['id']}", min(statuses.count(200), 4))
         self.assertEqual(statuses, [200] * 4 + [429] * 2, statuses)
         r = chat(self.lx, k1["key"])
         self.assertIn("team", r.json()["error"]["message"])
 
     def test_lowered_limit_is_spent_not_an_error(self):
         k = self.new_key(rate_limit_per_minute=5)
-        self.assertEqual([r.status for r in self.served(chat, k["key"], 3)], [200] * 3)
+        self.assertEqual([r.status for r in self.served(chat, k["key"], 3, f"key:{k['id']}", 5)],
+                         [200] * 3)
         admin(self.lx, "PATCH", f"/keys/{k['id']}", {"rate_limit_per_minute": 2})
         time.sleep(1.5)  # the snapshot reloads on NOTIFY
         # what was leased before is kept; after that the window is spent (not
@@ -127,7 +141,8 @@ class OneInstance(unittest.TestCase):
         u = admin(self.lx, "POST", "/users", {"name": f"u{time.monotonic_ns()}", "rpm": 2})
         k = self.new_key(user_id=u["id"])
         free = self.new_key()
-        self.assertEqual([r.status for r in self.served(chat, k["key"], 3)], [200, 200, 429])
+        self.assertEqual([r.status for r in self.served(chat, k["key"], 3, f"user:{u['id']}", 2)],
+                         [200, 200, 429])
         self.assertEqual([r.status for r in self.served(chat, free["key"], 8)], [200] * 8)
 
 
