@@ -46,6 +46,9 @@ struct lx_ai {
     _Atomic uint64_t streams_active;
     _Atomic uint64_t upstream_pauses; /* backpressure: a slow client held upstream */
     _Atomic uint64_t unauthenticated; /* 401s: no, unknown, disabled or expired key */
+    /* requests refused by a key's, user's or team's limit (index: key, user,
+     * team) per minute or per day (index 0, 1) */
+    _Atomic uint64_t limit_refusals[3][2];
     /* Freed call contexts (call.c) kept for the next requests: a call is a
      * few KB, and a fresh large malloc per request costs more than its use. */
     void *call_cache[32];

@@ -177,9 +177,11 @@ static bool admit(lx_ai_t *ai, const lx_ai_auth_t *a, int64_t now, lx_outcome_t 
     if (a->key == NULL ||
         lx_allow_admit(&a->key->allow, now, ai->lease ? lx_allow_lease_ask : NULL, ai->lease, &r))
         return true;
-    const char *who = r.who->subject[0] == 'k'   ? "this API key"
-                      : r.who->subject[0] == 'u' ? "this key's user"
-                                                 : "this key's team";
+    int kind = r.who->subject[0] == 'k' ? 0 : r.who->subject[0] == 'u' ? 1 : 2;
+    atomic_fetch_add_explicit(&ai->limit_refusals[kind][r.per], 1, memory_order_relaxed);
+    const char *who = kind == 0   ? "this API key"
+                      : kind == 1 ? "this key's user"
+                                  : "this key's team";
     lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_RATE_LIMITED, NULL,
                     "rate limit reached for %s: %d requests per %s%s", who, r.limit,
                     r.per == LX_ALLOW_MIN ? "minute" : "day",

@@ -96,6 +96,18 @@ static int metrics(lx_req_t *req, void *arg)
         lx_buf_printf(&b, "llmux_ai_unauthenticated_total{worker=\"%d\"} %llu\n", i,
                       (unsigned long long)atomic_load_explicit(&app->workers[i].ai.unauthenticated,
                                                                memory_order_relaxed));
+    lx_buf_printf(&b, "# HELP llmux_ai_limit_refusals_total Requests refused by a key's, user's "
+                      "or team's request limit.\n# TYPE llmux_ai_limit_refusals_total counter\n");
+    static const char *const subjects[3] = {"key", "user", "team"};
+    for (int i = 0; i < app->nworkers; i++)
+        for (int s = 0; s < 3; s++)
+            for (int p = 0; p < 2; p++)
+                lx_buf_printf(&b,
+                              "llmux_ai_limit_refusals_total{worker=\"%d\",subject=\"%s\","
+                              "window=\"%s\"} %llu\n",
+                              i, subjects[s], p ? "day" : "minute",
+                              (unsigned long long)atomic_load_explicit(
+                                  &app->workers[i].ai.limit_refusals[s][p], memory_order_relaxed));
     lx_buf_printf(&b,
                   "# HELP llmux_uptime_seconds Seconds since start.\n"
                   "# TYPE llmux_uptime_seconds gauge\nllmux_uptime_seconds %lld\n",

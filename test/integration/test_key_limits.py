@@ -4,6 +4,7 @@ the request path from local allowances leased through Postgres
 database. Refusals are 429 rate_limit_error / rate_limit_exceeded with
 Retry-After, in the Anthropic shape on /v1/messages, recorded as zero-token
 usage rows."""
+import re
 import threading
 import time
 import unittest
@@ -34,6 +35,14 @@ def chat(lx, key):
 def messages(lx, key):
     return lx.req("POST", "/v1/messages", key=key,
                   body={"model": MODEL, "max_tokens": 16, "messages": MSG})
+
+
+def limit_refusals(lx, subject):
+    """llmux_ai_limit_refusals_total of subject's minute windows, all workers."""
+    text = lx.req("GET", "/metrics", key=None).body.decode()
+    return sum(int(v) for v in re.findall(
+        r'^llmux_ai_limit_refusals_total\{worker="\d+",subject="' + subject +
+        r'",window="minute"\} (\d+)$', text, re.M))
 
 
 def loaded(lx, key):
@@ -82,8 +91,10 @@ class OneInstance(unittest.TestCase):
 
     def test_key_rpm_openai_shape_and_usage_row(self):
         k = self.new_key(rate_limit_per_minute=5)
+        before = limit_refusals(self.lx, "key")
         rs = self.served(chat, k["key"], 7, f"key:{k['id']}", 5)
         self.assertEqual([r.status for r in rs], [200] * 5 + [429] * 2, rs)
+        self.assertEqual(limit_refusals(self.lx, "key") - before, 2)  # counted in /metrics
         r = rs[5]
         err = r.json()["error"]
         self.assertEqual((err["type"], err["code"]), ("rate_limit_error", "rate_limit_exceeded"))
