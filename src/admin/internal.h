@@ -245,8 +245,8 @@ int adm_key_create(lx_admin_t *a, lx_req_t *req);
 int adm_group_create(lx_admin_t *a, lx_req_t *req);
 int adm_member_create(lx_admin_t *a, lx_req_t *req, int64_t group_id);
 int adm_member_update(lx_admin_t *a, lx_req_t *req, int64_t id, int64_t group_id);
-/* refs.c: whether ent's deletes check references, and the DELETE. */
-bool adm_refs_apply(const adm_entity_t *ent);
+/* refs.c: the DELETE of a provider, model or connection, checking what
+ * refers to it. */
 int adm_refs_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id);
 /* The reply to a reference-checked delete whose row 0 is (deleted count,
  * found count, references text, reference count): 404, 409 naming the

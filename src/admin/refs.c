@@ -74,14 +74,6 @@ void adm_refs_step_deleted(adm_op_t *op, const lx_pg_result_t *res)
                              op->ent->singular, "deleted", 1));
 }
 
-bool adm_refs_apply(const adm_entity_t *ent)
-{
-    for (size_t i = 0; i < LX_ARRAY_LEN(rules); i++)
-        if (rules[i].ent == ent)
-            return true;
-    return false;
-}
-
 int adm_refs_cascade(lx_req_t *req)
 {
     char buf[16];

@@ -12,11 +12,6 @@ void lx_allow_set_shared(bool shared)
     shared_mode = shared;
 }
 
-bool lx_allow_shared(void)
-{
-    return shared_mode;
-}
-
 int lx_allow_slice(int limit)
 {
     if (limit <= 0)

@@ -60,7 +60,6 @@ typedef struct {
 /* Start-up, before any worker runs: shared (true) when leases come from a
  * database; false (the default): local limits. */
 void lx_allow_set_shared(bool shared);
-bool lx_allow_shared(void);
 
 /* The slot of a subject (kind 'k', 'u' or 't'), claimed on first use; NULL
  * when the table is full (that subject is then not limited). Off the loops
