@@ -136,6 +136,10 @@ bool adm_chk_rfc3339(const char *f, const json_t *v, adm_verr_t *e);     /* time
 bool adm_chk_text_status(const char *f, const json_t *v, adm_verr_t *e); /* for filters */
 bool adm_chk_text_id(const char *f, const json_t *v, adm_verr_t *e);     /* for filters */
 
+/* model_limits.c: {"<model>": {"rpm": .., "budget_usd": ..}}, at most this many. */
+#define ADM_MODEL_LIMITS_MAX 64
+bool adm_chk_model_limits(const char *f, const json_t *v, adm_verr_t *e);
+
 /* Parses strict RFC 3339 ("2025-01-02T03:04:05.678Z", "...+02:00") into
  * Unix milliseconds. */
 bool adm_parse_rfc3339(const char *s, int64_t *ms);

@@ -36,6 +36,7 @@ static const adm_field_t fields[] = {
     {"allowed_models", FT_TEXTARR, F_NULLABLE, adm_chk_model_list, NULL, NULL},
     {"rate_limit_per_minute", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
     {"budget_usd", FT_NUM, F_NULLABLE, adm_chk_money, NULL, NULL},
+    {"model_limits", FT_JSONB, 0, adm_chk_model_limits, NULL, NULL},
     {"prefix", FT_TEXT, F_READONLY, NULL, NULL, NULL},
     {"key", FT_VIRTUAL, F_READONLY, NULL, NULL, NULL},
     {"key_hash", FT_VIRTUAL, F_READONLY, NULL, NULL, NULL},

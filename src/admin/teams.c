@@ -58,6 +58,7 @@ static bool fixup(json_t *doc, bool create, adm_verr_t *e)
         {"max_parallel", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},                        \
         {"budget_usd", FT_NUM, F_NULLABLE, adm_chk_money, NULL, NULL},                             \
         {"budget_period", FT_TEXT, F_NULLABLE, chk_period, NULL, NULL},                            \
+        {"model_limits", FT_JSONB, 0, adm_chk_model_limits, NULL, NULL},                           \
         {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},                                       \
     {                                                                                              \
         "updated_at", FT_TS, F_READONLY, NULL, NULL, NULL                                          \
