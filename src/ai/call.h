@@ -61,7 +61,8 @@ typedef struct {
     lx_call_kind_t kind;
     const char *feature; /* usage feature: "chat", "messages", "embed", "image" */
     const char *key_id;
-    int64_t api_key_id; /* 0: the admin key */
+    int64_t api_key_id;       /* 0: the admin key */
+    int64_t user_id, team_id; /* a JWT's user and team (0: none), for usage */
     bool stream;
     bool client_usage;             /* an OpenAI client asked for stream usage */
     int64_t input_tokens_estimate; /* for Anthropic message_start before usage is known */

@@ -97,6 +97,8 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     lx_copy(u->request_id, sizeof u->request_id, rid.p, rid.n);
     lx_copy_cstr(u->key_id, sizeof u->key_id, c->key_id);
     u->api_key_id = c->o.api_key_id;
+    u->user_id = c->o.user_id;
+    u->team_id = c->o.team_id;
     u->feature = c->o.feature;
     lx_copy_cstr(u->requested_model, sizeof u->requested_model, c->o.requested_model);
     u->ttfb_us = c->ttfb_us;

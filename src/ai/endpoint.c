@@ -8,6 +8,7 @@
 #include "ai/call.h"
 #include "ai/catalog.h"
 #include "ai/handlers.h"
+#include "ai/signin.h"
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/json.h"
@@ -48,6 +49,27 @@ static bool unauthorized(lx_ai_t *ai, lx_outcome_t *o, const char *why)
     return false;
 }
 
+/* A JWT bearer (signin.h): verified, its user and team found in the
+ * snapshot; the request counts against their allowances. */
+static bool begin_jwt(lx_ai_t *ai, lx_req_t *req, lx_str_t token, lx_ai_auth_t *a, lx_outcome_t *o)
+{
+    lx_jwt_result_t res;
+    char msg[200];
+    const char *why = msg;
+    lx_signin_who_t who;
+    if (lx_signin_verify(lx_signin(), token, lx_wall_ms() / 1000, &res, msg, sizeof msg) != LX_OK ||
+        lx_signin_map(a->snap, &res, &who, &why) != LX_OK) {
+        lx_ai_end(a);
+        return unauthorized(ai, o, why);
+    }
+    a->allow = who.allow;
+    a->user_id = who.user->id;
+    a->team_id = who.team ? who.team->id : 0;
+    snprintf(a->key_id, sizeof a->key_id, "user_%lld", (long long)who.user->id);
+    lx_req_set_key_id(req, a->key_id);
+    return true;
+}
+
 bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, lx_outcome_t *o)
 {
     memset(a, 0, sizeof *a);
@@ -70,6 +92,8 @@ bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, lx_outcome_t *o)
             return true;
         }
     }
+    if (lx_signin_looks_jwt(key))
+        return begin_jwt(ai, req, key, a, o);
     const lx_apikey_t *k = lx_snapshot_key(a->snap, h);
     const char *why = NULL;
     if (k == NULL || !lx_ct_equal(k->hash, h, 32))
@@ -83,6 +107,7 @@ bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, lx_outcome_t *o)
         return unauthorized(ai, o, why);
     }
     a->key = k;
+    a->allow = k->allow;
     lx_copy_cstr(a->key_id, sizeof a->key_id, k->label);
     lx_req_set_key_id(req, a->key_id);
     return true;
@@ -174,14 +199,14 @@ int64_t lx_ai_estimate_tokens(size_t body_bytes)
 static bool admit(lx_ai_t *ai, const lx_ai_auth_t *a, int64_t now, lx_outcome_t *o)
 {
     lx_allow_refusal_t r;
-    if (a->key == NULL ||
-        lx_allow_admit(&a->key->allow, now, ai->lease ? lx_allow_lease_ask : NULL, ai->lease, &r))
+    if ((a->allow.s[0] == NULL && a->allow.s[1] == NULL && a->allow.s[2] == NULL) ||
+        lx_allow_admit(&a->allow, now, ai->lease ? lx_allow_lease_ask : NULL, ai->lease, &r))
         return true;
     int kind = r.who->subject[0] == 'k' ? 0 : r.who->subject[0] == 'u' ? 1 : 2;
     atomic_fetch_add_explicit(&ai->limit_refusals[kind][r.per], 1, memory_order_relaxed);
     const char *who = kind == 0   ? "this API key"
-                      : kind == 1 ? "this key's user"
-                                  : "this key's team";
+                      : kind == 1 ? (a->key ? "this key's user" : "this user")
+                                  : (a->key ? "this key's team" : "this user's team");
     lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_RATE_LIMITED, NULL,
                     "rate limit reached for %s: %d requests per %s%s", who, r.limit,
                     r.per == LX_ALLOW_MIN ? "minute" : "day",
@@ -212,6 +237,8 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
         .feature = ep->feature,
         .key_id = a.key_id,
         .api_key_id = a.key ? a.key->id : 0,
+        .user_id = a.user_id,
+        .team_id = a.team_id,
         .t_handler_start = t0,
         .build = ep->build,
     };
@@ -224,8 +251,8 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
         !(admitted = admit(ai, &a, now, &out)) ||
         (ntargets = lx_call_targets(req, &ai->routing->conf, a.snap, &t, need, in.prompt_estimate,
                                     in.max_tokens, targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
-        if (admitted && a.key)
-            lx_allow_release(&a.key->allow, now);
+        if (admitted)
+            lx_allow_release(&a.allow, now);
         json_decref(in.root);
         json_decref(in.canon);
         lx_ai_refuse(ai, req, &a, &out);

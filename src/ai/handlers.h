@@ -18,10 +18,14 @@
 /* Who is calling, and the registry snapshot the request reads. */
 typedef struct lx_ai_auth {
     lx_snapshot_t *snap;    /* a reference, released by lx_ai_end or by the call */
-    const lx_apikey_t *key; /* NULL for the admin key */
-    char key_id[64];        /* "admin" or "key_<id>": for logs and usage */
-    char model[256];        /* the model name asked for, once resolved: for usage */
-    const char *feature;    /* the endpoint's usage feature: "chat", ... */
+    const lx_apikey_t *key; /* NULL for the admin key and a JWT */
+    char key_id[64];        /* "admin", "key_<id>" or "user_<id>": for logs and usage */
+    /* The allowances the request counts against: the key's set, or a
+     * JWT's {NULL, user, team} (signin.h); all NULL for the admin key. */
+    lx_allow_set_t allow;
+    int64_t user_id, team_id; /* a JWT's user and team (0: none) */
+    char model[256];          /* the model name asked for, once resolved: for usage */
+    const char *feature;      /* the endpoint's usage feature: "chat", ... */
 } lx_ai_auth_t;
 
 /* An endpoint: one row of the table the driver runs. */

@@ -33,6 +33,8 @@ static void record(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, const lx_o
     lx_copy(u->request_id, sizeof u->request_id, rid.p, rid.n);
     lx_copy_cstr(u->key_id, sizeof u->key_id, a->key_id);
     u->api_key_id = a->key ? a->key->id : 0;
+    u->user_id = a->user_id;
+    u->team_id = a->team_id;
     u->feature = a->feature;
     u->status = o->status;
     lx_copy_cstr(u->error_code, sizeof u->error_code, lx_outcome_code(o));

@@ -65,6 +65,15 @@ typedef struct {
     lx_allow_set_t allow; /* the key's, its user's and its team's rpm/rpd slots */
 } lx_apikey_t;
 
+/* A user or a team by name: who a JWT's claims name (registry_principals.c). */
+typedef struct {
+    int64_t id;
+    char *name;
+    bool active;
+    int64_t team_id;  /* a user's team (0: none); 0 for a team */
+    lx_allow_t *slot; /* its rpm/rpd allowance (allow.h), NULL when it has none */
+} lx_principal_t;
+
 struct lx_route_state;
 
 /* One place a request may go: a provider, one of its credentials (NULL: a
@@ -112,7 +121,10 @@ typedef struct lx_snapshot {
     lx_strmap_t model_by_public;   /* public name -> first active model's index */
     lx_group_entry_t *groups;
     int ngroups;
-    lx_strmap_t group_by_name; /* active groups with members -> index in groups */
+    lx_strmap_t group_by_name;     /* active groups with members -> index in groups */
+    lx_principal_t *users, *teams; /* each sorted by id */
+    int nusers, nteams;
+    lx_strmap_t user_by_name, team_by_name; /* -> index in users / teams */
 } lx_snapshot_t;
 
 /* Start-up (blocking, main thread): with a database, syncs the configured
@@ -143,5 +155,9 @@ const lx_model_t *lx_snapshot_public_model(const lx_snapshot_t *s, lx_str_t publ
 const lx_group_entry_t *lx_snapshot_group(const lx_snapshot_t *s, lx_str_t name);
 const lx_apikey_t *lx_snapshot_key(const lx_snapshot_t *s, const unsigned char hash[32]);
 bool lx_apikey_allows(const lx_apikey_t *k, lx_str_t model);
+/* A user or team by name or by id (NULL if none); borrowed from s. */
+const lx_principal_t *lx_snapshot_user(const lx_snapshot_t *s, lx_str_t name);
+const lx_principal_t *lx_snapshot_team(const lx_snapshot_t *s, lx_str_t name);
+const lx_principal_t *lx_snapshot_team_by_id(const lx_snapshot_t *s, int64_t id);
 
 #endif

@@ -57,6 +57,7 @@ void lx_snapshot_free(lx_snapshot_t *s)
             free(s->keys[i].allowed[a]);
         free(s->keys[i].allowed);
     }
+    lx_snapshot_free_principals(s);
     free(s->providers);
     free(s->models);
     free(s->keys);
@@ -371,6 +372,7 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
     qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, lx_apikey_cmp);
     build_groups(s, rows);
     index_snapshot(s);
+    lx_snapshot_build_principals(s, rows);
     return s;
 }
 

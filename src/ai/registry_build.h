@@ -27,6 +27,10 @@ void lx_snapshot_free(lx_snapshot_t *s);
 
 /* A config file alias as a catalog row (the seed of the database sync). */
 lx_model_info_t lx_alias_info(const lx_config_t *cfg, const lx_model_conf_t *mc);
+/* registry_principals.c: the snapshot's users and teams (by name, for
+ * sign-in by JWT) with their allowance slots; and their freeing. */
+void lx_snapshot_build_principals(lx_snapshot_t *s, const lx_registry_rows_t *rows);
+void lx_snapshot_free_principals(lx_snapshot_t *s);
 /* The order of lx_snapshot_t.keys (by hash), for qsort and bsearch. */
 int lx_apikey_cmp(const void *a, const void *b);
 

@@ -15,6 +15,8 @@ typedef struct {
     char request_id[129];
     char key_id[64];
     int64_t api_key_id;    /* 0: the admin key */
+    int64_t user_id;       /* a JWT's user (sql/013); 0: none (a key's comes from api_keys) */
+    int64_t team_id;       /* a JWT's team; 0: none */
     int64_t connection_id; /* the credential used, 0 if none */
     char provider[64];
     char model[256];           /* upstream model */

@@ -38,7 +38,7 @@
 #define BLOCK    128 /* records per block: 117 KB, under malloc's mmap threshold */
 #define FLUSH_AT LX_USAGE_PG_FLUSH_AT
 #define TICK_MS  100
-#define NCOLS    17 /* the usage arrays; then the writer id and the batch number */
+#define NCOLS    19 /* the usage arrays; then the writer id and the batch number */
 #define NPARAMS  (NCOLS + 2)
 #define STMT     "lx_usage_insert"
 
@@ -74,17 +74,17 @@ struct lx_usage_pg {
  * tuplestore per array as with unnest in FROM (up to 1 us less per row).
  * NULLs are NULL elements of the arrays. */
 static const char insert_sql[] =
-    "WITH claimed AS (INSERT INTO ai_usage_writers AS w (writer, seq) VALUES ($18::uuid, "
-    "$19::bigint) ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq, updated_at = now() "
+    "WITH claimed AS (INSERT INTO ai_usage_writers AS w (writer, seq) VALUES ($20::uuid, "
+    "$21::bigint) ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq, updated_at = now() "
     "WHERE w.seq < excluded.seq RETURNING 1) "
     "INSERT INTO ai_usage (request_id, api_key_id, connection_id, provider, model, feature, "
     "tokens_in, tokens_out, tokens_cached, cost_usd, status, error, ttfb_us, total_us, "
-    "created_at, requested_model, error_code) "
+    "created_at, requested_model, error_code, user_id, team_id) "
     "SELECT unnest($1::text[]), unnest($2::bigint[]), unnest($3::bigint[]), unnest($4::text[]), "
     "unnest($5::text[]), unnest($6::text[]), unnest($7::bigint[]), unnest($8::bigint[]), "
     "unnest($9::bigint[]), unnest($10::numeric[]), unnest($11::int[]), unnest($12::text[]), "
     "unnest($13::bigint[]), unnest($14::bigint[]), unnest($15::timestamptz[]), "
-    "unnest($16::text[]), unnest($17::text[]) "
+    "unnest($16::text[]), unnest($17::text[]), unnest($18::bigint[]), unnest($19::bigint[]) "
     "WHERE EXISTS (SELECT FROM claimed)";
 
 static _Thread_local uint64_t tl_seq;
@@ -319,7 +319,7 @@ void lx_usage_pg_flush(lx_usage_pg_t *s)
     static const uint32_t oid[NCOLS] = {OID_TEXT, OID_INT8, OID_INT8, OID_TEXT, OID_TEXT,
                                         OID_TEXT, OID_INT8, OID_INT8, OID_INT8, OID_NUMERIC,
                                         OID_INT4, OID_TEXT, OID_INT8, OID_INT8, OID_TIMESTAMPTZ,
-                                        OID_TEXT, OID_TEXT};
+                                        OID_TEXT, OID_TEXT, OID_INT8, OID_INT8};
     lx_buf_t col[NCOLS];
     for (int c = 0; c < NCOLS; c++) {
         lx_buf_init(&col[c], 20 + n * (c == 0 || c == 5 ? 36 : 16));
@@ -369,6 +369,14 @@ void lx_usage_pg_flush(lx_usage_pg_t *s)
             el_text(&col[16], u->error_code);
         else
             el_null(&col[16]);
+        if (u->user_id)
+            el_int8(&col[17], u->user_id);
+        else
+            el_null(&col[17]);
+        if (u->team_id)
+            el_int8(&col[18], u->team_id);
+        else
+            el_null(&col[18]);
     }
     unsigned char seq[8];
     for (int k = 0; k < 8; k++)

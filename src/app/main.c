@@ -11,6 +11,7 @@
 #include "ai/routing/limits.h"
 #include "ai/routing/state.h"
 #include "ai/registry.h"
+#include "ai/signin.h"
 #include "db/conninfo.h"
 #include "db/migrate.h"
 #include "db/store.h"
@@ -121,8 +122,14 @@ static int serve(lx_config_t *cfg)
     /* Key/user/team allowances: leased through the database when there is one. */
     lx_allow_set_shared(cfg->database_url != NULL);
     char rerr[600];
+    /* JWT sign-in: its key set (the JWKS file is read here, off the loops) */
+    if (lx_signin_start(cfg, rerr, sizeof rerr) != LX_OK) {
+        fprintf(stderr, "llmux: %s\n", rerr);
+        return 1;
+    }
     if (lx_registry_start(cfg, rerr, sizeof rerr) != LX_OK) {
         fprintf(stderr, "llmux: %s\n", rerr);
+        lx_signin_stop();
         return 1;
     }
     /* Workers inherit this mask: only the main thread takes the signals. */
@@ -177,6 +184,7 @@ static int serve(lx_config_t *cfg)
     pthread_barrier_destroy(&app.loops_done);
     free(app.workers);
     lx_registry_stop();
+    lx_signin_stop();
     lx_route_state_shutdown();
     lx_upstream_global_cleanup();
     lx_log_info("llmux stopped", "%s", "");

@@ -97,6 +97,7 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->cooling_cap_ms = 60000;
     cfg->retry_same = 1;
     cfg->auth_hold_ms = 300000;
+    cfg->jwt.leeway_s = 60;
     cfg->log_level = LX_LOG_INFO;
     cfg->access_log = true;
     cfg->usage_log = true;
@@ -144,6 +145,17 @@ void lx_config_free(lx_config_t *cfg)
         }
     }
     lx_config_models_free(cfg);
+    if (cfg->jwt.hs256_secret) {
+        explicit_bzero(cfg->jwt.hs256_secret, strlen(cfg->jwt.hs256_secret));
+        free(cfg->jwt.hs256_secret);
+    }
+    free(cfg->jwt.hs256_kid);
+    free(cfg->jwt.jwks_file);
+    free(cfg->jwt.issuer);
+    free(cfg->jwt.audience);
+    free(cfg->jwt.user_claim);
+    free(cfg->jwt.team_claim);
+    free(cfg->jwt.role_claim);
     free(cfg->config_path);
     free(cfg->command);
     memset(cfg, 0, sizeof *cfg);
@@ -327,6 +339,15 @@ static const setting_t settings[] = {
      OFF(upstream_max_response_bytes), 1024, 1L << 30},
     {"upstream.allowed_networks", "LLMUX_UPSTREAM_ALLOWED_NETWORKS", NULL, T_NETS_ALLOW, 0, 0, 0},
     {"upstream.denied_networks", "LLMUX_UPSTREAM_DENIED_NETWORKS", NULL, T_NETS_DENY, 0, 0, 0},
+    {"jwt.hs256_secret", "LLMUX_JWT_HS256_SECRET", NULL, T_STR, OFF(jwt.hs256_secret), 0, 0},
+    {"jwt.hs256_kid", "LLMUX_JWT_HS256_KID", NULL, T_STR, OFF(jwt.hs256_kid), 0, 0},
+    {"jwt.jwks_file", "LLMUX_JWT_JWKS_FILE", NULL, T_STR, OFF(jwt.jwks_file), 0, 0},
+    {"jwt.issuer", "LLMUX_JWT_ISSUER", NULL, T_STR, OFF(jwt.issuer), 0, 0},
+    {"jwt.audience", "LLMUX_JWT_AUDIENCE", NULL, T_STR, OFF(jwt.audience), 0, 0},
+    {"jwt.leeway_s", "LLMUX_JWT_LEEWAY_S", NULL, T_INT, OFF(jwt.leeway_s), 0, 3600},
+    {"jwt.user_claim", "LLMUX_JWT_USER_CLAIM", NULL, T_STR, OFF(jwt.user_claim), 0, 0},
+    {"jwt.team_claim", "LLMUX_JWT_TEAM_CLAIM", NULL, T_STR, OFF(jwt.team_claim), 0, 0},
+    {"jwt.role_claim", "LLMUX_JWT_ROLE_CLAIM", NULL, T_STR, OFF(jwt.role_claim), 0, 0},
 };
 
 static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field, const char *v,
@@ -551,7 +572,7 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
         }
         if (json_is_object(v) && prefix[0] == '\0' &&
             (strcmp(key, "limits") == 0 || strcmp(key, "upstream") == 0 ||
-             strcmp(key, "routing") == 0)) {
+             strcmp(key, "routing") == 0 || strcmp(key, "jwt") == 0)) {
             if (apply_object(cfg, v, key, err, errlen) != LX_OK)
                 return LX_ERROR;
             continue;

@@ -74,6 +74,17 @@ typedef struct {
     double input_per_1m, output_per_1m, cached_per_1m; /* USD; < 0: from the catalog */
 } lx_model_conf_t;
 
+/* JWT sign-in (README "Sign-in and roles"): on when an HS256 secret or a
+ * JWKS file is set. hs256_secret is a secret (never logged). */
+typedef struct {
+    char *hs256_secret; /* secret; NULL: none */
+    char *hs256_kid;    /* the kid tokens signed with it carry; NULL: none */
+    char *jwks_file;    /* RS256/ES256 public keys, read at start-up */
+    char *issuer, *audience;
+    int leeway_s;
+    char *user_claim, *team_claim, *role_claim; /* "sub", "team", "role" */
+} lx_jwt_conf_t;
+
 typedef struct {
     char *listen_host;
     int listen_port;
@@ -119,6 +130,7 @@ typedef struct {
     int ngroups;
     lx_model_conf_t models[LX_MAX_MODEL_ALIASES];
     int nmodels;
+    lx_jwt_conf_t jwt;
 
     char *config_path;
     char *command; /* "serve", "check-config", "migrate", "rotate-master-key" */

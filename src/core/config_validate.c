@@ -1,9 +1,11 @@
 /* config_validate.c - the checks a loaded configuration must pass before
  * llmux starts (check-config runs them too): group strategies and members,
  * the model aliases' providers, the admin key, provider names, base URLs
- * and headers, the database URL's form. Each failure names the field. */
+ * and headers, the database URL's form, the JWT sign-in settings and keys. Each failure names the
+ * field. */
 #include "core/baseurl.h"
 #include "core/config.h"
+#include "core/jwt_conf.h"
 
 #include <string.h>
 
@@ -75,5 +77,11 @@ int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
         strchr(cfg->database_url, '=') == NULL)
         return lx_config_fail(
             err, errlen, "database_url: expected postgresql://... or a key=value conninfo string");
+    /* JWT sign-in: the settings and the keys they name (the JWKS file is read) */
+    lx_jwt_keyset_t *ks = NULL;
+    lx_jwt_policy_t pol;
+    if (lx_jwt_conf_build(cfg, &ks, &pol, err, errlen) != LX_OK)
+        return LX_ERROR;
+    lx_jwt_keyset_free(ks);
     return LX_OK;
 }

@@ -384,11 +384,11 @@ static double dblv(PGresult *r, int row, int col)
 int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    PGresult *r[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    PGresult *r[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     if (run(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, err, errlen) !=
         LX_OK)
         return LX_ERROR;
-    static const char *const q[6] = {
+    static const char *const q[7] = {
         "SELECT id, name, kind, base_url, status, extra_headers::text, "
         "coalesce(connect_timeout_ms, 0), coalesce(first_byte_timeout_ms, 0), "
         "coalesce(idle_timeout_ms, 0), coalesce(total_timeout_ms, 0), extra_headers_sealed "
@@ -409,8 +409,11 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         "SELECT id, name, strategy, status FROM ai_groups ORDER BY id",
         "SELECT id, group_id, provider_id, coalesce(connection_id, 0), upstream_name, weight, "
         "priority FROM ai_group_members ORDER BY group_id, id",
+        "SELECT 'u', id, name, status, coalesce(team_id, 0), coalesce(rpm, 0), coalesce(rpd, 0) "
+        "FROM users UNION ALL SELECT 't', id, name, status, 0, coalesce(rpm, 0), "
+        "coalesce(rpd, 0) FROM teams ORDER BY 1 DESC, 2",
     };
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         if (run(s, q[i], 0, NULL, &r[i], err, errlen) != LX_OK) {
             for (int k = 0; k < i; k++)
                 PQclear(r[k]);
@@ -512,7 +515,19 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         m->weight = intv(r[5], i, 5);
         m->priority = intv(r[5], i, 6);
     }
-    for (int i = 0; i < 6; i++)
+    out->nprincipals = PQntuples(r[6]);
+    out->principals = lx_calloc((size_t)out->nprincipals + 1, sizeof *out->principals);
+    for (int i = 0; i < out->nprincipals; i++) {
+        lx_principal_row_t *u = &out->principals[i];
+        u->kind = PQgetvalue(r[6], i, 0)[0];
+        u->id = i64v(r[6], i, 1);
+        u->name = dupv(r[6], i, 2);
+        u->status = dupv(r[6], i, 3);
+        u->team_id = i64v(r[6], i, 4);
+        u->rpm = intv(r[6], i, 5);
+        u->rpd = intv(r[6], i, 6);
+    }
+    for (int i = 0; i < 7; i++)
         PQclear(r[i]);
     return LX_OK;
 }
@@ -550,6 +565,9 @@ void lx_registry_rows_free(lx_registry_rows_t *rows)
     free(rows->connections);
     free(rows->models);
     free(rows->keys);
+    for (int i = 0; i < rows->nprincipals; i++)
+        free(rows->principals[i].name), free(rows->principals[i].status);
+    free(rows->principals);
     memset(rows, 0, sizeof *rows);
 }
 

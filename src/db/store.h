@@ -57,6 +57,15 @@ typedef struct {
     int weight, priority;
 } lx_member_row_t;
 
+/* A user or a team, for sign-in by JWT (found by name). */
+typedef struct {
+    char kind; /* 'u': users, 't': teams */
+    int64_t id;
+    char *name, *status;
+    int64_t team_id; /* a user's team, 0 = none */
+    int rpm, rpd;    /* 0 = none */
+} lx_principal_row_t;
+
 typedef struct {
     lx_group_row_t *groups;
     int ngroups;
@@ -70,6 +79,8 @@ typedef struct {
     int nmodels;
     lx_key_row_t *keys;
     int nkeys;
+    lx_principal_row_t *principals; /* users, then teams, each by id */
+    int nprincipals;
 } lx_registry_rows_t;
 
 /* A model the start-up seed puts in ai_models: a catalog entry (public_name
