@@ -10,10 +10,15 @@
 #include "ai/ai.h"
 #include "db/pg.h"
 
+struct adm_principal;
+
 typedef struct {
     const lx_config_t *cfg;
     lx_pg_t *pg;
     lx_ai_t *ai;
+    /* Who the request being dispatched is (router.c sets it for the
+     * synchronous part of a handler; adm_op_new copies it). */
+    const struct adm_principal *who;
 } lx_admin_t;
 
 /* Prefix route for /api/v1/admin/: dispatches by method and path. */
@@ -23,5 +28,8 @@ int lx_admin_handler(lx_req_t *req, void *admin);
  * path pattern under /api/v1/admin/ai/ ("groups/{id}/members"); static
  * strings. False past the last route. */
 bool lx_admin_route_at(size_t i, const char **method, const char **pattern);
+/* The roles (admin/roles.h LX_R_* bits) besides root and admin that may
+ * use the i-th route; 0 past the last. */
+unsigned lx_admin_route_roles(size_t i);
 
 #endif

@@ -184,12 +184,16 @@ void adm_sql_insert_cte(lx_buf_t *sql, const adm_entity_t *ent, const json_t *do
     lx_buf_free(&vals);
 }
 
-void adm_sql_update(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
-                    const adm_extra_t *extra, int nextra)
+/* scope: NULL, or the parameter ("$3") of a team_admin's team: only a row
+ * of that team is touched (principal.c). */
+static void sql_update(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
+                       const adm_extra_t *extra, int nextra, const char *scope)
 {
     lx_buf_printf(sql, "WITH prev AS (SELECT * FROM %s WHERE id = $2::bigint", ent->table);
     if (ent->parent_col)
         lx_buf_printf(sql, " AND %s = $3::bigint", ent->parent_col);
+    if (scope)
+        lx_buf_printf(sql, " AND team_id = %s::bigint", scope);
     lx_buf_printf(sql, " FOR UPDATE), upd AS (UPDATE %s t SET ", ent->table);
     bool first = true;
     for (size_t i = 0; i < ent->nfields; i++) {
@@ -215,11 +219,19 @@ void adm_sql_update(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
     sql_tail(sql, ent, "update", "upd");
 }
 
-static void sql_delete(lx_buf_t *sql, const adm_entity_t *ent)
+void adm_sql_update(lx_buf_t *sql, const adm_entity_t *ent, const json_t *doc,
+                    const adm_extra_t *extra, int nextra)
+{
+    sql_update(sql, ent, doc, extra, nextra, NULL);
+}
+
+static void sql_delete(lx_buf_t *sql, const adm_entity_t *ent, const char *scope)
 {
     lx_buf_printf(sql, "WITH del AS (DELETE FROM %s WHERE id = $1::bigint", ent->table);
     if (ent->parent_col)
         lx_buf_printf(sql, " AND %s = $2::bigint", ent->parent_col);
+    if (scope)
+        lx_buf_printf(sql, " AND team_id = %s::bigint", scope);
     lx_buf_append_lit(sql, " RETURNING *)");
     sql_tail(sql, ent, "delete", "del");
 }
@@ -345,6 +357,12 @@ int adm_crud_list(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t
         else
             lx_buf_printf(&where, " AND x.%s = $%d::%s", f->column, np, f->cast);
     }
+    char scope[24];
+    if (adm_scope_team(a)) { /* a team_admin sees its team's rows only */
+        id_text(adm_scope_team(a), scope);
+        params[np++] = scope;
+        lx_buf_printf(&where, " AND x.team_id = $%d::bigint", np);
+    }
     lx_buf_t sql;
     lx_buf_init(&sql, 512);
     lx_buf_printf(&sql,
@@ -367,19 +385,25 @@ int adm_crud_list(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t
 int adm_crud_get(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id,
                  int64_t parent_id)
 {
-    char ids[24], par[24];
+    char ids[24], par[24], scope[24];
     id_text(id, ids);
     id_text(parent_id, par);
-    const char *params[] = {ids, par};
+    const char *params[3] = {ids, par};
+    int np = ent->parent_col ? 2 : 1;
     lx_buf_t sql;
     lx_buf_init(&sql, 256);
     lx_buf_printf(&sql, "SELECT (%s)::text FROM %s x WHERE x.id = $1::bigint", ent->view,
                   ent->table);
     if (ent->parent_col)
         lx_buf_printf(&sql, " AND x.%s = $2::bigint", ent->parent_col);
+    if (adm_scope_team(a)) { /* another team's row is not found */
+        id_text(adm_scope_team(a), scope);
+        params[np++] = scope;
+        lx_buf_printf(&sql, " AND x.team_id = $%d::bigint", np);
+    }
     adm_op_t *op = adm_op_new(a, req, ent);
     op->id = id;
-    int rc = adm_submit(op, sql.p, ent->parent_col ? 2 : 1, params, adm_step_one);
+    int rc = adm_submit(op, sql.p, np, params, adm_step_one);
     lx_buf_free(&sql);
     return rc;
 }
@@ -389,6 +413,12 @@ int adm_crud_create(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
     json_t *doc = adm_read_doc(req, ent, true);
     if (doc == NULL)
         return LX_OK;
+    adm_verr_t e;
+    if (!adm_scope_doc(a, doc, true, &e)) {
+        json_decref(doc);
+        adm_reply_verr(req, &e);
+        return LX_OK;
+    }
     adm_extra_t parent = {ent->parent_col, "$2::bigint"};
     lx_buf_t sql;
     lx_buf_init(&sql, 1024);
@@ -412,18 +442,31 @@ int adm_crud_update(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
     json_t *doc = adm_read_doc(req, ent, false);
     if (doc == NULL)
         return LX_OK;
+    adm_verr_t e;
+    if (!adm_scope_doc(a, doc, false, &e)) {
+        json_decref(doc);
+        adm_reply_verr(req, &e);
+        return LX_OK;
+    }
+    char ids[24], par[24], scope[24], ref[8];
+    int np = ent->parent_col ? 3 : 2;
+    if (adm_scope_team(a)) {
+        id_text(adm_scope_team(a), scope);
+        snprintf(ref, sizeof ref, "$%d", np + 1);
+    }
     lx_buf_t sql;
     lx_buf_init(&sql, 1024);
-    adm_sql_update(&sql, ent, doc, NULL, 0);
+    sql_update(&sql, ent, doc, NULL, 0, adm_scope_team(a) ? ref : NULL);
     char *text = json_dumps(doc, DOC_FLAGS);
     json_decref(doc);
-    char ids[24], par[24];
     id_text(id, ids);
     id_text(parent_id, par);
-    const char *params[] = {text, ids, par};
+    const char *params[4] = {text, ids, par};
+    if (adm_scope_team(a))
+        params[np++] = scope;
     adm_op_t *op = adm_op_new(a, req, ent);
     op->id = id;
-    int rc = adm_submit(op, sql.p, ent->parent_col ? 3 : 2, params, adm_step_one);
+    int rc = adm_submit(op, sql.p, np, params, adm_step_one);
     free(text);
     lx_buf_free(&sql);
     return rc;
@@ -432,16 +475,22 @@ int adm_crud_update(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
 int adm_crud_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id,
                     int64_t parent_id)
 {
-    char ids[24], par[24];
+    char ids[24], par[24], scope[24], ref[8];
     id_text(id, ids);
     id_text(parent_id, par);
-    const char *params[] = {ids, par};
+    const char *params[3] = {ids, par};
+    int np = ent->parent_col ? 2 : 1;
+    if (adm_scope_team(a)) {
+        id_text(adm_scope_team(a), scope);
+        params[np++] = scope;
+        snprintf(ref, sizeof ref, "$%d", np);
+    }
     lx_buf_t sql;
     lx_buf_init(&sql, 1024);
-    sql_delete(&sql, ent);
+    sql_delete(&sql, ent, adm_scope_team(a) ? ref : NULL);
     adm_op_t *op = adm_op_new(a, req, ent);
     op->id = id;
-    int rc = adm_submit(op, sql.p, ent->parent_col ? 2 : 1, params, step_deleted);
+    int rc = adm_submit(op, sql.p, np, params, step_deleted);
     lx_buf_free(&sql);
     return rc;
 }

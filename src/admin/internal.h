@@ -15,9 +15,37 @@
 #define LX_ADMIN_INTERNAL_H
 
 #include "admin/admin.h"
+#include "admin/roles.h"
 #include "core/buf.h"
 
 #include <jansson.h>
+
+/* ---- who is calling (principal.c) ---- */
+
+/* The caller of an admin request: the admin key (root) or a JWT's role,
+ * user and, for a team_admin, its team. */
+typedef struct adm_principal {
+    lx_role_t role;
+    int64_t team_id; /* a team_admin's team: every key, user and usage row it
+                      * reaches is that team's; 0 for other roles */
+    char team[256];  /* that team's name */
+    char actor[272]; /* the audit log's actor: "admin", or "jwt:<user>" */
+    char claim[64];  /* the role claim as the token has it (for messages) */
+} adm_principal_t;
+
+/* Signs in a JWT bearer for the admin API: verified (ai/signin.h), its role
+ * read, a team_admin's team found (the team claim, else the user record's
+ * team) in the snapshot. LX_OK with *p filled; LX_ERROR with the status
+ * (401: the token; 403: a team_admin without a team) and a client-safe
+ * message. */
+int adm_principal_from_jwt(lx_str_t token, adm_principal_t *p, int *status, char *msg, size_t cap);
+/* The team a team_admin's request is confined to (0: none). */
+int64_t adm_scope_team(const lx_admin_t *a);
+/* The audit statements write actor 'admin': for another actor, sql with
+ * every "SELECT 'admin', " of an audit insert turned into
+ * "SELECT $<nparams+1>::text, " (malloc'd; the caller passes actor as
+ * that parameter), or NULL when there is nothing to rewrite. */
+char *adm_actor_sql(const char *sql, int nparams);
 
 /* ---- pending operations (op.c) ---- */
 
@@ -43,6 +71,7 @@ struct adm_op {
     void (*on_free)(adm_op_t *op); /* extra cleanup (connection tests) */
     void (*on_abort)(adm_op_t *op);
     void *ext;              /* the owner of on_free's data */
+    adm_principal_t who;    /* the caller (a copy of lx_admin_t.who) */
     struct event *deadline; /* answers 503 if the database stays silent */
 };
 
@@ -164,6 +193,11 @@ json_t *adm_validate(const adm_entity_t *ent, json_t *body, bool create, adm_ver
 json_t *adm_read_doc(lx_req_t *req, const adm_entity_t *ent, bool create);
 
 void adm_reply_verr(lx_req_t *req, const adm_verr_t *e);
+
+/* principal.c: a key's or user's document from a team_admin: "team_id" / "team" must be
+ * its own team (403 otherwise); on create the team is set. True for every
+ * other caller. */
+bool adm_scope_doc(const lx_admin_t *a, json_t *doc, bool create, adm_verr_t *e);
 
 /* A query-string value, percent-decoded into buf (NULL if absent). */
 const char *adm_query(lx_req_t *req, const char *name, char *buf, size_t cap);
@@ -307,6 +341,9 @@ typedef struct {
 
 /* Reads the parameters; false with e filled (the parameter named). */
 bool adm_usage_q_parse(lx_req_t *req, adm_usage_q_t *q, adm_verr_t *e);
+/* The same for a's caller: a team_admin's is confined to its team (403
+ * when it names another). */
+bool adm_usage_q_parse_as(const lx_admin_t *a, lx_req_t *req, adm_usage_q_t *q, adm_verr_t *e);
 /* Starts the parameter list: $1 from, $2 to, then $3 group_by if asked. */
 void adm_usage_q_begin(adm_usage_q_t *q, bool with_group_by);
 /* Appends " AND ..." for the range and every filter given, over ai_usage

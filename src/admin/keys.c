@@ -89,6 +89,12 @@ int adm_key_create(lx_admin_t *a, lx_req_t *req)
     json_t *doc = adm_read_doc(req, &adm_keys, true);
     if (doc == NULL)
         return LX_OK;
+    adm_verr_t e;
+    if (!adm_scope_doc(a, doc, true, &e)) { /* a team_admin: its own team */
+        json_decref(doc);
+        adm_reply_verr(req, &e);
+        return LX_OK;
+    }
     char key[3 + KEY_CHARS + 1], prefix[16];
     new_key(key);
     snprintf(prefix, sizeof prefix, "%.11s", key); /* "lx-" + 8 */

@@ -14,6 +14,10 @@ adm_op_t *adm_op_new(lx_admin_t *admin, lx_req_t *req, const adm_entity_t *ent)
     op->req = req;
     op->ent = ent;
     op->ok_status = 200;
+    if (admin->who)
+        op->who = *admin->who;
+    else
+        lx_copy_cstr(op->who.actor, sizeof op->who.actor, "admin");
     return op;
 }
 
@@ -85,7 +89,18 @@ int adm_submit(adm_op_t *op, const char *sql, int nparams, const char *const *pa
         adm_error(op, 503, LX_E_UNAVAILABLE, "the database is unreachable, try again", NULL);
         return LX_OK;
     }
-    if (lx_pg_query(op->admin->pg, sql, nparams, params, 0, op_db_cb, op) != LX_OK) {
+    /* a JWT caller is the audit rows' actor (principal.c) */
+    char *actor_sql = op->who.role != LX_ROLE_ROOT ? adm_actor_sql(sql, nparams) : NULL;
+    const char *aparams[32];
+    if (actor_sql && nparams < 31) {
+        memcpy(aparams, params, (size_t)nparams * sizeof *params);
+        aparams[nparams++] = op->who.actor;
+        sql = actor_sql;
+        params = aparams;
+    }
+    int qrc = lx_pg_query(op->admin->pg, sql, nparams, params, 0, op_db_cb, op);
+    free(actor_sql);
+    if (qrc != LX_OK) {
         adm_error(op, 503, LX_E_UNAVAILABLE, "database busy: too many queries waiting", NULL);
         return LX_OK;
     }

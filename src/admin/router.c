@@ -3,6 +3,7 @@
  * is also what the OpenAPI check reads (lx_admin_route_at). */
 #include "admin/internal.h"
 #include "ai/registry.h"
+#include "ai/signin.h"
 #include "core/crypto.h"
 
 #include <stdio.h>
@@ -21,6 +22,7 @@ struct adm_route {
     const char *pattern; /* under /api/v1/admin/ai/; "{name}": a positive integer id */
     adm_route_fn fn;
     const adm_entity_t *ent;
+    unsigned roles; /* who besides root and admin may use it (roles.h) */
 };
 
 /* Collections: /{name} has no id, /groups/{id}/members has the group's. */
@@ -138,62 +140,71 @@ static int r_audit(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int
     return adm_audit_list(a, req);
 }
 
-/* Every admin route. docs/openapi.json documents each one (a unit test
- * checks that). Routes of one pattern are listed together, in the order
- * their methods appear in a 405's Allow header. */
+/* Who besides root (the admin key) and admin may use a route (roles.h):
+ * operators the upstream side, team admins their team's keys, users and
+ * usage, viewers usage and the audit log. */
+#define NONE  0u
+#define OPS   LX_R_OPS
+#define TEAM  LX_R_TEAM
+#define VIEW  LX_R_VIEW
+#define USAGE (LX_R_TEAM | LX_R_VIEW)
+
+/* Every admin route, with the roles that may use it. docs/openapi.json
+ * documents each one (a unit test checks that). Routes of one pattern are listed together, in the
+ * order their methods appear in a 405's Allow header. */
 static const adm_route_t routes[] = {
-    {"GET", "providers", r_list, &adm_providers},
-    {"POST", "providers", r_provider_create, &adm_providers},
-    {"GET", "providers/{id}", r_get, &adm_providers},
-    {"PATCH", "providers/{id}", r_provider_update, &adm_providers},
-    {"DELETE", "providers/{id}", r_refs_delete, &adm_providers},
+    {"GET", "providers", r_list, &adm_providers, OPS},
+    {"POST", "providers", r_provider_create, &adm_providers, OPS},
+    {"GET", "providers/{id}", r_get, &adm_providers, OPS},
+    {"PATCH", "providers/{id}", r_provider_update, &adm_providers, OPS},
+    {"DELETE", "providers/{id}", r_refs_delete, &adm_providers, OPS},
 
-    {"GET", "connections", r_list, &adm_connections},
-    {"POST", "connections", r_connection_create, &adm_connections},
-    {"GET", "connections/{id}", r_get, &adm_connections},
-    {"PATCH", "connections/{id}", r_connection_update, &adm_connections},
-    {"DELETE", "connections/{id}", r_refs_delete, &adm_connections},
-    {"POST", "connections/{id}/test", r_connection_test, &adm_connections},
+    {"GET", "connections", r_list, &adm_connections, OPS},
+    {"POST", "connections", r_connection_create, &adm_connections, OPS},
+    {"GET", "connections/{id}", r_get, &adm_connections, OPS},
+    {"PATCH", "connections/{id}", r_connection_update, &adm_connections, OPS},
+    {"DELETE", "connections/{id}", r_refs_delete, &adm_connections, OPS},
+    {"POST", "connections/{id}/test", r_connection_test, &adm_connections, OPS},
 
-    {"GET", "models", r_list, &adm_models},
-    {"POST", "models", r_create, &adm_models},
-    {"GET", "models/{id}", r_get, &adm_models},
-    {"PATCH", "models/{id}", r_update, &adm_models},
-    {"DELETE", "models/{id}", r_refs_delete, &adm_models},
+    {"GET", "models", r_list, &adm_models, OPS},
+    {"POST", "models", r_create, &adm_models, OPS},
+    {"GET", "models/{id}", r_get, &adm_models, OPS},
+    {"PATCH", "models/{id}", r_update, &adm_models, OPS},
+    {"DELETE", "models/{id}", r_refs_delete, &adm_models, OPS},
 
-    {"GET", "groups", r_list, &adm_groups},
-    {"POST", "groups", r_group_create, &adm_groups},
-    {"GET", "groups/{id}", r_get, &adm_groups},
-    {"PATCH", "groups/{id}", r_update, &adm_groups},
-    {"DELETE", "groups/{id}", r_delete, &adm_groups},
-    {"GET", "groups/{id}/members", r_list, &adm_members},
-    {"POST", "groups/{id}/members", r_member_create, &adm_members},
-    {"GET", "groups/{id}/members/{member_id}", r_get, &adm_members},
-    {"PATCH", "groups/{id}/members/{member_id}", r_member_update, &adm_members},
-    {"DELETE", "groups/{id}/members/{member_id}", r_delete, &adm_members},
+    {"GET", "groups", r_list, &adm_groups, OPS},
+    {"POST", "groups", r_group_create, &adm_groups, OPS},
+    {"GET", "groups/{id}", r_get, &adm_groups, OPS},
+    {"PATCH", "groups/{id}", r_update, &adm_groups, OPS},
+    {"DELETE", "groups/{id}", r_delete, &adm_groups, OPS},
+    {"GET", "groups/{id}/members", r_list, &adm_members, OPS},
+    {"POST", "groups/{id}/members", r_member_create, &adm_members, OPS},
+    {"GET", "groups/{id}/members/{member_id}", r_get, &adm_members, OPS},
+    {"PATCH", "groups/{id}/members/{member_id}", r_member_update, &adm_members, OPS},
+    {"DELETE", "groups/{id}/members/{member_id}", r_delete, &adm_members, OPS},
 
-    {"GET", "keys", r_list, &adm_keys},
-    {"POST", "keys", r_key_create, &adm_keys},
-    {"GET", "keys/{id}", r_get, &adm_keys},
-    {"PATCH", "keys/{id}", r_update, &adm_keys},
-    {"DELETE", "keys/{id}", r_delete, &adm_keys},
+    {"GET", "keys", r_list, &adm_keys, TEAM},
+    {"POST", "keys", r_key_create, &adm_keys, TEAM},
+    {"GET", "keys/{id}", r_get, &adm_keys, TEAM},
+    {"PATCH", "keys/{id}", r_update, &adm_keys, TEAM},
+    {"DELETE", "keys/{id}", r_delete, &adm_keys, TEAM},
 
-    {"GET", "teams", r_list, &adm_teams},
-    {"POST", "teams", r_create, &adm_teams},
-    {"GET", "teams/{id}", r_get, &adm_teams},
-    {"PATCH", "teams/{id}", r_update, &adm_teams},
-    {"DELETE", "teams/{id}", r_owner_delete, &adm_teams},
+    {"GET", "teams", r_list, &adm_teams, NONE},
+    {"POST", "teams", r_create, &adm_teams, NONE},
+    {"GET", "teams/{id}", r_get, &adm_teams, NONE},
+    {"PATCH", "teams/{id}", r_update, &adm_teams, NONE},
+    {"DELETE", "teams/{id}", r_owner_delete, &adm_teams, NONE},
 
-    {"GET", "users", r_list, &adm_users},
-    {"POST", "users", r_create, &adm_users},
-    {"GET", "users/{id}", r_get, &adm_users},
-    {"PATCH", "users/{id}", r_update, &adm_users},
-    {"DELETE", "users/{id}", r_owner_delete, &adm_users},
+    {"GET", "users", r_list, &adm_users, TEAM},
+    {"POST", "users", r_create, &adm_users, TEAM},
+    {"GET", "users/{id}", r_get, &adm_users, TEAM},
+    {"PATCH", "users/{id}", r_update, &adm_users, TEAM},
+    {"DELETE", "users/{id}", r_owner_delete, &adm_users, TEAM},
 
-    {"GET", "usage/summary", r_usage_summary, NULL},
-    {"GET", "usage/timeseries", r_usage_timeseries, NULL},
-    {"GET", "usage/requests", r_usage_requests, NULL},
-    {"GET", "audit", r_audit, NULL},
+    {"GET", "usage/summary", r_usage_summary, NULL, USAGE},
+    {"GET", "usage/timeseries", r_usage_timeseries, NULL, USAGE},
+    {"GET", "usage/requests", r_usage_requests, NULL, USAGE},
+    {"GET", "audit", r_audit, NULL, VIEW},
 };
 
 bool lx_admin_route_at(size_t i, const char **method, const char **pattern)
@@ -203,6 +214,11 @@ bool lx_admin_route_at(size_t i, const char **method, const char **pattern)
     *method = routes[i].method;
     *pattern = routes[i].pattern;
     return true;
+}
+
+unsigned lx_admin_route_roles(size_t i)
+{
+    return i < LX_ARRAY_LEN(routes) ? routes[i].roles : 0;
 }
 
 /* Whether the path's segments have the pattern's shape; the texts in the
@@ -234,11 +250,14 @@ static bool shape_matches(const char *pattern, char **seg, int nseg, const char 
     return i == nseg;
 }
 
-/* Admin key only: 401 for a missing or unknown key, 403 for a client API
- * key (it is valid, just not here). Digests are compared so the time taken
- * does not depend on the key. */
-static bool authorize(lx_admin_t *a, lx_req_t *req)
+/* The admin key (root), or a JWT with a role (principal.c; its routes are
+ * checked in dispatch): 401 for a missing or unknown key or a bad token,
+ * 403 for a client API key (it is valid, just not here). Digests are
+ * compared so the time taken does not depend on the key. */
+static bool authorize(lx_admin_t *a, lx_req_t *req, adm_principal_t *who)
 {
+    memset(who, 0, sizeof *who);
+    lx_copy_cstr(who->actor, sizeof who->actor, "admin");
     lx_str_t key = lx_req_api_key(req);
     if (key.n == 0) {
         lx_req_reply_error(req, LX_E_UNAUTHORIZED,
@@ -255,6 +274,16 @@ static bool authorize(lx_admin_t *a, lx_req_t *req)
             lx_req_set_key_id(req, "admin");
             return true;
         }
+    }
+    if (lx_signin_looks_jwt(key)) {
+        char msg[300];
+        int status;
+        if (adm_principal_from_jwt(key, who, &status, msg, sizeof msg) == LX_OK) {
+            lx_req_set_key_id(req, who->actor);
+            return true;
+        }
+        lx_req_reply_error(req, status == 403 ? LX_E_FORBIDDEN : LX_E_UNAUTHORIZED, msg, NULL);
+        return false;
     }
     lx_snapshot_t *snap = lx_registry_acquire();
     const lx_apikey_t *k = snap ? lx_snapshot_key(snap, h) : NULL;
@@ -342,7 +371,26 @@ static bool params_ok(lx_req_t *req, const adm_route_t *r)
     return false;
 }
 
-static int dispatch(lx_admin_t *a, lx_req_t *req, char **seg, int nseg)
+/* The route's role check (roles.h), then its handler with a->who set for
+ * the handler's synchronous part. */
+static int run_route(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids,
+                     const adm_principal_t *who)
+{
+    if (!lx_role_allows(who->role, r->roles)) {
+        char msg[300];
+        lx_role_denied(who->role, who->claim, r->method, r->pattern, msg, sizeof msg);
+        lx_req_reply_error(req, LX_E_FORBIDDEN, msg, NULL);
+        return LX_OK;
+    }
+    if (!params_ok(req, r))
+        return LX_OK;
+    a->who = who;
+    int rc = r->fn(a, req, r, ids);
+    a->who = NULL;
+    return rc;
+}
+
+static int dispatch(lx_admin_t *a, lx_req_t *req, char **seg, int nseg, const adm_principal_t *who)
 {
     lx_str_t m = lx_req_method(req);
     if (lx_str_eq_cstr(m, "HEAD"))
@@ -363,7 +411,7 @@ static int dispatch(lx_admin_t *a, lx_req_t *req, char **seg, int nseg)
             shaped = true;
         }
         if (lx_str_eq_cstr(m, r->method))
-            return params_ok(req, r) ? r->fn(a, req, r, ids) : LX_OK;
+            return run_route(a, req, r, ids, who);
         size_t used = strlen(allow);
         snprintf(allow + used, sizeof allow - used, "%s%s", used ? ", " : "", r->method);
     }
@@ -377,7 +425,8 @@ static int dispatch(lx_admin_t *a, lx_req_t *req, char **seg, int nseg)
 int lx_admin_handler(lx_req_t *req, void *arg)
 {
     lx_admin_t *a = arg;
-    if (!authorize(a, req))
+    adm_principal_t who;
+    if (!authorize(a, req, &who))
         return LX_OK;
     if (a->pg == NULL) {
         lx_req_reply_error(req, LX_E_UNAVAILABLE,
@@ -404,5 +453,5 @@ int lx_admin_handler(lx_req_t *req, void *arg)
     }
     if (nseg == 0)
         return no_route(req);
-    return dispatch(a, req, seg, nseg);
+    return dispatch(a, req, seg, nseg, &who);
 }

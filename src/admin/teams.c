@@ -121,18 +121,21 @@ const adm_entity_t adm_users = {
 
 /* The statement's parts per entity: the referencing users (uref: id, name;
  * "false" for none) and keys (kref), by the column that refers to $1. */
-static void owner_sql(lx_buf_t *sql, const adm_entity_t *ent)
+static void owner_sql(lx_buf_t *sql, const adm_entity_t *ent, bool scoped)
 {
+    /* a team_admin ($3) deletes only its team's users */
+    const char *scope = scoped ? " AND team_id = $3::bigint" : "";
     bool team = ent == &adm_teams;
     const char *col = team ? "team_id" : "user_id";
     lx_buf_printf(
         sql,
-        "WITH tgt AS (SELECT * FROM %s WHERE id = $1::bigint), "
+        "WITH tgt AS (SELECT * FROM %s WHERE id = $1::bigint%s), "
         "uref AS (SELECT u.id, u.name FROM users u WHERE %s), "
         "kref AS (SELECT k.id, k.name FROM api_keys k WHERE k.%s = $1::bigint), "
         "refs AS (SELECT 1 AS o, id AS i, format('user %%L', name) AS d FROM uref UNION ALL "
         "SELECT 2, id, format('key %%L', name) FROM kref), "
-        "del AS (DELETE FROM %s x WHERE x.id = $1::bigint AND ($2::boolean OR NOT EXISTS "
+        "del AS (DELETE FROM %s x WHERE x.id IN (SELECT id FROM tgt) AND ($2::boolean OR NOT "
+        "EXISTS "
         "(SELECT 1 FROM refs)) RETURNING x.*), "
         "aud AS (INSERT INTO audit_log (actor, action, entity, entity_id, before, after) "
         "SELECT 'admin', 'delete', '%s', x.id::text, to_jsonb(x), NULL::jsonb FROM del x "
@@ -146,8 +149,8 @@ static void owner_sql(lx_buf_t *sql, const adm_entity_t *ent)
         "SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM tgt), (SELECT string_agg(d, "
         "', ' ORDER BY o, i) FROM (SELECT * FROM refs ORDER BY o, i LIMIT 20) r), (SELECT "
         "count(*) FROM refs), (SELECT count(*) FROM note)",
-        ent->table, team ? "u.team_id = $1::bigint" : "false", col, ent->table, ent->name, col,
-        ent->name);
+        ent->table, scope, team ? "u.team_id = $1::bigint" : "false", col, ent->table, ent->name,
+        col, ent->name);
 }
 
 int adm_owner_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id)
@@ -157,8 +160,20 @@ int adm_owner_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int6
         return LX_OK;
     lx_buf_t sql;
     lx_buf_init(&sql, 2048);
-    owner_sql(&sql, ent);
-    int rc = adm_refs_submit(a, req, ent, id, cascade == 1, sql.p);
+    int64_t team = adm_scope_team(a);
+    owner_sql(&sql, ent, team != 0);
+    int rc;
+    if (team) {
+        char ids[24], tid[24];
+        snprintf(ids, sizeof ids, "%lld", (long long)id);
+        snprintf(tid, sizeof tid, "%lld", (long long)team);
+        const char *params[] = {ids, cascade == 1 ? "true" : "false", tid};
+        adm_op_t *op = adm_op_new(a, req, ent);
+        op->id = id;
+        rc = adm_submit(op, sql.p, 3, params, adm_refs_step_deleted);
+    } else {
+        rc = adm_refs_submit(a, req, ent, id, cascade == 1, sql.p);
+    }
     lx_buf_free(&sql);
     return rc;
 }

@@ -57,7 +57,7 @@ int adm_usage_summary(lx_admin_t *a, lx_req_t *req)
 {
     adm_usage_q_t q;
     adm_verr_t e;
-    if (!adm_usage_q_parse(req, &q, &e)) {
+    if (!adm_usage_q_parse_as(a, req, &q, &e)) {
         adm_reply_verr(req, &e);
         return LX_OK;
     }
@@ -83,7 +83,7 @@ int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req)
 {
     adm_usage_q_t q;
     adm_verr_t e;
-    if (!adm_usage_q_parse(req, &q, &e)) {
+    if (!adm_usage_q_parse_as(a, req, &q, &e)) {
         adm_reply_verr(req, &e);
         return LX_OK;
     }

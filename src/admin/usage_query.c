@@ -16,7 +16,8 @@
 /* group_by dimensions: the columns each adds to a row, the GROUP BY list,
  * and the join it needs (J_KEY: api_keys k, J_CONN: ai_connections c,
  * J_TEAM: teams tm and J_USER: users us, both through k). A request is
- * counted for the team and user its key belongs to now. */
+ * counted for the team and user its key belongs to now; a JWT request
+ * (sql/013: no key) for the user and team recorded in its row. */
 enum { J_KEY = 1, J_CONN = 2, J_TEAM = 4 | J_KEY, J_USER = 8 | J_KEY };
 
 static const adm_usage_dim_t dims[] = {
@@ -24,10 +25,12 @@ static const adm_usage_dim_t dims[] = {
      "u.api_key_id, k.name, k.prefix", J_KEY},
     {"api_key_id", "u.api_key_id AS api_key_id, k.name AS key_name, k.prefix AS key_prefix",
      "u.api_key_id, k.name, k.prefix", J_KEY},
-    {"team", "k.team_id AS team_id, tm.name AS team", "k.team_id, tm.name", J_TEAM},
-    {"team_id", "k.team_id AS team_id, tm.name AS team", "k.team_id, tm.name", J_TEAM},
-    {"user", "k.user_id AS user_id, us.name AS user_name", "k.user_id, us.name", J_USER},
-    {"user_id", "k.user_id AS user_id, us.name AS user_name", "k.user_id, us.name", J_USER},
+#define TEAM_OF "coalesce(k.team_id, u.team_id)"
+#define USER_OF "coalesce(k.user_id, u.user_id)"
+    {"team", TEAM_OF " AS team_id, tm.name AS team", TEAM_OF ", tm.name", J_TEAM},
+    {"team_id", TEAM_OF " AS team_id, tm.name AS team", TEAM_OF ", tm.name", J_TEAM},
+    {"user", USER_OF " AS user_id, us.name AS user_name", USER_OF ", us.name", J_USER},
+    {"user_id", USER_OF " AS user_id, us.name AS user_name", USER_OF ", us.name", J_USER},
     {"provider", "u.provider AS provider", "u.provider", 0},
     {"model", "u.provider AS provider, u.model AS model", "u.provider, u.model", 0},
     {"status", "u.status AS status", "u.status", 0},
@@ -168,25 +171,29 @@ void adm_usage_q_where(adm_usage_q_t *q, lx_buf_t *sql)
     }
     if (q->team[0])
         lx_buf_printf(sql,
-                      " AND u.api_key_id IN (SELECT fk.id FROM api_keys fk JOIN teams ft ON ft.id "
-                      "= fk.team_id WHERE ft.name = %s::text)",
-                      push(q, q->team));
+                      " AND (u.api_key_id IN (SELECT fk.id FROM api_keys fk JOIN teams ft ON ft.id "
+                      "= fk.team_id WHERE ft.name = %s::text) OR u.team_id IN (SELECT id FROM "
+                      "teams WHERE name = %s::text))",
+                      push(q, q->team), q->ref);
     if (q->team_id) {
         snprintf(q->num[3], sizeof q->num[3], "%lld", (long long)q->team_id);
         lx_buf_printf(sql,
-                      " AND u.api_key_id IN (SELECT id FROM api_keys WHERE team_id = %s::bigint)",
-                      push(q, q->num[3]));
+                      " AND (u.api_key_id IN (SELECT id FROM api_keys WHERE team_id = %s::bigint) "
+                      "OR u.team_id = %s::bigint)",
+                      push(q, q->num[3]), q->ref);
     }
     if (q->user[0])
         lx_buf_printf(sql,
-                      " AND u.api_key_id IN (SELECT fk.id FROM api_keys fk JOIN users fu ON fu.id "
-                      "= fk.user_id WHERE fu.name = %s::text)",
-                      push(q, q->user));
+                      " AND (u.api_key_id IN (SELECT fk.id FROM api_keys fk JOIN users fu ON fu.id "
+                      "= fk.user_id WHERE fu.name = %s::text) OR u.user_id IN (SELECT id FROM "
+                      "users WHERE name = %s::text))",
+                      push(q, q->user), q->ref);
     if (q->user_id) {
         snprintf(q->num[4], sizeof q->num[4], "%lld", (long long)q->user_id);
         lx_buf_printf(sql,
-                      " AND u.api_key_id IN (SELECT id FROM api_keys WHERE user_id = %s::bigint)",
-                      push(q, q->num[4]));
+                      " AND (u.api_key_id IN (SELECT id FROM api_keys WHERE user_id = %s::bigint) "
+                      "OR u.user_id = %s::bigint)",
+                      push(q, q->num[4]), q->ref);
     }
     if (q->provider[0])
         lx_buf_printf(sql, " AND u.provider = %s::text", push(q, q->provider));
@@ -221,9 +228,9 @@ void adm_usage_q_joins(const adm_usage_q_t *q, lx_buf_t *sql)
     if (j & J_KEY)
         lx_buf_append_lit(sql, " LEFT JOIN api_keys k ON k.id = u.api_key_id");
     if ((j & J_TEAM) == J_TEAM)
-        lx_buf_append_lit(sql, " LEFT JOIN teams tm ON tm.id = k.team_id");
+        lx_buf_append_lit(sql, " LEFT JOIN teams tm ON tm.id = " TEAM_OF);
     if ((j & J_USER) == J_USER)
-        lx_buf_append_lit(sql, " LEFT JOIN users us ON us.id = k.user_id");
+        lx_buf_append_lit(sql, " LEFT JOIN users us ON us.id = " USER_OF);
     if (j & J_CONN)
         lx_buf_append_lit(sql, " LEFT JOIN ai_connections c ON c.id = u.connection_id");
 }
@@ -232,4 +239,23 @@ void adm_usage_q_group(const adm_usage_q_t *q, lx_buf_t *sql, bool leading_comma
 {
     for (int i = 0; i < q->ndims; i++)
         lx_buf_printf(sql, "%s%s", i || leading_comma ? ", " : " GROUP BY ", q->dims[i]->group);
+}
+
+bool adm_usage_q_parse_as(const lx_admin_t *a, lx_req_t *req, adm_usage_q_t *q, adm_verr_t *e)
+{
+    if (!adm_usage_q_parse(req, q, e))
+        return false;
+    int64_t team = adm_scope_team(a);
+    if (team == 0)
+        return true;
+    /* a team_admin reads its own team's usage only */
+    if ((q->team_id && q->team_id != team) || (q->team[0] && strcmp(q->team, a->who->team))) {
+        adm_verr(e, q->team[0] ? "team" : "team_id",
+                 "role 'team_admin' may only read its own team's usage");
+        e->status = 403;
+        e->err = LX_E_FORBIDDEN;
+        return false;
+    }
+    q->team_id = team;
+    return true;
 }

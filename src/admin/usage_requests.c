@@ -102,7 +102,8 @@ int adm_usage_requests(lx_admin_t *a, lx_req_t *req)
     adm_verr_t e;
     int64_t limit;
     char pos[CURSOR_TEXT_MAX + 8];
-    if (!adm_usage_q_parse(req, &q, &e) || !adm_page_params(req, &limit, pos, sizeof pos, &e)) {
+    if (!adm_usage_q_parse_as(a, req, &q, &e) ||
+        !adm_page_params(req, &limit, pos, sizeof pos, &e)) {
         adm_reply_verr(req, &e);
         return LX_OK;
     }
