@@ -124,11 +124,13 @@ int adm_usage_requests(lx_admin_t *a, lx_req_t *req)
     q.params[q.np++] = lim; /* $3 */
     lx_buf_t sql;
     lx_buf_init(&sql, 2048);
-    lx_buf_append_lit(&sql, "WITH r AS (SELECT u.*, k.name AS key_name, k.team_id AS team_id, "
-                            "tm.name AS team, k.user_id AS user_id, us.name AS user_name FROM "
+    /* a key's team and user, or a JWT request's own (sql/013) */
+    lx_buf_append_lit(&sql, "WITH r AS (SELECT u.*, k.name AS key_name, coalesce(k.team_id, "
+                            "u.team_id) AS team_of, tm.name AS team, coalesce(k.user_id, "
+                            "u.user_id) AS user_of, us.name AS user_name FROM "
                             "ai_usage u LEFT JOIN api_keys k ON k.id = u.api_key_id LEFT JOIN "
-                            "teams tm ON tm.id = k.team_id LEFT JOIN users us ON us.id = "
-                            "k.user_id WHERE true");
+                            "teams tm ON tm.id = coalesce(k.team_id, u.team_id) LEFT JOIN users "
+                            "us ON us.id = coalesce(k.user_id, u.user_id) WHERE true");
     adm_usage_q_where(&q, &sql);
     if (pos[0]) {
         *bar = '\0';
@@ -148,7 +150,7 @@ int adm_usage_requests(lx_admin_t *a, lx_req_t *req)
         "'created_at', to_char(r.created_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
         "'api_key_id', r.api_key_id, 'key_name', r.key_name, 'team', r.team, "
-        "'team_id', r.team_id, 'user_id', r.user_id, 'user_name', r.user_name, "
+        "'team_id', r.team_of, 'user_id', r.user_of, 'user_name', r.user_name, "
         "'connection_id', r.connection_id, 'provider', r.provider, 'model', r.model, "
         "'feature', r.feature, 'status', r.status, 'error_code', r.error_code, "
         "'error', r.error, 'tokens_in', r.tokens_in, 'tokens_out', r.tokens_out, "

@@ -42,7 +42,7 @@ bool lx_signin_looks_jwt(lx_str_t b)
             return false;
         part++;
     }
-    return dots == 2 && part > 0;
+    return dots == 2; /* an empty signature: an unsecured JWS ("alg": "none"), refused */
 }
 
 int lx_signin_verify(const lx_signin_t *si, lx_str_t token, int64_t now_s, lx_jwt_result_t *res,

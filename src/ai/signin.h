@@ -26,8 +26,10 @@ void lx_signin_stop(void);
 /* The process's sign-in (ks NULL when off). */
 const lx_signin_t *lx_signin(void);
 
-/* A bearer with the shape of a compact JWS: three non-empty base64url
- * parts joined by two dots. llmux API keys ("lx-" + base62) never are. */
+/* A bearer with the shape of a compact JWS: three base64url parts joined
+ * by two dots, the first two non-empty (an empty third part is an
+ * unsecured token, refused by the verifier). llmux API keys ("lx-" +
+ * base62) never have that shape. */
 bool lx_signin_looks_jwt(lx_str_t bearer);
 
 /* Verifies token at now_s. LX_OK with the claims in *res; LX_ERROR with a

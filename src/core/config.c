@@ -1,5 +1,6 @@
 /* config.c - layered configuration: defaults < file < environment < flags. */
 #include "core/config.h"
+#include "core/jwt_conf.h"
 #include "core/crypto.h"
 #include "lx_version.h"
 
@@ -145,17 +146,7 @@ void lx_config_free(lx_config_t *cfg)
         }
     }
     lx_config_models_free(cfg);
-    if (cfg->jwt.hs256_secret) {
-        explicit_bzero(cfg->jwt.hs256_secret, strlen(cfg->jwt.hs256_secret));
-        free(cfg->jwt.hs256_secret);
-    }
-    free(cfg->jwt.hs256_kid);
-    free(cfg->jwt.jwks_file);
-    free(cfg->jwt.issuer);
-    free(cfg->jwt.audience);
-    free(cfg->jwt.user_claim);
-    free(cfg->jwt.team_claim);
-    free(cfg->jwt.role_claim);
+    lx_jwt_conf_free(&cfg->jwt);
     free(cfg->config_path);
     free(cfg->command);
     memset(cfg, 0, sizeof *cfg);

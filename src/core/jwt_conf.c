@@ -101,3 +101,18 @@ int lx_jwt_conf_build(const lx_config_t *cfg, lx_jwt_keyset_t **out, lx_jwt_poli
     *out = ks;
     return LX_OK;
 }
+
+void lx_jwt_conf_free(lx_jwt_conf_t *j)
+{
+    if (j->hs256_secret)
+        explicit_bzero(j->hs256_secret, strlen(j->hs256_secret));
+    free(j->hs256_secret);
+    free(j->hs256_kid);
+    free(j->jwks_file);
+    free(j->issuer);
+    free(j->audience);
+    free(j->user_claim);
+    free(j->team_claim);
+    free(j->role_claim);
+    memset(j, 0, sizeof *j);
+}

@@ -20,4 +20,7 @@ bool lx_jwt_conf_on(const lx_config_t *cfg);
 int lx_jwt_conf_build(const lx_config_t *cfg, lx_jwt_keyset_t **out, lx_jwt_policy_t *pol,
                       char *err, size_t errlen);
 
+/* Frees the strings of j (the secret wiped first); for lx_config_free. */
+void lx_jwt_conf_free(lx_jwt_conf_t *j);
+
 #endif
