@@ -1210,6 +1210,44 @@ static void test_free_after_failed_load(void **state)
     assert_err_names(f, "providers.y.kind");
 }
 
+/* The "jwt" section: settings read from the file, and what start-up
+ * refuses (each message names the field, never the secret). */
+static void test_jwt_settings(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(f->cfg.jwt.leeway_s, 60);
+    assert_int_equal(validate(f), LX_OK); /* off: nothing required */
+    assert_int_equal(apply_json(f, "{\"jwt\": {\"hs256_secret\": \"short-secret\", "
+                                   "\"issuer\": \"https://idp\", \"audience\": \"llmux\", "
+                                   "\"leeway_s\": 30, \"user_claim\": \"email\"}}"),
+                     LX_OK);
+    assert_int_equal(f->cfg.jwt.leeway_s, 30);
+    assert_string_equal(f->cfg.jwt.user_claim, "email");
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_non_null(strstr(f->err, "jwt.hs256_secret"));
+    assert_null(strstr(f->err, "short-secret"));
+    assert_int_equal(
+        apply_json(f, "{\"jwt\": {\"hs256_secret\": \"0123456789abcdef0123456789abcdef!\"}}"),
+        LX_OK);
+    assert_int_equal(validate(f), LX_OK);
+    assert_int_equal(apply_json(f, "{\"jwt\": {\"issuer\": \"\"}}"), LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_non_null(strstr(f->err, "jwt.issuer"));
+    assert_int_equal(apply_json(f, "{\"jwt\": {\"issuer\": \"i\", \"role_claim\": \"a b\"}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_non_null(strstr(f->err, "jwt.role_claim"));
+    assert_int_equal(apply_json(f, "{\"jwt\": {\"role_claim\": \"roles\", \"jwks_file\": "
+                                   "\"/nonexistent/jwks.json\"}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_non_null(strstr(f->err, "jwt.jwks_file"));
+    assert_int_equal(apply_json(f, "{\"jwt\": {\"leeway_s\": 7200}}"), LX_ERROR);
+    assert_non_null(strstr(f->err, "jwt.leeway_s"));
+    assert_int_equal(apply_json(f, "{\"jwt\": {\"nope\": 1}}"), LX_ERROR);
+    assert_non_null(strstr(f->err, "jwt.nope"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1241,6 +1279,7 @@ int main(void)
         T(test_listen_forms),
         T(test_validate_provider_base_url_scheme),
         T(test_networks),
+        T(test_jwt_settings),
         T(test_validate_provider_headers),
         T(test_validate_provider_needs_base_url),
         T(test_validate_provider_name),
