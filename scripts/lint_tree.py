@@ -206,12 +206,28 @@ def check_headers(root, files, problems):
             problems.append(f'{rel}: no include guard {guard}')
 
 
+def check_audit_actor(root, files, problems):
+    """adm_submit (src/admin/op.c, principal.c) makes a JWT caller the actor
+    of audit rows by rewriting "SELECT 'admin', " into a parameter: an
+    audit_log insert written another way would keep 'admin' silently."""
+    for rel in files:
+        if not rel.startswith('src/admin/') or not rel.endswith('.c'):
+            continue
+        text = re.sub(r'"\s*\n\s*"', '', read(root, rel))  # join adjacent literals
+        for m in re.finditer(r'INSERT INTO audit_log \(actor,[^)]*\)\s*', text):
+            if not text.startswith("SELECT 'admin', ", m.end()):
+                line = text.count('\n', 0, m.start()) + 1
+                problems.append(f"{rel}:{line}: an audit_log insert must take its actor as "
+                                "\"SELECT 'admin', \" (adm_actor_sql makes it the caller)")
+
+
 def lint(root, allow=None):
     files = src_files(root)
     problems = []
     check_size(root, files, problems, SIZE_ALLOW if allow is None else allow)
     check_includes(root, files, problems)
     check_headers(root, files, problems)
+    check_audit_actor(root, files, problems)
     return problems
 
 
@@ -242,6 +258,8 @@ def self_test():
         'src/ai/routing/failure.h': header('src/ai/routing/failure.h', '#include "core/a.h"'),
         'src/ai/call.c': '#include "upstream/up.h"\n/* #include <evhtp.h> in a comment */\n',
         'src/app/main.c': '#include "ai/routing/failure.h"\n',
+        'src/admin/ok.c': 'const char *q = "x AS (INSERT INTO audit_log (actor, action) "\n'
+                          '    "SELECT \'admin\', \'y\' FROM z)";\n',
     }
     cases = {
         'size': ({'src/ai/huge.c': 'x\n' * (MAX_LINES + 1)}, 'huge.c: 801 lines, over 800'),
@@ -268,6 +286,9 @@ def self_test():
         'guard': ({'src/core/b.h': header('src/core/b.h').replace('LX_CORE_B_H', 'B_H')},
                   'no include guard'),
         'stale allow': ({'src/ai/small.c': 'x\n'}, 'in SIZE_ALLOW but'),
+        'audit actor': ({'src/admin/x.c': 'const char *q = "INSERT INTO audit_log (actor, "\n'
+                                          '    "action) VALUES (\'admin\', \'x\')";\n'},
+                        'must take its actor'),
         'allow gone': ({'src/ai/small.c': None}, 'in SIZE_ALLOW but gone'),
     }
     # src/ai/big.c is allowed over the limit in every case; src/ai/small.c

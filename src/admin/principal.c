@@ -68,6 +68,16 @@ bool adm_scope_doc(const lx_admin_t *a, json_t *doc, bool create, adm_verr_t *e)
         return other_team(e, "team_id");
     if (name && (!json_is_string(name) || strcmp(json_string_value(name), a->who->team) != 0))
         return other_team(e, "team");
+    json_t *user = json_object_get(doc, "user_id");
+    if (user && json_is_integer(user)) { /* a key of its team for a user of another: no */
+        lx_snapshot_t *snap = lx_registry_acquire();
+        const lx_principal_t *u =
+            snap ? lx_snapshot_user_by_id(snap, json_integer_value(user)) : NULL;
+        bool ours = u && u->team_id == team;
+        lx_registry_release(snap);
+        if (!ours)
+            return other_team(e, "user_id");
+    }
     if (create && id == NULL && name == NULL)
         json_object_set_new(doc, "team_id", json_integer(team));
     return true;

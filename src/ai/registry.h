@@ -159,5 +159,6 @@ bool lx_apikey_allows(const lx_apikey_t *k, lx_str_t model);
 const lx_principal_t *lx_snapshot_user(const lx_snapshot_t *s, lx_str_t name);
 const lx_principal_t *lx_snapshot_team(const lx_snapshot_t *s, lx_str_t name);
 const lx_principal_t *lx_snapshot_team_by_id(const lx_snapshot_t *s, int64_t id);
+const lx_principal_t *lx_snapshot_user_by_id(const lx_snapshot_t *s, int64_t id);
 
 #endif

@@ -70,17 +70,27 @@ const lx_principal_t *lx_snapshot_team(const lx_snapshot_t *s, lx_str_t name)
     return by_name(s->teams, s->nteams, &s->team_by_name, name);
 }
 
-const lx_principal_t *lx_snapshot_team_by_id(const lx_snapshot_t *s, int64_t id)
+static const lx_principal_t *by_id(const lx_principal_t *v, int n, int64_t id)
 {
-    int lo = 0, hi = s->nteams - 1;
+    int lo = 0, hi = n - 1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
-        if (s->teams[mid].id == id)
-            return &s->teams[mid];
-        if (s->teams[mid].id < id)
+        if (v[mid].id == id)
+            return &v[mid];
+        if (v[mid].id < id)
             lo = mid + 1;
         else
             hi = mid - 1;
     }
     return NULL;
+}
+
+const lx_principal_t *lx_snapshot_team_by_id(const lx_snapshot_t *s, int64_t id)
+{
+    return by_id(s->teams, s->nteams, id);
+}
+
+const lx_principal_t *lx_snapshot_user_by_id(const lx_snapshot_t *s, int64_t id)
+{
+    return by_id(s->users, s->nusers, id);
 }
