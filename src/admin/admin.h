@@ -24,6 +24,10 @@ typedef struct {
 /* Prefix route for /api/v1/admin/: dispatches by method and path. */
 int lx_admin_handler(lx_req_t *req, void *admin);
 
+/* Start-up, before the workers: the configuration whose master key seals
+ * budget webhook secrets (budgets.c). */
+void lx_admin_budget_init(const lx_config_t *cfg);
+
 /* The i-th admin route: its method ("GET", "POST", "PATCH", "DELETE") and
  * path pattern under /api/v1/admin/ai/ ("groups/{id}/members"); static
  * strings. False past the last route. */

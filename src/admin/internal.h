@@ -164,6 +164,7 @@ bool adm_chk_money(const char *f, const json_t *v, adm_verr_t *e);       /* numb
 bool adm_chk_rfc3339(const char *f, const json_t *v, adm_verr_t *e);     /* timestamp text */
 bool adm_chk_text_status(const char *f, const json_t *v, adm_verr_t *e); /* for filters */
 bool adm_chk_text_id(const char *f, const json_t *v, adm_verr_t *e);     /* for filters */
+bool adm_chk_period(const char *f, const json_t *v, adm_verr_t *e); /* daily|weekly|monthly|total */
 
 /* model_limits.c: {"<model>": {"rpm": .., "budget_usd": ..}}, at most this many. */
 #define ADM_MODEL_LIMITS_MAX 64
@@ -304,6 +305,17 @@ int adm_usage_summary(lx_admin_t *a, lx_req_t *req);
 int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req);
 int adm_usage_requests(lx_admin_t *a, lx_req_t *req); /* usage_requests.c */
 int adm_audit_list(lx_admin_t *a, lx_req_t *req);     /* audit.c */
+/* budgets.c: POST keys|users|teams/{id}/reset-spend; the webhook fields'
+ * checks; the sealing of budget_webhook_secret in a fixup (kind: "key",
+ * "team"), false with e when it cannot be sealed. */
+int adm_reset_spend(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64_t id);
+bool adm_chk_webhook_url(const char *f, const json_t *v, adm_verr_t *e);
+bool adm_chk_webhook_secret(const char *f, const json_t *v, adm_verr_t *e);
+bool adm_budget_seal(json_t *doc, const char *kind, adm_verr_t *e);
+/* The spend fields every key, user and team shows (kind: "key", ...). */
+#define ADM_SPEND_VIEW(kind)                                                                       \
+    "jsonb_build_object('spend_usd', llmux_spend('" kind ":' || x.id, x.budget_period), "          \
+    "'budget_reset_at', llmux_period_end(llmux_period_key(x.budget_period, now())))"
 
 /* ---- usage query parameters (usage_query.c) ---- */
 

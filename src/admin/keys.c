@@ -20,7 +20,7 @@ static bool fixup(json_t *doc, bool create, adm_verr_t *e)
     (void)create;
     if (json_object_get(doc, "team") && json_object_get(doc, "team_id"))
         return adm_verr(e, "team", "give 'team' (a team's name) or 'team_id', not both");
-    return true;
+    return adm_budget_seal(doc, "key", e);
 }
 
 static const adm_field_t fields[] = {
@@ -37,6 +37,13 @@ static const adm_field_t fields[] = {
     {"rate_limit_per_minute", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
     {"budget_usd", FT_NUM, F_NULLABLE, adm_chk_money, NULL, NULL},
     {"model_limits", FT_JSONB, 0, adm_chk_model_limits, NULL, NULL},
+    {"budget_period", FT_TEXT, 0, adm_chk_period, NULL, NULL},
+    {"budget_webhook_url", FT_TEXT, F_NULLABLE, adm_chk_webhook_url, NULL, NULL},
+    {"budget_webhook_secret", FT_TEXT, F_NULLABLE, adm_chk_webhook_secret, NULL,
+     "($1::jsonb->>'budget_webhook_secret')::bytea"},
+    {"has_budget_webhook_secret", FT_VIRTUAL, F_READONLY, NULL, NULL, NULL},
+    {"spend_usd", FT_NUM, F_READONLY, NULL, NULL, NULL},
+    {"budget_reset_at", FT_TS, F_READONLY, NULL, NULL, NULL},
     {"prefix", FT_TEXT, F_READONLY, NULL, NULL, NULL},
     {"key", FT_VIRTUAL, F_READONLY, NULL, NULL, NULL},
     {"key_hash", FT_VIRTUAL, F_READONLY, NULL, NULL, NULL},
@@ -62,8 +69,9 @@ const adm_entity_t adm_keys = {
     .nfields = LX_ARRAY_LEN(fields),
     .filters = filters,
     .nfilters = LX_ARRAY_LEN(filters),
-    .view = "(to_jsonb(x) - 'key_hash') || jsonb_build_object('team', (SELECT t.name FROM "
-            "teams t WHERE t.id = x.team_id))",
+    .view = "(to_jsonb(x) - 'key_hash' - 'budget_webhook_secret') || jsonb_build_object('team', "
+            "(SELECT t.name FROM teams t WHERE t.id = x.team_id), 'has_budget_webhook_secret', "
+            "x.budget_webhook_secret IS NOT NULL) || " ADM_SPEND_VIEW("key"),
     .fixup = fixup,
 };
 

@@ -114,6 +114,11 @@ static int r_connection_test(lx_admin_t *a, lx_req_t *req, const adm_route_t *r,
     return adm_connection_test(a, req, ids[0]);
 }
 
+static int r_reset_spend(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_reset_spend(a, req, r->ent, ids[0]);
+}
+
 static int r_key_create(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
 {
     return adm_key_create(a, req);
@@ -188,18 +193,21 @@ static const adm_route_t routes[] = {
     {"GET", "keys/{id}", r_get, &adm_keys, TEAM},
     {"PATCH", "keys/{id}", r_update, &adm_keys, TEAM},
     {"DELETE", "keys/{id}", r_delete, &adm_keys, TEAM},
+    {"POST", "keys/{id}/reset-spend", r_reset_spend, &adm_keys, NONE},
 
     {"GET", "teams", r_list, &adm_teams, NONE},
     {"POST", "teams", r_create, &adm_teams, NONE},
     {"GET", "teams/{id}", r_get, &adm_teams, NONE},
     {"PATCH", "teams/{id}", r_update, &adm_teams, NONE},
     {"DELETE", "teams/{id}", r_owner_delete, &adm_teams, NONE},
+    {"POST", "teams/{id}/reset-spend", r_reset_spend, &adm_teams, NONE},
 
     {"GET", "users", r_list, &adm_users, TEAM},
     {"POST", "users", r_create, &adm_users, TEAM},
     {"GET", "users/{id}", r_get, &adm_users, TEAM},
     {"PATCH", "users/{id}", r_update, &adm_users, TEAM},
     {"DELETE", "users/{id}", r_owner_delete, &adm_users, TEAM},
+    {"POST", "users/{id}/reset-spend", r_reset_spend, &adm_users, NONE},
 
     {"GET", "usage/summary", r_usage_summary, NULL, USAGE},
     {"GET", "usage/timeseries", r_usage_timeseries, NULL, USAGE},

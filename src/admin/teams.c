@@ -3,7 +3,9 @@
  * one team (users.team_id).
  *
  * Their limit fields (rpm, tpm, rpd, max_parallel, budget_usd with
- * budget_period) are validated and stored; they are not enforced yet.
+ * budget_period) are validated and stored; rpm, rpd and budgets are
+ * enforced (allow.h, budget.h). Both show spend_usd and budget_reset_at;
+ * a team also takes a budget alert webhook (budgets.c).
  *
  * DELETE answers 409 (code "conflict") naming the users and keys that
  * refer to the row, unless ?cascade=true: then they are detached (their
@@ -15,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static bool chk_period(const char *f, const json_t *v, adm_verr_t *e)
+bool adm_chk_period(const char *f, const json_t *v, adm_verr_t *e)
 {
     static const char *const periods[] = {"daily", "weekly", "monthly", "total"};
     const char *s = json_string_value(v);
@@ -50,6 +52,11 @@ static bool fixup(json_t *doc, bool create, adm_verr_t *e)
     return true;
 }
 
+static bool team_fixup(json_t *doc, bool create, adm_verr_t *e)
+{
+    return fixup(doc, create, e) && adm_budget_seal(doc, "team", e);
+}
+
 #define LIMIT_FIELDS                                                                               \
     {"metadata", FT_JSONB, 0, NULL, NULL, NULL},                                                   \
         {"rpm", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},                                 \
@@ -57,8 +64,10 @@ static bool fixup(json_t *doc, bool create, adm_verr_t *e)
         {"rpd", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},                                 \
         {"max_parallel", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},                        \
         {"budget_usd", FT_NUM, F_NULLABLE, adm_chk_money, NULL, NULL},                             \
-        {"budget_period", FT_TEXT, F_NULLABLE, chk_period, NULL, NULL},                            \
+        {"budget_period", FT_TEXT, F_NULLABLE, adm_chk_period, NULL, NULL},                        \
         {"model_limits", FT_JSONB, 0, adm_chk_model_limits, NULL, NULL},                           \
+        {"spend_usd", FT_NUM, F_READONLY, NULL, NULL, NULL},                                       \
+        {"budget_reset_at", FT_TS, F_READONLY, NULL, NULL, NULL},                                  \
         {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},                                       \
     {                                                                                              \
         "updated_at", FT_TS, F_READONLY, NULL, NULL, NULL                                          \
@@ -68,6 +77,10 @@ static const adm_field_t team_fields[] = {
     {"id", FT_BIGINT, F_READONLY, NULL, NULL, NULL},
     {"name", FT_TEXT, F_REQUIRED, adm_chk_label, NULL, NULL},
     {"status", FT_TEXT, 0, adm_chk_status, NULL, NULL},
+    {"budget_webhook_url", FT_TEXT, F_NULLABLE, adm_chk_webhook_url, NULL, NULL},
+    {"budget_webhook_secret", FT_TEXT, F_NULLABLE, adm_chk_webhook_secret, NULL,
+     "($1::jsonb->>'budget_webhook_secret')::bytea"},
+    {"has_budget_webhook_secret", FT_VIRTUAL, F_READONLY, NULL, NULL, NULL},
     LIMIT_FIELDS,
 };
 
@@ -84,9 +97,11 @@ const adm_entity_t adm_teams = {
     .nfields = LX_ARRAY_LEN(team_fields),
     .filters = team_filters,
     .nfilters = LX_ARRAY_LEN(team_filters),
-    .view = "to_jsonb(x)",
+    .view = "(to_jsonb(x) - 'budget_webhook_secret') || jsonb_build_object("
+            "'has_budget_webhook_secret', x.budget_webhook_secret IS NOT NULL) || " ADM_SPEND_VIEW(
+                "team"),
     .has_updated_at = true,
-    .fixup = fixup,
+    .fixup = team_fixup,
 };
 
 static const adm_field_t user_fields[] = {
@@ -114,7 +129,7 @@ const adm_entity_t adm_users = {
     .filters = user_filters,
     .nfilters = LX_ARRAY_LEN(user_filters),
     .view = "to_jsonb(x) || jsonb_build_object('team', (SELECT t.name FROM teams t WHERE t.id = "
-            "x.team_id))",
+            "x.team_id)) || " ADM_SPEND_VIEW("user"),
     .has_updated_at = true,
     .fixup = fixup,
 };

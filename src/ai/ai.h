@@ -49,6 +49,8 @@ struct lx_ai {
     /* requests refused by a key's, user's or team's limit (index: key, user,
      * team) per minute or per day (index 0, 1) */
     _Atomic uint64_t limit_refusals[3][2];
+    /* requests refused by a key's, user's or team's budget (budget.h) */
+    _Atomic uint64_t budget_refusals[3];
     /* Freed call contexts (call.c) kept for the next requests: a call is a
      * few KB, and a fresh large malloc per request costs more than its use. */
     void *call_cache[32];

@@ -123,6 +123,8 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
                 1e6;
         }
     }
+    if (c->o.spend)
+        lx_spend_add(c->o.spend, u->cost_usd); /* budgets: settled in the background */
     if (o->err != LX_E_NONE) {
         lx_copy_cstr(u->error, sizeof u->error, o->detail ? o->detail : o->message);
         lx_copy_cstr(u->error_code, sizeof u->error_code, lx_outcome_code(o));

@@ -5,6 +5,7 @@
  * lx_ai_refuse (refusal.c), a request that reaches a call ends in the
  * call's finalizer (call.c). */
 #include "ai/allow_lease.h"
+#include "ai/budget_sync.h"
 #include "ai/call.h"
 #include "ai/catalog.h"
 #include "ai/handlers.h"
@@ -194,11 +195,37 @@ int64_t lx_ai_estimate_tokens(size_t body_bytes)
     return (int64_t)(body_bytes / 4) + 1;
 }
 
+/* The key's, its user's and its team's budgets (budget.h): a 429
+ * insufficient_quota naming the level while the period's spend is at or
+ * over one. Reads only; nothing to give back. */
+static bool within_budget(lx_ai_t *ai, const lx_ai_auth_t *a, lx_outcome_t *o)
+{
+    lx_budget_refusal_t r;
+    int64_t now = lx_budget_now_ms();
+    if (a->key == NULL || lx_budget_admit(&a->key->spend, now, &r))
+        return true;
+    int kind = r.who->subject[0] == 'k' ? 0 : r.who->subject[0] == 'u' ? 1 : 2;
+    atomic_fetch_add_explicit(&ai->budget_refusals[kind], 1, memory_order_relaxed);
+    const char *who = kind == 0   ? "this API key"
+                      : kind == 1 ? "this key's user"
+                                  : "this key's team";
+    lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_BUDGET_EXCEEDED, NULL,
+                    "budget exceeded for %s: spent $%.6f of $%.6f (%s)%s", who,
+                    (double)r.spent / LX_NANO_USD, (double)r.budget / LX_NANO_USD,
+                    lx_period_name(r.period),
+                    r.reset_ms < 0 ? "" : "; it resets at the start of the next period");
+    if (r.reset_ms >= 0)
+        lx_outcome_retry_after_ms(o, r.reset_ms - now);
+    return false;
+}
+
 /* The key's, its user's and its team's rpm/rpd (allow.h): one token from
  * each, or a 429 naming the level and the window. */
 static bool admit(lx_ai_t *ai, const lx_ai_auth_t *a, int64_t now, lx_outcome_t *o)
 {
     lx_allow_refusal_t r;
+    if (!within_budget(ai, a, o))
+        return false;
     if ((a->allow.s[0] == NULL && a->allow.s[1] == NULL && a->allow.s[2] == NULL) ||
         lx_allow_admit(&a->allow, now, ai->lease ? lx_allow_lease_ask : NULL, ai->lease, &r))
         return true;
@@ -239,6 +266,7 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
         .api_key_id = a.key ? a.key->id : 0,
         .user_id = a.user_id,
         .team_id = a.team_id,
+        .spend = a.key ? &a.key->spend : NULL,
         .t_handler_start = t0,
         .build = ep->build,
     };

@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/strmap.h"
 #include "ai/allow.h"
+#include "ai/budget.h"
 #include "ai/routing/select.h"
 
 typedef struct {
@@ -63,6 +64,7 @@ typedef struct {
     char **allowed;     /* NULL: every model */
     int nallowed;
     lx_allow_set_t allow; /* the key's, its user's and its team's rpm/rpd slots */
+    lx_spend_set_t spend; /* the key's, its user's and its team's spend and budgets */
 } lx_apikey_t;
 
 /* A user or a team by name: who a JWT's claims name (registry_principals.c). */

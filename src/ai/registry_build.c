@@ -368,6 +368,13 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
             k->allow.s[1] = lx_allow_get('u', r->user_id, r->user_rpm, r->user_rpd);
         if (r->team_id && (r->team_rpm > 0 || r->team_rpd > 0))
             k->allow.s[2] = lx_allow_get('t', r->team_id, r->team_rpm, r->team_rpd);
+        /* Spend is tracked for every key, user and team (spend_usd). */
+        const int64_t ids[3] = {r->id, r->user_id, r->team_id};
+        for (int b = 0; b < 3; b++)
+            if (ids[b])
+                k->spend.s[b] =
+                    lx_spend_get("kut"[b], ids[b], r -> has_budget[b] ? r -> budget[b] : -1,
+                                 lx_period_parse(r->budget_period[b]));
     }
     qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, lx_apikey_cmp);
     build_groups(s, rows);

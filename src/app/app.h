@@ -10,6 +10,8 @@
 #include "ai/ai.h"
 #include "ai/health.h"
 #include "ai/allow_lease.h"
+#include "ai/budget_hook.h"
+#include "ai/budget_sync.h"
 #include "ai/limits_sync.h"
 #include "db/pg.h"
 #include "core/config.h"
@@ -39,6 +41,8 @@ typedef struct {
     lx_health_t *health;           /* worker 0 only: breaker probes, counter write-back */
     lx_limits_sync_t *limits_sync; /* worker 0 only, with a database: shared rate windows */
     lx_allow_lease_t *lease;       /* with a database: key/user/team allowance leases */
+    lx_budget_sync_t *budget_sync; /* worker 0 only, with a database: spend in ai_spend */
+    lx_budget_hook_t *budget_hook; /* worker 0 only, with a database: budget webhooks */
     struct event *flush_ev;        /* shutdown: waits for the usage queue to empty */
     int64_t flush_deadline_ms;
     uint64_t trimmed_at_requests; /* requests seen at the last trim */

@@ -119,6 +119,11 @@ static int serve(lx_config_t *cfg)
     const char *rate_clock = getenv("LLMUX_TEST_RATE_CLOCK_MS");
     if (rate_clock && *rate_clock)
         lx_limits_fix_window_clock(strtoll(rate_clock, NULL, 10));
+    lx_admin_budget_init(cfg);
+    /* Tests: budget periods follow a clock started at this time (budget_sync.h). */
+    const char *budget_clock = getenv("LLMUX_TEST_BUDGET_CLOCK_MS");
+    if (budget_clock && *budget_clock)
+        lx_budget_clock_start(strtoll(budget_clock, NULL, 10));
     /* Key/user/team allowances: leased through the database when there is one. */
     lx_allow_set_shared(cfg->database_url != NULL);
     char rerr[600];

@@ -108,6 +108,14 @@ static int metrics(lx_req_t *req, void *arg)
                               i, subjects[s], p ? "day" : "minute",
                               (unsigned long long)atomic_load_explicit(
                                   &app->workers[i].ai.limit_refusals[s][p], memory_order_relaxed));
+    lx_buf_printf(&b, "# HELP llmux_ai_budget_refusals_total Requests refused by a key's, user's "
+                      "or team's budget.\n# TYPE llmux_ai_budget_refusals_total counter\n");
+    for (int i = 0; i < app->nworkers; i++)
+        for (int s = 0; s < 3; s++)
+            lx_buf_printf(&b, "llmux_ai_budget_refusals_total{worker=\"%d\",subject=\"%s\"} %llu\n",
+                          i, subjects[s],
+                          (unsigned long long)atomic_load_explicit(
+                              &app->workers[i].ai.budget_refusals[s], memory_order_relaxed));
     lx_buf_printf(&b,
                   "# HELP llmux_uptime_seconds Seconds since start.\n"
                   "# TYPE llmux_uptime_seconds gauge\nllmux_uptime_seconds %lld\n",

@@ -219,8 +219,11 @@ static int worker_setup(lx_worker_t *w)
     if (id == 0) { /* one health monitor and one limits sync per process */
         w->health =
             lx_health_new(w->base, app->cfg, &app->routing.conf.breaker, w->up, w->pg, NULL);
-        if (w->pg)
+        if (w->pg) {
             w->limits_sync = lx_limits_sync_new(w->base, w->pg);
+            w->budget_sync = lx_budget_sync_new(w->base, w->pg);
+            w->budget_hook = lx_budget_hook_new(w->base, app->cfg, w->pg, w->up);
+        }
     }
     w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai};
     w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);
@@ -253,7 +256,9 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(&w->app->loops_done); /* no loop reads this worker's state now */
     lx_health_free(w->health);                 /* before the upstream client and pg it uses */
     lx_limits_sync_free(w->limits_sync);
-    lx_allow_lease_free(w->lease); /* before the pg its queries use */
+    lx_budget_sync_free(w->budget_sync); /* before the pg (it may finish in pg's free) */
+    lx_budget_hook_free(w->budget_hook); /* before the upstream client and pg it uses */
+    lx_allow_lease_free(w->lease);       /* before the pg its queries use */
     lx_http_server_free(w->http);
     lx_upstream_free(w->up);
     lx_ai_fini(&w->ai);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -100,4 +101,10 @@ void lx_random_bytes(void *p, size_t n)
 bool lx_ct_equal(const void *a, const void *b, size_t n)
 {
     return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void lx_hmac_sha256(const void *key, size_t klen, const void *p, size_t n, unsigned char out[32])
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)klen, p, n, out, &len);
 }

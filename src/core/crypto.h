@@ -17,6 +17,8 @@ size_t lx_base64_encode(const unsigned char *in, size_t n, char *out);
 
 void lx_sha256(const void *p, size_t n, unsigned char out[32]);
 void lx_hex(const unsigned char *in, size_t n, char *out); /* out: 2n+1 bytes */
+/* HMAC-SHA256 of p (n bytes) under key (klen bytes). */
+void lx_hmac_sha256(const void *key, size_t klen, const void *p, size_t n, unsigned char out[32]);
 
 /* Fills p with cryptographically random bytes; aborts if the kernel cannot. */
 void lx_random_bytes(void *p, size_t n);

@@ -44,6 +44,10 @@ static const lx_err_info_t table[LX_E__COUNT] = {
     [LX_E_CLIENT_GONE] = {"client_gone", 499, "", "", "client closed the connection"},
     [LX_E_CONFLICT] = {"conflict", 409, "invalid_request_error", "invalid_request_error",
                        "conflict with the current state"},
+    /* Anthropic has no quota type: its SDKs raise RateLimitError for 429
+     * with rate_limit_error, the message names the budget. */
+    [LX_E_BUDGET_EXCEEDED] = {"budget_exceeded", 429, "insufficient_quota", "rate_limit_error",
+                              "budget exceeded"},
 };
 
 const lx_err_info_t *lx_err_info(lx_err_t e)

@@ -29,7 +29,8 @@ typedef enum {
     LX_E_UNAVAILABLE,
     LX_E_SHUTTING_DOWN,
     LX_E_CLIENT_GONE,
-    LX_E_CONFLICT, /* 409: a name already taken, a row still referenced */
+    LX_E_CONFLICT,        /* 409: a name already taken, a row still referenced */
+    LX_E_BUDGET_EXCEEDED, /* 429: a key's, user's or team's budget for the period is spent */
     LX_E__COUNT
 } lx_err_t;
 

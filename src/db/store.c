@@ -404,7 +404,9 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         "coalesce((extract(epoch FROM k.expires_at) * 1000)::bigint, 0), "
         "k.allowed_models::text, coalesce(k.rate_limit_per_minute, 0), coalesce(u.id, 0), "
         "coalesce(u.rpm, 0), coalesce(u.rpd, 0), coalesce(t.id, 0), coalesce(t.rpm, 0), "
-        "coalesce(t.rpd, 0) FROM api_keys k LEFT JOIN users u ON u.id = k.user_id "
+        "coalesce(t.rpd, 0), k.budget_usd::float8, k.budget_period, u.budget_usd::float8, "
+        "u.budget_period, t.budget_usd::float8, t.budget_period FROM api_keys k LEFT JOIN users u "
+        "ON u.id = k.user_id "
         "LEFT JOIN teams t ON t.id = coalesce(k.team_id, u.team_id) ORDER BY k.id",
         "SELECT id, name, strategy, status FROM ai_groups ORDER BY id",
         "SELECT id, group_id, provider_id, coalesce(connection_id, 0), upstream_name, weight, "
@@ -493,6 +495,11 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         k->team_id = i64v(r[3], i, 11);
         k->team_rpm = intv(r[3], i, 12);
         k->team_rpd = intv(r[3], i, 13);
+        for (int b = 0; b < 3; b++) {
+            k->has_budget[b] = !PQgetisnull(r[3], i, 14 + 2 * b);
+            k->budget[b] = k->has_budget[b] ? strtod(PQgetvalue(r[3], i, 14 + 2 * b), NULL) : 0;
+            k->budget_period[b] = dupv(r[3], i, 15 + 2 * b);
+        }
     }
     out->ngroups = PQntuples(r[4]);
     out->groups = lx_calloc((size_t)out->ngroups + 1, sizeof *out->groups);
@@ -552,6 +559,8 @@ void lx_registry_rows_free(lx_registry_rows_t *rows)
     for (int i = 0; i < rows->nkeys; i++) {
         lx_key_row_t *k = &rows->keys[i];
         free(k->prefix), free(k->name), free(k->status), free(k->allowed_models);
+        for (int b = 0; b < 3; b++)
+            free(k->budget_period[b]);
     }
     for (int i = 0; i < rows->ngroups; i++) {
         lx_group_row_t *g = &rows->groups[i];

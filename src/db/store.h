@@ -44,6 +44,11 @@ typedef struct {
     int rpm;                                    /* the key's rate_limit_per_minute, 0 = none */
     int64_t user_id, team_id;                   /* 0 = none; team: the key's, else its user's */
     int user_rpm, user_rpd, team_rpm, team_rpd; /* 0 = none */
+    /* the key's, its user's and its team's budget in USD (has_budget false:
+     * none) and its period (budget_period text, NULL: total) */
+    bool has_budget[3];
+    double budget[3];
+    char *budget_period[3];
 } lx_key_row_t;
 
 typedef struct {

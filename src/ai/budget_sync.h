@@ -1,0 +1,38 @@
+/* budget_sync.h - the spend table (budget.h) kept in step with ai_spend.
+ *
+ * One per process, on worker 0's loop and its Postgres connection: every
+ * 250 ms (LX_BUDGET_SYNC_MS) one statement adds each subject's pending
+ * spend to its row of the current period (a batched upsert) and returns
+ * the global totals of those rows and of every row another instance or a
+ * reset-spend changed in the last 5 s (every row of the current periods at
+ * start and every 10 s). At most one statement in flight; a failed one
+ * gives its amounts back to pending. Off the request path.
+ *
+ * Tests: LLMUX_TEST_BUDGET_CLOCK_MS (lx_budget_clock_start) starts the
+ * budget clock at that Unix time; it then runs at the real clock's pace,
+ * so a test can start just before a period's end and see it roll over.
+ * The admin API's spend_usd reads Postgres' clock.
+ *
+ * Ownership: lx_budget_sync_t belongs to worker 0's loop (lx_budget_sync_new
+ * to lx_budget_sync_free); it borrows pg, which must outlive it, and
+ * writes the spend table's global totals (budget.h owns the slots). */
+#ifndef LX_AI_BUDGET_SYNC_H
+#define LX_AI_BUDGET_SYNC_H
+
+#include "ai/budget.h"
+
+#define LX_BUDGET_SYNC_MS 250
+
+struct event_base;
+struct lx_pg;
+typedef struct lx_budget_sync lx_budget_sync_t;
+
+lx_budget_sync_t *lx_budget_sync_new(struct event_base *base, struct lx_pg *pg);
+void lx_budget_sync_free(lx_budget_sync_t *b);
+
+/* The clock budgets read: the wall clock, or the test clock. */
+int64_t lx_budget_now_ms(void);
+/* Start-up only, before any worker runs: the budget clock reads ms now. */
+void lx_budget_clock_start(int64_t ms);
+
+#endif
