@@ -61,10 +61,11 @@ static void test_names_are_unique(void **state)
 static void test_wire_types_are_known(void **state)
 {
     (void)state;
-    /* The error.type strings that OpenAI and Anthropic clients understand. */
-    static const char *const openai[] = {"invalid_request_error", "authentication_error",
-                                         "permission_error",      "not_found_error",
-                                         "rate_limit_error",      "server_error"};
+    /* The error.type strings that OpenAI and Anthropic clients understand
+     * (OpenAI answers a spent quota with 429 insufficient_quota). */
+    static const char *const openai[] = {
+        "invalid_request_error", "authentication_error", "permission_error",  "not_found_error",
+        "rate_limit_error",      "server_error",         "insufficient_quota"};
     static const char *const anthropic[] = {
         "invalid_request_error", "authentication_error", "permission_error", "not_found_error",
         "request_too_large",     "rate_limit_error",     "api_error",        "overloaded_error"};
@@ -115,6 +116,7 @@ static void test_specific_entries(void **state)
         {LX_E_SHUTTING_DOWN, "shutting_down", 503},
         {LX_E_CLIENT_GONE, "client_gone", 499},
         {LX_E_CONFLICT, "conflict", 409},
+        {LX_E_BUDGET_EXCEEDED, "budget_exceeded", 429},
     };
     assert_int_equal(LX_ARRAY_LEN(want), LX_E__COUNT);
     for (size_t k = 0; k < LX_ARRAY_LEN(want); k++) {
@@ -123,6 +125,8 @@ static void test_specific_entries(void **state)
         assert_int_equal(i->status, want[k].status);
     }
     assert_string_equal(lx_err_info(LX_E_UNAUTHORIZED)->anthropic_type, "authentication_error");
+    assert_string_equal(lx_err_info(LX_E_BUDGET_EXCEEDED)->openai_type, "insufficient_quota");
+    assert_string_equal(lx_err_info(LX_E_BUDGET_EXCEEDED)->anthropic_type, "rate_limit_error");
     assert_string_equal(lx_err_info(LX_E_RATE_LIMITED)->openai_type, "rate_limit_error");
     assert_string_equal(lx_err_info(LX_E_UNAVAILABLE)->anthropic_type, "overloaded_error");
     assert_string_equal(lx_err_info(LX_E_MODEL_NOT_FOUND)->anthropic_type, "not_found_error");
