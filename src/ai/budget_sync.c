@@ -97,13 +97,26 @@ static void on_sync(const lx_pg_result_t *res, void *arg)
     b->fresh = false;
 }
 
+static void on_cleanup(const lx_pg_result_t *res, void *arg)
+{
+    (void)res, (void)arg;
+}
+
+/* Rows of ended periods: a day, week or month row untouched for 62 days
+ * belongs to a period that has ended; alerts settled 30 days ago. */
+static const char cleanup_sql[] =
+    "WITH s AS (DELETE FROM ai_spend WHERE period <> 't' AND updated_at < now() - interval "
+    "'62 days') DELETE FROM ai_budget_alerts WHERE (delivered_at IS NOT NULL OR failed_at IS NOT "
+    "NULL) AND created_at < now() - interval '30 days'";
+
 static void tick(evutil_socket_t fd, short ev, void *arg)
 {
     (void)fd, (void)ev;
     lx_budget_sync_t *b = arg;
     if (b->busy || !lx_pg_connected(b->pg))
         return;
-    b->ticks++;
+    if (++b->ticks % 14400 == 2) /* at start, then hourly */
+        lx_pg_query(b->pg, cleanup_sql, 0, NULL, 0, on_cleanup, NULL);
     int64_t now = lx_budget_now_ms();
     lx_buf_t subj, per, nano;
     lx_buf_init(&subj, 256);

@@ -6,7 +6,9 @@
  * the global totals of those rows and of every row another instance or a
  * reset-spend changed in the last 5 s (every row of the current periods at
  * start and every 10 s). At most one statement in flight; a failed one
- * gives its amounts back to pending. Off the request path.
+ * gives its amounts back to pending. Hourly it deletes the rows of periods
+ * that ended (untouched for 62 days) and alerts settled 30 days ago. Off
+ * the request path.
  *
  * Tests: LLMUX_TEST_BUDGET_CLOCK_MS (lx_budget_clock_start) starts the
  * budget clock at that Unix time; it then runs at the real clock's pace,

@@ -236,6 +236,7 @@ void lx_call_finish_whole(lx_call_t *c, lx_outcome_t *o)
             return;
         }
         lx_call_route_headers(c);
+        lx_call_settle_spend(c);
         lx_req_reply(c->o.req, 200, "application/json", p, n);
         return;
     }
@@ -254,5 +255,6 @@ void lx_call_finish_whole(lx_call_t *c, lx_outcome_t *o)
         canon = msg;
     }
     lx_call_route_headers(c);
+    lx_call_settle_spend(c);
     lx_req_reply_json(c->o.req, 200, canon);
 }

@@ -75,11 +75,33 @@ static void render(lx_call_t *c, const lx_outcome_t *o)
     }
 }
 
+double lx_call_cost(const lx_call_t *c)
+{
+    if (c->t == NULL || c->t->model == NULL)
+        return 0;
+    const lx_model_t *m = c->t->model;
+    int64_t fresh = LX_MAX(c->tokens.in - c->tokens.cached, 0);
+    return ((double)fresh * m->input_per_1m + (double)c->tokens.cached * m->cached_per_1m +
+            (double)c->tokens.out * m->output_per_1m) /
+           1e6;
+}
+
+void lx_call_settle_spend(lx_call_t *c)
+{
+    if (c->spend_settled || c->o.spend == NULL)
+        return;
+    c->spend_settled = true;
+    lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
+    lx_spend_add(c->o.spend, lx_call_cost(c));
+}
+
 /* The one end of a call: renders the outcome, records the usage row from
  * it (its status is what the client saw: 200 once a stream started) and
  * frees everything. */
 void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
 {
+    bill_delivered(c, o);    /* ai_usage has no estimate flag: the status says it */
+    lx_call_settle_spend(c); /* before a stream's end goes out (budgets) */
     render(c, o);
     if (c->up) {
         c->o.ai->up_ops->cancel(c->up);
@@ -104,7 +126,6 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     u->ttfb_us = c->ttfb_us;
     u->created_ms = c->created_ms;
     u->status = o->status;
-    bill_delivered(c, o);       /* ai_usage has no estimate flag: the status says it */
     lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
@@ -114,17 +135,8 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
         lx_copy_cstr(u->provider, sizeof u->provider, t->conf.name);
         lx_copy_cstr(u->model, sizeof u->model, t->upstream_model);
         u->connection_id = t->cred ? t->cred->id : 0;
-        if (t->model) {
-            const lx_model_t *m = t->model;
-            int64_t fresh = LX_MAX(c->tokens.in - c->tokens.cached, 0);
-            u->cost_usd =
-                ((double)fresh * m->input_per_1m + (double)c->tokens.cached * m->cached_per_1m +
-                 (double)c->tokens.out * m->output_per_1m) /
-                1e6;
-        }
+        u->cost_usd = lx_call_cost(c);
     }
-    if (c->o.spend)
-        lx_spend_add(c->o.spend, u->cost_usd); /* budgets: settled in the background */
     if (o->err != LX_E_NONE) {
         lx_copy_cstr(u->error, sizeof u->error, o->detail ? o->detail : o->message);
         lx_copy_cstr(u->error_code, sizeof u->error_code, lx_outcome_code(o));

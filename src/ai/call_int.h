@@ -72,6 +72,7 @@ typedef struct {
     int64_t ttfb_us;     /* from upstream, -1 if none */
     int64_t created_ms;  /* wall clock at the start */
     int64_t overhead_us;
+    bool spend_settled; /* the cost went to the key's spend (lx_call_settle_spend) */
     char id[64];
     char key_id[64];
     lx_call_opts_t o;
@@ -92,6 +93,12 @@ static inline bool lx_call_status_is_answer(int s)
 lx_call_t *lx_call_alloc(lx_ai_t *ai, int ntargets);
 /* The one end of a call: renders o, records the usage row from it, frees c. */
 void lx_call_end(lx_call_t *c, const lx_outcome_t *o);
+/* The call's cost in USD from its tokens and its target's prices. */
+double lx_call_cost(const lx_call_t *c);
+/* Adds the cost to the key's spend (budgets), once per call: before the
+ * answer's last byte goes out, so a client's next request already finds
+ * it counted. */
+void lx_call_settle_spend(lx_call_t *c);
 /* The abort callback: the client left (499). */
 void lx_call_on_client_abort(lx_req_t *req, void *arg);
 /* How the last attempt ended (nothing more will be tried), as an outcome. */
