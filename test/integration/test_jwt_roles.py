@@ -38,6 +38,9 @@ EXPECT = {
                         "groups/{id}/members", "groups/{id}/members/{member_id}")},
     **{p: TEAM for p in ("keys", "keys/{id}", "users", "users/{id}")},
     **{p: set() for p in ("teams", "teams/{id}")},
+    # reset-spend: the admin only (it is not confined to a team_admin's team)
+    **{p: set() for p in ("keys/{id}/reset-spend", "users/{id}/reset-spend",
+                          "teams/{id}/reset-spend")},
     "usage/summary": TEAM | VIEW,
     "usage/timeseries": TEAM | VIEW,
     "usage/requests": TEAM | VIEW,
