@@ -14,12 +14,16 @@
 
 #define KEY_CHARS 40
 
-/* "team" (a name) and "team_id" set the same column: one or the other. */
+/* "team" (a name) and "team_id" set the same column: one or the other;
+ * so do "rpm" and "rate_limit_per_minute" (the key's requests per minute). */
 static bool fixup(json_t *doc, bool create, adm_verr_t *e)
 {
     (void)create;
     if (json_object_get(doc, "team") && json_object_get(doc, "team_id"))
         return adm_verr(e, "team", "give 'team' (a team's name) or 'team_id', not both");
+    if (json_object_get(doc, "rpm") && json_object_get(doc, "rate_limit_per_minute"))
+        return adm_verr(e, "rpm",
+                        "give 'rpm' or 'rate_limit_per_minute' (the same limit), not both");
     return adm_budget_seal(doc, "key", e);
 }
 
@@ -35,6 +39,11 @@ static const adm_field_t fields[] = {
     {"expires_at", FT_TS, F_NULLABLE, adm_chk_rfc3339, NULL, NULL},
     {"allowed_models", FT_TEXTARR, F_NULLABLE, adm_chk_model_list, NULL, NULL},
     {"rate_limit_per_minute", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"rpm", FT_INT, F_NULLABLE, adm_chk_positive, "rate_limit_per_minute",
+     "($1::jsonb->>'rpm')::int"},
+    {"rpd", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"tpm", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"max_parallel", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
     {"budget_usd", FT_NUM, F_NULLABLE, adm_chk_money, NULL, NULL},
     {"model_limits", FT_JSONB, 0, adm_chk_model_limits, NULL, NULL},
     {"budget_period", FT_TEXT, 0, adm_chk_period, NULL, NULL},
@@ -69,9 +78,11 @@ const adm_entity_t adm_keys = {
     .nfields = LX_ARRAY_LEN(fields),
     .filters = filters,
     .nfilters = LX_ARRAY_LEN(filters),
-    .view = "(to_jsonb(x) - 'key_hash' - 'budget_webhook_secret') || jsonb_build_object('team', "
-            "(SELECT t.name FROM teams t WHERE t.id = x.team_id), 'has_budget_webhook_secret', "
-            "x.budget_webhook_secret IS NOT NULL) || " ADM_SPEND_VIEW("key"),
+    .view =
+        "(to_jsonb(x) - 'key_hash' - 'budget_webhook_secret') || jsonb_build_object('team', "
+        "(SELECT t.name FROM teams t WHERE t.id = x.team_id), 'has_budget_webhook_secret', "
+        "x.budget_webhook_secret IS NOT NULL, 'rpm', x.rate_limit_per_minute) || " ADM_SPEND_VIEW(
+            "key"),
     .fixup = fixup,
 };
 

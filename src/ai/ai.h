@@ -47,8 +47,8 @@ struct lx_ai {
     _Atomic uint64_t upstream_pauses; /* backpressure: a slow client held upstream */
     _Atomic uint64_t unauthenticated; /* 401s: no, unknown, disabled or expired key */
     /* requests refused by a key's, user's or team's limit (index: key, user,
-     * team) per minute or per day (index 0, 1) */
-    _Atomic uint64_t limit_refusals[3][2];
+     * team) by window (lx_allow_per_t: minute, day, tokens, parallel) */
+    _Atomic uint64_t limit_refusals[3][4];
     /* requests refused by a key's, user's or team's budget (budget.h) */
     _Atomic uint64_t budget_refusals[3];
     /* Freed call contexts (call.c) kept for the next requests: a call is a

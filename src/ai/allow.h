@@ -1,11 +1,14 @@
-/* allow.h - request allowances of API keys, users and teams (rpm, rpd),
- * held locally and leased from Postgres so that a limit holds across every
- * llmux instance without a database round trip on the request path.
+/* allow.h - request and token allowances of API keys, users and teams
+ * (rpm, rpd, tpm) and their requests in flight (max_parallel), held locally and leased from
+ * Postgres so that a limit holds across every llmux instance without a database round trip on the
+ * request path.
  *
  * One table per process, shared by every worker through C11 atomics (no
  * lock, no allocation on the request path). A subject ('key:12', 'user:7',
- * 'team:3') has one slot with two windows (minute, day). Each window is one
- * atomic word: (window index low 32 bits) << 32 | tokens left here.
+ * 'team:3') has one slot with three windows (requests per minute, requests
+ * per day, tokens per minute). Each window is one atomic word: (window index
+ * low 32 bits) << 32 | tokens left here (a request window's token is one
+ * request; a tokens window's is one model token).
  *
  * Local mode (no database): a window starts with its whole limit: exact in
  * one instance. Shared mode (a database): a window starts empty and tokens
@@ -26,6 +29,34 @@
  * (unused tokens: at most one slice per instance). 2 instances, rpm 60,
  * slice 3: between 54 and 66, i.e. 60 +- 10 %.
  *
+ * Tokens per minute (tpm, input + output): a request takes its estimate E
+ * (the prompt estimate plus max_tokens, or LX_ALLOW_TPM_DEFAULT_OUT when the
+ * client set none) from the tokens window when that window is above its
+ * floor (above zero, or above the borrow floor of one slice in shared mode),
+ * so the take may leave it below the floor by up to E; when the response
+ * ends (streams included, call_end.c) the window of its admission is
+ * settled with the real use R (input + output as recorded): E - R is given
+ * back, or R - E taken without a check (a debt the next leases pay: a lease
+ * asks one slice plus the debt). A settlement after the window rolled is
+ * dropped. Bound, for limit L, slice S, I instances and E_max the largest
+ * estimate admitted, tokens used by requests admitted in one window:
+ *   <= L + I * (S + E_max) + sum over those requests of max(0, R - E)
+ * (one instance without a database: S = 0). The last term is the settlement
+ * excess of requests whose estimate was lower than their real use: with
+ * max_tokens set it is at most the prompt estimate's error (bytes / 4); with
+ * no max_tokens, the output beyond the default.
+ *
+ * Requests in flight (max_parallel M, streams included): a count per slot,
+ * taken at admission and released exactly once (the call's finalizer, or
+ * lx_allow_release on a refusal after admission). Across instances each
+ * instance publishes its count per subject to Postgres every 250 ms
+ * (allow_parallel.h) and reads the sum the others published (fresh within
+ * 3 s); admission checks local + others < M. Bound: in flight across I
+ * instances <= M + the requests the other instances admitted since the count
+ * this one read (at most one publication delay: 250 ms + a round trip +
+ * 250 ms); arrivals slower than that never exceed M, one instance alone
+ * never does.
+ *
  * Ownership: this module owns the slots (a static table, process lifetime);
  * they are claimed when a registry snapshot is built (off the loops) and never
  * freed, and the snapshot's keys keep pointers to them. */
@@ -38,18 +69,31 @@
 
 #define LX_ALLOW_SLOTS 8192 /* subjects with a limit, per process */
 
-typedef enum { LX_ALLOW_MIN = 0, LX_ALLOW_DAY = 1 } lx_allow_per_t;
+/* The windows; LX_ALLOW_PAR (not a window) names a refusal for max_parallel. */
+typedef enum {
+    LX_ALLOW_MIN = 0,
+    LX_ALLOW_DAY = 1,
+    LX_ALLOW_TOK = 2,
+    LX_ALLOW_PAR = 3
+} lx_allow_per_t;
+#define LX_ALLOW_NWIN            3
+#define LX_ALLOW_TPM_DEFAULT_OUT 1024 /* output tokens estimated when max_tokens is not set */
 
 typedef struct lx_allow {
-    _Atomic uint64_t key;          /* kind << 56 | id; 0 = free */
-    char subject[24];              /* "key:12": the ai_limit_windows subject */
-    _Atomic int limit[2];          /* per window: 0 = none (from the snapshot) */
-    _Atomic uint64_t word[2];      /* window << 32 | tokens left */
-    _Atomic uint32_t leasing[2];   /* window + 1 of the lease in flight, 0 = none */
-    _Atomic uint32_t exhausted[2]; /* window + 1 whose global count is spent */
-    _Atomic uint32_t used[2];      /* window + 1 of the last request here */
-    _Atomic uint64_t room[2];      /* (window + 1) << 32 | global count left after
-                                    * the last lease of that window */
+    _Atomic uint64_t key;                      /* kind << 56 | id; 0 = free */
+    char subject[24];                          /* "key:12": the ai_limit_windows subject */
+    _Atomic int limit[LX_ALLOW_NWIN];          /* per window: 0 = none (from the snapshot) */
+    _Atomic uint64_t word[LX_ALLOW_NWIN];      /* window << 32 | tokens left */
+    _Atomic uint32_t leasing[LX_ALLOW_NWIN];   /* window + 1 of the lease in flight, 0 = none */
+    _Atomic uint32_t exhausted[LX_ALLOW_NWIN]; /* window + 1 whose global count is spent */
+    _Atomic uint32_t used[LX_ALLOW_NWIN];      /* window + 1 of the last request here */
+    _Atomic uint64_t room[LX_ALLOW_NWIN];      /* (window + 1) << 32 | global count left
+                                                * after the last lease of that window */
+    _Atomic int max_parallel;                  /* 0 = none */
+    _Atomic int32_t inflight;                  /* requests in flight in this process */
+    _Atomic int32_t others;                    /* ... the other instances published */
+    int32_t published;                         /* the publisher's (allow_parallel.c) */
+    uint32_t mark;                             /* the publisher's, per tick */
 } lx_allow_t;
 
 /* Up to three subjects of a request (key, user, team): NULL where none. */
@@ -65,6 +109,11 @@ void lx_allow_set_shared(bool shared);
  * when the table is full (that subject is then not limited). Off the loops
  * (snapshot build). rpm / rpd <= 0: none. */
 lx_allow_t *lx_allow_get(char kind, int64_t id, int rpm, int rpd);
+/* Same, with every limit (tpm, max_parallel <= 0: none). */
+lx_allow_t *lx_allow_get_all(char kind, int64_t id, int rpm, int rpd, int tpm, int max_parallel);
+/* Whether a has any limit (a subject whose limits were all removed keeps
+ * its slot). */
+bool lx_allow_limited(const lx_allow_t *a);
 
 /* The slice a lease asks for. */
 int lx_allow_slice(int limit);
@@ -76,7 +125,17 @@ typedef enum {
 } lx_allow_rc_t;
 /* *left: the tokens left after the take (negative: borrowed, see above). */
 lx_allow_rc_t lx_allow_take(lx_allow_t *a, lx_allow_per_t p, uint32_t w, int32_t *left);
+/* Takes n (>= 1) when the window is above its floor (it may end below). */
+lx_allow_rc_t lx_allow_take_n(lx_allow_t *a, lx_allow_per_t p, uint32_t w, int32_t n,
+                              int32_t *left);
 void lx_allow_give_back(lx_allow_t *a, lx_allow_per_t p, uint32_t w);
+/* Adds delta (negative: takes, without a check) to window w; no-op once
+ * w rolled. */
+void lx_allow_adjust(lx_allow_t *a, lx_allow_per_t p, uint32_t w, int32_t delta);
+/* Requests in flight: true when one more fits (local + others < max),
+ * counted; lx_allow_leave uncounts it. */
+bool lx_allow_enter(lx_allow_t *a);
+void lx_allow_leave(lx_allow_t *a);
 /* Adds n leased tokens to window w (dropped if the window rolled). */
 void lx_allow_credit(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t n);
 /* Worth leasing ahead for window w: never used yet (a new subject), or
@@ -108,14 +167,44 @@ typedef struct {
  * wants a lease (claimed already). */
 typedef void (*lx_allow_lease_fn)(void *arg, lx_allow_t *a, lx_allow_per_t p, int64_t window);
 
-/* Takes one token from every limited window of every subject, or none.
- * true when admitted; false with the refusal in *r. Windows that run dry
- * are handed to lease (may be NULL: local mode or no asker). */
-bool lx_allow_admit(const lx_allow_set_t *set, int64_t now_ms, lx_allow_lease_fn lease,
+/* One admitted request's hold: set by the caller (at_ms, tokens: the
+ * estimate, >= 1) and by lx_allow_admit (which subjects' tokens windows and
+ * places in flight it took), so that its end gives back exactly those. */
+typedef struct {
+    int64_t at_ms;
+    int32_t tokens;
+    uint8_t took_tokens; /* bit i: set->s[i]'s tokens window */
+    uint8_t entered;     /* bit i: a place in flight of set->s[i] */
+} lx_allow_ticket_t;
+
+/* Takes one request from every limited request window of every subject,
+ * t->tokens from every tokens window and one place in flight of every
+ * subject with max_parallel, or nothing. true when admitted; false with
+ * the refusal in *r. Windows that run dry are handed to lease (may be
+ * NULL: local mode or no asker). */
+bool lx_allow_admit(const lx_allow_set_t *set, lx_allow_ticket_t *t, lx_allow_lease_fn lease,
                     void *lease_arg, lx_allow_refusal_t *r);
 
-/* Gives back what lx_allow_admit took at now_ms (a request refused later,
- * before any call). No-op for windows that rolled. */
-void lx_allow_release(const lx_allow_set_t *set, int64_t now_ms);
+/* Gives back what lx_allow_admit took (a request refused later, before
+ * any call): requests and tokens (no-op for windows that rolled) and its
+ * places in flight. */
+void lx_allow_release(const lx_allow_set_t *set, const lx_allow_ticket_t *t);
+
+/* The end of an admitted request (its finalizer, once): the tokens windows
+ * it took from settled from the estimate to the real use (no-op for
+ * windows that rolled), and its places in flight released. */
+void lx_allow_settle(const lx_allow_set_t *set, const lx_allow_ticket_t *t, int64_t real);
+
+/* What a window looks like at now_ms: the limit (0: none), what is left
+ * (as this instance knows it: the global count left after its last lease
+ * plus what it holds; exact with one instance), and the ms to its end. */
+typedef struct {
+    int limit;
+    int64_t remaining;
+    int64_t reset_ms;
+} lx_allow_view_t;
+void lx_allow_view(const lx_allow_t *a, lx_allow_per_t p, int64_t now_ms, lx_allow_view_t *v);
+/* Requests in flight of a's subject: here and published by the others. */
+int32_t lx_allow_in_flight(const lx_allow_t *a);
 
 #endif

@@ -1,5 +1,6 @@
 /* allow_lease.c - allowance slices leased from ai_limit_windows. */
 #include "ai/allow_lease.h"
+#include "ai/allow_parallel.h"
 #include "ai/registry.h"
 #include "ai/routing/limits.h"
 #include "core/clock.h"
@@ -14,6 +15,7 @@ struct lx_allow_lease {
     lx_pg_t *pg;
     struct event *timer;
     int ticks;
+    lx_allow_parallel_t *par; /* the ticker's in-flight publication */
 };
 
 typedef struct {
@@ -54,9 +56,13 @@ void lx_allow_lease_ask(void *arg, lx_allow_t *a, lx_allow_per_t p, int64_t wind
     lx_allow_lease_t *l = arg;
     int lim = atomic_load_explicit(&a->limit[p], memory_order_relaxed);
     char win[32], limit[16], slice[16];
-    snprintf(win, sizeof win, "%c:%lld", p == LX_ALLOW_MIN ? 'm' : 'd', (long long)window);
+    /* one slice, plus the debt a tokens window's settlement left */
+    int64_t want = lx_allow_slice(lim), left = lx_allow_left(a, p, (uint32_t)window);
+    if (left < 0)
+        want -= left;
+    snprintf(win, sizeof win, "%c:%lld", "mdt"[p], (long long)window);
     snprintf(limit, sizeof limit, "%d", lim);
-    snprintf(slice, sizeof slice, "%d", lx_allow_slice(lim));
+    snprintf(slice, sizeof slice, "%lld", (long long)(want > lim ? lim : want));
     const char *params[4] = {a->subject, win, limit, slice};
     ask_t *x = lx_calloc(1, sizeof *x);
     *x = (ask_t){.a = a, .p = p, .w = (uint32_t)window};
@@ -71,10 +77,10 @@ static void prefetch(lx_allow_lease_t *l, lx_allow_t *a, int64_t now)
 {
     if (a == NULL)
         return;
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < LX_ALLOW_NWIN; p++) {
         if (atomic_load_explicit(&a->limit[p], memory_order_relaxed) <= 0)
             continue;
-        int64_t full = p == LX_ALLOW_MIN ? lx_limits_minute_index(now) : lx_limits_day_index(now);
+        int64_t full = p == LX_ALLOW_DAY ? lx_limits_day_index(now) : lx_limits_minute_index(now);
         if (lx_allow_active(a, (lx_allow_per_t)p, (uint32_t)full) &&
             lx_allow_left(a, (lx_allow_per_t)p, (uint32_t)full) <= 0 &&
             lx_allow_lease_claim(a, (lx_allow_per_t)p, (uint32_t)full))
@@ -97,6 +103,10 @@ static void tick(evutil_socket_t fd, short ev, void *arg)
         lx_pg_query(l->pg,
                     "DELETE FROM ai_limit_windows WHERE updated_at < now() - interval '2 days'", 0,
                     NULL, 0, on_cleanup, NULL);
+    if (l->ticks % 240 == 2)
+        lx_pg_query(l->pg,
+                    "DELETE FROM ai_limit_inflight WHERE updated_at < now() - interval '1 hour'", 0,
+                    NULL, 0, on_cleanup, NULL);
     lx_snapshot_t *s = lx_registry_acquire();
     if (s == NULL)
         return;
@@ -104,6 +114,7 @@ static void tick(evutil_socket_t fd, short ev, void *arg)
     for (int i = 0; i < s->nkeys; i++)
         for (int k = 0; k < 3; k++)
             prefetch(l, s->keys[i].allow.s[k], now);
+    lx_allow_parallel_tick(l->par, s);
     lx_registry_release(s);
 }
 
@@ -113,6 +124,7 @@ lx_allow_lease_t *lx_allow_lease_new(struct event_base *base, lx_pg_t *pg, bool 
     l->pg = pg;
     lx_pg_prepare(pg, "allow_lease", lease_sql, 4);
     if (ticking) {
+        l->par = lx_allow_parallel_new(pg);
         l->timer = event_new(base, -1, EV_PERSIST, tick, l);
         struct timeval tv = {0, 250000};
         event_add(l->timer, &tv);
@@ -126,5 +138,6 @@ void lx_allow_lease_free(lx_allow_lease_t *l)
         return;
     if (l->timer)
         event_free(l->timer);
+    lx_allow_parallel_free(l->par);
     free(l);
 }

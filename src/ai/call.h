@@ -71,7 +71,12 @@ typedef struct {
     int64_t input_tokens_estimate; /* for Anthropic message_start before usage is known */
     int64_t t_handler_start;
     lx_call_build_fn build;
-    lx_call_input_t in;        /* owned by the call from lx_call_run on */
+    lx_call_input_t in; /* owned by the call from lx_call_run on */
+    /* The allowances the request counts against (the key's or a JWT
+     * user's; slots live for the process) and what admission took
+     * (allow.h): the finalizer settles them once. */
+    lx_allow_set_t allow;
+    lx_allow_ticket_t allow_ticket;
     char requested_model[256]; /* the name the client asked for: for usage */
 } lx_call_opts_t;
 

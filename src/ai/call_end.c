@@ -143,6 +143,8 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     }
     u->total_us = lx_now_us() - lx_req_start_us(c->o.req);
     c->o.ai->usage->push(c->o.ai->usage, u);
+    /* tpm settled with the real use; places in flight released */
+    lx_allow_settle(&c->o.allow, &c->o.allow_ticket, u->tokens_in + u->tokens_out);
     if (c->o.stream)
         atomic_fetch_sub_explicit(&c->o.ai->streams_active, 1, memory_order_relaxed);
     if (c->dec)

@@ -4,6 +4,7 @@
  * Every step fills an lx_outcome_t instead of replying; a refusal ends in
  * lx_ai_refuse (refusal.c), a request that reaches a call ends in the
  * call's finalizer (call.c). */
+#include "ai/allow_headers.h"
 #include "ai/allow_lease.h"
 #include "ai/budget_sync.h"
 #include "ai/call.h"
@@ -219,25 +220,53 @@ static bool within_budget(lx_ai_t *ai, const lx_ai_auth_t *a, lx_outcome_t *o)
     return false;
 }
 
-/* The key's, its user's and its team's rpm/rpd (allow.h): one token from
- * each, or a 429 naming the level and the window. */
-static bool admit(lx_ai_t *ai, const lx_ai_auth_t *a, int64_t now, lx_outcome_t *o)
+/* The tokens a request is held to at admission (tpm): its prompt estimate
+ * plus what it allows for the answer (max_tokens, else a default for
+ * generating endpoints); settled with the real use at its end. */
+static int32_t tokens_estimate(const lx_endpoint_t *ep, const lx_call_input_t *in)
+{
+    int64_t n = in->prompt_estimate > 0 ? in->prompt_estimate : lx_ai_estimate_tokens(in->body.n);
+    if (in->max_tokens > 0)
+        n += in->max_tokens;
+    else if (ep->kind == LX_CALL_CHAT)
+        n += LX_ALLOW_TPM_DEFAULT_OUT;
+    return n > 100000000 ? 100000000 : (int32_t)n;
+}
+
+/* The key's, its user's and its team's limits (allow.h): a request and
+ * the token estimate from each window, a place in flight, or a 429 naming
+ * the level and the window. The x-ratelimit-* headers either way. */
+static bool admit(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, lx_allow_ticket_t *t,
+                  lx_outcome_t *o)
 {
     lx_allow_refusal_t r;
-    if (!within_budget(ai, a, o))
+    const lx_allow_set_t *set = &a->allow;
+    bool limited = set->s[0] != NULL || set->s[1] != NULL || set->s[2] != NULL;
+    if (!within_budget(ai, a, o)) {
+        if (limited)
+            lx_allow_headers(req, set, t->at_ms);
         return false;
-    if ((a->allow.s[0] == NULL && a->allow.s[1] == NULL && a->allow.s[2] == NULL) ||
-        lx_allow_admit(&a->allow, now, ai->lease ? lx_allow_lease_ask : NULL, ai->lease, &r))
+    }
+    if (!limited)
+        return true;
+    bool ok = lx_allow_admit(set, t, ai->lease ? lx_allow_lease_ask : NULL, ai->lease, &r);
+    lx_allow_headers(req, set, t->at_ms);
+    if (ok)
         return true;
     int kind = r.who->subject[0] == 'k' ? 0 : r.who->subject[0] == 'u' ? 1 : 2;
     atomic_fetch_add_explicit(&ai->limit_refusals[kind][r.per], 1, memory_order_relaxed);
     const char *who = kind == 0   ? "this API key"
                       : kind == 1 ? (a->key ? "this key's user" : "this user")
                                   : (a->key ? "this key's team" : "this user's team");
-    lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_RATE_LIMITED, NULL,
-                    "rate limit reached for %s: %d requests per %s%s", who, r.limit,
-                    r.per == LX_ALLOW_MIN ? "minute" : "day",
-                    r.waiting ? " here for now (more allowance is on its way)" : "");
+    if (r.per == LX_ALLOW_PAR)
+        lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_RATE_LIMITED, NULL,
+                        "rate limit reached for %s: %d requests in flight at most", who, r.limit);
+    else
+        lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_RATE_LIMITED, NULL,
+                        "rate limit reached for %s: %d %s per %s%s", who, r.limit,
+                        r.per == LX_ALLOW_TOK ? "tokens" : "requests",
+                        r.per == LX_ALLOW_DAY ? "day" : "minute",
+                        r.waiting ? " here for now (more allowance is on its way)" : "");
     lx_outcome_retry_after_ms(o, r.retry_after_s * 1000);
     return false;
 }
@@ -271,16 +300,17 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
         .build = ep->build,
     };
     unsigned need = ep->need;
-    int64_t now = lx_wall_ms();
+    lx_allow_ticket_t ticket = {.at_ms = lx_wall_ms()};
     bool admitted = false;
     if (ep->read(req, &in, &out) != LX_OK ||
         !lx_ai_resolve_model(&a, in.model, need |= in.need, &t, &out) ||
         (ep->check && ep->check(&in, &t, &out) != LX_OK) ||
-        !(admitted = admit(ai, &a, now, &out)) ||
+        ((ticket.tokens = tokens_estimate(ep, &in)),
+         !(admitted = admit(ai, req, &a, &ticket, &out))) ||
         (ntargets = lx_call_targets(req, &ai->routing->conf, a.snap, &t, need, in.prompt_estimate,
                                     in.max_tokens, targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
         if (admitted)
-            lx_allow_release(&a.allow, now);
+            lx_allow_release(&a.allow, &ticket);
         json_decref(in.root);
         json_decref(in.canon);
         lx_ai_refuse(ai, req, &a, &out);
@@ -291,6 +321,8 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
     o.input_tokens_estimate = in.prompt_estimate;
     o.in = in;
     o.snap = a.snap; /* the call's from here on */
+    o.allow = a.allow;
+    o.allow_ticket = ticket;
     lx_copy_cstr(o.requested_model, sizeof o.requested_model, a.model);
     return lx_call_run(&o, targets, ntargets);
 }

@@ -81,5 +81,6 @@ void lx_ai_refuse(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, const lx_outcome_
 
 int lx_ai_models_handler(lx_req_t *req, void *ai);    /* GET /v1/models */
 int lx_ai_model_get_handler(lx_req_t *req, void *ai); /* GET /v1/models/{id} */
+int lx_ai_key_info_handler(lx_req_t *req, void *ai);  /* GET /v1/key/info (key_info.c) */
 
 #endif

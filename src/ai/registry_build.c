@@ -362,12 +362,16 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
             k->nallowed = split_array(r->allowed_models, &k->allowed);
         if (r->allowed_models && k->nallowed == 0)
             k->allowed = lx_calloc(1, sizeof *k->allowed); /* {}: nothing allowed */
-        if (r->rpm > 0)
-            k->allow.s[0] = lx_allow_get('k', r->id, r->rpm, 0);
-        if (r->user_id && (r->user_rpm > 0 || r->user_rpd > 0))
-            k->allow.s[1] = lx_allow_get('u', r->user_id, r->user_rpm, r->user_rpd);
-        if (r->team_id && (r->team_rpm > 0 || r->team_rpd > 0))
-            k->allow.s[2] = lx_allow_get('t', r->team_id, r->team_rpm, r->team_rpd);
+        if (r->rpm > 0 || r->rpd > 0 || r->tpm > 0 || r->max_parallel > 0)
+            k->allow.s[0] = lx_allow_get_all('k', r->id, r->rpm, r->rpd, r->tpm, r->max_parallel);
+        if (r->user_id &&
+            (r->user_rpm > 0 || r->user_rpd > 0 || r->user_tpm > 0 || r->user_max_parallel > 0))
+            k->allow.s[1] = lx_allow_get_all('u', r->user_id, r->user_rpm, r->user_rpd, r->user_tpm,
+                                             r->user_max_parallel);
+        if (r->team_id &&
+            (r->team_rpm > 0 || r->team_rpd > 0 || r->team_tpm > 0 || r->team_max_parallel > 0))
+            k->allow.s[2] = lx_allow_get_all('t', r->team_id, r->team_rpm, r->team_rpd, r->team_tpm,
+                                             r->team_max_parallel);
         /* Spend is tracked for every key, user and team (spend_usd). */
         const int64_t ids[3] = {r->id, r->user_id, r->team_id};
         for (int b = 0; b < 3; b++)

@@ -25,8 +25,8 @@ static void build(lx_principal_t **out, int *n, lx_strmap_t *map, const lx_regis
         p->name = lx_strdup(r->name);
         p->active = r->status && strcmp(r->status, "active") == 0;
         p->team_id = r->team_id;
-        if (r->rpm > 0 || r->rpd > 0)
-            p->slot = lx_allow_get(kind, r->id, r->rpm, r->rpd);
+        if (r->rpm > 0 || r->rpd > 0 || r->tpm > 0 || r->max_parallel > 0)
+            p->slot = lx_allow_get_all(kind, r->id, r->rpm, r->rpd, r->tpm, r->max_parallel);
         lx_strmap_put(map, p->name, strlen(p->name), *n - 1);
     }
 }

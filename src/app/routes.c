@@ -96,16 +96,19 @@ static int metrics(lx_req_t *req, void *arg)
         lx_buf_printf(&b, "llmux_ai_unauthenticated_total{worker=\"%d\"} %llu\n", i,
                       (unsigned long long)atomic_load_explicit(&app->workers[i].ai.unauthenticated,
                                                                memory_order_relaxed));
-    lx_buf_printf(&b, "# HELP llmux_ai_limit_refusals_total Requests refused by a key's, user's "
-                      "or team's request limit.\n# TYPE llmux_ai_limit_refusals_total counter\n");
+    lx_buf_printf(&b,
+                  "# HELP llmux_ai_limit_refusals_total Requests refused by a key's, user's "
+                  "or team's limit (window: minute and day requests, tokens a minute, requests in "
+                  "flight).\n# TYPE llmux_ai_limit_refusals_total counter\n");
     static const char *const subjects[3] = {"key", "user", "team"};
+    static const char *const windows[4] = {"minute", "day", "tokens", "parallel"};
     for (int i = 0; i < app->nworkers; i++)
         for (int s = 0; s < 3; s++)
-            for (int p = 0; p < 2; p++)
+            for (int p = 0; p < 4; p++)
                 lx_buf_printf(&b,
                               "llmux_ai_limit_refusals_total{worker=\"%d\",subject=\"%s\","
                               "window=\"%s\"} %llu\n",
-                              i, subjects[s], p ? "day" : "minute",
+                              i, subjects[s], windows[p],
                               (unsigned long long)atomic_load_explicit(
                                   &app->workers[i].ai.limit_refusals[s][p], memory_order_relaxed));
     lx_buf_printf(&b, "# HELP llmux_ai_budget_refusals_total Requests refused by a key's, user's "
@@ -134,6 +137,7 @@ size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
         {"GET", "/openapi.json", lx_openapi_handler, NULL, 0},
         {"GET", "/v1/models", lx_ai_models_handler, &w->ai, 0},
         {"GET", "/v1/models/", lx_ai_model_get_handler, &w->ai, LX_ROUTE_PREFIX},
+        {"GET", "/v1/key/info", lx_ai_key_info_handler, &w->ai, 0},
         {NULL, "/api/v1/admin/", lx_admin_handler, &w->admin, LX_ROUTE_PREFIX},
     };
     size_t n = LX_MIN(cap, LX_ARRAY_LEN(table));

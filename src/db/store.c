@@ -405,15 +405,18 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         "k.allowed_models::text, coalesce(k.rate_limit_per_minute, 0), coalesce(u.id, 0), "
         "coalesce(u.rpm, 0), coalesce(u.rpd, 0), coalesce(t.id, 0), coalesce(t.rpm, 0), "
         "coalesce(t.rpd, 0), k.budget_usd::float8, k.budget_period, u.budget_usd::float8, "
-        "u.budget_period, t.budget_usd::float8, t.budget_period FROM api_keys k LEFT JOIN users u "
-        "ON u.id = k.user_id "
+        "u.budget_period, t.budget_usd::float8, t.budget_period, coalesce(k.rpd, 0), "
+        "coalesce(k.tpm, 0), coalesce(k.max_parallel, 0), coalesce(u.tpm, 0), "
+        "coalesce(u.max_parallel, 0), coalesce(t.tpm, 0), coalesce(t.max_parallel, 0) "
+        "FROM api_keys k LEFT JOIN users u ON u.id = k.user_id "
         "LEFT JOIN teams t ON t.id = coalesce(k.team_id, u.team_id) ORDER BY k.id",
         "SELECT id, name, strategy, status FROM ai_groups ORDER BY id",
         "SELECT id, group_id, provider_id, coalesce(connection_id, 0), upstream_name, weight, "
         "priority FROM ai_group_members ORDER BY group_id, id",
-        "SELECT 'u', id, name, status, coalesce(team_id, 0), coalesce(rpm, 0), coalesce(rpd, 0) "
-        "FROM users UNION ALL SELECT 't', id, name, status, 0, coalesce(rpm, 0), "
-        "coalesce(rpd, 0) FROM teams ORDER BY 1 DESC, 2",
+        "SELECT 'u', id, name, status, coalesce(team_id, 0), coalesce(rpm, 0), coalesce(rpd, 0), "
+        "coalesce(tpm, 0), coalesce(max_parallel, 0) FROM users UNION ALL SELECT 't', id, name, "
+        "status, 0, coalesce(rpm, 0), coalesce(rpd, 0), coalesce(tpm, 0), "
+        "coalesce(max_parallel, 0) FROM teams ORDER BY 1 DESC, 2",
     };
     for (int i = 0; i < 7; i++) {
         if (run(s, q[i], 0, NULL, &r[i], err, errlen) != LX_OK) {
@@ -500,6 +503,13 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
             k->budget[b] = k->has_budget[b] ? strtod(PQgetvalue(r[3], i, 14 + 2 * b), NULL) : 0;
             k->budget_period[b] = dupv(r[3], i, 15 + 2 * b);
         }
+        k->rpd = intv(r[3], i, 20);
+        k->tpm = intv(r[3], i, 21);
+        k->max_parallel = intv(r[3], i, 22);
+        k->user_tpm = intv(r[3], i, 23);
+        k->user_max_parallel = intv(r[3], i, 24);
+        k->team_tpm = intv(r[3], i, 25);
+        k->team_max_parallel = intv(r[3], i, 26);
     }
     out->ngroups = PQntuples(r[4]);
     out->groups = lx_calloc((size_t)out->ngroups + 1, sizeof *out->groups);
@@ -533,6 +543,8 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         u->team_id = i64v(r[6], i, 4);
         u->rpm = intv(r[6], i, 5);
         u->rpd = intv(r[6], i, 6);
+        u->tpm = intv(r[6], i, 7);
+        u->max_parallel = intv(r[6], i, 8);
     }
     for (int i = 0; i < 7; i++)
         PQclear(r[i]);

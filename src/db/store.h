@@ -49,6 +49,8 @@ typedef struct {
     bool has_budget[3];
     double budget[3];
     char *budget_period[3];
+    int rpd, tpm, max_parallel; /* the key's, 0 = none */
+    int user_tpm, user_max_parallel, team_tpm, team_max_parallel;
 } lx_key_row_t;
 
 typedef struct {
@@ -69,6 +71,7 @@ typedef struct {
     char *name, *status;
     int64_t team_id; /* a user's team, 0 = none */
     int rpm, rpd;    /* 0 = none */
+    int tpm, max_parallel;
 } lx_principal_row_t;
 
 typedef struct {

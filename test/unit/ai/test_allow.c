@@ -17,6 +17,20 @@
 
 static int64_t next_id = 1;
 
+/* One request (a one-token estimate) admitted at at. */
+static bool admit_at(const lx_allow_set_t *set, int64_t at, lx_allow_lease_fn lease,
+                     lx_allow_refusal_t *r)
+{
+    lx_allow_ticket_t t = {.at_ms = at, .tokens = 1};
+    return lx_allow_admit(set, &t, lease, NULL, r);
+}
+
+static void release_at(const lx_allow_set_t *set, int64_t at)
+{
+    lx_allow_ticket_t t = {.at_ms = at, .tokens = 1};
+    lx_allow_release(set, &t);
+}
+
 static void test_slice(void **state)
 {
     (void)state;
@@ -52,15 +66,15 @@ static void test_local_window_exact(void **state)
     lx_allow_set_t set = {{lx_allow_get('k', next_id++, 3, 0), NULL, NULL}};
     lx_allow_refusal_t r;
     for (int i = 0; i < 3; i++)
-        assert_true(lx_allow_admit(&set, T0, NULL, NULL, &r));
-    assert_false(lx_allow_admit(&set, T0, NULL, NULL, &r));
+        assert_true(admit_at(&set, T0, NULL, &r));
+    assert_false(admit_at(&set, T0, NULL, &r));
     assert_ptr_equal(r.who, set.s[0]);
     assert_int_equal(r.per, LX_ALLOW_MIN);
     assert_int_equal(r.limit, 3);
     assert_false(r.waiting);
     assert_int_equal(r.retry_after_s, 30); /* to the end of the minute */
     /* the next minute starts full again */
-    assert_true(lx_allow_admit(&set, T0 + 60000, NULL, NULL, &r));
+    assert_true(admit_at(&set, T0 + 60000, NULL, &r));
 }
 
 static int asked;
@@ -88,33 +102,33 @@ static void test_shared_borrows_against_the_lease(void **state)
     uint32_t w = (uint32_t)lx_limits_minute_index(T0);
     asked = 0;
     for (int i = 0; i < 3; i++) /* a quiet key's first requests are served */
-        assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+        assert_true(admit_at(&set, T0, fake_lease, &r));
     assert_int_equal(asked, 1); /* one lease in flight, asked by the first */
     assert_ptr_equal(asked_a, a);
     assert_int_equal(asked_window, lx_limits_minute_index(T0));
     assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), -3);
     /* one slice borrowed: refused until the lease answers, told to retry soon */
-    assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_false(admit_at(&set, T0, fake_lease, &r));
     assert_true(r.waiting);
     assert_int_equal(r.retry_after_s, 1);
     assert_int_equal(asked, 1);
     /* the lease brings 3: they pay the debt; the next take borrows again and asks */
     lx_allow_lease_done(a, LX_ALLOW_MIN, w, 3, 57);
     assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), 0);
-    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_true(admit_at(&set, T0, fake_lease, &r));
     assert_int_equal(asked, 2);
     lx_allow_lease_done(a, LX_ALLOW_MIN, w, 3, 54);
     assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), 2);
     /* the global count is spent: no borrowing, refused until the window ends */
     lx_allow_lease_done(a, LX_ALLOW_MIN, w, 0, 0);
-    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
-    assert_true(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
-    assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_true(admit_at(&set, T0, fake_lease, &r));
+    assert_true(admit_at(&set, T0, fake_lease, &r));
+    assert_false(admit_at(&set, T0, fake_lease, &r));
     assert_false(r.waiting);
     assert_int_equal(r.retry_after_s, 30);
     /* a new minute: borrowing again, a new lease asked */
     int before = asked;
-    assert_true(lx_allow_admit(&set, T0 + 60000, fake_lease, NULL, &r));
+    assert_true(admit_at(&set, T0 + 60000, fake_lease, &r));
     assert_int_equal(asked, before + 1);
     lx_allow_set_shared(false);
 }
@@ -136,11 +150,11 @@ static void test_borrowing_stops_at_the_room_left(void **state)
     lx_allow_lease_done(a, LX_ALLOW_MIN, w, 0, 1);
     int served = 0;
     for (int i = 0; i < 6; i++)
-        served += lx_allow_admit(&set, T0, fake_lease, NULL, &r);
+        served += admit_at(&set, T0, fake_lease, &r);
     assert_int_equal(served, 1);                   /* borrowed 1, not 4 */
     lx_allow_lease_done(a, LX_ALLOW_MIN, w, 1, 0); /* it pays the debt; spent */
     assert_int_equal(lx_allow_left(a, LX_ALLOW_MIN, w), 0);
-    assert_false(lx_allow_admit(&set, T0, fake_lease, NULL, &r));
+    assert_false(admit_at(&set, T0, fake_lease, &r));
     assert_false(r.waiting);
     lx_allow_set_shared(false);
 }
@@ -171,9 +185,9 @@ static void test_all_or_nothing(void **state)
     lx_allow_set_t set = {{k, u, t}};
     lx_allow_refusal_t r;
     uint32_t m = (uint32_t)lx_limits_minute_index(T0), d = (uint32_t)lx_limits_day_index(T0);
-    assert_true(lx_allow_admit(&set, T0, NULL, NULL, &r));
-    assert_true(lx_allow_admit(&set, T0, NULL, NULL, &r));
-    assert_false(lx_allow_admit(&set, T0, NULL, NULL, &r));
+    assert_true(admit_at(&set, T0, NULL, &r));
+    assert_true(admit_at(&set, T0, NULL, &r));
+    assert_false(admit_at(&set, T0, NULL, &r));
     assert_ptr_equal(r.who, t);
     /* the key's and the user's tokens taken before the team refused came back */
     assert_int_equal(lx_allow_left(k, LX_ALLOW_MIN, m), 8);
@@ -181,8 +195,8 @@ static void test_all_or_nothing(void **state)
     assert_int_equal(lx_allow_left(u, LX_ALLOW_DAY, d), 98);
     /* release gives back a request refused later */
     lx_allow_set_t ku = {{k, u, NULL}};
-    assert_true(lx_allow_admit(&ku, T0, NULL, NULL, &r));
-    lx_allow_release(&ku, T0);
+    assert_true(admit_at(&ku, T0, NULL, &r));
+    release_at(&ku, T0);
     assert_int_equal(lx_allow_left(k, LX_ALLOW_MIN, m), 8);
     assert_int_equal(lx_allow_left(u, LX_ALLOW_DAY, d), 98);
 }
@@ -193,8 +207,8 @@ static void test_day_refusal_waits_to_midnight(void **state)
     lx_allow_set_shared(false);
     lx_allow_set_t set = {{lx_allow_get('t', next_id++, 0, 1), NULL, NULL}};
     lx_allow_refusal_t r;
-    assert_true(lx_allow_admit(&set, T0, NULL, NULL, &r));
-    assert_false(lx_allow_admit(&set, T0, NULL, NULL, &r));
+    assert_true(admit_at(&set, T0, NULL, &r));
+    assert_false(admit_at(&set, T0, NULL, &r));
     assert_int_equal(r.per, LX_ALLOW_DAY);
     assert_int_equal(r.retry_after_s, 14 * 3600 - 30); /* 10:00:30 to midnight */
 }

@@ -34,9 +34,9 @@ static void test_looks_jwt(void **state)
 static lx_snapshot_t *snap(void)
 {
     static lx_principal_row_t rows[] = {
-        {'u', 1, "alice", "active", 10, 5, 0}, {'u', 2, "bob", "disabled", 0, 0, 0},
-        {'u', 3, "carol", "active", 0, 0, 0},  {'t', 10, "red", "active", 0, 0, 100},
-        {'t', 11, "blue", "active", 0, 7, 0},  {'t', 12, "grey", "disabled", 0, 0, 0},
+        {'u', 1, "alice", "active", 10, 5, 0, 0, 0}, {'u', 2, "bob", "disabled", 0, 0, 0, 0, 0},
+        {'u', 3, "carol", "active", 0, 0, 0, 0, 0},  {'t', 10, "red", "active", 0, 0, 100, 0, 0},
+        {'t', 11, "blue", "active", 0, 7, 0, 0, 0},  {'t', 12, "grey", "disabled", 0, 0, 0, 0, 0},
     };
     lx_registry_rows_t r = {.principals = rows, .nprincipals = 6};
     lx_snapshot_t *s = lx_calloc(1, sizeof *s);

@@ -1,0 +1,94 @@
+/* key_info.c - GET /v1/key/info: what the calling key may do and has done
+ * (issue 18). Any valid API key sees its own limits at each level (key, its
+ * user, its team), the current use of each window (requests this minute
+ * and today, tokens this minute, requests in flight) and when each window
+ * resets; never its secret. A JWT user (signin.h) sees its user's and
+ * team's levels (key: null, "label": "user_<id>"). The admin key gets
+ * {"admin": true} and no levels (it is not limited). Counts are what this instance knows: exact
+ * with one instance, within the bounds of allow.h with several.
+ *
+ * Shape (docs/openapi.json, KeyInfo):
+ *   {"object": "key_info", "key": {"id", "label", "admin"},
+ *    "levels": {"key"|"user"|"team": null | {"id", "subject",
+ *      "limits": {"rpm", "rpd", "tpm", "max_parallel"} (null: none),
+ *      "usage": {"requests_minute", "requests_day", "tokens_minute":
+ *                null | {"limit", "used", "remaining", "reset_at", "reset"},
+ *                "in_flight": null | {"limit", "current"}}}}}
+ * The JSON is built here only; the request path never calls it. */
+#include "ai/allow_headers.h"
+#include "ai/handlers.h"
+#include "core/clock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static json_t *limit_or_null(int v)
+{
+    return v > 0 ? json_integer(v) : json_null();
+}
+
+static json_t *window(const lx_allow_t *a, lx_allow_per_t p, int64_t now_ms)
+{
+    lx_allow_view_t v;
+    lx_allow_view(a, p, now_ms, &v);
+    if (v.limit <= 0)
+        return json_null();
+    char at[32], dur[24];
+    time_t sec = (time_t)((now_ms + v.reset_ms) / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    lx_allow_duration(v.reset_ms, dur);
+    return json_pack("{s:i, s:I, s:I, s:s, s:s}", "limit", v.limit, "used",
+                     (json_int_t)(v.limit - v.remaining), "remaining", (json_int_t)v.remaining,
+                     "reset_at", at, "reset", dur);
+}
+
+static json_t *level(const lx_allow_t *a, int64_t now_ms)
+{
+    if (a == NULL)
+        return json_null();
+    const char *colon = strchr(a->subject, ':');
+    int mp = atomic_load_explicit(&a->max_parallel, memory_order_relaxed);
+    json_t *limits = json_pack(
+        "{s:o, s:o, s:o, s:o}", "rpm",
+        limit_or_null(atomic_load_explicit(&a->limit[LX_ALLOW_MIN], memory_order_relaxed)), "rpd",
+        limit_or_null(atomic_load_explicit(&a->limit[LX_ALLOW_DAY], memory_order_relaxed)), "tpm",
+        limit_or_null(atomic_load_explicit(&a->limit[LX_ALLOW_TOK], memory_order_relaxed)),
+        "max_parallel", limit_or_null(mp));
+    json_t *usage = json_pack(
+        "{s:o, s:o, s:o, s:o}", "requests_minute", window(a, LX_ALLOW_MIN, now_ms), "requests_day",
+        window(a, LX_ALLOW_DAY, now_ms), "tokens_minute", window(a, LX_ALLOW_TOK, now_ms),
+        "in_flight",
+        mp > 0 ? json_pack("{s:i, s:i}", "limit", mp, "current", (int)lx_allow_in_flight(a))
+               : json_null());
+    /* ---- BUDGET (issue 18, budgets): spend_usd, budget_usd, budget_period
+     * and budget_reset_at of this level go here, beside limits and usage. */
+    return json_pack("{s:I, s:s, s:o, s:o}", "id",
+                     (json_int_t)(colon ? strtoll(colon + 1, NULL, 10) : 0), "subject", a->subject,
+                     "limits", limits, "usage", usage);
+}
+
+static int key_info_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
+{
+    (void)ai;
+    int64_t now = lx_wall_ms();
+    const lx_apikey_t *k = a->key;
+    bool admin = k == NULL && a->user_id == 0; /* neither a key nor a JWT user */
+    json_t *key =
+        k ? json_pack("{s:I, s:s, s:b}", "id", (json_int_t)k->id, "label", k->label, "admin", 0)
+          : json_pack("{s:n, s:s, s:b}", "id", "label", a->key_id, "admin", admin);
+    json_t *levels = json_pack("{s:o, s:o, s:o}", "key", level(a->allow.s[0], now), "user",
+                               level(a->allow.s[1], now), "team", level(a->allow.s[2], now));
+    /* ---- BUDGET (issue 18, budgets): the key's own spend for the period
+     * (spend_usd, budget_usd, budget_reset_at) goes here, at the top. */
+    lx_req_reply_json(
+        req, 200, json_pack("{s:s, s:o, s:o}", "object", "key_info", "key", key, "levels", levels));
+    return LX_OK;
+}
+
+int lx_ai_key_info_handler(lx_req_t *req, void *arg)
+{
+    return lx_ai_guarded(arg, req, key_info_body);
+}
