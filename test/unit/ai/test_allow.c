@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "ai/allow.h"
+#include "ai/allow_headers.h"
 #include "ai/routing/limits.h"
 
 /* 2024-05-01T10:00:30Z: the middle of a minute */
@@ -226,6 +227,155 @@ static void test_active_for_leasing_ahead(void **state)
     assert_false(lx_allow_active(a, LX_ALLOW_MIN, w + 2)); /* idle: no query */
 }
 
+static bool admit_tokens(const lx_allow_set_t *set, lx_allow_ticket_t *t, int64_t at, int32_t n,
+                         lx_allow_refusal_t *r)
+{
+    *t = (lx_allow_ticket_t){.at_ms = at, .tokens = n};
+    return lx_allow_admit(set, t, NULL, NULL, r);
+}
+
+/* tpm, one instance: the estimate is taken while the window is above zero
+ * (the last admitted may take it below, by up to its estimate), the end
+ * settles to the real use: the difference given back or taken. */
+static void test_tokens_estimate_and_settle(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(false);
+    lx_allow_t *a = lx_allow_get_all('k', next_id++, 0, 0, 100, 0);
+    lx_allow_set_t set = {{a, NULL, NULL}};
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
+    lx_allow_ticket_t t1, t2, t3;
+    lx_allow_refusal_t r;
+    assert_true(admit_tokens(&set, &t1, T0, 30, &r));
+    assert_int_equal(t1.took_tokens, 1);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_TOK, w), 70);
+    lx_allow_settle(&set, &t1, 10); /* 20 back */
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_TOK, w), 90);
+    assert_true(admit_tokens(&set, &t2, T0, 95, &r)); /* 90 > 0: admitted, to -5 */
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_TOK, w), -5);
+    assert_false(admit_tokens(&set, &t3, T0, 1, &r));
+    assert_int_equal(r.per, LX_ALLOW_TOK);
+    assert_int_equal(r.limit, 100);
+    assert_int_equal(r.retry_after_s, 30);
+    lx_allow_settle(&set, &t2, 120); /* used more than estimated: 25 more taken */
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_TOK, w), -30);
+    lx_allow_view_t v;
+    lx_allow_view(a, LX_ALLOW_TOK, T0, &v);
+    assert_int_equal(v.limit, 100);
+    assert_int_equal(v.remaining, 0);
+    assert_int_equal(v.reset_ms, 30000);
+    /* a settlement for a window that rolled is dropped; the new one is full */
+    assert_true(admit_tokens(&set, &t3, T0 + 60000, 40, &r));
+    lx_allow_settle(&set, &t2, 0);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_TOK, w + 1), 60);
+    lx_allow_settle(&set, &t3, 40);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_TOK, w + 1), 60);
+}
+
+/* tpm, shared: a big estimate borrows (the window was above its floor),
+ * the lease asked covers the debt, and what the view shows as remaining is
+ * the limit less the real use whether or not the lease has answered. */
+static void test_tokens_shared_remaining(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(true);
+    lx_allow_t *a = lx_allow_get_all('k', next_id++, 0, 0, 200, 0);
+    lx_allow_set_t set = {{a, NULL, NULL}};
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
+    lx_allow_ticket_t t;
+    lx_allow_refusal_t r;
+    t = (lx_allow_ticket_t){.at_ms = T0, .tokens = 73};
+    asked = 0;
+    assert_true(lx_allow_admit(&set, &t, fake_lease, NULL, &r));
+    assert_int_equal(asked, 1);
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_TOK, w), -73);
+    lx_allow_settle(&set, &t, 21);
+    lx_allow_view_t v;
+    lx_allow_view(a, LX_ALLOW_TOK, T0, &v);
+    assert_int_equal(v.remaining, 200 - 21); /* no lease answer yet */
+    lx_allow_lease_done(a, LX_ALLOW_TOK, w, 73, 127);
+    lx_allow_view(a, LX_ALLOW_TOK, T0, &v);
+    assert_int_equal(v.remaining, 200 - 21); /* after it: the same */
+    assert_int_equal(lx_allow_left(a, LX_ALLOW_TOK, w), 52);
+    lx_allow_set_shared(false);
+}
+
+/* max_parallel: a place per request in flight, local plus what the other
+ * instances published; refusals take nothing; each end releases once, even
+ * when the limit changed meanwhile. */
+static void test_parallel(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(false);
+    lx_allow_t *k = lx_allow_get_all('k', next_id++, 10, 0, 0, 2);
+    lx_allow_set_t set = {{k, NULL, NULL}};
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
+    lx_allow_ticket_t t1, t2, t3;
+    lx_allow_refusal_t r;
+    assert_true(admit_tokens(&set, &t1, T0, 1, &r));
+    assert_true(admit_tokens(&set, &t2, T0, 1, &r));
+    assert_int_equal(lx_allow_in_flight(k), 2);
+    assert_false(admit_tokens(&set, &t3, T0, 1, &r));
+    assert_int_equal(r.per, LX_ALLOW_PAR);
+    assert_int_equal(r.limit, 2);
+    assert_int_equal(r.retry_after_s, 1);
+    assert_int_equal(lx_allow_left(k, LX_ALLOW_MIN, w), 8); /* the refusal took no request */
+    lx_allow_settle(&set, &t1, 0);
+    assert_int_equal(lx_allow_in_flight(k), 1);
+    atomic_store(&k->others, 1); /* another instance has one */
+    assert_false(admit_tokens(&set, &t3, T0, 1, &r));
+    atomic_store(&k->others, 0);
+    assert_true(admit_tokens(&set, &t3, T0, 1, &r));
+    lx_allow_release(&set, &t3); /* refused after admission: all given back */
+    assert_int_equal(lx_allow_in_flight(k), 1);
+    assert_int_equal(lx_allow_left(k, LX_ALLOW_MIN, w), 8);
+    lx_allow_get_all('k', (int64_t)(atomic_load(&k->key) & 0xffffffffffffffull), 10, 0, 0, 0);
+    lx_allow_settle(&set, &t2, 0); /* the limit went: still released */
+    assert_int_equal(lx_allow_in_flight(k), 0);
+}
+
+/* All or nothing across levels and kinds: a team's max_parallel refusal
+ * gives back the key's request and tokens. */
+static void test_parallel_refusal_gives_back_all(void **state)
+{
+    (void)state;
+    lx_allow_set_shared(false);
+    lx_allow_t *k = lx_allow_get_all('k', next_id++, 5, 0, 1000, 0);
+    lx_allow_t *t = lx_allow_get_all('t', next_id++, 0, 0, 0, 1);
+    lx_allow_set_t set = {{k, NULL, t}};
+    uint32_t w = (uint32_t)lx_limits_minute_index(T0);
+    lx_allow_ticket_t t1, t2;
+    lx_allow_refusal_t r;
+    assert_true(admit_tokens(&set, &t1, T0, 100, &r));
+    assert_int_equal(t1.entered, 4);
+    assert_false(admit_tokens(&set, &t2, T0, 100, &r));
+    assert_ptr_equal(r.who, t);
+    assert_int_equal(lx_allow_left(k, LX_ALLOW_MIN, w), 4);
+    assert_int_equal(lx_allow_left(k, LX_ALLOW_TOK, w), 900);
+    assert_int_equal(lx_allow_in_flight(t), 1);
+    lx_allow_settle(&set, &t1, 50);
+    assert_int_equal(lx_allow_left(k, LX_ALLOW_TOK, w), 950);
+    assert_int_equal(lx_allow_in_flight(t), 0);
+}
+
+static void test_reset_durations(void **state)
+{
+    (void)state;
+    char b[24];
+    lx_allow_duration(250, b);
+    assert_string_equal(b, "250ms");
+    lx_allow_duration(1000, b);
+    assert_string_equal(b, "1s");
+    lx_allow_duration(1001, b);
+    assert_string_equal(b, "2s");
+    lx_allow_duration(360000, b);
+    assert_string_equal(b, "6m0s");
+    lx_allow_duration(3723000, b);
+    assert_string_equal(b, "1h2m3s");
+    lx_allow_duration(86400000, b);
+    assert_string_equal(b, "24h0m0s");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +388,11 @@ int main(void)
         cmocka_unit_test(test_all_or_nothing),
         cmocka_unit_test(test_day_refusal_waits_to_midnight),
         cmocka_unit_test(test_active_for_leasing_ahead),
+        cmocka_unit_test(test_tokens_estimate_and_settle),
+        cmocka_unit_test(test_tokens_shared_remaining),
+        cmocka_unit_test(test_parallel),
+        cmocka_unit_test(test_parallel_refusal_gives_back_all),
+        cmocka_unit_test(test_reset_durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
