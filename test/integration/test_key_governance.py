@@ -3,6 +3,7 @@ x-ratelimit-* headers, GET /v1/key/info and the SDKs' typed errors (issue
 18). Limits hold across instances sharing one Postgres: tpm through the
 same leases as rpm, max_parallel through in-flight counts every instance
 publishes (ai_limit_inflight). Bounds: src/ai/allow.h."""
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import time
 import unittest
 
 from harness import ADMIN_KEY, Llmux, Mock, new_database, psql, wait_for
+from test_openapi import DOC, conforms
 
 API = "/api/v1/admin/ai"
 MSG = [{"role": "user", "content": "hi"}]
@@ -278,6 +280,11 @@ class OneInstance(unittest.TestCase):
         self.assertNotIn(k["key"], r.body.decode())
         self.assertNotIn(k["key"][3:12], r.body.decode())
         j = r.json()
+        with open(DOC) as f:
+            doc = json.load(f)
+        self.assertEqual(conforms(doc, {"$ref": "#/components/schemas/KeyInfo"}, j), [])
+        self.assertEqual(conforms(doc, {"$ref": "#/components/schemas/ApiKey"},
+                                  admin(self.lx, "GET", f"/keys/{k['id']}")), [])
         self.assertEqual(j["object"], "key_info")
         self.assertEqual((j["key"]["id"], j["key"]["admin"]), (k["id"], False))
         lk, lu, lt = j["levels"]["key"], j["levels"]["user"], j["levels"]["team"]
@@ -309,6 +316,7 @@ class OneInstance(unittest.TestCase):
         self.assertEqual(j["levels"], {"key": None, "user": None, "team": None})
         j = info(self.lx, ADMIN_KEY)
         self.assertEqual((j["key"]["admin"], j["key"]["id"]), (True, None))
+        self.assertEqual(conforms(doc, {"$ref": "#/components/schemas/KeyInfo"}, j), [])
         self.assertEqual(self.lx.req("GET", "/v1/key/info", key="nope").status, 401)
         self.assertEqual(self.lx.req("GET", "/v1/key/info", key=None).status, 401)
 
