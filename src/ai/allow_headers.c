@@ -1,6 +1,8 @@
 /* allow_headers.c - x-ratelimit-* headers (allow_headers.h). */
 #include "ai/allow_headers.h"
 
+#include <string.h>
+
 /* Decimal digits of v (>= 0) at p; returns the end. */
 static char *digits(char *p, int64_t v)
 {
@@ -58,24 +60,32 @@ static bool strictest(const lx_allow_set_t *set, bool tokens, int64_t now_ms, lx
     return found;
 }
 
-static void set_three(lx_req_t *req, const lx_allow_view_t *v, const char *const names[3])
+#define NAME(s)                                                                                    \
+    {                                                                                              \
+        s, sizeof s - 1                                                                            \
+    }
+typedef struct {
+    const char *p;
+    size_t n;
+} name_t;
+
+static void set_three(lx_req_t *req, const lx_allow_view_t *v, const name_t names[3])
 {
     char buf[24];
-    *digits(buf, v->limit) = '\0';
-    lx_req_set_header(req, names[0], buf);
-    *digits(buf, v->remaining) = '\0';
-    lx_req_set_header(req, names[1], buf);
+    lx_req_add_header(req, names[0].p, names[0].n, buf, (size_t)(digits(buf, v->limit) - buf));
+    lx_req_add_header(req, names[1].p, names[1].n, buf, (size_t)(digits(buf, v->remaining) - buf));
     lx_allow_duration(v->reset_ms, buf);
-    lx_req_set_header(req, names[2], buf);
+    lx_req_add_header(req, names[2].p, names[2].n, buf, strlen(buf));
 }
 
 void lx_allow_headers(lx_req_t *req, const lx_allow_set_t *set, int64_t now_ms)
 {
-    static const char *const req_names[3] = {"x-ratelimit-limit-requests",
-                                             "x-ratelimit-remaining-requests",
-                                             "x-ratelimit-reset-requests"};
-    static const char *const tok_names[3] = {
-        "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"};
+    static const name_t req_names[3] = {NAME("x-ratelimit-limit-requests"),
+                                        NAME("x-ratelimit-remaining-requests"),
+                                        NAME("x-ratelimit-reset-requests")};
+    static const name_t tok_names[3] = {NAME("x-ratelimit-limit-tokens"),
+                                        NAME("x-ratelimit-remaining-tokens"),
+                                        NAME("x-ratelimit-reset-tokens")};
     lx_allow_view_t v;
     if (strictest(set, false, now_ms, &v))
         set_three(req, &v, req_names);

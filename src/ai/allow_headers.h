@@ -5,7 +5,8 @@
  * day windows) and the -tokens three for the strictest tokens window, each
  * set only when such a window exists. Reset in OpenAI's form ("1s",
  * "6m0s", "1h2m3s", "250ms"). No allocation beyond the request's header
- * store; nothing at all for a key without limits (the caller skips it). */
+ * store; nothing at all for a key without limits (the caller skips it).
+ * Set once per request (lx_req_add_header: no replacement). */
 #ifndef LX_AI_ALLOW_HEADERS_H
 #define LX_AI_ALLOW_HEADERS_H
 

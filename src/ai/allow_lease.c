@@ -97,8 +97,10 @@ static void tick(evutil_socket_t fd, short ev, void *arg)
 {
     (void)fd, (void)ev;
     lx_allow_lease_t *l = arg;
-    if (!lx_pg_connected(l->pg) || lx_pg_pending(l->pg) > 1000)
+    if (!lx_pg_connected(l->pg) || lx_pg_pending(l->pg) > 1000) {
+        lx_allow_parallel_idle(l->par);
         return;
+    }
     if (++l->ticks % 240 == 1)
         lx_pg_query(l->pg,
                     "DELETE FROM ai_limit_windows WHERE updated_at < now() - interval '2 days'", 0,

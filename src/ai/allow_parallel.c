@@ -3,6 +3,7 @@
 #include "ai/allow_parallel.h"
 #include "ai/registry.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "db/pg.h"
@@ -14,10 +15,13 @@ struct lx_allow_parallel {
     lx_pg_t *pg;
     char instance[33]; /* random hex, per process */
     uint32_t ticks;
-    bool busy;  /* a publication is in flight */
-    bool freed; /* the owner let go while busy: the answer frees */
-    lx_allow_t **slots;
+    bool busy;          /* a publication is in flight */
+    bool freed;         /* the owner let go while busy: the answer frees */
+    lx_allow_t **slots; /* of the publication in flight */
     int nslots;
+    lx_allow_t **known; /* of the last answer */
+    int nknown;
+    int64_t last_ok_us; /* when it came */
 };
 
 /* $1 instance, $2 subjects to write, $3 their counts, $4 subjects to read:
@@ -59,7 +63,22 @@ void lx_allow_parallel_free(lx_allow_parallel_t *p)
         return;
     }
     drop(p);
+    free(p->known);
     free(p);
+}
+
+/* The others' counts are only as good as the last answer: after 3 s
+ * without one (the database unreachable), they no longer count, as the
+ * instances' own rows would no longer be fresh. */
+void lx_allow_parallel_idle(lx_allow_parallel_t *p)
+{
+    if (p->nknown == 0 || lx_now_us() - p->last_ok_us < 3000000)
+        return;
+    for (int i = 0; i < p->nknown; i++)
+        atomic_store_explicit(&p->known[i]->others, 0, memory_order_relaxed);
+    free(p->known);
+    p->known = NULL;
+    p->nknown = 0;
 }
 
 static void on_answer(const lx_pg_result_t *res, void *arg)
@@ -76,8 +95,16 @@ static void on_answer(const lx_pg_result_t *res, void *arg)
                                                     : (int32_t)v,
                                       memory_order_relaxed);
             }
-        } else if (!lx_pg_ok(res))
-            lx_log_warn("in-flight publication failed", "\"subjects\":%d", p->nslots);
+            free(p->known);
+            p->known = p->slots, p->nknown = p->nslots;
+            p->slots = NULL, p->nslots = 0;
+            p->last_ok_us = lx_now_us();
+        } else {
+            if (!lx_pg_ok(res))
+                lx_log_warn("in-flight publication failed", "\"subjects\":%d", p->nslots);
+            for (int i = 0; i < p->nslots; i++) /* write them again next time */
+                p->slots[i]->published = -1;
+        }
     }
     drop(p);
     if (p->freed)
@@ -111,8 +138,10 @@ static void add(lx_allow_parallel_t *p, lx_allow_t *a, int *cap, lx_buf_t *ws, l
 
 void lx_allow_parallel_tick(lx_allow_parallel_t *p, const lx_snapshot_t *s)
 {
-    if (p->busy)
+    if (p->busy) {
+        lx_allow_parallel_idle(p);
         return;
+    }
     if (++p->ticks == 0)
         p->ticks = 1; /* 0 is a slot's initial mark */
     lx_buf_t ws, wc, rs;

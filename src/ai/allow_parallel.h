@@ -24,6 +24,9 @@ typedef struct lx_allow_parallel lx_allow_parallel_t;
 lx_allow_parallel_t *lx_allow_parallel_new(struct lx_pg *pg);
 /* Freed now, or by the answer of a query in flight. */
 void lx_allow_parallel_free(lx_allow_parallel_t *p);
+/* A tick without a database: after 3 s without an answer the others'
+ * counts are dropped (their rows would be stale too). */
+void lx_allow_parallel_idle(lx_allow_parallel_t *p);
 /* One publication for the subjects of snapshot s (borrowed for the call). */
 void lx_allow_parallel_tick(lx_allow_parallel_t *p, const struct lx_snapshot *s);
 

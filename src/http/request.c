@@ -264,6 +264,27 @@ int lx_req_set_header(lx_req_t *req, const char *name, const char *value)
     return LX_OK;
 }
 
+int lx_req_add_header(lx_req_t *req, const char *name, size_t name_len, const char *value,
+                      size_t value_len)
+{
+    for (size_t i = 0; i < value_len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return LX_ERROR;
+    }
+    if (req->nheaders == LX_REQ_MAX_HEADERS)
+        return LX_ERROR;
+    if (req->hdr_store.cap == 0)
+        lx_buf_init(&req->hdr_store, 256);
+    uint32_t at = (uint32_t)req->hdr_store.n;
+    lx_buf_append(&req->hdr_store, name, name_len + 1); /* with its NUL */
+    req->header_name[req->nheaders] = at;
+    req->header_value[req->nheaders++] = (uint32_t)req->hdr_store.n;
+    lx_buf_append(&req->hdr_store, value, value_len);
+    lx_buf_append(&req->hdr_store, "", 1);
+    return LX_OK;
+}
+
 /* ---- rendering ---- */
 
 const char *lx_status_text(int status)

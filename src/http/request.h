@@ -66,6 +66,11 @@ void lx_req_set_key_id(lx_req_t *req, const char *key_id);
  * or a value with a control character other than HTAB (CR, LF, NUL, ...),
  * is refused (LX_ERROR, nothing set): a header never splits the head. */
 int lx_req_set_header(lx_req_t *req, const char *name, const char *value);
+/* The cheap form for a header the request does not have yet, whose name is
+ * a constant HTTP token of name_len bytes followed by a NUL (neither is
+ * checked; the value is, as above). No replacement: set it once. */
+int lx_req_add_header(lx_req_t *req, const char *name, size_t name_len, const char *value,
+                      size_t value_len);
 /* Sends a complete reply and finishes the request. body is copied. */
 void lx_req_reply(lx_req_t *req, int status, const char *content_type, const char *body,
                   size_t len);
