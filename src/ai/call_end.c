@@ -95,13 +95,25 @@ void lx_call_settle_spend(lx_call_t *c)
     lx_spend_add(c->o.spend, lx_call_cost(c));
 }
 
+void lx_call_settle_allow(lx_call_t *c)
+{
+    if (c->allow_settled)
+        return;
+    c->allow_settled = true;
+    lx_tokens_t t = c->tokens;
+    lx_tokens_sane(&t);
+    lx_allow_settle(&c->o.allow, &c->o.allow_ticket, t.in + t.out);
+}
+
 /* The one end of a call: renders the outcome, records the usage row from
  * it (its status is what the client saw: 200 once a stream started) and
- * frees everything. */
+ * frees everything. The allowances are settled before the client sees the
+ * end, so that its next request finds its place in flight free. */
 void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
 {
     bill_delivered(c, o);    /* ai_usage has no estimate flag: the status says it */
     lx_call_settle_spend(c); /* before a stream's end goes out (budgets) */
+    lx_call_settle_allow(c); /* places in flight free before the end goes out */
     render(c, o);
     if (c->up) {
         c->o.ai->up_ops->cancel(c->up);
@@ -143,8 +155,6 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     }
     u->total_us = lx_now_us() - lx_req_start_us(c->o.req);
     c->o.ai->usage->push(c->o.ai->usage, u);
-    /* tpm settled with the real use; places in flight released */
-    lx_allow_settle(&c->o.allow, &c->o.allow_ticket, u->tokens_in + u->tokens_out);
     if (c->o.stream)
         atomic_fetch_sub_explicit(&c->o.ai->streams_active, 1, memory_order_relaxed);
     if (c->dec)

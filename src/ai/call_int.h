@@ -55,8 +55,9 @@ typedef struct {
     bool retry_armed;
     char fallback_reason[96];
     /* the answer */
-    int status; /* upstream HTTP status */
-    bool done;  /* the provider said the answer is complete */
+    int status;         /* upstream HTTP status */
+    bool done;          /* the provider said the answer is complete */
+    bool allow_settled; /* lx_call_settle_allow ran */
     bool failed_midstream;
     char fail_msg[300];
     char too_big[160]; /* why on_data stopped the transfer: over a size limit */
@@ -99,6 +100,10 @@ double lx_call_cost(const lx_call_t *c);
  * answer's last byte goes out, so a client's next request already finds
  * it counted. */
 void lx_call_settle_spend(lx_call_t *c);
+/* Settles the call's allowances (allow.h: tpm with its tokens so far,
+ * places in flight released) once; called just before the client can see
+ * the answer's end (a whole answer's reply, the finalizer). */
+void lx_call_settle_allow(lx_call_t *c);
 /* The abort callback: the client left (499). */
 void lx_call_on_client_abort(lx_req_t *req, void *arg);
 /* How the last attempt ended (nothing more will be tried), as an outcome. */
