@@ -3,6 +3,9 @@ x-ratelimit-* headers, GET /v1/key/info and the SDKs' typed errors (issue
 18). Limits hold across instances sharing one Postgres: tpm through the
 same leases as rpm, max_parallel through in-flight counts every instance
 publishes (ai_limit_inflight). Bounds: src/ai/allow.h."""
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -416,6 +419,55 @@ class TwoInstances(unittest.TestCase):
         for t in ta + tb:
             t.join()
         self.assertEqual(oa + ob, [200, 200])
+
+
+class JwtUser(unittest.TestCase):
+    """A JWT user's tpm and max_parallel (and its team's rpm) hold like a
+    key's; /v1/key/info shows its levels; the headers come with it."""
+    SECRET = "an-hs256-secret-of-more-than-32-bytes!!"
+
+    def token(self, sub):
+        def b64u(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        now = int(time.time())
+        data = (b64u(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." +
+                b64u(json.dumps({"iss": "https://idp.test", "aud": "llmux-test", "iat": now,
+                                 "exp": now + 300, "sub": sub}).encode())).encode()
+        return data.decode() + "." + b64u(hmac.new(self.SECRET.encode(), data,
+                                                   hashlib.sha256).digest())
+
+    def test_jwt_user_limits_headers_and_info(self):
+        mock = Mock()
+        lx = Llmux(db=True, mock=mock, env={
+            "LLMUX_JWT_HS256_SECRET": self.SECRET, "LLMUX_JWT_ISSUER": "https://idp.test",
+            "LLMUX_JWT_AUDIENCE": "llmux-test", **fixed_rate_clock()})
+        try:
+            t = admin(lx, "POST", "/teams", {"name": "jt", "rpm": 50})
+            u = admin(lx, "POST", "/users", {"name": "jay", "team_id": t["id"], "tpm": 100000,
+                                             "max_parallel": 1})
+            tok = self.token("jay")
+            wait_for(lambda: chat(lx, tok).status == 200, timeout=5, what="jay signs in")
+            r = chat(lx, tok)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.headers["x-ratelimit-limit-tokens"], "100000")
+            self.assertEqual(r.headers["x-ratelimit-limit-requests"], "50")
+            j = info(lx, tok)
+            self.assertEqual(j["key"], {"id": None, "label": f"user_{u['id']}", "admin": False})
+            self.assertIsNone(j["levels"]["key"])
+            self.assertEqual(j["levels"]["user"]["limits"]["tpm"], 100000)
+            self.assertEqual(j["levels"]["team"]["limits"]["rpm"], 50)
+            ts, out = start_streams(lx, tok, 1)
+            wait_for(lambda: info(lx, tok)["levels"]["user"]["usage"]["in_flight"]["current"]
+                     == 1, timeout=5, what="in flight")
+            r = chat(lx, tok)
+            self.assertEqual(r.status, 429, r)
+            self.assertIn("this user: 1 requests in flight", r.json()["error"]["message"])
+            for th in ts:
+                th.join()
+            self.assertEqual(out, [200])
+        finally:
+            self.assertEqual(lx.stop(), 0)
+            mock.stop()
 
 
 if __name__ == "__main__":
