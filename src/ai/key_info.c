@@ -2,10 +2,12 @@
  * (issue 18). Any valid API key sees its own limits at each level (key, its
  * user, its team), the current use of each window (requests this minute
  * and today, tokens this minute, requests in flight) and when each window
- * resets; never its secret. A JWT user (signin.h) sees its user's and
- * team's levels (key: null, "label": "user_<id>"). The admin key gets
- * {"admin": true} and no levels (it is not limited). Counts are what this instance knows: exact
- * with one instance, within the bounds of allow.h with several.
+ * resets, and each level's spend for its budget period; never its secret.
+ * A JWT user (signin.h) sees its user's and team's limits (key: null,
+ * "label": "user_<id>"; budgets apply to keys only). The admin key gets
+ * {"admin": true} and no levels (it is not limited). Counts are what this
+ * instance knows: exact with one instance, within the bounds of allow.h
+ * and budget.h with several.
  *
  * Shape (docs/openapi.json, KeyInfo):
  *   {"object": "key_info", "key": {"id", "label", "admin"},
@@ -13,9 +15,14 @@
  *      "limits": {"rpm", "rpd", "tpm", "max_parallel"} (null: none),
  *      "usage": {"requests_minute", "requests_day", "tokens_minute":
  *                null | {"limit", "used", "remaining", "reset_at", "reset"},
- *                "in_flight": null | {"limit", "current"}}}}}
- * The JSON is built here only; the request path never calls it. */
+ *                "in_flight": null | {"limit", "current"}},
+ *      "spend": null | {"spend_usd", "budget_usd", "budget_period",
+ *                       "budget_reset_at"}}}}
+ * A level is null when it has neither a limit nor a spend slot. The JSON is
+ * built here only; the request path never calls it. */
 #include "ai/allow_headers.h"
+#include "ai/budget.h"
+#include "ai/budget_sync.h"
 #include "ai/handlers.h"
 #include "core/clock.h"
 
@@ -28,46 +35,71 @@ static json_t *limit_or_null(int v)
     return v > 0 ? json_integer(v) : json_null();
 }
 
-static json_t *window(const lx_allow_t *a, lx_allow_per_t p, int64_t now_ms)
+static json_t *iso(int64_t ms)
 {
-    lx_allow_view_t v;
-    lx_allow_view(a, p, now_ms, &v);
-    if (v.limit <= 0)
-        return json_null();
-    char at[32], dur[24];
-    time_t sec = (time_t)((now_ms + v.reset_ms) / 1000);
+    char at[32];
+    time_t sec = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&sec, &tm);
     strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    lx_allow_duration(v.reset_ms, dur);
-    return json_pack("{s:i, s:I, s:I, s:s, s:s}", "limit", v.limit, "used",
-                     (json_int_t)(v.limit - v.remaining), "remaining", (json_int_t)v.remaining,
-                     "reset_at", at, "reset", dur);
+    return json_string(at);
 }
 
-static json_t *level(const lx_allow_t *a, int64_t now_ms)
+static json_t *window(const lx_allow_t *a, lx_allow_per_t p, int64_t now_ms)
 {
+    lx_allow_view_t v;
     if (a == NULL)
         return json_null();
-    const char *colon = strchr(a->subject, ':');
-    int mp = atomic_load_explicit(&a->max_parallel, memory_order_relaxed);
-    json_t *limits = json_pack(
-        "{s:o, s:o, s:o, s:o}", "rpm",
-        limit_or_null(atomic_load_explicit(&a->limit[LX_ALLOW_MIN], memory_order_relaxed)), "rpd",
-        limit_or_null(atomic_load_explicit(&a->limit[LX_ALLOW_DAY], memory_order_relaxed)), "tpm",
-        limit_or_null(atomic_load_explicit(&a->limit[LX_ALLOW_TOK], memory_order_relaxed)),
-        "max_parallel", limit_or_null(mp));
+    lx_allow_view(a, p, now_ms, &v);
+    if (v.limit <= 0)
+        return json_null();
+    char dur[24];
+    lx_allow_duration(v.reset_ms, dur);
+    return json_pack("{s:i, s:I, s:I, s:o, s:s}", "limit", v.limit, "used",
+                     (json_int_t)(v.limit - v.remaining), "remaining", (json_int_t)v.remaining,
+                     "reset_at", iso(now_ms + v.reset_ms), "reset", dur);
+}
+
+static int lim(const lx_allow_t *a, lx_allow_per_t p)
+{
+    return a ? atomic_load_explicit(&a->limit[p], memory_order_relaxed) : 0;
+}
+
+/* The level's spend in its budget period (a key's levels only). */
+static json_t *spend(const lx_spend_t *s)
+{
+    if (s == NULL)
+        return json_null();
+    int64_t now = lx_budget_now_ms();
+    int64_t budget = atomic_load_explicit(&s->budget, memory_order_relaxed);
+    lx_period_t p = (lx_period_t)atomic_load_explicit(&s->period, memory_order_relaxed);
+    int64_t end = lx_period_end_ms(p, now);
+    return json_pack(
+        "{s:f, s:o, s:s, s:o}", "spend_usd", (double)lx_spend_known(s, now) / LX_NANO_USD,
+        "budget_usd", budget < 0 ? json_null() : json_real((double)budget / LX_NANO_USD),
+        "budget_period", lx_period_name(p), "budget_reset_at", end < 0 ? json_null() : iso(end));
+}
+
+static json_t *level(const lx_allow_t *a, const lx_spend_t *s, int64_t now_ms)
+{
+    if (a == NULL && s == NULL)
+        return json_null();
+    const char *subject = a ? a->subject : s->subject;
+    const char *colon = strchr(subject, ':');
+    int mp = a ? atomic_load_explicit(&a->max_parallel, memory_order_relaxed) : 0;
+    json_t *limits =
+        json_pack("{s:o, s:o, s:o, s:o}", "rpm", limit_or_null(lim(a, LX_ALLOW_MIN)), "rpd",
+                  limit_or_null(lim(a, LX_ALLOW_DAY)), "tpm", limit_or_null(lim(a, LX_ALLOW_TOK)),
+                  "max_parallel", limit_or_null(mp));
     json_t *usage = json_pack(
         "{s:o, s:o, s:o, s:o}", "requests_minute", window(a, LX_ALLOW_MIN, now_ms), "requests_day",
         window(a, LX_ALLOW_DAY, now_ms), "tokens_minute", window(a, LX_ALLOW_TOK, now_ms),
         "in_flight",
         mp > 0 ? json_pack("{s:i, s:i}", "limit", mp, "current", (int)lx_allow_in_flight(a))
                : json_null());
-    /* ---- BUDGET (issue 18, budgets): spend_usd, budget_usd, budget_period
-     * and budget_reset_at of this level go here, beside limits and usage. */
-    return json_pack("{s:I, s:s, s:o, s:o}", "id",
-                     (json_int_t)(colon ? strtoll(colon + 1, NULL, 10) : 0), "subject", a->subject,
-                     "limits", limits, "usage", usage);
+    return json_pack("{s:I, s:s, s:o, s:o, s:o}", "id",
+                     (json_int_t)(colon ? strtoll(colon + 1, NULL, 10) : 0), "subject", subject,
+                     "limits", limits, "usage", usage, "spend", spend(s));
 }
 
 static int key_info_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
@@ -79,10 +111,10 @@ static int key_info_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
     json_t *key =
         k ? json_pack("{s:I, s:s, s:b}", "id", (json_int_t)k->id, "label", k->label, "admin", 0)
           : json_pack("{s:n, s:s, s:b}", "id", "label", a->key_id, "admin", admin);
-    json_t *levels = json_pack("{s:o, s:o, s:o}", "key", level(a->allow.s[0], now), "user",
-                               level(a->allow.s[1], now), "team", level(a->allow.s[2], now));
-    /* ---- BUDGET (issue 18, budgets): the key's own spend for the period
-     * (spend_usd, budget_usd, budget_reset_at) goes here, at the top. */
+    json_t *levels =
+        json_pack("{s:o, s:o, s:o}", "key", level(a->allow.s[0], k ? k->spend.s[0] : NULL, now),
+                  "user", level(a->allow.s[1], k ? k->spend.s[1] : NULL, now), "team",
+                  level(a->allow.s[2], k ? k->spend.s[2] : NULL, now));
     lx_req_reply_json(
         req, 200, json_pack("{s:s, s:o, s:o}", "object", "key_info", "key", key, "levels", levels));
     return LX_OK;

@@ -286,7 +286,7 @@ class OneInstance(unittest.TestCase):
         t = admin(self.lx, "POST", "/teams", {"name": f"t{time.monotonic_ns()}", "tpm": 9000,
                                               "max_parallel": 4})
         k = self.new_key(rpm=5, rpd=100, tpm=1000, max_parallel=2, user_id=u["id"],
-                         team_id=t["id"])
+                         team_id=t["id"], budget_usd=2.5, budget_period="daily")
         self.assertEqual(chat(self.lx, k["key"]).status, 200)
         self.settled(f"key:{k['id']}", 2)
         r = self.lx.req("GET", "/v1/key/info", key=k["key"])
@@ -325,9 +325,21 @@ class OneInstance(unittest.TestCase):
         self.assertIsNone(j["levels"]["user"]["usage"]["in_flight"])
         self.assertEqual(j["levels"]["user"]["usage"]["requests_minute"]["used"], 1)
         # a key without limits, and the admin key
+        sp = j["levels"]["key"]["spend"]
+        self.assertEqual((sp["budget_usd"], sp["budget_period"]), (2.5, "daily"))
+        self.assertRegex(sp["budget_reset_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertGreaterEqual(sp["spend_usd"], 0)
+        self.assertEqual(j["levels"]["team"]["spend"]["budget_usd"], None)
         free = self.new_key()
         j = info(self.lx, free["key"])
-        self.assertEqual(j["levels"], {"key": None, "user": None, "team": None})
+        self.assertEqual((j["levels"]["user"], j["levels"]["team"]), (None, None))
+        lk = j["levels"]["key"]  # no limit: its spend only
+        self.assertEqual(lk["limits"], {"rpm": None, "rpd": None, "tpm": None,
+                                        "max_parallel": None})
+        self.assertEqual(set(lk["usage"].values()), {None})
+        self.assertEqual((lk["spend"]["budget_usd"], lk["spend"]["budget_period"],
+                          lk["spend"]["budget_reset_at"]), (None, "total", None))
+        self.assertEqual(conforms(doc, {"$ref": "#/components/schemas/KeyInfo"}, j), [])
         j = info(self.lx, ADMIN_KEY)
         self.assertEqual((j["key"]["admin"], j["key"]["id"]), (True, None))
         self.assertEqual(conforms(doc, {"$ref": "#/components/schemas/KeyInfo"}, j), [])
