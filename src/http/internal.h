@@ -47,7 +47,10 @@ typedef enum {
     REQ_DONE,      /* finished: the reply is complete or abandoned */
 } req_state_t;
 
-#define LX_REQ_MAX_HEADERS 16
+/* Headers a handler adds to its reply. A limited key's stream already has
+ * 13 (x-llmux-*, six x-ratelimit-*, Retry-After, Cache-Control); past the
+ * cap lx_req_set_header / lx_req_add_header refuse (LX_ERROR). */
+#define LX_REQ_MAX_HEADERS 32
 
 struct lx_req {
     lx_conn_t *conn;
