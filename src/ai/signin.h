@@ -37,6 +37,10 @@ bool lx_signin_looks_jwt(lx_str_t bearer);
 int lx_signin_verify(const lx_signin_t *si, lx_str_t token, int64_t now_s, lx_jwt_result_t *res,
                      char *msg, size_t cap);
 
+/* Verifications this thread answered from its cache of verified tokens
+ * (signin.c): for tests. */
+uint64_t lx_signin_cache_hits(void);
+
 /* Who a verified token is on the AI endpoints: the user record named by
  * the user claim (must exist and be active), and the team named by the
  * team claim (must exist and be active) or else the user's own team. */

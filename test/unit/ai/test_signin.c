@@ -122,13 +122,60 @@ static void test_not_configured(void **state)
     assert_non_null(strstr(msg, "not configured"));
 }
 
+/* HS256 over {"iss":"https://idp.test","aud":"llmux","sub":"alice",
+ * "exp":2000000000} with CACHE_SECRET (made once with Python's hmac). */
+#define CACHE_TOKEN                                                                                \
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."                                                        \
+    "eyJpc3MiOiJodHRwczovL2lkcC50ZXN0IiwiYXVkIjoibGxtdXgiLCJz"                                     \
+    "dWIiOiJhbGljZSIsImV4cCI6MjAwMDAwMDAwMH0.YT2GGLZTQXDpzoMnrQ-q7LXI8UZUTrlyFvrAsOay_II"
+static const char CACHE_SECRET[] = "0123456789abcdef0123456789abcdef-signin";
+
+/* A token verified once is answered from the thread's cache, with the same
+ * claims, until it expires: a cached token is refused at exp + leeway
+ * like a fresh one. A token with another signature is not a hit. */
+static void test_verified_cache(void **state)
+{
+    (void)state;
+    char msg[200];
+    lx_signin_t si = {.ks = lx_jwt_keyset_new(),
+                      .pol = {.issuer = "https://idp.test", .audience = "llmux", .leeway_s = 60}};
+    assert_int_equal(lx_jwt_keyset_add_hmac(si.ks, NULL, (const unsigned char *)CACHE_SECRET,
+                                            sizeof CACHE_SECRET - 1, msg, sizeof msg),
+                     LX_OK);
+    lx_jwt_result_t res;
+    uint64_t hits = lx_signin_cache_hits();
+    assert_int_equal(lx_signin_verify(&si, lx_str(CACHE_TOKEN), 1900000000, &res, msg, sizeof msg),
+                     LX_OK);
+    assert_int_equal(lx_signin_cache_hits(), hits);
+    memset(&res, 0, sizeof res);
+    assert_int_equal(lx_signin_verify(&si, lx_str(CACHE_TOKEN), 1900000001, &res, msg, sizeof msg),
+                     LX_OK);
+    assert_int_equal(lx_signin_cache_hits(), hits + 1);
+    assert_string_equal(res.user, "alice");
+    assert_int_equal(res.exp, 2000000000);
+    /* still within the leeway, then past it */
+    assert_int_equal(lx_signin_verify(&si, lx_str(CACHE_TOKEN), 2000000059, &res, msg, sizeof msg),
+                     LX_OK);
+    assert_int_equal(lx_signin_verify(&si, lx_str(CACHE_TOKEN), 2000000060, &res, msg, sizeof msg),
+                     LX_ERROR);
+    assert_non_null(strstr(msg, "expired"));
+    /* the same header and claims with a forged signature */
+    char forged[sizeof CACHE_TOKEN];
+    memcpy(forged, CACHE_TOKEN, sizeof forged);
+    forged[sizeof forged - 3] = forged[sizeof forged - 3] == 'A' ? 'B' : 'A';
+    hits = lx_signin_cache_hits();
+    assert_int_equal(lx_signin_verify(&si, lx_str(forged), 1900000000, &res, msg, sizeof msg),
+                     LX_ERROR);
+    assert_int_equal(lx_signin_cache_hits(), hits);
+    lx_jwt_keyset_free(si.ks);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_looks_jwt),
-        cmocka_unit_test(test_map),
-        cmocka_unit_test(test_empty_snapshot),
-        cmocka_unit_test(test_not_configured),
+        cmocka_unit_test(test_looks_jwt),      cmocka_unit_test(test_map),
+        cmocka_unit_test(test_empty_snapshot), cmocka_unit_test(test_not_configured),
+        cmocka_unit_test(test_verified_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
