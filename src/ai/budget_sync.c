@@ -175,8 +175,21 @@ lx_budget_sync_t *lx_budget_sync_new(struct event_base *base, lx_pg_t *pg)
     return b;
 }
 
-/* Spend not yet sent when the process stops is not recorded in ai_spend
- * (ai_usage has every request's cost). */
+bool lx_budget_sync_draining(lx_budget_sync_t *b)
+{
+    if (b == NULL)
+        return false;
+    bool left = b->busy;
+    for (int i = 0; !left && i < LX_SPEND_SLOTS; i++) {
+        const lx_spend_t *s = lx_spend_slot(i);
+        left = atomic_load_explicit(&s->key, memory_order_acquire) != 0 &&
+               atomic_load_explicit(&s->pending, memory_order_relaxed) != 0;
+    }
+    if (left && !b->busy)
+        tick(-1, 0, b);
+    return left;
+}
+
 void lx_budget_sync_free(lx_budget_sync_t *b)
 {
     if (b == NULL)

@@ -30,6 +30,12 @@ struct lx_pg;
 typedef struct lx_budget_sync lx_budget_sync_t;
 
 lx_budget_sync_t *lx_budget_sync_new(struct event_base *base, struct lx_pg *pg);
+/* Shutdown, after the last request of worker 0 (app/worker.c's flush
+ * wait, until its deadline): true while spend waits to be sent or a
+ * statement is in flight, and then starts one if none is. Spend that
+ * another worker's last requests add after worker 0 stopped is not in
+ * ai_spend (ai_usage has every request's cost). b may be NULL. */
+bool lx_budget_sync_draining(lx_budget_sync_t *b);
 void lx_budget_sync_free(lx_budget_sync_t *b);
 
 /* The clock budgets read: the wall clock, or the test clock. */

@@ -76,13 +76,16 @@ static void reserve_fd_slots(struct event_base *base, int nfds)
     }
 }
 
-/* After the last request: usage records still queued go out before the
- * loop ends (nothing lost in a clean shutdown), within a deadline. */
+/* After the last request: usage records still queued and spend not yet
+ * in ai_spend go out before the loop ends (nothing lost in a clean
+ * shutdown), within a deadline. */
 static void flush_wait_cb(evutil_socket_t fd, short ev, void *arg)
 {
     lx_worker_t *w = arg;
     bool usage_done = w->usage == NULL || lx_usage_pg_pending(w->usage) == 0;
-    if ((usage_done && !lx_health_flushing(w->health)) || lx_wall_ms() >= w->flush_deadline_ms) {
+    bool spend_done = !lx_budget_sync_draining(w->budget_sync);
+    if ((usage_done && spend_done && !lx_health_flushing(w->health)) ||
+        lx_wall_ms() >= w->flush_deadline_ms) {
         event_base_loopexit(w->base, NULL);
         return;
     }

@@ -273,6 +273,25 @@ class TwoInstances(unittest.TestCase):
         self.assertEqual(served, 4)
 
 
+class Shutdown(unittest.TestCase):
+    def test_spend_of_the_last_requests_reaches_ai_spend(self):
+        """A clean stop sends the spend not yet synced (every 250 ms) before
+        the process ends: the requests answered just before SIGTERM are in
+        ai_spend, not only in ai_usage."""
+        mock = Mock()
+        lx = Llmux(db=True, mock=mock)
+        try:
+            setup_models(lx)
+            k = admin(lx, "POST", "/keys", {"name": "shutdown", "budget_usd": 100})
+            wait_for(lambda: chat(lx, k["key"], FREE).status == 200, timeout=10,
+                     what="key and models loaded")
+            self.assertEqual([chat(lx, k["key"]).status for _ in range(3)], [200] * 3)
+        finally:
+            self.assertEqual(lx.stop(), 0)
+            mock.stop()
+        self.assertEqual(spend_in_db(lx, f"key:{k['id']}"), 3)
+
+
 class Rollover(Base):
     # The budget clock starts 6 s before the next UTC midnight.
     env = {"LLMUX_TEST_BUDGET_CLOCK_MS":
