@@ -4,38 +4,13 @@
 // database (LLMUX_TEST_PG, set by scripts/test): keys and budgets live there.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import net from 'node:net';
+import { execFileSync } from 'node:child_process';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { freePort, start, waitFor, stopAll } from './procs.mjs';
 
 const ADMIN = 'sdk-budget-admin-key-0123456789';
-const procs = [];
 let base;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-function start(bin, args, env) {
-  const p = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  p.log = '';
-  p.stdout.on('data', (d) => { p.log += d; });
-  p.stderr.on('data', (d) => { p.log += d; });
-  procs.push(p);
-  return p;
-}
-
-async function waitFor(fn, what) {
-  for (let i = 0; i < 400; i++) {
-    try { if (await fn()) return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function admin(method, path, body) {
   const r = await fetch(`${base}/api/v1/admin/ai${path}`, {
@@ -67,7 +42,7 @@ before(async () => {
   await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, 'llmux');
 });
 
-after(() => { for (const p of procs) p.kill('SIGTERM'); });
+after(stopAll);
 
 test('a spent budget: the SDKs raise their RateLimitError', { skip: !pg && 'LLMUX_TEST_PG not set' }, async () => {
   const provs = await admin('GET', '/providers?name=demo');

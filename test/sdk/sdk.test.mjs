@@ -2,41 +2,15 @@
 // Run by meson (node --test); LLMUX_BIN and LLMUX_MOCK_BIN name the binaries.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { freePort, start, waitFor, stopAll } from './procs.mjs';
 
 const KEY = 'sdk-test-admin-key-0123456789';
-const procs = [];
 let base, mockUrl, openai, anthropic;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-function start(bin, args, env) {
-  const p = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  p.log = '';
-  p.stdout.on('data', (d) => { p.log += d; });
-  p.stderr.on('data', (d) => { p.log += d; });
-  procs.push(p);
-  return p;
-}
-
-async function waitFor(fn, what) {
-  for (let i = 0; i < 200; i++) {
-    try { if (await fn()) return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 before(async () => {
   const mp = await freePort();
@@ -63,15 +37,7 @@ before(async () => {
   anthropic = new Anthropic({ apiKey: KEY, baseURL: base, maxRetries: 0 });
 });
 
-after(async () => {
-  for (const p of procs.reverse()) {
-    const done = new Promise((r) => p.on('exit', (code) => r(code)));
-    p.kill('SIGTERM');
-    const code = await done;
-    assert.equal(code, 0, `process exited ${code}\n${p.log.slice(-2000)}`);
-    assert.ok(!/AddressSanitizer|ThreadSanitizer|runtime error:/.test(p.log), p.log.slice(-4000));
-  }
-});
+after(stopAll);
 
 const msgs = [{ role: 'user', content: 'hello' }];
 const tools = [{ type: 'function', function: { name: 'get_weather', description: 'weather',
