@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 static lx_allow_t slots[LX_ALLOW_SLOTS];
+_Static_assert(LX_LIMIT_SUBJECTS <= 8, "the ticket's bitmasks are uint8_t");
 static bool shared_mode;
 
 void lx_allow_set_shared(bool shared)
@@ -20,11 +21,6 @@ int lx_allow_slice(int limit)
     return s < 1 ? 1 : s;
 }
 
-static const char *kind_name(char kind)
-{
-    return kind == 'k' ? "key" : kind == 'u' ? "user" : "team";
-}
-
 lx_allow_t *lx_allow_get(char kind, int64_t id, int rpm, int rpd)
 {
     return lx_allow_get_all(kind, id, rpm, rpd, 0, 0);
@@ -38,9 +34,10 @@ bool lx_allow_limited(const lx_allow_t *a)
     return atomic_load_explicit(&a->max_parallel, memory_order_relaxed) > 0;
 }
 
-lx_allow_t *lx_allow_get_all(char kind, int64_t id, int rpm, int rpd, int tpm, int max_parallel)
+/* Claims (or finds) the slot of key, and sets its limits. */
+static lx_allow_t *claim(uint64_t key, char kind, int64_t id, const char *model, int rpm, int rpd,
+                         int tpm, int max_parallel)
 {
-    uint64_t key = (uint64_t)(unsigned char)kind << 56 | ((uint64_t)id & 0x00ffffffffffffffull);
     uint64_t h = key * 0x9e3779b97f4a7c15ull;
     for (size_t i = 0; i < LX_ALLOW_SLOTS; i++) {
         lx_allow_t *a = &slots[(h + i) % LX_ALLOW_SLOTS];
@@ -49,8 +46,7 @@ lx_allow_t *lx_allow_get_all(char kind, int64_t id, int rpm, int rpd, int tpm, i
             uint64_t zero = 0;
             if (atomic_compare_exchange_strong(&a->key, &zero, key) || zero == key) {
                 if (zero == 0)
-                    snprintf(a->subject, sizeof a->subject, "%s:%lld", kind_name(kind),
-                             (long long)id);
+                    lx_subject_text(a->subject, kind, id, model, model ? strlen(model) : 0);
                 cur = key;
             } else
                 continue;
@@ -65,6 +61,16 @@ lx_allow_t *lx_allow_get_all(char kind, int64_t id, int rpm, int rpd, int tpm, i
         return a;
     }
     return NULL;
+}
+
+lx_allow_t *lx_allow_get_all(char kind, int64_t id, int rpm, int rpd, int tpm, int max_parallel)
+{
+    return claim(lx_subject_key(kind, id, NULL, 0), kind, id, NULL, rpm, rpd, tpm, max_parallel);
+}
+
+lx_allow_t *lx_allow_get_model(char kind, int64_t id, const char *model, int rpm, int rpd, int tpm)
+{
+    return claim(lx_subject_key(kind, id, model, strlen(model)), kind, id, model, rpm, rpd, tpm, 0);
 }
 
 #define WIN(word)  ((uint32_t)((word) >> 32))
@@ -240,7 +246,7 @@ static void undo(lx_allow_t *const *ta, const lx_allow_per_t *tp, const uint32_t
 {
     while (n-- > 0)
         lx_allow_adjust(ta[n], tp[n], tw[n], amount(tp[n], tokens));
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++)
         if (entered & (1u << i))
             lx_allow_leave(set->s[i]);
 }
@@ -248,13 +254,13 @@ static void undo(lx_allow_t *const *ta, const lx_allow_per_t *tp, const uint32_t
 bool lx_allow_admit(const lx_allow_set_t *set, lx_allow_ticket_t *t, lx_allow_lease_fn lease,
                     void *lease_arg, lx_allow_refusal_t *r)
 {
-    lx_allow_t *taken_a[3 * LX_ALLOW_NWIN];
-    lx_allow_per_t taken_p[3 * LX_ALLOW_NWIN];
-    uint32_t taken_w[3 * LX_ALLOW_NWIN];
+    lx_allow_t *taken_a[LX_LIMIT_SUBJECTS * LX_ALLOW_NWIN];
+    lx_allow_per_t taken_p[LX_LIMIT_SUBJECTS * LX_ALLOW_NWIN];
+    uint32_t taken_w[LX_LIMIT_SUBJECTS * LX_ALLOW_NWIN];
     int ntaken = 0;
     int64_t now_ms = t->at_ms;
     t->took_tokens = t->entered = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++) {
         lx_allow_t *a = set->s[i];
         if (a == NULL)
             continue;
@@ -282,6 +288,7 @@ bool lx_allow_admit(const lx_allow_set_t *set, lx_allow_ticket_t *t, lx_allow_le
                          atomic_load_explicit(&a->exhausted[p], memory_order_relaxed) == w + 1;
             *r = (lx_allow_refusal_t){
                 .who = a,
+                .idx = i,
                 .per = (lx_allow_per_t)p,
                 .limit = lim,
                 .waiting = !spent,
@@ -290,7 +297,7 @@ bool lx_allow_admit(const lx_allow_set_t *set, lx_allow_ticket_t *t, lx_allow_le
             return false;
         }
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++) {
         lx_allow_t *a = set->s[i];
         if (a == NULL || atomic_load_explicit(&a->max_parallel, memory_order_relaxed) <= 0)
             continue;
@@ -302,6 +309,7 @@ bool lx_allow_admit(const lx_allow_set_t *set, lx_allow_ticket_t *t, lx_allow_le
         t->took_tokens = t->entered = 0;
         *r = (lx_allow_refusal_t){
             .who = a,
+            .idx = i,
             .per = LX_ALLOW_PAR,
             .limit = atomic_load_explicit(&a->max_parallel, memory_order_relaxed),
             .retry_after_s = 1,
@@ -313,7 +321,7 @@ bool lx_allow_admit(const lx_allow_set_t *set, lx_allow_ticket_t *t, lx_allow_le
 
 void lx_allow_release(const lx_allow_set_t *set, const lx_allow_ticket_t *t)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++) {
         lx_allow_t *a = set->s[i];
         for (int p = 0; a && p < LX_ALLOW_NWIN; p++) {
             int64_t full;
@@ -335,7 +343,7 @@ void lx_allow_settle(const lx_allow_set_t *set, const lx_allow_ticket_t *t, int6
     int32_t delta = d < -(INT32_MAX / 4) ? -(INT32_MAX / 4)
                     : d > INT32_MAX / 4  ? INT32_MAX / 4
                                          : (int32_t)d;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++) {
         lx_allow_t *a = set->s[i];
         int64_t full;
         if (t->took_tokens & (1u << i))

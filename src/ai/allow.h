@@ -64,6 +64,7 @@
 #define LX_AI_ALLOW_H
 
 #include "core/common.h"
+#include "ai/subject.h"
 
 #include <stdatomic.h>
 
@@ -81,7 +82,8 @@ typedef enum {
 
 typedef struct lx_allow {
     _Atomic uint64_t key;                      /* kind << 56 | id; 0 = free */
-    char subject[24];                          /* "key:12": the ai_limit_windows subject */
+    char subject[LX_SUBJECT_MAX];              /* "key:12", "key:12@gpt-4o" (subject.h):
+                                                * the ai_limit_windows subject */
     _Atomic int limit[LX_ALLOW_NWIN];          /* per window: 0 = none (from the snapshot) */
     _Atomic uint64_t word[LX_ALLOW_NWIN];      /* window << 32 | tokens left */
     _Atomic uint32_t leasing[LX_ALLOW_NWIN];   /* window + 1 of the lease in flight, 0 = none */
@@ -96,9 +98,13 @@ typedef struct lx_allow {
     uint32_t mark;                             /* the publisher's, per tick */
 } lx_allow_t;
 
-/* Up to three subjects of a request (key, user, team): NULL where none. */
+/* The subjects of a request: [0..2] the key, its user and its team
+ * (LX_LEVELS), [3..5] the model entry (model_limit.h) of each of those
+ * levels that applies to the request's model; NULL where none. */
+#define LX_LEVELS         3
+#define LX_LIMIT_SUBJECTS (2 * LX_LEVELS)
 typedef struct {
-    lx_allow_t *s[3];
+    lx_allow_t *s[LX_LIMIT_SUBJECTS];
 } lx_allow_set_t;
 
 /* Start-up, before any worker runs: shared (true) when leases come from a
@@ -111,6 +117,9 @@ void lx_allow_set_shared(bool shared);
 lx_allow_t *lx_allow_get(char kind, int64_t id, int rpm, int rpd);
 /* Same, with every limit (tpm, max_parallel <= 0: none). */
 lx_allow_t *lx_allow_get_all(char kind, int64_t id, int rpm, int rpd, int tpm, int max_parallel);
+/* The slot of a model entry of a subject (subject.h: "key:12@gpt-4o"):
+ * request windows only (rpm, rpd, tpm; no max_parallel). Off the loops. */
+lx_allow_t *lx_allow_get_model(char kind, int64_t id, const char *model, int rpm, int rpd, int tpm);
 /* Whether a has any limit (a subject whose limits were all removed keeps
  * its slot). */
 bool lx_allow_limited(const lx_allow_t *a);
@@ -157,6 +166,7 @@ void lx_allow_lease_done(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t g
 /* A refusal: which subject and window, and the seconds to wait. */
 typedef struct {
     const lx_allow_t *who;
+    int idx; /* who's index in the set */
     lx_allow_per_t per;
     int limit;
     int64_t retry_after_s;

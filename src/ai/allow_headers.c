@@ -44,7 +44,7 @@ void lx_allow_duration(int64_t ms, char *out)
 static bool strictest(const lx_allow_set_t *set, bool tokens, int64_t now_ms, lx_allow_view_t *out)
 {
     bool found = false;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++) {
         const lx_allow_t *a = set->s[i];
         for (int p = 0; a && p < LX_ALLOW_NWIN; p++) {
             if ((p == LX_ALLOW_TOK) != tokens ||

@@ -88,6 +88,12 @@ static void prefetch(lx_allow_lease_t *l, lx_allow_t *a, int64_t now)
     }
 }
 
+static void prefetch_models(lx_allow_lease_t *l, const lx_model_limits_t *ml, int64_t now)
+{
+    for (int i = 0; i < ml->n; i++)
+        prefetch(l, ml->v[i].allow, now);
+}
+
 static void on_cleanup(const lx_pg_result_t *res, void *arg)
 {
     (void)res, (void)arg;
@@ -113,9 +119,18 @@ static void tick(evutil_socket_t fd, short ev, void *arg)
     if (s == NULL)
         return;
     int64_t now = lx_wall_ms();
-    for (int i = 0; i < s->nkeys; i++)
-        for (int k = 0; k < 3; k++)
+    for (int i = 0; i < s->nkeys; i++) {
+        for (int k = 0; k < LX_LEVELS; k++)
             prefetch(l, s->keys[i].allow.s[k], now);
+        prefetch_models(l, &s->keys[i].ml, now);
+    }
+    /* JWT users' and teams' own (a key's user and team are the same
+     * slots: a second prefetch finds the lease claimed or tokens there),
+     * and their model entries. */
+    for (int i = 0; i < s->nusers; i++)
+        prefetch(l, s->users[i].slot, now), prefetch_models(l, &s->users[i].ml, now);
+    for (int i = 0; i < s->nteams; i++)
+        prefetch(l, s->teams[i].slot, now), prefetch_models(l, &s->teams[i].ml, now);
     lx_allow_parallel_tick(l->par, s);
     lx_registry_release(s);
 }

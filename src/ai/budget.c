@@ -137,17 +137,7 @@ int lx_period_key_parse(const char *key, lx_period_t *p, int64_t *i)
     return LX_OK;
 }
 
-static const char *kind_name(char kind)
-{
-    return kind == 'k' ? "key" : kind == 'u' ? "user" : "team";
-}
-
-static uint64_t key_of(char kind, int64_t id)
-{
-    return (uint64_t)(unsigned char)kind << 56 | ((uint64_t)id & 0x00ffffffffffffffull);
-}
-
-static lx_spend_t *lookup(uint64_t key, bool claim, char kind, int64_t id)
+static lx_spend_t *lookup(uint64_t key, bool claim, char kind, int64_t id, const char *model)
 {
     uint64_t h = key * 0x9e3779b97f4a7c15ull;
     for (size_t i = 0; i < LX_SPEND_SLOTS; i++) {
@@ -158,7 +148,7 @@ static lx_spend_t *lookup(uint64_t key, bool claim, char kind, int64_t id)
                 return NULL;
             uint64_t zero = 0;
             if (atomic_compare_exchange_strong(&s->key, &zero, key)) {
-                snprintf(s->subject, sizeof s->subject, "%s:%lld", kind_name(kind), (long long)id);
+                lx_subject_text(s->subject, kind, id, model, model ? strlen(model) : 0);
                 return s;
             }
             cur = zero;
@@ -169,9 +159,8 @@ static lx_spend_t *lookup(uint64_t key, bool claim, char kind, int64_t id)
     return NULL;
 }
 
-lx_spend_t *lx_spend_get(char kind, int64_t id, double budget_usd, lx_period_t period)
+static lx_spend_t *set_budget(lx_spend_t *s, double budget_usd, lx_period_t period)
 {
-    lx_spend_t *s = lookup(key_of(kind, id), true, kind, id);
     if (s == NULL)
         return NULL;
     int64_t b = budget_usd < 0 || !isfinite(budget_usd) ? -1 : llround(budget_usd * LX_NANO_USD);
@@ -180,26 +169,25 @@ lx_spend_t *lx_spend_get(char kind, int64_t id, double budget_usd, lx_period_t p
     return s;
 }
 
+lx_spend_t *lx_spend_get(char kind, int64_t id, double budget_usd, lx_period_t period)
+{
+    return set_budget(lookup(lx_subject_key(kind, id, NULL, 0), true, kind, id, NULL), budget_usd,
+                      period);
+}
+
+lx_spend_t *lx_spend_get_model(char kind, int64_t id, const char *model, double budget_usd,
+                               lx_period_t period)
+{
+    return set_budget(lookup(lx_subject_key(kind, id, model, strlen(model)), true, kind, id, model),
+                      budget_usd, period);
+}
+
 lx_spend_t *lx_spend_find(const char *subject)
 {
-    const char *colon = strchr(subject, ':');
-    if (colon == NULL)
+    uint64_t key;
+    if (lx_subject_parse(subject, &key) != LX_OK)
         return NULL;
-    char kind;
-    size_t n = (size_t)(colon - subject);
-    if (n == 3 && strncmp(subject, "key", 3) == 0)
-        kind = 'k';
-    else if (n == 4 && strncmp(subject, "user", 4) == 0)
-        kind = 'u';
-    else if (n == 4 && strncmp(subject, "team", 4) == 0)
-        kind = 't';
-    else
-        return NULL;
-    char *end;
-    long long id = strtoll(colon + 1, &end, 10);
-    if (end == colon + 1 || *end != '\0' || id <= 0)
-        return NULL;
-    return lookup(key_of(kind, id), false, kind, id);
+    return lookup(key, false, 0, 0, NULL);
 }
 
 lx_spend_t *lx_spend_slot(int i)
@@ -231,7 +219,7 @@ void lx_spend_add(const lx_spend_set_t *set, double cost_usd)
     if (!(cost_usd > 0) || !isfinite(cost_usd))
         return;
     int64_t nano = llround(cost_usd * LX_NANO_USD);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++)
         if (set->s[i])
             atomic_fetch_add_explicit(&set->s[i]->pending, nano, memory_order_relaxed);
 }
@@ -246,7 +234,7 @@ void lx_spend_set_global(lx_spend_t *s, int64_t idx, int64_t nano)
 
 bool lx_budget_admit(const lx_spend_set_t *set, int64_t now_ms, lx_budget_refusal_t *r)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++) {
         const lx_spend_t *s = set->s[i];
         if (s == NULL)
             continue;
@@ -259,6 +247,7 @@ bool lx_budget_admit(const lx_spend_set_t *set, int64_t now_ms, lx_budget_refusa
         lx_period_t p = (lx_period_t)atomic_load_explicit(&s->period, memory_order_relaxed);
         *r = (lx_budget_refusal_t){
             .who = s,
+            .idx = i,
             .budget = b,
             .spent = spent,
             .period = p,

@@ -37,6 +37,7 @@
 #define LX_AI_BUDGET_H
 
 #include "core/common.h"
+#include "ai/allow.h"
 
 #include <stdatomic.h>
 
@@ -65,26 +66,32 @@ void lx_period_key(lx_period_t p, int64_t i, char out[24]);
 int lx_period_key_parse(const char *key, lx_period_t *p, int64_t *i);
 
 typedef struct lx_spend {
-    _Atomic uint64_t key;    /* kind << 56 | id; 0 = free */
-    char subject[24];        /* "key:12": the ai_spend subject */
-    _Atomic int64_t budget;  /* nano-USD; < 0: none */
-    _Atomic int period;      /* lx_period_t */
-    _Atomic uint64_t seq;    /* odd while the sync writes gidx and global */
-    _Atomic int64_t gidx;    /* period index + 1 that global is for, 0: none */
-    _Atomic int64_t global;  /* nano-USD: the period's global spend, last read */
-    _Atomic int64_t pending; /* nano-USD spent here, not sent yet */
-    _Atomic int64_t sending; /* nano-USD sent, answer not in yet */
+    _Atomic uint64_t key;         /* kind << 56 | id; 0 = free */
+    char subject[LX_SUBJECT_MAX]; /* "key:12", "key:12@gpt-4o": the ai_spend subject */
+    _Atomic int64_t budget;       /* nano-USD; < 0: none */
+    _Atomic int period;           /* lx_period_t */
+    _Atomic uint64_t seq;         /* odd while the sync writes gidx and global */
+    _Atomic int64_t gidx;         /* period index + 1 that global is for, 0: none */
+    _Atomic int64_t global;       /* nano-USD: the period's global spend, last read */
+    _Atomic int64_t pending;      /* nano-USD spent here, not sent yet */
+    _Atomic int64_t sending;      /* nano-USD sent, answer not in yet */
 } lx_spend_t;
 
-/* Up to three subjects of a request (key, user, team): NULL where none. */
+/* The subjects of a request, as in lx_allow_set_t: [0..2] the key, its
+ * user and its team, [3..5] the model entry of each level that applies;
+ * NULL where none. */
 typedef struct {
-    lx_spend_t *s[3];
+    lx_spend_t *s[LX_LIMIT_SUBJECTS];
 } lx_spend_set_t;
 
 /* The slot of a subject (kind 'k', 'u' or 't'), claimed on first use, its
  * budget (USD, < 0: none) and period set; NULL when the table is full (its
  * spend is then not tracked nor limited). Off the loops (snapshot build). */
 lx_spend_t *lx_spend_get(char kind, int64_t id, double budget_usd, lx_period_t period);
+/* The slot of a model entry of a subject (subject.h), its budget and the
+ * owner's period set. Off the loops. */
+lx_spend_t *lx_spend_get_model(char kind, int64_t id, const char *model, double budget_usd,
+                               lx_period_t period);
 /* The slot of a subject by its text ("key:12"), or NULL if none. */
 lx_spend_t *lx_spend_find(const char *subject);
 /* Slot i of the table (0 <= i < LX_SPEND_SLOTS), for the sync's scan. */
@@ -101,6 +108,7 @@ void lx_spend_set_global(lx_spend_t *s, int64_t idx, int64_t nano);
 /* A refusal: whose budget, and when its period ends (-1: total). */
 typedef struct {
     const lx_spend_t *who;
+    int idx;               /* who's index in the set */
     int64_t budget, spent; /* nano-USD */
     lx_period_t period;
     int64_t reset_ms;

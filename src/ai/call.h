@@ -63,9 +63,10 @@ typedef struct {
     const char *key_id;
     int64_t api_key_id;       /* 0: the admin key */
     int64_t user_id, team_id; /* a JWT's user and team (0: none), for usage */
-    /* The key's spend slots (budget.h), in the snapshot the call holds;
-     * NULL: the admin key. The finalizer adds the call's cost. */
-    const lx_spend_set_t *spend;
+    /* The spend slots the call's cost goes to (budget.h: the key's or a
+     * JWT user's levels and their model entries; all NULL for the admin
+     * key; slots live for the process). The finalizer adds the cost. */
+    lx_spend_set_t spend;
     bool stream;
     bool client_usage;             /* an OpenAI client asked for stream usage */
     int64_t input_tokens_estimate; /* for Anthropic message_start before usage is known */

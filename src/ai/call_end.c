@@ -88,11 +88,11 @@ double lx_call_cost(const lx_call_t *c)
 
 void lx_call_settle_spend(lx_call_t *c)
 {
-    if (c->spend_settled || c->o.spend == NULL)
+    if (c->spend_settled)
         return;
     c->spend_settled = true;
     lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
-    lx_spend_add(c->o.spend, lx_call_cost(c));
+    lx_spend_add(&c->o.spend, lx_call_cost(c));
 }
 
 void lx_call_settle_allow(lx_call_t *c)

@@ -65,6 +65,8 @@ static bool begin_jwt(lx_ai_t *ai, lx_req_t *req, lx_str_t token, lx_ai_auth_t *
         return unauthorized(ai, o, why);
     }
     a->allow = who.allow;
+    a->spend = who.spend;
+    memcpy(a->mls, who.mls, sizeof a->mls);
     a->user_id = who.user->id;
     a->team_id = who.team ? who.team->id : 0;
     snprintf(a->key_id, sizeof a->key_id, "user_%lld", (long long)who.user->id);
@@ -110,6 +112,8 @@ bool lx_ai_begin(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, lx_outcome_t *o)
     }
     a->key = k;
     a->allow = k->allow;
+    a->spend = k->spend;
+    memcpy(a->mls, k->mls, sizeof a->mls);
     lx_copy_cstr(a->key_id, sizeof a->key_id, k->label);
     lx_req_set_key_id(req, a->key_id);
     return true;
@@ -196,22 +200,47 @@ int64_t lx_ai_estimate_tokens(size_t body_bytes)
     return (int64_t)(body_bytes / 4) + 1;
 }
 
-/* The key's, its user's and its team's budgets (budget.h): a 429
- * insufficient_quota naming the level while the period's spend is at or
- * over one. Reads only; nothing to give back. */
+void lx_ai_model_scope(lx_ai_auth_t *a, lx_str_t sent, const lx_resolved_t *t)
+{
+    if (a->mls[0] == NULL && a->mls[1] == NULL && a->mls[2] == NULL)
+        return;
+    const lx_model_t *m = t->group ? NULL : t->model;
+    for (int l = 0; l < LX_LEVELS; l++) {
+        const lx_model_limit_t *e = lx_model_limits_match(a->mls[l], sent, m ? m->full_name : NULL,
+                                                          m ? m->public_name : NULL);
+        a->mlim[l] = e;
+        a->allow.s[LX_LEVELS + l] = e ? e->allow : NULL;
+        a->spend.s[LX_LEVELS + l] = e ? e->spend : NULL;
+    }
+}
+
+/* Who subject idx of a request's sets is, for a refusal's message:
+ * "this API key", "this key's user", "this user's team"..., and the model
+ * entry's name (NULL for the owner's own limits). */
+static const char *who_of(const lx_ai_auth_t *a, int idx, const char **model)
+{
+    int level = idx % LX_LEVELS;
+    *model = idx >= LX_LEVELS && a->mlim[level] ? a->mlim[level]->name : NULL;
+    return level == 0   ? "this API key"
+           : level == 1 ? (a->key ? "this key's user" : "this user")
+                        : (a->key ? "this key's team" : "this user's team");
+}
+
+/* The budgets of the request's levels and of their model entries
+ * (budget.h): a 429 insufficient_quota naming the level (and the model)
+ * while the period's spend is at or over one. Reads only; nothing to give
+ * back. */
 static bool within_budget(lx_ai_t *ai, const lx_ai_auth_t *a, lx_outcome_t *o)
 {
     lx_budget_refusal_t r;
     int64_t now = lx_budget_now_ms();
-    if (a->key == NULL || lx_budget_admit(&a->key->spend, now, &r))
+    if (lx_budget_admit(&a->spend, now, &r))
         return true;
-    int kind = r.who->subject[0] == 'k' ? 0 : r.who->subject[0] == 'u' ? 1 : 2;
-    atomic_fetch_add_explicit(&ai->budget_refusals[kind], 1, memory_order_relaxed);
-    const char *who = kind == 0   ? "this API key"
-                      : kind == 1 ? "this key's user"
-                                  : "this key's team";
+    atomic_fetch_add_explicit(&ai->budget_refusals[r.idx % LX_LEVELS], 1, memory_order_relaxed);
+    const char *model, *who = who_of(a, r.idx, &model);
     lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_BUDGET_EXCEEDED, NULL,
-                    "budget exceeded for %s: spent $%.6f of $%.6f (%s)%s", who,
+                    "budget exceeded for %s%s%s%s: spent $%.6f of $%.6f (%s)%s", who,
+                    model ? " on model '" : "", model ? model : "", model ? "'" : "",
                     (double)r.spent / LX_NANO_USD, (double)r.budget / LX_NANO_USD,
                     lx_period_name(r.period),
                     r.reset_ms < 0 ? "" : "; it resets at the start of the next period");
@@ -241,7 +270,9 @@ static bool admit(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, lx_allow_ti
 {
     lx_allow_refusal_t r;
     const lx_allow_set_t *set = &a->allow;
-    bool limited = set->s[0] != NULL || set->s[1] != NULL || set->s[2] != NULL;
+    bool limited = false;
+    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++)
+        limited |= set->s[i] != NULL;
     if (!within_budget(ai, a, o)) {
         if (limited)
             lx_allow_headers(req, set, t->at_ms);
@@ -253,17 +284,16 @@ static bool admit(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, lx_allow_ti
     lx_allow_headers(req, set, t->at_ms);
     if (ok)
         return true;
-    int kind = r.who->subject[0] == 'k' ? 0 : r.who->subject[0] == 'u' ? 1 : 2;
-    atomic_fetch_add_explicit(&ai->limit_refusals[kind][r.per], 1, memory_order_relaxed);
-    const char *who = kind == 0   ? "this API key"
-                      : kind == 1 ? (a->key ? "this key's user" : "this user")
-                                  : (a->key ? "this key's team" : "this user's team");
+    atomic_fetch_add_explicit(&ai->limit_refusals[r.idx % LX_LEVELS][r.per], 1,
+                              memory_order_relaxed);
+    const char *model, *who = who_of(a, r.idx, &model);
     if (r.per == LX_ALLOW_PAR)
         lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_RATE_LIMITED, NULL,
                         "rate limit reached for %s: %d requests in flight at most", who, r.limit);
     else
         lx_outcome_fail(o, LX_SIDE_LLMUX, 429, LX_E_RATE_LIMITED, NULL,
-                        "rate limit reached for %s: %d %s per %s%s", who, r.limit,
+                        "rate limit reached for %s%s%s%s: %d %s per %s%s", who,
+                        model ? " on model '" : "", model ? model : "", model ? "'" : "", r.limit,
                         r.per == LX_ALLOW_TOK ? "tokens" : "requests",
                         r.per == LX_ALLOW_DAY ? "day" : "minute",
                         r.waiting ? " here for now (more allowance is on its way)" : "");
@@ -295,7 +325,6 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
         .api_key_id = a.key ? a.key->id : 0,
         .user_id = a.user_id,
         .team_id = a.team_id,
-        .spend = a.key ? &a.key->spend : NULL,
         .t_handler_start = t0,
         .build = ep->build,
     };
@@ -305,7 +334,7 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
     if (ep->read(req, &in, &out) != LX_OK ||
         !lx_ai_resolve_model(&a, in.model, need |= in.need, &t, &out) ||
         (ep->check && ep->check(&in, &t, &out) != LX_OK) ||
-        ((ticket.tokens = tokens_estimate(ep, &in)),
+        (lx_ai_model_scope(&a, in.model, &t), (ticket.tokens = tokens_estimate(ep, &in)),
          !(admitted = admit(ai, req, &a, &ticket, &out))) ||
         (ntargets = lx_call_targets(req, &ai->routing->conf, a.snap, &t, need, in.prompt_estimate,
                                     in.max_tokens, targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
@@ -322,6 +351,7 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
     o.in = in;
     o.snap = a.snap; /* the call's from here on */
     o.allow = a.allow;
+    o.spend = a.spend;
     o.allow_ticket = ticket;
     lx_copy_cstr(o.requested_model, sizeof o.requested_model, a.model);
     return lx_call_run(&o, targets, ntargets);

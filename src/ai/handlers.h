@@ -23,6 +23,12 @@ typedef struct lx_ai_auth {
     /* The allowances the request counts against: the key's set, or a
      * JWT's {NULL, user, team} (signin.h); all NULL for the admin key. */
     lx_allow_set_t allow;
+    lx_spend_set_t spend; /* the same levels' spend and budgets */
+    /* Each level's per-model overrides (NULL: none), and the entry that
+     * applies to the request's model (lx_ai_model_scope), which also sits
+     * in allow.s[3 + level] and spend.s[3 + level]. */
+    const lx_model_limits_t *mls[LX_LEVELS];
+    const lx_model_limit_t *mlim[LX_LEVELS];
     int64_t user_id, team_id; /* a JWT's user and team (0: none) */
     char model[256];          /* the model name asked for, once resolved: for usage */
     const char *feature;      /* the endpoint's usage feature: "chat", ... */
@@ -71,6 +77,10 @@ json_t *lx_ai_parse_body(lx_req_t *req, lx_outcome_t *o);
 bool lx_ai_resolve_model(lx_ai_auth_t *a, lx_str_t model, unsigned need, lx_resolved_t *t,
                          lx_outcome_t *o);
 int64_t lx_ai_estimate_tokens(size_t body_bytes);
+/* After the model resolved (t): puts each level's override entry that
+ * applies to the model sent (model_limit.h) in a->mlim and in a's sets.
+ * No allocation; nothing for a caller without overrides. */
+void lx_ai_model_scope(lx_ai_auth_t *a, lx_str_t sent, const lx_resolved_t *t);
 
 /* refusal.c: ends a request refused before any call: renders o in the
  * client's shape, pushes its usage row (zero tokens, o's status and code,

@@ -17,8 +17,11 @@
  *                null | {"limit", "used", "remaining", "reset_at", "reset"},
  *                "in_flight": null | {"limit", "current"}},
  *      "spend": null | {"spend_usd", "budget_usd", "budget_period",
- *                       "budget_reset_at"}}}}
- * A level is null when it has neither a limit nor a spend slot. The JSON is
+ *                       "budget_reset_at"},
+ *      "models": {"<entry>": {"limits": {"rpm", "rpd", "tpm", "budget_usd"},
+ *                 "usage": {"requests_minute", "requests_day", "tokens_minute"},
+ *                 "spend": null | {...as above}}}}}}
+ * A level is null when it has neither a limit, a spend slot nor overrides. The JSON is
  * built here only; the request path never calls it. */
 #include "ai/allow_headers.h"
 #include "ai/budget.h"
@@ -80,11 +83,33 @@ static json_t *spend(const lx_spend_t *s)
         "budget_period", lx_period_name(p), "budget_reset_at", end < 0 ? json_null() : iso(end));
 }
 
-static json_t *level(const lx_allow_t *a, const lx_spend_t *s, int64_t now_ms)
+/* A level's per-model overrides: each entry's limits, use and spend. */
+static json_t *models(const lx_model_limits_t *ml, int64_t now_ms)
 {
-    if (a == NULL && s == NULL)
+    json_t *out = json_object();
+    for (int i = 0; ml && i < ml->n; i++) {
+        const lx_model_limit_t *e = &ml->v[i];
+        json_t *limits =
+            json_pack("{s:o, s:o, s:o, s:o}", "rpm", limit_or_null(e->rpm), "rpd",
+                      limit_or_null(e->rpd), "tpm", limit_or_null(e->tpm), "budget_usd",
+                      e->budget_usd < 0 ? json_null() : json_real(e->budget_usd));
+        json_t *usage =
+            json_pack("{s:o, s:o, s:o}", "requests_minute", window(e->allow, LX_ALLOW_MIN, now_ms),
+                      "requests_day", window(e->allow, LX_ALLOW_DAY, now_ms), "tokens_minute",
+                      window(e->allow, LX_ALLOW_TOK, now_ms));
+        json_object_set_new(out, e->name,
+                            json_pack("{s:o, s:o, s:o}", "limits", limits, "usage", usage, "spend",
+                                      spend(e->spend)));
+    }
+    return out;
+}
+
+static json_t *level(const lx_allow_t *a, const lx_spend_t *s, const lx_model_limits_t *ml,
+                     int64_t now_ms)
+{
+    if (a == NULL && s == NULL && ml == NULL)
         return json_null();
-    const char *subject = a ? a->subject : s->subject;
+    const char *subject = a ? a->subject : s ? s->subject : "";
     const char *colon = strchr(subject, ':');
     int mp = a ? atomic_load_explicit(&a->max_parallel, memory_order_relaxed) : 0;
     json_t *limits =
@@ -97,9 +122,10 @@ static json_t *level(const lx_allow_t *a, const lx_spend_t *s, int64_t now_ms)
         "in_flight",
         mp > 0 ? json_pack("{s:i, s:i}", "limit", mp, "current", (int)lx_allow_in_flight(a))
                : json_null());
-    return json_pack("{s:I, s:s, s:o, s:o, s:o}", "id",
+    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}", "id",
                      (json_int_t)(colon ? strtoll(colon + 1, NULL, 10) : 0), "subject", subject,
-                     "limits", limits, "usage", usage, "spend", spend(s));
+                     "limits", limits, "usage", usage, "spend", spend(s), "models",
+                     models(ml, now_ms));
 }
 
 static int key_info_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
@@ -112,9 +138,9 @@ static int key_info_body(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a)
         k ? json_pack("{s:I, s:s, s:b}", "id", (json_int_t)k->id, "label", k->label, "admin", 0)
           : json_pack("{s:n, s:s, s:b}", "id", "label", a->key_id, "admin", admin);
     json_t *levels =
-        json_pack("{s:o, s:o, s:o}", "key", level(a->allow.s[0], k ? k->spend.s[0] : NULL, now),
-                  "user", level(a->allow.s[1], k ? k->spend.s[1] : NULL, now), "team",
-                  level(a->allow.s[2], k ? k->spend.s[2] : NULL, now));
+        json_pack("{s:o, s:o, s:o}", "key", level(a->allow.s[0], a->spend.s[0], a->mls[0], now),
+                  "user", level(a->allow.s[1], a->spend.s[1], a->mls[1], now), "team",
+                  level(a->allow.s[2], a->spend.s[2], a->mls[2], now));
     lx_req_reply_json(
         req, 200, json_pack("{s:s, s:o, s:o}", "object", "key_info", "key", key, "levels", levels));
     return LX_OK;

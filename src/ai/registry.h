@@ -24,6 +24,7 @@
 #include "core/strmap.h"
 #include "ai/allow.h"
 #include "ai/budget.h"
+#include "ai/model_limit.h"
 #include "ai/routing/select.h"
 
 typedef struct {
@@ -63,8 +64,12 @@ typedef struct {
     int64_t expires_ms; /* 0 = never */
     char **allowed;     /* NULL: every model */
     int nallowed;
-    lx_allow_set_t allow; /* the key's, its user's and its team's rpm/rpd slots */
-    lx_spend_set_t spend; /* the key's, its user's and its team's spend and budgets */
+    lx_allow_set_t allow; /* [0..2]: the key's, its user's and its team's slots */
+    lx_spend_set_t spend; /* [0..2]: the key's, its user's and its team's spend and budgets */
+    lx_model_limits_t ml; /* the key's own per-model overrides (model_limit.h) */
+    /* The key's, its user's and its team's overrides (NULL: none): &ml and
+     * the principals' (borrowed from this snapshot). */
+    const lx_model_limits_t *mls[LX_LEVELS];
 } lx_apikey_t;
 
 /* A user or a team by name: who a JWT's claims name (registry_principals.c). */
@@ -72,8 +77,10 @@ typedef struct {
     int64_t id;
     char *name;
     bool active;
-    int64_t team_id;  /* a user's team (0: none); 0 for a team */
-    lx_allow_t *slot; /* its rpm/rpd allowance (allow.h), NULL when it has none */
+    int64_t team_id;      /* a user's team (0: none); 0 for a team */
+    lx_allow_t *slot;     /* its rpm/rpd allowance (allow.h), NULL when it has none */
+    lx_spend_t *spend;    /* its spend and budget (budget.h); NULL: the table is full */
+    lx_model_limits_t ml; /* its per-model overrides (model_limit.h) */
 } lx_principal_t;
 
 struct lx_route_state;

@@ -56,6 +56,7 @@ void lx_snapshot_free(lx_snapshot_t *s)
         for (int a = 0; a < s->keys[i].nallowed; a++)
             free(s->keys[i].allowed[a]);
         free(s->keys[i].allowed);
+        lx_model_limits_free(&s->keys[i].ml);
     }
     lx_snapshot_free_principals(s);
     free(s->providers);
@@ -349,6 +350,7 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
         m->cached_per_1m = r->cached_per_1m;
         m->active = strcmp(r->status, "active") == 0;
     }
+    lx_snapshot_build_principals(s, rows); /* before the keys: they point at their overrides */
     s->keys = lx_calloc((size_t)rows->nkeys + 1, sizeof *s->keys);
     for (int i = 0; i < rows->nkeys; i++) {
         const lx_key_row_t *r = &rows->keys[i];
@@ -379,11 +381,18 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
                 k->spend.s[b] =
                     lx_spend_get("kut"[b], ids[b], r -> has_budget[b] ? r -> budget[b] : -1,
                                  lx_period_parse(r->budget_period[b]));
+        lx_model_limits_build(&k->ml, r->model_limits, 'k', r->id,
+                              lx_period_parse(r->budget_period[0]));
+        const lx_principal_t *u = r->user_id ? lx_snapshot_user_by_id(s, r->user_id) : NULL;
+        const lx_principal_t *t = r->team_id ? lx_snapshot_team_by_id(s, r->team_id) : NULL;
+        k->mls[1] = u && u->ml.n ? &u->ml : NULL;
+        k->mls[2] = t && t->ml.n ? &t->ml : NULL;
     }
     qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, lx_apikey_cmp);
+    for (int i = 0; i < s->nkeys; i++) /* after the sort: the key's own, where it now is */
+        s->keys[i].mls[0] = s->keys[i].ml.n ? &s->keys[i].ml : NULL;
     build_groups(s, rows);
     index_snapshot(s);
-    lx_snapshot_build_principals(s, rows);
     return s;
 }
 

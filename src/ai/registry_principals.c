@@ -1,7 +1,8 @@
 /* registry_principals.c - a snapshot's users and teams, found by name for
  * sign-in by JWT (the user and team claims) and by id for a user's team,
  * each with its allowance slot (allow.h: the same slot a key of that user
- * or team counts against). Built off the loops with the rest of the
+ * or team counts against), its spend slot (budget.h) and its per-model
+ * overrides (model_limit.h). Built off the loops with the rest of the
  * snapshot; read-only afterwards. */
 #include "ai/registry_build.h"
 
@@ -27,6 +28,9 @@ static void build(lx_principal_t **out, int *n, lx_strmap_t *map, const lx_regis
         p->team_id = r->team_id;
         if (r->rpm > 0 || r->rpd > 0 || r->tpm > 0 || r->max_parallel > 0)
             p->slot = lx_allow_get_all(kind, r->id, r->rpm, r->rpd, r->tpm, r->max_parallel);
+        lx_period_t per = lx_period_parse(r->budget_period);
+        p->spend = lx_spend_get(kind, r->id, r->has_budget ? r->budget : -1, per);
+        lx_model_limits_build(&p->ml, r->model_limits, kind, r->id, per);
         lx_strmap_put(map, p->name, strlen(p->name), *n - 1);
     }
 }
@@ -40,9 +44,9 @@ void lx_snapshot_build_principals(lx_snapshot_t *s, const lx_registry_rows_t *ro
 void lx_snapshot_free_principals(lx_snapshot_t *s)
 {
     for (int i = 0; i < s->nusers; i++)
-        free(s->users[i].name);
+        free(s->users[i].name), lx_model_limits_free(&s->users[i].ml);
     for (int i = 0; i < s->nteams; i++)
-        free(s->teams[i].name);
+        free(s->teams[i].name), lx_model_limits_free(&s->teams[i].ml);
     free(s->users);
     free(s->teams);
     if (s->users)

@@ -129,5 +129,9 @@ int lx_signin_map(const lx_snapshot_t *s, const lx_jwt_result_t *res, lx_signin_
     who->team = t;
     who->allow.s[1] = u->slot;
     who->allow.s[2] = t ? t->slot : NULL;
+    who->spend.s[1] = u->spend;
+    who->spend.s[2] = t ? t->spend : NULL;
+    who->mls[1] = u->ml.n ? &u->ml : NULL;
+    who->mls[2] = t && t->ml.n ? &t->ml : NULL;
     return LX_OK;
 }

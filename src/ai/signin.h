@@ -45,9 +45,11 @@ uint64_t lx_signin_cache_hits(void);
  * the user claim (must exist and be active), and the team named by the
  * team claim (must exist and be active) or else the user's own team. */
 typedef struct {
-    const lx_principal_t *user; /* borrowed from the snapshot */
-    const lx_principal_t *team; /* NULL: none */
-    lx_allow_set_t allow;       /* {NULL, user's slot, team's slot} */
+    const lx_principal_t *user;              /* borrowed from the snapshot */
+    const lx_principal_t *team;              /* NULL: none */
+    lx_allow_set_t allow;                    /* {NULL, user's slot, team's slot} */
+    lx_spend_set_t spend;                    /* {NULL, user's spend, team's spend} */
+    const lx_model_limits_t *mls[LX_LEVELS]; /* {NULL, user's, team's} overrides */
 } lx_signin_who_t;
 
 /* LX_OK with *who filled, or LX_ERROR with a client-safe reason in *why. */

@@ -407,16 +407,18 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         "coalesce(t.rpd, 0), k.budget_usd::float8, k.budget_period, u.budget_usd::float8, "
         "u.budget_period, t.budget_usd::float8, t.budget_period, coalesce(k.rpd, 0), "
         "coalesce(k.tpm, 0), coalesce(k.max_parallel, 0), coalesce(u.tpm, 0), "
-        "coalesce(u.max_parallel, 0), coalesce(t.tpm, 0), coalesce(t.max_parallel, 0) "
-        "FROM api_keys k LEFT JOIN users u ON u.id = k.user_id "
+        "coalesce(u.max_parallel, 0), coalesce(t.tpm, 0), coalesce(t.max_parallel, 0), "
+        "k.model_limits::text FROM api_keys k LEFT JOIN users u ON u.id = k.user_id "
         "LEFT JOIN teams t ON t.id = coalesce(k.team_id, u.team_id) ORDER BY k.id",
         "SELECT id, name, strategy, status FROM ai_groups ORDER BY id",
         "SELECT id, group_id, provider_id, coalesce(connection_id, 0), upstream_name, weight, "
         "priority FROM ai_group_members ORDER BY group_id, id",
         "SELECT 'u', id, name, status, coalesce(team_id, 0), coalesce(rpm, 0), coalesce(rpd, 0), "
-        "coalesce(tpm, 0), coalesce(max_parallel, 0) FROM users UNION ALL SELECT 't', id, name, "
+        "coalesce(tpm, 0), coalesce(max_parallel, 0), budget_usd::float8, budget_period, "
+        "model_limits::text FROM users UNION ALL SELECT 't', id, name, "
         "status, 0, coalesce(rpm, 0), coalesce(rpd, 0), coalesce(tpm, 0), "
-        "coalesce(max_parallel, 0) FROM teams ORDER BY 1 DESC, 2",
+        "coalesce(max_parallel, 0), budget_usd::float8, budget_period, model_limits::text "
+        "FROM teams ORDER BY 1 DESC, 2",
     };
     for (int i = 0; i < 7; i++) {
         if (run(s, q[i], 0, NULL, &r[i], err, errlen) != LX_OK) {
@@ -510,6 +512,7 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         k->user_max_parallel = intv(r[3], i, 24);
         k->team_tpm = intv(r[3], i, 25);
         k->team_max_parallel = intv(r[3], i, 26);
+        k->model_limits = dupv(r[3], i, 27);
     }
     out->ngroups = PQntuples(r[4]);
     out->groups = lx_calloc((size_t)out->ngroups + 1, sizeof *out->groups);
@@ -545,6 +548,10 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         u->rpd = intv(r[6], i, 6);
         u->tpm = intv(r[6], i, 7);
         u->max_parallel = intv(r[6], i, 8);
+        u->has_budget = !PQgetisnull(r[6], i, 9);
+        u->budget = u->has_budget ? strtod(PQgetvalue(r[6], i, 9), NULL) : 0;
+        u->budget_period = dupv(r[6], i, 10);
+        u->model_limits = dupv(r[6], i, 11);
     }
     for (int i = 0; i < 7; i++)
         PQclear(r[i]);
@@ -571,6 +578,7 @@ void lx_registry_rows_free(lx_registry_rows_t *rows)
     for (int i = 0; i < rows->nkeys; i++) {
         lx_key_row_t *k = &rows->keys[i];
         free(k->prefix), free(k->name), free(k->status), free(k->allowed_models);
+        free(k->model_limits);
         for (int b = 0; b < 3; b++)
             free(k->budget_period[b]);
     }
@@ -587,7 +595,8 @@ void lx_registry_rows_free(lx_registry_rows_t *rows)
     free(rows->models);
     free(rows->keys);
     for (int i = 0; i < rows->nprincipals; i++)
-        free(rows->principals[i].name), free(rows->principals[i].status);
+        free(rows->principals[i].name), free(rows->principals[i].status),
+            free(rows->principals[i].budget_period), free(rows->principals[i].model_limits);
     free(rows->principals);
     memset(rows, 0, sizeof *rows);
 }

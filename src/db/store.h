@@ -51,6 +51,7 @@ typedef struct {
     char *budget_period[3];
     int rpd, tpm, max_parallel; /* the key's, 0 = none */
     int user_tpm, user_max_parallel, team_tpm, team_max_parallel;
+    char *model_limits; /* the key's per-model overrides, JSON object text */
 } lx_key_row_t;
 
 typedef struct {
@@ -72,6 +73,10 @@ typedef struct {
     int64_t team_id; /* a user's team, 0 = none */
     int rpm, rpd;    /* 0 = none */
     int tpm, max_parallel;
+    bool has_budget; /* budget_usd set */
+    double budget;
+    char *budget_period; /* NULL: total */
+    char *model_limits;  /* per-model overrides, JSON object text */
 } lx_principal_row_t;
 
 typedef struct {

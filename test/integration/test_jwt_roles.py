@@ -230,6 +230,36 @@ class JwtRoles(unittest.TestCase):
         self.assertEqual(r.status, 429)
         self.assertIn("this user", r.json()["error"]["message"])
 
+    def test_user_budget_holds_jwt_requests(self):
+        """A JWT user is held to its user's budget and its calls' cost is
+        added to that user's spend (spend_usd, /v1/key/info)."""
+        prov = self.admin("GET", "/providers?name=demo")["data"][0]["id"]
+        for name, cost in (("jwtpriced", 1000000), ("jwtfree", 0)):  # $1 per request, $0
+            self.admin("POST", "/models", {"provider_id": prov, "public_name": name,
+                                           "upstream_name": "mock-model+chunks=1",
+                                           "input_cost_per_1m": 0, "output_cost_per_1m": cost,
+                                           "capabilities": ["chat", "stream"]})
+        frank = self.admin("POST", "/users", {"name": "frank", "budget_usd": 2,
+                                              "budget_period": "monthly"})
+        tok = self.keys.token(sub="frank")
+
+        def chat(model):
+            return self.lx.chat({"model": model, "messages": MSG}, key=tok)
+        wait_for(lambda: chat("demo/jwtfree").status == 200, timeout=10,
+                 what="frank and the models loaded")
+        rs = [chat("demo/jwtpriced") for _ in range(4)]
+        self.assertEqual([r.status for r in rs], [200, 200, 429, 429], rs)
+        err = rs[2].json()["error"]
+        self.assertEqual((err["type"], err["code"]), ("insufficient_quota", "budget_exceeded"))
+        self.assertIn("budget exceeded for this user:", err["message"])
+        self.assertIn("retry-after", rs[2].headers)  # monthly: to the period's end
+        info = self.lx.req("GET", "/v1/key/info", key=tok).json()
+        spend = info["levels"]["user"]["spend"]
+        self.assertEqual((spend["spend_usd"], spend["budget_usd"], spend["budget_period"]),
+                         (2, 2, "monthly"), info)
+        wait_for(lambda: self.admin("GET", f"/users/{frank['id']}")["spend_usd"] == 2,
+                 timeout=10, what="frank's spend_usd")
+
     # ---- admin API ----
 
     def role_token(self, role, sub="dave", team=None):

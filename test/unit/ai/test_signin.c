@@ -34,9 +34,12 @@ static void test_looks_jwt(void **state)
 static lx_snapshot_t *snap(void)
 {
     static lx_principal_row_t rows[] = {
-        {'u', 1, "alice", "active", 10, 5, 0, 0, 0}, {'u', 2, "bob", "disabled", 0, 0, 0, 0, 0},
-        {'u', 3, "carol", "active", 0, 0, 0, 0, 0},  {'t', 10, "red", "active", 0, 0, 100, 0, 0},
-        {'t', 11, "blue", "active", 0, 7, 0, 0, 0},  {'t', 12, "grey", "disabled", 0, 0, 0, 0, 0},
+        {'u', 1, "alice", "active", 10, 5, 0, 0, 0, true, 2.5, "daily", "{\"m1\": {\"rpm\": 3}}"},
+        {'u', 2, "bob", "disabled", 0, 0, 0, 0, 0, false, 0, NULL, NULL},
+        {'u', 3, "carol", "active", 0, 0, 0, 0, 0, false, 0, NULL, "{}"},
+        {'t', 10, "red", "active", 0, 0, 100, 0, 0, false, 0, NULL, NULL},
+        {'t', 11, "blue", "active", 0, 7, 0, 0, 0, true, 9, NULL, "{\"m2\": {\"budget_usd\": 1}}"},
+        {'t', 12, "grey", "disabled", 0, 0, 0, 0, 0, false, 0, NULL, NULL},
     };
     lx_registry_rows_t r = {.principals = rows, .nprincipals = 6};
     lx_snapshot_t *s = lx_calloc(1, sizeof *s);
@@ -67,17 +70,31 @@ static void test_map(void **state)
     assert_string_equal(who.allow.s[1]->subject, "user:1");
     assert_non_null(who.allow.s[2]); /* red: rpd 100 */
     assert_string_equal(who.allow.s[2]->subject, "team:10");
+    /* JWT users' budgets: the user's and team's spend slots, and overrides */
+    assert_null(who.spend.s[0]);
+    assert_string_equal(who.spend.s[1]->subject, "user:1");
+    assert_int_equal(atomic_load(&who.spend.s[1]->budget), 2500000000LL);
+    assert_int_equal(atomic_load(&who.spend.s[1]->period), LX_PERIOD_DAILY);
+    assert_string_equal(who.spend.s[2]->subject, "team:10");
+    assert_int_equal(atomic_load(&who.spend.s[2]->budget), -1);
+    assert_int_equal(who.mls[1]->n, 1);
+    assert_string_equal(who.mls[1]->v[0].allow->subject, "user:1@m1");
+    assert_null(who.mls[2]);
 
     c = claims("alice", "blue"); /* the team claim names the team */
     assert_int_equal(lx_signin_map(s, &c, &who, &why), LX_OK);
     assert_int_equal(who.team->id, 11);
     assert_string_equal(who.allow.s[2]->subject, "team:11");
+    assert_string_equal(who.mls[2]->v[0].spend->subject, "team:11@m2");
+    assert_null(who.mls[2]->v[0].allow); /* a budget only */
 
     c = claims("carol", ""); /* no team, no limits */
     assert_int_equal(lx_signin_map(s, &c, &who, &why), LX_OK);
     assert_null(who.team);
     assert_null(who.allow.s[1]);
     assert_null(who.allow.s[2]);
+    assert_non_null(who.spend.s[1]); /* spend is tracked for every user */
+    assert_null(who.mls[1]);
 
     c = claims("nobody", "");
     assert_int_equal(lx_signin_map(s, &c, &who, &why), LX_ERROR);
