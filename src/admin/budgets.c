@@ -4,7 +4,8 @@
  * budget_reset_at every key, user and team shows (from ai_spend, the
  * current period by Postgres' clock), and POST .../{id}/reset-spend.
  *
- * reset-spend sets the subject's ai_spend rows to 0 and re-arms its budget
+ * reset-spend sets the subject's ai_spend rows (its per-model entries' too:
+ * "key:12@gpt-4o") to 0 and re-arms its budget
  * alerts (deletes its ai_budget_alerts rows) in one audited statement;
  * every instance reads the new total within one sync (budget_sync.h). */
 #include "admin/internal.h"
@@ -78,15 +79,16 @@ int adm_reset_spend(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int64
         &sql,
         "WITH tgt AS (SELECT * FROM %s WHERE id = $1::bigint), "
         "before AS (SELECT llmux_spend('%s:' || t.id, t.budget_period) AS s FROM tgt t), "
-        "z AS (UPDATE ai_spend SET spend_usd = 0, updated_at = now() WHERE subject = '%s:' || "
-        "$1::bigint AND EXISTS (SELECT 1 FROM tgt) RETURNING 1), "
+        "z AS (UPDATE ai_spend SET spend_usd = 0, updated_at = now() WHERE (subject = '%s:' || "
+        "$1::bigint OR subject LIKE '%s:' || $1::bigint || '@%%') AND EXISTS (SELECT 1 FROM tgt) "
+        "RETURNING 1), "
         "al AS (DELETE FROM ai_budget_alerts WHERE subject = '%s:' || $1::bigint AND EXISTS "
         "(SELECT 1 FROM tgt) RETURNING 1), "
         "aud AS (INSERT INTO audit_log (actor, action, entity, entity_id, before, after) SELECT "
         "'admin', 'reset-spend', '%s', t.id::text, jsonb_build_object('spend_usd', b.s), "
         "jsonb_build_object('spend_usd', 0) FROM tgt t, before b) "
         "SELECT (%s || jsonb_build_object('spend_usd', 0))::text FROM tgt x",
-        ent->table, kind, kind, kind, ent->name, ent->view);
+        ent->table, kind, kind, kind, kind, ent->name, ent->view);
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     const char *params[] = {ids};
