@@ -239,9 +239,10 @@ class JwtRoles(unittest.TestCase):
                                            "upstream_name": "mock-model+chunks=1",
                                            "input_cost_per_1m": 0, "output_cost_per_1m": cost,
                                            "capabilities": ["chat", "stream"]})
-        frank = self.admin("POST", "/users", {"name": "frank", "budget_usd": 2,
+        name = f"frank{time.monotonic_ns()}"
+        frank = self.admin("POST", "/users", {"name": name, "budget_usd": 2,
                                               "budget_period": "monthly"})
-        tok = self.keys.token(sub="frank")
+        tok = self.keys.token(sub=name)
 
         def chat(model):
             return self.lx.chat({"model": model, "messages": MSG}, key=tok)

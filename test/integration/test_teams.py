@@ -212,11 +212,13 @@ class Migration(unittest.TestCase):
         db = new_database()
         lx = Llmux(db=db)
         self.assertEqual(lx.stop(), 0)
-        # back to the schema before 009, with keys of the old kind
+        # back to the schema before 009, with keys of the old kind (and 014's
+        # model_limits, which the recreated users and teams need, to run again)
         psql(db, """
-DELETE FROM schema_migrations WHERE name LIKE '009%';
+DELETE FROM schema_migrations WHERE name LIKE '009%' OR name LIKE '014%';
 DROP FUNCTION llmux_team_id(text, text);
-ALTER TABLE api_keys DROP COLUMN team_id, DROP COLUMN user_id, ADD COLUMN team TEXT;
+ALTER TABLE api_keys DROP COLUMN team_id, DROP COLUMN user_id, ADD COLUMN team TEXT,
+  DROP COLUMN model_limits;
 DROP TABLE users;
 DROP TABLE teams;
 INSERT INTO api_keys (id, key_hash, prefix, name, team) VALUES
