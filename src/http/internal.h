@@ -78,6 +78,7 @@ struct lx_req {
     int nheaders;
     uint32_t header_name[LX_REQ_MAX_HEADERS];
     uint32_t header_value[LX_REQ_MAX_HEADERS];
+    uint16_t header_name_len[LX_REQ_MAX_HEADERS]; /* set_header compares these first */
     lx_buf_t hdr_store;
     /* evhtp's bufferevent callbacks, held aside while we watch a paused
      * connection ourselves (see server.c: watch_paused). */

@@ -249,8 +249,12 @@ int lx_req_set_header(lx_req_t *req, const char *name, const char *value)
 {
     if (!header_name_ok(name) || !header_value_ok(value))
         return LX_ERROR;
+    size_t n = strlen(name);
+    if (n > 1024)
+        return LX_ERROR;
     for (int i = 0; i < req->nheaders; i++) {
-        if (strcasecmp(req->hdr_store.p + req->header_name[i], name) == 0) {
+        if (req->header_name_len[i] == n &&
+            strcasecmp(req->hdr_store.p + req->header_name[i], name) == 0) {
             req->header_value[i] = store_cstr(req, value); /* the old one stays, unused */
             return LX_OK;
         }
@@ -259,6 +263,7 @@ int lx_req_set_header(lx_req_t *req, const char *name, const char *value)
         return LX_ERROR;
     if (req->hdr_store.cap == 0)
         lx_buf_init(&req->hdr_store, 256);
+    req->header_name_len[req->nheaders] = (uint16_t)n;
     req->header_name[req->nheaders] = store_cstr(req, name);
     req->header_value[req->nheaders++] = store_cstr(req, value);
     return LX_OK;
@@ -278,6 +283,7 @@ int lx_req_add_header(lx_req_t *req, const char *name, size_t name_len, const ch
         lx_buf_init(&req->hdr_store, 256);
     uint32_t at = (uint32_t)req->hdr_store.n;
     lx_buf_append(&req->hdr_store, name, name_len + 1); /* with its NUL */
+    req->header_name_len[req->nheaders] = (uint16_t)name_len;
     req->header_name[req->nheaders] = at;
     req->header_value[req->nheaders++] = (uint32_t)req->hdr_store.n;
     lx_buf_append(&req->hdr_store, value, value_len);

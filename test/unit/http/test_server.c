@@ -112,10 +112,24 @@ static int h_stream(lx_req_t *req, void *arg)
     return LX_AGAIN;
 }
 
+/* Headers replaced by name, case-insensitively, added without a check;
+ * names that share a prefix stay apart. */
+static int h_headers(lx_req_t *req, void *arg)
+{
+    (void)arg;
+    H.handled++;
+    lx_req_add_header(req, "x-a", 3, "1", 1);
+    lx_req_set_header(req, "X-B", "2");
+    lx_req_set_header(req, "x-b", "3");
+    lx_req_set_header(req, "x-ab", "4");
+    lx_req_set_header(req, "X-A", "5");
+    lx_req_reply(req, 200, "text/plain", "hello", 5);
+    return LX_OK;
+}
+
 static const lx_route_t routes[] = {
-    {"GET", "/reply", h_reply, NULL, 0},
-    {"POST", "/reply", h_reply, NULL, 0},
-    {"GET", "/hold", h_hold, NULL, 0},
+    {"GET", "/reply", h_reply, NULL, 0},    {"GET", "/headers", h_headers, NULL, 0},
+    {"POST", "/reply", h_reply, NULL, 0},   {"GET", "/hold", h_hold, NULL, 0},
     {"POST", "/stream", h_stream, NULL, 0},
 };
 
@@ -327,6 +341,21 @@ static void test_normal_reply(void **state)
     assert_true(ends[0].finished);
     assert_false(c->closed); /* keep-alive */
     assert_int_equal(srv->conns->phase, CONN_IDLE);
+    assert_all_ended();
+}
+
+static void test_reply_headers(void **state)
+{
+    (void)state;
+    client_t *c = client_open(0);
+    client_send(c, GET("/headers", "h1"));
+    PUMP_UNTIL(has(c, "hello"), false);
+    assert_true(has(c, "x-a: 5\r\n"));
+    assert_true(has(c, "X-B: 3\r\n"));
+    assert_true(has(c, "x-ab: 4\r\n"));
+    assert_false(has(c, ": 1\r\n"));
+    assert_false(has(c, ": 2\r\n"));
+    settle();
     assert_all_ended();
 }
 
@@ -686,6 +715,7 @@ static void test_drain_when_idle(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reply_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normal_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_after_deferred_reply, setup, teardown),
