@@ -54,9 +54,10 @@ MAY_USE = {
     'http': {'core'},
     'upstream': {'core'},
     'db': {'core'},
-    'ai': {'core', 'http', 'upstream', 'db'},
-    'admin': {'core', 'http', 'upstream', 'db', 'ai'},
-    'app': {'core', 'http', 'upstream', 'db', 'ai', 'admin'},
+    'auth': {'core', 'db'},
+    'ai': {'core', 'http', 'upstream', 'db', 'auth'},
+    'admin': {'core', 'http', 'upstream', 'db', 'auth', 'ai'},
+    'app': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'admin'},
 }
 
 ROUTING = 'ai/routing/'

@@ -9,7 +9,7 @@
 -- period ('d:<day index>', 'w:<ISO week index, Monday-based>', 'm:<month
 -- index since 1970-01>', 't' for total), all UTC. Instances add what their
 -- requests cost with one batched upsert every 250 ms and read back the
--- global totals (src/ai/budget_sync.c). reset-spend sets a subject's rows
+-- global totals (src/auth/budget_sync.c). reset-spend sets a subject's rows
 -- to 0.
 --
 -- ai_budget_alerts: the outbox of budget webhooks. The trigger on ai_spend
@@ -53,7 +53,7 @@ CREATE TABLE ai_budget_alerts (
 CREATE INDEX ai_budget_alerts_due_idx ON ai_budget_alerts (next_at)
     WHERE delivered_at IS NULL AND failed_at IS NULL;
 
--- The period key of a budget_period at ts (what src/ai/budget.c computes).
+-- The period key of a budget_period at ts (what src/auth/budget.c computes).
 CREATE FUNCTION llmux_period_key(p TEXT, ts TIMESTAMPTZ) RETURNS TEXT
     LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE coalesce(p, 'total')

@@ -2,7 +2,7 @@
 --
 -- A model entry of a key, user or team is its own ai_spend and
 -- ai_limit_windows subject: 'key:12@gpt-4o' (a long name as
--- 'key:12@#<hash>', src/ai/subject.h). Budget alerts are for keys and
+-- 'key:12@#<hash>', src/auth/subject.h). Budget alerts are for keys and
 -- teams themselves: the alert trigger skips those subjects (its id cast
 -- would fail on them and with it the whole spend sync).
 CREATE OR REPLACE FUNCTION llmux_spend_alert() RETURNS TRIGGER LANGUAGE plpgsql AS $$

@@ -32,7 +32,7 @@ void lx_admin_budget_init(const lx_config_t *cfg);
  * path pattern under /api/v1/admin/ai/ ("groups/{id}/members"); static
  * strings. False past the last route. */
 bool lx_admin_route_at(size_t i, const char **method, const char **pattern);
-/* The roles (admin/roles.h LX_R_* bits) besides root and admin that may
+/* The roles (auth/roles.h LX_R_* bits) besides root and admin that may
  * use the i-th route; 0 past the last. */
 unsigned lx_admin_route_roles(size_t i);
 

@@ -15,7 +15,7 @@
 #define LX_ADMIN_INTERNAL_H
 
 #include "admin/admin.h"
-#include "admin/roles.h"
+#include "auth/roles.h"
 #include "core/buf.h"
 
 #include <jansson.h>

@@ -10,7 +10,7 @@
 #ifndef LX_AI_ALLOW_HEADERS_H
 #define LX_AI_ALLOW_HEADERS_H
 
-#include "ai/allow.h"
+#include "auth/allow.h"
 #include "http/request.h"
 
 /* Sets the headers on req (before its reply or stream starts). */

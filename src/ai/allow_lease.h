@@ -15,7 +15,7 @@
 #ifndef LX_AI_ALLOW_LEASE_H
 #define LX_AI_ALLOW_LEASE_H
 
-#include "ai/allow.h"
+#include "auth/allow.h"
 
 struct event_base;
 struct lx_pg;

@@ -14,7 +14,7 @@
 #ifndef LX_AI_ALLOW_PARALLEL_H
 #define LX_AI_ALLOW_PARALLEL_H
 
-#include "ai/allow.h"
+#include "auth/allow.h"
 
 struct lx_pg;
 struct lx_snapshot;

@@ -6,7 +6,7 @@
  * call's finalizer (call.c). */
 #include "ai/allow_headers.h"
 #include "ai/allow_lease.h"
-#include "ai/budget_sync.h"
+#include "auth/budget_sync.h"
 #include "ai/call.h"
 #include "ai/catalog.h"
 #include "ai/handlers.h"

@@ -24,8 +24,8 @@
  * A level is null when it has neither a limit, a spend slot nor overrides. The JSON is
  * built here only; the request path never calls it. */
 #include "ai/allow_headers.h"
-#include "ai/budget.h"
-#include "ai/budget_sync.h"
+#include "auth/budget.h"
+#include "auth/budget_sync.h"
 #include "ai/handlers.h"
 #include "core/clock.h"
 

@@ -22,9 +22,9 @@
 
 #include "core/config.h"
 #include "core/strmap.h"
-#include "ai/allow.h"
-#include "ai/budget.h"
-#include "ai/model_limit.h"
+#include "auth/allow.h"
+#include "auth/budget.h"
+#include "auth/model_limit.h"
 #include "ai/routing/select.h"
 
 typedef struct {

@@ -11,7 +11,7 @@
 #include "ai/health.h"
 #include "ai/allow_lease.h"
 #include "ai/budget_hook.h"
-#include "ai/budget_sync.h"
+#include "auth/budget_sync.h"
 #include "ai/limits_sync.h"
 #include "db/pg.h"
 #include "core/config.h"

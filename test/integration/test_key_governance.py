@@ -2,7 +2,7 @@
 x-ratelimit-* headers, GET /v1/key/info and the SDKs' typed errors (issue
 18). Limits hold across instances sharing one Postgres: tpm through the
 same leases as rpm, max_parallel through in-flight counts every instance
-publishes (ai_limit_inflight). Bounds: src/ai/allow.h."""
+publishes (ai_limit_inflight). Bounds: src/auth/allow.h."""
 import base64
 import hashlib
 import hmac

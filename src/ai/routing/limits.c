@@ -1,25 +1,20 @@
 /* limits.c - rate-limit windows, cooling, Retry-After, retry budget. */
 #include "ai/routing/limits.h"
+#include "core/windows.h"
 
 #include <time.h>
 
-#define MINUTE_MS INT64_C(60000)
-#define DAY_MS    INT64_C(86400000)
-
-/* -1: windows follow the clock passed in. Written once at start-up, before
- * any worker runs (lx_limits_fix_window_clock), read-only afterwards. */
-static int64_t fixed_window_ms = -1;
+#define MINUTE_MS LX_MINUTE_MS
+#define DAY_MS    LX_DAY_MS
 
 void lx_limits_fix_window_clock(int64_t ms)
 {
-    fixed_window_ms = ms < 0 ? -1 : ms;
+    lx_windows_fix_clock(ms);
 }
 
 static inline uint32_t win_index(int64_t now_ms, int64_t len)
 {
-    if (fixed_window_ms >= 0)
-        now_ms = fixed_window_ms;
-    return (uint32_t)((now_ms < 0 ? 0 : now_ms) / len);
+    return lx_window_index(now_ms, len);
 }
 
 int64_t lx_limits_minute_index(int64_t now_ms)

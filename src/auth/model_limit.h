@@ -19,11 +19,11 @@
  * Ownership: an lx_model_limits_t belongs to the snapshot that built it
  * (its names are freed with it); the slots belong to allow.c / budget.c
  * (process lifetime). */
-#ifndef LX_AI_MODEL_LIMIT_H
-#define LX_AI_MODEL_LIMIT_H
+#ifndef LX_AUTH_MODEL_LIMIT_H
+#define LX_AUTH_MODEL_LIMIT_H
 
-#include "ai/allow.h"
-#include "ai/budget.h"
+#include "auth/allow.h"
+#include "auth/budget.h"
 
 typedef struct {
     char *name; /* as configured (NUL-terminated) */

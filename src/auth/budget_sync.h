@@ -18,10 +18,10 @@
  * Ownership: lx_budget_sync_t belongs to worker 0's loop (lx_budget_sync_new
  * to lx_budget_sync_free); it borrows pg, which must outlive it, and
  * writes the spend table's global totals (budget.h owns the slots). */
-#ifndef LX_AI_BUDGET_SYNC_H
-#define LX_AI_BUDGET_SYNC_H
+#ifndef LX_AUTH_BUDGET_SYNC_H
+#define LX_AUTH_BUDGET_SYNC_H
 
-#include "ai/budget.h"
+#include "auth/budget.h"
 
 #define LX_BUDGET_SYNC_MS 250
 

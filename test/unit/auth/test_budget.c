@@ -1,4 +1,4 @@
-/* test_budget.c - unit tests for src/ai/budget.c: the period arithmetic
+/* test_budget.c - unit tests for src/auth/budget.c: the period arithmetic
  * (UTC days, ISO weeks starting Monday, calendar months, leap years),
  * period keys, and the spend table: what admission knows (global + pending
  * + sending), a period rollover, refusals naming the subject and when its
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "ai/budget.h"
+#include "auth/budget.h"
 
 #include <time.h>
 

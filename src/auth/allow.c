@@ -1,6 +1,6 @@
 /* allow.c - the allowance table and its arithmetic (allow.h). */
-#include "ai/allow.h"
-#include "ai/routing/limits.h"
+#include "auth/allow.h"
+#include "core/windows.h"
 
 #include <stdio.h>
 
@@ -219,7 +219,7 @@ void lx_allow_lease_done(lx_allow_t *a, lx_allow_per_t p, uint32_t w, uint32_t g
 
 static uint32_t win_of(lx_allow_per_t p, int64_t now_ms, int64_t *full)
 {
-    *full = p == LX_ALLOW_DAY ? lx_limits_day_index(now_ms) : lx_limits_minute_index(now_ms);
+    *full = lx_window_index(now_ms, p == LX_ALLOW_DAY ? LX_DAY_MS : LX_MINUTE_MS);
     return (uint32_t)*full;
 }
 

@@ -1,4 +1,4 @@
-/* test_roles.c - unit tests for src/admin/roles.c and the role column of
+/* test_roles.c - unit tests for src/auth/roles.c and the role column of
  * the admin route table (router.c): role names, who may use what, the 403
  * message, and the table's invariants (viewers only read; operators never
  * reach keys, teams, users, usage or audit; team admins only keys, users
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "admin/admin.h"
-#include "admin/roles.h"
+#include "auth/roles.h"
 
 #include <string.h>
 

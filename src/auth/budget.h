@@ -33,11 +33,11 @@
  * Ownership: this module owns the slots (a static table, process
  * lifetime); claimed when a snapshot is built (off the loops), never freed;
  * the snapshot's keys keep pointers to them. */
-#ifndef LX_AI_BUDGET_H
-#define LX_AI_BUDGET_H
+#ifndef LX_AUTH_BUDGET_H
+#define LX_AUTH_BUDGET_H
 
 #include "core/common.h"
-#include "ai/allow.h"
+#include "auth/allow.h"
 
 #include <stdatomic.h>
 

@@ -1,5 +1,5 @@
 /* model_limit.c - per-model overrides: parsing and matching (model_limit.h). */
-#include "ai/model_limit.h"
+#include "auth/model_limit.h"
 
 #include <jansson.h>
 #include <stdlib.h>

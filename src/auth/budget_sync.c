@@ -1,5 +1,5 @@
 /* budget_sync.c - the spend table synced with ai_spend (budget_sync.h). */
-#include "ai/budget_sync.h"
+#include "auth/budget_sync.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"

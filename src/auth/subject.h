@@ -10,8 +10,8 @@
  * id's 8 bytes and the name.) A model name too long for the text buffer
  * is written as its hash: "key:12@#<14 hex digits>" (a model name never
  * starts with '#'). Pure functions; no state. */
-#ifndef LX_AI_SUBJECT_H
-#define LX_AI_SUBJECT_H
+#ifndef LX_AUTH_SUBJECT_H
+#define LX_AUTH_SUBJECT_H
 
 #include "core/common.h"
 

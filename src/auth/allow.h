@@ -60,11 +60,11 @@
  * Ownership: this module owns the slots (a static table, process lifetime);
  * they are claimed when a registry snapshot is built (off the loops) and never
  * freed, and the snapshot's keys keep pointers to them. */
-#ifndef LX_AI_ALLOW_H
-#define LX_AI_ALLOW_H
+#ifndef LX_AUTH_ALLOW_H
+#define LX_AUTH_ALLOW_H
 
 #include "core/common.h"
-#include "ai/subject.h"
+#include "auth/subject.h"
 
 #include <stdatomic.h>
 

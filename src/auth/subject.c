@@ -1,5 +1,5 @@
 /* subject.c - limit subject keys and texts (subject.h). */
-#include "ai/subject.h"
+#include "auth/subject.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,8 +9,8 @@
  * table is the one place this is decided.
  *
  * Pure functions over static data: no allocation, any thread. */
-#ifndef LX_ADMIN_ROLES_H
-#define LX_ADMIN_ROLES_H
+#ifndef LX_AUTH_ROLES_H
+#define LX_AUTH_ROLES_H
 
 #include "core/common.h"
 

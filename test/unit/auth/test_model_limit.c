@@ -1,5 +1,5 @@
 /* test_model_limit.c - unit tests for per-model overrides: subject keys and
- * texts (src/ai/subject.c), parsing and matching (src/ai/model_limit.c),
+ * texts (src/auth/subject.c), parsing and matching (src/auth/model_limit.c),
  * a request's sets built from them (lx_ai_model_scope, endpoint.c) and
  * admission over six subjects (allow.c, budget.c). */
 #include <setjmp.h>
@@ -10,8 +10,8 @@
 #include <cmocka.h>
 
 #include "ai/handlers.h"
-#include "ai/model_limit.h"
-#include "ai/subject.h"
+#include "auth/model_limit.h"
+#include "auth/subject.h"
 
 #define T0 INT64_C(1714557630000) /* 2024-05-01T10:00:30Z */
 

@@ -1,5 +1,5 @@
 /* roles.c - admin API roles (roles.h). */
-#include "admin/roles.h"
+#include "auth/roles.h"
 
 #include <stdio.h>
 

@@ -1,5 +1,5 @@
 /* budget.c - periods, the spend table and budget admission (budget.h). */
-#include "ai/budget.h"
+#include "auth/budget.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* test_allow.c - unit tests for src/ai/allow.c: the allowance arithmetic
+/* test_allow.c - unit tests for src/auth/allow.c: the allowance arithmetic
  * (local windows start full, shared ones empty until a lease credits them),
  * the slice, lease claims, all-or-nothing admission over key, user and team,
  * window roll-over and Retry-After. */
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "ai/allow.h"
+#include "auth/allow.h"
 #include "ai/allow_headers.h"
 #include "ai/routing/limits.h"
 
