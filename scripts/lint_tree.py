@@ -55,8 +55,9 @@ MAY_USE = {
     'upstream': {'core'},
     'db': {'core'},
     'ai': {'core', 'http', 'upstream', 'db'},
+    'media': {'core', 'http', 'upstream', 'task'},
     'admin': {'core', 'http', 'upstream', 'db', 'ai'},
-    'app': {'core', 'http', 'upstream', 'db', 'ai', 'admin'},
+    'app': {'core', 'http', 'upstream', 'db', 'ai', 'admin', 'media'},
 }
 
 ROUTING = 'ai/routing/'
