@@ -56,8 +56,9 @@ MAY_USE = {
     'db': {'core'},
     'auth': {'core', 'db'},
     'ai': {'core', 'http', 'upstream', 'db', 'auth'},
+    'media': {'core', 'http', 'upstream', 'task'},
     'admin': {'core', 'http', 'upstream', 'db', 'auth', 'ai'},
-    'app': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'admin'},
+    'app': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'admin', 'media'},
 }
 
 ROUTING = 'ai/routing/'
