@@ -7,8 +7,9 @@
 #            (rpm, rpd, tpm, max_parallel, budget), set high enough that
 #            nothing is refused, so every request takes and settles each one
 #            and leases allowance slices from Postgres as it goes.
-# Prints the medians, the ratio limited / free (the issue's target: >= 0.95)
-# and the refusals seen (must be 0). Limit fields the build does not know yet
+# Prints the medians, the ratio limited / free (the issue's target: >= 0.95;
+# of the medians and round by round), llmux's CPU per request (utime +
+# stime from /proc over each run) and the refusals seen (must be 0). Limit fields the build does not know yet
 # are rejected by the admin API: the script says which and stops.
 # Uses build-release and a private Postgres under build-release/bench-pg.
 # Loopback only; every run bounded (DUR seconds x ROUNDS x 2).
@@ -64,21 +65,31 @@ for k in "$free" "$limited"; do # the registry reloads on NOTIFY: wait until bot
     done
 done
 
-run() { # key -> "rps non2xx"
-    MODEL=demo/mock-model KEY=$1 wrk -t2 -c"$CONC" -d"${DUR}s" -s bench/wrk/chat.lua \
-        "http://127.0.0.1:$PORT/v1/chat/completions" | awk '
-        /Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$NF} END {print rps, bad+0}'
+LXPID=${pids[1]}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$LXPID/stat"; } # llmux's utime + stime
+run() { # key -> "rps non2xx cpu_us_per_request"
+    local t0 t1 out
+    t0=$(cpu_ticks)
+    out=$(MODEL=demo/mock-model KEY=$1 wrk -t2 -c"$CONC" -d"${DUR}s" -s bench/wrk/chat.lua \
+        "http://127.0.0.1:$PORT/v1/chat/completions")
+    t1=$(cpu_ticks)
+    echo "$out" | awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
+        /requests in/ {n=$1} /Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$NF}
+        END {printf "%s %d %.1f\n", rps, bad+0, n ? ticks / hz * 1e6 / n : 0}'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "== limits on every level vs none (${ROUNDS} alternating rounds of ${DUR}s, c=$CONC)"
-f=(); l=(); refused=0
+f=(); l=(); fc=(); lc=(); pr=(); refused=0
 for i in $(seq "$ROUNDS"); do
-    read -r rps bad < <(run "$free"); f+=("$rps"); refused=$((refused + bad))
-    read -r rps bad < <(run "$limited"); l+=("$rps"); refused=$((refused + bad))
+    read -r rps bad cpu < <(run "$free"); f+=("$rps"); fc+=("$cpu"); refused=$((refused + bad))
+    read -r rps2 bad cpu < <(run "$limited"); l+=("$rps2"); lc+=("$cpu"); refused=$((refused + bad))
+    pr+=("$(awk -v a="$rps2" -v b="$rps" 'BEGIN {printf "%.3f", a/b}')")
 done
 m_f=$(printf '%s\n' "${f[@]}" | median); m_l=$(printf '%s\n' "${l[@]}" | median)
-echo "free   : ${f[*]} req/s (median $m_f)"
-echo "limited: ${l[*]} req/s (median $m_l)"
-echo "ratio limited/free: $(awk -v a="$m_l" -v b="$m_f" 'BEGIN {printf "%.3f", a/b}')   non-2xx: $refused"
+c_f=$(printf '%s\n' "${fc[@]}" | median); c_l=$(printf '%s\n' "${lc[@]}" | median)
+echo "free   : ${f[*]} req/s (median $m_f); llmux CPU ${fc[*]} us/request (median $c_f)"
+echo "limited: ${l[*]} req/s (median $m_l); llmux CPU ${lc[*]} us/request (median $c_l)"
+echo "ratio limited/free: $(awk -v a="$m_l" -v b="$m_f" 'BEGIN {printf "%.3f", a/b}') (of medians), round by round ${pr[*]} (median $(printf '%s\n' "${pr[@]}" | median))   non-2xx: $refused"
+echo "llmux CPU added per limited request: $(awk -v a="$c_l" -v b="$c_f" 'BEGIN {printf "%.1f us (%.1f %%)", a-b, (a-b)/b*100}')"
 echo "leases taken: $(psql "$DBB" -Atq -c "SELECT count(*) || ' windows, ' || coalesce(sum(granted),0) || ' tokens granted' FROM ai_limit_windows")"
