@@ -4,9 +4,10 @@
 # rpd, tpm, max_parallel; nothing refused), counted by callgrind in one
 # release llmux (1 worker, a private Postgres, no access log): collection
 # zeroed and dumped around each batch of N requests (c=4), two rounds each.
-# Measured (issue 18, helper S): free ~121k, limited ~128.5k per request
-# (+~7k: admission and settlement ~2k, the six x-ratelimit headers ~3.5k,
-# the rest their rendering and noise). Uses build-release (built first).
+# Measured (issue 18, after per-model entries and the set_header length
+# check): free 122.6k-124.1k, limited 130.0k-130.6k per request (+~6.5k:
+# admission, views and settlement ~2.3k, the six x-ratelimit headers and
+# their rendering ~3k, the rest noise). Uses build-release (built first).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
