@@ -98,7 +98,7 @@ static range_t parse_range(const char *h, long total, long *from, long *to)
     if ((a = num(&p)) < 0 || *p != '-')
         return RANGE_NONE;
     p++;
-    b = *p == '\0' ? total - 1 : num(&p);
+    b = *p == '\0' ? (a > total - 1 ? a : total - 1) : num(&p);
     if (b < 0 || *p != '\0' || b < a)
         return RANGE_NONE;
     if (a >= total)
