@@ -55,6 +55,7 @@ void mock_file(evhtp_request_t *req, const char *name);
 
 /* video.c: the OpenAI Videos API */
 void mock_video_submit(mock_call_t *c);
+void mock_video_list(evhtp_request_t *req, const char *query);
 void mock_video_get(evhtp_request_t *req, const char *id, size_t id_len, const mock_opts_t *o);
 void mock_video_content(evhtp_request_t *req, const char *id, size_t id_len, const mock_opts_t *o);
 void mock_video_delete(evhtp_request_t *req, const char *id, size_t id_len, const mock_opts_t *o);

@@ -108,6 +108,17 @@ mock_job_t *mock_job_find(const char *id, size_t len)
     return j != NULL && j->api == api ? j : NULL;
 }
 
+mock_job_t *mock_job_at(long n, long *lo, long *hi)
+{
+    if (lo != NULL)
+        *lo = base;
+    if (hi != NULL)
+        *hi = base + (long)n_tab;
+    if (n < base || (size_t)(n - base) >= n_tab)
+        return NULL;
+    return tab[n - base];
+}
+
 /* ---- indexes ---- */
 
 static uint64_t idem_hash(mock_job_api_t api, const char *key)

@@ -84,6 +84,10 @@ mock_job_t *mock_job_submit(const mock_job_spec_t *spec, bool *created);
  * Deleted jobs are found too: check j->deleted. */
 mock_job_t *mock_job_find(const char *id, size_t n);
 
+/* Locked. The job numbered n (deleted or not), or NULL; *lo and *hi (either
+ * may be NULL) receive the numbers in the table now, [lo, hi). */
+mock_job_t *mock_job_at(long n, long *lo, long *hi);
+
 /* Writes the job's id ("video_mock12" or a UUID-like string) into buf. */
 void mock_job_id(const mock_job_t *j, char buf[48]);
 

@@ -112,9 +112,12 @@ static bool is_post(route_t r)
     }
 }
 
-/* POST routes take POST; a job (OpenAI video, Runway task) also DELETE. */
+/* POST routes take POST (and GET for the video list); a job (OpenAI video,
+ * Runway task) GET and DELETE; the rest GET. */
 static bool method_ok(route_t r, htp_method m)
 {
+    if (r == R_VIDEO_SUBMIT) /* GET lists the videos */
+        return m == htp_method_POST || m == htp_method_GET;
     if (is_post(r))
         return m == htp_method_POST;
     if (r == R_VIDEO_GET || r == R_RUNWAY_TASK)
@@ -301,7 +304,7 @@ void mock_route(evhtp_request_t *req, void *arg)
         mock_reply_error(req, api_of(m.r), 405, "Method not allowed", 0);
         return;
     }
-    if (is_post(m.r)) {
+    if (is_post(m.r) && method == htp_method_POST) {
         api_call(req, &m, path, query, body, len);
         return;
     }
@@ -325,6 +328,9 @@ void mock_route(evhtp_request_t *req, void *arg)
         }
         break;
     }
+    case R_VIDEO_SUBMIT:
+        mock_video_list(req, query);
+        break;
     case R_VIDEO_GET:
     case R_VIDEO_CONTENT:
     case R_RUNWAY_TASK: {

@@ -1,11 +1,13 @@
-/* video.c - the OpenAI Videos API: POST /videos, GET /videos/{id},
+/* video.c - the OpenAI Videos API: POST /videos, GET /videos, GET /videos/{id},
  * GET /videos/{id}/content, DELETE /videos/{id}. Jobs live in jobs.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
 #include "call.h"
+#include "control.h"
 #include "jobhttp.h"
 #include "jsonw.h"
 #include "mp4.h"
@@ -80,6 +82,69 @@ void mock_video_submit(mock_call_t *c)
         .opts = &c->opts,
     };
     mock_jobhttp_submit(c, &spec, MOCK_API_OPENAI, MOCK_ST_VIDEO_SUBMIT, render);
+}
+
+/* GET /videos: the list of live OpenAI jobs, newest first (order=asc:
+ * oldest first), at most limit (1..100, default 20), after the id `after`. */
+void mock_video_list(evhtp_request_t *req, const char *query)
+{
+    char *lim = mock_query_param(query, "limit");
+    char *order = mock_query_param(query, "order");
+    char *after = mock_query_param(query, "after");
+    bool asc = order != NULL && strcmp(order, "asc") == 0;
+    long limit = lim != NULL ? strtol(lim, NULL, 10) : 20, lo, hi, n, count = 0;
+    struct evbuffer *b = evbuffer_new(), *data = evbuffer_new();
+    char first[48] = "", last[48] = "";
+    bool more = false;
+    uint64_t now = mock_now_ms();
+
+    mock_stat_add(MOCK_ST_VIDEO_POLL, 1);
+    if (limit < 1 || limit > 100)
+        limit = 20;
+    if (b == NULL || data == NULL) {
+        evhtp_send_reply(req, EVHTP_RES_SERVERR);
+        goto out;
+    }
+    mock_jobs_lock();
+    mock_job_at(0, &lo, &hi);
+    n = asc ? lo : hi - 1;
+    if (after != NULL) {
+        mock_job_t *a = mock_job_find(after, strlen(after));
+        if (a != NULL)
+            n = asc ? a->n + 1 : a->n - 1;
+    }
+    for (; n >= lo && n < hi; n += asc ? 1 : -1) {
+        mock_job_t *j = mock_job_at(n, NULL, NULL);
+        if (j == NULL || j->api != MOCK_JOB_OPENAI || j->deleted)
+            continue;
+        if (count == limit) {
+            more = true;
+            break;
+        }
+        if (count++)
+            MOCK_LIT(data, ",");
+        render(data, j, now, false);
+        mock_job_id(j, count == 1 ? first : last);
+    }
+    mock_jobs_unlock();
+    if (count == 1)
+        memcpy(last, first, sizeof(last));
+    MOCK_LIT(b, "{\"object\":\"list\",\"data\":[");
+    evbuffer_add_buffer(b, data);
+    MOCK_LIT(b, "],\"first_id\":");
+    mock_jw_cstr(b, count ? first : NULL);
+    MOCK_LIT(b, ",\"last_id\":");
+    mock_jw_cstr(b, count ? last : NULL);
+    evbuffer_add_printf(b, ",\"has_more\":%s}", more ? "true" : "false");
+    mock_reply_now(req, 200, MOCK_CT_JSON, b);
+out:
+    if (b != NULL)
+        evbuffer_free(b);
+    if (data != NULL)
+        evbuffer_free(data);
+    free(lim);
+    free(order);
+    free(after);
 }
 
 void mock_video_get(evhtp_request_t *req, const char *id, size_t id_len, const mock_opts_t *o)

@@ -232,6 +232,24 @@ class OpenAIVideos(MockJobsBase):
         t = self.mock.jobs(tag="accepted")
         self.assertEqual((t["count"], t["submissions"]), (1, 1))
 
+    def test_list(self):
+        ids = [self.video(prompt=f"list {i}")["id"] for i in range(5)]
+        self.assertEqual(self.delete("/v1/videos/" + ids[2]).status, 200)
+        self.post("/v1/text_to_video", {"model": "gen4_turbo", "promptText": "x"}, RUNWAY)
+        r = self.get("/v1/videos?limit=2")
+        self.assertEqual(r.status, 200, r)
+        page = r.json()
+        self.assertEqual(page["object"], "list")
+        self.assertEqual([v["id"] for v in page["data"]], [ids[4], ids[3]])
+        self.assertEqual((page["first_id"], page["last_id"], page["has_more"]),
+                         (ids[4], ids[3], True))
+        page = self.get("/v1/videos?limit=2&after=" + ids[3]).json()
+        self.assertEqual([v["id"] for v in page["data"]], [ids[1], ids[0]])
+        self.assertFalse(page["has_more"])
+        page = self.get("/v1/videos?order=asc").json()
+        self.assertEqual([v["id"] for v in page["data"]], [ids[0], ids[1], ids[3], ids[4]])
+        self.assertEqual(set(page["data"][0]) - {"quality", "url"}, VIDEO_FIELDS)
+
     def test_errors(self):
         self.assertEqual(self.get("/v1/videos/video_mock99999999").status, 404)
         self.assertEqual(self.get("/v1/videos/nonsense").status, 404)
