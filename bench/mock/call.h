@@ -51,11 +51,19 @@ void mock_gemini_models(evhtp_request_t *req, const char *id);
 
 /* media.c */
 void mock_images(mock_call_t *c);
-void mock_video_submit(mock_call_t *c);
-void mock_video_get(evhtp_request_t *req, const char *id, size_t id_len, bool content,
-                    const mock_opts_t *o);
 void mock_file(evhtp_request_t *req, const char *name);
-void mock_media_cleanup(void);
+
+/* video.c: the OpenAI Videos API */
+void mock_video_submit(mock_call_t *c);
+void mock_video_list(evhtp_request_t *req, const char *query);
+void mock_video_get(evhtp_request_t *req, const char *id, size_t id_len, const mock_opts_t *o);
+void mock_video_content(evhtp_request_t *req, const char *id, size_t id_len, const mock_opts_t *o);
+void mock_video_delete(evhtp_request_t *req, const char *id, size_t id_len, const mock_opts_t *o);
+
+/* runway.c: the Runway task API (image: /image_to_video, else /text_to_video) */
+void mock_runway_submit(mock_call_t *c, bool image);
+void mock_runway_get(evhtp_request_t *req, const char *id, size_t id_len, const mock_opts_t *o);
+void mock_runway_delete(evhtp_request_t *req, const char *id, size_t id_len, const mock_opts_t *o);
 
 /* Text fields of a multipart/form-data body as a new JSON object (caller owns),
  * or NULL if ctype has no boundary. File parts are skipped. */

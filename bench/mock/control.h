@@ -13,4 +13,11 @@ void mock_route(evhtp_request_t *req, void *arg);
  * /_mock/health and /_mock/files/<name> (control.c). */
 void mock_control(evhtp_request_t *req, const char *path, size_t n);
 
+/* /_mock/jobs and /_mock/jobs/{id} (jobctl.c); query is the raw query string. */
+void mock_jobs_control(evhtp_request_t *req, const char *path, size_t n, const char *query);
+
+/* The %-decoded value of key in a raw query string ('+' is a space), as a new
+ * string the caller frees; NULL if absent (jobctl.c). */
+char *mock_query_param(const char *query, const char *key);
+
 #endif

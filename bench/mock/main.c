@@ -13,6 +13,7 @@
 #include <event2/thread.h>
 
 #include "call.h"
+#include "jobs.h"
 #include "opts.h"
 #include "record.h"
 #include "server.h"
@@ -182,7 +183,7 @@ int main(int argc, char **argv)
         ;
     mock_server_stop(srv);
     mock_record_clear();
-    mock_media_cleanup();
+    mock_jobs_cleanup();
     libevent_global_shutdown();
     return 0;
 }

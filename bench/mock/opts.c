@@ -15,6 +15,13 @@ mock_opts_t mock_opts_defaults = {
     .dims = 8,
     .duration_ms = 2000,
     .size = 1L << 20,
+    .steps = 0,
+    .throttle_ms = 0,
+    .poll_fail = 0,
+    .poll_fail_status = 503,
+    .poll_retry_after = 0,
+    .content_bytes = 32,
+    .outcome = MOCK_OUTCOME_SUCCEED,
     .status = 0,
     .fault = MOCK_FAULT_NONE,
     .dims_set = false,
@@ -101,6 +108,26 @@ static bool parse_fault(mock_opts_t *o, const char *v, size_t n)
     return false;
 }
 
+static bool parse_outcome(mock_opts_t *o, const char *v, size_t n)
+{
+    static const struct {
+        const char *name;
+        mock_outcome_t outcome;
+    } names[] = {
+        {"succeed", MOCK_OUTCOME_SUCCEED},
+        {"fail", MOCK_OUTCOME_FAIL},
+        {"stall", MOCK_OUTCOME_STALL},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i].name) == n && strncasecmp(names[i].name, v, n) == 0) {
+            o->outcome = names[i].outcome;
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool key_is(const char *k, size_t n, const char *name)
 {
     size_t i = 0;
@@ -137,6 +164,25 @@ bool mock_opts_set(mock_opts_t *o, const char *k, size_t kn, const char *v, size
         return parse_long(v, vn, 0, 24 * MS_MAX, &o->duration_ms);
     if (key_is(k, kn, "size"))
         return parse_long(v, vn, 0, 1L << 30, &o->size);
+    if (key_is(k, kn, "steps"))
+        return parse_long(v, vn, 0, 1000, &o->steps);
+    if (key_is(k, kn, "throttle_ms"))
+        return parse_long(v, vn, 0, 24 * MS_MAX, &o->throttle_ms);
+    if (key_is(k, kn, "poll_fail")) {
+        if (vn == 6 && strncasecmp(v, "always", 6) == 0) {
+            o->poll_fail = -1;
+            return true;
+        }
+        return parse_long(v, vn, -1, 1000000, &o->poll_fail);
+    }
+    if (key_is(k, kn, "poll_fail_status"))
+        return parse_long(v, vn, 500, 599, &o->poll_fail_status);
+    if (key_is(k, kn, "poll_retry_after"))
+        return parse_long(v, vn, 0, 86400, &o->poll_retry_after);
+    if (key_is(k, kn, "content_bytes"))
+        return parse_long(v, vn, 32, 1L << 30, &o->content_bytes);
+    if (key_is(k, kn, "outcome"))
+        return parse_outcome(o, v, vn);
     if (key_is(k, kn, "dims")) {
         if (!parse_long(v, vn, 1, 65536, &o->dims))
             return false;

@@ -27,6 +27,13 @@ typedef enum {
     MOCK_FAULT_QUOTA,         /* 429 whose body says the quota is exhausted (insufficient_quota) */
 } mock_fault_t;
 
+/* How a video job (OpenAI videos, Runway tasks) ends. */
+typedef enum {
+    MOCK_OUTCOME_SUCCEED = 0, /* completed / SUCCEEDED after duration_ms */
+    MOCK_OUTCOME_FAIL,        /* failed / FAILED after duration_ms (also fault=fail) */
+    MOCK_OUTCOME_STALL,       /* never ends: in_progress / RUNNING, progress stuck at 50% */
+} mock_outcome_t;
+
 typedef struct {
     long chunks;      /* completion pieces "tok{i} " */
     long gap_ms;      /* stream: pause between pieces */
@@ -37,7 +44,15 @@ typedef struct {
     long dims;        /* embedding dimensions */
     long duration_ms; /* video job length */
     long size;        /* bytes of padding for huge_event / huge_body */
-    int status;       /* HTTP status when fault == MOCK_FAULT_STATUS or RAW_STATUS */
+    /* video jobs, fixed at submit (see jobs.h) */
+    long steps;            /* progress steps (0: smooth) */
+    long throttle_ms;      /* THROTTLED (Runway) / queued (OpenAI) phase before the job runs */
+    long poll_fail;        /* the next N status polls fail; -1: every poll */
+    long poll_fail_status; /* status of a failed poll (500..599, default 503) */
+    long poll_retry_after; /* Retry-After seconds on status polls (0: none) */
+    long content_bytes;    /* size of the job's MP4 (>= 32) */
+    mock_outcome_t outcome;
+    int status; /* HTTP status when fault == MOCK_FAULT_STATUS or RAW_STATUS */
     mock_fault_t fault;
     bool dims_set; /* dims came from a header or the model name */
 } mock_opts_t;
@@ -46,7 +61,8 @@ typedef struct {
 extern mock_opts_t mock_opts_defaults;
 
 /* Sets one option. key uses the model-suffix spelling (chunks, gap_ms, ttft_ms,
- * latency_ms, fault, after, retry_after, dims, duration_ms, size); '-' is treated as '_'
+ * latency_ms, fault, after, retry_after, dims, duration_ms, size, steps, throttle_ms,
+ * poll_fail, poll_fail_status, poll_retry_after, content_bytes, outcome); '-' is treated as '_'
  * and "fault_after" as "after". Unknown keys and unparsable values are ignored.
  * Returns true if the key was recognised and the value accepted. */
 bool mock_opts_set(mock_opts_t *o, const char *key, size_t klen, const char *val, size_t vlen);

@@ -97,6 +97,11 @@ void mock_error_body(struct evbuffer *out, mock_api_t api, int status, const cha
         mock_jw_cstr(out, msg);
         evbuffer_add_printf(out, ",\"status\":\"%s\"}}", r->gemini_status);
         break;
+    case MOCK_API_RUNWAY:
+        MOCK_LIT(out, "{\"error\":");
+        mock_jw_cstr(out, msg);
+        MOCK_LIT(out, "}");
+        break;
     case MOCK_API_OPENAI:
     default:
         MOCK_LIT(out, "{\"error\":{\"message\":");

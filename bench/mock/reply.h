@@ -14,6 +14,7 @@ typedef enum {
     MOCK_API_OPENAI = 0,
     MOCK_API_ANTHROPIC,
     MOCK_API_GEMINI,
+    MOCK_API_RUNWAY, /* errors are {"error":"<message>"} */
 } mock_api_t;
 
 #define MOCK_CT_JSON "application/json"

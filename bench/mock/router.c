@@ -28,11 +28,14 @@ typedef enum {
     R_MODEL,
     R_GEMINI_MODELS,
     R_GEMINI_MODEL,
+    R_RUNWAY_T2V,  /* POST .../text_to_video */
+    R_RUNWAY_I2V,  /* POST .../image_to_video */
+    R_RUNWAY_TASK, /* GET or DELETE .../tasks/{id} */
 } route_t;
 
 typedef struct {
     route_t r;
-    const char *rest; /* after "/models/" or "/videos/" */
+    const char *rest; /* after "/models/", "/videos/" or "/tasks/" */
     size_t rest_len;
 } match_t;
 
@@ -40,7 +43,7 @@ static match_t match(const char *p, size_t n)
 {
     match_t m = {R_NONE, NULL, 0};
     const char *models = strstr(p, "/models/");
-    const char *videos;
+    const char *videos, *tasks;
 
     if (models != NULL) {
         m.rest = models + 8;
@@ -67,6 +70,10 @@ static match_t match(const char *p, size_t n)
         m.r = R_VIDEO_SUBMIT;
     else if (mock_ends_with(p, n, "/models"))
         m.r = mock_starts_with(p, n, "/v1beta/") ? R_GEMINI_MODELS : R_MODELS;
+    else if (mock_ends_with(p, n, "/text_to_video"))
+        m.r = R_RUNWAY_T2V;
+    else if (mock_ends_with(p, n, "/image_to_video"))
+        m.r = R_RUNWAY_I2V;
     else if ((videos = strstr(p, "/videos/")) != NULL) {
         m.rest = videos + 8;
         m.rest_len = n - (size_t)(m.rest - p);
@@ -78,6 +85,11 @@ static match_t match(const char *p, size_t n)
         }
         if (m.rest_len == 0 || memchr(m.rest, '/', m.rest_len) != NULL)
             m.r = R_NONE;
+    } else if ((tasks = strstr(p, "/tasks/")) != NULL) {
+        m.rest = tasks + 7;
+        m.rest_len = n - (size_t)(m.rest - p);
+        if (m.rest_len > 0 && memchr(m.rest, '/', m.rest_len) == NULL)
+            m.r = R_RUNWAY_TASK;
     }
     return m;
 }
@@ -92,10 +104,25 @@ static bool is_post(route_t r)
     case R_COUNT_TOKENS:
     case R_GEMINI:
     case R_VIDEO_SUBMIT:
+    case R_RUNWAY_T2V:
+    case R_RUNWAY_I2V:
         return true;
     default:
         return false;
     }
+}
+
+/* POST routes take POST (and GET for the video list); a job (OpenAI video,
+ * Runway task) GET and DELETE; the rest GET. */
+static bool method_ok(route_t r, htp_method m)
+{
+    if (r == R_VIDEO_SUBMIT) /* GET lists the videos */
+        return m == htp_method_POST || m == htp_method_GET;
+    if (is_post(r))
+        return m == htp_method_POST;
+    if (r == R_VIDEO_GET || r == R_RUNWAY_TASK)
+        return m == htp_method_GET || m == htp_method_DELETE;
+    return m == htp_method_GET;
 }
 
 static mock_api_t api_of(route_t r)
@@ -108,6 +135,10 @@ static mock_api_t api_of(route_t r)
     case R_GEMINI_MODELS:
     case R_GEMINI_MODEL:
         return MOCK_API_GEMINI;
+    case R_RUNWAY_T2V:
+    case R_RUNWAY_I2V:
+    case R_RUNWAY_TASK:
+        return MOCK_API_RUNWAY;
     default:
         return MOCK_API_OPENAI;
     }
@@ -197,6 +228,7 @@ static void api_call(evhtp_request_t *req, match_t *m, const char *path, const c
             json_decref(c.json);
             mock_reply_error(req, api, 400,
                              api == MOCK_API_ANTHROPIC ? "model: Field required"
+                             : api == MOCK_API_RUNWAY  ? "model: Required"
                                                        : "you must provide a model parameter",
                              0);
             return;
@@ -231,6 +263,10 @@ static void api_call(evhtp_request_t *req, match_t *m, const char *path, const c
     case R_VIDEO_SUBMIT:
         mock_video_submit(&c);
         break;
+    case R_RUNWAY_T2V:
+    case R_RUNWAY_I2V:
+        mock_runway_submit(&c, m->r == R_RUNWAY_I2V);
+        break;
     default:
         not_found(req, path);
         break;
@@ -263,12 +299,12 @@ void mock_route(evhtp_request_t *req, void *arg)
         not_found(req, path);
         return;
     }
-    if (is_post(m.r) != (method == htp_method_POST)) {
+    if (!method_ok(m.r, method)) {
         mock_stat_add(MOCK_ST_NOT_FOUND, 1);
         mock_reply_error(req, api_of(m.r), 405, "Method not allowed", 0);
         return;
     }
-    if (is_post(m.r)) {
+    if (is_post(m.r) && method == htp_method_POST) {
         api_call(req, &m, path, query, body, len);
         return;
     }
@@ -292,11 +328,22 @@ void mock_route(evhtp_request_t *req, void *arg)
         }
         break;
     }
+    case R_VIDEO_SUBMIT:
+        mock_video_list(req, query);
+        break;
     case R_VIDEO_GET:
-    case R_VIDEO_CONTENT: {
+    case R_VIDEO_CONTENT:
+    case R_RUNWAY_TASK: {
+        bool del = method == htp_method_DELETE;
         mock_opts_t o = mock_opts_defaults;
         header_opts(req, &o);
-        mock_video_get(req, m.rest, m.rest_len, m.r == R_VIDEO_CONTENT, &o);
+        key_opts(req, &o);
+        if (m.r == R_VIDEO_CONTENT)
+            mock_video_content(req, m.rest, m.rest_len, &o);
+        else if (m.r == R_VIDEO_GET)
+            (del ? mock_video_delete : mock_video_get)(req, m.rest, m.rest_len, &o);
+        else
+            (del ? mock_runway_delete : mock_runway_get)(req, m.rest, m.rest_len, &o);
         break;
     }
     default:

@@ -125,7 +125,7 @@ static bool setup(worker_t *w)
     return true;
 }
 
-static void teardown(worker_t *w)
+static void free_conns(worker_t *w)
 {
     while (w->conns != NULL) {
         conn_node_t *head = w->conns;
@@ -135,8 +135,22 @@ static void teardown(worker_t *w)
             free(head);
         }
     }
-    if (w->htp != NULL) {
+}
+
+static void teardown(worker_t *w)
+{
+    /* No new connection from here on. */
+    if (w->htp != NULL)
         evhtp_unbind_socket(w->htp);
+    free_conns(w);
+    /* A freed bufferevent finishes on the loop (its deferred callbacks hold a
+     * reference): without this turn, a connection closed just before the stop
+     * leaked its bufferevent and buffers (LeakSanitizer, about 1 stop in 3). */
+    if (w->base != NULL) {
+        event_base_loop(w->base, EVLOOP_NONBLOCK);
+        free_conns(w);
+    }
+    if (w->htp != NULL) {
         evhtp_free(w->htp);
         w->htp = NULL;
     }

@@ -23,6 +23,13 @@ static const char *const names[MOCK_ST__COUNT] = {
     [MOCK_ST_GEMINI_EMBED] = "gemini_embed",
     [MOCK_ST_VIDEO_SUBMIT] = "video_submit",
     [MOCK_ST_VIDEO_POLL] = "video_poll",
+    [MOCK_ST_VIDEO_CONTENT] = "video_content",
+    [MOCK_ST_VIDEO_DELETE] = "video_delete",
+    [MOCK_ST_RUNWAY_SUBMIT] = "runway_submit",
+    [MOCK_ST_RUNWAY_POLL] = "runway_poll",
+    [MOCK_ST_RUNWAY_CANCEL] = "runway_cancel",
+    [MOCK_ST_JOBS_CREATED] = "jobs_created",
+    [MOCK_ST_JOB_DUPLICATES] = "job_duplicate_submits",
     [MOCK_ST_STREAMS_STARTED] = "streams_started",
     [MOCK_ST_STREAMS_COMPLETED] = "streams_completed",
     [MOCK_ST_STREAMS_FAULTED] = "streams_faulted",
@@ -37,16 +44,14 @@ void mock_stats_bind(unsigned worker)
     mock_tl_counters = &slots[worker < MOCK_MAX_WORKERS ? worker : MOCK_MAX_WORKERS];
 }
 
-void mock_stats_json(struct evbuffer *out)
+void mock_stats_json_fields(struct evbuffer *out)
 {
-    MOCK_LIT(out, "{");
     for (int s = 0; s < MOCK_ST__COUNT; s++) {
         long sum = 0;
         for (unsigned w = 0; w <= MOCK_MAX_WORKERS; w++)
             sum += atomic_load_explicit(&slots[w].v[s], memory_order_relaxed);
         evbuffer_add_printf(out, "%s\"%s\":%ld", s ? "," : "", names[s], sum);
     }
-    MOCK_LIT(out, "}");
 }
 
 void mock_stats_reset(void)

@@ -25,6 +25,13 @@ typedef enum {
     MOCK_ST_GEMINI_EMBED,
     MOCK_ST_VIDEO_SUBMIT,
     MOCK_ST_VIDEO_POLL,
+    MOCK_ST_VIDEO_CONTENT,     /* GET .../videos/{id}/content */
+    MOCK_ST_VIDEO_DELETE,      /* DELETE .../videos/{id} */
+    MOCK_ST_RUNWAY_SUBMIT,     /* POST .../text_to_video, .../image_to_video */
+    MOCK_ST_RUNWAY_POLL,       /* GET .../tasks/{id} */
+    MOCK_ST_RUNWAY_CANCEL,     /* DELETE .../tasks/{id} */
+    MOCK_ST_JOBS_CREATED,      /* video jobs created (either API) */
+    MOCK_ST_JOB_DUPLICATES,    /* submits answered with an existing job (Idempotency-Key) */
     MOCK_ST_STREAMS_STARTED,   /* stream headers sent */
     MOCK_ST_STREAMS_COMPLETED, /* stream ended by us with its normal end or an error event */
     MOCK_ST_STREAMS_FAULTED,   /* mid-stream fault injected (stall, drop, malformed, error) */
@@ -53,8 +60,8 @@ static inline void mock_stat_add(mock_stat_t s, long d)
     atomic_fetch_add_explicit(&mock_tl_counters->v[s], d, memory_order_relaxed);
 }
 
-/* Appends {"requests_total":..,"chat":..,...} to out. */
-void mock_stats_json(struct evbuffer *out);
+/* Appends "requests_total":..,"chat":..,... (no braces) to out. */
+void mock_stats_json_fields(struct evbuffer *out);
 
 /* Zeroes every counter except the in_flight gauge. */
 void mock_stats_reset(void);

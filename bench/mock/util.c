@@ -21,6 +21,13 @@ long mock_unix_s(void)
     return (long)time(NULL);
 }
 
+int64_t mock_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 long mock_next_id(void)
 {
     return atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;

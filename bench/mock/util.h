@@ -15,6 +15,9 @@ uint64_t mock_now_ms(void);
 /* Wall-clock seconds (for "created" fields). */
 long mock_unix_s(void);
 
+/* Wall-clock milliseconds since the Unix epoch (ISO-8601 "createdAt"). */
+int64_t mock_unix_ms(void);
+
 /* Process-wide, thread-safe id counter: 1, 2, 3, ... shared by every id kind. */
 long mock_next_id(void);
 

@@ -202,6 +202,24 @@ class Mock:
     def reset(self):
         http("POST", self.url + "/_mock/reset", body=b"")
 
+    def jobs(self, tag=None):
+        """The mock's video jobs (OpenAI videos, Runway tasks), all or those
+        whose tag (x-mock-tag, else the prompt) is `tag`: {"count",
+        "submissions", "polls", "cancels", "content_fetches", "jobs": [...]}."""
+        q = "?tag=" + urllib.parse.quote(tag, safe="") if tag is not None else ""
+        return http("GET", self.url + "/_mock/jobs" + q).json()
+
+    def job(self, job_id, **changes):
+        """One job's counters; with keyword arguments (outcome, poll_fail,
+        poll_retry_after, duration_ms) changes the job first."""
+        if changes:
+            r = http("POST", self.url + "/_mock/jobs/" + job_id, body=changes)
+        else:
+            r = http("GET", self.url + "/_mock/jobs/" + job_id)
+        if r.status != 200:
+            raise AssertionError(f"mock job {job_id}: {r}")
+        return r.json()
+
     def stop(self):
         return self.proc.stop()
 
