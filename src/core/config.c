@@ -99,6 +99,14 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->retry_same = 1;
     cfg->auth_hold_ms = 300000;
     cfg->jwt.leeway_s = 60;
+    cfg->tasks.poll_min_ms = 1000;
+    cfg->tasks.poll_max_ms = 30000;
+    cfg->tasks.lease_ms = 30000;
+    cfg->tasks.renew_ms = 10000;
+    cfg->tasks.claim_ms = 1000;
+    cfg->tasks.unreachable_ms = 600000;
+    cfg->tasks.max_age_ms = 86400000;
+    cfg->tasks.pool = 8;
     cfg->log_level = LX_LOG_INFO;
     cfg->access_log = true;
     cfg->usage_log = true;
@@ -339,6 +347,18 @@ static const setting_t settings[] = {
     {"jwt.user_claim", "LLMUX_JWT_USER_CLAIM", NULL, T_STR, OFF(jwt.user_claim), 0, 0},
     {"jwt.team_claim", "LLMUX_JWT_TEAM_CLAIM", NULL, T_STR, OFF(jwt.team_claim), 0, 0},
     {"jwt.role_claim", "LLMUX_JWT_ROLE_CLAIM", NULL, T_STR, OFF(jwt.role_claim), 0, 0},
+    {"tasks.poll_min_ms", "LLMUX_TASK_POLL_MIN_MS", NULL, T_INT, OFF(tasks.poll_min_ms), 10,
+     3600000},
+    {"tasks.poll_max_ms", "LLMUX_TASK_POLL_MAX_MS", NULL, T_INT, OFF(tasks.poll_max_ms), 10,
+     3600000},
+    {"tasks.lease_ms", "LLMUX_TASK_LEASE_MS", NULL, T_INT, OFF(tasks.lease_ms), 100, 3600000},
+    {"tasks.renew_ms", "LLMUX_TASK_RENEW_MS", NULL, T_INT, OFF(tasks.renew_ms), 50, 3600000},
+    {"tasks.claim_ms", "LLMUX_TASK_CLAIM_MS", NULL, T_INT, OFF(tasks.claim_ms), 10, 3600000},
+    {"tasks.unreachable_ms", "LLMUX_TASK_UNREACHABLE_MS", NULL, T_INT, OFF(tasks.unreachable_ms),
+     100, 86400000},
+    {"tasks.max_age_ms", "LLMUX_TASK_MAX_AGE_MS", NULL, T_INT, OFF(tasks.max_age_ms), 1000,
+     2000000000},
+    {"tasks.pool", "LLMUX_TASK_POOL", NULL, T_INT, OFF(tasks.pool), 1, 100000},
 };
 
 static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field, const char *v,

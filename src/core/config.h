@@ -131,6 +131,15 @@ typedef struct {
     lx_model_conf_t models[LX_MAX_MODEL_ALIASES];
     int nmodels;
     lx_jwt_conf_t jwt;
+    /* tasks (src/task/task.h, README "Configuration") */
+    struct {
+        int poll_min_ms, poll_max_ms; /* the poll backoff's floor and ceiling */
+        int lease_ms, renew_ms;       /* a task's lease, and how often it is renewed */
+        int claim_ms;                 /* how often a worker looks for tasks to run */
+        int unreachable_ms;           /* a provider silent this long fails the task */
+        int max_age_ms;               /* a task unfinished this long expires */
+        int pool;                     /* tasks in flight per provider credential */
+    } tasks;
 
     char *config_path;
     char *command; /* "serve", "check-config", "migrate", "rotate-master-key" */
