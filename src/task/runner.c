@@ -142,10 +142,10 @@ static void write_cb(const lx_pg_result_t *res, void *arg)
     lx_task_runner_t *r = w->r;
     run_t *t = w->t;
     r->pending--;
-    if (t) {
-        t->writes--;
+    if (t) { /* the write still counts while done runs: t stays */
         if (!r->closing && !t->dropped && w->done)
             w->done(t, res);
+        t->writes--;
         maybe_free(t);
     }
     free(w);

@@ -185,8 +185,8 @@ static int ex_prepare(const json_t *input, char *provider, char *credential_id, 
 {
     json_t *polls = json_object_get(input, "polls");
     if (polls && (!json_is_integer(polls) || json_integer_value(polls) < 0 ||
-                  json_integer_value(polls) > 1000)) {
-        snprintf(msg, 256, "input.polls must be an integer from 0 to 1000");
+                  json_integer_value(polls) > 1000000)) {
+        snprintf(msg, 256, "input.polls must be an integer from 0 to 1000000");
         return LX_ERROR;
     }
     const char *cred = json_string_value(json_object_get(input, "credential"));
