@@ -90,6 +90,8 @@ void lx_worker_release(lx_worker_t *w);
  * an API key or a JWT user; false after replying 401. arg: the worker's
  * lx_ai_t. */
 bool lx_app_task_auth(lx_req_t *req, void *arg, lx_task_caller_t *who);
+/* app/task_post.c: task webhooks posted through the worker's upstream client. */
+lx_task_poster_t lx_app_task_poster(lx_upstream_t *up);
 /* app/routes.c: the route table of a worker. */
 size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap);
 

@@ -235,7 +235,10 @@ static int worker_setup(lx_worker_t *w)
             .worker_id = id,
             .exec_ctx = w->up,
             .crash_after_submit = app->task_crash_after_submit,
+            .webhook_secret = app->cfg->tasks.webhook_secret,
         };
+        if (id == 0) /* one webhook deliverer per instance */
+            to.poster = lx_app_task_poster(w->up);
         w->tasks = lx_task_runner_new(w->base, w->pg, &to);
     }
     w->task_http = (lx_task_http_t){.pg = w->pg,

@@ -155,6 +155,10 @@ void lx_config_free(lx_config_t *cfg)
     }
     lx_config_models_free(cfg);
     lx_jwt_conf_free(&cfg->jwt);
+    if (cfg->tasks.webhook_secret) {
+        explicit_bzero(cfg->tasks.webhook_secret, strlen(cfg->tasks.webhook_secret));
+        free(cfg->tasks.webhook_secret);
+    }
     free(cfg->config_path);
     free(cfg->command);
     memset(cfg, 0, sizeof *cfg);
@@ -359,6 +363,8 @@ static const setting_t settings[] = {
     {"tasks.max_age_ms", "LLMUX_TASK_MAX_AGE_MS", NULL, T_INT, OFF(tasks.max_age_ms), 1000,
      2000000000},
     {"tasks.pool", "LLMUX_TASK_POOL", NULL, T_INT, OFF(tasks.pool), 1, 100000},
+    {"tasks.webhook_secret", "LLMUX_TASK_WEBHOOK_SECRET", NULL, T_STR, OFF(tasks.webhook_secret), 0,
+     0},
 };
 
 static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field, const char *v,

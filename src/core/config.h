@@ -139,6 +139,7 @@ typedef struct {
         int unreachable_ms;           /* a provider silent this long fails the task */
         int max_age_ms;               /* a task unfinished this long expires */
         int pool;                     /* tasks in flight per provider credential */
+        char *webhook_secret;         /* secret: signs task webhooks; NULL: unsigned */
     } tasks;
 
     char *config_path;

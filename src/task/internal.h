@@ -39,4 +39,14 @@ int lx_task_types_literal(char *out, size_t cap);
 /* The caller's three filter parameters as text (buffers of 24 bytes). */
 void lx_task_who_params(const lx_task_caller_t *who, char admin[24], char key[24], char user[24]);
 
+/* webhook.c: the outbox deliverer a runner with a poster owns. */
+typedef struct lx_task_webhooks lx_task_webhooks_t;
+struct event_base;
+lx_task_webhooks_t *lx_task_webhooks_new(struct event_base *base, lx_pg_t *pg,
+                                         const lx_task_poster_t *poster, const char *secret,
+                                         int max_attempts);
+/* Cancels deliveries in flight (their rows are tried again after their
+ * claim) and frees it (at the latest when its claim query answers). */
+void lx_task_webhooks_free(lx_task_webhooks_t *h);
+
 #endif

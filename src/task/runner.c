@@ -67,6 +67,7 @@ struct lx_task_runner {
     int pending; /* queries in flight */
     bool claiming, renewing, closing;
     struct event *claim_ev, *renew_ev;
+    lx_task_webhooks_t *webhooks; /* with a poster only */
 };
 
 static void start_job(run_t *t, jkind_t kind);
@@ -729,6 +730,9 @@ lx_task_runner_t *lx_task_runner_new(struct event_base *base, lx_pg_t *pg,
     event_add(r->claim_ev, &ct);
     event_add(r->renew_ev, &rt);
     event_active(r->claim_ev, EV_TIMEOUT, 0);
+    if (opts->poster.post)
+        r->webhooks = lx_task_webhooks_new(base, pg, &opts->poster, opts->webhook_secret,
+                                           opts->conf.webhook_max_attempts);
     return r;
 }
 
@@ -748,6 +752,7 @@ void lx_task_runner_free(lx_task_runner_t *r)
     if (r == NULL)
         return;
     r->closing = true;
+    lx_task_webhooks_free(r->webhooks);
     event_free(r->claim_ev);
     event_free(r->renew_ev);
     run_t *next;

@@ -210,23 +210,30 @@ void lx_task_unsubscribe(lx_task_sub_t *s);
 /* ---- the runner (one per worker) ---- */
 typedef struct lx_task_runner lx_task_runner_t;
 
-/* Webhook delivery, wired by the app to the upstream module: POST body
- * with headers ("Name: value" lines, NULL-terminated) to url; done runs
- * once, on the loop, with the HTTP status (0: no answer). */
+/* Webhook delivery, wired by the app to the upstream module (task may not
+ * include it). post starts a POST of body with headers ("Name: value"
+ * lines, nheaders of them) to url, copying all of them, and returns a
+ * handle, or NULL if it could not start (done is then not called). done
+ * runs once, on the loop, with the HTTP status (0: no answer), unless the
+ * handle was given to cancel first. */
 typedef void (*lx_task_post_done)(int status, void *done_arg);
-typedef int (*lx_task_post_fn)(void *post_arg, const char *url, const char *const *headers,
-                               const char *body, size_t len, lx_task_post_done done,
-                               void *done_arg);
+typedef struct {
+    void *(*post)(void *arg, const char *url, const char *const *headers, int nheaders,
+                  const char *body, size_t len, lx_task_post_done done, void *done_arg);
+    void (*cancel)(void *arg, void *handle);
+    void *arg;
+} lx_task_poster_t;
 
 typedef struct {
     lx_task_conf_t conf;
     const char *instance_id; /* lx_task_instance_id() */
     int worker_id;
     void *exec_ctx; /* handed to executors as lx_task_view_t.ctx */
-    /* Webhooks (NULL post: none are sent by this runner). The secret signs
-     * bodies (x-llmux-signature: sha256=<hex of HMAC-SHA256>); borrowed. */
-    lx_task_post_fn post;
-    void *post_arg;
+    /* Webhooks: the runner with a poster delivers the outbox
+     * ai_task_webhooks (one runner per process is enough; NULL post: none).
+     * A secret signs each body (x-llmux-signature: sha256=<hex of
+     * HMAC-SHA256(secret, body)>); borrowed; NULL: unsigned. */
+    lx_task_poster_t poster;
     const char *webhook_secret;
     /* Test-only fault hook (LLMUX_TEST_TASK_CRASH=after_submit): the
      * process is killed (SIGKILL) right after an executor reported a job id

@@ -7,12 +7,15 @@ provider_unreachable, kill -9 of one instance with 20 tasks polling,
 takeover by a second instance within the lease time, the crash between
 submit and storing the job id (reconcile, or submission_uncertain), and a
 subscriber on a second instance."""
+import hashlib
+import hmac
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import threading
 import time
 import unittest
 
-from harness import ADMIN_KEY, Llmux, http, new_database, psql, sse_events, wait_for
+from harness import ADMIN_KEY, Llmux, new_database, psql, sse_events, wait_for
 
 API = "/api/v1/tasks"
 LEASE_MS = 2000
@@ -233,7 +236,7 @@ class Timeouts(unittest.TestCase):
             wait_for(lambda: task(lx, a[2]).json()["status"] == "running", what="next one runs")
             self.assertEqual(task(lx, a[3]).json()["status"], "queued")
             self.assertEqual(jobs(db, a[4]), (0, 0, False))
-            self.assertEqual(jobs(db, a[0]), (1, 1, True))
+            wait_for(lambda: jobs(db, a[0]) == (1, 1, True), what="provider told of the cancel")
         finally:
             lx.stop()
 
@@ -334,6 +337,59 @@ class SecondInstance(unittest.TestCase):
         finally:
             a.stop()
             b.stop()
+
+
+class Hook(BaseHTTPRequestHandler):
+    """Answers 500 to the first delivery, 200 afterwards; keeps them all."""
+    got = []
+
+    def do_POST(self):
+        n = int(self.headers.get("content-length", "0"))
+        body = self.rfile.read(n)
+        Hook.got.append((dict((k.lower(), v) for k, v in self.headers.items()), body))
+        code = 500 if len(Hook.got) == 1 else 200
+        self.send_response(code)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+class Webhooks(unittest.TestCase):
+    SECRET = "task-hook-secret-123"
+
+    def test_signed_webhook_retried_after_500_and_a_restart(self):
+        Hook.got = []
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        db = fresh_db()
+        lx = start(db, LLMUX_TASK_WEBHOOK_SECRET=self.SECRET)
+        try:
+            url = f"http://127.0.0.1:{srv.server_address[1]}/hook"
+            t = submit(lx, {"polls": 1}, callback_url=url)
+            wait_for(lambda: len(Hook.got) >= 1, timeout=15, what="first delivery")
+            # the 500 is recorded; then the process dies: the outbox keeps it
+            wait_for(lambda: psql(db, "SELECT count(*) FROM ai_task_webhooks "
+                                      "WHERE last_error IS NOT NULL") == "1", what="retry noted")
+            lx.proc.p.kill()
+            lx.proc.p.wait()
+            lx = start(db, LLMUX_TASK_WEBHOOK_SECRET=self.SECRET)
+            wait_for(lambda: len(Hook.got) >= 2, timeout=15, what="delivery after the 500")
+            wait_for(lambda: psql(db, "SELECT count(*) FROM ai_task_webhooks") == "0",
+                     what="outbox emptied")
+            for headers, body in Hook.got[:2]:
+                mac = hmac.new(self.SECRET.encode(), body, hashlib.sha256).hexdigest()
+                self.assertEqual(headers.get("x-llmux-signature"), "sha256=" + mac)
+                self.assertEqual(headers.get("x-llmux-event"), "task.succeeded")
+                obj = json.loads(body)
+                self.assertEqual(obj["id"], t["id"])
+                self.assertEqual(obj["status"], "succeeded")
+            self.assertEqual(len(Hook.got), 2)  # delivered once answered 2xx
+        finally:
+            lx.stop()
+            srv.shutdown()
+            srv.server_close()
 
 
 if __name__ == "__main__":
