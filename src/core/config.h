@@ -147,6 +147,11 @@ typedef struct {
 } lx_config_t;
 
 void lx_config_defaults(lx_config_t *cfg);
+/* config_tasks.c: the tasks.* settings' defaults, their check (after
+ * loading: LX_ERROR with the reason in err), and the secret's wipe. */
+void lx_config_tasks_defaults(lx_config_t *cfg);
+int lx_config_tasks_check(const lx_config_t *cfg, char *err, size_t errlen);
+void lx_config_tasks_free(lx_config_t *cfg);
 void lx_config_free(lx_config_t *cfg);
 
 /* Fills cfg from every layer. On failure writes a message naming the bad
