@@ -640,6 +640,17 @@ static const char RENEW_SQL[] =
     "WHERE lease_owner = $1 AND (status IN ('submitting', 'running') OR cancel_pending) "
     "RETURNING id, status";
 
+typedef struct {
+    int64_t id;
+    bool cancelled;
+} owned_t;
+
+static int owned_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const owned_t *)a)->id, y = ((const owned_t *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
 static void renew_cb(const lx_pg_result_t *res, void *arg)
 {
     lx_task_runner_t *r = arg;
@@ -647,23 +658,23 @@ static void renew_cb(const lx_pg_result_t *res, void *arg)
     r->renewing = false;
     if (!r->closing && lx_pg_ok(res)) {
         int n = lx_pg_ntuples(res);
-        /* What is still ours; the rest was taken over or finished. */
-        int64_t *ids = n ? malloc((size_t)n * sizeof *ids) : NULL;
-        bool *cancelled = n ? malloc((size_t)n * sizeof *cancelled) : NULL;
-        for (int i = 0; ids && cancelled && i < n; i++) {
-            ids[i] = strtoll(lx_pg_value(res, i, 0), NULL, 10);
-            cancelled[i] = strcmp(lx_pg_value(res, i, 1), "cancelled") == 0;
+        /* What is still ours, sorted by id (one lookup per task in memory:
+         * n log n with thousands of tasks); the rest was taken over. */
+        owned_t *own = n ? malloc((size_t)n * sizeof *own) : NULL;
+        for (int i = 0; own && i < n; i++) {
+            own[i].id = strtoll(lx_pg_value(res, i, 0), NULL, 10);
+            own[i].cancelled = strcmp(lx_pg_value(res, i, 1), "cancelled") == 0;
         }
+        if (own)
+            qsort(own, (size_t)n, sizeof *own, owned_cmp);
+        else
+            n = 0;
         run_t *next;
         for (run_t *t = r->head; t; t = next) {
             next = t->next;
-            int k = -1;
-            for (int i = 0; ids && i < n; i++)
-                if (ids[i] == t->id) {
-                    k = i;
-                    break;
-                }
-            if (k < 0) {
+            owned_t key = {t->id, false};
+            const owned_t *k = n ? bsearch(&key, own, (size_t)n, sizeof *own, owned_cmp) : NULL;
+            if (k == NULL) {
                 if (t->writes == 0 || !t->finished) { /* someone else's now */
                     if (!t->finished)
                         lx_log_info("task lease lost", "\"task\":\"%s\"", t->public_id);
@@ -673,7 +684,7 @@ static void renew_cb(const lx_pg_result_t *res, void *arg)
                     }
                     drop(t);
                 }
-            } else if (cancelled[k] && !t->cancelling) {
+            } else if (k->cancelled && !t->cancelling) {
                 t->cancelling = true;
                 cancel_now(t);
             } else if (t->finished && t->writes == 0) { /* the terminal write failed */
@@ -681,11 +692,16 @@ static void renew_cb(const lx_pg_result_t *res, void *arg)
                 schedule(t, J_POLL, 1000);
             } else if (!t->finished && t->job.kind == J_NONE && !t->cancelling &&
                        !evtimer_pending(t->timer, NULL) && t->writes == 0) {
-                schedule(t, t->status == LX_TASK_RUNNING ? J_POLL : J_SUBMIT, 100);
+                /* idle and still ours: go on (a submitting task without a
+                 * job id is reconciled, never submitted again) */
+                schedule(t,
+                         t->status == LX_TASK_RUNNING ? J_POLL
+                         : t->external                ? J_SUBMIT
+                                                      : J_RECONCILE,
+                         100);
             }
         }
-        free(ids);
-        free(cancelled);
+        free(own);
     }
     runner_maybe_free(r);
 }

@@ -163,7 +163,7 @@ typedef struct {
     const json_t *input;       /* object; serialized at submit */
     int priority;              /* higher first; FIFO within one */
     const char *provider;      /* may be NULL */
-    const char *credential_id; /* pool key; may be NULL */
+    const char *credential_id; /* pool key; NULL: the one pool of tasks without one */
     const char *callback_url;  /* may be NULL */
     int max_age_ms;            /* 0: the configured max_age_ms */
     lx_task_caller_t owner;
