@@ -552,7 +552,7 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
         }
         if (json_is_object(v) && prefix[0] == '\0' &&
             (strcmp(key, "limits") == 0 || strcmp(key, "upstream") == 0 ||
-             strcmp(key, "routing") == 0 || strcmp(key, "jwt") == 0)) {
+             strcmp(key, "routing") == 0 || strcmp(key, "jwt") == 0 || strcmp(key, "tasks") == 0)) {
             if (apply_object(cfg, v, key, err, errlen) != LX_OK)
                 return LX_ERROR;
             continue;
