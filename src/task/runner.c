@@ -528,7 +528,7 @@ static run_t *find(lx_task_runner_t *r, int64_t id)
     return NULL;
 }
 
-/* Columns of llmux_task_claim (sql/015). */
+/* Columns of llmux_task_claim (sql/016). */
 enum {
     C_HOW,
     C_ID,
