@@ -56,9 +56,10 @@ MAY_USE = {
     'db': {'core'},
     'auth': {'core', 'db'},
     'ai': {'core', 'http', 'upstream', 'db', 'auth'},
+    'task': {'core', 'http', 'db'},
     'media': {'core', 'http', 'upstream', 'task'},
     'admin': {'core', 'http', 'upstream', 'db', 'auth', 'ai'},
-    'app': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'admin', 'media'},
+    'app': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'admin', 'media', 'task'},
 }
 
 ROUTING = 'ai/routing/'

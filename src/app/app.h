@@ -16,6 +16,7 @@
 #include "db/pg.h"
 #include "core/config.h"
 #include "http/server.h"
+#include "task/task.h"
 #include "upstream/upstream.h"
 
 #include <pthread.h>
@@ -43,6 +44,8 @@ typedef struct {
     lx_allow_lease_t *lease;       /* with a database: key/user/team allowance leases */
     lx_budget_sync_t *budget_sync; /* worker 0 only, with a database: spend in ai_spend */
     lx_budget_hook_t *budget_hook; /* worker 0 only, with a database: budget webhooks */
+    lx_task_runner_t *tasks;       /* with a database: this worker's tasks (task.h) */
+    lx_task_http_t task_http;      /* the /api/v1/tasks routes' context */
     struct event *flush_ev;        /* shutdown: waits for the usage queue to empty */
     int64_t flush_deadline_ms;
     uint64_t trimmed_at_requests; /* requests seen at the last trim */
@@ -62,7 +65,9 @@ typedef struct {
 
 struct lx_app {
     lx_config_t *cfg;
-    lx_routing_t routing; /* read by every worker; its retry budget shared */
+    lx_routing_t routing;         /* read by every worker; its retry budget shared */
+    lx_task_conf_t task_conf;     /* read-only once workers start */
+    bool task_crash_after_submit; /* LLMUX_TEST_TASK_CRASH=after_submit (tests) */
     lx_worker_t *workers;
     int nworkers;
     int64_t started_ms;
@@ -81,6 +86,12 @@ void lx_worker_go(lx_worker_t *w);
 void lx_worker_signal(lx_worker_t *w, uint64_t what);
 void lx_worker_release(lx_worker_t *w);
 
+/* app/routes.c: who calls a task route (task.h's auth seam): the admin key,
+ * an API key or a JWT user; false after replying 401. arg: the worker's
+ * lx_ai_t. */
+bool lx_app_task_auth(lx_req_t *req, void *arg, lx_task_caller_t *who);
+/* app/task_post.c: task webhooks posted through the worker's upstream client. */
+lx_task_poster_t lx_app_task_poster(lx_upstream_t *up);
 /* app/routes.c: the route table of a worker. */
 size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap);
 

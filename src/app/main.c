@@ -124,6 +124,24 @@ static int serve(lx_config_t *cfg)
     const char *budget_clock = getenv("LLMUX_TEST_BUDGET_CLOCK_MS");
     if (budget_clock && *budget_clock)
         lx_budget_clock_start(strtoll(budget_clock, NULL, 10));
+    /* Tasks (task.h): the executors, the instance id, the settings. */
+    const char *test_tasks = getenv("LLMUX_TEST_TASKS");
+    if (test_tasks && strcmp(test_tasks, "1") == 0)
+        lx_task_register(&lx_task_test_executor);
+    const char *crash = getenv("LLMUX_TEST_TASK_CRASH");
+    app.task_crash_after_submit = crash && strcmp(crash, "after_submit") == 0;
+    app.task_conf = (lx_task_conf_t){
+        .poll_min_ms = cfg->tasks.poll_min_ms,
+        .poll_max_ms = cfg->tasks.poll_max_ms,
+        .lease_ms = cfg->tasks.lease_ms,
+        .renew_ms = cfg->tasks.renew_ms,
+        .claim_ms = cfg->tasks.claim_ms,
+        .unreachable_ms = cfg->tasks.unreachable_ms,
+        .max_age_ms = cfg->tasks.max_age_ms,
+        .pool = cfg->tasks.pool,
+        .webhook_max_attempts = 10,
+    };
+    lx_log_info("task instance", "\"instance\":\"%s\"", lx_task_instance_id());
     /* Key/user/team allowances: leased through the database when there is one. */
     lx_allow_set_shared(cfg->database_url != NULL);
     char rerr[600];

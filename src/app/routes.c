@@ -128,6 +128,25 @@ static int metrics(lx_req_t *req, void *arg)
     return LX_OK;
 }
 
+bool lx_app_task_auth(lx_req_t *req, void *arg, lx_task_caller_t *who)
+{
+    lx_ai_t *ai = arg;
+    lx_ai_auth_t a;
+    lx_outcome_t o;
+    if (!lx_ai_begin(ai, req, &a, &o)) {
+        lx_ai_refuse(ai, req, &a, &o);
+        return false;
+    }
+    *who = (lx_task_caller_t){
+        .key_id = a.key ? a.key->id : 0,
+        .user_id = a.user_id,
+        .team_id = a.team_id,
+        .admin = a.key == NULL && a.user_id == 0,
+    };
+    lx_ai_end(&a);
+    return true;
+}
+
 size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
 {
     const lx_route_t table[] = {
@@ -142,5 +161,6 @@ size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
     };
     size_t n = LX_MIN(cap, LX_ARRAY_LEN(table));
     memcpy(routes, table, n * sizeof *routes);
+    n += lx_task_routes(&w->task_http, routes + n, cap - n);
     return n + lx_ai_routes(&w->ai, routes + n, cap - n);
 }

@@ -228,6 +228,24 @@ static int worker_setup(lx_worker_t *w)
             w->budget_hook = lx_budget_hook_new(w->base, app->cfg, w->pg, w->up);
         }
     }
+    if (w->pg) {
+        lx_task_runner_opts_t to = {
+            .conf = app->task_conf,
+            .instance_id = lx_task_instance_id(),
+            .worker_id = id,
+            .exec_ctx = w->up,
+            .crash_after_submit = app->task_crash_after_submit,
+            .webhook_secret = app->cfg->tasks.webhook_secret,
+        };
+        if (id == 0) /* one webhook deliverer per instance */
+            to.poster = lx_app_task_poster(w->up);
+        w->tasks = lx_task_runner_new(w->base, w->pg, &to);
+    }
+    w->task_http = (lx_task_http_t){.pg = w->pg,
+                                    .conf = &app->task_conf,
+                                    .runner = w->tasks,
+                                    .auth = lx_app_task_auth,
+                                    .auth_arg = &w->ai};
     w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai};
     w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);
     w->http = lx_http_server_new(w->base, app->cfg, w->routes, w->nroutes, id);
@@ -262,6 +280,7 @@ static void *worker_main(void *arg)
     lx_budget_sync_free(w->budget_sync); /* before the pg (it may finish in pg's free) */
     lx_budget_hook_free(w->budget_hook); /* before the upstream client and pg it uses */
     lx_allow_lease_free(w->lease);       /* before the pg its queries use */
+    lx_task_runner_free(w->tasks);       /* before the pg (it finishes in pg's free) */
     lx_http_server_free(w->http);
     lx_upstream_free(w->up);
     lx_ai_fini(&w->ai);

@@ -12,13 +12,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-static const char *const kind_names[LX_PROVIDER__COUNT] = {
-    [LX_PROVIDER_OPENAI] = "openai",
-    [LX_PROVIDER_ANTHROPIC] = "anthropic",
-    [LX_PROVIDER_GEMINI] = "gemini",
-    [LX_PROVIDER_OPENAI_COMPAT] = "openai_compatible",
-};
-
 /* The providers the environment contract knows by name. */
 static const struct {
     const char *name;
@@ -32,26 +25,6 @@ static const struct {
     {"openrouter", "OPENROUTER", LX_PROVIDER_OPENAI_COMPAT, "https://openrouter.ai/api/v1"},
     {"demo", "LLMUX_DEMO", LX_PROVIDER_OPENAI_COMPAT, NULL},
 };
-
-const char *lx_provider_kind_name(lx_provider_kind_t k)
-{
-    return (unsigned)k < LX_PROVIDER__COUNT ? kind_names[k] : "unknown";
-}
-
-int lx_provider_kind_parse(const char *s, lx_provider_kind_t *out)
-{
-    for (int i = 0; i < LX_PROVIDER__COUNT; i++) {
-        if (strcmp(s, kind_names[i]) == 0) {
-            *out = (lx_provider_kind_t)i;
-            return LX_OK;
-        }
-    }
-    if (strcmp(s, "generic") == 0 || strcmp(s, "openrouter") == 0) {
-        *out = LX_PROVIDER_OPENAI_COMPAT;
-        return LX_OK;
-    }
-    return LX_ERROR;
-}
 
 int lx_config_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -99,6 +72,7 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->retry_same = 1;
     cfg->auth_hold_ms = 300000;
     cfg->jwt.leeway_s = 60;
+    lx_config_tasks_defaults(cfg);
     cfg->log_level = LX_LOG_INFO;
     cfg->access_log = true;
     cfg->usage_log = true;
@@ -147,6 +121,7 @@ void lx_config_free(lx_config_t *cfg)
     }
     lx_config_models_free(cfg);
     lx_jwt_conf_free(&cfg->jwt);
+    lx_config_tasks_free(cfg);
     free(cfg->config_path);
     free(cfg->command);
     memset(cfg, 0, sizeof *cfg);
@@ -276,6 +251,10 @@ typedef struct {
 } setting_t;
 
 #define OFF(f) offsetof(lx_config_t, f)
+#define TASK_INT(f, env, lo, hi)                                                                   \
+    {                                                                                              \
+        "tasks." #f, "LLMUX_TASK_" env, NULL, T_INT, OFF(tasks.f), lo, hi                          \
+    }
 static const setting_t settings[] = {
     {"listen", "LLMUX_LISTEN", "--listen", T_LISTEN, 0, 0, 0},
     {"workers", "LLMUX_WORKERS", "--workers", T_INT, OFF(workers), 1, 256},
@@ -339,6 +318,16 @@ static const setting_t settings[] = {
     {"jwt.user_claim", "LLMUX_JWT_USER_CLAIM", NULL, T_STR, OFF(jwt.user_claim), 0, 0},
     {"jwt.team_claim", "LLMUX_JWT_TEAM_CLAIM", NULL, T_STR, OFF(jwt.team_claim), 0, 0},
     {"jwt.role_claim", "LLMUX_JWT_ROLE_CLAIM", NULL, T_STR, OFF(jwt.role_claim), 0, 0},
+    TASK_INT(poll_min_ms, "POLL_MIN_MS", 10, 3600000),
+    TASK_INT(poll_max_ms, "POLL_MAX_MS", 10, 3600000),
+    TASK_INT(lease_ms, "LEASE_MS", 100, 3600000),
+    TASK_INT(renew_ms, "RENEW_MS", 50, 3600000),
+    TASK_INT(claim_ms, "CLAIM_MS", 10, 3600000),
+    TASK_INT(unreachable_ms, "UNREACHABLE_MS", 100, 86400000),
+    TASK_INT(max_age_ms, "MAX_AGE_MS", 1000, 2000000000),
+    TASK_INT(pool, "POOL", 1, 100000),
+    {"tasks.webhook_secret", "LLMUX_TASK_WEBHOOK_SECRET", NULL, T_STR, OFF(tasks.webhook_secret), 0,
+     0},
 };
 
 static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field, const char *v,
@@ -563,7 +552,7 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
         }
         if (json_is_object(v) && prefix[0] == '\0' &&
             (strcmp(key, "limits") == 0 || strcmp(key, "upstream") == 0 ||
-             strcmp(key, "routing") == 0 || strcmp(key, "jwt") == 0)) {
+             strcmp(key, "routing") == 0 || strcmp(key, "jwt") == 0 || strcmp(key, "tasks") == 0)) {
             if (apply_object(cfg, v, key, err, errlen) != LX_OK)
                 return LX_ERROR;
             continue;

@@ -131,12 +131,27 @@ typedef struct {
     lx_model_conf_t models[LX_MAX_MODEL_ALIASES];
     int nmodels;
     lx_jwt_conf_t jwt;
+    /* tasks (src/task/task.h, README "Configuration") */
+    struct {
+        int poll_min_ms, poll_max_ms; /* the poll backoff's floor and ceiling */
+        int lease_ms, renew_ms;       /* a task's lease, and how often it is renewed */
+        int claim_ms;                 /* how often a worker looks for tasks to run */
+        int unreachable_ms;           /* a provider silent this long fails the task */
+        int max_age_ms;               /* a task unfinished this long expires */
+        int pool;                     /* tasks in flight per provider credential */
+        char *webhook_secret;         /* secret: signs task webhooks; NULL: unsigned */
+    } tasks;
 
     char *config_path;
     char *command; /* "serve", "check-config", "migrate", "rotate-master-key" */
 } lx_config_t;
 
 void lx_config_defaults(lx_config_t *cfg);
+/* config_tasks.c: the tasks.* settings' defaults, their check (after
+ * loading: LX_ERROR with the reason in err), and the secret's wipe. */
+void lx_config_tasks_defaults(lx_config_t *cfg);
+int lx_config_tasks_check(const lx_config_t *cfg, char *err, size_t errlen);
+void lx_config_tasks_free(lx_config_t *cfg);
 void lx_config_free(lx_config_t *cfg);
 
 /* Fills cfg from every layer. On failure writes a message naming the bad

@@ -77,6 +77,8 @@ int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
         strchr(cfg->database_url, '=') == NULL)
         return lx_config_fail(
             err, errlen, "database_url: expected postgresql://... or a key=value conninfo string");
+    if (lx_config_tasks_check(cfg, err, errlen) != LX_OK)
+        return LX_ERROR;
     /* JWT sign-in: the settings and the keys they name (the JWKS file is read) */
     lx_jwt_keyset_t *ks = NULL;
     lx_jwt_policy_t pol;

@@ -613,6 +613,36 @@ static void test_env_scalars(void **state)
     assert_int_equal(validate(f), LX_OK);
 }
 
+/* tasks.* (config_tasks.c): defaults, file and environment, and the checks
+ * between them. */
+static void test_tasks_settings(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(f->cfg.tasks.poll_min_ms, 1000);
+    assert_int_equal(f->cfg.tasks.poll_max_ms, 30000);
+    assert_int_equal(f->cfg.tasks.lease_ms, 30000);
+    assert_int_equal(f->cfg.tasks.pool, 8);
+    assert_null(f->cfg.tasks.webhook_secret);
+    assert_int_equal(apply_json(f, "{\"tasks\": {\"pool\": 3, \"lease_ms\": 4000}}"), LX_OK);
+    char *envp[] = {"LLMUX_TASK_RENEW_MS=2000", "LLMUX_TASK_WEBHOOK_SECRET=hook-secret", NULL};
+    assert_int_equal(apply_env(f, envp), LX_OK);
+    assert_int_equal(f->cfg.tasks.pool, 3);
+    assert_int_equal(f->cfg.tasks.lease_ms, 4000);
+    assert_int_equal(f->cfg.tasks.renew_ms, 2000);
+    assert_string_equal(f->cfg.tasks.webhook_secret, "hook-secret");
+    assert_int_equal(validate(f), LX_OK);
+    char *late[] = {"LLMUX_TASK_RENEW_MS=2001", NULL}; /* over half the lease */
+    assert_int_equal(apply_env(f, late), LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_non_null(strstr(f->err, "tasks.renew_ms"));
+    char *order[] = {"LLMUX_TASK_RENEW_MS=1000", "LLMUX_TASK_POLL_MAX_MS=500", NULL};
+    assert_int_equal(apply_env(f, order), LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_non_null(strstr(f->err, "tasks.poll_max_ms"));
+    assert_int_equal(apply_json(f, "{\"tasks\": {\"pool\": 0}}"), LX_ERROR);
+    assert_non_null(strstr(f->err, "tasks.pool"));
+}
+
 static void test_env_matches_whole_names_only(void **state)
 {
     fixture_t *f = *state;
@@ -1268,6 +1298,7 @@ int main(void)
         T(test_json_too_many_providers_and_headers),
         T(test_json_long_string_is_not_truncated),
         T(test_env_scalars),
+        T(test_tasks_settings),
         T(test_env_matches_whole_names_only),
         T(test_env_openai_key_only_uses_default_base_url),
         T(test_env_openai_base_url_overrides),
