@@ -107,8 +107,10 @@ static void on_answer(const lx_pg_result_t *res, void *arg)
         }
     }
     drop(p);
-    if (p->freed)
+    if (p->freed) { /* the owner let go while this was in flight */
+        free(p->known);
         free(p);
+    }
 }
 
 /* Adds a to the tick's list once (slots are shared by keys of one user or

@@ -1,4 +1,4 @@
-/* pg_fake.c - the lx_pg_* functions src/task/runner.c uses, as a fake:
+/* pg_fake.c - the lx_pg_* functions src/task/runner.c (and src/ai/allow_parallel.c) use, as a fake:
  * queries queue up in order and the test answers them (pg_fake.h), so the
  * runner's claim, lease and transition logic runs without a database. */
 #include "pg_fake.h"
@@ -113,4 +113,10 @@ bool lx_pg_isnull(const lx_pg_result_t *res, int row, int col)
 long lx_pg_affected(const lx_pg_result_t *res)
 {
     return res->affected;
+}
+
+int lx_pg_prepare(lx_pg_t *pg, const char *name, const char *sql, int nparams)
+{
+    (void)pg, (void)name, (void)sql, (void)nparams;
+    return LX_OK;
 }
