@@ -16,6 +16,8 @@
 #include "db/pg.h"
 #include "core/config.h"
 #include "http/server.h"
+#include "media/exec.h"
+#include "media/routes.h"
 #include "task/task.h"
 #include "upstream/upstream.h"
 
@@ -46,6 +48,7 @@ typedef struct {
     lx_budget_hook_t *budget_hook; /* worker 0 only, with a database: budget webhooks */
     lx_task_runner_t *tasks;       /* with a database: this worker's tasks (task.h) */
     lx_task_http_t task_http;      /* the /api/v1/tasks routes' context */
+    lx_media_http_t media_http;    /* the media routes' context (media/routes.h) */
     struct event *flush_ev;        /* shutdown: waits for the usage queue to empty */
     int64_t flush_deadline_ms;
     uint64_t trimmed_at_requests; /* requests seen at the last trim */
@@ -92,6 +95,9 @@ void lx_worker_release(lx_worker_t *w);
 bool lx_app_task_auth(lx_req_t *req, void *arg, lx_task_caller_t *who);
 /* app/task_post.c: task webhooks posted through the worker's upstream client. */
 lx_task_poster_t lx_app_task_poster(lx_upstream_t *up);
+/* app/media_resolve.c: media/exec.h's resolver over the registry. */
+int lx_app_media_resolve(const char *model, lx_media_kind_t kind, const char *credential_id,
+                         lx_media_target_t *out, char *err, size_t errlen);
 /* app/routes.c: the route table of a worker. */
 size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap);
 

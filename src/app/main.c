@@ -128,6 +128,7 @@ static int serve(lx_config_t *cfg)
     const char *test_tasks = getenv("LLMUX_TEST_TASKS");
     if (test_tasks && strcmp(test_tasks, "1") == 0)
         lx_task_register(&lx_task_test_executor);
+    lx_media_exec_register(lx_app_media_resolve);
     const char *crash = getenv("LLMUX_TEST_TASK_CRASH");
     app.task_crash_after_submit = crash && strcmp(crash, "after_submit") == 0;
     app.task_conf = (lx_task_conf_t){

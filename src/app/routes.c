@@ -162,5 +162,6 @@ size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
     size_t n = LX_MIN(cap, LX_ARRAY_LEN(table));
     memcpy(routes, table, n * sizeof *routes);
     n += lx_task_routes(&w->task_http, routes + n, cap - n);
+    n += lx_media_routes(&w->media_http, routes + n, cap - n);
     return n + lx_ai_routes(&w->ai, routes + n, cap - n);
 }

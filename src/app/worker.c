@@ -246,6 +246,12 @@ static int worker_setup(lx_worker_t *w)
                                     .runner = w->tasks,
                                     .auth = lx_app_task_auth,
                                     .auth_arg = &w->ai};
+    w->media_http = (lx_media_http_t){.pg = w->pg,
+                                      .conf = &app->task_conf,
+                                      .runner = w->tasks,
+                                      .auth = lx_app_task_auth,
+                                      .auth_arg = &w->ai,
+                                      .up = w->up};
     w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai};
     w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);
     w->http = lx_http_server_new(w->base, app->cfg, w->routes, w->nroutes, id);

@@ -193,6 +193,16 @@ int lx_task_list(lx_pg_t *pg, const lx_task_caller_t *who, const char *status, c
 int lx_task_cancel(lx_pg_t *pg, const char *public_id, const lx_task_caller_t *who, lx_task_cb cb,
                    void *arg);
 
+/* lookup.c: the task object with what it leaves out (input, provider,
+ * credential_id, external_id, api_key_id, created_unix, finished_unix),
+ * for a module that renders its own view of a task; never hand those
+ * fields to a client as they are. The list's cb gets {"data": [...],
+ * "has_more": b}, newest first unless ascending; type is required. */
+int lx_task_get_full(lx_pg_t *pg, const char *public_id, const lx_task_caller_t *who, lx_task_cb cb,
+                     void *arg);
+int lx_task_list_full(lx_pg_t *pg, const lx_task_caller_t *who, const char *type,
+                      const char *after_id, bool ascending, int limit, lx_task_cb cb, void *arg);
+
 /* ---- progress subscriptions (any worker) ----
  * Reads the row every interval_ms (250 ms by default) and calls cb with the
  * task object whenever its status or progress changed, starting with the
