@@ -329,7 +329,7 @@ static void start(const lx_task_view_t *t, lx_task_job_t *job, kind_t kind, lx_m
         .url = rq.url,
         .headers = (const char *const *)lines,
         .nheaders = nl,
-        .body = rq.body ? rq.body : "",
+        .body = rq.body,
         .body_len = rq.body_len,
         .timeouts = to,
     };

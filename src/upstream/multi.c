@@ -638,7 +638,8 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
         c->body = lx_alloc(rq->body_len + 1);
-        memcpy(c->body, rq->body, rq->body_len);
+        if (rq->body_len > 0) /* a DELETE may have no body at all (NULL) */
+            memcpy(c->body, rq->body, rq->body_len);
         c->body_len = rq->body_len;
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
