@@ -47,6 +47,7 @@ typedef struct {
     lx_budget_sync_t *budget_sync; /* worker 0 only, with a database: spend in ai_spend */
     lx_budget_hook_t *budget_hook; /* worker 0 only, with a database: budget webhooks */
     lx_task_runner_t *tasks;       /* with a database: this worker's tasks (task.h) */
+    lx_task_events_t *task_events; /* with a database: its progress notifications (sub.c) */
     lx_task_http_t task_http;      /* the /api/v1/tasks routes' context */
     lx_media_http_t media_http;    /* the media routes' context (media/routes.h) */
     struct event *flush_ev;        /* shutdown: waits for the usage queue to empty */

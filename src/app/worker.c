@@ -84,7 +84,8 @@ static void flush_wait_cb(evutil_socket_t fd, short ev, void *arg)
     lx_worker_t *w = arg;
     bool usage_done = w->usage == NULL || lx_usage_pg_pending(w->usage) == 0;
     bool spend_done = !lx_budget_sync_draining(w->budget_sync);
-    if ((usage_done && spend_done && !lx_health_flushing(w->health)) ||
+    bool tasks_done = !lx_task_runner_stopping(w->tasks); /* its leases given back */
+    if ((usage_done && spend_done && tasks_done && !lx_health_flushing(w->health)) ||
         lx_wall_ms() >= w->flush_deadline_ms) {
         event_base_loopexit(w->base, NULL);
         return;
@@ -131,6 +132,7 @@ static void control_cb(evutil_socket_t fd, short ev, void *arg)
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     w->deadline_ev = evtimer_new(w->base, deadline_cb, w);
     evtimer_add(w->deadline_ev, &tv);
+    lx_task_runner_stop(w->tasks); /* another instance takes its tasks over at once */
     lx_http_server_drain(w->http, http_idle_cb, w);
 }
 
@@ -240,10 +242,12 @@ static int worker_setup(lx_worker_t *w)
         if (id == 0) /* one webhook deliverer per instance */
             to.poster = lx_app_task_poster(w->up);
         w->tasks = lx_task_runner_new(w->base, w->pg, &to);
+        w->task_events = lx_task_events_new(w->pg);
     }
     w->task_http = (lx_task_http_t){.pg = w->pg,
                                     .conf = &app->task_conf,
                                     .runner = w->tasks,
+                                    .events = w->task_events,
                                     .auth = lx_app_task_auth,
                                     .auth_arg = &w->ai};
     w->media_http = (lx_media_http_t){.pg = w->pg,
@@ -288,6 +292,7 @@ static void *worker_main(void *arg)
     lx_allow_lease_free(w->lease);       /* before the pg its queries use */
     lx_task_runner_free(w->tasks);       /* before the pg (it finishes in pg's free) */
     lx_http_server_free(w->http);
+    lx_task_events_free(w->task_events); /* after its subscriptions (the SSE requests) */
     lx_upstream_free(w->up);
     lx_ai_fini(&w->ai);
     lx_usage_pg_free(w->usage);

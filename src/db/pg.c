@@ -101,6 +101,10 @@ struct lx_pg {
     bool up;        /* the last state reported through on_state */
     bool failing;   /* a connect failed or the connection was lost since the last success */
     bool setup_sent;
+    char *listen;     /* lx_pg_listen's channel (an identifier), NULL: none */
+    bool listen_sent; /* LISTEN sent on the current connection */
+    lx_pg_notify_cb on_notify;
+    void *notify_arg;
 
     stmt_t *stmts, *stmts_tail;
     fifo_t waiting;  /* user queries not sent yet */
@@ -318,6 +322,7 @@ static void drop_conn(lx_pg_t *pg)
         pg->conn = NULL;
     }
     pg->setup_sent = false;
+    pg->listen_sent = false;
     for (stmt_t *s = pg->stmts; s; s = s->next)
         s->sent = false;
 }
@@ -428,6 +433,14 @@ static void pump(lx_pg_t *pg)
         if (!send_item(pg, it))
             return;
     }
+    if (pg->listen && !pg->listen_sent) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "LISTEN %s", pg->listen);
+        item_t *it = item_new(IT_SETUP, sql, 0, NULL);
+        pg->listen_sent = true;
+        if (!send_item(pg, it))
+            return;
+    }
     for (stmt_t *s = pg->stmts; s; s = s->next) {
         if (s->sent)
             continue;
@@ -535,8 +548,14 @@ static bool read_results(lx_pg_t *pg, bool readable)
         }
     }
     PGnotify *n;
-    while ((n = PQnotifies(conn)) != NULL) /* nobody LISTENs yet: drop */
+    while ((n = PQnotifies(conn)) != NULL) {
+        if (pg->on_notify && pg->listen && strcmp(n->relname, pg->listen) == 0) {
+            pg->cb_depth++;
+            pg->on_notify(n->extra ? n->extra : "", pg->notify_arg);
+            pg->cb_depth--;
+        }
         PQfreemem(n);
+    }
     if (why || PQstatus(conn) == CONNECTION_BAD) {
         conn_lost(pg, why ? why : PQerrorMessage(conn));
         free(why);
@@ -702,6 +721,7 @@ void lx_pg_free(lx_pg_t *pg)
     }
     free(pg->conninfo);
     free(pg->app_name);
+    free(pg->listen);
     free(pg);
 }
 
@@ -718,6 +738,28 @@ bool lx_pg_down(const lx_pg_t *pg)
 int lx_pg_pending(const lx_pg_t *pg)
 {
     return pg->waiting.n + pg->user_inflight;
+}
+
+int lx_pg_listen(lx_pg_t *pg, const char *channel, lx_pg_notify_cb cb, void *arg)
+{
+    size_t n = channel ? strlen(channel) : 0;
+    if (pg == NULL || cb == NULL || n == 0 || n > 63 || pg->listen || pg->state == ST_CLOSING)
+        return LX_ERROR;
+    for (size_t i = 0; i < n; i++)
+        if (!((channel[i] >= 'a' && channel[i] <= 'z') || channel[i] == '_' ||
+              (i > 0 && channel[i] >= '0' && channel[i] <= '9')))
+            return LX_ERROR;
+    pg->listen = lx_strdup(channel);
+    pg->on_notify = cb;
+    pg->notify_arg = arg;
+    kick(pg); /* sent before any query submitted after this call */
+    return LX_OK;
+}
+
+void lx_pg_listen_stop(lx_pg_t *pg)
+{
+    if (pg)
+        pg->on_notify = NULL;
 }
 
 int lx_pg_prepare(lx_pg_t *pg, const char *name, const char *sql, int nparams)

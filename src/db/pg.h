@@ -48,6 +48,19 @@ bool lx_pg_down(const lx_pg_t *pg);
 /* Queries submitted and not yet answered. */
 int lx_pg_pending(const lx_pg_t *pg);
 
+/* Notifications: on every (re)connection, before any query, the
+ * connection sends LISTEN channel (a lower-case identifier: [a-z_][a-z0-9_]*,
+ * at most 63 bytes; one channel per connection), and cb runs on the loop
+ * with each notification's payload (borrowed for the call) as it arrives.
+ * Notifications sent while the connection was down are lost: a listener
+ * re-reads what it watches now and then. cb may submit queries but must not
+ * free pg. LX_ERROR for a bad name or a second channel. */
+typedef void (*lx_pg_notify_cb)(const char *payload, void *arg);
+int lx_pg_listen(lx_pg_t *pg, const char *channel, lx_pg_notify_cb cb, void *arg);
+/* cb is not called any more (the session keeps listening; notifications
+ * are dropped). */
+void lx_pg_listen_stop(lx_pg_t *pg);
+
 /* Registers a statement prepared on every (re)connection before any query
  * runs. name and sql are copied. Call before or after connecting. */
 int lx_pg_prepare(lx_pg_t *pg, const char *name, const char *sql, int nparams);

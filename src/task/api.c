@@ -291,7 +291,10 @@ static int task_handler(lx_req_t *req, void *arg)
     if (c == NULL)
         return started(req, c, LX_ERROR);
     if (events) {
-        c->sub = lx_task_subscribe(lx_req_base(req), h->pg, buf, &who, 250, event_cb, c);
+        /* With the worker's hub, changes arrive as notifications: the row
+         * is read on each, and every 5 s as a safety net. */
+        c->sub = lx_task_subscribe_events(lx_req_base(req), h->pg, h->events, buf, &who,
+                                          h->events ? LX_TASK_EVENTS_SAFETY_MS : 250, event_cb, c);
         return started(req, c, c->sub ? LX_OK : LX_ERROR);
     }
     int rc = get ? lx_task_get(h->pg, buf, &who, answer_200, c)

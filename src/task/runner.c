@@ -66,6 +66,8 @@ struct lx_task_runner {
     int nruns;
     int pending; /* queries in flight */
     bool claiming, renewing, closing;
+    bool stopped;   /* lx_task_runner_stop: no claim, renewal or poll any more */
+    bool releasing; /* its lease release is in flight */
     struct event *claim_ev, *renew_ev;
     lx_task_webhooks_t *webhooks; /* with a poster only */
 };
@@ -602,7 +604,7 @@ static void claim_cb(const lx_pg_result_t *res, void *arg)
     lx_task_runner_t *r = arg;
     r->pending--;
     r->claiming = false;
-    if (!r->closing) {
+    if (!r->closing && !r->stopped) { /* stopped: the release gives these back */
         if (!lx_pg_ok(res))
             lx_log_warn("task claim failed", "\"error\":\"%s\"", lx_pg_error(res));
         else
@@ -656,7 +658,7 @@ static void renew_cb(const lx_pg_result_t *res, void *arg)
     lx_task_runner_t *r = arg;
     r->pending--;
     r->renewing = false;
-    if (!r->closing && lx_pg_ok(res)) {
+    if (!r->closing && !r->stopped && lx_pg_ok(res)) {
         int n = lx_pg_ntuples(res);
         /* What is still ours, sorted by id (one lookup per task in memory:
          * n log n with thousands of tasks); the rest was taken over. */
@@ -722,7 +724,7 @@ static void renew_tick(evutil_socket_t fd, short ev, void *arg)
 
 static void renew_now(lx_task_runner_t *r)
 {
-    if (!r->closing)
+    if (!r->closing && !r->stopped)
         event_active(r->renew_ev, EV_TIMEOUT, 0);
 }
 
@@ -754,8 +756,58 @@ lx_task_runner_t *lx_task_runner_new(struct event_base *base, lx_pg_t *pg,
 
 void lx_task_runner_kick(lx_task_runner_t *r)
 {
-    if (r && !r->closing)
+    if (r && !r->closing && !r->stopped)
         event_active(r->claim_ev, EV_TIMEOUT, 0);
+}
+
+/* ---- clean shutdown ---- */
+
+/* Every lease of this worker, whatever it holds in memory (a claim in
+ * flight when the runner stopped may have leased more): expired now, no
+ * owner. Queued after every write already sent, so they land first. */
+static const char RELEASE_ALL_SQL[] =
+    "UPDATE ai_tasks SET lease_owner = NULL, lease_expires_at = now() WHERE lease_owner = $1";
+
+static void release_all_cb(const lx_pg_result_t *res, void *arg)
+{
+    lx_task_runner_t *r = arg;
+    r->pending--;
+    r->releasing = false;
+    if (lx_pg_ok(res))
+        lx_log_info("task leases released", "\"owner\":\"%s\",\"tasks\":%ld", r->owner,
+                    lx_pg_affected(res));
+    else
+        lx_log_warn("task lease release failed", "\"error\":\"%s\"", lx_pg_error(res));
+    runner_maybe_free(r);
+}
+
+void lx_task_runner_stop(lx_task_runner_t *r)
+{
+    if (r == NULL || r->stopped || r->closing)
+        return;
+    r->stopped = true;
+    event_del(r->claim_ev);
+    event_del(r->renew_ev);
+    run_t *next;
+    for (run_t *t = r->head; t; t = next) {
+        next = t->next;
+        if (t->job.kind != J_NONE) {
+            if (t->ex->abandon)
+                t->ex->abandon(&t->job, t->ex->arg);
+            t->job.kind = J_NONE;
+        }
+        drop(t);
+    }
+    const char *p[1] = {r->owner};
+    if (lx_pg_query(r->pg, RELEASE_ALL_SQL, 1, p, 0, release_all_cb, r) == LX_OK) {
+        r->releasing = true;
+        r->pending++;
+    }
+}
+
+bool lx_task_runner_stopping(const lx_task_runner_t *r)
+{
+    return r != NULL && r->releasing;
 }
 
 int lx_task_runner_active(const lx_task_runner_t *r)

@@ -204,17 +204,32 @@ int lx_task_list_full(lx_pg_t *pg, const lx_task_caller_t *who, const char *type
                       const char *after_id, bool ascending, int limit, lx_task_cb cb, void *arg);
 
 /* ---- progress subscriptions (any worker) ----
- * Reads the row every interval_ms (250 ms by default) and calls cb with the
- * task object whenever its status or progress changed, starting with the
- * current state; the last call is for a terminal state (or with err set:
- * not found, database unavailable after retries), after which the
- * subscription is done and must still be freed with lx_task_unsubscribe
- * (which may be called at any time, also from cb). Works across
- * instances: it reads the row, whoever writes it. */
+ * Calls cb with the task object whenever its status or progress changed,
+ * starting with the current state; the last call is for a terminal state
+ * (or with err set: not found, database unavailable after retries), after
+ * which the subscription is done and must still be freed with
+ * lx_task_unsubscribe (which may be called at any time, also from cb).
+ * Works across instances: it reads the row, whoever writes it.
+ *
+ * With an events hub (one per worker, on the worker's pg; it LISTENs on
+ * the channel llmux_task from its first subscription on) the row is read
+ * as soon as Postgres announces a change (sql/018's trigger), and every
+ * interval_ms as a safety net; without one (lx_task_subscribe) only every
+ * interval_ms (250 ms by default). */
+#define LX_TASK_EVENTS_SAFETY_MS 5000 /* the row read between notifications */
 typedef struct lx_task_sub lx_task_sub_t;
+typedef struct lx_task_events lx_task_events_t;
+/* pg is borrowed and must outlive the hub; the hub must outlive its
+ * subscriptions' use (free it after them, before pg). */
+lx_task_events_t *lx_task_events_new(lx_pg_t *pg);
+void lx_task_events_free(lx_task_events_t *hub);
 lx_task_sub_t *lx_task_subscribe(struct event_base *base, lx_pg_t *pg, const char *public_id,
                                  const lx_task_caller_t *who, int interval_ms, lx_task_cb cb,
                                  void *arg);
+/* hub: NULL behaves as lx_task_subscribe. */
+lx_task_sub_t *lx_task_subscribe_events(struct event_base *base, lx_pg_t *pg, lx_task_events_t *hub,
+                                        const char *public_id, const lx_task_caller_t *who,
+                                        int interval_ms, lx_task_cb cb, void *arg);
 void lx_task_unsubscribe(lx_task_sub_t *s);
 
 /* ---- the runner (one per worker) ---- */
@@ -261,8 +276,18 @@ lx_task_runner_t *lx_task_runner_new(struct event_base *base, lx_pg_t *pg,
 void lx_task_runner_kick(lx_task_runner_t *r);
 /* Tasks held in memory now. */
 int lx_task_runner_active(const lx_task_runner_t *r);
-/* Abandons every job (executors' abandon), frees everything. The leases
- * stay: another worker or instance takes the tasks over when they expire. */
+/* Clean shutdown (SIGTERM): stops claiming, renewing and polling,
+ * abandons the jobs out at executors, and gives every lease of this worker
+ * back (lease_owner NULL, lease_expires_at now()) so that another instance
+ * takes the tasks over at its next claim instead of after the lease time.
+ * A task between submit and storing its job id is reconciled by whoever
+ * takes it (never submitted blindly). lx_task_runner_stopping is true until
+ * the release answered. Free it with lx_task_runner_free afterwards. */
+void lx_task_runner_stop(lx_task_runner_t *r);
+bool lx_task_runner_stopping(const lx_task_runner_t *r);
+/* Abandons every job (executors' abandon), frees everything. Without a
+ * lx_task_runner_stop first, the leases stay: another worker or instance takes the tasks over when
+ * they expire. */
 void lx_task_runner_free(lx_task_runner_t *r);
 
 /* ---- HTTP (api.c) ----
@@ -275,6 +300,7 @@ typedef struct {
     lx_pg_t *pg; /* NULL: no database, every route answers 503 */
     const lx_task_conf_t *conf;
     lx_task_runner_t *runner; /* kicked after a submit; may be NULL */
+    lx_task_events_t *events; /* the worker's hub (may be NULL: the row is read every 250 ms) */
     lx_task_auth_fn auth;
     void *auth_arg;
 } lx_task_http_t;
