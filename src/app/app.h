@@ -14,6 +14,7 @@
 #include "auth/budget_sync.h"
 #include "ai/limits_sync.h"
 #include "db/pg.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "http/server.h"
 #include "media/exec.h"
@@ -94,6 +95,8 @@ void lx_worker_release(lx_worker_t *w);
  * an API key or a JWT user; false after replying 401. arg: the worker's
  * lx_ai_t. */
 bool lx_app_task_auth(lx_req_t *req, void *arg, lx_task_caller_t *who);
+/* task_metrics.c: the task counters of every worker in Prometheus text (/metrics). */
+void lx_app_task_metrics(lx_app_t *app, lx_buf_t *b);
 /* app/task_post.c: task webhooks posted through the worker's upstream client. */
 lx_task_poster_t lx_app_task_poster(lx_upstream_t *up);
 /* app/media_resolve.c: media/exec.h's resolver over the registry. */

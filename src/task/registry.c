@@ -29,6 +29,24 @@ const lx_task_executor_t *lx_task_executor(const char *type)
     return NULL;
 }
 
+int lx_task_type_index(const char *type)
+{
+    for (int i = 0; type && i < count; i++)
+        if (strcmp(table[i]->type, type) == 0)
+            return i;
+    return -1;
+}
+
+int lx_task_type_count(void)
+{
+    return count;
+}
+
+const char *lx_task_type_at(int i)
+{
+    return i >= 0 && i < count ? table[i]->type : NULL;
+}
+
 void lx_task_registry_reset(void)
 {
     count = 0;

@@ -48,6 +48,8 @@ typedef struct run {
     int64_t deadline_ms, fail_since_ms;
     struct event *timer;
     jkind_t next_job; /* what the timer starts */
+    int type_ix;      /* the row of lx_task_stats_t */
+    int64_t job_us;   /* when the job out at the executor started */
     lx_task_job_t job;
     int writes;      /* queries in flight that refer to this run */
     bool dropped;    /* out of the list; freed when nothing refers to it */
@@ -64,6 +66,7 @@ struct lx_task_runner {
     int ntypes;
     run_t *head;
     int nruns;
+    lx_task_stats_t stats;
     int pending; /* queries in flight */
     bool claiming, renewing, closing;
     bool stopped;   /* lx_task_runner_stop: no claim, renewal or poll any more */
@@ -74,6 +77,48 @@ struct lx_task_runner {
 
 static void start_job(run_t *t, jkind_t kind);
 static void renew_now(lx_task_runner_t *r);
+
+const int lx_task_poll_bucket_ms[LX_TASK_POLL_BUCKETS] = {5,    25,   100,   250,
+                                                          1000, 2500, 10000, 60000};
+
+/* ---- counters ---- */
+
+#define RELAXED memory_order_relaxed
+
+static void held_add(run_t *t, int64_t d)
+{
+    if (t->type_ix >= 0 && (unsigned)t->status < LX_TASK__COUNT)
+        atomic_fetch_add_explicit(&t->r->stats.held[t->type_ix][t->status], d, RELAXED);
+}
+
+/* Every change of a held task's status goes through here. */
+static void set_status(run_t *t, lx_task_status_t st)
+{
+    if (t->dropped) {
+        t->status = st;
+        return;
+    }
+    held_add(t, -1);
+    t->status = st;
+    held_add(t, 1);
+}
+
+static void count_poll(run_t *t, bool retry)
+{
+    if (t->type_ix < 0)
+        return;
+    lx_task_stats_t *s = &t->r->stats;
+    int64_t us = lx_now_us() - t->job_us;
+    if (us < 0)
+        us = 0;
+    atomic_fetch_add_explicit(&s->polls[t->type_ix], 1, RELAXED);
+    if (retry)
+        atomic_fetch_add_explicit(&s->poll_retries[t->type_ix], 1, RELAXED);
+    atomic_fetch_add_explicit(&s->poll_us_sum[t->type_ix], (uint64_t)us, RELAXED);
+    for (int b = 0; b < LX_TASK_POLL_BUCKETS; b++)
+        if (us <= (int64_t)lx_task_poll_bucket_ms[b] * 1000)
+            atomic_fetch_add_explicit(&s->poll_le[t->type_ix][b], 1, RELAXED);
+}
 
 /* ---- memory ---- */
 
@@ -102,6 +147,7 @@ static void unlink_run(run_t *t)
     if (t->next)
         t->next->prev = t->prev;
     t->r->nruns--;
+    held_add(t, -1);
     if (t->timer)
         evtimer_del(t->timer);
 }
@@ -222,7 +268,7 @@ static void running_done(run_t *t, const lx_pg_result_t *res)
             schedule(t, J_SUBMIT, 1000);
         return;
     }
-    t->status = LX_TASK_RUNNING;
+    set_status(t, LX_TASK_RUNNING);
     schedule_poll(t, 0);
 }
 
@@ -267,6 +313,8 @@ static void finish_done(run_t *t, const lx_pg_result_t *res)
         return;
     lx_log_info("task finished", "\"task\":\"%s\",\"status\":\"%s\"", t->public_id,
                 lx_task_status_name(t->status));
+    if (t->type_ix >= 0)
+        atomic_fetch_add_explicit(&t->r->stats.finished[t->type_ix][t->status], 1, RELAXED);
     if (t->status == LX_TASK_EXPIRED && t->external && t->ex->cancel) {
         start_job(t, J_CANCEL); /* best effort; dropped when it reports */
         return;
@@ -280,7 +328,7 @@ static void finish(run_t *t, lx_task_status_t st, json_t *output, const char *co
     snprintf(id, sizeof id, "%lld", (long long)t->id);
     char *out = output ? json_dumps(output, JSON_COMPACT) : NULL;
     json_decref(output);
-    t->status = st;
+    set_status(t, st);
     t->finished = true;
     evtimer_del(t->timer);
     const char *p[6] = {id, lx_task_status_name(st), out, code, msg, t->r->owner};
@@ -363,6 +411,7 @@ static void start_job(run_t *t, jkind_t kind)
         return;
     }
     t->job = (lx_task_job_t){t, kind, NULL};
+    t->job_us = lx_now_us();
     lx_task_view_t v;
     view_of(t, &v);
     fn(&v, &t->job, t->ex->arg);
@@ -386,12 +435,14 @@ void **lx_task_job_data(lx_task_job_t *job)
 }
 
 /* Takes the job back from the executor; NULL if it was not out. */
-static run_t *job_end(lx_task_job_t *job, jkind_t *kind)
+static run_t *job_end(lx_task_job_t *job, jkind_t *kind, bool retry)
 {
     run_t *t = job->run;
     *kind = job->kind;
     job->kind = J_NONE;
     job->data = NULL;
+    if (*kind == J_POLL)
+        count_poll(t, retry);
     if (t->dropped) {
         maybe_free(t);
         return NULL;
@@ -416,7 +467,7 @@ void lx_task_report_submitted(lx_task_job_t *job, const char *external_id)
         raise(SIGKILL);
     }
     jkind_t kind;
-    if ((t = job_end(job, &kind)) == NULL)
+    if ((t = job_end(job, &kind, false)) == NULL)
         return;
     free(t->external);
     t->external = strdup(external_id ? external_id : "");
@@ -431,7 +482,7 @@ void lx_task_report_submitted(lx_task_job_t *job, const char *external_id)
 void lx_task_report_progress(lx_task_job_t *job, int progress, int hint_ms)
 {
     jkind_t kind;
-    run_t *t = job_end(job, &kind);
+    run_t *t = job_end(job, &kind, false);
     if (t == NULL)
         return;
     if (t->cancelling) {
@@ -456,7 +507,7 @@ void lx_task_report_progress(lx_task_job_t *job, int progress, int hint_ms)
 void lx_task_report_succeeded(lx_task_job_t *job, json_t *output)
 {
     jkind_t kind;
-    run_t *t = job_end(job, &kind);
+    run_t *t = job_end(job, &kind, false);
     if (t == NULL || t->cancelling) {
         json_decref(output);
         if (t)
@@ -469,7 +520,7 @@ void lx_task_report_succeeded(lx_task_job_t *job, json_t *output)
 void lx_task_report_failed(lx_task_job_t *job, const char *code, const char *message)
 {
     jkind_t kind;
-    run_t *t = job_end(job, &kind);
+    run_t *t = job_end(job, &kind, false);
     if (t == NULL)
         return;
     if (t->cancelling) {
@@ -482,7 +533,7 @@ void lx_task_report_failed(lx_task_job_t *job, const char *code, const char *mes
 void lx_task_report_uncertain(lx_task_job_t *job, const char *message)
 {
     jkind_t kind;
-    run_t *t = job_end(job, &kind);
+    run_t *t = job_end(job, &kind, false);
     if (t == NULL)
         return;
     if (t->cancelling) {
@@ -498,7 +549,7 @@ void lx_task_report_uncertain(lx_task_job_t *job, const char *message)
 void lx_task_report_retry(lx_task_job_t *job, const char *code, const char *message, int hint_ms)
 {
     jkind_t kind;
-    run_t *t = job_end(job, &kind);
+    run_t *t = job_end(job, &kind, true);
     if (t == NULL)
         return;
     if (t->cancelling) {
@@ -571,6 +622,7 @@ static void adopt(lx_task_runner_t *r, const lx_pg_result_t *res, int i)
     if (t->input == NULL)
         t->input = json_object();
     t->status = lx_task_status_parse(lx_pg_value(res, i, C_STATUS));
+    t->type_ix = lx_task_type_index(t->type);
     t->progress = t->stored_progress = atoi(lx_pg_value(res, i, C_PROGRESS));
     t->attempts = atoi(lx_pg_value(res, i, C_ATTEMPTS));
     t->deadline_ms = strtoll(lx_pg_value(res, i, C_DEADLINE), NULL, 10);
@@ -581,6 +633,7 @@ static void adopt(lx_task_runner_t *r, const lx_pg_result_t *res, int i)
         r->head->prev = t;
     r->head = t;
     r->nruns++;
+    held_add(t, 1);
     if (t->ex == NULL || t->timer == NULL) { /* listed in the claim's types: cannot happen */
         drop(t);
         return;
@@ -808,6 +861,11 @@ void lx_task_runner_stop(lx_task_runner_t *r)
 bool lx_task_runner_stopping(const lx_task_runner_t *r)
 {
     return r != NULL && r->releasing;
+}
+
+const lx_task_stats_t *lx_task_runner_stats(const lx_task_runner_t *r)
+{
+    return r ? &r->stats : NULL;
 }
 
 int lx_task_runner_active(const lx_task_runner_t *r)

@@ -38,6 +38,7 @@
 #include "http/server.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 
 struct event_base;
 typedef struct lx_pg lx_pg_t;
@@ -133,6 +134,11 @@ typedef struct {
  * process's life. LX_ERROR if the type is taken or the table is full (32). */
 int lx_task_register(const lx_task_executor_t *ex);
 const lx_task_executor_t *lx_task_executor(const char *type);
+/* Registered types by index, 0..lx_task_type_count()-1 (the order of
+ * registration; the index of a type is the row of lx_task_stats_t). */
+int lx_task_type_index(const char *type); /* -1: unknown */
+int lx_task_type_count(void);
+const char *lx_task_type_at(int i); /* NULL out of range */
 /* Clears the registry (tests; main thread, no worker running). */
 void lx_task_registry_reset(void);
 
@@ -276,6 +282,22 @@ lx_task_runner_t *lx_task_runner_new(struct event_base *base, lx_pg_t *pg,
 void lx_task_runner_kick(lx_task_runner_t *r);
 /* Tasks held in memory now. */
 int lx_task_runner_active(const lx_task_runner_t *r);
+
+/* A runner's counters for /metrics: written by its loop, read (relaxed)
+ * by any thread; rows are type indexes (lx_task_type_index). */
+#define LX_TASK_TYPES_MAX    32
+#define LX_TASK_POLL_BUCKETS 8 /* upper bounds: lx_task_poll_bucket_ms */
+typedef struct {
+    _Atomic int64_t held[LX_TASK_TYPES_MAX][LX_TASK__COUNT];      /* in memory now, by status */
+    _Atomic uint64_t finished[LX_TASK_TYPES_MAX][LX_TASK__COUNT]; /* terminal states stored */
+    _Atomic uint64_t polls[LX_TASK_TYPES_MAX];                    /* provider polls answered */
+    _Atomic uint64_t poll_retries[LX_TASK_TYPES_MAX];             /* ... of which: retry */
+    _Atomic uint64_t poll_us_sum[LX_TASK_TYPES_MAX];
+    _Atomic uint64_t poll_le[LX_TASK_TYPES_MAX][LX_TASK_POLL_BUCKETS]; /* cumulative */
+} lx_task_stats_t;
+extern const int lx_task_poll_bucket_ms[LX_TASK_POLL_BUCKETS];
+/* NULL for a NULL runner. Lives as long as the runner. */
+const lx_task_stats_t *lx_task_runner_stats(const lx_task_runner_t *r);
 /* Clean shutdown (SIGTERM): stops claiming, renewing and polling,
  * abandons the jobs out at executors, and gives every lease of this worker
  * back (lease_owner NULL, lease_expires_at now()) so that another instance

@@ -118,5 +118,51 @@ class CleanShutdown(unittest.TestCase):
                 b.stop()
 
 
+def metric(lx, name, **labels):
+    """The value of one sample in /metrics (None if absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    text = lx.req("GET", "/metrics", key=None).body.decode()
+    for line in text.splitlines():
+        if line.startswith(name + "{" + want + "}"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+class Metrics(unittest.TestCase):
+    def test_task_counts_polls_and_latency(self):
+        db = fresh_db()
+        lx = start(db)
+        try:
+            T = "test.job"
+            self.assertEqual(metric(lx, "llmux_task_polls_total", type=T, result="answered"), 0)
+            long = submit(lx, {"polls": 1000, "hint_ms": 200})
+            done = [submit(lx, {"polls": 3}) for _ in range(2)]
+            bad = submit(lx, {"polls": 1, "fail": "content_policy"})
+            for t in done + [bad]:
+                wait_status(lx, t["id"], TERMINAL)
+            wait_for(lambda: metric(lx, "llmux_tasks_active", type=T, status="running") == 1,
+                     timeout=10, interval=0.05, what="one task running")
+            wait_for(lambda: metric(lx, "llmux_tasks_finished_total", type=T,
+                                    status="succeeded") == 2, timeout=10, interval=0.05,
+                     what="two succeeded")
+            self.assertEqual(metric(lx, "llmux_tasks_finished_total", type=T, status="failed"), 1)
+            self.assertEqual(metric(lx, "llmux_tasks_finished_total", type=T, status="expired"), 0)
+            self.assertEqual(metric(lx, "llmux_tasks_active", type=T, status="submitting"), 0)
+            polls = metric(lx, "llmux_task_polls_total", type=T, result="answered")
+            # 3 + 3 + 1 polls to finish, and the long one's so far
+            self.assertGreaterEqual(polls, 8)
+            n = metric(lx, "llmux_task_poll_seconds_count", type=T)
+            self.assertGreaterEqual(n, polls)  # read later: more may have come
+            self.assertGreater(metric(lx, "llmux_task_poll_seconds_sum", type=T), 0)
+            # a poll of the test provider is one local UPDATE: well under 1 s
+            self.assertGreaterEqual(metric(lx, "llmux_task_poll_seconds_bucket", type=T, le="1"),
+                                    polls)
+            lx.req("DELETE", f"{API}/{long['id']}")
+            wait_for(lambda: metric(lx, "llmux_tasks_active", type=T, status="running") == 0,
+                     timeout=10, interval=0.05, what="the cancelled task let go")
+        finally:
+            lx.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
