@@ -32,6 +32,7 @@
 #include "db/pg.h"
 #include "db/pg_result.h"
 #include "db/conninfo.h"
+#include "db/pg_log.h"
 #include "core/buf.h"
 #include "core/log.h"
 
@@ -208,41 +209,17 @@ static void item_free(item_t *it)
     free(it);
 }
 
-/* Copies a libpq message without its trailing newline/blanks. */
-static char *trimmed_dup(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    return n ? lx_strndup(s, n) : lx_strdup("unknown error");
-}
-
-/* Logs msg with an "error" field holding a libpq message (never conninfo:
- * callers pass messages about the connection through scrubbed()). */
-static void log_pg(lx_log_level_t level, const char *msg, const char *detail)
-{
-    if (level < lx_log_min_level)
-        return;
-    char *t = trimmed_dup(detail);
-    lx_buf_t b;
-    lx_buf_init(&b, 0);
-    lx_buf_append_json_str(&b, t, strlen(t));
-    lx_log(level, msg, "\"error\":%s", b.p);
-    lx_buf_free(&b);
-    free(t);
-}
-
 /* A libpq message about pg's connection, trimmed, with the password the
  * conninfo carries replaced (libpq may quote pieces of it). Owned. */
 static char *scrubbed(const lx_pg_t *pg, const char *msg)
 {
     char buf[512];
-    return trimmed_dup(lx_conninfo_scrub(pg->conninfo, msg, buf, sizeof buf));
+    return lx_pg_trimmed_dup(lx_conninfo_scrub(pg->conninfo, msg, buf, sizeof buf));
 }
 
 static void notice_cb(void *arg, const char *message)
 {
-    log_pg(LX_LOG_DEBUG, "postgres notice", message);
+    lx_pg_log(LX_LOG_DEBUG, "postgres notice", message);
 }
 
 /* Runs the item's callback (or logs an internal item's failure). The item
@@ -270,7 +247,7 @@ static void deliver(lx_pg_t *pg, item_t *it, PGresult *res, const char *err)
             lx_log_warn("postgres prepare failed", "\"statement\":%s", b.p);
             lx_buf_free(&b);
         } else {
-            log_pg(LX_LOG_WARN, "postgres session setup failed", r.error);
+            lx_pg_log(LX_LOG_WARN, "postgres session setup failed", r.error);
         }
     }
 }
@@ -339,7 +316,7 @@ static void connect_failed(lx_pg_t *pg, const char *why)
 {
     pg->failing = true;
     char *clean = scrubbed(pg, why);
-    log_pg(LX_LOG_WARN, "postgres connect failed", clean);
+    lx_pg_log(LX_LOG_WARN, "postgres connect failed", clean);
     free(clean);
     drop_conn(pg);
     schedule_reconnect(pg);
@@ -436,9 +413,8 @@ static void pump(lx_pg_t *pg)
     if (pg->listen && !pg->listen_sent) {
         char sql[96];
         snprintf(sql, sizeof sql, "LISTEN %s", pg->listen);
-        item_t *it = item_new(IT_SETUP, sql, 0, NULL);
         pg->listen_sent = true;
-        if (!send_item(pg, it))
+        if (!send_item(pg, item_new(IT_SETUP, sql, 0, NULL)))
             return;
     }
     for (stmt_t *s = pg->stmts; s; s = s->next) {
@@ -476,7 +452,7 @@ static void conn_lost(lx_pg_t *pg, const char *why)
 {
     pg->failing = true;
     char *clean = scrubbed(pg, why); /* before PQfinish frees why */
-    log_pg(LX_LOG_WARN, "postgres connection lost", clean);
+    lx_pg_log(LX_LOG_WARN, "postgres connection lost", clean);
     free(clean);
     fifo_t lost = pg->inflight;
     pg->inflight = (fifo_t){0};
@@ -512,7 +488,7 @@ static bool read_results(lx_pg_t *pg, bool readable)
 {
     PGconn *conn = pg->conn;
     /* Keep libpq's reason now: parsing what is left may append to it. */
-    char *why = !readable || PQconsumeInput(conn) ? NULL : trimmed_dup(PQerrorMessage(conn));
+    char *why = !readable || PQconsumeInput(conn) ? NULL : lx_pg_trimmed_dup(PQerrorMessage(conn));
     int nulls = 0;
     /* Even after a failed read, parse what was buffered: a FATAL error
      * (say 57P01 from pg_terminate_backend) may precede the EOF. */
@@ -548,14 +524,12 @@ static bool read_results(lx_pg_t *pg, bool readable)
         }
     }
     PGnotify *n;
-    while ((n = PQnotifies(conn)) != NULL) {
+    for (; (n = PQnotifies(conn)) != NULL; PQfreemem(n))
         if (pg->on_notify && pg->listen && strcmp(n->relname, pg->listen) == 0) {
             pg->cb_depth++;
             pg->on_notify(n->extra ? n->extra : "", pg->notify_arg);
             pg->cb_depth--;
         }
-        PQfreemem(n);
-    }
     if (why || PQstatus(conn) == CONNECTION_BAD) {
         conn_lost(pg, why ? why : PQerrorMessage(conn));
         free(why);
@@ -743,12 +717,9 @@ int lx_pg_pending(const lx_pg_t *pg)
 int lx_pg_listen(lx_pg_t *pg, const char *channel, lx_pg_notify_cb cb, void *arg)
 {
     size_t n = channel ? strlen(channel) : 0;
-    if (pg == NULL || cb == NULL || n == 0 || n > 63 || pg->listen || pg->state == ST_CLOSING)
+    if (pg == NULL || cb == NULL || n == 0 || n > 63 || pg->listen || pg->state == ST_CLOSING ||
+        strspn(channel, "abcdefghijklmnopqrstuvwxyz_0123456789") != n || channel[0] <= '9')
         return LX_ERROR;
-    for (size_t i = 0; i < n; i++)
-        if (!((channel[i] >= 'a' && channel[i] <= 'z') || channel[i] == '_' ||
-              (i > 0 && channel[i] >= '0' && channel[i] <= '9')))
-            return LX_ERROR;
     pg->listen = lx_strdup(channel);
     pg->on_notify = cb;
     pg->notify_arg = arg;

@@ -49,4 +49,10 @@ lx_task_webhooks_t *lx_task_webhooks_new(struct event_base *base, lx_pg_t *pg,
  * claim) and frees it (at the latest when its claim query answers). */
 void lx_task_webhooks_free(lx_task_webhooks_t *h);
 
+/* stats.c: the runner's counters (lx_task_stats_t; ix: type index, -1
+ * counts nothing). */
+void lx_task_stats_held(lx_task_stats_t *s, int ix, lx_task_status_t st, int64_t d);
+void lx_task_stats_finished(lx_task_stats_t *s, int ix, lx_task_status_t st);
+void lx_task_stats_poll(lx_task_stats_t *s, int ix, int64_t us, bool retry);
+
 #endif

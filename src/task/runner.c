@@ -18,6 +18,7 @@
 #include "db/pg.h"
 #include "task/backoff.h"
 #include "task/internal.h"
+#include "task/run.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -25,70 +26,13 @@
 #include <stdlib.h>
 
 #define CLAIM_BATCH 64
-#define TYPES_MAX   2048
-
-typedef enum { J_NONE, J_SUBMIT, J_POLL, J_CANCEL, J_RECONCILE } jkind_t;
-
-struct lx_task_job {
-    struct run *run;
-    jkind_t kind;
-    void *data; /* the executor's (lx_task_job_data) */
-};
-
-typedef struct run {
-    struct run *prev, *next;
-    lx_task_runner_t *r;
-    int64_t id;
-    char public_id[LX_TASK_ID_MAX];
-    char *type, *provider, *credential, *external, *idem;
-    json_t *input;
-    const lx_task_executor_t *ex;
-    lx_task_status_t status;
-    int progress, stored_progress, attempts, polls;
-    int64_t deadline_ms, fail_since_ms;
-    struct event *timer;
-    jkind_t next_job; /* what the timer starts */
-    int type_ix;      /* the row of lx_task_stats_t */
-    int64_t job_us;   /* when the job out at the executor started */
-    lx_task_job_t job;
-    int writes;      /* queries in flight that refer to this run */
-    bool dropped;    /* out of the list; freed when nothing refers to it */
-    bool cancelling; /* cancelled by a client: tell the provider, then let go */
-    bool finished;   /* a terminal write was sent */
-} run_t;
-
-struct lx_task_runner {
-    struct event_base *base;
-    lx_pg_t *pg;
-    lx_task_runner_opts_t o;
-    char owner[64];
-    char types[TYPES_MAX];
-    int ntypes;
-    run_t *head;
-    int nruns;
-    lx_task_stats_t stats;
-    int pending; /* queries in flight */
-    bool claiming, renewing, closing;
-    bool stopped;   /* lx_task_runner_stop: no claim, renewal or poll any more */
-    bool releasing; /* its lease release is in flight */
-    struct event *claim_ev, *renew_ev;
-    lx_task_webhooks_t *webhooks; /* with a poster only */
-};
 
 static void start_job(run_t *t, jkind_t kind);
 static void renew_now(lx_task_runner_t *r);
 
-const int lx_task_poll_bucket_ms[LX_TASK_POLL_BUCKETS] = {5,    25,   100,   250,
-                                                          1000, 2500, 10000, 60000};
-
-/* ---- counters ---- */
-
-#define RELAXED memory_order_relaxed
-
 static void held_add(run_t *t, int64_t d)
 {
-    if (t->type_ix >= 0 && (unsigned)t->status < LX_TASK__COUNT)
-        atomic_fetch_add_explicit(&t->r->stats.held[t->type_ix][t->status], d, RELAXED);
+    lx_task_stats_held(&t->r->stats, t->type_ix, t->status, d);
 }
 
 /* Every change of a held task's status goes through here. */
@@ -105,19 +49,7 @@ static void set_status(run_t *t, lx_task_status_t st)
 
 static void count_poll(run_t *t, bool retry)
 {
-    if (t->type_ix < 0)
-        return;
-    lx_task_stats_t *s = &t->r->stats;
-    int64_t us = lx_now_us() - t->job_us;
-    if (us < 0)
-        us = 0;
-    atomic_fetch_add_explicit(&s->polls[t->type_ix], 1, RELAXED);
-    if (retry)
-        atomic_fetch_add_explicit(&s->poll_retries[t->type_ix], 1, RELAXED);
-    atomic_fetch_add_explicit(&s->poll_us_sum[t->type_ix], (uint64_t)us, RELAXED);
-    for (int b = 0; b < LX_TASK_POLL_BUCKETS; b++)
-        if (us <= (int64_t)lx_task_poll_bucket_ms[b] * 1000)
-            atomic_fetch_add_explicit(&s->poll_le[t->type_ix][b], 1, RELAXED);
+    lx_task_stats_poll(&t->r->stats, t->type_ix, lx_now_us() - t->job_us, retry);
 }
 
 /* ---- memory ---- */
@@ -158,13 +90,13 @@ static void maybe_free(run_t *t)
         run_free(t);
 }
 
-static void drop(run_t *t)
+void lx_task_run_drop(run_t *t)
 {
     unlink_run(t);
     maybe_free(t);
 }
 
-static void runner_maybe_free(lx_task_runner_t *r)
+void lx_task_runner_maybe_free(lx_task_runner_t *r)
 {
     if (r->closing && r->pending == 0)
         free(r);
@@ -198,7 +130,7 @@ static void write_cb(const lx_pg_result_t *res, void *arg)
         maybe_free(t);
     }
     free(w);
-    runner_maybe_free(r);
+    lx_task_runner_maybe_free(r);
 }
 
 static int query(lx_task_runner_t *r, run_t *t, const char *sql, int n, const char *const *p,
@@ -313,13 +245,12 @@ static void finish_done(run_t *t, const lx_pg_result_t *res)
         return;
     lx_log_info("task finished", "\"task\":\"%s\",\"status\":\"%s\"", t->public_id,
                 lx_task_status_name(t->status));
-    if (t->type_ix >= 0)
-        atomic_fetch_add_explicit(&t->r->stats.finished[t->type_ix][t->status], 1, RELAXED);
+    lx_task_stats_finished(&t->r->stats, t->type_ix, t->status);
     if (t->status == LX_TASK_EXPIRED && t->external && t->ex->cancel) {
         start_job(t, J_CANCEL); /* best effort; dropped when it reports */
         return;
     }
-    drop(t);
+    lx_task_run_drop(t);
 }
 
 static void finish(run_t *t, lx_task_status_t st, json_t *output, const char *code, const char *msg)
@@ -345,7 +276,7 @@ static const char RELEASE_SQL[] =
 
 static void release_done(run_t *t, const lx_pg_result_t *res)
 {
-    drop(t);
+    lx_task_run_drop(t);
 }
 
 /* A client cancelled the task: the provider is told (if it has a job),
@@ -364,7 +295,7 @@ static void cancel_now(run_t *t)
     snprintf(id, sizeof id, "%lld", (long long)t->id);
     const char *p[2] = {id, t->r->owner};
     if (query(t->r, t, RELEASE_SQL, 2, p, release_done) != LX_OK)
-        drop(t); /* the lease expires; whoever claims it finishes the cancel */
+        lx_task_run_drop(t); /* the lease expires; whoever claims it finishes the cancel */
 }
 
 /* ---- jobs ---- */
@@ -451,7 +382,7 @@ static run_t *job_end(lx_task_job_t *job, jkind_t *kind, bool retry)
         if (t->cancelling)
             cancel_now(t);
         else
-            drop(t); /* expired, best-effort cancel done */
+            lx_task_run_drop(t); /* expired, best-effort cancel done */
         return NULL;
     }
     return t;
@@ -635,7 +566,7 @@ static void adopt(lx_task_runner_t *r, const lx_pg_result_t *res, int i)
     r->nruns++;
     held_add(t, 1);
     if (t->ex == NULL || t->timer == NULL) { /* listed in the claim's types: cannot happen */
-        drop(t);
+        lx_task_run_drop(t);
         return;
     }
     bool takeover = strcmp(lx_pg_value(res, i, C_HOW), "takeover") == 0;
@@ -667,7 +598,7 @@ static void claim_cb(const lx_pg_result_t *res, void *arg)
         if (lx_pg_ok(res) && lx_pg_ntuples(res) >= CLAIM_BATCH)
             event_active(r->claim_ev, EV_TIMEOUT, 0);
     }
-    runner_maybe_free(r);
+    lx_task_runner_maybe_free(r);
 }
 
 static void claim_tick(evutil_socket_t fd, short ev, void *arg)
@@ -737,7 +668,7 @@ static void renew_cb(const lx_pg_result_t *res, void *arg)
                         t->ex->abandon(&t->job, t->ex->arg);
                         t->job.kind = J_NONE;
                     }
-                    drop(t);
+                    lx_task_run_drop(t);
                 }
             } else if (k->cancelled && !t->cancelling) {
                 t->cancelling = true;
@@ -758,7 +689,7 @@ static void renew_cb(const lx_pg_result_t *res, void *arg)
         }
         free(own);
     }
-    runner_maybe_free(r);
+    lx_task_runner_maybe_free(r);
 }
 
 static void renew_tick(evutil_socket_t fd, short ev, void *arg)
@@ -813,56 +744,6 @@ void lx_task_runner_kick(lx_task_runner_t *r)
         event_active(r->claim_ev, EV_TIMEOUT, 0);
 }
 
-/* ---- clean shutdown ---- */
-
-/* Every lease of this worker, whatever it holds in memory (a claim in
- * flight when the runner stopped may have leased more): expired now, no
- * owner. Queued after every write already sent, so they land first. */
-static const char RELEASE_ALL_SQL[] =
-    "UPDATE ai_tasks SET lease_owner = NULL, lease_expires_at = now() WHERE lease_owner = $1";
-
-static void release_all_cb(const lx_pg_result_t *res, void *arg)
-{
-    lx_task_runner_t *r = arg;
-    r->pending--;
-    r->releasing = false;
-    if (lx_pg_ok(res))
-        lx_log_info("task leases released", "\"owner\":\"%s\",\"tasks\":%ld", r->owner,
-                    lx_pg_affected(res));
-    else
-        lx_log_warn("task lease release failed", "\"error\":\"%s\"", lx_pg_error(res));
-    runner_maybe_free(r);
-}
-
-void lx_task_runner_stop(lx_task_runner_t *r)
-{
-    if (r == NULL || r->stopped || r->closing)
-        return;
-    r->stopped = true;
-    event_del(r->claim_ev);
-    event_del(r->renew_ev);
-    run_t *next;
-    for (run_t *t = r->head; t; t = next) {
-        next = t->next;
-        if (t->job.kind != J_NONE) {
-            if (t->ex->abandon)
-                t->ex->abandon(&t->job, t->ex->arg);
-            t->job.kind = J_NONE;
-        }
-        drop(t);
-    }
-    const char *p[1] = {r->owner};
-    if (lx_pg_query(r->pg, RELEASE_ALL_SQL, 1, p, 0, release_all_cb, r) == LX_OK) {
-        r->releasing = true;
-        r->pending++;
-    }
-}
-
-bool lx_task_runner_stopping(const lx_task_runner_t *r)
-{
-    return r != NULL && r->releasing;
-}
-
 const lx_task_stats_t *lx_task_runner_stats(const lx_task_runner_t *r)
 {
     return r ? &r->stats : NULL;
@@ -889,7 +770,7 @@ void lx_task_runner_free(lx_task_runner_t *r)
                 t->ex->abandon(&t->job, t->ex->arg);
             t->job.kind = J_NONE;
         }
-        drop(t);
+        lx_task_run_drop(t);
     }
-    runner_maybe_free(r);
+    lx_task_runner_maybe_free(r);
 }
