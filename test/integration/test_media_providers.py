@@ -18,7 +18,8 @@ ADMIN = "/api/v1/admin/ai"
 
 GENERIC = {
     "submit": {"method": "POST", "path": "/videos",
-               "body": {"model": "{model}", "prompt": "{prompt}", "seconds": "{seconds}"}},
+               "body": {"model": "{model}", "prompt": "via generic: {prompt}",
+                        "seconds": "{seconds}"}},
     "poll": {"method": "GET", "path": "/videos/{id}"},
     "cancel": {"method": "DELETE", "path": "/videos/{id}"},
     "content": {"method": "GET", "path": "/videos/{id}/content"},
@@ -146,13 +147,15 @@ class MediaProviders(unittest.TestCase):
                         {"model": "gen/sora-2+duration_ms=300", "prompt": tag, "seconds": 4})
         done = self.wait_task(t["id"], {"succeeded", "failed"})
         self.assertEqual(done["status"], "succeeded", done)
-        jobs = self.mock.jobs(tag)
+        # the body came from the generic adapter's template
+        self.assertEqual(self.mock.jobs(tag)["count"], 0)
+        jobs = self.mock.jobs("via generic: " + tag)
         self.assertEqual(jobs["submissions"], 1, jobs)
         self.assertEqual(jobs["jobs"][0]["api"], "openai", jobs)
         c = self.lx.req("GET", f"/v1/videos/{t['id']}/content")
         self.assertEqual(c.status, 200, c)
         self.assertEqual(len(c.body), 32)
-        self.assertEqual(self.mock.jobs(tag)["content_fetches"], 1)
+        self.assertEqual(self.mock.jobs("via generic: " + tag)["content_fetches"], 1)
 
     def test_settings_are_checked(self):
         def bad(settings, word):
