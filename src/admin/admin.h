@@ -28,6 +28,12 @@ int lx_admin_handler(lx_req_t *req, void *admin);
  * budget webhook secrets (budgets.c). */
 void lx_admin_budget_init(const lx_config_t *cfg);
 
+/* Start-up, before the workers: the check of a provider's settings.jobs
+ * (LX_OK, or LX_ERROR with a message naming the setting in err). Unset:
+ * not checked beyond being JSON. */
+typedef int (*lx_admin_jobs_check_fn)(const json_t *jobs, char *err, size_t errlen);
+void lx_admin_set_jobs_check(lx_admin_jobs_check_fn fn);
+
 /* The i-th admin route: its method ("GET", "POST", "PATCH", "DELETE") and
  * path pattern under /api/v1/admin/ai/ ("groups/{id}/members"); static
  * strings. False past the last route. */

@@ -41,6 +41,8 @@ static const adm_field_t fields[] = {
     {"input_cost_per_1m", FT_NUM, 0, adm_chk_money, NULL, NULL},
     {"output_cost_per_1m", FT_NUM, 0, adm_chk_money, NULL, NULL},
     {"cached_cost_per_1m", FT_NUM, 0, adm_chk_money, NULL, NULL},
+    /* media: USD per second of video or per image (sql/017) */
+    {"unit_cost_usd", FT_NUM, 0, adm_chk_money, NULL, NULL},
     {"status", FT_TEXT, 0, adm_chk_status, NULL, NULL},
     {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},
     {"updated_at", FT_TS, F_READONLY, NULL, NULL, NULL},

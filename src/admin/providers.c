@@ -81,6 +81,33 @@ static bool chk_headers(const char *f, const json_t *v, adm_verr_t *e)
     return true;
 }
 
+/* settings: {"jobs": {...}} (sql/017); the jobs object is media's to
+ * check (media/jobs_conf.h), lent by the app (admin may not use media). */
+static lx_admin_jobs_check_fn jobs_check;
+
+void lx_admin_set_jobs_check(lx_admin_jobs_check_fn fn)
+{
+    jobs_check = fn;
+}
+
+static bool chk_settings(const char *f, const json_t *v, adm_verr_t *e)
+{
+    if (!json_is_object(v))
+        return adm_verr(e, f, "'%s' must be a JSON object", f);
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        if (strcmp(k, "jobs") != 0)
+            return adm_verr(e, f, "'%s' has an unknown setting '%.64s' (known: jobs)", f, k);
+    }
+    json_t *jobs = json_object_get(v, "jobs");
+    char why[512];
+    if (jobs && jobs_check && jobs_check(jobs, why, sizeof why) != LX_OK)
+        return adm_verr(e, f, "'%s' is not valid: %s", f, why);
+    return true;
+}
+
 /* A trailing slash would double in "<base_url>/chat/completions". */
 static bool fixup(json_t *doc, bool create, adm_verr_t *e)
 {
@@ -114,6 +141,7 @@ static const adm_field_t fields[] = {
     {"first_byte_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
     {"idle_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
     {"total_timeout_ms", FT_INT, F_NULLABLE, adm_chk_positive, NULL, NULL},
+    {"settings", FT_JSONB, 0, chk_settings, NULL, NULL},
     {"created_at", FT_TS, F_READONLY, NULL, NULL, NULL},
     {"updated_at", FT_TS, F_READONLY, NULL, NULL, NULL},
 };

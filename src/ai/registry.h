@@ -42,6 +42,7 @@ typedef struct {
     bool active;
     lx_credential_t *creds;
     int ncreds;
+    char *jobs; /* settings.jobs: the media job adapter's settings, JSON text (NULL: none) */
 } lx_provider_t;
 
 typedef struct {
@@ -53,6 +54,7 @@ typedef struct {
     unsigned caps;       /* LX_CAP_* */
     int context_window, max_output;
     double input_per_1m, output_per_1m, cached_per_1m;
+    double unit_cost; /* media: USD per second of video or per image */
     bool active;
 } lx_model_t;
 

@@ -33,6 +33,7 @@ void lx_snapshot_free(lx_snapshot_t *s)
             }
         }
         free(p->creds);
+        free(p->jobs);
     }
     for (int i = 0; i < s->nmodels; i++) {
         free(s->models[i].upstream_name);
@@ -267,6 +268,7 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
         p->active = strcmp(r->status, "active") == 0;
         p->conf.name = lx_strdup(r->name);
         p->conf.base_url = lx_strdup(r->base_url);
+        p->jobs = r->jobs ? lx_strdup(r->jobs) : NULL;
         if (!lx_headers_json_empty(r->extra_headers)) { /* not sealed yet: no master key */
             lx_headers_add_from_json(&p->conf, r->extra_headers);
         } else if (r->headers_sealed.n) {
@@ -348,6 +350,7 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
         m->input_per_1m = r->input_per_1m;
         m->output_per_1m = r->output_per_1m;
         m->cached_per_1m = r->cached_per_1m;
+        m->unit_cost = r->unit_cost;
         m->active = strcmp(r->status, "active") == 0;
     }
     lx_snapshot_build_principals(s, rows); /* before the keys: they point at their overrides */

@@ -16,6 +16,7 @@
 #include "db/migrate.h"
 #include "db/store.h"
 #include "lx_version.h"
+#include "media/jobs_conf.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -129,6 +130,7 @@ static int serve(lx_config_t *cfg)
     if (test_tasks && strcmp(test_tasks, "1") == 0)
         lx_task_register(&lx_task_test_executor);
     lx_media_exec_register(lx_app_media_resolve);
+    lx_admin_set_jobs_check(lx_media_jobs_validate);
     const char *crash = getenv("LLMUX_TEST_TASK_CRASH");
     app.task_crash_after_submit = crash && strcmp(crash, "after_submit") == 0;
     app.task_conf = (lx_task_conf_t){

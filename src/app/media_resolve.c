@@ -6,12 +6,15 @@
  * The model is "provider/model" (the provider's public or upstream name;
  * a name the catalog lacks is sent as it is) or a public model name. The
  * credential is the one the task was pooled under, else the provider's
- * active credential with the lowest priority value. The adapter: an
- * openai or openai_compatible provider gets OpenAI's videos API (and its
- * images API for images). */
+ * active credential with the lowest priority value. The adapter: the
+ * provider's settings.jobs (media/jobs_conf.h: openai_videos, runway or a
+ * generic one made for this target), else OpenAI's videos API (its images
+ * API for images) for an openai or openai_compatible provider. The unit
+ * price is the model's unit_cost_usd (0 for a name the catalog lacks). */
 #include "app/app.h"
 #include "ai/registry.h"
 #include "media/exec.h"
+#include "media/jobs_conf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,15 +66,27 @@ int lx_app_media_resolve(const char *model, lx_media_kind_t kind, const char *cr
         }
     }
     int rc = LX_ERROR;
+    json_t *jobs = NULL;
     if (p == NULL || !p->active) {
         snprintf(err, errlen, "the model '%.100s' does not exist or is not served", model);
         goto out;
     }
-    if (p->conf.kind != LX_PROVIDER_OPENAI && p->conf.kind != LX_PROVIDER_OPENAI_COMPAT) {
+    if (p->jobs) {
+        jobs = json_loads(p->jobs, 0, NULL);
+        if (jobs && json_is_null(jobs)) {
+            json_decref(jobs);
+            jobs = NULL;
+        }
+    }
+    if (jobs == NULL && p->conf.kind != LX_PROVIDER_OPENAI &&
+        p->conf.kind != LX_PROVIDER_OPENAI_COMPAT) {
         snprintf(err, errlen, "the provider of '%.100s' has no %s API", model,
                  kind == LX_MEDIA_VIDEO ? "video" : "image");
         goto out;
     }
+    if (lx_media_jobs_pick(jobs, kind == LX_MEDIA_VIDEO, &out->adapter, &out->owned_adapter, err,
+                           errlen) != LX_OK)
+        goto out;
     const lx_credential_t *c = pick_cred(p, credential_id);
     snprintf(out->provider, sizeof out->provider, "%s", p->conf.name);
     if (c)
@@ -83,10 +98,11 @@ int lx_app_media_resolve(const char *model, lx_media_kind_t kind, const char *cr
     out->base_url = strdup(p->conf.base_url);
     out->upstream_model = strdup(upstream);
     out->public_model = strdup(model);
-    out->adapter = kind == LX_MEDIA_VIDEO ? &lx_media_openai_videos : &lx_media_openai_images;
+    out->unit_price = m ? m->unit_cost : 0;
     out->timeouts = p->conf.timeouts;
     rc = LX_OK;
 out:
+    json_decref(jobs);
     lx_registry_release(s);
     return rc;
 }

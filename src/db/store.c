@@ -391,15 +391,15 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
     static const char *const q[7] = {
         "SELECT id, name, kind, base_url, status, extra_headers::text, "
         "coalesce(connect_timeout_ms, 0), coalesce(first_byte_timeout_ms, 0), "
-        "coalesce(idle_timeout_ms, 0), coalesce(total_timeout_ms, 0), extra_headers_sealed "
-        "FROM ai_providers ORDER BY id",
+        "coalesce(idle_timeout_ms, 0), coalesce(total_timeout_ms, 0), extra_headers_sealed, "
+        "settings->'jobs' FROM ai_providers ORDER BY id",
         "SELECT id, provider_id, name, status, credential, priority, weight, "
         "coalesce(rate_limit_per_minute, 0), coalesce(rate_limit_per_day, 0) "
         "FROM ai_connections ORDER BY provider_id, priority, id",
         "SELECT id, provider_id, upstream_name, public_name, status, capabilities::text, "
         "coalesce(context_window, 0), coalesce(max_output_tokens, 0), "
-        "input_cost_per_1m::float8, output_cost_per_1m::float8, cached_cost_per_1m::float8 "
-        "FROM ai_models ORDER BY id",
+        "input_cost_per_1m::float8, output_cost_per_1m::float8, cached_cost_per_1m::float8, "
+        "unit_cost_usd::float8 FROM ai_models ORDER BY id",
         "SELECT k.id, k.key_hash, k.prefix, k.name, k.status, "
         "coalesce((extract(epoch FROM k.expires_at) * 1000)::bigint, 0), "
         "k.allowed_models::text, coalesce(k.rate_limit_per_minute, 0), coalesce(u.id, 0), "
@@ -445,6 +445,7 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         lx_buf_init(&p->headers_sealed, 0);
         if (!PQgetisnull(r[0], i, 10))
             lx_bytea_decode(PQgetvalue(r[0], i, 10), &p->headers_sealed);
+        p->jobs = PQgetisnull(r[0], i, 11) ? NULL : dupv(r[0], i, 11);
     }
     out->nconnections = PQntuples(r[1]);
     out->connections = lx_calloc((size_t)out->nconnections + 1, sizeof *out->connections);
@@ -477,6 +478,7 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         m->input_per_1m = dblv(r[2], i, 8);
         m->output_per_1m = dblv(r[2], i, 9);
         m->cached_per_1m = dblv(r[2], i, 10);
+        m->unit_cost = dblv(r[2], i, 11);
     }
     out->nkeys = PQntuples(r[3]);
     out->keys = lx_calloc((size_t)out->nkeys + 1, sizeof *out->keys);
@@ -564,6 +566,7 @@ void lx_registry_rows_free(lx_registry_rows_t *rows)
         lx_provider_row_t *p = &rows->providers[i];
         free(p->name), free(p->kind), free(p->base_url), free(p->status);
         free_secret(p->extra_headers);
+        free(p->jobs);
         lx_buf_free(&p->headers_sealed);
     }
     for (int i = 0; i < rows->nconnections; i++) {

@@ -18,6 +18,7 @@ typedef struct {
     char *extra_headers;     /* plain JSON object text an older version stored ("{}": none) */
     lx_buf_t headers_sealed; /* sealed JSON object (sealed_headers.h), empty if none */
     int timeouts_ms[4];      /* connect, first byte, idle, total; 0 = default */
+    char *jobs;              /* settings.jobs (sql/017), JSON text; NULL: none */
 } lx_provider_row_t;
 
 typedef struct {
@@ -33,6 +34,7 @@ typedef struct {
     char *capabilities; /* Postgres array text, e.g. {chat,stream} */
     int context_window, max_output;
     double input_per_1m, output_per_1m, cached_per_1m;
+    double unit_cost; /* USD per second of video or per image (sql/017) */
 } lx_model_row_t;
 
 typedef struct {
