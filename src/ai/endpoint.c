@@ -262,11 +262,10 @@ static int32_t tokens_estimate(const lx_endpoint_t *ep, const lx_call_input_t *i
     return n > 100000000 ? 100000000 : (int32_t)n;
 }
 
-/* The key's, its user's and its team's limits (allow.h): a request and
- * the token estimate from each window, a place in flight, or a 429 naming
- * the level and the window. The x-ratelimit-* headers either way. */
-static bool admit(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, lx_allow_ticket_t *t,
-                  lx_outcome_t *o)
+/* Budgets, then limits (handlers.h): the AI endpoints' admission and a
+ * media task's submission (app/media_admit.c). */
+bool lx_ai_admit(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, lx_allow_ticket_t *t,
+                 lx_outcome_t *o)
 {
     lx_allow_refusal_t r;
     const lx_allow_set_t *set = &a->allow;
@@ -335,7 +334,7 @@ int lx_ai_endpoint(lx_ai_t *ai, lx_req_t *req, const lx_endpoint_t *ep)
         !lx_ai_resolve_model(&a, in.model, need |= in.need, &t, &out) ||
         (ep->check && ep->check(&in, &t, &out) != LX_OK) ||
         (lx_ai_model_scope(&a, in.model, &t), (ticket.tokens = tokens_estimate(ep, &in)),
-         !(admitted = admit(ai, req, &a, &ticket, &out))) ||
+         !(admitted = lx_ai_admit(ai, req, &a, &ticket, &out))) ||
         (ntargets = lx_call_targets(req, &ai->routing->conf, a.snap, &t, need, in.prompt_estimate,
                                     in.max_tokens, targets, LX_CALL_MAX_TARGETS, &out)) == 0) {
         if (admitted)

@@ -82,6 +82,19 @@ int64_t lx_ai_estimate_tokens(size_t body_bytes);
  * No allocation; nothing for a caller without overrides. */
 void lx_ai_model_scope(lx_ai_auth_t *a, lx_str_t sent, const lx_resolved_t *t);
 
+/* Admission (after lx_ai_model_scope): the budgets of every subject of a
+ * (a 429 insufficient_quota / budget_exceeded naming the level while a
+ * period's spend is at or over one), then the key's, its user's and its
+ * team's limits (allow.h): a request and t->tokens from each window and a
+ * place in flight (only rpm and rpd when t->requests_only), or a 429
+ * rate_limit_exceeded naming the level and the window, with Retry-After.
+ * Refusals are counted in ai's limit_refusals / budget_refusals; the
+ * x-ratelimit-* headers are set either way. true: admitted (give back
+ * with lx_allow_release or settle with lx_allow_settle, unless
+ * requests_only, whose requests are simply spent); false with o. */
+bool lx_ai_admit(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, lx_allow_ticket_t *t,
+                 lx_outcome_t *o);
+
 /* refusal.c: ends a request refused before any call: renders o in the
  * client's shape, pushes its usage row (zero tokens, o's status and code,
  * the model asked for; none for 401: unauthenticated refusals are only

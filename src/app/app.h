@@ -102,6 +102,9 @@ lx_task_poster_t lx_app_task_poster(lx_upstream_t *up);
 /* app/media_resolve.c: media/exec.h's resolver over the registry. */
 int lx_app_media_resolve(const char *model, lx_media_kind_t kind, const char *credential_id,
                          lx_media_target_t *out, char *err, size_t errlen);
+/* app/media_admit.c: media/routes.h's admission seam (rpm, rpd, budgets,
+ * allowed models of the caller). arg: the worker's lx_ai_t. */
+bool lx_app_media_admit(lx_req_t *req, void *arg, const char *model, lx_media_kind_t kind);
 /* app/routes.c: the route table of a worker. */
 size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap);
 

@@ -255,6 +255,8 @@ static int worker_setup(lx_worker_t *w)
                                       .runner = w->tasks,
                                       .auth = lx_app_task_auth,
                                       .auth_arg = &w->ai,
+                                      .admit = lx_app_media_admit,
+                                      .admit_arg = &w->ai,
                                       .up = w->up};
     w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai};
     w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);

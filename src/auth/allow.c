@@ -266,7 +266,7 @@ bool lx_allow_admit(const lx_allow_set_t *set, lx_allow_ticket_t *t, lx_allow_le
             continue;
         for (int p = 0; p < LX_ALLOW_NWIN; p++) {
             int lim = atomic_load_explicit(&a->limit[p], memory_order_relaxed);
-            if (lim <= 0)
+            if (lim <= 0 || (p == LX_ALLOW_TOK && t->requests_only))
                 continue;
             int64_t full;
             uint32_t w = win_of((lx_allow_per_t)p, now_ms, &full);
@@ -297,7 +297,7 @@ bool lx_allow_admit(const lx_allow_set_t *set, lx_allow_ticket_t *t, lx_allow_le
             return false;
         }
     }
-    for (int i = 0; i < LX_LIMIT_SUBJECTS; i++) {
+    for (int i = 0; i < LX_LIMIT_SUBJECTS && !t->requests_only; i++) {
         lx_allow_t *a = set->s[i];
         if (a == NULL || atomic_load_explicit(&a->max_parallel, memory_order_relaxed) <= 0)
             continue;

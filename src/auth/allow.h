@@ -185,13 +185,15 @@ typedef struct {
     int32_t tokens;
     uint8_t took_tokens; /* bit i: set->s[i]'s tokens window */
     uint8_t entered;     /* bit i: a place in flight of set->s[i] */
+    bool requests_only;  /* set by the caller: rpm and rpd only (a task's
+                          * submission): no tokens window, no place in flight */
 } lx_allow_ticket_t;
 
 /* Takes one request from every limited request window of every subject,
  * t->tokens from every tokens window and one place in flight of every
- * subject with max_parallel, or nothing. true when admitted; false with
- * the refusal in *r. Windows that run dry are handed to lease (may be
- * NULL: local mode or no asker). */
+ * subject with max_parallel (neither when t->requests_only), or nothing. true when admitted; false
+ * with the refusal in *r. Windows that run dry are handed to lease (may be NULL: local mode or no
+ * asker). */
 bool lx_allow_admit(const lx_allow_set_t *set, lx_allow_ticket_t *t, lx_allow_lease_fn lease,
                     void *lease_arg, lx_allow_refusal_t *r);
 

@@ -176,6 +176,11 @@ static int submit(lx_req_t *req, lx_media_http_t *h, const lx_task_caller_t *who
                            err[0] ? err : "no provider serves this model", "model");
         return LX_OK;
     }
+    if (h->admit && !h->admit(req, h->admit_arg, model, kind)) {
+        lx_media_target_free(&t);
+        json_decref(input);
+        return LX_OK; /* refused and replied */
+    }
     lx_task_new_t nt = {
         .type = kind == LX_MEDIA_VIDEO ? VIDEO_T : "image.generate",
         .input = input,
