@@ -111,6 +111,57 @@ class Recovery(unittest.TestCase):
         print(f"\nkill -9 + restart: 20 tasks, 20 jobs, {dups} duplicate submits", file=sys.stderr)
         self.assertIn("task taken over", lx2.log())
 
+    def test_kill9_while_submissions_in_flight(self):
+        """The mock creates each job, then holds its answer (latency_ms):
+        llmux dies with every task `submitting` and no job id stored. The
+        restart reconciles them: the same Idempotency-Key, the same job."""
+        lx = self.llmux()
+        run = uuid.uuid4().hex[:8]
+        tags = [f"inflight-{run}-{i}" for i in range(10)]
+        ids = [submit_video(lx, "demo/sora-2+duration_ms=500+latency_ms=3000", t) for t in tags]
+        wait_for(lambda: self.mock.stats()["jobs_created"] == 10, timeout=10, what="jobs created")
+        self.assertEqual(psql(self.db, "SELECT count(*) FROM ai_tasks WHERE status = 'submitting' "
+                                       "AND external_id IS NULL"), "10")
+        kill9(lx)
+        lx2 = self.llmux()
+        for i in ids:
+            self.assertEqual(wait_task(lx2, i, TERMINAL)["status"], "succeeded", i)
+        dups = self.assert_once(tags)
+        self.assertEqual(dups, 10)  # each reconciled once, with its key
+        print(f"\nkill -9 mid-submit: 10 tasks, 10 jobs, {dups} duplicate submits", file=sys.stderr)
+
+    def add_runway(self):
+        boot = self.llmux()
+        r = boot.req("POST", ADMIN + "/providers",
+                     body={"name": "rw", "kind": "openai_compatible",
+                           "base_url": self.mock.url + "/v1",
+                           "settings": {"jobs": {"adapter": "runway"}}})
+        self.assertIn(r.status, (200, 201), r)
+        return boot
+
+    def test_runway_kill9_polling_and_mid_submit(self):
+        """Runway takes no idempotency key: tasks polling when llmux dies
+        resume by job id and succeed; tasks whose submission was answered
+        after the death fail submission_uncertain and are never resubmitted."""
+        lx = self.add_runway()
+        run = uuid.uuid4().hex[:8]
+        polling = [f"rwp-{run}-{i}" for i in range(5)]
+        ids = [submit_video(lx, "rw/gen4_turbo+duration_ms=4000", t) for t in polling]
+        wait_for(lambda: psql(self.db, "SELECT count(*) FROM ai_tasks WHERE status = 'running' "
+                                       "AND progress > 0") == "5", timeout=20, what="polling")
+        held = [f"rwh-{run}-{i}" for i in range(3)]
+        hids = [submit_video(lx, "rw/gen4_turbo+duration_ms=500+latency_ms=3000", t) for t in held]
+        wait_for(lambda: self.mock.stats()["jobs_created"] == 8, timeout=10, what="jobs created")
+        kill9(lx)
+        lx2 = self.llmux()
+        for i in ids:
+            self.assertEqual(wait_task(lx2, i, TERMINAL)["status"], "succeeded", i)
+        for i in hids:
+            final = wait_task(lx2, i, TERMINAL)
+            self.assertEqual(final["status"], "failed", final)
+            self.assertEqual(final["error"]["code"], "submission_uncertain", final)
+        self.assertEqual(self.assert_once(polling + held, api="runway"), 0)
+
     def test_takeover_by_second_instance_within_lease(self):
         a = self.llmux()
         run = uuid.uuid4().hex[:8]
@@ -168,13 +219,7 @@ class Recovery(unittest.TestCase):
         self.assertEqual(c.status, 200, c)
 
     def test_crash_between_submit_and_store_runway_uncertain(self):
-        boot = self.llmux()
-        r = boot.req("POST", ADMIN + "/providers",
-                     body={"name": "rw", "kind": "openai_compatible",
-                           "base_url": self.mock.url + "/v1",
-                           "settings": {"jobs": {"adapter": "runway"}}})
-        self.assertIn(r.status, (200, 201), r)
-        boot.stop()
+        self.add_runway().stop()
         tag = "crash-rw-" + uuid.uuid4().hex[:8]
         tid, final, lx2 = self.crash_after_submit("rw/gen4_turbo+duration_ms=300", tag)
         self.assertEqual(final["status"], "failed", final)
