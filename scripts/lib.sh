@@ -10,7 +10,7 @@ lx_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 LX_PKGS_BUILD="gcc meson ninja-build pkg-config libevhtp-dev libevent-dev libonig-dev
   libcurl4-openssl-dev libpq-dev libssl-dev libjansson-dev libcmocka-dev python3"
 LX_PKGS_RUN="postgresql curl"
-LX_PKGS_TEST="postgresql postgresql-client curl openssl"
+LX_PKGS_TEST="postgresql postgresql-client curl openssl prometheus"
 LX_PKGS_BENCH="nginx-light wrk gnuplot-nox"
 
 # lx_need PKG... : apt-get installs the packages that are not installed yet.
