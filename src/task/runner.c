@@ -388,6 +388,19 @@ static run_t *job_end(lx_task_job_t *job, jkind_t *kind, bool retry)
     return t;
 }
 
+/* job_end for a report; a task being cancelled is cancelled now instead
+ * of taking it. NULL: the report has nothing more to do. */
+static run_t *job_report(lx_task_job_t *job, bool retry)
+{
+    jkind_t kind;
+    run_t *t = job_end(job, &kind, retry);
+    if (t && t->cancelling) {
+        cancel_now(t);
+        return NULL;
+    }
+    return t;
+}
+
 void lx_task_report_submitted(lx_task_job_t *job, const char *external_id)
 {
     run_t *t = job->run;
@@ -412,14 +425,9 @@ void lx_task_report_submitted(lx_task_job_t *job, const char *external_id)
 
 void lx_task_report_progress(lx_task_job_t *job, int progress, int hint_ms)
 {
-    jkind_t kind;
-    run_t *t = job_end(job, &kind, false);
+    run_t *t = job_report(job, false);
     if (t == NULL)
         return;
-    if (t->cancelling) {
-        cancel_now(t);
-        return;
-    }
     t->fail_since_ms = 0;
     t->progress = progress < 0 ? 0 : progress > 100 ? 100 : progress;
     schedule_poll(t, hint_ms);
@@ -437,12 +445,9 @@ void lx_task_report_progress(lx_task_job_t *job, int progress, int hint_ms)
 
 void lx_task_report_succeeded(lx_task_job_t *job, json_t *output)
 {
-    jkind_t kind;
-    run_t *t = job_end(job, &kind, false);
-    if (t == NULL || t->cancelling) {
+    run_t *t = job_report(job, false);
+    if (t == NULL) {
         json_decref(output);
-        if (t)
-            cancel_now(t);
         return;
     }
     finish(t, LX_TASK_SUCCEEDED, output ? output : json_object(), NULL, NULL);
@@ -450,27 +455,17 @@ void lx_task_report_succeeded(lx_task_job_t *job, json_t *output)
 
 void lx_task_report_failed(lx_task_job_t *job, const char *code, const char *message)
 {
-    jkind_t kind;
-    run_t *t = job_end(job, &kind, false);
+    run_t *t = job_report(job, false);
     if (t == NULL)
         return;
-    if (t->cancelling) {
-        cancel_now(t);
-        return;
-    }
     finish(t, LX_TASK_FAILED, NULL, code ? code : "failed", message ? message : "the task failed");
 }
 
 void lx_task_report_uncertain(lx_task_job_t *job, const char *message)
 {
-    jkind_t kind;
-    run_t *t = job_end(job, &kind, false);
+    run_t *t = job_report(job, false);
     if (t == NULL)
         return;
-    if (t->cancelling) {
-        cancel_now(t);
-        return;
-    }
     finish(t, LX_TASK_FAILED, NULL, "submission_uncertain",
            message ? message
                    : "llmux stopped between submitting this task and storing the provider's "
