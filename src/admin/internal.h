@@ -304,7 +304,14 @@ int adm_owner_delete(lx_admin_t *a, lx_req_t *req, const adm_entity_t *ent, int6
 int adm_usage_summary(lx_admin_t *a, lx_req_t *req);
 int adm_usage_timeseries(lx_admin_t *a, lx_req_t *req);
 int adm_usage_requests(lx_admin_t *a, lx_req_t *req); /* usage_requests.c */
-int adm_audit_list(lx_admin_t *a, lx_req_t *req);     /* audit.c */
+/* GET usage/requests/{request_id}: one request's row with its attempts,
+ * timings and route (usage_requests.c); the id is the path's last segment,
+ * which the router already checked (lx_request_id_valid). */
+int adm_usage_request(lx_admin_t *a, lx_req_t *req);
+/* GET health: each deployment's breaker, cooling, in-flight, latency and
+ * newest error, read from the process-wide routing state (health_view.c). */
+int adm_health(lx_admin_t *a, lx_req_t *req);
+int adm_audit_list(lx_admin_t *a, lx_req_t *req); /* audit.c */
 /* budgets.c: POST keys|users|teams/{id}/reset-spend; the webhook fields'
  * checks; the sealing of budget_webhook_secret in a fixup (kind: "key",
  * "team"), false with e when it cannot be sealed. */

@@ -5,6 +5,7 @@
 #include "ai/registry.h"
 #include "ai/signin.h"
 #include "core/crypto.h"
+#include "core/id.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,16 @@ static int r_usage_requests(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, 
     return adm_usage_requests(a, req);
 }
 
+static int r_usage_request(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_usage_request(a, req);
+}
+
+static int r_health(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    return adm_health(a, req);
+}
+
 static int r_audit(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
 {
     return adm_audit_list(a, req);
@@ -212,6 +223,8 @@ static const adm_route_t routes[] = {
     {"GET", "usage/summary", r_usage_summary, NULL, USAGE},
     {"GET", "usage/timeseries", r_usage_timeseries, NULL, USAGE},
     {"GET", "usage/requests", r_usage_requests, NULL, USAGE},
+    {"GET", "usage/requests/{request_id}", r_usage_request, NULL, USAGE},
+    {"GET", "health", r_health, NULL, OPS | VIEW},
     {"GET", "audit", r_audit, NULL, VIEW},
 };
 
@@ -354,6 +367,7 @@ static bool params_ok(lx_req_t *req, const adm_route_t *r)
     static const char *const summary[] = {USAGE_FILTERS, "group_by", NULL};
     static const char *const series[] = {USAGE_FILTERS, "group_by", "bucket", NULL};
     static const char *const requests[] = {USAGE_FILTERS, "limit", "cursor", NULL};
+    static const char *const one_request[] = {"from", "to", NULL};
     static const char *const audit[] = {"entity", "entity_id", "actor",  "action", "from",
                                         "to",     "limit",     "cursor", NULL};
     const char *const *allowed = NULL;
@@ -369,6 +383,8 @@ static bool params_ok(lx_req_t *req, const adm_route_t *r)
         allowed = series;
     } else if (r->fn == r_usage_requests) {
         allowed = requests;
+    } else if (r->fn == r_usage_request) {
+        allowed = one_request;
     } else if (r->fn == r_audit) {
         allowed = audit;
     }
@@ -398,6 +414,14 @@ static int run_route(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const i
     return rc;
 }
 
+static int bad_request_id(lx_req_t *req)
+{
+    lx_req_reply_error(req, LX_E_BAD_REQUEST,
+                       "'request_id' in the path is not a request id llmux gives or accepts",
+                       "request_id");
+    return LX_OK;
+}
+
 static int dispatch(lx_admin_t *a, lx_req_t *req, char **seg, int nseg, const adm_principal_t *who)
 {
     lx_str_t m = lx_req_method(req);
@@ -413,9 +437,15 @@ static int dispatch(lx_admin_t *a, lx_req_t *req, char **seg, int nseg, const ad
         if (!shape_matches(r->pattern, seg, nseg, params, names, &np))
             continue;
         if (!shaped) { /* ids are checked before the method */
-            for (int k = 0; k < np; k++)
+            for (int k = 0; k < np; k++) {
+                if (strncmp(names[k], "request_id}", 11) == 0) { /* text: the handler reads it */
+                    if (!lx_request_id_valid(params[k], strlen(params[k])))
+                        return bad_request_id(req);
+                    continue;
+                }
                 if (!parse_id(params[k], &ids[k]))
                     return bad_id(req, names[k]);
+            }
             shaped = true;
         }
         if (lx_str_eq_cstr(m, r->method))

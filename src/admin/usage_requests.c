@@ -6,6 +6,7 @@
  * shown (a request's row is written when it ends: one that ends later with
  * an earlier created_at than the cursor shows up on a later page). */
 #include "admin/internal.h"
+#include "core/id.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,85 @@ int adm_usage_requests(lx_admin_t *a, lx_req_t *req)
     adm_op_t *op = adm_op_new(a, req, NULL);
     op->limit = limit;
     int rc = adm_submit(op, sql.p, q.np, q.params, adm_page_reply);
+    lx_buf_free(&sql);
+    return rc;
+}
+
+/* ---- one request ---- */
+
+static void request_reply(adm_op_t *op, const lx_pg_result_t *res)
+{
+    if (!lx_pg_ok(res)) {
+        adm_db_error(op, res);
+        return;
+    }
+    if (lx_pg_ntuples(res) == 0) {
+        adm_error(op, 404, LX_E_NOT_FOUND,
+                  "no request with that id in the time range (from, to: the last 7 days unless "
+                  "given)",
+                  "request_id");
+        return;
+    }
+    json_t *out = adm_row_json(res, 0, 0);
+    if (!json_is_object(out)) {
+        json_decref(out);
+        adm_error(op, 500, LX_E_INTERNAL, "unreadable row", NULL);
+        return;
+    }
+    adm_reply_json(op, 200, out);
+}
+
+int adm_usage_request(lx_admin_t *a, lx_req_t *req)
+{
+    lx_str_t path = lx_req_path(req);
+    while (path.n > 0 && path.p[path.n - 1] == '/')
+        path.n--;
+    size_t start = path.n;
+    while (start > 0 && path.p[start - 1] != '/')
+        start--;
+    char rid[LX_REQUEST_ID_MAX + 1];
+    lx_copy(rid, sizeof rid, path.p + start, path.n - start);
+    adm_usage_q_t q;
+    adm_verr_t e;
+    char buf[8];
+    bool has_from = adm_query(req, "from", buf, sizeof buf) != NULL;
+    if (!adm_usage_q_parse_as(a, req, &q, &e)) {
+        adm_reply_verr(req, &e);
+        return LX_OK;
+    }
+    if (!has_from) { /* a request's detail is looked for over a week */
+        q.from_ms = q.to_ms - 7 * 24 * 3600 * INT64_C(1000);
+        adm_format_rfc3339(q.from_ms, q.from);
+    }
+    adm_usage_q_begin(&q, false);
+    q.params[q.np++] = rid; /* $3 */
+    lx_buf_t sql;
+    lx_buf_init(&sql, 2048);
+    lx_buf_append_lit(&sql, "WITH r AS (SELECT u.*, k.name AS key_name, coalesce(k.team_id, "
+                            "u.team_id) AS team_of, tm.name AS team, c.name AS connection_name "
+                            "FROM ai_usage u LEFT JOIN api_keys k ON k.id = u.api_key_id LEFT JOIN "
+                            "teams tm ON tm.id = coalesce(k.team_id, u.team_id) LEFT JOIN "
+                            "ai_connections c ON c.id = u.connection_id WHERE u.request_id = "
+                            "$3::text");
+    adm_usage_q_where(&q, &sql);
+    lx_buf_append_lit(
+        &sql, " ORDER BY u.created_at DESC LIMIT 1) "
+              "SELECT jsonb_build_object("
+              "'request_id', r.request_id, "
+              "'created_at', to_char(r.created_at AT TIME ZONE 'UTC', "
+              "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+              "'api_key_id', r.api_key_id, 'key_name', r.key_name, 'team', r.team, "
+              "'team_id', r.team_of, 'connection_id', r.connection_id, "
+              "'connection_name', r.connection_name, 'provider', r.provider, 'model', r.model, "
+              "'requested_model', r.requested_model, "
+              "'feature', r.feature, 'status', r.status, 'error_code', r.error_code, "
+              "'error', r.error, 'tokens_in', r.tokens_in, 'tokens_out', r.tokens_out, "
+              "'tokens_cached', r.tokens_cached, 'cost_usd', r.cost_usd, "
+              "'ttfb_us', r.ttfb_us, 'ttfc_us', r.ttfc_us, 'overhead_us', r.overhead_us, "
+              "'total_us', r.total_us, "
+              "'attempts', coalesce(r.attempts::jsonb, '[]'::jsonb))::text FROM r");
+    adm_op_t *op = adm_op_new(a, req, NULL);
+    int rc = adm_submit(op, sql.p, q.np, q.params, request_reply);
     lx_buf_free(&sql);
     return rc;
 }

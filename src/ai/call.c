@@ -105,6 +105,7 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
                    : res->outcome == LX_UP_TIMEOUT_FIRST_BYTE ? res->total_us
                                                               : -1;
     lx_attempt_end(&c->att, &c->o.ai->routing->conf, &v, ttfb, ra, now);
+    lx_call_log_end(c, res, res->outcome == LX_UP_OK ? c->status : 0, (int)v.cls);
     if (v.cls == LX_FAIL_SUCCESS || c->state == CALL_STREAMING)
         return false;
     lx_step_t st = lx_failure_next(&v, c->same_retries, c->ti + 1 < c->ntargets,
@@ -112,7 +113,9 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
                                    &c->rng, now, c->deadline_ms);
     if (st.kind == LX_STEP_RETRY_SAME) {
         c->same_retries++;
+        lx_call_log_then(c, LX_ATT_THEN_RETRY);
     } else if (st.kind == LX_STEP_NEXT) {
+        lx_call_log_then(c, LX_ATT_THEN_FALLBACK);
         c->ti++;
         c->same_retries = 0;
     } else {
@@ -229,6 +232,7 @@ static bool start_attempt(lx_call_t *c)
                               .timeouts = to,
                               .stream = c->o.stream};
         static const lx_up_handlers_t handlers = {up_headers, up_data, up_done};
+        lx_call_log_start(c, lx_now_us());
         c->up = c->o.ai->up_ops->start(c->o.ai->up, &rq, &handlers, c);
         lx_up_build_free(&b);
         c->attempts++;
@@ -268,6 +272,7 @@ int lx_call_run(const lx_call_opts_t *o, const lx_target_t *targets, int ntarget
         lx_copy_cstr(c->id, sizeof c->id, o->client == LX_FMT_ANTHROPIC ? "msg_" : "chatcmpl-");
     lx_copy(c->id + pre, sizeof c->id - pre, rid.p, LX_MIN(rid.n, 40));
     c->ttfb_us = -1;
+    c->ttfc_us = -1;
     c->created_ms = lx_wall_ms();
     lx_rng_seed(&c->rng, (uint64_t)lx_now_us() ^ lx_hash(rid.p, rid.n));
     c->deadline_ms = lx_wall_ms() + (ntargets ? targets[0].conf.timeouts.total_ms : 0);

@@ -35,6 +35,7 @@ static void start_stream(lx_call_t *c)
     if (c->state == CALL_STREAMING)
         return;
     c->state = CALL_STREAMING;
+    c->ttfc_us = lx_now_us() - lx_req_start_us(c->o.req);
     lx_call_route_headers(c);
     lx_req_set_header(c->o.req, "Cache-Control", "no-cache");
     lx_req_stream_start(c->o.req, 200, "text/event-stream");

@@ -153,7 +153,12 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
         lx_copy_cstr(u->error, sizeof u->error, o->detail ? o->detail : o->message);
         lx_copy_cstr(u->error_code, sizeof u->error_code, lx_outcome_code(o));
     }
-    u->total_us = lx_now_us() - lx_req_start_us(c->o.req);
+    int64_t now_us = lx_now_us();
+    u->total_us = now_us - lx_req_start_us(c->o.req);
+    u->overhead_us = c->overhead_us;
+    /* a whole answer or an error reply went out just now, in render() */
+    u->ttfc_us = c->ttfc_us >= 0 ? c->ttfc_us : o->err == LX_E_CLIENT_GONE ? -1 : u->total_us;
+    lx_call_log_render(c, now_us, u->attempts, sizeof u->attempts);
     c->o.ai->usage->push(c->o.ai->usage, u);
     if (c->o.stream)
         atomic_fetch_sub_explicit(&c->o.ai->streams_active, 1, memory_order_relaxed);

@@ -38,6 +38,20 @@ typedef enum {
     CALL_STREAMING, /* the first byte went to the client */
 } call_state_t;
 
+/* One upstream attempt as the request log shows it (call_log.c). */
+#define LX_CALL_LOG_MAX 8
+typedef enum { LX_ATT_THEN_END = 0, LX_ATT_THEN_RETRY, LX_ATT_THEN_FALLBACK } lx_att_then_t;
+typedef struct {
+    int16_t ti;       /* index of its target in targets */
+    int16_t status;   /* upstream HTTP status, 0: none arrived */
+    uint8_t outcome;  /* lx_up_outcome_t of the transfer */
+    uint8_t cls;      /* lx_fail_class_t of its verdict; LX_FAIL__COUNT: none (still open) */
+    uint8_t then;     /* lx_att_then_t: what followed it */
+    int64_t start_us; /* monotonic */
+    int64_t ttfb_us;  /* -1: no byte */
+    int64_t dur_us;   /* -1: still open */
+} lx_call_att_t;
+
 typedef struct {
     lx_up_call_t *up;
     call_state_t state;
@@ -73,6 +87,8 @@ typedef struct {
     int64_t ttfb_us;     /* from upstream, -1 if none */
     int64_t created_ms;  /* wall clock at the start */
     int64_t overhead_us;
+    int64_t ttfc_us; /* request start to the first byte to the client; -1: none yet */
+    lx_call_att_t log[LX_CALL_LOG_MAX]; /* the first attempts (c->attempts counts all) */
     bool spend_settled; /* the cost went to the key's spend (lx_call_settle_spend) */
     char id[64];
     char key_id[64];
@@ -110,6 +126,18 @@ void lx_call_on_client_abort(lx_req_t *req, void *arg);
 void lx_call_attempt_outcome(lx_call_t *c, const lx_up_result_t *res, lx_outcome_t *o);
 /* A 502 from an answer that is not one: why for the client, detail for usage. */
 void lx_call_bad_upstream(lx_outcome_t *o, const char *why, const char *detail);
+
+/* call_log.c */
+/* Notes the start of attempt c->attempts (before it is counted) on c->t. */
+void lx_call_log_start(lx_call_t *c, int64_t now_us);
+/* Notes how the newest attempt ended (cls: its verdict's class). */
+void lx_call_log_end(lx_call_t *c, const lx_up_result_t *res, int status, int cls);
+/* Notes what followed the newest attempt (a retry or a fallback). */
+void lx_call_log_then(lx_call_t *c, lx_att_then_t then);
+/* Renders the attempts as a compact JSON array into out (cap bytes, always
+ * NUL-terminated; past the room the array ends with {"more": n}). Attempts
+ * still open are closed at now_us. */
+void lx_call_log_render(const lx_call_t *c, int64_t now_us, char *out, size_t cap);
 
 /* call_client.c */
 /* x-llmux-* headers: which target answered, overhead, attempts, fallback. */

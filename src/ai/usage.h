@@ -10,6 +10,10 @@
 
 #include <stdint.h>
 
+/* Room for the attempts text of one record: three or four attempts with
+ * names of ordinary length; past that the array ends with {"more": n}. */
+#define LX_USAGE_ATTEMPTS_MAX 768
+
 typedef struct {
     char record_id[48]; /* no longer stored (sql/004): only for bench/usage_rows */
     char request_id[129];
@@ -34,7 +38,13 @@ typedef struct {
     char error_code[48];
     int64_t ttfb_us; /* time to first byte from upstream, -1 if none */
     int64_t total_us;
-    int64_t created_ms; /* wall clock */
+    int64_t created_ms;  /* wall clock */
+    int64_t overhead_us; /* llmux's own time on the request (-1: not measured) */
+    int64_t ttfc_us;     /* from the request's start to its first byte to the client, -1 if none */
+    /* Each upstream attempt as a compact JSON array (call_log.c): provider,
+     * credential, upstream model, status, why it failed, what followed,
+     * duration and time to first byte. Empty: none recorded (NULL). */
+    char attempts[LX_USAGE_ATTEMPTS_MAX];
 } lx_usage_t;
 
 typedef struct lx_usage_sink {

@@ -35,10 +35,10 @@
  * (bench/scenarios/usage_rows.sh: 3.3-3.6 us per row in batches of 256,
  * 2.9 in batches of 1,024). Under load a batch fills in well under the tick. */
 #define BATCH    2048
-#define BLOCK    128 /* records per block: 117 KB, under malloc's mmap threshold */
+#define BLOCK    64 /* records per block: 126 KB, under malloc's mmap threshold */
 #define FLUSH_AT LX_USAGE_PG_FLUSH_AT
 #define TICK_MS  100
-#define NCOLS    19 /* the usage arrays; then the writer id and the batch number */
+#define NCOLS    22 /* the usage arrays; then the writer id and the batch number */
 #define NPARAMS  (NCOLS + 2)
 #define STMT     "lx_usage_insert"
 
@@ -74,17 +74,18 @@ struct lx_usage_pg {
  * tuplestore per array as with unnest in FROM (up to 1 us less per row).
  * NULLs are NULL elements of the arrays. */
 static const char insert_sql[] =
-    "WITH claimed AS (INSERT INTO ai_usage_writers AS w (writer, seq) VALUES ($20::uuid, "
-    "$21::bigint) ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq, updated_at = now() "
+    "WITH claimed AS (INSERT INTO ai_usage_writers AS w (writer, seq) VALUES ($23::uuid, "
+    "$24::bigint) ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq, updated_at = now() "
     "WHERE w.seq < excluded.seq RETURNING 1) "
     "INSERT INTO ai_usage (request_id, api_key_id, connection_id, provider, model, feature, "
     "tokens_in, tokens_out, tokens_cached, cost_usd, status, error, ttfb_us, total_us, "
-    "created_at, requested_model, error_code, user_id, team_id) "
+    "created_at, requested_model, error_code, user_id, team_id, overhead_us, ttfc_us, attempts) "
     "SELECT unnest($1::text[]), unnest($2::bigint[]), unnest($3::bigint[]), unnest($4::text[]), "
     "unnest($5::text[]), unnest($6::text[]), unnest($7::bigint[]), unnest($8::bigint[]), "
     "unnest($9::bigint[]), unnest($10::numeric[]), unnest($11::int[]), unnest($12::text[]), "
     "unnest($13::bigint[]), unnest($14::bigint[]), unnest($15::timestamptz[]), "
-    "unnest($16::text[]), unnest($17::text[]), unnest($18::bigint[]), unnest($19::bigint[]) "
+    "unnest($16::text[]), unnest($17::text[]), unnest($18::bigint[]), unnest($19::bigint[]), "
+    "unnest($20::bigint[]), unnest($21::bigint[]), unnest($22::text[]) "
     "WHERE EXISTS (SELECT FROM claimed)";
 
 static _Thread_local uint64_t tl_seq;
@@ -316,13 +317,13 @@ void lx_usage_pg_flush(lx_usage_pg_t *s)
     if (s->batch == 0)
         s->batch = LX_MIN(s->count, (size_t)BATCH);
     size_t n = s->batch;
-    static const uint32_t oid[NCOLS] = {OID_TEXT, OID_INT8, OID_INT8, OID_TEXT, OID_TEXT,
-                                        OID_TEXT, OID_INT8, OID_INT8, OID_INT8, OID_NUMERIC,
-                                        OID_INT4, OID_TEXT, OID_INT8, OID_INT8, OID_TIMESTAMPTZ,
-                                        OID_TEXT, OID_TEXT, OID_INT8, OID_INT8};
+    static const uint32_t oid[NCOLS] = {
+        OID_TEXT, OID_INT8,    OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8,        OID_INT8,
+        OID_INT8, OID_NUMERIC, OID_INT4, OID_TEXT, OID_INT8, OID_INT8, OID_TIMESTAMPTZ, OID_TEXT,
+        OID_TEXT, OID_INT8,    OID_INT8, OID_INT8, OID_INT8, OID_TEXT};
     lx_buf_t col[NCOLS];
     for (int c = 0; c < NCOLS; c++) {
-        lx_buf_init(&col[c], 20 + n * (c == 0 || c == 5 ? 36 : 16));
+        lx_buf_init(&col[c], 20 + n * (c == 0 || c == 5 ? 36 : c == 21 ? 200 : 16));
         arr_begin(&col[c], oid[c], n);
     }
     const block_t *blk = s->first;
@@ -377,6 +378,18 @@ void lx_usage_pg_flush(lx_usage_pg_t *s)
             el_int8(&col[18], u->team_id);
         else
             el_null(&col[18]);
+        if (u->overhead_us >= 0)
+            el_int8(&col[19], u->overhead_us);
+        else
+            el_null(&col[19]);
+        if (u->ttfc_us > 0) /* 0: a record that never measured it (a refusal's) */
+            el_int8(&col[20], u->ttfc_us);
+        else
+            el_null(&col[20]);
+        if (u->attempts[0])
+            el_text(&col[21], u->attempts);
+        else
+            el_null(&col[21]);
     }
     unsigned char seq[8];
     for (int k = 0; k < 8; k++)

@@ -2,9 +2,9 @@
  *
  * The admin key is root and may use every route. A JWT (ai/signin.h)
  * carries a role claim: "admin" (every route), "operator" (providers,
- * connections and their tests, models, groups and members), "team_admin"
- * (keys, users and usage of its own team only), "viewer" (usage and the
- * audit log, read only). Each route of the table in router.c declares the
+ * connections and their tests, models, groups and members, deployment
+ * health), "team_admin" (keys, users and usage of its own team only),
+ * "viewer" (usage, deployment health and the audit log, read only). Each route of the table in router.c declares the
  * roles besides root and admin that may use it (LX_ROLE_BIT masks): that
  * table is the one place this is decided.
  *

@@ -77,10 +77,11 @@ static void test_route_table(void **state)
         bool reset = strstr(pattern, "/reset-spend") != NULL;
         bool people = (starts(pattern, "keys") || starts(pattern, "users")) && !reset;
         bool usage = starts(pattern, "usage/");
+        bool health = strcmp(pattern, "health") == 0; /* read-only: operators and viewers */
         if (view)
             assert_string_equal(method, "GET");
-        assert_true(view == (usage || strcmp(pattern, "audit") == 0));
-        assert_true(ops == upstream);
+        assert_true(view == (usage || health || strcmp(pattern, "audit") == 0));
+        assert_true(ops == (upstream || health));
         assert_true(team == (people || usage));
         if (starts(pattern, "teams"))
             assert_int_equal(roles, 0);
