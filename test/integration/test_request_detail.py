@@ -3,10 +3,11 @@ detail with every upstream attempt (a retried-then-fallback request shows
 its three attempts with their reasons), llmux's overhead and the client's
 time to first byte; latency percentiles per time bucket; each deployment's
 health (breaker, cooling, in-flight, latency, newest error)."""
+import json
 import time
 import unittest
 
-from harness import Llmux, Mock, psql, wait_for
+from harness import Llmux, Mock, new_database, psql, sse_events, wait_for
 
 API = "/api/v1/admin/ai"
 MSG = [{"role": "user", "content": "hi"}]
@@ -185,6 +186,48 @@ class RequestDetail(unittest.TestCase):
     def test_health_roles(self):
         r = self.lx.req("GET", API + "/health", key="sk-not-the-admin-key")
         self.assertEqual(r.status, 401)
+
+
+class TasksForTheAdmin(unittest.TestCase):
+    """The tasks page lists every caller's tasks with the admin key,
+    filtered by status and type and paged, and follows one's events."""
+
+    def test_admin_lists_all_tasks_and_follows_events(self):
+        db = new_database()
+        psql(db, "CREATE TABLE llmux_test_jobs (id BIGSERIAL PRIMARY KEY, idem TEXT UNIQUE, "
+                 "task TEXT, polls INT NOT NULL DEFAULT 0, polls_needed INT NOT NULL, fail TEXT, "
+                 "cancelled BOOLEAN NOT NULL DEFAULT false, submits INT NOT NULL DEFAULT 1)")
+        lx = Llmux(db=db, env={"LLMUX_TEST_TASKS": "1", "LLMUX_TASK_POLL_MIN_MS": "50",
+                               "LLMUX_TASK_POLL_MAX_MS": "100", "LLMUX_TASK_CLAIM_MS": "100"})
+        try:
+            key = lx.req("POST", API + "/keys", body={"name": "tk"}).json()["key"]
+            wait_for(lambda: lx.req("GET", "/api/v1/tasks", key=key).status == 200,
+                     what="key known")
+            ids = []
+            for n in (1, 1, 3):
+                r = lx.req("POST", "/api/v1/tasks", key=key,
+                           body={"type": "test.job", "input": {"polls": n}})
+                self.assertEqual(r.status, 202, r)
+                ids.append(r.json()["id"])
+
+            def done():
+                r = lx.req("GET", "/api/v1/tasks?status=succeeded&type=test.job&limit=100")
+                return {x["id"] for x in r.json()["data"]} >= set(ids)
+            wait_for(done, timeout=15, what="the key's tasks listed for the admin")
+            p1 = lx.req("GET", "/api/v1/tasks?status=succeeded&limit=2").json()
+            self.assertEqual(len(p1["data"]), 2)
+            self.assertTrue(p1["has_more"])
+            p2 = lx.req("GET", f"/api/v1/tasks?status=succeeded&limit=2&after={p1['last_id']}")
+            self.assertEqual({x["id"] for x in p1["data"]} & {x["id"] for x in p2.json()["data"]},
+                             set())
+            self.assertEqual(lx.req("GET", "/api/v1/tasks?status=running").json()["data"], [])
+            r = lx.req("GET", f"/api/v1/tasks/{ids[2]}/events")
+            self.assertEqual(r.status, 200, r)
+            evs = sse_events(r.body)
+            self.assertTrue(evs, r.body)
+            self.assertEqual(json.loads(evs[-1][1])["status"], "succeeded")
+        finally:
+            assert lx.stop() == 0
 
 
 if __name__ == "__main__":
