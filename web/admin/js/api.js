@@ -19,6 +19,11 @@ export function setBearer(b) {
 
 export function hasBearer() { return bearer !== null; }
 
+// The Authorization header for a request api() cannot make (a streamed
+// body: the tasks page reads SSE through fetch, as EventSource cannot send
+// a header).
+export function authHeaders() { return bearer ? { Authorization: `Bearer ${bearer}` } : {}; }
+
 // fn(message) runs when the server answers 401 (the sign-in comes back).
 export function whenAuthLost(fn) { onAuthLost = fn; }
 

@@ -5,9 +5,9 @@
 // `roles` only documents who that is. `load` imports the page module, which
 // exports render(root, ctx).
 //
-// The monitoring pages (usage, requests, health, audit, tasks) are U2's:
-// their entries stand here with `available: false` until their modules
-// exist; whoever adds pages/<id>.js flips the flag (and fixes `needs`).
+// The monitoring pages (usage, requests, health, audit, tasks) read
+// usage/*, health, audit and /api/v1/tasks (shared helpers: monitor.js,
+// chart.js, sse.js).
 export const pages = [
   {
     id: 'providers', title: 'Providers', needs: 'GET providers', roles: ['admin', 'operator'],
@@ -23,22 +23,24 @@ export const pages = [
   },
   {
     id: 'usage', title: 'Usage', needs: 'GET usage/summary', roles: ['admin', 'team_admin', 'viewer'],
-    available: false, load: () => import('./usage.js'),
+    available: true, load: () => import('./usage.js'),
   },
   {
     id: 'requests', title: 'Request log', needs: 'GET usage/requests', roles: ['admin', 'team_admin', 'viewer'],
-    available: false, load: () => import('./requests.js'),
+    available: true, load: () => import('./requests.js'),
   },
   {
-    id: 'health', title: 'Health', needs: 'GET connections', roles: ['admin', 'operator'],
-    available: false, load: () => import('./health.js'),
+    id: 'health', title: 'Health', needs: 'GET health', roles: ['admin', 'operator', 'viewer'],
+    available: true, load: () => import('./health.js'),
   },
   {
     id: 'audit', title: 'Audit log', needs: 'GET audit', roles: ['admin', 'viewer'],
-    available: false, load: () => import('./audit.js'),
+    available: true, load: () => import('./audit.js'),
   },
   {
-    id: 'tasks', title: 'Tasks', needs: 'GET usage/summary', roles: ['admin'],
-    available: false, load: () => import('./tasks.js'),
+    // the tasks API (/api/v1/tasks) takes the admin key, not a sign-in token:
+    // shown to those who may read the audit log, it says so if refused
+    id: 'tasks', title: 'Tasks', needs: 'GET audit', roles: ['admin'],
+    available: true, load: () => import('./tasks.js'),
   },
 ];
