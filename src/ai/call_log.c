@@ -83,10 +83,13 @@ static void put_fmt(fixed_t *w, const char *fmt, ...)
     put(w, tmp, k < 0 ? 0 : LX_MIN((size_t)k, sizeof tmp - 1));
 }
 
+/* A string literal, its length counted by the compiler. */
+#define PUT_LIT(w, lit) put(w, lit, sizeof(lit) - 1)
+
 /* A JSON string: quotes, backslashes and control bytes escaped. */
 static void put_str(fixed_t *w, const char *s)
 {
-    put(w, "\"", 1);
+    PUT_LIT(w, "\"");
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\') {
@@ -98,7 +101,7 @@ static void put_str(fixed_t *w, const char *s)
             put(w, s, 1);
         }
     }
-    put(w, "\"", 1);
+    PUT_LIT(w, "\"");
 }
 
 /* One attempt's object; prev: what followed the attempt before it (how
@@ -115,8 +118,8 @@ static void put_attempt(fixed_t *w, const lx_call_t *c, int i, int64_t now_us)
     if (a->status)
         put_fmt(w, ",\"status\":%d", a->status);
     else
-        put(w, ",\"status\":null", 14);
-    put(w, ",\"transport\":", 13);
+        PUT_LIT(w, ",\"status\":null");
+    PUT_LIT(w, ",\"transport\":");
     put_str(w, open ? "open" : lx_up_outcome_name((lx_up_outcome_t)a->outcome));
     put_fmt(w, ",\"verdict\":\"%s\",\"then\":\"%s\"", cls_names[a->cls], then_names[a->then]);
     if (a->then != LX_ATT_THEN_END) { /* why there was another attempt */
@@ -132,7 +135,7 @@ static void put_attempt(fixed_t *w, const lx_call_t *c, int i, int64_t now_us)
     if (a->ttfb_us >= 0)
         put_fmt(w, ",\"ttfb_us\":%" PRId64 "}", a->ttfb_us);
     else
-        put(w, ",\"ttfb_us\":null}", 15);
+        PUT_LIT(w, ",\"ttfb_us\":null}");
 }
 
 void lx_call_log_render(const lx_call_t *c, int64_t now_us, char *out, size_t cap)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "ai/call.h"
+#include "ai/call_int.h"
 #include "ai/routing/limits.h"
 #include "call_fakes.h"
 #include "core/clock.h"
@@ -320,6 +321,72 @@ static void test_fallback_after_connect_failure(void **state)
     assert_string_equal(fake_req_header(&req, "x-llmux-fallback-reason"),
                         "connect_failed from alpha");
     assert_string_equal(u->provider, "beta");
+    /* the record keeps each attempt: alpha, alpha again, then beta */
+    json_error_t je;
+    json_t *a = json_loads(u->attempts, 0, &je);
+    if (a == NULL)
+        fail_msg("attempts: %s (%s)", u->attempts, je.text);
+    assert_int_equal(json_array_size(a), 3);
+    static const char *const prov[3] = {"alpha", "alpha", "beta"};
+    static const char *const then[3] = {"retry", "fallback", "end"};
+    static const char *const transport[3] = {"connect_failed", "connect_failed", "ok"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *x = json_array_get(a, i);
+        assert_string_equal(json_string_value(json_object_get(x, "provider")), prov[i]);
+        assert_string_equal(json_string_value(json_object_get(x, "then")), then[i]);
+        assert_string_equal(json_string_value(json_object_get(x, "transport")), transport[i]);
+        assert_int_equal(json_is_true(json_object_get(x, "retry")), i == 1);
+        assert_int_equal(json_is_true(json_object_get(x, "fallback")), i == 2);
+        assert_true(json_integer_value(json_object_get(x, "duration_us")) >= 0);
+    }
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "reason")),
+                        "connect_failed");
+    assert_true(json_is_null(json_object_get(json_array_get(a, 0), "status")));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 2), "status")), 200);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 2), "verdict")),
+                        "success");
+    json_decref(a);
+    assert_true(u->ttfc_us > 0 && u->ttfc_us <= u->total_us);
+    assert_true(u->overhead_us >= 0);
+}
+
+/* The attempts text never overflows its room: past it, whole attempts are
+ * dropped and the array ends with {"more": n}; names are JSON-escaped. */
+static void test_attempts_text_is_bounded(void **state)
+{
+    (void)state;
+    lx_call_t *c = calloc(1, sizeof *c + sizeof(lx_target_t));
+    char name[200];
+    memset(name, 'n', sizeof name - 1);
+    name[0] = '"';
+    name[sizeof name - 1] = '\0';
+    c->ntargets = 1;
+    c->targets[0].conf.name = name;
+    snprintf(c->targets[0].upstream_model, sizeof c->targets[0].upstream_model, "m\x01");
+    for (int i = 0; i < 12; i++) {
+        lx_call_log_start(c, 1000 * i);
+        c->attempts++;
+        lx_up_result_t res = {.outcome = LX_UP_OK, .first_byte_us = 5, .total_us = 10};
+        lx_call_log_end(c, &res, 503, 1);
+        lx_call_log_then(c, LX_ATT_THEN_RETRY);
+    }
+    char out[LX_USAGE_ATTEMPTS_MAX];
+    lx_call_log_render(c, 99999, out, sizeof out);
+    assert_true(strlen(out) < sizeof out);
+    json_error_t je;
+    json_t *a = json_loads(out, 0, &je);
+    assert_non_null(a);
+    size_t n = json_array_size(a);
+    assert_true(n >= 2 && n < 12);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "provider")), name);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "model")), "m\x01");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(a, n - 1), "more")),
+                     12 - (int)(n - 1));
+    json_decref(a);
+    char tiny[40];
+    lx_call_log_render(c, 99999, tiny, sizeof tiny);
+    assert_string_equal(tiny, "[{\"more\":12}]");
+    free(c);
 }
 
 /* Every target fails: each is retried once (routing.retry_same = 1), and
@@ -688,6 +755,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_same_target_after_5xx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_after_429, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_after_connect_failure, setup, teardown),
+        cmocka_unit_test(test_attempts_text_is_bounded),
         cmocka_unit_test_setup_teardown(test_all_targets_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_retry_once_bytes_reached_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_ended_early, setup, teardown),
