@@ -178,7 +178,8 @@ async function endToEnd(page) {
   await page.getByRole('button', { name: 'Sign in' }).click();
   const nav = page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Providers' }).waitFor();
-  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Providers', 'Models & groups', 'Keys, teams & users']);
+  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Providers', 'Models & groups', 'Keys, teams & users',
+    'Usage', 'Request log', 'Health', 'Audit log', 'Tasks']);
   await page.locator('#page-title', { hasText: 'Providers' }).waitFor();
 
   // keyboard: Tab from the top reaches the nav and the main buttons, with a
@@ -352,7 +353,7 @@ async function roles(page) {
   await signIn(page, jwt({ sub: 'olga', role: 'operator' }));
   const nav = page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Providers' }).waitFor();
-  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Providers', 'Models & groups']);
+  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Providers', 'Models & groups', 'Health']);
   await page.getByRole('button', { name: 'Add provider' }).waitFor();
   await page.locator('#who', { hasText: 'jwt:olga (operator)' }).waitFor();
   await shot(page, '09-operator');

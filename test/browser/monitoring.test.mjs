@@ -1,6 +1,7 @@
 // The admin UI's monitoring pages in Debian's headless chromium (issue 20):
 // a key's chat request (retried on a failing credential, then a fallback)
-// shows on the usage page (totals, charts, the key's cost); the request log lists it and its detail shows the three
+// shows on the usage page (totals, charts) and as the key's spend on the
+// keys page; the request log lists it and its detail shows the three
 // attempts with the fallback reason; the health page lists the
 // deployments with the failing one's error; the audit log shows the key's
 // creation; the tasks page follows a test.job task's progress to its end
@@ -28,7 +29,9 @@ const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 const ADMIN = 'browser-monitor-admin-key-0123456789';
-const SHOTS = process.env.LLMUX_SCREENSHOT_DIR || path.resolve('build-test/screenshots');
+// next to the build tree the binary comes from (as admin_ui.test.mjs)
+const SHOTS = process.env.LLMUX_SCREENSHOT_DIR ||
+  path.resolve(path.dirname(process.env.LLMUX_BIN || 'build-test/src/llmux'), '..', 'screenshots');
 const pg = process.env.LLMUX_TEST_PG;
 const shots = [];
 let base, mockUrl, browser, dbUrl;
@@ -185,6 +188,18 @@ test('the monitoring pages end to end', { skip: !pg && 'LLMUX_TEST_PG not set' }
     });
     console.log(`chart: 1,440 points x 5 series redrawn in ${ms.toFixed(2)} ms (median of 10)`);
     assert.ok(ms < 50, `redraw took ${ms} ms`);
+
+    // the keys page shows the key's spend from that request (no budget: the
+    // figure itself; spend reaches the database within a few seconds)
+    await go(page, 'keys');
+    const keyRow = () => page.locator('tr', { has: page.getByRole('cell', { name: 'monitored-key', exact: true }) });
+    await keyRow().waitFor();
+    await waitFor(async () => {
+      await page.reload();
+      await keyRow().waitFor();
+      return /\$[1-9]/.test(await keyRow().innerText());
+    }, 'the key\'s spend on the keys page', 300);
+    await shot(page, 'u2-02-keys-spend');
 
     // the request log and the request's detail: three attempts, the fallback
     await go(page, 'requests');
