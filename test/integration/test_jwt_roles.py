@@ -44,6 +44,8 @@ EXPECT = {
     "usage/summary": TEAM | VIEW,
     "usage/timeseries": TEAM | VIEW,
     "usage/requests": TEAM | VIEW,
+    "usage/requests/{request_id}": TEAM | VIEW,
+    "health": OPS | VIEW,
     "audit": VIEW,
     # every role may ask who it is (the web UI's sign-in)
     "whoami": OPS | TEAM | VIEW,
@@ -285,7 +287,8 @@ class JwtRoles(unittest.TestCase):
         self.assertGreaterEqual(len(routes), 45)
         toks = {r: self.role_token(r, team="red" if r == "team_admin" else None) for r in ROLES}
         for method, pattern in routes:
-            path = API + "/" + pattern.replace("{id}", "987654").replace("{member_id}", "987655")
+            path = API + "/" + pattern.replace("{id}", "987654").replace("{member_id}", "987655") \
+                .replace("{request_id}", "req_987656")
             body = {} if method in ("POST", "PATCH") else None
             for role in ROLES:
                 allowed = role == "admin" or role in EXPECT[pattern]
