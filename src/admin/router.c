@@ -145,6 +145,8 @@ static int r_audit(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int
     return adm_audit_list(a, req);
 }
 
+static int r_whoami(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids);
+
 /* Who besides root (the admin key) and admin may use a route (roles.h):
  * operators the upstream side, team admins their team's keys, users and
  * usage, viewers usage and the audit log. */
@@ -213,7 +215,32 @@ static const adm_route_t routes[] = {
     {"GET", "usage/timeseries", r_usage_timeseries, NULL, USAGE},
     {"GET", "usage/requests", r_usage_requests, NULL, USAGE},
     {"GET", "audit", r_audit, NULL, VIEW},
+
+    {"GET", "whoami", r_whoami, NULL, OPS | TEAM | VIEW},
 };
+
+/* GET whoami: the caller's role, team and actor, and the routes of the
+ * table above its role may use ("METHOD pattern"), so that the web UI
+ * shows only what the server will allow. The admin key is "admin". */
+static int r_whoami(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    const adm_principal_t *who = a->who;
+    json_t *caps = json_array();
+    for (size_t i = 0; i < LX_ARRAY_LEN(routes); i++) {
+        if (!lx_role_allows(who->role, routes[i].roles))
+            continue;
+        char cap[160];
+        snprintf(cap, sizeof cap, "%s %s", routes[i].method, routes[i].pattern);
+        json_array_append_new(caps, json_string(cap));
+    }
+    json_t *body = json_pack(
+        "{s:s, s:s, s:o, s:o, s:o}", "role",
+        who->role == LX_ROLE_ROOT ? "admin" : lx_role_name(who->role), "actor", who->actor,
+        "team_id", who->team_id ? json_integer(who->team_id) : json_null(), "team",
+        who->team[0] ? json_string(who->team) : json_null(), "capabilities", caps);
+    lx_req_reply_json(req, 200, body);
+    return LX_OK;
+}
 
 bool lx_admin_route_at(size_t i, const char **method, const char **pattern)
 {

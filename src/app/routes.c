@@ -2,6 +2,7 @@
  * readiness, metrics). */
 #include "app/app.h"
 #include "admin/openapi.h"
+#include "admin/ui.h"
 #include "ai/handlers.h"
 #include "ai/registry.h"
 #include "core/buf.h"
@@ -159,6 +160,7 @@ size_t lx_routes_build(lx_worker_t *w, lx_route_t *routes, size_t cap)
         {"GET", "/v1/models/", lx_ai_model_get_handler, &w->ai, LX_ROUTE_PREFIX},
         {"GET", "/v1/key/info", lx_ai_key_info_handler, &w->ai, 0},
         {NULL, "/api/v1/admin/", lx_admin_handler, &w->admin, LX_ROUTE_PREFIX},
+        {NULL, "/admin", lx_admin_ui_handler, NULL, LX_ROUTE_PREFIX},
     };
     size_t n = LX_MIN(cap, LX_ARRAY_LEN(table));
     memcpy(routes, table, n * sizeof *routes);

@@ -45,6 +45,8 @@ EXPECT = {
     "usage/timeseries": TEAM | VIEW,
     "usage/requests": TEAM | VIEW,
     "audit": VIEW,
+    # every role may ask who it is (the web UI's sign-in)
+    "whoami": OPS | TEAM | VIEW,
 }
 ROLES = ["admin", "operator", "team_admin", "viewer", "auditor"]
 

@@ -1,0 +1,44 @@
+// pages/index.js - the page list: the nav, in this order. A page shows when
+// the signed-in role may use the admin route named by `needs` ("METHOD
+// pattern", as GET whoami's capabilities list it: the server's own route
+// table decides, so the UI cannot show what the server would refuse).
+// `roles` only documents who that is. `load` imports the page module, which
+// exports render(root, ctx).
+//
+// The monitoring pages (usage, requests, health, audit, tasks) are U2's:
+// their entries stand here with `available: false` until their modules
+// exist; whoever adds pages/<id>.js flips the flag (and fixes `needs`).
+export const pages = [
+  {
+    id: 'providers', title: 'Providers', needs: 'GET providers', roles: ['admin', 'operator'],
+    available: true, load: () => import('./providers.js'),
+  },
+  {
+    id: 'models', title: 'Models & groups', needs: 'GET models', roles: ['admin', 'operator'],
+    available: true, load: () => import('./models.js'),
+  },
+  {
+    id: 'keys', title: 'Keys, teams & users', needs: 'GET keys', roles: ['admin', 'team_admin'],
+    available: true, load: () => import('./keys.js'),
+  },
+  {
+    id: 'usage', title: 'Usage', needs: 'GET usage/summary', roles: ['admin', 'team_admin', 'viewer'],
+    available: false, load: () => import('./usage.js'),
+  },
+  {
+    id: 'requests', title: 'Request log', needs: 'GET usage/requests', roles: ['admin', 'team_admin', 'viewer'],
+    available: false, load: () => import('./requests.js'),
+  },
+  {
+    id: 'health', title: 'Health', needs: 'GET connections', roles: ['admin', 'operator'],
+    available: false, load: () => import('./health.js'),
+  },
+  {
+    id: 'audit', title: 'Audit log', needs: 'GET audit', roles: ['admin', 'viewer'],
+    available: false, load: () => import('./audit.js'),
+  },
+  {
+    id: 'tasks', title: 'Tasks', needs: 'GET usage/summary', roles: ['admin'],
+    available: false, load: () => import('./tasks.js'),
+  },
+];
