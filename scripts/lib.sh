@@ -11,6 +11,8 @@ LX_PKGS_BUILD="gcc meson ninja-build pkg-config libevhtp-dev libevent-dev liboni
   libcurl4-openssl-dev libpq-dev libssl-dev libjansson-dev libcmocka-dev python3"
 LX_PKGS_RUN="postgresql curl"
 LX_PKGS_TEST="postgresql postgresql-client curl openssl prometheus"
+# chromium: the admin UI browser tests (test/browser); lx_need_chromium installs it
+# apart, so a machine where it cannot be installed only skips those tests
 LX_PKGS_BENCH="nginx-light wrk gnuplot-nox"
 
 # lx_need PKG... : apt-get installs the packages that are not installed yet.
@@ -34,6 +36,21 @@ lx_need() {
 lx_need_node() {
     command -v node >/dev/null && command -v npm >/dev/null && return 0
     lx_need nodejs npm
+}
+
+# lx_need_chromium : Debian's chromium for the admin UI browser tests
+# (test/browser). A machine where it cannot be installed only warns: those
+# tests then report themselves skipped, saying why.
+lx_need_chromium() {
+    command -v chromium >/dev/null && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        lx_say "chromium is missing (not root): the browser tests will be skipped"
+        return 0
+    fi
+    lx_say "installing chromium (browser tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } >/dev/null 2>&1 ||
+        lx_say "chromium could not be installed: the browser tests will be skipped"
 }
 
 # lx_build DIR MESON_ARGS... : configures (once) and builds a tree.

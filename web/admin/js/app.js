@@ -30,7 +30,7 @@ function signIn(message) {
     id: 'signin-key', name: 'bearer', type: 'password', required: true, autocomplete: 'current-password',
     'aria-describedby': 'signin-help',
   });
-  const err = h('div', { role: 'alert' }, message ? errorBox(message) : null);
+  const err = h('div', { 'aria-live': 'polite' }, message ? errorBox(message) : null);
   const form = h('form', { class: 'panel', novalidate: true },
     h('div', { class: 'field' },
       h('label', { for: 'signin-key' }, 'Admin key or token'),
@@ -57,7 +57,7 @@ function signIn(message) {
       return;
     }
     input.value = '';
-    start();
+    start(true);
   });
   clear(main).append(h('section', { class: 'signin' }, h('h1', {}, 'Sign in to llmux'), form));
   document.title = 'Sign in - llmux admin';
@@ -117,11 +117,13 @@ const ctx = {
   reload: () => route(),
 };
 
-function start() {
+// focus: after a sign-in, the page (keyboard users land in it); on a
+// reload, nothing (Tab starts at the top: header, nav, page)
+function start(focus) {
   buildNav();
   if (!location.hash) location.replace(`#/${(visiblePages()[0] || { id: '' }).id}`);
   route();
-  main.focus();
+  if (focus) main.focus();
 }
 
 signoutBtn.addEventListener('click', () => {
@@ -143,7 +145,7 @@ async function boot() {
     signIn(e.status === 401 ? null : e.message);
     return;
   }
-  start();
+  start(false);
 }
 
 boot();

@@ -131,7 +131,7 @@ export function confirmDialog(message, { ok = 'Delete', danger = true } = {}) {
 // throw an ApiError, shown in the dialog (the dialog stays open).
 export function formDialog(title, fields, onSubmit, { submit = 'Save' } = {}) {
   return modal(title, (close) => {
-    const err = h('div', { role: 'alert' });
+    const err = h('div', { 'aria-live': 'polite' });
     const form = h('form', { class: 'form', novalidate: true }, fields,
       h('div', { class: 'form-actions' },
         h('button', { type: 'submit', class: 'btn btn-primary' }, submit),
