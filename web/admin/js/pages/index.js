@@ -13,7 +13,7 @@
 // capabilities: hide what the role may not do), ctx.who ({role, actor,
 // team_id, team}), ctx.toast(message, kind), ctx.reload() (renders the
 // page again). Build DOM with ui.js (h(), field(), table(), modal(),
-// formDialog(), confirmDialog(), spendBar(), ...): never innerHTML, no
+// formDialog(), confirmDialog(), spendBar(), ...): never HTML from strings, no
 // inline style attributes (the CSP refuses them; el.style is fine).
 //
 // The monitoring pages (usage, requests, health, audit, tasks) are U2's:
