@@ -4,8 +4,8 @@
 // connection test (latency and models shown), a failing test (bad base URL:
 // the error text shown), a key created (secret shown once, copy button), a
 // group member moved (the order survives a reload), an API error shown
-// (a duplicate model), and viewer/operator tokens that do not see what they
-// may not do. Every browser console error, page error and CSP violation
+// (a duplicate model), and operator, team_admin and viewer tokens that do
+// not see what they may not do. Every browser console error, page error and CSP violation
 // fails the test; axe-core checks every page; Tab reaches the nav and the
 // main buttons with a visible focus ring. Screenshots of every page go to
 // $LLMUX_SCREENSHOT_DIR (build-test/screenshots by default) and are listed
@@ -343,7 +343,7 @@ async function endToEnd(page) {
   clean(page);
 }
 
-test('roles: an operator and a viewer see only what they may do', { skip: !pg && 'LLMUX_TEST_PG not set' }, async () => {
+test('roles: an operator, a team admin and a viewer see only what they may do', { skip: !pg && 'LLMUX_TEST_PG not set' }, async () => {
   const page = await newPage();
   await explained(page, () => roles(page));
 });
@@ -358,6 +358,22 @@ async function roles(page) {
   await shot(page, '09-operator');
   await page.getByRole('button', { name: 'Sign out' }).click();
 
+  // a team admin: its team's keys and users, no teams, no upstream side
+  await admin('POST', 'teams', { name: 'blue' });
+  const tok = jwt({ sub: 'tess', role: 'team_admin', team: 'blue' });
+  await waitFor(async () => (await fetch(`${base}/api/v1/admin/ai/whoami`, { headers: { authorization: `Bearer ${tok}` } })).status === 200,
+    'team blue in the snapshot');
+  await signIn(page, tok);
+  await page.locator('#who', { hasText: 'jwt:tess (team_admin, team blue)' }).waitFor();
+  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Keys, teams & users']);
+  await page.getByRole('button', { name: 'Create key' }).waitFor();
+  await page.getByRole('button', { name: 'Add user' }).waitFor();
+  assert.equal(await page.getByRole('heading', { name: 'Teams', exact: true }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: 'Add team' }).count(), 0);
+  await shot(page, '10-team-admin');
+  await axe(page, 'the team admin');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+
   // a viewer may use none of these pages: no create/edit/delete anywhere
   await signIn(page, jwt({ sub: 'vera', role: 'viewer' }));
   await page.locator('#who', { hasText: 'jwt:vera (viewer)' }).waitFor();
@@ -367,7 +383,7 @@ async function roles(page) {
   // a page it may not use, asked for by URL, is not rendered either
   await page.evaluate(() => { location.hash = '#/keys'; });
   assert.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0);
-  await shot(page, '10-viewer');
+  await shot(page, '11-viewer');
   await axe(page, 'the viewer');
   clean(page);
 }
