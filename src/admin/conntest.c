@@ -3,8 +3,11 @@
  *
  * Step 1 reads the connection, its provider and a model of that provider;
  * step 2 opens the sealed key (in memory only, zeroed when the op ends) and
- * makes the call on the worker's upstream client; the answer reports the
- * upstream status, latency and a short answer or error, never the key. */
+ * makes the call on the worker's upstream client; step 3, after a chat call
+ * that worked, asks the provider's model list (GET .../models with the same
+ * credential). The answer reports the upstream status, latency and a short
+ * answer or error, and the models found (or why none could be listed),
+ * never the key. */
 #include "admin/internal.h"
 #include "ai/adapter.h"
 #include "core/clock.h"
@@ -17,7 +20,9 @@
 #include <stdlib.h>
 
 #define MAX_ANSWER_BYTES (256u << 10)
+#define MAX_LIST_BYTES   (4u << 20)
 #define SHOWN_CHARS      200
+#define MAX_MODELS       500
 
 typedef struct {
     lx_provider_conf_t conf; /* strings owned; conf.api_key is a secret */
@@ -25,6 +30,11 @@ typedef struct {
     lx_up_call_t *call;
     lx_buf_t body;
     char model[256];
+    /* the chat call's outcome, kept while the model list is asked */
+    int status;
+    double latency_ms;
+    char answer[1024];
+    bool listing;
 } ctest_t;
 
 static void ctest_free(adm_op_t *op)
@@ -85,8 +95,10 @@ static void cut_utf8(char *s, size_t n)
     s[n] = '\0';
 }
 
-static void reply_result(adm_op_t *op, bool ok, int status, double latency_ms, const char *answer,
-                         const char *error)
+/* models: the provider's model ids (stolen; NULL: not listed, then
+ * models_error may say why). */
+static void reply_models(adm_op_t *op, bool ok, int status, double latency_ms, const char *answer,
+                         const char *error, json_t *models, const char *models_error)
 {
     ctest_t *t = op->ext;
     json_t *out = json_object();
@@ -98,7 +110,16 @@ static void reply_result(adm_op_t *op, bool ok, int status, double latency_ms, c
     json_object_set_new(out, "error", error ? json_string(error) : json_null());
     json_object_set_new(out, "connection_id", json_integer(op->id));
     json_object_set_new(out, "model", t && t->model[0] ? json_string(t->model) : json_null());
+    json_object_set_new(out, "models", models ? models : json_null());
+    json_object_set_new(out, "models_error",
+                        models_error ? json_string(models_error) : json_null());
     adm_reply_json(op, 200, out);
+}
+
+static void reply_result(adm_op_t *op, bool ok, int status, double latency_ms, const char *answer,
+                         const char *error)
+{
+    reply_models(op, ok, status, latency_ms, answer, error, NULL, NULL);
 }
 
 /* ---- upstream callbacks ---- */
@@ -109,10 +130,145 @@ static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
 {
     adm_op_t *op = arg;
     ctest_t *t = op->ext;
-    if (t->body.n + n > MAX_ANSWER_BYTES)
+    if (t->body.n + n > (t->listing ? MAX_LIST_BYTES : MAX_ANSWER_BYTES))
         return LX_ERROR;
     lx_buf_append(&t->body, p, n);
     return LX_OK;
+}
+
+/* ---- step 3: the provider's models ---- */
+
+/* The model list's URL from the chat call's: ".../chat/completions" (OpenAI
+ * and compatible) and ".../messages" (Anthropic) become ".../models",
+ * ".../models/<model>:generateContent" (Gemini) ".../models"; the query
+ * string stays (a key may travel there). False for any other shape. */
+static bool list_url(const char *chat, lx_buf_t *out)
+{
+    size_t plen = strcspn(chat, "?");
+    const char *query = chat + plen;
+    static const char *const tails[] = {"/chat/completions", "/messages"};
+    size_t keep = 0;
+    for (size_t i = 0; i < LX_ARRAY_LEN(tails) && keep == 0; i++) {
+        size_t k = strlen(tails[i]);
+        if (plen > k && memcmp(chat + plen - k, tails[i], k) == 0)
+            keep = plen - k;
+    }
+    if (keep == 0) {
+        const char *m = strstr(chat, "/models/");
+        if (m == NULL || (size_t)(m - chat) >= plen)
+            return false;
+        keep = (size_t)(m - chat);
+    }
+    lx_buf_append(out, chat, keep);
+    lx_buf_append_cstr(out, "/models");
+    lx_buf_append_cstr(out, query);
+    lx_buf_append_char(out, '\0');
+    return true;
+}
+
+/* The ids of an OpenAI or Anthropic list ({"data":[{"id"}]}) or a Gemini one
+ * ({"models":[{"name":"models/<id>"}]}), at most MAX_MODELS; NULL if neither. */
+static json_t *parse_list(const char *body, size_t n)
+{
+    json_t *root = json_loadb(body ? body : "", n, 0, NULL);
+    json_t *items = json_object_get(root, "data");
+    const char *key = "id";
+    if (!json_is_array(items)) {
+        items = json_object_get(root, "models");
+        key = "name";
+    }
+    if (!json_is_array(items)) {
+        json_decref(root);
+        return NULL;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        const char *id = json_string_value(json_object_get(it, key));
+        if (id == NULL || json_array_size(out) == MAX_MODELS)
+            continue;
+        if (strncmp(id, "models/", 7) == 0)
+            id += 7;
+        char shown[SHOWN_CHARS + 1];
+        snprintf(shown, sizeof shown, "%s", id);
+        cut_utf8(shown, SHOWN_CHARS);
+        json_array_append_new(out, json_string(shown));
+    }
+    json_decref(root);
+    return out;
+}
+
+static void list_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
+{
+    adm_op_t *op = arg;
+    ctest_t *t = op->ext;
+    t->call = NULL;
+    char why[600] = "";
+    json_t *models = NULL;
+    if (res->outcome != LX_UP_OK) {
+        snprintf(why, sizeof why, "%s%s%s", lx_up_outcome_name(res->outcome),
+                 res->error ? ": " : "", res->error ? res->error : "");
+    } else if (res->status < 200 || res->status >= 300) {
+        char m[400] = "";
+        if (t->ad->error_message)
+            t->ad->error_message(t->body.p ? t->body.p : "", t->body.n, m, sizeof m);
+        snprintf(why, sizeof why, "the model list answered HTTP %d%s%s", res->status,
+                 m[0] ? ": " : "", m);
+    } else if ((models = parse_list(t->body.p, t->body.n)) == NULL) {
+        snprintf(why, sizeof why, "the model list is not a list of models");
+    }
+    scrub(why, t->conf.api_key);
+    reply_models(op, true, t->status, t->latency_ms, t->answer, NULL, models, why[0] ? why : NULL);
+}
+
+/* Starts GET <models>, with the chat call's headers (the credential);
+ * LX_ERROR with the reason in why when it cannot. */
+static int start_listing(adm_op_t *op, char *why, size_t cap)
+{
+    ctest_t *t = op->ext;
+    json_t *rq = json_pack("{s:s, s:[{s:s, s:s}], s:i}", "model", t->model, "messages", "role",
+                           "user", "content", "ping", "max_tokens", 1);
+    lx_up_build_t b;
+    lx_up_build_init(&b);
+    char err[300] = "";
+    int rc = t->ad->chat_build(&t->conf, rq, false, &b, err, sizeof err);
+    json_decref(rq);
+    lx_buf_t url;
+    lx_buf_init(&url, 0);
+    if (rc == LX_OK && !list_url(b.url.p, &url)) {
+        snprintf(why, cap, "this provider's model list address is not known");
+        rc = LX_ERROR;
+    } else if (rc != LX_OK) {
+        snprintf(why, cap, "cannot build the model list request");
+    }
+    if (rc == LX_OK) {
+        lx_buf_reset(&t->body);
+        t->listing = true;
+        lx_up_request_t up_rq = {.method = "GET",
+                                 .url = url.p,
+                                 .headers = (const char *const *)b.headers,
+                                 .nheaders = b.nheaders,
+                                 .body = "",
+                                 .body_len = 0,
+                                 .timeouts = t->conf.timeouts};
+        static const lx_up_handlers_t handlers = {up_headers, up_data, list_done};
+        t->call = lx_up_call_start(op->admin->ai->up, &up_rq, &handlers, op);
+        if (t->call == NULL) {
+            snprintf(why, cap, "cannot start the model list call");
+            rc = LX_ERROR;
+        }
+    }
+    for (int i = 0; i < b.nheaders; i++)
+        explicit_bzero(b.headers[i], strlen(b.headers[i]));
+    if (b.url.p)
+        explicit_bzero(b.url.p, b.url.n);
+    if (url.p)
+        explicit_bzero(url.p, url.cap);
+    lx_buf_free(&url);
+    lx_up_build_free(&b);
+    return rc;
 }
 
 static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
@@ -156,6 +312,16 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
     scrub(error, t->conf.api_key);
     scrub(answer, t->conf.api_key);
     cut_utf8(answer, SHOWN_CHARS);
+    if (ok) {
+        t->status = res->status;
+        t->latency_ms = latency;
+        snprintf(t->answer, sizeof t->answer, "%s", answer);
+        char why[300] = "";
+        if (start_listing(op, why, sizeof why) == LX_OK)
+            return;
+        reply_models(op, true, res->status, latency, answer, NULL, NULL, why);
+        return;
+    }
     reply_result(op, ok, res->status, latency, ok ? answer : NULL, error[0] ? error : NULL);
 }
 

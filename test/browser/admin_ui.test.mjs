@@ -4,8 +4,8 @@
 // connection test (latency and models shown), a failing test (bad base URL:
 // the error text shown), a key created (secret shown once, copy button), a
 // group member moved (the order survives a reload), an API error shown
-// (a duplicate model), and viewer/operator tokens that do not see what they
-// may not do. Every browser console error, page error and CSP violation
+// (a duplicate model), and operator, team_admin and viewer tokens that do
+// not see what they may not do. Every browser console error, page error and CSP violation
 // fails the test; axe-core checks every page; Tab reaches the nav and the
 // main buttons with a visible focus ring. Screenshots of every page go to
 // $LLMUX_SCREENSHOT_DIR (build-test/screenshots by default) and are listed
@@ -215,7 +215,8 @@ async function endToEnd(page) {
   await page.getByRole('cell', { name: 'mock-cred', exact: true }).waitFor();
   assert.equal(await page.getByText('sk-browser-secret-123').count(), 0, 'the secret is never shown');
   // a model of the provider: what the test calls and lists
-  await admin('POST', 'models', { provider_id: (await admin('GET', 'providers?name=mockp')).data[0].id, upstream_name: 'mock-model+chunks=1', public_name: 'mocky' });
+  await admin('POST', 'models', { provider_id: (await admin('GET', 'providers?name=mockp')).data[0].id, upstream_name: 'mock-model+chunks=1', public_name: 'mocky',
+    output_cost_per_1m: 1000000 }); // $1 an output token: a chat's spend shows
   await go(page, 'models');
   await go(page, 'providers');
   await page.getByRole('button', { name: 'Test connection mock-cred' }).click();
@@ -223,7 +224,7 @@ async function endToEnd(page) {
   await ok.waitFor();
   const okText = await ok.textContent();
   assert.match(okText, /OK in \d+ ms/);
-  assert.match(okText, /Models found: mock-model\+chunks=1/);
+  assert.match(okText, /Models found \(6\): mock-model, gpt-4o-mini, gpt-4o, /);
   await shot(page, '03-providers-test-ok');
 
   // a provider whose base URL answers nothing: the error text is shown
@@ -313,7 +314,6 @@ async function endToEnd(page) {
   assert.match(await row.textContent(), /rpm 60/);
   await row.getByRole('meter').waitFor();
   // its usage after a chat request: the spend bar moves
-  await admin('PATCH', `models/${(await admin('GET', 'models?public_name=mocky')).data[0].id}`, { output_cost_per_1m: 1000000 });
   await waitFor(async () => (await fetch(`${base}/v1/chat/completions`, {
     method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'mockp/mocky', messages: [{ role: 'user', content: 'hi' }] }),
@@ -344,7 +344,7 @@ async function endToEnd(page) {
   clean(page);
 }
 
-test('roles: an operator and a viewer see only what they may do', { skip: !pg && 'LLMUX_TEST_PG not set' }, async () => {
+test('roles: an operator, a team admin and a viewer see only what they may do', { skip: !pg && 'LLMUX_TEST_PG not set' }, async () => {
   const page = await newPage();
   await explained(page, () => roles(page));
 });
@@ -359,6 +359,22 @@ async function roles(page) {
   await shot(page, '09-operator');
   await page.getByRole('button', { name: 'Sign out' }).click();
 
+  // a team admin: its team's keys and users, no teams, no upstream side
+  await admin('POST', 'teams', { name: 'blue' });
+  const tok = jwt({ sub: 'tess', role: 'team_admin', team: 'blue' });
+  await waitFor(async () => (await fetch(`${base}/api/v1/admin/ai/whoami`, { headers: { authorization: `Bearer ${tok}` } })).status === 200,
+    'team blue in the snapshot');
+  await signIn(page, tok);
+  await page.locator('#who', { hasText: 'jwt:tess (team_admin, team blue)' }).waitFor();
+  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Keys, teams & users', 'Usage', 'Request log']);
+  await page.getByRole('button', { name: 'Create key' }).waitFor();
+  await page.getByRole('button', { name: 'Add user' }).waitFor();
+  assert.equal(await page.getByRole('heading', { name: 'Teams', exact: true }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: 'Add team' }).count(), 0);
+  await shot(page, '10-team-admin');
+  await axe(page, 'the team admin');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+
   // a viewer may use none of these pages: no create/edit/delete anywhere
   await signIn(page, jwt({ sub: 'vera', role: 'viewer' }));
   await page.locator('#who', { hasText: 'jwt:vera (viewer)' }).waitFor();
@@ -368,7 +384,7 @@ async function roles(page) {
   // a page it may not use, asked for by URL, is not rendered either
   await page.evaluate(() => { location.hash = '#/keys'; });
   assert.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0);
-  await shot(page, '10-viewer');
+  await shot(page, '11-viewer');
   await axe(page, 'the viewer');
   clean(page);
 }

@@ -343,7 +343,15 @@ class Admin(unittest.TestCase):
         self.assertGreater(res["latency_ms"], 0)
         self.assertIsInstance(res["answer"], str)
         self.assertIsNone(res["error"])
-        last = self.mock.last()
+        # then the provider's model list, asked with the same credential
+        self.assertEqual(res["models"], ["mock-model", "gpt-4o-mini", "gpt-4o",
+                                         "text-embedding-3-small", "dall-e-3", "sora-2"])
+        self.assertIsNone(res["models_error"])
+        reqs = self.mock.requests()
+        self.assertEqual([(q["method"], q["path"]) for q in reqs],
+                         [("POST", "/v1/chat/completions"), ("GET", "/v1/models")])
+        self.assertEqual(reqs[1]["headers"]["authorization"], f"Bearer {key}")
+        last = reqs[0]
         self.assertEqual(last["headers"]["authorization"], f"Bearer {key}")
         sent = json.loads(last["body"])
         self.assertEqual(sent["max_tokens"], 1)
@@ -364,6 +372,7 @@ class Admin(unittest.TestCase):
         self.assertEqual(res["status"], 401)
         self.assertTrue(res["error"])
         self.assertNotIn("sk-wrong-key-000", json.dumps(res))
+        self.assertIsNone(res["models"])  # the list is asked only after a call that worked
         # nothing listening
         p2 = self.provider("conn-down", base_url="http://127.0.0.1:1/v1")
         c2 = self.ok("POST", "/connections", {"provider_id": p2["id"], "name": "x"}, 201)

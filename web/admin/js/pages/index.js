@@ -5,6 +5,17 @@
 // `roles` only documents who that is. `load` imports the page module, which
 // exports render(root, ctx).
 //
+// A page module: `export async function render(root, ctx)`. root is an
+// empty <section> in <main>; put an <h1 id="page-title"> first (the
+// section is labelled by it). ctx (app.js): ctx.api (api.js: get, post,
+// patch, del, listAll; errors are ApiError with .status and the API's
+// message; a 401 signs out by itself), ctx.can(method, pattern) (whoami's
+// capabilities: hide what the role may not do), ctx.who ({role, actor,
+// team_id, team}), ctx.toast(message, kind), ctx.reload() (renders the
+// page again). Build DOM with ui.js (h(), field(), table(), modal(),
+// formDialog(), confirmDialog(), spendBar(), ...): never HTML from strings, no
+// inline style attributes (the CSP refuses them; el.style is fine).
+//
 // The monitoring pages (usage, requests, health, audit, tasks) read
 // usage/*, health, audit and /api/v1/tasks (shared helpers: monitor.js,
 // chart.js, sse.js).

@@ -1,8 +1,8 @@
 // providers.js - providers and their credentials (the admin API's
 // "connections"): list, create, edit, enable/disable, delete with a
 // confirmation, and "Test connection" (POST connections/{id}/test: one small
-// real chat call; shows the latency, the model it used and the provider's
-// models, or the error text). A credential's secret (api_key) is write-only:
+// real chat call; shows the latency, the model it used and the models the
+// provider lists, or the error text). A credential's secret (api_key) is write-only:
 // the API never returns it, the form never shows it.
 import { h, clear, button, field, valueOf, table, badge, formDialog, confirmDialog, errorBox, fmtTime } from '../ui.js';
 
@@ -131,14 +131,19 @@ export async function render(root, ctx) {
     btn.disabled = true;
     try {
       const r = await api.post(`connections/${c.id}/test`, {});
-      const theirs = models.filter((m) => m.provider_id === c.provider_id).map((m) => m.upstream_name);
       const latency = r.latency_ms === null ? '' : ` in ${Math.round(r.latency_ms)} ms`;
+      const found = r.models || [];
+      const SHOWN = 30;
       clear(out).append(r.ok
         ? h('div', { class: 'ok-box' },
           h('strong', {}, `OK${latency}`), ` (HTTP ${r.status})`,
           h('ul', {},
             h('li', {}, 'Model tested: ', h('span', { class: 'mono' }, r.model || '(none)')),
-            h('li', {}, 'Models found: ', theirs.length ? h('span', { class: 'mono' }, theirs.join(', ')) : 'none configured'),
+            r.models
+              ? h('li', {}, `Models found (${found.length}): `,
+                found.length ? h('span', { class: 'mono' }, found.slice(0, SHOWN).join(', ')) : 'none',
+                found.length > SHOWN ? ` and ${found.length - SHOWN} more` : '')
+              : h('li', {}, 'Models found: not listed', r.models_error ? ` (${r.models_error})` : ''),
             r.answer ? h('li', {}, 'Answer: ', r.answer) : null))
         : h('div', { class: 'error-box' },
           h('strong', {}, `Failed${latency}`), r.status ? ` (HTTP ${r.status})` : ' (no answer)', ': ',
