@@ -27,7 +27,7 @@ static long count_dir(const char *path, bool mine)
 
 static void gauge(lx_buf_t *b, const char *name, const char *type, const char *help, double v)
 {
-    lx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+    lx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", name, help, name, type, name, v);
 }
 
 /* Seconds since the epoch at boot (/proc/stat btime), 0 if unknown. */
