@@ -139,7 +139,7 @@ static lx_mseries_t *series_get(mtab_t *t, const char *labels, size_t len)
 
 static lx_mseries_t *get(mtab_t *t, const char *const *names, const char *const *values, int n)
 {
-    char lab[1024];
+    char lab[2048]; /* 5 labels of LX_METRICS_LABEL_MAX bytes, each escaped: fits */
     return series_get(t, lab, lx_metrics_labels(lab, sizeof lab, names, values, n));
 }
 
