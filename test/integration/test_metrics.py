@@ -136,7 +136,9 @@ class Exposition(unittest.TestCase):
             self.assertTrue(nonzero(name), name + "\n" + text)
         deadline = time.monotonic() + 10
         while not (nonzero("llmux_tasks_finished_total", 'status="succeeded"')
-                   and nonzero("llmux_task_poll_seconds_count")):
+                   and nonzero("llmux_task_poll_seconds_count")
+                   and nonzero("llmux_usage_written_total")
+                   and nonzero("llmux_usage_flush_seconds_count")):
             self.assertLess(time.monotonic(), deadline, "task families\n" + text)
             time.sleep(0.05)
             text = self.scrape()
@@ -241,6 +243,43 @@ class Moves(unittest.TestCase):
                                     model="other", status_class="2xx", reason="ok"), 1)
         self.assertEqual(self.delta(before, after, "llmux_ai_upstream_ttfb_seconds_count",
                                     provider="mfb"), 3)  # every attempt's first byte
+
+    def test_deployment_breaker_and_cooling_gauges(self):
+        """A catalog model whose upstream fails opens its deployment's
+        breaker (2); one that answers 429 cools (1); both read 0 before."""
+        p = self.lx.req("POST", API + "/providers", body={
+            "name": "mbrk", "kind": "openai_compatible", "base_url": self.mock.url + "/v1",
+            "status": "disabled"}).json()
+        self.lx.req("POST", API + "/connections", body={
+            "provider_id": p["id"], "name": "only", "api_key": "sk-mbrk"})
+        for up in ("a+fault=500", "b+fault=429+retry_after=30"):
+            r = self.lx.req("POST", API + "/models", body={"provider_id": p["id"],
+                                                           "upstream_name": up})
+            self.assertLess(r.status, 300, r)
+        self.lx.req("PATCH", API + f"/providers/{p['id']}", body={"status": "active"})
+        a = {"provider": "mbrk", "credential": "only", "model": "a+fault=500"}
+        b = {"provider": "mbrk", "credential": "only", "model": "b+fault=429+retry_after=30"}
+        wait_for(lambda: 'model="b+fault=429+retry_after=30"' in self.scrape(), timeout=5,
+                 what="the models in the deployment gauges")
+        before = self.scrape()
+        self.assertIn('llmux_ai_deployment_breaker_state{provider="mbrk",credential="only",'
+                      'model="a+fault=500"} 0', before)
+        self.assertEqual(value(before, "llmux_ai_deployment_cooling", **b), 0)
+        self.assertEqual(value(before, "llmux_ai_credential_breaker_state", provider="mbrk",
+                               credential="only"), 0)
+        for _ in range(10):  # two failed attempts per request; the breaker opens at 5
+            r = self.lx.chat({"model": "mbrk/a+fault=500", "messages": MSG})
+            if r.status == 503:
+                break
+        after = self.scrape()
+        self.assertEqual(value(after, "llmux_ai_deployment_breaker_state", **a), 2, after)
+        self.assertEqual(value(after, "llmux_ai_credential_breaker_state", provider="mbrk",
+                               credential="only"), 0)  # the deployment's, not the credential's
+        self.assertEqual(self.lx.chat({"model": "mbrk/b+fault=429+retry_after=30",
+                                       "messages": MSG}).status, 429)
+        self.assertEqual(value(self.scrape(), "llmux_ai_deployment_cooling", **b), 1)
+        self.assertEqual(value(self.scrape(), "llmux_ai_credential_inflight", provider="mbrk",
+                               credential="only"), 0)
 
     def test_stream_moves_first_chunk_and_gap(self):
         before = self.scrape()
