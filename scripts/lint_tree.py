@@ -55,11 +55,12 @@ MAY_USE = {
     'upstream': {'core'},
     'db': {'core'},
     'auth': {'core', 'db'},
-    'ai': {'core', 'http', 'upstream', 'db', 'auth'},
+    'obs': {'core', 'upstream'},
+    'ai': {'core', 'http', 'upstream', 'db', 'auth', 'obs'},
     'task': {'core', 'http', 'db'},
     'media': {'core', 'http', 'upstream', 'task'},
-    'admin': {'core', 'http', 'upstream', 'db', 'auth', 'ai'},
-    'app': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'admin', 'media', 'task'},
+    'admin': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'obs'},
+    'app': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'admin', 'media', 'task', 'obs'},
 }
 
 ROUTING = 'ai/routing/'

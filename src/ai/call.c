@@ -26,6 +26,21 @@ static void resume_upstream(lx_req_t *req, void *arg)
         c->o.ai->up_ops->resume(c->up);
 }
 
+/* A stream's time to its first chunk and the gaps between upstream reads
+ * forwarded to the client (obs/metrics.h). */
+static void stream_metrics(lx_call_t *c, bool was_streaming, int64_t now_us)
+{
+    if (c->state != CALL_STREAMING)
+        return;
+    if (!was_streaming) {
+        c->mlat = lx_metrics_stream_series(c->o.ai->metrics, c->o.feature, c->t->conf.name);
+        lx_metrics_stream_first(c->mlat, now_us - lx_req_start_us(c->o.req));
+    } else {
+        lx_metrics_stream_gap(c->mlat, now_us - c->last_chunk_us);
+    }
+    c->last_chunk_us = now_us;
+}
+
 static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
 {
     lx_call_t *c = arg;
@@ -53,12 +68,14 @@ static int up_data(lx_up_call_t *call, const char *p, size_t n, void *arg)
         }
     }
     int64_t t0 = lx_now_us();
+    bool was_streaming = c->state == CALL_STREAMING;
     /* curl hands over a read one HTTP chunk (usually one event) at a time:
      * the cork lasts until the loop is through them all, so they leave in
      * one send. */
     lx_req_cork(c->o.req);
     int rc = lx_sse_feed(&c->sse, p, n);
     c->overhead_us += lx_now_us() - t0;
+    stream_metrics(c, was_streaming, t0);
     if (rc == LX_SSE_TOO_BIG) {
         snprintf(c->too_big, sizeof c->too_big,
                  "upstream %s sent one event larger than limits.max_event_bytes (%zu bytes)",
@@ -75,6 +92,21 @@ static void retry_cb(evutil_socket_t fd, short ev, void *arg)
     lx_call_t *c = arg;
     c->retry_armed = false;
     start_attempt(c); /* replies and finalizes by itself when nothing is left */
+}
+
+/* An attempt's end in the metrics: its time to first byte, its time in the
+ * call's upstream total, and the retry or fallback that follows, with the
+ * failed attempt's reason (a transfer outcome, or the status's reason). */
+static void attempt_metrics(lx_call_t *c, const lx_up_result_t *res, lx_step_kind_t next)
+{
+    c->upstream_us += LX_MAX(res->total_us, 0);
+    lx_metrics_next_t nx = next == LX_STEP_RETRY_SAME ? LX_METRICS_RETRY
+                           : next == LX_STEP_NEXT     ? LX_METRICS_FALLBACK
+                                                      : LX_METRICS_DONE;
+    const char *why = res->outcome != LX_UP_OK ? lx_up_outcome_name(res->outcome)
+                                               : lx_err_info(lx_err_from_status(c->status))->name;
+    lx_metrics_attempt(c->o.ai->metrics, c->o.feature, c->t->conf.name, res->first_byte_us, nx,
+                       why);
 }
 
 /* Records how the attempt went on its connection and, while nothing has
@@ -106,11 +138,12 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
                                                               : -1;
     lx_attempt_end(&c->att, &c->o.ai->routing->conf, &v, ttfb, ra, now);
     lx_call_log_end(c, res, res->outcome == LX_UP_OK ? c->status : 0, (int)v.cls);
-    if (v.cls == LX_FAIL_SUCCESS || c->state == CALL_STREAMING)
-        return false;
-    lx_step_t st = lx_failure_next(&v, c->same_retries, c->ti + 1 < c->ntargets,
-                                   &c->o.ai->routing->conf.backoff, &c->o.ai->routing->budget,
-                                   &c->rng, now, c->deadline_ms);
+    lx_step_t st = {.kind = LX_STEP_DONE};
+    if (v.cls != LX_FAIL_SUCCESS && c->state != CALL_STREAMING)
+        st = lx_failure_next(&v, c->same_retries, c->ti + 1 < c->ntargets,
+                             &c->o.ai->routing->conf.backoff, &c->o.ai->routing->budget, &c->rng,
+                             now, c->deadline_ms);
+    attempt_metrics(c, res, st.kind);
     if (st.kind == LX_STEP_RETRY_SAME) {
         c->same_retries++;
         lx_call_log_then(c, LX_ATT_THEN_RETRY);

@@ -105,6 +105,31 @@ void lx_call_settle_allow(lx_call_t *c)
     lx_allow_settle(&c->o.allow, &c->o.allow_ticket, t.in + t.out);
 }
 
+/* The request in the metrics (obs/metrics.h), from what its usage row
+ * says: labels are the catalog's names (a model outside it: "other"). */
+static void end_metrics(const lx_call_t *c, const lx_outcome_t *o, const lx_usage_t *u)
+{
+    if (c->o.ai->metrics == NULL)
+        return;
+    const lx_principal_t *team =
+        c->o.team_id ? lx_snapshot_team_by_id(c->o.snap, c->o.team_id) : NULL;
+    lx_metrics_req_t r = {
+        .endpoint = c->o.feature,
+        .provider = c->t ? c->t->conf.name : NULL,
+        .model = c->t && c->t->model ? c->t->model->public_name : NULL,
+        .status = o->status,
+        .reason = o->err == LX_E_NONE ? "ok" : lx_outcome_code(o),
+        .team = team ? team->name : NULL,
+        .key = c->key_id,
+        .total_us = u->total_us,
+        .upstream_us = c->attempts > 0 && o->err != LX_E_CLIENT_GONE ? c->upstream_us : -1,
+        .tokens_in = u->tokens_in,
+        .tokens_out = u->tokens_out,
+        .cost_usd = u->cost_usd,
+    };
+    lx_metrics_request(c->o.ai->metrics, &r);
+}
+
 /* The one end of a call: renders the outcome, records the usage row from
  * it (its status is what the client saw: 200 once a stream started) and
  * frees everything. The allowances are settled before the client sees the
@@ -159,6 +184,7 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     /* a whole answer or an error reply went out just now, in render() */
     u->ttfc_us = c->ttfc_us >= 0 ? c->ttfc_us : o->err == LX_E_CLIENT_GONE ? -1 : u->total_us;
     lx_call_log_render(c, now_us, u->attempts, sizeof u->attempts);
+    end_metrics(c, o, u);
     c->o.ai->usage->push(c->o.ai->usage, u);
     if (c->o.stream)
         atomic_fetch_sub_explicit(&c->o.ai->streams_active, 1, memory_order_relaxed);

@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "obs/metrics.h"
 #include "ai/routing/attempt.h"
 #include "ai/routing/chain.h"
 #include "ai/routing/failure.h"
@@ -89,7 +90,10 @@ typedef struct {
     int64_t overhead_us;
     int64_t ttfc_us; /* request start to the first byte to the client; -1: none yet */
     lx_call_att_t log[LX_CALL_LOG_MAX]; /* the first attempts (c->attempts counts all) */
-    bool spend_settled; /* the cost went to the key's spend (lx_call_settle_spend) */
+    int64_t upstream_us;                /* time in upstream attempts, summed (metrics: overhead) */
+    int64_t last_chunk_us;   /* a stream: when the last upstream read went to the client */
+    struct lx_mseries *mlat; /* a stream: its latency series (obs/metrics.h) */
+    bool spend_settled;      /* the cost went to the key's spend (lx_call_settle_spend) */
     char id[64];
     char key_id[64];
     lx_call_opts_t o;

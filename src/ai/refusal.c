@@ -8,6 +8,7 @@
 #include "ai/catalog.h"
 #include "ai/handlers.h"
 #include "core/clock.h"
+#include "obs/metrics.h"
 
 #include <stdio.h>
 
@@ -55,9 +56,30 @@ static void record(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a, const lx_o
     ai->usage->push(ai->usage, u);
 }
 
+/* A refused request in the metrics (obs/metrics.h): the provider and model
+ * when the name resolves to one in the catalog, else "other". */
+static void refusal_metrics(lx_ai_t *ai, lx_req_t *req, const lx_ai_auth_t *a,
+                            const lx_outcome_t *o)
+{
+    lx_metrics_req_t r = {.endpoint = a->feature,
+                          .status = o->status,
+                          .reason = lx_outcome_code(o),
+                          .total_us = lx_now_us() - lx_req_start_us(req),
+                          .upstream_us = -1};
+    lx_str_t m = requested_model(req);
+    lx_resolved_t t;
+    if (a->snap && m.n && lx_resolve_model(a->snap, m, &t) == LX_RESOLVE_OK && !t.bare && t.prov) {
+        r.provider = t.prov->conf.name;
+        r.model = t.group ? t.group->name : t.model ? t.model->public_name : NULL;
+    }
+    lx_metrics_request(ai->metrics, &r);
+}
+
 void lx_ai_refuse(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, const lx_outcome_t *o)
 {
     lx_outcome_reply(req, o);
+    if (a->feature && ai->metrics && o->err != LX_E_NONE)
+        refusal_metrics(ai, req, a, o);
     if (a->feature && a->snap && o->err != LX_E_NONE && o->status != 401)
         record(ai, req, a, o);
     lx_ai_end(a);

@@ -118,7 +118,8 @@ typedef struct lx_snapshot {
     int slot; /* the registry's (registry_live.c), set at publication */
     uint64_t version;
     bool from_db;
-    int64_t build_us; /* load + build time, for the log */
+    int64_t build_us;     /* load + build time, for the log */
+    int64_t published_ms; /* wall clock at publication (its age in /metrics) */
     lx_provider_t *providers;
     int nproviders;
     lx_model_t *models;

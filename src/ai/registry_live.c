@@ -22,6 +22,7 @@
  * publishing waits for one to go. */
 #include "ai/registry_live.h"
 #include "ai/registry_build.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 #define SLOT_BITS 12
@@ -104,6 +105,7 @@ int lx_registry_publish(lx_snapshot_t *s)
     R.next = i + 1;
     s->slot = (int)i;
     s->version = atomic_fetch_add_explicit(&R.version, 1, memory_order_relaxed) + 1;
+    s->published_ms = lx_wall_ms();
     atomic_store_explicit(&slots[i].refs, 0, memory_order_relaxed);
     atomic_store_explicit(&slots[i].snap, s, memory_order_relaxed);
     atomic_fetch_add_explicit(&R.live, 1, memory_order_relaxed);

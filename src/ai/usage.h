@@ -7,6 +7,7 @@
 #define LX_AI_USAGE_H
 
 #include "core/common.h"
+#include "obs/hist.h"
 
 #include <stdint.h>
 
@@ -78,8 +79,12 @@ lx_usage_pg_t *lx_usage_pg_new(struct event_base *base, struct lx_pg *pg, size_t
 lx_usage_sink_t *lx_usage_pg_sink(lx_usage_pg_t *s);
 /* Records queued and not yet confirmed written. */
 size_t lx_usage_pg_pending(const lx_usage_pg_t *s);
+/* Any thread (/metrics): records dropped on a full queue, written, queued
+ * now, and the time from sending a batch to its answer. */
 uint64_t lx_usage_pg_dropped(const lx_usage_pg_t *s);
 uint64_t lx_usage_pg_written(const lx_usage_pg_t *s);
+uint64_t lx_usage_pg_depth(const lx_usage_pg_t *s);
+const lx_hist_t *lx_usage_pg_flush_hist(const lx_usage_pg_t *s);
 /* Starts a flush now if none is running. */
 void lx_usage_pg_flush(lx_usage_pg_t *s);
 void lx_usage_pg_free(lx_usage_pg_t *s);

@@ -66,7 +66,10 @@ struct lx_usage_pg {
     bool in_flight; /* that batch is being written */
     int64_t seq;    /* its number; batches 1 .. seq - 1 are confirmed */
     unsigned char writer[16];
-    uint64_t dropped, written;
+    /* What /metrics reads from any thread; written by the loop only. */
+    _Atomic uint64_t dropped, written, depth; /* depth: count, published */
+    lx_hist_t flush_hist;                     /* a batch's send to its answer */
+    int64_t sent_us;                          /* when the batch out was sent */
     int64_t last_drop_log_ms;
 };
 
@@ -102,6 +105,17 @@ void lx_usage_new_id(lx_usage_t *u, int worker_id)
              (unsigned long long)++tl_seq);
 }
 
+/* One writer (the loop): a load and a store. */
+static void set(_Atomic uint64_t *v, uint64_t x)
+{
+    atomic_store_explicit(v, x, memory_order_relaxed);
+}
+
+static uint64_t get(const _Atomic uint64_t *v)
+{
+    return atomic_load_explicit(v, memory_order_relaxed);
+}
+
 static void block_release(lx_usage_pg_t *s, block_t *b)
 {
     if (s->spare == NULL)
@@ -131,6 +145,7 @@ static void drop_oldest(lx_usage_pg_t *s, size_t n)
 {
     s->head += n;
     s->count -= n;
+    set(&s->depth, s->count);
     while (s->first && (s->head >= BLOCK || s->count == 0)) {
         block_t *b = s->first;
         s->first = b->next;
@@ -302,8 +317,9 @@ static void on_written(const lx_pg_result_t *res, void *arg)
                     s->batch, s->count);
         return;
     }
+    lx_hist_observe(&s->flush_hist, lx_now_us() - s->sent_us);
     drop_oldest(s, s->batch);
-    s->written += s->batch;
+    set(&s->written, get(&s->written) + s->batch);
     s->batch = 0;
     s->seq++;
     if (s->count >= FLUSH_AT)
@@ -405,6 +421,7 @@ void lx_usage_pg_flush(lx_usage_pg_t *s)
     params[NCOLS + 1] = (const char *)seq;
     lengths[NCOLS + 1] = sizeof seq;
     s->in_flight = true;
+    s->sent_us = lx_now_us();
     if (lx_pg_query_binary(s->pg, STMT, NPARAMS, params, lengths, LX_PG_PREPARED, on_written, s) !=
         LX_OK)
         s->in_flight = false; /* queue full: try again next tick */
@@ -421,18 +438,19 @@ static void push(lx_usage_sink_t *sink, const lx_usage_t *u)
 {
     lx_usage_pg_t *s = (lx_usage_pg_t *)sink;
     if (s->count == s->cap) {
-        s->dropped++;
+        set(&s->dropped, get(&s->dropped) + 1);
         int64_t now = lx_wall_ms();
         if (now - s->last_drop_log_ms > 1000) { /* counted always, logged once a second */
             s->last_drop_log_ms = now;
             lx_log_error("usage queue full: records dropped",
-                         "\"dropped_total\":%llu,\"capacity\":%zu", (unsigned long long)s->dropped,
-                         s->cap);
+                         "\"dropped_total\":%llu,\"capacity\":%zu",
+                         (unsigned long long)get(&s->dropped), s->cap);
         }
         return;
     }
     *slot_new(s) = *u;
     s->count++;
+    set(&s->depth, s->count);
     if (s->count >= FLUSH_AT)
         lx_usage_pg_flush(s);
 }
@@ -466,12 +484,22 @@ size_t lx_usage_pg_pending(const lx_usage_pg_t *s)
 
 uint64_t lx_usage_pg_dropped(const lx_usage_pg_t *s)
 {
-    return s->dropped;
+    return get(&s->dropped);
 }
 
 uint64_t lx_usage_pg_written(const lx_usage_pg_t *s)
 {
-    return s->written;
+    return get(&s->written);
+}
+
+uint64_t lx_usage_pg_depth(const lx_usage_pg_t *s)
+{
+    return get(&s->depth);
+}
+
+const lx_hist_t *lx_usage_pg_flush_hist(const lx_usage_pg_t *s)
+{
+    return &s->flush_hist;
 }
 
 void lx_usage_pg_free(lx_usage_pg_t *s)

@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "media/exec.h"
 #include "media/routes.h"
+#include "obs/metrics.h"
 #include "task/task.h"
 #include "upstream/upstream.h"
 
@@ -39,6 +40,10 @@ typedef struct {
     lx_http_server_t *http;
     lx_upstream_t *up;
     lx_ai_t ai;
+    lx_metrics_t *metrics;   /* the worker's request metrics (obs/metrics.h), ai.metrics */
+    pid_t tid;               /* the thread's id (process_open_fds reads its fd table) */
+    lx_hist_t pg_query_hist; /* its Postgres queries' latency (written by its loop) */
+    _Atomic uint64_t pg_up;  /* its Postgres connection is up (1) or not (0) */
     lx_admin_t admin;
     lx_pg_t *pg;                   /* this worker's Postgres connection, NULL without a database */
     lx_usage_pg_t *usage;          /* usage records to Postgres, NULL without a database */
@@ -95,6 +100,9 @@ void lx_worker_release(lx_worker_t *w);
  * an API key or a JWT user; false after replying 401. arg: the worker's
  * lx_ai_t. */
 bool lx_app_task_auth(lx_req_t *req, void *arg, lx_task_caller_t *who);
+/* metrics_scrape.c: the request metrics of every worker merged, routing
+ * state, usage queues, Postgres, registry and process (/metrics). */
+void lx_app_metrics(lx_app_t *app, lx_buf_t *b);
 /* task_metrics.c: the task counters of every worker in Prometheus text (/metrics). */
 void lx_app_task_metrics(lx_app_t *app, lx_buf_t *b);
 /* app/task_post.c: task webhooks posted through the worker's upstream client. */

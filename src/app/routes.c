@@ -120,6 +120,7 @@ static int metrics(lx_req_t *req, void *arg)
                           i, subjects[s],
                           (unsigned long long)atomic_load_explicit(
                               &app->workers[i].ai.budget_refusals[s], memory_order_relaxed));
+    lx_app_metrics(app, &b);
     lx_app_task_metrics(app, &b);
     lx_buf_printf(&b,
                   "# HELP llmux_uptime_seconds Seconds since start.\n"

@@ -186,6 +186,19 @@ static void own_file_table(lx_worker_t *w)
     }
 }
 
+/* Its Postgres connection's state and query latency, for /metrics. */
+static void pg_state(lx_pg_t *pg, bool connected, void *arg)
+{
+    lx_worker_t *w = arg;
+    atomic_store_explicit(&w->pg_up, connected, memory_order_relaxed);
+}
+
+static void pg_latency(int64_t us, void *arg)
+{
+    lx_worker_t *w = arg;
+    lx_hist_observe(&w->pg_query_hist, us);
+}
+
 /* Everything the worker owns but its control fd, made on its own thread. */
 static int worker_setup(lx_worker_t *w)
 {
@@ -207,10 +220,18 @@ static int worker_setup(lx_worker_t *w)
         return LX_ERROR;
     lx_ai_init(&w->ai, app->cfg, &app->routing, w->up,
                app->cfg->usage_log ? lx_usage_log_sink() : lx_usage_null_sink());
+    w->metrics = lx_metrics_new(app->cfg->metrics_per_key);
+    w->ai.metrics = w->metrics;
+    w->tid = gettid();
     if (app->cfg->database_url) {
         char name[32];
         snprintf(name, sizeof name, "llmux-w%d", id);
-        lx_pg_opts_t po = {.statement_timeout_ms = 5000, .application_name = name};
+        lx_pg_opts_t po = {.statement_timeout_ms = 5000,
+                           .application_name = name,
+                           .on_state = pg_state,
+                           .state_arg = w,
+                           .on_latency = pg_latency,
+                           .latency_arg = w};
         w->pg = lx_pg_new(w->base, app->cfg->database_url, &po);
         if (w->pg == NULL)
             return LX_ERROR;
@@ -297,6 +318,8 @@ static void *worker_main(void *arg)
     lx_task_events_free(w->task_events); /* after its subscriptions (the SSE requests) */
     lx_upstream_free(w->up);
     lx_ai_fini(&w->ai);
+    lx_metrics_free(w->metrics); /* every loop has ended: no scrape reads it */
+    w->ai.metrics = w->metrics = NULL;
     lx_usage_pg_free(w->usage);
     if (w->pg)
         lx_pg_free(w->pg);

@@ -266,6 +266,7 @@ static const setting_t settings[] = {
     {"log_level", "LLMUX_LOG_LEVEL", "--log-level", T_LEVEL, OFF(log_level), 0, 0},
     {"access_log", "LLMUX_ACCESS_LOG", NULL, T_BOOL, OFF(access_log), 0, 0},
     {"usage_log", "LLMUX_USAGE_LOG", NULL, T_BOOL, OFF(usage_log), 0, 0},
+    {"metrics_per_key", "LLMUX_METRICS_PER_KEY", NULL, T_BOOL, OFF(metrics_per_key), 0, 0},
     {"limits.max_body_bytes", "LLMUX_MAX_BODY_BYTES", NULL, T_SIZE, OFF(max_body_bytes), 1024,
      1L << 30},
     {"limits.max_header_bytes", "LLMUX_MAX_HEADER_BYTES", NULL, T_SIZE, OFF(max_header_bytes), 1024,

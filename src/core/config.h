@@ -119,7 +119,8 @@ typedef struct {
 
     lx_log_level_t log_level;
     bool access_log;
-    bool usage_log; /* record usage (to Postgres when configured, else as log lines) */
+    bool usage_log;       /* record usage (to Postgres when configured, else as log lines) */
+    bool metrics_per_key; /* /metrics: also requests, tokens and cost by key (README "Metrics") */
 
     lx_timeouts_t upstream;             /* defaults for providers that set none */
     size_t upstream_max_response_bytes; /* a whole (non-stream) answer; larger is a 502 */

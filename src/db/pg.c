@@ -34,6 +34,7 @@
 #include "db/conninfo.h"
 #include "db/pg_log.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 #include <assert.h>
@@ -73,6 +74,7 @@ typedef struct item {
     const stmt_t *stmt;        /* IT_PREPARE */
     lx_pg_cb cb;
     void *arg;
+    int64_t t_us;  /* submitted (a query's latency) */
     PGresult *res; /* the query's result, kept until its sync arrives */
     char *err;     /* owned: libpq refused to send it */
 } item_t;
@@ -91,6 +93,8 @@ struct lx_pg {
     int connect_timeout_ms;
     lx_pg_state_cb on_state;
     void *state_arg;
+    void (*on_latency)(int64_t us, void *arg);
+    void *latency_arg;
 
     state_t state;
     PGconn *conn;
@@ -167,6 +171,7 @@ static item_t *item_new_with(kind_t kind, const char *sql, int nparams, const ch
             size += lengths ? (size_t)lengths[i] : strlen(params[i]) + 1;
     item_t *it = lx_alloc(size);
     memset(it, 0, sizeof *it);
+    it->t_us = lx_now_us();
     char **pv = (char **)(it + 1);
     int *iv = (int *)(pv + nparams);
     char *p = (char *)(iv + nints);
@@ -230,6 +235,8 @@ static void deliver(lx_pg_t *pg, item_t *it, PGresult *res, const char *err)
     r.res = res;
     r.error = err ? err : lx_pg_result_error(res, r.ebuf, sizeof r.ebuf);
     if (it->kind == IT_QUERY) {
+        if (pg->on_latency)
+            pg->on_latency(lx_now_us() - it->t_us, pg->latency_arg);
         if (it->cb) {
             pg->cb_depth++;
             it->cb(&r, it->arg);
@@ -658,6 +665,8 @@ lx_pg_t *lx_pg_new(struct event_base *base, const char *conninfo, const lx_pg_op
             pg->app_name = lx_strdup(opts->application_name);
         pg->on_state = opts->on_state;
         pg->state_arg = opts->state_arg;
+        pg->on_latency = opts->on_latency;
+        pg->latency_arg = opts->latency_arg;
     }
     snprintf(pg->timeout_str, sizeof pg->timeout_str, "%d", timeout_ms);
     pg->backoff_ms = BACKOFF_MIN_MS;

@@ -33,6 +33,10 @@ typedef struct {
     const char *application_name;
     lx_pg_state_cb on_state;
     void *state_arg;
+    /* Called on the loop with each query's time from submit to its answer
+     * (metrics); NULL: none. */
+    void (*on_latency)(int64_t us, void *arg);
+    void *latency_arg;
 } lx_pg_opts_t;
 
 /* conninfo is copied. Starts connecting at once (asynchronously). */

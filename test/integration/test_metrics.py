@@ -4,7 +4,15 @@ streamed, an error, a rate-limit and a budget refusal on limited keys, a
 task through the test-only executor test.job), then the scrape is piped to
 `promtool check metrics` (Debian's prometheus package, installed by
 scripts/test), which must exit 0 and print nothing: no lint problem such
-as a counter without _total, a missing HELP or a non-snake_case name."""
+as a counter without _total, a missing HELP or a non-snake_case name.
+
+The figures move (class Moves): a chat raises the 2xx counter of its
+endpoint, provider and model, the duration histogram, and the tokens and
+cost by its usage; an upstream 500 raises the 5xx counter with its reason
+and a retry; a 503 on a provider's first credential raises the retry and
+fallback counters; a stream raises the first-chunk and chunk-gap
+histograms; a model outside the catalog is counted as "other"; per-key
+series appear only with LLMUX_METRICS_PER_KEY."""
 import re
 import shutil
 import subprocess
@@ -33,6 +41,23 @@ def promtool():
         raise AssertionError("promtool not found: install Debian's prometheus package "
                              "(./scripts/test installs it)")
     return path
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def value(text, name, **labels):
+    """The sum of the samples of name whose labels include labels (0: none)."""
+    total = 0.0
+    for ln in text.splitlines():
+        m = SAMPLE.match(ln)
+        if not m or m.group(1) != name:
+            continue
+        have = dict(LABEL.findall(m.group(2) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            total += float(m.group(3))
+    return total
 
 
 def family_samples(text, name):
@@ -68,6 +93,7 @@ class Exposition(unittest.TestCase):
         self.assertIn(b"[DONE]", r.body)
         bad = self.lx.chat({"model": "nosuchprovider/zz", "messages": MSG})
         self.assertGreaterEqual(bad.status, 400, bad)
+        self.assertEqual(self.chat(model="demo/mock-model+fault=500").status, 500)
         self.assertEqual(self.lx.req("POST", "/v1/chat/completions", key="sk-wrong",
                                      body={"model": MODEL, "messages": MSG}).status, 401)
         # a rate-limit refusal: one request a minute, sent until one is refused
@@ -100,11 +126,19 @@ class Exposition(unittest.TestCase):
                        for ln in family_samples(text, name))
         # every family has samples, and the ones this test fed are not zero
         for name in ("llmux_ai_limit_refusals_total", "llmux_ai_budget_refusals_total",
-                     "llmux_ai_unauthenticated_total", "llmux_http_requests_total"):
+                     "llmux_ai_unauthenticated_total", "llmux_http_requests_total",
+                     "llmux_ai_requests_total", "llmux_ai_request_duration_seconds_count",
+                     "llmux_ai_stream_first_chunk_seconds_count", "llmux_ai_tokens_total",
+                     "llmux_ai_cost_usd_total", "llmux_ai_retries_total",
+                     "llmux_postgres_up", "llmux_postgres_query_seconds_count",
+                     "llmux_registry_version", "process_resident_memory_bytes",
+                     "process_open_fds", "process_threads", "process_cpu_seconds_total"):
             self.assertTrue(nonzero(name), name + "\n" + text)
         deadline = time.monotonic() + 10
         while not (nonzero("llmux_tasks_finished_total", 'status="succeeded"')
-                   and nonzero("llmux_task_poll_seconds_count")):
+                   and nonzero("llmux_task_poll_seconds_count")
+                   and nonzero("llmux_usage_written_total")
+                   and nonzero("llmux_usage_flush_seconds_count")):
             self.assertLess(time.monotonic(), deadline, "task families\n" + text)
             time.sleep(0.05)
             text = self.scrape()
@@ -120,6 +154,189 @@ class Exposition(unittest.TestCase):
         p = subprocess.run([self.promtool, "check", "metrics"], input=bad.encode(),
                            capture_output=True, timeout=30)
         self.assertNotEqual((p.stdout + p.stderr).decode(), "")
+
+
+class Moves(unittest.TestCase):
+    """Each test scrapes before and after what it does and asserts the
+    difference."""
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock()
+        cls.lx = Llmux(db=True, mock=cls.mock)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lx.stop() == 0
+        cls.mock.stop()
+
+    def scrape(self):
+        r = self.lx.req("GET", "/metrics", key=None)
+        self.assertEqual(r.status, 200, r)
+        return r.body.decode()
+
+    def delta(self, before, after, name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    def test_chat_moves_requests_duration_tokens_and_cost(self):
+        before = self.scrape()
+        r = self.lx.chat({"model": "demo/mock-model", "messages": MSG})
+        self.assertEqual(r.status, 200, r)
+        usage = r.json()["usage"]
+        after = self.scrape()
+        self.assertEqual(self.delta(before, after, "llmux_ai_requests_total", endpoint="chat",
+                                    provider="demo", model="mock-model", status_class="2xx",
+                                    reason="ok"), 1, after)
+        self.assertEqual(self.delta(before, after, "llmux_ai_request_duration_seconds_count",
+                                    endpoint="chat", provider="demo"), 1)
+        self.assertEqual(self.delta(before, after, "llmux_ai_overhead_seconds_count",
+                                    endpoint="chat", provider="demo"), 1)
+        self.assertEqual(self.delta(before, after, "llmux_ai_upstream_ttfb_seconds_count",
+                                    endpoint="chat", provider="demo"), 1)
+        self.assertEqual(self.delta(before, after, "llmux_ai_tokens_total", provider="demo",
+                                    model="mock-model", direction="in"), usage["prompt_tokens"])
+        self.assertEqual(self.delta(before, after, "llmux_ai_tokens_total", provider="demo",
+                                    model="mock-model", direction="out"),
+                         usage["completion_tokens"])
+        cost = (usage["prompt_tokens"] * 0.10 + usage["completion_tokens"] * 0.20) / 1e6
+        self.assertAlmostEqual(self.delta(before, after, "llmux_ai_cost_usd_total",
+                                          provider="demo", model="mock-model"), cost, places=9)
+
+    def test_upstream_error_moves_5xx_and_its_reason(self):
+        before = self.scrape()
+        r = self.lx.chat({"model": "demo/mock-model+fault=500", "messages": MSG})
+        self.assertEqual(r.status, 500, r)
+        after = self.scrape()
+        self.assertEqual(self.delta(before, after, "llmux_ai_requests_total", endpoint="chat",
+                                    provider="demo", status_class="5xx",
+                                    reason="upstream_error"), 1, after)
+        self.assertEqual(self.delta(before, after, "llmux_ai_requests_total",
+                                    status_class="2xx"), 0)
+        # a 500 is retried once on the same target (the demo provider has one)
+        self.assertEqual(r.headers["x-llmux-attempts"], "2")
+        self.assertEqual(self.delta(before, after, "llmux_ai_retries_total",
+                                    reason="upstream_error"), 1)
+
+    def test_retry_then_fallback_moves_both_with_the_reason(self):
+        p = self.lx.req("POST", API + "/providers", body={
+            "name": "mfb", "kind": "openai_compatible", "base_url": self.mock.url + "/v1",
+            "status": "disabled"}).json()
+        for i, key in enumerate(["sk-mfb-a+fault=503", "sk-mfb-b"]):
+            r = self.lx.req("POST", API + "/connections", body={
+                "provider_id": p["id"], "name": f"c{i}", "api_key": key, "priority": i})
+            self.assertLess(r.status, 300, r)
+        self.lx.req("PATCH", API + f"/providers/{p['id']}", body={"status": "active"})
+        def ready():  # refused by the provider filter once the provider is loaded
+            r = self.lx.chat({"model": "mfb/probe", "messages": MSG},
+                             headers={"x-llmux-provider": "nobody"})
+            return r.status == 404 and "requested provider" in r.json()["error"]["message"]
+        wait_for(ready, timeout=5, what="provider loaded")
+        before = self.scrape()
+        r = self.lx.chat({"model": "mfb/m+chunks=1", "messages": MSG})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers["x-llmux-attempts"], "3")  # a, a again, then b
+        after = self.scrape()
+        self.assertEqual(self.delta(before, after, "llmux_ai_retries_total",
+                                    reason="unavailable"), 1, after)
+        self.assertEqual(self.delta(before, after, "llmux_ai_fallbacks_total",
+                                    reason="unavailable"), 1)
+        self.assertEqual(self.delta(before, after, "llmux_ai_requests_total", provider="mfb",
+                                    model="other", status_class="2xx", reason="ok"), 1)
+        self.assertEqual(self.delta(before, after, "llmux_ai_upstream_ttfb_seconds_count",
+                                    provider="mfb"), 3)  # every attempt's first byte
+
+    def test_deployment_breaker_and_cooling_gauges(self):
+        """A catalog model whose upstream fails opens its deployment's
+        breaker (2); one that answers 429 cools (1); both read 0 before."""
+        p = self.lx.req("POST", API + "/providers", body={
+            "name": "mbrk", "kind": "openai_compatible", "base_url": self.mock.url + "/v1",
+            "status": "disabled"}).json()
+        self.lx.req("POST", API + "/connections", body={
+            "provider_id": p["id"], "name": "only", "api_key": "sk-mbrk"})
+        for up in ("a+fault=500", "b+fault=429+retry_after=30"):
+            r = self.lx.req("POST", API + "/models", body={"provider_id": p["id"],
+                                                           "upstream_name": up})
+            self.assertLess(r.status, 300, r)
+        self.lx.req("PATCH", API + f"/providers/{p['id']}", body={"status": "active"})
+        a = {"provider": "mbrk", "credential": "only", "model": "a+fault=500"}
+        b = {"provider": "mbrk", "credential": "only", "model": "b+fault=429+retry_after=30"}
+        wait_for(lambda: 'model="b+fault=429+retry_after=30"' in self.scrape(), timeout=5,
+                 what="the models in the deployment gauges")
+        before = self.scrape()
+        self.assertIn('llmux_ai_deployment_breaker_state{provider="mbrk",credential="only",'
+                      'model="a+fault=500"} 0', before)
+        self.assertEqual(value(before, "llmux_ai_deployment_cooling", **b), 0)
+        self.assertEqual(value(before, "llmux_ai_credential_breaker_state", provider="mbrk",
+                               credential="only"), 0)
+        for _ in range(10):  # two failed attempts per request; the breaker opens at 5
+            r = self.lx.chat({"model": "mbrk/a+fault=500", "messages": MSG})
+            if r.status == 503:
+                break
+        after = self.scrape()
+        self.assertEqual(value(after, "llmux_ai_deployment_breaker_state", **a), 2, after)
+        self.assertEqual(value(after, "llmux_ai_credential_breaker_state", provider="mbrk",
+                               credential="only"), 0)  # the deployment's, not the credential's
+        self.assertEqual(self.lx.chat({"model": "mbrk/b+fault=429+retry_after=30",
+                                       "messages": MSG}).status, 429)
+        self.assertEqual(value(self.scrape(), "llmux_ai_deployment_cooling", **b), 1)
+        self.assertEqual(value(self.scrape(), "llmux_ai_credential_inflight", provider="mbrk",
+                               credential="only"), 0)
+
+    def test_stream_moves_first_chunk_and_gap(self):
+        before = self.scrape()
+        r = self.lx.chat({"model": "demo/mock-model+chunks=4+gap_ms=30", "messages": MSG,
+                          "stream": True})
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b"[DONE]", r.body)
+        after = self.scrape()
+        self.assertEqual(self.delta(before, after, "llmux_ai_stream_first_chunk_seconds_count",
+                                    endpoint="chat", provider="demo"), 1, after)
+        gaps = self.delta(before, after, "llmux_ai_stream_chunk_gap_seconds_count",
+                          endpoint="chat", provider="demo")
+        self.assertGreaterEqual(gaps, 3)  # four pieces 30 ms apart: at least three gaps
+        gap_sum = self.delta(before, after, "llmux_ai_stream_chunk_gap_seconds_sum",
+                             endpoint="chat", provider="demo")
+        self.assertGreaterEqual(gap_sum, 0.08)  # 3 x 30 ms, give or take the clock
+        # a gap of 30 ms lands in the 50 ms bucket, not in the 25 ms one
+        self.assertGreaterEqual(self.delta(before, after,
+                                           "llmux_ai_stream_chunk_gap_seconds_bucket",
+                                           endpoint="chat", provider="demo", le="0.05")
+                                - self.delta(before, after,
+                                             "llmux_ai_stream_chunk_gap_seconds_bucket",
+                                             endpoint="chat", provider="demo", le="0.025"), 3)
+
+    def test_models_outside_the_catalog_are_other(self):
+        before = self.scrape()
+        self.assertEqual(self.lx.chat({"model": "demo/mock-model+chunks=1",
+                                       "messages": MSG}).status, 200)
+        bad = self.lx.chat({"model": "nosuchprovider/zz", "messages": MSG})
+        self.assertEqual(bad.status, 404, bad)
+        after = self.scrape()
+        self.assertEqual(self.delta(before, after, "llmux_ai_requests_total", provider="demo",
+                                    model="other", status_class="2xx"), 1, after)
+        self.assertEqual(self.delta(before, after, "llmux_ai_requests_total", provider="other",
+                                    model="other", status_class="4xx",
+                                    reason="model_not_found"), 1)
+        self.assertNotIn("chunks=1", after)
+        self.assertNotIn("nosuchprovider", after)
+        self.assertNotIn("llmux_ai_key_requests_total", after)  # per key: off by default
+
+
+class PerKey(unittest.TestCase):
+    def test_per_key_series_when_enabled(self):
+        mock = Mock()
+        lx = Llmux(mock=mock, workers=1, env={"LLMUX_METRICS_PER_KEY": "true"})
+        try:
+            self.assertEqual(lx.chat({"model": "demo/mock-model", "messages": MSG}).status, 200)
+            text = lx.req("GET", "/metrics", key=None).body.decode()
+            self.assertEqual(value(text, "llmux_ai_key_requests_total", key="admin"), 1, text)
+            self.assertGreater(value(text, "llmux_ai_key_tokens_total", key="admin",
+                                     direction="out"), 0)
+            p = subprocess.run([promtool(), "check", "metrics"], input=text.encode(),
+                               capture_output=True, timeout=30)
+            self.assertEqual((p.returncode, (p.stdout + p.stderr).decode()), (0, ""))
+        finally:
+            self.assertEqual(lx.stop(), 0)
+            mock.stop()
 
 
 if __name__ == "__main__":
