@@ -106,8 +106,11 @@ void lx_call_settle_allow(lx_call_t *c)
 }
 
 /* The request in the metrics (obs/metrics.h), from what its usage row
- * says: labels are the catalog's names (a model outside it: "other"). */
-static void end_metrics(const lx_call_t *c, const lx_outcome_t *o, const lx_usage_t *u)
+ * will say: labels are the catalog's names (a model outside it: "other").
+ * Counted before the end goes out, so a client that has its answer finds
+ * it in its next scrape. */
+static void end_metrics(const lx_call_t *c, const lx_outcome_t *o, int64_t total_us,
+                        double cost_usd)
 {
     if (c->o.ai->metrics == NULL)
         return;
@@ -121,11 +124,11 @@ static void end_metrics(const lx_call_t *c, const lx_outcome_t *o, const lx_usag
         .reason = o->err == LX_E_NONE ? "ok" : lx_outcome_code(o),
         .team = team ? team->name : NULL,
         .key = c->key_id,
-        .total_us = u->total_us,
+        .total_us = total_us,
         .upstream_us = c->attempts > 0 && o->err != LX_E_CLIENT_GONE ? c->upstream_us : -1,
-        .tokens_in = u->tokens_in,
-        .tokens_out = u->tokens_out,
-        .cost_usd = u->cost_usd,
+        .tokens_in = c->tokens.in,
+        .tokens_out = c->tokens.out,
+        .cost_usd = cost_usd,
     };
     lx_metrics_request(c->o.ai->metrics, &r);
 }
@@ -136,9 +139,12 @@ static void end_metrics(const lx_call_t *c, const lx_outcome_t *o, const lx_usag
  * end, so that its next request finds its place in flight free. */
 void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
 {
-    bill_delivered(c, o);    /* ai_usage has no estimate flag: the status says it */
-    lx_call_settle_spend(c); /* before a stream's end goes out (budgets) */
-    lx_call_settle_allow(c); /* places in flight free before the end goes out */
+    bill_delivered(c, o);       /* ai_usage has no estimate flag: the status says it */
+    lx_call_settle_spend(c);    /* before a stream's end goes out (budgets) */
+    lx_call_settle_allow(c);    /* places in flight free before the end goes out */
+    lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
+    double cost_usd = c->t ? lx_call_cost(c) : 0;
+    end_metrics(c, o, lx_now_us() - lx_req_start_us(c->o.req), cost_usd);
     render(c, o);
     if (c->up) {
         c->o.ai->up_ops->cancel(c->up);
@@ -163,7 +169,6 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     u->ttfb_us = c->ttfb_us;
     u->created_ms = c->created_ms;
     u->status = o->status;
-    lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
     u->tokens_cached = c->tokens.cached;
@@ -172,7 +177,7 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
         lx_copy_cstr(u->provider, sizeof u->provider, t->conf.name);
         lx_copy_cstr(u->model, sizeof u->model, t->upstream_model);
         u->connection_id = t->cred ? t->cred->id : 0;
-        u->cost_usd = lx_call_cost(c);
+        u->cost_usd = cost_usd;
     }
     if (o->err != LX_E_NONE) {
         lx_copy_cstr(u->error, sizeof u->error, o->detail ? o->detail : o->message);
@@ -184,7 +189,6 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     /* a whole answer or an error reply went out just now, in render() */
     u->ttfc_us = c->ttfc_us >= 0 ? c->ttfc_us : o->err == LX_E_CLIENT_GONE ? -1 : u->total_us;
     lx_call_log_render(c, now_us, u->attempts, sizeof u->attempts);
-    end_metrics(c, o, u);
     c->o.ai->usage->push(c->o.ai->usage, u);
     if (c->o.stream)
         atomic_fetch_sub_explicit(&c->o.ai->streams_active, 1, memory_order_relaxed);
