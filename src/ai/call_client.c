@@ -239,6 +239,7 @@ void lx_call_finish_whole(lx_call_t *c, lx_outcome_t *o)
         lx_call_route_headers(c);
         lx_call_settle_spend(c);
         lx_call_settle_allow(c); /* before the client can send its next request */
+        lx_call_count_metrics(c, 200, "ok");
         lx_req_reply(c->o.req, 200, "application/json", p, n);
         return;
     }
@@ -259,5 +260,6 @@ void lx_call_finish_whole(lx_call_t *c, lx_outcome_t *o)
     lx_call_route_headers(c);
     lx_call_settle_spend(c);
     lx_call_settle_allow(c); /* before the client can send its next request */
+    lx_call_count_metrics(c, 200, "ok");
     lx_req_reply_json(c->o.req, 200, canon);
 }

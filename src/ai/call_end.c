@@ -105,30 +105,28 @@ void lx_call_settle_allow(lx_call_t *c)
     lx_allow_settle(&c->o.allow, &c->o.allow_ticket, t.in + t.out);
 }
 
-/* The request in the metrics (obs/metrics.h), from what its usage row
- * will say: labels are the catalog's names (a model outside it: "other").
- * Counted before the end goes out, so a client that has its answer finds
- * it in its next scrape. */
-static void end_metrics(const lx_call_t *c, const lx_outcome_t *o, int64_t total_us,
-                        double cost_usd)
+/* Labels are the catalog's names (a model outside it: "other"). */
+void lx_call_count_metrics(lx_call_t *c, int status, const char *reason)
 {
-    if (c->o.ai->metrics == NULL)
+    if (c->metrics_counted || c->o.ai->metrics == NULL)
         return;
+    c->metrics_counted = true;
+    lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
     const lx_principal_t *team =
         c->o.team_id ? lx_snapshot_team_by_id(c->o.snap, c->o.team_id) : NULL;
     lx_metrics_req_t r = {
         .endpoint = c->o.feature,
         .provider = c->t ? c->t->conf.name : NULL,
         .model = c->t && c->t->model ? c->t->model->public_name : NULL,
-        .status = o->status,
-        .reason = o->err == LX_E_NONE ? "ok" : lx_outcome_code(o),
+        .status = status,
+        .reason = reason,
         .team = team ? team->name : NULL,
         .key = c->key_id,
-        .total_us = total_us,
-        .upstream_us = c->attempts > 0 && o->err != LX_E_CLIENT_GONE ? c->upstream_us : -1,
+        .total_us = lx_now_us() - lx_req_start_us(c->o.req),
+        .upstream_us = c->attempts > 0 && status != 499 ? c->upstream_us : -1,
         .tokens_in = c->tokens.in,
         .tokens_out = c->tokens.out,
-        .cost_usd = cost_usd,
+        .cost_usd = c->t ? lx_call_cost(c) : 0,
     };
     lx_metrics_request(c->o.ai->metrics, &r);
 }
@@ -139,12 +137,10 @@ static void end_metrics(const lx_call_t *c, const lx_outcome_t *o, int64_t total
  * end, so that its next request finds its place in flight free. */
 void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
 {
-    bill_delivered(c, o);       /* ai_usage has no estimate flag: the status says it */
-    lx_call_settle_spend(c);    /* before a stream's end goes out (budgets) */
-    lx_call_settle_allow(c);    /* places in flight free before the end goes out */
-    lx_tokens_sane(&c->tokens); /* whatever the upstream claimed: bounded */
-    double cost_usd = c->t ? lx_call_cost(c) : 0;
-    end_metrics(c, o, lx_now_us() - lx_req_start_us(c->o.req), cost_usd);
+    bill_delivered(c, o);    /* ai_usage has no estimate flag: the status says it */
+    lx_call_settle_spend(c); /* before a stream's end goes out (budgets) */
+    lx_call_settle_allow(c); /* places in flight free before the end goes out */
+    lx_call_count_metrics(c, o->status, o->err == LX_E_NONE ? "ok" : lx_outcome_code(o));
     render(c, o);
     if (c->up) {
         c->o.ai->up_ops->cancel(c->up);
@@ -169,6 +165,7 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     u->ttfb_us = c->ttfb_us;
     u->created_ms = c->created_ms;
     u->status = o->status;
+    lx_tokens_sane(&c->tokens);
     u->tokens_in = c->tokens.in;
     u->tokens_out = c->tokens.out;
     u->tokens_cached = c->tokens.cached;
@@ -177,7 +174,7 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
         lx_copy_cstr(u->provider, sizeof u->provider, t->conf.name);
         lx_copy_cstr(u->model, sizeof u->model, t->upstream_model);
         u->connection_id = t->cred ? t->cred->id : 0;
-        u->cost_usd = cost_usd;
+        u->cost_usd = lx_call_cost(c);
     }
     if (o->err != LX_E_NONE) {
         lx_copy_cstr(u->error, sizeof u->error, o->detail ? o->detail : o->message);

@@ -94,6 +94,7 @@ typedef struct {
     int64_t last_chunk_us;   /* a stream: when the last upstream read went to the client */
     struct lx_mseries *mlat; /* a stream: its latency series (obs/metrics.h) */
     bool spend_settled;      /* the cost went to the key's spend (lx_call_settle_spend) */
+    bool metrics_counted;    /* lx_call_count_metrics ran */
     char id[64];
     char key_id[64];
     lx_call_opts_t o;
@@ -124,6 +125,10 @@ void lx_call_settle_spend(lx_call_t *c);
  * places in flight released) once; called just before the client can see
  * the answer's end (a whole answer's reply, the finalizer). */
 void lx_call_settle_allow(lx_call_t *c);
+/* The request in the metrics (once): before its end goes out, so a client
+ * that has its answer finds it counted in its next scrape. reason: "ok" or
+ * the outcome's code. */
+void lx_call_count_metrics(lx_call_t *c, int status, const char *reason);
 /* The abort callback: the client left (499). */
 void lx_call_on_client_abort(lx_req_t *req, void *arg);
 /* How the last attempt ended (nothing more will be tried), as an outcome. */
