@@ -17,7 +17,9 @@
  * in ai_usage_writers from the previous batch number to this one: when that
  * row already holds this number, the batch was committed before (only its
  * answer was lost) and nothing is inserted. One small row per batch makes
- * retries idempotent, instead of a unique index entry per usage row. */
+ * retries idempotent, instead of a unique index entry per usage row. The
+ * same statement moves the batch's keys' api_keys.last_used_at forward
+ * (once a second per key at most, so a busy key is not a hot row). */
 #include "ai/usage.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -79,7 +81,12 @@ struct lx_usage_pg {
 static const char insert_sql[] =
     "WITH claimed AS (INSERT INTO ai_usage_writers AS w (writer, seq) VALUES ($23::uuid, "
     "$24::bigint) ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq, updated_at = now() "
-    "WHERE w.seq < excluded.seq RETURNING 1) "
+    "WHERE w.seq < excluded.seq RETURNING 1), "
+    /* the keys' last use, written at most once a second per key */
+    "used AS (UPDATE api_keys k SET last_used_at = v.t FROM (SELECT x.id, max(x.t) AS t "
+    "FROM unnest($2::bigint[], $15::timestamptz[]) AS x(id, t) WHERE x.id IS NOT NULL "
+    "GROUP BY x.id) v WHERE k.id = v.id AND (k.last_used_at IS NULL OR "
+    "k.last_used_at < v.t - interval '1 second') AND EXISTS (SELECT FROM claimed)) "
     "INSERT INTO ai_usage (request_id, api_key_id, connection_id, provider, model, feature, "
     "tokens_in, tokens_out, tokens_cached, cost_usd, status, error, ttfb_us, total_us, "
     "created_at, requested_model, error_code, user_id, team_id, overhead_us, ttfc_us, attempts) "

@@ -54,6 +54,20 @@ class UsageRows(unittest.TestCase):
             self.assertEqual(line[8], "t")
         self.assertEqual(lines[20][6], "503")
 
+    def test_key_last_used_at_follows_its_requests(self):
+        r = self.lx.req("POST", "/api/v1/admin/ai/keys", body={"name": "last-used"})
+        self.assertEqual(r.status, 201, r)
+        k = r.json()
+        self.assertIsNone(k["last_used_at"])
+        wait_for(lambda: self.lx.chat({"model": "demo/mock-model", "messages": MSG},
+                                      key=k["key"]).status == 200, timeout=5, what="key loaded")
+
+        def used():
+            got = self.lx.req("GET", f"/api/v1/admin/ai/keys/{k['id']}").json()
+            return got["last_used_at"]
+        wait_for(lambda: used() is not None, timeout=5, what="last_used_at set")
+        self.assertRegex(used(), r"^\d{4}-\d\d-\d\dT")
+
     def test_cost_from_model_prices(self):
         r = self.lx.chat({"model": "demo/mock-model", "messages": MSG})
         rid = r.headers["x-request-id"]
