@@ -59,7 +59,7 @@ MAY_USE = {
     'ai': {'core', 'http', 'upstream', 'db', 'auth', 'obs'},
     'task': {'core', 'http', 'db'},
     'media': {'core', 'http', 'upstream', 'task'},
-    'admin': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'obs'},
+    'admin': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'obs', 'task'},
     'app': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'admin', 'media', 'task', 'obs'},
 }
 

@@ -9,6 +9,7 @@
 
 #include "ai/ai.h"
 #include "db/pg.h"
+#include "task/task.h"
 
 struct adm_principal;
 
@@ -16,6 +17,7 @@ typedef struct {
     const lx_config_t *cfg;
     lx_pg_t *pg;
     lx_ai_t *ai;
+    lx_task_http_t *tasks; /* the worker's task routes (GET tasks ...); NULL: 503 */
     /* Who the request being dispatched is (router.c sets it for the
      * synchronous part of a handler; adm_op_new copies it). */
     const struct adm_principal *who;

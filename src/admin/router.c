@@ -156,6 +156,23 @@ static int r_audit(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int
     return adm_audit_list(a, req);
 }
 
+/* tasks, tasks/{task_id}[/events]: the task API's own routes (task/api.c)
+ * for every caller's tasks; the task id is text, checked there. */
+static int r_tasks(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids)
+{
+    if (a->tasks == NULL) {
+        lx_req_reply_error(req, LX_E_UNAVAILABLE, "tasks are not served by this instance", NULL);
+        return LX_OK;
+    }
+    lx_str_t path = lx_req_path(req);
+    static const char base[] = PREFIX "ai/tasks";
+    lx_str_t rest = {path.p + sizeof base - 1, path.n - (sizeof base - 1)};
+    while (rest.n > 0 && rest.p[rest.n - 1] == '/')
+        rest.n--;
+    lx_task_caller_t who = {.admin = true};
+    return lx_task_http_serve(req, a->tasks, &who, rest);
+}
+
 static int r_whoami(lx_admin_t *a, lx_req_t *req, const adm_route_t *r, const int64_t *ids);
 
 /* Who besides root (the admin key) and admin may use a route (roles.h):
@@ -228,6 +245,10 @@ static const adm_route_t routes[] = {
     {"GET", "usage/requests/{request_id}", r_usage_request, NULL, USAGE},
     {"GET", "health", r_health, NULL, OPS | VIEW},
     {"GET", "audit", r_audit, NULL, VIEW},
+    {"GET", "tasks", r_tasks, NULL, OPS | VIEW},
+    {"GET", "tasks/{task_id}", r_tasks, NULL, OPS | VIEW},
+    {"DELETE", "tasks/{task_id}", r_tasks, NULL, OPS},
+    {"GET", "tasks/{task_id}/events", r_tasks, NULL, OPS | VIEW},
 
     {"GET", "whoami", r_whoami, NULL, OPS | TEAM | VIEW},
 };
@@ -397,6 +418,7 @@ static bool params_ok(lx_req_t *req, const adm_route_t *r)
     static const char *const one_request[] = {"from", "to", NULL};
     static const char *const audit[] = {"entity", "entity_id", "actor",  "action", "from",
                                         "to",     "limit",     "cursor", NULL};
+    static const char *const tasks[] = {"status", "type", "after", "limit", NULL};
     const char *const *allowed = NULL;
     const adm_entity_t *filters = NULL;
     if (r->fn == r_list) {
@@ -414,6 +436,8 @@ static bool params_ok(lx_req_t *req, const adm_route_t *r)
         allowed = one_request;
     } else if (r->fn == r_audit) {
         allowed = audit;
+    } else if (r->fn == r_tasks) {
+        allowed = tasks;
     }
     adm_verr_t e;
     if (adm_query_only(req, allowed, filters, &e))
@@ -465,6 +489,8 @@ static int dispatch(lx_admin_t *a, lx_req_t *req, char **seg, int nseg, const ad
             continue;
         if (!shaped) { /* ids are checked before the method */
             for (int k = 0; k < np; k++) {
+                if (strncmp(names[k], "task_id}", 8) == 0) /* text: the task API checks it */
+                    continue;
                 if (strncmp(names[k], "request_id}", 11) == 0) { /* text: the handler reads it */
                     if (!lx_request_id_valid(params[k], strlen(params[k])))
                         return bad_request_id(req);

@@ -279,7 +279,7 @@ static int worker_setup(lx_worker_t *w)
                                       .admit = lx_app_media_admit,
                                       .admit_arg = &w->ai,
                                       .up = w->up};
-    w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai};
+    w->admin = (lx_admin_t){.cfg = app->cfg, .pg = w->pg, .ai = &w->ai, .tasks = &w->task_http};
     w->nroutes = lx_routes_build(w, w->routes, LX_MAX_ROUTES);
     w->http = lx_http_server_new(w->base, app->cfg, w->routes, w->nroutes, id);
     if (w->http == NULL || lx_http_server_listen(w->http) != LX_OK)

@@ -245,34 +245,27 @@ static int list(lx_req_t *req, lx_task_http_t *h, const lx_task_caller_t *who)
     return started(req, c, rc);
 }
 
-static int task_handler(lx_req_t *req, void *arg)
+/* rest: the path after the routes' prefix ("", "/", "/{id}" or
+ * "/{id}/events"). */
+static int serve(lx_req_t *req, lx_task_http_t *h, const lx_task_caller_t *who, lx_str_t rest)
 {
-    lx_task_http_t *h = arg;
-    lx_str_t path = lx_req_path(req), m = lx_req_method(req);
-    size_t plen = sizeof PREFIX - 1;
-    if (path.n > plen && path.p[plen] != '/') {
-        reply_err(req, LX_E_NOT_FOUND, "no such route");
-        return LX_OK;
-    }
-    lx_task_caller_t who = {0};
-    if (!h->auth(req, h->auth_arg, &who))
-        return LX_OK; /* 401 replied */
     if (h->pg == NULL) {
         reply_err(req, LX_E_UNAVAILABLE, "tasks need a database (database_url)");
         return LX_OK;
     }
+    lx_str_t m = lx_req_method(req);
     bool get = lx_str_eq_cstr(m, "GET"), del = lx_str_eq_cstr(m, "DELETE"),
          post = lx_str_eq_cstr(m, "POST");
-    if (path.n <= plen + 1) {
+    if (rest.n <= 1) {
         if (get)
-            return list(req, h, &who);
+            return list(req, h, who);
         if (post)
-            return submit(req, h, &who);
+            return submit(req, h, who);
         reply_err(req, LX_E_METHOD_NOT_ALLOWED, NULL);
         return LX_OK;
     }
-    const char *id = path.p + plen + 1;
-    size_t n = path.n - plen - 1;
+    const char *id = rest.p + 1;
+    size_t n = rest.n - 1;
     bool events = n > 7 && memcmp(id + n - 7, "/events", 7) == 0;
     if (events)
         n -= 7;
@@ -293,13 +286,33 @@ static int task_handler(lx_req_t *req, void *arg)
     if (events) {
         /* With the worker's hub, changes arrive as notifications: the row
          * is read on each, and every 5 s as a safety net. */
-        c->sub = lx_task_subscribe_events(lx_req_base(req), h->pg, h->events, buf, &who,
+        c->sub = lx_task_subscribe_events(lx_req_base(req), h->pg, h->events, buf, who,
                                           h->events ? LX_TASK_EVENTS_SAFETY_MS : 250, event_cb, c);
         return started(req, c, c->sub ? LX_OK : LX_ERROR);
     }
-    int rc = get ? lx_task_get(h->pg, buf, &who, answer_200, c)
-                 : lx_task_cancel(h->pg, buf, &who, answer_200, c);
+    int rc = get ? lx_task_get(h->pg, buf, who, answer_200, c)
+                 : lx_task_cancel(h->pg, buf, who, answer_200, c);
     return started(req, c, rc);
+}
+
+static int task_handler(lx_req_t *req, void *arg)
+{
+    lx_task_http_t *h = arg;
+    lx_str_t path = lx_req_path(req);
+    size_t plen = sizeof PREFIX - 1;
+    if (path.n > plen && path.p[plen] != '/') {
+        reply_err(req, LX_E_NOT_FOUND, "no such route");
+        return LX_OK;
+    }
+    lx_task_caller_t who = {0};
+    if (!h->auth(req, h->auth_arg, &who))
+        return LX_OK; /* 401 replied */
+    return serve(req, h, &who, (lx_str_t){path.p + plen, path.n - plen});
+}
+
+int lx_task_http_serve(lx_req_t *req, lx_task_http_t *h, const lx_task_caller_t *who, lx_str_t rest)
+{
+    return serve(req, h, who, rest);
 }
 
 size_t lx_task_routes(lx_task_http_t *h, lx_route_t *routes, size_t cap)

@@ -327,6 +327,11 @@ typedef struct {
     void *auth_arg;
 } lx_task_http_t;
 
+/* The same routes for a caller the app has already authenticated (the
+ * admin API's tasks routes): rest is the path after the routes' prefix
+ * ("" for the list, "/{id}", "/{id}/events"). who is copied where kept. */
+int lx_task_http_serve(lx_req_t *req, lx_task_http_t *h, const lx_task_caller_t *who,
+                       lx_str_t rest);
 /* Adds the routes (one prefix route) to routes; returns how many. */
 size_t lx_task_routes(lx_task_http_t *h, lx_route_t *routes, size_t cap);
 

@@ -353,7 +353,7 @@ async function roles(page) {
   await signIn(page, jwt({ sub: 'olga', role: 'operator' }));
   const nav = page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Providers' }).waitFor();
-  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Providers', 'Models & groups', 'Health']);
+  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Providers', 'Models & groups', 'Health', 'Tasks']);
   await page.getByRole('button', { name: 'Add provider' }).waitFor();
   await page.locator('#who', { hasText: 'jwt:olga (operator)' }).waitFor();
   await shot(page, '09-operator');
@@ -381,6 +381,10 @@ async function roles(page) {
   assert.equal(await nav.getByRole('link', { name: 'Providers' }).count(), 0);
   assert.equal(await nav.getByRole('link', { name: 'Keys, teams & users' }).count(), 0);
   assert.equal(await page.getByRole('button', { name: /Add|Create|Delete|Edit/ }).count(), 0);
+  // every caller's tasks, through the admin API's tasks routes (a sign-in
+  // token could not list them through /api/v1/tasks)
+  await nav.getByRole('link', { name: 'Tasks' }).click();
+  await page.getByText('No tasks match.').waitFor();
   // a page it may not use, asked for by URL, is not rendered either
   await page.evaluate(() => { location.hash = '#/keys'; });
   assert.equal(await page.getByRole('button', { name: 'Create key' }).count(), 0);

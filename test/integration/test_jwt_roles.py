@@ -47,8 +47,15 @@ EXPECT = {
     "usage/requests/{request_id}": TEAM | VIEW,
     "health": OPS | VIEW,
     "audit": VIEW,
+    "tasks": OPS | VIEW,
+    "tasks/{task_id}": OPS | VIEW,
+    "tasks/{task_id}/events": OPS | VIEW,
     # every role may ask who it is (the web UI's sign-in)
     "whoami": OPS | TEAM | VIEW,
+}
+# where one method of a pattern has its own roles
+EXPECT_METHOD = {
+    "DELETE tasks/{task_id}": OPS,
 }
 ROLES = ["admin", "operator", "team_admin", "viewer", "auditor"]
 
@@ -288,10 +295,11 @@ class JwtRoles(unittest.TestCase):
         toks = {r: self.role_token(r, team="red" if r == "team_admin" else None) for r in ROLES}
         for method, pattern in routes:
             path = API + "/" + pattern.replace("{id}", "987654").replace("{member_id}", "987655") \
-                .replace("{request_id}", "req_987656")
+                .replace("{request_id}", "req_987656").replace("{task_id}", "task_987657")
             body = {} if method in ("POST", "PATCH") else None
             for role in ROLES:
-                allowed = role == "admin" or role in EXPECT[pattern]
+                allowed = role == "admin" or \
+                    role in EXPECT_METHOD.get(f"{method} {pattern}", EXPECT[pattern])
                 with self.subTest(method=method, path=pattern, role=role):
                     r = self.lx.req(method, path, body=body, key=toks[role])
                     if allowed:

@@ -226,6 +226,18 @@ class TasksForTheAdmin(unittest.TestCase):
             evs = sse_events(r.body)
             self.assertTrue(evs, r.body)
             self.assertEqual(json.loads(evs[-1][1])["status"], "succeeded")
+            # the admin API's tasks routes: the same view for the UI's sign-in
+            r = lx.req("GET", API + "/tasks?status=succeeded&type=test.job&limit=100")
+            self.assertEqual(r.status, 200, r)
+            self.assertGreaterEqual({x["id"] for x in r.json()["data"]}, set(ids))
+            r = lx.req("GET", API + f"/tasks/{ids[0]}")
+            self.assertEqual((r.status, r.json()["id"]), (200, ids[0]))
+            r = lx.req("GET", API + f"/tasks/{ids[2]}/events")
+            self.assertEqual(json.loads(sse_events(r.body)[-1][1])["status"], "succeeded")
+            self.assertEqual(lx.req("DELETE", API + f"/tasks/{ids[0]}").status, 409)
+            self.assertEqual(lx.req("GET", API + "/tasks/no..such").status, 404)
+            self.assertEqual(lx.req("GET", API + "/tasks?bogus=1").status, 400)
+            self.assertEqual(lx.req("GET", API + "/tasks", key=key).status, 403)
         finally:
             assert lx.stop() == 0
 

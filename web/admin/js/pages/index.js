@@ -17,7 +17,7 @@
 // inline style attributes (the CSP refuses them; el.style is fine).
 //
 // The monitoring pages (usage, requests, health, audit, tasks) read
-// usage/*, health, audit and /api/v1/tasks (shared helpers: monitor.js,
+// usage/*, health, audit and tasks (shared helpers: monitor.js,
 // chart.js, sse.js).
 export const pages = [
   {
@@ -49,9 +49,7 @@ export const pages = [
     available: true, load: () => import('./audit.js'),
   },
   {
-    // the tasks API (/api/v1/tasks) takes the admin key, not a sign-in token:
-    // shown to those who may read the audit log, it says so if refused
-    id: 'tasks', title: 'Tasks', needs: 'GET audit', roles: ['admin'],
+    id: 'tasks', title: 'Tasks', needs: 'GET tasks', roles: ['admin', 'operator', 'viewer'],
     available: true, load: () => import('./tasks.js'),
   },
 ];

@@ -1,12 +1,12 @@
-// pages/tasks.js - async tasks (/api/v1/tasks, with the admin key: every
-// caller's), filtered by status and type, paged by `after`; a task's live
-// progress from /api/v1/tasks/{id}/events (SSE read through fetch with the
-// bearer header).
+// pages/tasks.js - every caller's async tasks (the admin API's tasks
+// routes: the admin key or an operator's or viewer's sign-in), filtered by
+// status and type, paged by `after`; a task's live progress from
+// tasks/{id}/events (SSE read through fetch with the bearer header).
 import { h, clear, field, table, button, errorBox, fmtTime } from '../ui.js';
 import { qs } from '../monitor.js';
 import { readEvents } from '../sse.js';
 
-const TASKS = '/api/v1/tasks';
+const TASKS = '/api/v1/admin/ai/tasks';
 const STATUSES = ['', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'];
 const END = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
 
@@ -56,8 +56,7 @@ export async function render(root, ctx) {
         button('Next page', () => { pages.push(after); after = r.last_id; load(); }, { disabled: !r.has_more }),
         h('span', { class: 'muted' }, `${rows.length} task${rows.length === 1 ? '' : 's'}`)));
     } catch (e) {
-      clear(err).append(errorBox(e.status === 401 || e.status === 403
-        ? 'The tasks API takes the admin key (LLMUX_ADMIN_KEY) or a client key, not a sign-in token.' : e));
+      clear(err).append(errorBox(e));
     }
   }
 
