@@ -25,6 +25,7 @@ static bool wanted_header(const char *k, size_t n)
     static const char *const names[] = {
         "authorization", "x-api-key",    "x-goog-api-key", "anthropic-version",
         "content-type",  "x-request-id", "anthropic-beta", "openai-organization",
+        "traceparent",   "tracestate",
     };
 
     if (n > 7 && strncasecmp(k, "x-test-", 7) == 0)

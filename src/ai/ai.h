@@ -41,6 +41,7 @@ struct lx_ai {
     const lx_up_ops_t *up_ops;
     lx_usage_sink_t *usage;
     struct lx_metrics *metrics;   /* the worker's request metrics (obs/metrics.h); NULL: none */
+    struct lx_tracer *tracer;     /* the worker's span exporter (NULL: tracing off) */
     struct lx_allow_lease *lease; /* the worker's allowance leases (NULL: no database) */
     bool has_admin;
     unsigned char admin_hash[32]; /* SHA-256 of the admin key, computed once */

@@ -170,7 +170,9 @@ static bool judge_attempt(lx_call_t *c, const lx_up_result_t *res)
 static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
 {
     lx_call_t *c = arg;
-    if (judge_attempt(c, res))
+    bool again = judge_attempt(c, res);
+    lx_call_trace_attempt_end(c, res, again);
+    if (again)
         return;
     c->ttfb_us = res->first_byte_us;
     lx_outcome_t o;
@@ -252,6 +254,7 @@ static bool start_attempt(lx_call_t *c)
                                             c->o.client == LX_FMT_OPENAI && c->o.client_usage,
                                             lx_call_emit_chunk, c);
         lx_up_build_header_kv(&b, "X-Request-Id", lx_req_id(c->o.req).p);
+        lx_call_trace_attempt(c, &b);
         lx_timeouts_t to = t->conf.timeouts;
         int64_t left = lx_deadline_left_ms(now, c->deadline_ms);
         if (left < to.total_ms)
@@ -314,6 +317,7 @@ int lx_call_run(const lx_call_opts_t *o, const lx_target_t *targets, int ntarget
     if (o->stream)
         atomic_fetch_add_explicit(&o->ai->streams_active, 1, memory_order_relaxed);
     c->overhead_us = lx_now_us() - o->t_handler_start;
+    lx_call_trace_start(c);
     if (!start_attempt(c))
         return LX_OK;
     lx_req_on_abort(o->req, lx_call_on_client_abort, c);

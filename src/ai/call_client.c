@@ -79,6 +79,7 @@ void lx_call_emit_chunk(void *arg, const char *json, size_t n)
     lx_call_t *c = arg;
     start_stream(c);
     c->sent_events++;
+    lx_call_trace_text(c, json, n);
     lx_buf_reset(&c->out);
     if (c->o.client == LX_FMT_ANTHROPIC) {
         lx_msg_enc_chunk(anthropic_enc(c), json, n, &c->out);
@@ -145,11 +146,13 @@ static int passthrough_openai(lx_call_t *c, const lx_sse_event_t *ev)
         if (usage_only && !c->o.client_usage)
             return LX_OK; /* we asked for it; the client did not */
         c->sent_events += !usage_only;
+        lx_call_trace_text(c, d.p, d.n);
     } else if (d.n > 8 && memcmp(d.p, "{\"error\"", 8) == 0) {
         c->failed_midstream = true;
         snprintf(c->fail_msg, sizeof c->fail_msg, "upstream error event");
     } else {
         c->sent_events++;
+        lx_call_trace_text(c, d.p, d.n);
     }
     start_stream(c);
     lx_req_stream_write(c->o.req, ev->raw.p, ev->raw.n);
@@ -170,6 +173,7 @@ static int passthrough_anthropic(lx_call_t *c, const lx_sse_event_t *ev)
             lx_usage_text_anthropic(&c->tokens, d.p + us, ue - us);
     } else if (lx_str_eq_cstr(e, "content_block_delta")) {
         c->sent_events++;
+        lx_call_trace_text(c, ev->data.p, ev->data.n);
     } else if (lx_str_eq_cstr(e, "message_stop")) {
         c->done = true;
     } else if (lx_str_eq_cstr(e, "error")) {
@@ -236,6 +240,7 @@ void lx_call_finish_whole(lx_call_t *c, lx_outcome_t *o)
                                  "malformed upstream body");
             return;
         }
+        lx_call_trace_text(c, p, n);
         lx_call_route_headers(c);
         lx_call_settle_spend(c);
         lx_call_settle_allow(c); /* before the client can send its next request */
@@ -252,6 +257,7 @@ void lx_call_finish_whole(lx_call_t *c, lx_outcome_t *o)
                              "malformed upstream body");
         return;
     }
+    lx_call_trace_text_json(c, canon);
     if (c->o.client == LX_FMT_ANTHROPIC) {
         json_t *msg = lx_messages_from_openai(canon, c->t->upstream_model, &c->tokens);
         json_decref(canon);

@@ -151,6 +151,7 @@ void lx_call_end(lx_call_t *c, const lx_outcome_t *o)
     if (c->att.active) /* the client left, or an error that says nothing of the target */
         lx_attempt_end(&c->att, &c->o.ai->routing->conf, NULL, -1, NULL, lx_wall_ms());
     lx_req_on_abort(c->o.req, NULL, NULL);
+    lx_call_trace_end(c, o);
     /* Built here rather than held by the call: an open stream does not
      * carry a 900-byte record it fills only at its end. */
     lx_usage_t rec = {0}, *u = &rec;

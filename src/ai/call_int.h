@@ -27,6 +27,7 @@
 #include "ai/routing/failure.h"
 #include "ai/routing/limits.h"
 #include "ai/routing/state.h"
+#include "obs/trace_export.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -52,6 +53,16 @@ typedef struct {
     int64_t ttfb_us;  /* -1: no byte */
     int64_t dur_us;   /* -1: still open */
 } lx_call_att_t;
+
+/* The call's trace (call_trace.c): zero when tracing is off. */
+typedef struct {
+    bool on;                /* the worker has a tracer */
+    bool capture;           /* prompt and answer text go on the request span */
+    lx_trace_ctx_t ctx;     /* trace id, this hop's span id, sampled flag */
+    const char *tracestate; /* the client's, if valid (borrowed from the request) */
+    lx_span_t *req, *att;   /* open spans; NULL when not sampled */
+    lx_buf_t text;          /* captured answer text */
+} lx_call_trace_t;
 
 typedef struct {
     lx_up_call_t *up;
@@ -97,6 +108,7 @@ typedef struct {
     bool metrics_counted;    /* lx_call_count_metrics ran */
     char id[64];
     char key_id[64];
+    lx_call_trace_t tr;
     lx_call_opts_t o;
     int ntargets;
     lx_target_t targets[]; /* the order to try: allocated for ntargets */
@@ -159,5 +171,18 @@ int lx_call_on_sse_event(const lx_sse_event_t *ev, void *arg);
 void lx_call_emit_chunk(void *arg, const char *json, size_t n);
 /* A whole answer (status 200): replied, or a failure in o. */
 void lx_call_finish_whole(lx_call_t *c, lx_outcome_t *o);
+
+/* call_trace.c: the spans, one call per event (each does nothing when
+ * tracing is off). */
+void lx_call_trace_start(lx_call_t *c);
+/* Opens the attempt's span and adds traceparent (and tracestate) to b. */
+void lx_call_trace_attempt(lx_call_t *c, lx_up_build_t *b);
+/* The attempt's transfer ended; again: another attempt follows. */
+void lx_call_trace_attempt_end(lx_call_t *c, const lx_up_result_t *res, bool again);
+/* Answer text for capture (a chunk or a whole answer, either wire). */
+void lx_call_trace_text(lx_call_t *c, const char *json, size_t n);
+void lx_call_trace_text_json(lx_call_t *c, json_t *root);
+/* Ends and hands over the open spans (from the finalizer). */
+void lx_call_trace_end(lx_call_t *c, const lx_outcome_t *o);
 
 #endif

@@ -20,6 +20,7 @@
 #include "media/exec.h"
 #include "media/routes.h"
 #include "obs/metrics.h"
+#include "obs/trace_export.h"
 #include "task/task.h"
 #include "upstream/upstream.h"
 
@@ -39,6 +40,7 @@ typedef struct {
     struct event_base *base;
     lx_http_server_t *http;
     lx_upstream_t *up;
+    lx_tracer_t *tracer; /* the worker's span exporter; NULL: tracing off */
     lx_ai_t ai;
     lx_metrics_t *metrics;   /* the worker's request metrics (obs/metrics.h), ai.metrics */
     pid_t tid;               /* the thread's id (process_open_fds reads its fd table) */
@@ -75,9 +77,10 @@ typedef struct {
 
 struct lx_app {
     lx_config_t *cfg;
-    lx_routing_t routing;         /* read by every worker; its retry budget shared */
-    lx_task_conf_t task_conf;     /* read-only once workers start */
-    bool task_crash_after_submit; /* LLMUX_TEST_TASK_CRASH=after_submit (tests) */
+    lx_routing_t routing;              /* read by every worker; its retry budget shared */
+    lx_task_conf_t task_conf;          /* read-only once workers start */
+    const lx_trace_conf_t *trace_conf; /* traces (obs/trace_conf.h): read-only */
+    bool task_crash_after_submit;      /* LLMUX_TEST_TASK_CRASH=after_submit (tests) */
     lx_worker_t *workers;
     int nworkers;
     int64_t started_ms;

@@ -17,6 +17,7 @@
 #include "db/store.h"
 #include "lx_version.h"
 #include "media/jobs_conf.h"
+#include "obs/trace_conf.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -24,6 +25,10 @@
 #include <stdlib.h>
 
 extern char **environ;
+
+/* The trace exporter's settings (obs/trace_conf.h): checked in main for
+ * every command, read-only once the workers start. */
+static lx_trace_conf_t trace_conf;
 
 static int check_config(const lx_config_t *cfg)
 {
@@ -35,6 +40,7 @@ static int check_config(const lx_config_t *cfg)
     for (int i = 0; i < cfg->nproviders; i++)
         printf(" %s(%s)", cfg->providers[i].name, lx_provider_kind_name(cfg->providers[i].kind));
     printf("%s\n", cfg->nproviders ? "" : " none");
+    printf("  traces: %s\n", trace_conf.enabled ? trace_conf.url : "off");
     return 0;
 }
 
@@ -100,7 +106,7 @@ static void raise_nofile(void)
 
 static int serve(lx_config_t *cfg)
 {
-    lx_app_t app = {.cfg = cfg, .started_ms = lx_wall_ms()};
+    lx_app_t app = {.cfg = cfg, .started_ms = lx_wall_ms(), .trace_conf = &trace_conf};
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     if (lx_upstream_global_init() != LX_OK) {
@@ -240,6 +246,11 @@ int main(int argc, char **argv)
         lx_config_free(&cfg);
         return 2;
     }
+    if (lx_trace_conf_build(&cfg.tracing, &trace_conf, err, sizeof err) != LX_OK) {
+        fprintf(stderr, "llmux: config error: %s\n", err);
+        lx_config_free(&cfg);
+        return 2;
+    }
     if (strcmp(cfg.command, "check-config") == 0)
         rc = check_config(&cfg);
     else if (strcmp(cfg.command, "migrate") == 0)
@@ -248,6 +259,7 @@ int main(int argc, char **argv)
         rc = rotate_master_key(&cfg);
     else
         rc = serve(&cfg);
+    lx_trace_conf_free(&trace_conf);
     lx_config_free(&cfg);
     lx_log_thread_done();
     return rc;

@@ -122,6 +122,7 @@ static int metrics(lx_req_t *req, void *arg)
                               &app->workers[i].ai.budget_refusals[s], memory_order_relaxed));
     lx_app_metrics(app, &b);
     lx_app_task_metrics(app, &b);
+    lx_trace_metrics(&b);
     lx_buf_printf(&b,
                   "# HELP llmux_uptime_seconds Seconds since start.\n"
                   "# TYPE llmux_uptime_seconds gauge\nllmux_uptime_seconds %lld\n",

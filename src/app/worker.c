@@ -85,12 +85,14 @@ static void flush_wait_cb(evutil_socket_t fd, short ev, void *arg)
     bool usage_done = w->usage == NULL || lx_usage_pg_pending(w->usage) == 0;
     bool spend_done = !lx_budget_sync_draining(w->budget_sync);
     bool tasks_done = !lx_task_runner_stopping(w->tasks); /* its leases given back */
-    if ((usage_done && spend_done && tasks_done && !lx_health_flushing(w->health)) ||
+    bool traces_done = lx_tracer_idle(w->tracer);         /* the spans queued, sent */
+    if ((usage_done && spend_done && tasks_done && traces_done && !lx_health_flushing(w->health)) ||
         lx_wall_ms() >= w->flush_deadline_ms) {
         event_base_loopexit(w->base, NULL);
         return;
     }
-    lx_usage_pg_flush(w->usage);
+    if (w->usage) /* none without a database (the traces may be what is left) */
+        lx_usage_pg_flush(w->usage);
 }
 
 static void http_idle_cb(void *arg)
@@ -100,6 +102,7 @@ static void http_idle_cb(void *arg)
         return;
     w->flush_deadline_ms = lx_wall_ms() + LX_MAX(w->app->cfg->drain_timeout_ms, 5000);
     lx_health_flush(w->health); /* the connection counters, one last time */
+    lx_tracer_flush(w->tracer);
     w->flush_ev = event_new(w->base, -1, EV_PERSIST, flush_wait_cb, w);
     struct timeval tv = {0, 20 * 1000};
     event_add(w->flush_ev, &tv);
@@ -223,6 +226,8 @@ static int worker_setup(lx_worker_t *w)
     w->metrics = lx_metrics_new(app->cfg->metrics_per_key);
     w->ai.metrics = w->metrics;
     w->tid = gettid();
+    w->tracer = lx_tracer_new(w->base, w->up, app->trace_conf);
+    w->ai.tracer = w->tracer;
     if (app->cfg->database_url) {
         char name[32];
         snprintf(name, sizeof name, "llmux-w%d", id);
@@ -316,6 +321,7 @@ static void *worker_main(void *arg)
     lx_task_runner_free(w->tasks);       /* before the pg (it finishes in pg's free) */
     lx_http_server_free(w->http);
     lx_task_events_free(w->task_events); /* after its subscriptions (the SSE requests) */
+    lx_tracer_free(w->tracer);           /* before the upstream client it sends through */
     lx_upstream_free(w->up);
     lx_ai_fini(&w->ai);
     lx_metrics_free(w->metrics); /* every loop has ended: no scrape reads it */

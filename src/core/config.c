@@ -122,6 +122,7 @@ void lx_config_free(lx_config_t *cfg)
     lx_config_models_free(cfg);
     lx_jwt_conf_free(&cfg->jwt);
     lx_config_tasks_free(cfg);
+    lx_config_tracing_free(cfg);
     free(cfg->config_path);
     free(cfg->command);
     memset(cfg, 0, sizeof *cfg);
@@ -538,6 +539,11 @@ static int apply_object(lx_config_t *cfg, json_t *obj, const char *prefix, char 
                 return LX_ERROR;
             continue;
         }
+        if (prefix[0] == '\0' && strcmp(key, "tracing") == 0) {
+            if (lx_config_tracing_json(cfg, v, err, errlen) != LX_OK)
+                return LX_ERROR;
+            continue;
+        }
         if (prefix[0] == '\0' && strcmp(key, "providers") == 0) {
             if (!json_is_object(v))
                 return lx_config_fail(err, errlen,
@@ -645,7 +651,7 @@ int lx_config_apply_env(lx_config_t *cfg, char **envp, char *err, size_t errlen)
         if (url && url[0])
             set_str(&p->base_url, url);
     }
-    return LX_OK;
+    return lx_config_tracing_env(cfg, envp, err, errlen);
 }
 
 /* ---- flags ---- */

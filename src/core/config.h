@@ -85,6 +85,15 @@ typedef struct {
     char *user_claim, *team_claim, *role_claim; /* "sub", "team", "role" */
 } lx_jwt_conf_t;
 
+/* Traces (README "Traces"): the settings as written, from the file's
+ * "tracing" object and the OTEL_* variables (config_tracing.c); checked and
+ * parsed by src/obs/trace_conf.c at start-up. headers is a secret. */
+typedef struct {
+    char *endpoint, *traces_endpoint, *headers, *service_name, *sampler, *sampler_arg;
+    bool disabled;        /* OTEL_SDK_DISABLED / tracing.disabled */
+    bool capture_content; /* prompt and answer text on spans (off by default) */
+} lx_tracing_conf_t;
+
 typedef struct {
     char *listen_host;
     int listen_port;
@@ -132,6 +141,7 @@ typedef struct {
     lx_model_conf_t models[LX_MAX_MODEL_ALIASES];
     int nmodels;
     lx_jwt_conf_t jwt;
+    lx_tracing_conf_t tracing;
     /* tasks (src/task/task.h, README "Configuration") */
     struct {
         int poll_min_ms, poll_max_ms; /* the poll backoff's floor and ceiling */
@@ -176,6 +186,12 @@ int lx_config_fail(char *err, size_t errlen, const char *fmt, ...)
 struct json_t;
 int lx_config_apply_models_json(lx_config_t *cfg, struct json_t *obj, char *err, size_t errlen);
 void lx_config_models_free(lx_config_t *cfg);
+
+/* config_tracing.c: the file's "tracing" object, the OTEL_* variables,
+ * and freeing them (the text is checked by src/obs/trace_conf.c). */
+int lx_config_tracing_json(lx_config_t *cfg, struct json_t *obj, char *err, size_t errlen);
+int lx_config_tracing_env(lx_config_t *cfg, char **envp, char *err, size_t errlen);
+void lx_config_tracing_free(lx_config_t *cfg);
 
 /* config_validate.c: checks cross-field rules once all layers are in. */
 int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen);

@@ -112,6 +112,8 @@ static const struct {
     KNOWN(LX_HDR_LLMUX_ROUTE, "x-llmux-route"),
     KNOWN(LX_HDR_ANTHROPIC_VERSION, "anthropic-version"),
     KNOWN(LX_HDR_ANTHROPIC_BETA, "anthropic-beta"),
+    KNOWN(LX_HDR_TRACEPARENT, "traceparent"),
+    KNOWN(LX_HDR_TRACESTATE, "tracestate"),
 #undef KNOWN
 };
 

@@ -40,6 +40,8 @@ typedef enum {
     LX_HDR_LLMUX_ROUTE,
     LX_HDR_ANTHROPIC_VERSION,
     LX_HDR_ANTHROPIC_BETA,
+    LX_HDR_TRACEPARENT,
+    LX_HDR_TRACESTATE,
     LX_HDR_COUNT
 } lx_hdr_t;
 const char *lx_req_hdr(const lx_req_t *req, lx_hdr_t h);
