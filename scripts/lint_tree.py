@@ -58,7 +58,7 @@ MAY_USE = {
     'obs': {'core', 'upstream'},
     'ai': {'core', 'http', 'upstream', 'db', 'auth', 'obs'},
     'task': {'core', 'http', 'db'},
-    'media': {'core', 'http', 'upstream', 'task'},
+    'media': {'core', 'http', 'upstream', 'task', 'obs'},
     'admin': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'obs', 'task'},
     'app': {'core', 'http', 'upstream', 'db', 'auth', 'ai', 'admin', 'media', 'task', 'obs'},
 }

@@ -228,6 +228,7 @@ static int worker_setup(lx_worker_t *w)
     w->tid = gettid();
     w->tracer = lx_tracer_new(w->base, w->up, app->trace_conf);
     w->ai.tracer = w->tracer;
+    lx_tracer_set_current(w->tracer); /* media task calls find it there */
     if (app->cfg->database_url) {
         char name[32];
         snprintf(name, sizeof name, "llmux-w%d", id);

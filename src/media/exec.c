@@ -16,6 +16,8 @@
 #include "media/exec.h"
 #include "media/generic.h"
 #include "media/input.h"
+#include "obs/trace_export.h"
+#include "core/crypto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@ typedef struct {
     int progress; /* as last stored */
     char task_id[LX_TASK_ID_MAX];
     char idem[64];
+    lx_span_t *span; /* this provider call's span (NULL: not traced) */
 } op_t;
 
 /* ---- images' results, per thread ---- */
@@ -90,8 +93,61 @@ void lx_media_target_free(lx_media_target_t *t)
     memset(t, 0, sizeof *t);
 }
 
+/* ---- spans (obs/trace.h) ---- */
+
+/* A client span for the task's provider call ("video.generate poll"),
+ * every call of one task in one trace (its id derived from the task's
+ * public id); tp gets the traceparent to send ("" with tracing off). */
+static lx_span_t *op_span(op_t *o, const lx_task_view_t *t, char tp[LX_TRACEPARENT_LEN + 1])
+{
+    static const char *const names[] = {[K_SUBMIT] = "submit",
+                                        [K_POLL] = "poll",
+                                        [K_CANCEL] = "cancel",
+                                        [K_RECONCILE] = "reconcile"};
+    unsigned char h[32];
+    lx_sha256(t->public_id, strlen(t->public_id), h);
+    char name[96];
+    snprintf(name, sizeof name, "%s %s", t->type ? t->type : "task", names[o->kind]);
+    lx_span_t *s = lx_tracer_root_span(lx_tracer_current(), name, LX_SPAN_CLIENT, h, tp);
+    if (s) {
+        lx_span_cstr(s, "llmux.task.id", t->public_id);
+        lx_span_cstr(s, "llmux.task.operation", names[o->kind]);
+        lx_span_cstr(s, "llmux.provider", o->target.provider);
+        lx_span_cstr(s, "gen_ai.request.model", o->target.upstream_model);
+    }
+    return s;
+}
+
+/* Ends the call's span (res NULL: the call was abandoned) and hands it over. */
+static void op_span_end(op_t *o, const lx_up_result_t *res, const lx_job_result_t *r)
+{
+    lx_span_t *s = o->span;
+    lx_tracer_t *tracer = lx_tracer_current();
+    if (s == NULL || tracer == NULL)
+        return;
+    o->span = NULL;
+    s->end_ns = lx_trace_now_ns();
+    const char *err = res == NULL                    ? "abandoned"
+                      : res->outcome != LX_UP_OK     ? lx_up_outcome_name(res->outcome)
+                      : r && r->error_code[0]        ? r->error_code
+                      : r && r->state == LX_JOB_NONE ? "no_state"
+                                                     : NULL;
+    if (res && res->status)
+        lx_span_int(s, "http.response.status_code", res->status);
+    if (r && r->state != LX_JOB_NONE) {
+        lx_span_cstr(s, "llmux.task.state", lx_job_state_name(r->state));
+        lx_span_int(s, "llmux.task.progress", r->progress);
+    }
+    if (err) {
+        lx_span_cstr(s, "error.type", err);
+        s->status = LX_SPAN_ERROR;
+    }
+    lx_tracer_submit(tracer, s);
+}
+
 static void op_free(op_t *o)
 {
+    op_span_end(o, NULL, NULL); /* still open: the call was given up */
     lx_media_target_free(&o->target);
     lx_buf_free(&o->body);
     free(o);
@@ -207,6 +263,7 @@ static void on_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
     if (o->too_big)
         lx_job_result_fail(&r, LX_JOB_NONE, "bad_answer", "the provider's answer is too large",
                            false);
+    op_span_end(o, res, &r);
     switch (o->kind) {
     case K_SUBMIT:
     case K_RECONCILE:
@@ -307,7 +364,7 @@ static void start(const lx_task_view_t *t, lx_task_job_t *job, kind_t kind, lx_m
         op_free(o);
         return;
     }
-    char *lines[LX_JOB_MAX_HEADERS + 1];
+    char *lines[LX_JOB_MAX_HEADERS + 2];
     int nl = 0;
     for (int i = 0; i < rq.n_headers; i++) {
         size_t n = strlen(rq.headers[i].name) + strlen(rq.headers[i].value) + 3;
@@ -319,6 +376,14 @@ static void start(const lx_task_view_t *t, lx_task_job_t *job, kind_t kind, lx_m
     if (rq.content_type && nl < LX_JOB_MAX_HEADERS + 1) {
         snprintf(ct, sizeof ct, "Content-Type: %s", rq.content_type);
         lines[nl++] = strdup(ct);
+    }
+    char tp[LX_TRACEPARENT_LEN + 1];
+    o->span = op_span(o, t, tp);
+    if (tp[0]) {
+        size_t n = sizeof "traceparent: " + LX_TRACEPARENT_LEN;
+        lines[nl] = malloc(n);
+        if (lines[nl])
+            snprintf(lines[nl++], n, "traceparent: %s", tp);
     }
     lx_timeouts_t to = o->target.timeouts;
     if (to.total_ms <= 0)

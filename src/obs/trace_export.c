@@ -203,6 +203,37 @@ bool lx_tracer_idle(const lx_tracer_t *t)
            (t->closing && lx_wall_ms() >= t->close_deadline_ms);
 }
 
+static _Thread_local lx_tracer_t *current;
+
+void lx_tracer_set_current(lx_tracer_t *t)
+{
+    current = t;
+}
+
+lx_tracer_t *lx_tracer_current(void)
+{
+    return current;
+}
+
+lx_span_t *lx_tracer_root_span(lx_tracer_t *t, const char *name, lx_span_kind_t kind,
+                               const uint8_t trace_id[16], char tp[LX_TRACEPARENT_LEN + 1])
+{
+    tp[0] = '\0';
+    if (t == NULL)
+        return NULL;
+    lx_trace_ctx_t hop;
+    memcpy(hop.trace_id, trace_id, 16);
+    bool sampled = lx_sampler_decide(&t->conf->sampler, NULL, trace_id);
+    hop.flags = sampled ? LX_TRACE_FLAG_SAMPLED : 0;
+    lx_span_t *s = sampled ? lx_span_new(name, kind, trace_id, NULL, lx_trace_now_ns()) : NULL;
+    if (s)
+        memcpy(hop.span_id, s->span_id, 8);
+    else
+        lx_trace_random_id(hop.span_id, 8);
+    lx_traceparent_format(&hop, tp);
+    return s;
+}
+
 void lx_trace_metrics(lx_buf_t *b)
 {
     static const struct {

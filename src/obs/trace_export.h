@@ -40,6 +40,18 @@ void lx_tracer_flush(lx_tracer_t *t);
  * over (NULL: true). */
 bool lx_tracer_idle(const lx_tracer_t *t);
 
+/* The calling thread's tracer (a worker sets its own at start-up), for
+ * code that has no other way to it (media task calls); NULL: none. */
+void lx_tracer_set_current(lx_tracer_t *t);
+lx_tracer_t *lx_tracer_current(void);
+
+/* A root span of trace_id, decided by the root sampler: the span (the
+ * caller's until submitted) or NULL when not sampled (or t is NULL). Either
+ * way, with t set, tp gets the traceparent to send on (this span's id, or a
+ * fresh one with the sampled flag off); tp[0] is '\0' when t is NULL. */
+lx_span_t *lx_tracer_root_span(lx_tracer_t *t, const char *name, lx_span_kind_t kind,
+                               const uint8_t trace_id[16], char tp[LX_TRACEPARENT_LEN + 1]);
+
 /* The exporter's counters in the Prometheus text format (for /metrics):
  * llmux_trace_spans_exported_total, llmux_trace_spans_dropped_total,
  * llmux_trace_spans_failed_total, llmux_trace_exports_failed_total. */

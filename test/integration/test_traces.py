@@ -372,6 +372,42 @@ class BadSettings(unittest.TestCase):
                 self.assertNotIn("hunter2", log)
 
 
+class TaskPolls(unittest.TestCase):
+    def test_video_task_submit_and_polls_share_one_trace(self):
+        mock, rcv = Mock(), Receiver()
+        try:
+            lx = Llmux(db=True, mock=mock, env={
+                "OTEL_EXPORTER_OTLP_ENDPOINT": rcv.url, "LLMUX_TASK_POLL_MIN_MS": "50",
+                "LLMUX_TASK_POLL_MAX_MS": "100", "LLMUX_TASK_CLAIM_MS": "100"})
+            try:
+                r = lx.req("POST", "/api/v1/media/videos",
+                           body={"model": "demo/sora-2+duration_ms=300", "prompt": "p",
+                                 "seconds": 4})
+                self.assertEqual(r.status, 202, r)
+                tid = r.json()["id"]
+                wait_for(lambda: lx.req("GET", f"/api/v1/tasks/{tid}").json()["status"]
+                         in ("succeeded", "failed"), timeout=20, what="the task's end")
+                calls = [q for q in mock.requests() if "/videos" in q["path"]]
+                sent = [q["headers"]["traceparent"] for q in calls]
+                self.assertGreaterEqual(len(sent), 2)  # the submit and at least one poll
+                trace = sent[0][3:35]
+                self.assertTrue(all(tp[3:35] == trace for tp in sent), sent)
+                spans = rcv.trace(trace, len(sent))
+                names = sorted({s["name"] for s in spans})
+                self.assertEqual(names, ["video.generate poll", "video.generate submit"])
+                self.assertEqual({tp[36:52] for tp in sent}, {s["spanId"] for s in spans})
+                last = max(spans, key=lambda s: int(s["startTimeUnixNano"]))
+                self.assertEqual(last["_attrs"]["llmux.task.id"], tid)
+                self.assertEqual(last["_attrs"]["llmux.task.state"], "succeeded")
+                self.assertEqual(last["_attrs"]["http.response.status_code"], "200")
+                self.assertEqual(last["kind"], 3)
+            finally:
+                self.assertEqual(lx.stop(), 0)
+        finally:
+            mock.stop()
+            rcv.stop()
+
+
 class DeadReceiver(unittest.TestCase):
     def test_dead_receiver_does_not_slow_or_break_requests(self):
         mock = Mock()
