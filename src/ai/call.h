@@ -105,6 +105,12 @@ int lx_call_targets(lx_req_t *req, const lx_route_conf_t *rc, const lx_snapshot_
                     const lx_resolved_t *t, unsigned need, int64_t prompt_tokens,
                     int64_t max_tokens, lx_target_t *out, int max, lx_outcome_t *o);
 
+/* call_trace.c: the server span of an AI request refused before any call
+ * (feature: the endpoint's usage feature; model: what the client asked
+ * for, may be empty); nothing with tracing off or when not sampled. */
+void lx_ai_trace_refusal(lx_ai_t *ai, lx_req_t *req, const char *feature, lx_str_t model,
+                         const lx_outcome_t *o);
+
 /* call_targets.c: fills r from the configuration. */
 void lx_routing_init(lx_routing_t *r, const lx_config_t *cfg);
 

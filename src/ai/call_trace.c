@@ -65,6 +65,65 @@ static void capture(lx_span_t *s, const char *key, const char *p, size_t n)
     lx_span_str(s, key, p, n > CAPTURE_MAX ? CAPTURE_MAX : n);
 }
 
+/* The request's context: the client's traceparent (a new trace if it sent
+ * none or an invalid one) and valid tracestate, and the sampler's decision.
+ * True if sampled. */
+static bool request_ctx(lx_req_t *req, const lx_trace_conf_t *conf, lx_trace_ctx_t *ctx,
+                        lx_trace_ctx_t *parent, bool *has_parent, const char **tracestate)
+{
+    const char *tp = lx_req_hdr(req, LX_HDR_TRACEPARENT);
+    *has_parent = tp && lx_traceparent_parse(tp, strlen(tp), parent) == LX_OK;
+    const char *ts = *has_parent ? lx_req_hdr(req, LX_HDR_TRACESTATE) : NULL;
+    *tracestate = ts && lx_tracestate_valid(ts, strlen(ts)) ? ts : NULL;
+    if (*has_parent)
+        memcpy(ctx->trace_id, parent->trace_id, 16);
+    else
+        lx_trace_random_id(ctx->trace_id, 16);
+    bool sampled = lx_sampler_decide(&conf->sampler, *has_parent ? parent : NULL, ctx->trace_id);
+    ctx->flags = sampled ? LX_TRACE_FLAG_SAMPLED : 0;
+    return sampled;
+}
+
+/* The request's server span, started when the request was. */
+static lx_span_t *request_span(lx_req_t *req, const char *op, const char *model,
+                               const lx_trace_ctx_t *ctx, const lx_trace_ctx_t *parent,
+                               const char *tracestate)
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s %s", op, model);
+    int64_t start = lx_trace_now_ns() - (lx_now_us() - lx_req_start_us(req)) * 1000;
+    lx_span_t *s =
+        lx_span_new(name, LX_SPAN_SERVER, ctx->trace_id, parent ? parent->span_id : NULL, start);
+    if (tracestate)
+        s->tracestate = lx_strdup(tracestate);
+    lx_span_cstr(s, "gen_ai.operation.name", op);
+    lx_span_cstr(s, "gen_ai.request.model", model);
+    return s;
+}
+
+void lx_ai_trace_refusal(lx_ai_t *ai, lx_req_t *req, const char *feature, lx_str_t model,
+                         const lx_outcome_t *o)
+{
+    if (ai->tracer == NULL || feature == NULL)
+        return;
+    lx_trace_ctx_t ctx, parent;
+    bool has_parent;
+    const char *ts;
+    if (!request_ctx(req, lx_tracer_conf(ai->tracer), &ctx, &parent, &has_parent, &ts))
+        return;
+    const char *op = strcmp(feature, "embed") == 0   ? "embeddings"
+                     : strcmp(feature, "image") == 0 ? "image_generation"
+                                                     : "chat";
+    char m[256];
+    lx_copy(m, sizeof m, model.p ? model.p : "", model.n);
+    lx_span_t *s = request_span(req, op, m, &ctx, has_parent ? &parent : NULL, ts);
+    s->end_ns = lx_trace_now_ns();
+    lx_span_int(s, "http.response.status_code", o->status);
+    lx_span_cstr(s, "error.type", lx_outcome_code(o));
+    s->status = LX_SPAN_ERROR;
+    lx_tracer_submit(ai->tracer, s);
+}
+
 void lx_call_trace_start(lx_call_t *c)
 {
     lx_tracer_t *tracer = c->o.ai->tracer;
@@ -74,16 +133,8 @@ void lx_call_trace_start(lx_call_t *c)
     lx_call_trace_t *tr = &c->tr;
     tr->on = true;
     lx_trace_ctx_t parent;
-    const char *tp = lx_req_hdr(c->o.req, LX_HDR_TRACEPARENT);
-    bool has_parent = tp && lx_traceparent_parse(tp, strlen(tp), &parent) == LX_OK;
-    const char *ts = has_parent ? lx_req_hdr(c->o.req, LX_HDR_TRACESTATE) : NULL;
-    tr->tracestate = ts && lx_tracestate_valid(ts, strlen(ts)) ? ts : NULL;
-    if (has_parent)
-        memcpy(tr->ctx.trace_id, parent.trace_id, 16);
-    else
-        lx_trace_random_id(tr->ctx.trace_id, 16);
-    bool sampled = lx_sampler_decide(&conf->sampler, has_parent ? &parent : NULL, tr->ctx.trace_id);
-    tr->ctx.flags = sampled ? LX_TRACE_FLAG_SAMPLED : 0;
+    bool has_parent;
+    bool sampled = request_ctx(c->o.req, conf, &tr->ctx, &parent, &has_parent, &tr->tracestate);
     tr->capture = sampled && conf->capture_content;
     if (!sampled) { /* upstreams still see one trace: our hop's id, not sampled */
         if (has_parent)
@@ -92,17 +143,9 @@ void lx_call_trace_start(lx_call_t *c)
             lx_trace_random_id(tr->ctx.span_id, 8);
         return;
     }
-    char name[300];
-    snprintf(name, sizeof name, "%s %s", operation(c), c->o.requested_model);
-    int64_t start =
-        lx_trace_now_ns() - (lx_now_us() - lx_req_start_us(c->o.req)) * 1000; /* the request's */
-    lx_span_t *s = lx_span_new(name, LX_SPAN_SERVER, tr->ctx.trace_id,
-                               has_parent ? parent.span_id : NULL, start);
-    if (tr->tracestate)
-        s->tracestate = lx_strdup(tr->tracestate);
+    lx_span_t *s = request_span(c->o.req, operation(c), c->o.requested_model, &tr->ctx,
+                                has_parent ? &parent : NULL, tr->tracestate);
     memcpy(tr->ctx.span_id, s->span_id, 8);
-    lx_span_cstr(s, "gen_ai.operation.name", operation(c));
-    lx_span_cstr(s, "gen_ai.request.model", c->o.requested_model);
     if (tr->capture) {
         size_t vs, ve;
         lx_str_t b = c->o.in.body;

@@ -5,6 +5,7 @@
  * Requests that reached a call record their own row (call.c). Both come
  * from the request's lx_outcome_t: what was rendered is what is recorded. */
 #include "ai/body.h"
+#include "ai/call.h"
 #include "ai/catalog.h"
 #include "ai/handlers.h"
 #include "core/clock.h"
@@ -80,6 +81,8 @@ void lx_ai_refuse(lx_ai_t *ai, lx_req_t *req, lx_ai_auth_t *a, const lx_outcome_
     lx_outcome_reply(req, o);
     if (a->feature && ai->metrics && o->err != LX_E_NONE)
         refusal_metrics(ai, req, a, o);
+    if (ai->tracer) /* its span (the body is read again only then) */
+        lx_ai_trace_refusal(ai, req, a->feature, requested_model(req), o);
     if (a->feature && a->snap && o->err != LX_E_NONE && o->status != 401)
         record(ai, req, a, o);
     lx_ai_end(a);

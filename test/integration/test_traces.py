@@ -247,6 +247,35 @@ class Traces(unittest.TestCase):
         self.rcv.trace(marker, 2)
         self.assertEqual([s for s in self.rcv.all() if s["traceId"] == trace], [])
 
+    def test_messages_embeddings_and_refusals(self):
+        for path, body, name in [
+            ("/v1/messages", {"model": "p2/m+chunks=1", "max_tokens": 10, "messages": MSG},
+             "chat p2/m+chunks=1"),
+            ("/v1/embeddings", {"model": "p2/e", "input": "hello"}, "embeddings p2/e")]:
+            with self.subTest(path=path):
+                self.mock.reset()
+                r = self.lx.req("POST", path, body=body,
+                                headers={"anthropic-version": "2023-06-01"})
+                self.assertEqual(r.status, 200, r)
+                tp = self.mock.requests()[-1]["headers"]["traceparent"]
+                spans = self.rcv.trace(tp[3:35], 2)
+                root = [s for s in spans if s["kind"] == 2][0]
+                self.assertEqual(root["name"], name)
+                att = [s for s in spans if s["kind"] == 3][0]
+                self.assertEqual(att["spanId"], tp[36:52])
+                self.assertGreater(int(root["_attrs"]["gen_ai.usage.input_tokens"]), 0)
+        # refused before any call: the request's span alone, with the error
+        trace = CLIENT_TRACE[:-4] + "eeee"
+        r = self.lx.chat({"model": "nosuch/model", "messages": MSG},
+                         headers={"traceparent": f"00-{trace}-{CLIENT_SPAN}-01"})
+        self.assertEqual(r.status, 404, r)
+        (span,) = self.rcv.trace(trace, 1)
+        self.assertEqual(span["name"], "chat nosuch/model")
+        self.assertEqual(span["parentSpanId"], CLIENT_SPAN)
+        self.assertEqual(span["status"]["code"], 2)
+        self.assertEqual(span["_attrs"]["http.response.status_code"], "404")
+        self.assertEqual(span["_attrs"]["error.type"], r.json()["error"]["code"])
+
     def test_metrics_count_exported_spans(self):
         self.stream(model="p2/m+chunks=1")
 
