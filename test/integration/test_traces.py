@@ -292,12 +292,17 @@ class Traces(unittest.TestCase):
 
 class Capture(unittest.TestCase):
     def test_capture_switch_puts_text_on_the_request_span(self):
+        """Set in the config file's tracing object this time."""
         mock, rcv = Mock(), Receiver()
         cfg = config_file(mock)
+        with open(cfg) as f:
+            doc = json.load(f)
+        doc["tracing"] = {"traces_endpoint": rcv.url + "/custom", "capture_message_content": True,
+                          "headers": {"x-file": "from-file"}, "service_name": "file-svc"}
+        with open(cfg, "w") as f:
+            json.dump(doc, f)
         try:
-            lx = Llmux(mock=mock, env={
-                "LLMUX_CONFIG": cfg, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": rcv.url + "/custom",
-                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true"})
+            lx = Llmux(mock=mock, env={"LLMUX_CONFIG": cfg})
             try:
                 r = lx.chat({"model": "g", "messages": MSG, "stream": True})
                 self.assertEqual(r.status, 200)
@@ -312,7 +317,18 @@ class Capture(unittest.TestCase):
                 self.assertEqual(text, "tok0 tok1 tok2 ")
                 self.assertEqual(out[0]["parts"][0]["content"], text)
                 self.assertEqual(rcv.posts[-1]["path"], "/custom")
+                h = {k.lower(): v for k, v in rcv.posts[-1]["headers"].items()}
+                self.assertEqual(h["x-file"], "from-file")
+                self.assertEqual(root["_resource"]["service.name"], "file-svc")
                 self.assertNotIn("sk-p", json.dumps(spans))
+                # a whole (non-stream) answer is captured too
+                r = lx.chat({"model": "p2/m+chunks=2", "messages": MSG})
+                self.assertEqual(r.status, 200)
+                trace = mock.requests()[-1]["headers"]["traceparent"][3:35]
+                root = [s for s in rcv.trace(trace, 2) if s["kind"] == 2][0]
+                out = json.loads(root["_attrs"]["gen_ai.output.messages"])
+                self.assertEqual(out[0]["parts"][0]["content"],
+                                 r.json()["choices"][0]["message"]["content"])
             finally:
                 self.assertEqual(lx.stop(), 0)
         finally:
@@ -399,6 +415,15 @@ class BadSettings(unittest.TestCase):
             with self.subTest(env=env):
                 _, log = self.check(env, needle)
                 self.assertNotIn("hunter2", log)
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump({"tracing": {"endpoint": "http://x", "sampler": "sometimes"}}, f)
+            f.flush()
+            self.check({"LLMUX_CONFIG": f.name}, "OTEL_TRACES_SAMPLER (tracing.sampler)")
+        # a good configuration says whether tracing is on
+        lx = Llmux(env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"},
+                   args=("check-config",), wait=False)
+        self.assertEqual(lx.proc.p.wait(timeout=20), 0)
+        self.assertIn("traces: on", lx.proc.log())
 
 
 class TaskPolls(unittest.TestCase):

@@ -1278,11 +1278,60 @@ static void test_jwt_settings(void **state)
     assert_non_null(strstr(f->err, "jwt.nope"));
 }
 
+/* The trace settings (config_tracing.c): the file's "tracing" object, the
+ * OTEL_* variables over it, and the errors naming the field. */
+static void test_tracing_file_and_env(void **state)
+{
+    fixture_t *f = *state;
+    assert_null(f->cfg.tracing.endpoint);
+    assert_false(f->cfg.tracing.capture_content);
+    assert_int_equal(apply_json(f, "{\"tracing\": {\"endpoint\": \"http://c:4318\", "
+                                   "\"headers\": {\"a\": \"1\", \"b\": \"x%2Cy\"}, "
+                                   "\"sampler\": \"traceidratio\", \"sampler_arg\": 0.5, "
+                                   "\"service_name\": \"gw\", \"disabled\": false, "
+                                   "\"capture_message_content\": true}}"),
+                     LX_OK);
+    lx_tracing_conf_t *t = &f->cfg.tracing;
+    assert_string_equal(t->endpoint, "http://c:4318");
+    assert_string_equal(t->headers, "a=1,b=x%2Cy");
+    assert_string_equal(t->sampler, "traceidratio");
+    assert_string_equal(t->sampler_arg, "0.5");
+    assert_string_equal(t->service_name, "gw");
+    assert_true(t->capture_content);
+    char *env[] = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://d/v1/t",
+                   "OTEL_SERVICE_NAME=svc",
+                   "OTEL_TRACES_SAMPLER=always_off",
+                   "OTEL_SDK_DISABLED=TRUE",
+                   "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false",
+                   "OTEL_EXPORTER_OTLP_HEADERS=k=v",
+                   NULL};
+    assert_int_equal(apply_env(f, env), LX_OK);
+    assert_string_equal(t->endpoint, "http://c:4318"); /* not in the environment: kept */
+    assert_string_equal(t->traces_endpoint, "http://d/v1/t");
+    assert_string_equal(t->service_name, "svc");
+    assert_string_equal(t->sampler, "always_off");
+    assert_string_equal(t->headers, "k=v");
+    assert_true(t->disabled);
+    assert_false(t->capture_content);
+    char *bad_env[] = {"OTEL_SDK_DISABLED=yes please", NULL};
+    assert_int_equal(apply_env(f, bad_env), LX_ERROR);
+    assert_non_null(strstr(f->err, "OTEL_SDK_DISABLED"));
+    assert_int_equal(apply_json(f, "{\"tracing\": {\"endpoints\": \"x\"}}"), LX_ERROR);
+    assert_non_null(strstr(f->err, "tracing.endpoints: unknown setting"));
+    assert_int_equal(apply_json(f, "{\"tracing\": {\"disabled\": \"yes\"}}"), LX_ERROR);
+    assert_non_null(strstr(f->err, "tracing.disabled"));
+    assert_int_equal(apply_json(f, "{\"tracing\": {\"headers\": {\"k\": 1}}}"), LX_ERROR);
+    assert_non_null(strstr(f->err, "tracing.headers.k"));
+    assert_int_equal(apply_json(f, "{\"tracing\": [1]}"), LX_ERROR);
+    assert_non_null(strstr(f->err, "tracing: expected an object"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_defaults),
+        T(test_tracing_file_and_env),
         T(test_provider_kind_names),
         T(test_json_every_top_level_setting),
         T(test_json_scalars_accept_strings_numbers_and_bools),
