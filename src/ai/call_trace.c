@@ -90,7 +90,7 @@ static lx_span_t *request_span(lx_req_t *req, const char *op, const char *model,
                                const char *tracestate)
 {
     char name[300];
-    snprintf(name, sizeof name, "%s %s", op, model);
+    snprintf(name, sizeof name, "%s%s%s", op, model[0] ? " " : "", model);
     int64_t start = lx_trace_now_ns() - (lx_now_us() - lx_req_start_us(req)) * 1000;
     lx_span_t *s =
         lx_span_new(name, LX_SPAN_SERVER, ctx->trace_id, parent ? parent->span_id : NULL, start);

@@ -33,6 +33,9 @@ struct lx_tracer {
 
 static void send_batch(lx_tracer_t *t);
 
+/* The thread's tracer (lx_tracer_current). */
+static _Thread_local lx_tracer_t *current;
+
 static void count(_Atomic uint64_t *c, uint64_t n)
 {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
@@ -160,6 +163,8 @@ void lx_tracer_free(lx_tracer_t *t)
 {
     if (t == NULL)
         return;
+    if (current == t)
+        current = NULL;
     if (t->call)
         lx_up_call_cancel(t->call);
     count(&n_dropped, t->nq + t->body_spans);
@@ -202,8 +207,6 @@ bool lx_tracer_idle(const lx_tracer_t *t)
     return t == NULL || (t->nq == 0 && !busy(t)) ||
            (t->closing && lx_wall_ms() >= t->close_deadline_ms);
 }
-
-static _Thread_local lx_tracer_t *current;
 
 void lx_tracer_set_current(lx_tracer_t *t)
 {
