@@ -454,7 +454,11 @@ class JwtUser(unittest.TestCase):
             "LLMUX_JWT_HS256_SECRET": self.SECRET, "LLMUX_JWT_ISSUER": "https://idp.test",
             "LLMUX_JWT_AUDIENCE": "llmux-test", **fixed_rate_clock()})
         try:
-            t = admin(lx, "POST", "/teams", {"name": "jt", "rpm": 50})
+            # rpm 1,000: slices of 50, so no request here waits for a lease
+            # (with rpm 50, slices of 3, a slow database under a loaded
+            # machine answered the fifth request "more allowance is on its
+            # way" before the parallel check could)
+            t = admin(lx, "POST", "/teams", {"name": "jt", "rpm": 1000})
             u = admin(lx, "POST", "/users", {"name": "jay", "team_id": t["id"], "tpm": 100000,
                                              "max_parallel": 1})
             tok = self.token("jay")
@@ -462,12 +466,12 @@ class JwtUser(unittest.TestCase):
             r = chat(lx, tok)
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.headers["x-ratelimit-limit-tokens"], "100000")
-            self.assertEqual(r.headers["x-ratelimit-limit-requests"], "50")
+            self.assertEqual(r.headers["x-ratelimit-limit-requests"], "1000")
             j = info(lx, tok)
             self.assertEqual(j["key"], {"id": None, "label": f"user_{u['id']}", "admin": False})
             self.assertIsNone(j["levels"]["key"])
             self.assertEqual(j["levels"]["user"]["limits"]["tpm"], 100000)
-            self.assertEqual(j["levels"]["team"]["limits"]["rpm"], 50)
+            self.assertEqual(j["levels"]["team"]["limits"]["rpm"], 1000)
             ts, out = start_streams(lx, tok, 1)
             wait_for(lambda: info(lx, tok)["levels"]["user"]["usage"]["in_flight"]["current"]
                      == 1, timeout=5, what="in flight")
