@@ -200,6 +200,25 @@ static json_t *parse_list(const char *body, size_t n)
     return out;
 }
 
+/* A call that did not answer 2xx: why (the transport's outcome, or
+ * "<what> answered HTTP <status>: <the provider's message>") into out. */
+static bool call_failed(const ctest_t *t, const lx_up_result_t *res, const char *what, char *out,
+                        size_t cap)
+{
+    if (res->outcome != LX_UP_OK) {
+        snprintf(out, cap, "%s%s%s", lx_up_outcome_name(res->outcome), res->error ? ": " : "",
+                 res->error ? res->error : "");
+        return true;
+    }
+    if (res->status >= 200 && res->status < 300)
+        return false;
+    char m[400] = "";
+    if (t->ad->error_message)
+        t->ad->error_message(t->body.p ? t->body.p : "", t->body.n, m, sizeof m);
+    snprintf(out, cap, "%s answered HTTP %d%s%s", what, res->status, m[0] ? ": " : "", m);
+    return true;
+}
+
 static void list_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
 {
     adm_op_t *op = arg;
@@ -207,18 +226,9 @@ static void list_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
     t->call = NULL;
     char why[600] = "";
     json_t *models = NULL;
-    if (res->outcome != LX_UP_OK) {
-        snprintf(why, sizeof why, "%s%s%s", lx_up_outcome_name(res->outcome),
-                 res->error ? ": " : "", res->error ? res->error : "");
-    } else if (res->status < 200 || res->status >= 300) {
-        char m[400] = "";
-        if (t->ad->error_message)
-            t->ad->error_message(t->body.p ? t->body.p : "", t->body.n, m, sizeof m);
-        snprintf(why, sizeof why, "the model list answered HTTP %d%s%s", res->status,
-                 m[0] ? ": " : "", m);
-    } else if ((models = parse_list(t->body.p, t->body.n)) == NULL) {
+    if (!call_failed(t, res, "the model list", why, sizeof why) &&
+        (models = parse_list(t->body.p, t->body.n)) == NULL)
         snprintf(why, sizeof why, "the model list is not a list of models");
-    }
     scrub(why, t->conf.api_key);
     reply_models(op, true, t->status, t->latency_ms, t->answer, NULL, models, why[0] ? why : NULL);
 }
@@ -283,16 +293,7 @@ static void up_done(lx_up_call_t *call, const lx_up_result_t *res, void *arg)
         snprintf(error, sizeof error,
                  "upstream address %s of provider %s refused by the network policy (%s)",
                  res->refused_addr, t->conf.name, res->refused_why);
-    } else if (res->outcome != LX_UP_OK) {
-        snprintf(error, sizeof error, "%s%s%s", lx_up_outcome_name(res->outcome),
-                 res->error ? ": " : "", res->error ? res->error : "");
-    } else if (res->status < 200 || res->status >= 300) {
-        char m[400] = "";
-        if (t->ad->error_message)
-            t->ad->error_message(t->body.p ? t->body.p : "", t->body.n, m, sizeof m);
-        snprintf(error, sizeof error, "upstream answered HTTP %d%s%s", res->status,
-                 m[0] ? ": " : "", m);
-    } else {
+    } else if (!call_failed(t, res, "upstream", error, sizeof error)) {
         lx_tokens_t tok = {0};
         char err[300] = "";
         json_t *cc = t->ad->chat_parse(t->body.p ? t->body.p : "", t->body.n, t->model, &tok, err,

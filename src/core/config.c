@@ -620,7 +620,7 @@ int lx_config_apply_json(lx_config_t *cfg, const char *json, size_t len, char *e
 
 /* ---- environment layer ---- */
 
-static const char *env_get(char **envp, const char *name)
+const char *lx_config_env_get(char **envp, const char *name)
 {
     size_t n = strlen(name);
     for (char **e = envp; e && *e; e++)
@@ -632,7 +632,7 @@ static const char *env_get(char **envp, const char *name)
 int lx_config_apply_env(lx_config_t *cfg, char **envp, char *err, size_t errlen)
 {
     for (size_t i = 0; i < LX_ARRAY_LEN(settings); i++) {
-        const char *v = settings[i].env ? env_get(envp, settings[i].env) : NULL;
+        const char *v = settings[i].env ? lx_config_env_get(envp, settings[i].env) : NULL;
         if (v && apply_setting(cfg, &settings[i], settings[i].env, v, err, errlen) != LX_OK)
             return LX_ERROR;
     }
@@ -640,7 +640,7 @@ int lx_config_apply_env(lx_config_t *cfg, char **envp, char *err, size_t errlen)
         char kname[64], uname[64];
         snprintf(kname, sizeof kname, "%s_API_KEY", builtin_providers[i].env_prefix);
         snprintf(uname, sizeof uname, "%s_BASE_URL", builtin_providers[i].env_prefix);
-        const char *key = env_get(envp, kname), *url = env_get(envp, uname);
+        const char *key = lx_config_env_get(envp, kname), *url = lx_config_env_get(envp, uname);
         if ((key == NULL || !key[0]) && (url == NULL || !url[0]))
             continue;
         lx_provider_conf_t *p = provider_get(cfg, builtin_providers[i].name, err, errlen);
@@ -774,7 +774,8 @@ int lx_config_load(lx_config_t *cfg, int argc, char **argv, char **envp, char *e
     int rc = apply_flags(cfg, argc, argv, false, err, errlen);
     if (rc != LX_OK)
         return rc;
-    const char *path = cfg->config_path ? cfg->config_path : env_get(envp, "LLMUX_CONFIG");
+    const char *path =
+        cfg->config_path ? cfg->config_path : lx_config_env_get(envp, "LLMUX_CONFIG");
     if (path && path[0]) {
         char *text;
         size_t n;

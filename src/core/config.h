@@ -190,6 +190,8 @@ void lx_config_models_free(lx_config_t *cfg);
 /* config_tracing.c: the file's "tracing" object, the OTEL_* variables,
  * and freeing them (the text is checked by src/obs/trace_conf.c). */
 int lx_config_tracing_json(lx_config_t *cfg, struct json_t *obj, char *err, size_t errlen);
+/* The value of NAME in envp ("NAME=value"), NULL if absent; points into envp. */
+const char *lx_config_env_get(char **envp, const char *name);
 int lx_config_tracing_env(lx_config_t *cfg, char **envp, char *err, size_t errlen);
 void lx_config_tracing_free(lx_config_t *cfg);
 

@@ -110,27 +110,18 @@ int lx_config_tracing_json(lx_config_t *cfg, struct json_t *obj, char *err, size
     return LX_OK;
 }
 
-static const char *env_get(char **envp, const char *name)
-{
-    size_t n = strlen(name);
-    for (char **e = envp; e && *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
 int lx_config_tracing_env(lx_config_t *cfg, char **envp, char *err, size_t errlen)
 {
     lx_tracing_conf_t *t = &cfg->tracing;
     for (size_t i = 0; i < LX_ARRAY_LEN(tr_settings); i++) {
-        const char *v = env_get(envp, tr_settings[i].env);
+        const char *v = lx_config_env_get(envp, tr_settings[i].env);
         if (v && v[0])
             set((char **)((char *)t + tr_settings[i].off), v);
     }
-    const char *v = env_get(envp, "OTEL_SDK_DISABLED");
+    const char *v = lx_config_env_get(envp, "OTEL_SDK_DISABLED");
     if (v && v[0] && parse_flag("OTEL_SDK_DISABLED", v, &t->disabled, err, errlen) != LX_OK)
         return LX_ERROR;
-    v = env_get(envp, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT");
+    v = lx_config_env_get(envp, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT");
     if (v && v[0] &&
         parse_flag("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", v, &t->capture_content,
                    err, errlen) != LX_OK)

@@ -15,17 +15,6 @@ static bool token_char(unsigned char c)
            (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static int hexd(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void free_lines(char **lines, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -93,7 +82,8 @@ int lx_otlp_headers_parse(const char *s, char **lines, int max, int *n, char *er
         for (size_t k = vs; k < b && !why; k++) {
             unsigned char c = (unsigned char)s[k];
             if (c == '%') {
-                int hi = k + 2 < b ? hexd(s[k + 1]) : -1, lo = k + 2 < b ? hexd(s[k + 2]) : -1;
+                int hi = k + 2 < b ? lx_hex_digit(s[k + 1]) : -1,
+                    lo = k + 2 < b ? lx_hex_digit(s[k + 2]) : -1;
                 if (hi < 0 || lo < 0) {
                     why = "has a bad %XX escape in its value";
                     break;
