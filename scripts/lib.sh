@@ -7,10 +7,10 @@ LX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lx_say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 lx_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-LX_PKGS_BUILD="gcc meson ninja-build pkg-config libevhtp-dev libevent-dev libonig-dev
+LX_PKGS_BUILD="gcc meson ninja-build pkg-config libevhtp-dev libevent-dev libonig-dev libnghttp2-dev
   libcurl4-openssl-dev libpq-dev libssl-dev libjansson-dev libcmocka-dev python3"
 LX_PKGS_RUN="postgresql curl"
-LX_PKGS_TEST="postgresql postgresql-client curl openssl prometheus"
+LX_PKGS_TEST="postgresql postgresql-client curl openssl prometheus nghttp2-client"
 # chromium: the admin UI browser tests (test/browser); lx_need_chromium installs it
 # apart, so a machine where it cannot be installed only skips those tests
 LX_PKGS_BENCH="nginx-light wrk gnuplot-nox"

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <arpa/inet.h>
 #include <event2/thread.h>
+#include <netinet/in.h>
 
 #include "call.h"
 #include "jobs.h"
@@ -18,6 +20,7 @@
 #include "record.h"
 #include "server.h"
 #include "stats.h"
+#include "tls.h"
 
 const char *mock_listen_addr = "127.0.0.1:9000";
 
@@ -26,7 +29,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: llmux-mock [--listen HOST:PORT] [--threads N] [--chunks N] [--gap-ms N]\n"
             "                  [--ttft-ms N] [--latency-ms N] [--dims N] [--duration-ms N]\n"
-            "                  [--no-record]\n"
+            "                  [--no-record] [--tls-port N --tls-cert F --tls-key F]\n"
+            "                  [--alpn h2,http/1.1] [--h2-max-streams N]\n"
             "  --listen       address to listen on (default $MOCK_LISTEN or 127.0.0.1:9000)\n"
             "  --threads      worker threads (default: online CPUs)\n"
             "  --chunks       completion pieces per reply (default 5)\n"
@@ -36,6 +40,11 @@ static void usage(FILE *f)
             "  --dims         embedding dimensions (default 8)\n"
             "  --duration-ms  video job length (default 2000)\n"
             "  --no-record    do not record requests (for benchmarks)\n"
+            "  --tls-port     also serve HTTPS (HTTP/2 and HTTP/1.1) on this port, same host\n"
+            "  --tls-cert     PEM certificate chain for --tls-port\n"
+            "  --tls-key      PEM private key for --tls-port\n"
+            "  --alpn         protocols offered: h2,http/1.1 (default) or http/1.1\n"
+            "  --h2-max-streams  SETTINGS_MAX_CONCURRENT_STREAMS (default 100)\n"
             "Per request: x-mock-* headers or model suffixes like gpt-4o+chunks=20+fault=429.\n");
 }
 
@@ -68,6 +77,45 @@ static int parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
     return 0;
 }
 
+/* The TLS listener's address (the plain host, port tls_port) and the plain
+ * listener as a loopback target (an any-address becomes loopback). */
+static int tls_addrs(const char *host, uint16_t port, long tls_port)
+{
+    mock_tls_conf_t *t = &mock_tls_conf;
+    bool v6 = strncmp(host, "ipv6:", 5) == 0;
+
+    memset(&t->addr, 0, sizeof(t->addr));
+    memset(&t->inner, 0, sizeof(t->inner));
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&t->addr;
+        a->sin6_family = AF_INET6;
+        if (inet_pton(AF_INET6, host + 5, &a->sin6_addr) != 1)
+            return -1;
+        a->sin6_port = htons((uint16_t)tls_port);
+        t->addr_len = sizeof(*a);
+        struct sockaddr_in6 *i = (struct sockaddr_in6 *)&t->inner;
+        *i = *a;
+        i->sin6_port = htons(port);
+        if (IN6_IS_ADDR_UNSPECIFIED(&i->sin6_addr))
+            i->sin6_addr = in6addr_loopback;
+        t->inner_len = sizeof(*i);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&t->addr;
+        a->sin_family = AF_INET;
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            return -1;
+        a->sin_port = htons((uint16_t)tls_port);
+        t->addr_len = sizeof(*a);
+        struct sockaddr_in *i = (struct sockaddr_in *)&t->inner;
+        *i = *a;
+        i->sin_port = htons(port);
+        if (i->sin_addr.s_addr == htonl(INADDR_ANY))
+            i->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        t->inner_len = sizeof(*i);
+    }
+    return 0;
+}
+
 static int opt_long(const char *name, const char *v, long lo, long hi, long *out)
 {
     char *end;
@@ -95,6 +143,11 @@ int main(int argc, char **argv)
         {"dims", required_argument, NULL, 'd'},
         {"duration-ms", required_argument, NULL, 'u'},
         {"no-record", no_argument, NULL, 'n'},
+        {"tls-port", required_argument, NULL, 'T'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"alpn", required_argument, NULL, 'A'},
+        {"h2-max-streams", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -106,6 +159,7 @@ int main(int argc, char **argv)
     sigset_t set;
     mock_server_t *srv;
     int ch, sig = 0;
+    long tls_port = 0, max_streams = 100;
 
     if (listen == NULL || *listen == '\0')
         listen = "127.0.0.1:9000";
@@ -141,6 +195,28 @@ int main(int argc, char **argv)
         case 'n':
             mock_record_enabled = false;
             break;
+        case 'T':
+            rc = opt_long("tls-port", optarg, 1, 65535, &tls_port);
+            break;
+        case 'C':
+            mock_tls_conf.cert = optarg;
+            break;
+        case 'K':
+            mock_tls_conf.key = optarg;
+            break;
+        case 'A':
+            if (strcmp(optarg, "h2,http/1.1") == 0 || strcmp(optarg, "http/1.1,h2") == 0) {
+                mock_tls_conf.offer_h2 = true;
+            } else if (strcmp(optarg, "http/1.1") == 0) {
+                mock_tls_conf.offer_h2 = false;
+            } else {
+                fprintf(stderr, "llmux-mock: --alpn takes h2,http/1.1 or http/1.1: %s\n", optarg);
+                rc = -1;
+            }
+            break;
+        case 'M':
+            rc = opt_long("h2-max-streams", optarg, 1, 1000000, &max_streams);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -160,6 +236,19 @@ int main(int argc, char **argv)
         return 2;
     }
     mock_listen_addr = listen;
+    if (tls_port > 0 || mock_tls_conf.cert != NULL || mock_tls_conf.key != NULL) {
+        if (tls_port == 0 || mock_tls_conf.cert == NULL || mock_tls_conf.key == NULL) {
+            fprintf(stderr, "llmux-mock: --tls-port, --tls-cert and --tls-key go together\n");
+            return 2;
+        }
+        if (tls_addrs(host, port, tls_port) != 0) {
+            fprintf(stderr, "llmux-mock: TLS needs a numeric listen address: %s\n", listen);
+            return 2;
+        }
+        mock_tls_conf.max_streams = (unsigned)max_streams;
+        if (mock_tls_init() != 0)
+            return 1;
+    }
 
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "llmux-mock: evthread_use_pthreads failed\n");
@@ -173,15 +262,21 @@ int main(int argc, char **argv)
 
     srv = mock_server_start((unsigned)threads, host, port);
     if (srv == NULL) {
+        mock_tls_cleanup();
         libevent_global_shutdown();
         return 1;
     }
-    printf("{\"mock\":\"ready\",\"listen\":\"%s\"}\n", listen);
+    if (mock_tls_enabled())
+        printf("{\"mock\":\"ready\",\"listen\":\"%s\",\"tls_port\":%ld,\"alpn\":\"%s\"}\n", listen,
+               tls_port, mock_tls_conf.offer_h2 ? "h2,http/1.1" : "http/1.1");
+    else
+        printf("{\"mock\":\"ready\",\"listen\":\"%s\"}\n", listen);
     fflush(stdout);
 
     while (sigwait(&set, &sig) != 0)
         ;
     mock_server_stop(srv);
+    mock_tls_cleanup();
     mock_record_clear();
     mock_jobs_cleanup();
     libevent_global_shutdown();

@@ -13,6 +13,7 @@
 
 #include "control.h"
 #include "stats.h"
+#include "tls.h"
 
 typedef struct worker worker_t;
 
@@ -31,7 +32,8 @@ struct worker {
     struct event_base *base;
     evhtp_t *htp;
     struct event *stop_ev;
-    conn_node_t *conns; /* open connections, owned by this worker's loop */
+    conn_node_t *conns;     /* open connections, owned by this worker's loop */
+    mock_tls_worker_t *tls; /* the TLS listener and its connections (NULL: off) */
 };
 
 struct mock_server {
@@ -122,6 +124,8 @@ static bool setup(worker_t *w)
                 (unsigned)s->port);
         return false;
     }
+    if (mock_tls_enabled() && (w->tls = mock_tls_worker_new(w->base, w->index)) == NULL)
+        return false;
     return true;
 }
 
@@ -142,6 +146,8 @@ static void teardown(worker_t *w)
     /* No new connection from here on. */
     if (w->htp != NULL)
         evhtp_unbind_socket(w->htp);
+    mock_tls_worker_free(w->tls);
+    w->tls = NULL;
     free_conns(w);
     /* A freed bufferevent finishes on the loop (its deferred callbacks hold a
      * reference): without this turn, a connection closed just before the stop

@@ -37,7 +37,26 @@ static const char *const names[MOCK_ST__COUNT] = {
     [MOCK_ST_FAULTS] = "faults",
     [MOCK_ST_NOT_FOUND] = "not_found",
     [MOCK_ST_IN_FLIGHT] = "in_flight",
+    [MOCK_ST_TLS_ACCEPTED] = "tls_accepted",
+    [MOCK_ST_TLS_FULL] = "tls_handshakes_full",
+    [MOCK_ST_TLS_RESUMED] = "tls_handshakes_resumed",
+    [MOCK_ST_TLS_FAILED] = "tls_handshakes_failed",
+    [MOCK_ST_ALPN_H2] = "alpn_h2",
+    [MOCK_ST_ALPN_HTTP1] = "alpn_http1",
+    [MOCK_ST_H2_STREAMS] = "h2_streams",
+    [MOCK_ST_TLS_OPEN] = "tls_open",
 };
+
+static atomic_long max_streams;
+
+void mock_stat_max_streams(long n)
+{
+    long cur = atomic_load_explicit(&max_streams, memory_order_relaxed);
+
+    while (n > cur && !atomic_compare_exchange_weak_explicit(
+                          &max_streams, &cur, n, memory_order_relaxed, memory_order_relaxed))
+        ;
+}
 
 void mock_stats_bind(unsigned worker)
 {
@@ -52,12 +71,15 @@ void mock_stats_json_fields(struct evbuffer *out)
             sum += atomic_load_explicit(&slots[w].v[s], memory_order_relaxed);
         evbuffer_add_printf(out, "%s\"%s\":%ld", s ? "," : "", names[s], sum);
     }
+    evbuffer_add_printf(out, ",\"h2_max_concurrent_streams\":%ld",
+                        atomic_load_explicit(&max_streams, memory_order_relaxed));
 }
 
 void mock_stats_reset(void)
 {
     for (unsigned w = 0; w <= MOCK_MAX_WORKERS; w++)
         for (int s = 0; s < MOCK_ST__COUNT; s++)
-            if (s != MOCK_ST_IN_FLIGHT)
+            if (s != MOCK_ST_IN_FLIGHT && s != MOCK_ST_TLS_OPEN)
                 atomic_store_explicit(&slots[w].v[s], 0, memory_order_relaxed);
+    atomic_store_explicit(&max_streams, 0, memory_order_relaxed);
 }

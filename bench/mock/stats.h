@@ -39,6 +39,15 @@ typedef enum {
     MOCK_ST_FAULTS,            /* faults injected, any kind */
     MOCK_ST_NOT_FOUND,         /* 404 and 405 replies for unknown routes */
     MOCK_ST_IN_FLIGHT,         /* gauge: delayed or streaming requests now open */
+    /* the TLS listener (tls.c, h2.c) */
+    MOCK_ST_TLS_ACCEPTED, /* TLS connections accepted */
+    MOCK_ST_TLS_FULL,     /* handshakes completed without resumption */
+    MOCK_ST_TLS_RESUMED,  /* handshakes that resumed a session */
+    MOCK_ST_TLS_FAILED,   /* handshakes that failed (bad client, unknown CA, ...) */
+    MOCK_ST_ALPN_H2,      /* handshakes that chose h2 */
+    MOCK_ST_ALPN_HTTP1,   /* handshakes that chose http/1.1 or no ALPN */
+    MOCK_ST_H2_STREAMS,   /* HTTP/2 request streams opened */
+    MOCK_ST_TLS_OPEN,     /* gauge: TLS connections open now */
     MOCK_ST__COUNT
 } mock_stat_t;
 
@@ -63,7 +72,11 @@ static inline void mock_stat_add(mock_stat_t s, long d)
 /* Appends "requests_total":..,"chat":..,... (no braces) to out. */
 void mock_stats_json_fields(struct evbuffer *out);
 
-/* Zeroes every counter except the in_flight gauge. */
+/* Raises h2_max_concurrent_streams (the most streams open at once on one
+ * HTTP/2 connection since the start or the last reset) to n. */
+void mock_stat_max_streams(long n);
+
+/* Zeroes every counter except the gauges (in_flight, tls_open). */
 void mock_stats_reset(void);
 
 #endif

@@ -181,14 +181,37 @@ class Proc:
 
 
 class Mock:
-    def __init__(self, *args):
+    """llmux-mock on a free loopback port. tls=True also serves HTTPS (HTTP/2
+    and HTTP/1.1 by ALPN) on a second port, with a certificate signed by a
+    test CA generated into the build directory: then .https_url is its base
+    URL and .ca the CA file to trust. alpn="http/1.1" offers only HTTP/1.1;
+    h2_max_streams sets SETTINGS_MAX_CONCURRENT_STREAMS."""
+
+    def __init__(self, *args, tls=False, alpn=None, h2_max_streams=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = Proc([MOCK_BIN, "--listen", f"127.0.0.1:{self.port}", "--threads", "1", *args],
-                         {}, "mock")
+        self.args = list(args)
+        self.tls_port = self.https_url = self.ca = None
+        if tls:
+            certs = mock_certs()
+            self.ca = os.path.join(certs, "ca.pem")
+            self.tls_port = free_port()
+            self.https_url = f"https://127.0.0.1:{self.tls_port}"
+            self.args += ["--tls-port", str(self.tls_port),
+                          "--tls-cert", os.path.join(certs, "server.pem"),
+                          "--tls-key", os.path.join(certs, "server.key")]
+            if alpn:
+                self.args += ["--alpn", alpn]
+            if h2_max_streams:
+                self.args += ["--h2-max-streams", str(h2_max_streams)]
+        self._start("start")
+
+    def _start(self, what):
+        self.proc = Proc([MOCK_BIN, "--listen", f"127.0.0.1:{self.port}", "--threads", "1",
+                          *self.args], {}, "mock")
         wait_for(lambda: '"ready"' in self.proc.log() or not self.proc.alive(), what="mock ready")
         if not self.proc.alive():
-            raise AssertionError("mock failed to start\n" + self.proc.log())
+            raise AssertionError(f"mock failed to {what}\n" + self.proc.log())
 
     def stats(self):
         return http("GET", self.url + "/_mock/stats").json()
@@ -225,14 +248,25 @@ class Mock:
 
     def restart(self, *args):
         """Stops the mock (closing every connection to it) and starts a new
-        one on the same port."""
+        one on the same port(s), with the same TLS options."""
         rc = self.proc.stop()
-        self.proc = Proc([MOCK_BIN, "--listen", f"127.0.0.1:{self.port}", "--threads", "1", *args],
-                         {}, "mock")
-        wait_for(lambda: '"ready"' in self.proc.log() or not self.proc.alive(), what="mock ready")
-        if not self.proc.alive():
-            raise AssertionError("mock failed to restart\n" + self.proc.log())
+        tls = self.args[self.args.index("--tls-port"):] if "--tls-port" in self.args else []
+        self.args = list(args) + tls
+        self._start("restart")
         return rc
+
+
+def mock_certs():
+    """The test CA and server certificate for the mock's TLS listener
+    (bench/mock/gen-certs.sh, idempotent) in the build directory; returns the
+    directory."""
+    d = os.path.join(os.path.dirname(os.path.abspath(MOCK_BIN)), "certs")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
+                          "mock", "gen-certs.sh")
+    out = subprocess.run(["sh", script, d], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise AssertionError("gen-certs.sh failed: " + out.stderr)
+    return d
 
 
 def new_database():

@@ -1,0 +1,54 @@
+/* tls.h - the mock's HTTPS listener (optional, --tls-port): TLS 1.2/1.3 with
+ * session resumption (tickets and a server cache), ALPN h2 and http/1.1.
+ *
+ * Every request that arrives over TLS is served by the plain listener's own
+ * handlers: an HTTP/1.1 connection is piped byte for byte to a loopback
+ * connection to the plain listener (tls.c), an HTTP/2 stream becomes one
+ * HTTP/1.1 request on a loopback connection of its own (h2.c). So every route,
+ * option and fault behaves the same over https and h2 as over plain HTTP.
+ *
+ * The SSL_CTX is built once by main before the workers start and is read-only
+ * afterwards; each worker owns its listener and its TLS connections. */
+#ifndef MOCK_TLS_H
+#define MOCK_TLS_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+struct event_base;
+
+typedef struct {
+    const char *cert;              /* PEM certificate chain file */
+    const char *key;               /* PEM private key file */
+    bool offer_h2;                 /* ALPN offers h2 (else http/1.1 only) */
+    unsigned max_streams;          /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    struct sockaddr_storage addr;  /* the TLS listener */
+    socklen_t addr_len;            /* 0: TLS off */
+    struct sockaddr_storage inner; /* the plain listener, as a loopback target */
+    socklen_t inner_len;
+} mock_tls_conf_t;
+
+extern mock_tls_conf_t mock_tls_conf;
+
+/* Builds the SSL_CTX from mock_tls_conf. Returns 0, or -1 with a message on
+ * stderr. */
+int mock_tls_init(void);
+
+/* Frees the SSL_CTX (after the workers stopped). */
+void mock_tls_cleanup(void);
+
+static inline bool mock_tls_enabled(void)
+{
+    return mock_tls_conf.addr_len > 0;
+}
+
+typedef struct mock_tls_worker mock_tls_worker_t;
+
+/* Binds this worker's TLS listener (SO_REUSEPORT) on base. NULL on failure
+ * (message on stderr). */
+mock_tls_worker_t *mock_tls_worker_new(struct event_base *base, unsigned index);
+
+/* Closes the listener and every TLS connection of the worker, on its thread. */
+void mock_tls_worker_free(mock_tls_worker_t *w);
+
+#endif
