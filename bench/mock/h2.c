@@ -150,11 +150,25 @@ static void answer(h2_stream_t *st)
     nghttp2_submit_response(st->h->s, st->id, nva, n, &dp);
 }
 
+/* A complete reply that leaves its connection open for the next request. */
+static bool reusable(const mock_h1resp_t *p)
+{
+    if (p->until_close)
+        return false;
+    for (int i = 0; i < p->nhdr; i++)
+        if (strcasecmp(p->names[i], "connection") == 0 && strcasestr(p->values[i], "close"))
+            return false;
+    return true;
+}
+
 /* The inner connection ended or broke: the reply is complete, or the stream
  * is reset (after what was received of the body, like a cut connection). */
 static void inner_end(h2_stream_t *st, bool ok)
 {
-    bufferevent_free(st->inner);
+    if (ok && reusable(&st->resp))
+        mock_inner_put(st->h->c->w, st->inner);
+    else
+        bufferevent_free(st->inner);
     st->inner = NULL;
     if (!ok && !st->answered) {
         nghttp2_submit_rst_stream(st->h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
@@ -214,7 +228,7 @@ static int dispatch(h2_stream_t *st)
 
     if (st->method == NULL || st->path == NULL)
         return -1;
-    st->inner = mock_inner_connect(st->h->c->base);
+    st->inner = mock_inner_get(st->h->c->w);
     if (st->inner == NULL)
         return -1;
     out = bufferevent_get_output(st->inner);

@@ -40,14 +40,15 @@ typedef enum {
     MOCK_ST_NOT_FOUND,         /* 404 and 405 replies for unknown routes */
     MOCK_ST_IN_FLIGHT,         /* gauge: delayed or streaming requests now open */
     /* the TLS listener (tls.c, h2.c) */
-    MOCK_ST_TLS_ACCEPTED, /* TLS connections accepted */
-    MOCK_ST_TLS_FULL,     /* handshakes completed without resumption */
-    MOCK_ST_TLS_RESUMED,  /* handshakes that resumed a session */
-    MOCK_ST_TLS_FAILED,   /* handshakes that failed (bad client, unknown CA, ...) */
-    MOCK_ST_ALPN_H2,      /* handshakes that chose h2 */
-    MOCK_ST_ALPN_HTTP1,   /* handshakes that chose http/1.1 or no ALPN */
-    MOCK_ST_H2_STREAMS,   /* HTTP/2 request streams opened */
-    MOCK_ST_TLS_OPEN,     /* gauge: TLS connections open now */
+    MOCK_ST_TLS_ACCEPTED,       /* TLS connections accepted */
+    MOCK_ST_TLS_FULL,           /* handshakes completed without resumption */
+    MOCK_ST_TLS_RESUMED,        /* handshakes that resumed a session */
+    MOCK_ST_TLS_FAILED,         /* handshakes that failed (bad client, unknown CA, ...) */
+    MOCK_ST_ALPN_H2,            /* handshakes that chose h2 */
+    MOCK_ST_ALPN_HTTP1,         /* handshakes that chose http/1.1 or no ALPN */
+    MOCK_ST_H2_STREAMS,         /* HTTP/2 request streams opened */
+    MOCK_ST_TLS_INNER_CONNECTS, /* loopback connections from the TLS side to the plain port */
+    MOCK_ST_TLS_OPEN,           /* gauge: TLS connections open now */
     MOCK_ST__COUNT
 } mock_stat_t;
 

@@ -24,6 +24,14 @@ typedef struct mock_tconn {
  * nothing enabled). NULL on failure. */
 struct bufferevent *mock_inner_connect(struct event_base *base);
 
+/* A keep-alive connection to the plain listener from the worker's idle pool,
+ * else a new one (mock_inner_connect). The caller sets its callbacks. */
+struct bufferevent *mock_inner_get(mock_tls_worker_t *w);
+
+/* Puts a connection whose last reply is complete (keep-alive, nothing
+ * unread) into the worker's idle pool, or frees it when the pool is full. */
+void mock_inner_put(mock_tls_worker_t *w, struct bufferevent *b);
+
 /* Frees the connection now: its HTTP/2 session, inner connections, TLS. */
 void mock_tconn_close(mock_tconn_t *c);
 

@@ -23,6 +23,7 @@
 #include "tconn.h"
 
 #define PIPE_HIGH (256 * 1024) /* stop reading one side while the other holds this much */
+#define IDLE_MAX  4096         /* idle keep-alive connections to the plain listener, per worker */
 
 mock_tls_conf_t mock_tls_conf = {.offer_h2 = true, .max_streams = 100};
 
@@ -32,6 +33,8 @@ struct mock_tls_worker {
     struct event_base *base;
     struct evconnlistener *lis;
     mock_tconn_t *conns;
+    struct bufferevent *idle[IDLE_MAX]; /* keep-alive inner connections, newest last */
+    unsigned nidle;
 };
 
 static const unsigned char alpn_both[] = "\x02h2\x08http/1.1";
@@ -97,6 +100,7 @@ struct bufferevent *mock_inner_connect(struct event_base *base)
 
     if (b == NULL)
         return NULL;
+    mock_stat_add(MOCK_ST_TLS_INNER_CONNECTS, 1);
     if (bufferevent_socket_connect(b, (struct sockaddr *)&mock_tls_conf.inner,
                                    (int)mock_tls_conf.inner_len) != 0) {
         bufferevent_free(b);
@@ -109,6 +113,47 @@ struct bufferevent *mock_inner_connect(struct event_base *base)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     return b;
+}
+
+static void idle_drop(mock_tls_worker_t *w, struct bufferevent *b)
+{
+    for (unsigned i = 0; i < w->nidle; i++) {
+        if (w->idle[i] == b) {
+            w->idle[i] = w->idle[--w->nidle];
+            break;
+        }
+    }
+    bufferevent_free(b);
+}
+
+/* An idle connection that closes, or says something unasked, is dropped. */
+static void idle_read(struct bufferevent *b, void *arg)
+{
+    idle_drop(arg, b);
+}
+
+static void idle_event(struct bufferevent *b, short what, void *arg)
+{
+    (void)what;
+    idle_drop(arg, b);
+}
+
+struct bufferevent *mock_inner_get(mock_tls_worker_t *w)
+{
+    if (w->nidle > 0)
+        return w->idle[--w->nidle];
+    return mock_inner_connect(w->base);
+}
+
+void mock_inner_put(mock_tls_worker_t *w, struct bufferevent *b)
+{
+    if (w->nidle == IDLE_MAX || evbuffer_get_length(bufferevent_get_input(b)) > 0) {
+        bufferevent_free(b);
+        return;
+    }
+    bufferevent_setcb(b, idle_read, NULL, idle_event, w);
+    bufferevent_enable(b, EV_READ);
+    w->idle[w->nidle++] = b;
 }
 
 void mock_tconn_close(mock_tconn_t *c)
@@ -324,5 +369,7 @@ void mock_tls_worker_free(mock_tls_worker_t *w)
     evconnlistener_free(w->lis);
     while (w->conns != NULL)
         mock_tconn_close(w->conns);
+    while (w->nidle > 0)
+        bufferevent_free(w->idle[--w->nidle]);
     free(w);
 }

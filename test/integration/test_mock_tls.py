@@ -245,6 +245,28 @@ class TestMockTls(MockTlsBase):
         self.assertEqual((s["streams_faulted"], s["faults"]), (1, 1))
 
 
+class TestMockTlsReuse(MockTlsBase):
+    # A mock of its own: its pool of idle loopback connections starts empty.
+    def test_h2_streams_reuse_loopback_connections(self):
+        # One stream at a time: every request after the first goes over the
+        # same keep-alive loopback connection to the plain listener, also
+        # after error replies; a reply that closes its connection (raw_503
+        # sends Connection: close) is not reused.
+        out = h2load(self.mock, 50, 1, 1, dict(CHAT, model="m"))
+        self.assertIn("status codes: 50 2xx", out)
+        s = self.settle()
+        self.assertEqual((s["tls_accepted"], s["h2_streams"], s["chat"]), (1, 50, 50))
+        self.assertEqual(s["tls_inner_connects"], 1)
+        for model, status in (("m", 200), ("m+fault=429", 429), ("m+fault=raw_503", 503),
+                              ("m", 200), ("m+fault=500", 500), ("m", 200)):
+            rc, st, ver, body = curl(self.mock, "/v1/chat/completions", dict(CHAT, model=model))
+            self.assertEqual((st, ver), (status, "2"), body)
+            self.assertIn("tok0" if status == 200 else "error", body)
+        s = self.settle()
+        # The first stream takes the idle one, raw_503 closes it, the 4th opens one.
+        self.assertEqual((s["h2_streams"], s["tls_inner_connects"]), (56, 2))
+
+
 class TestMockTlsManyStreams(MockTlsBase):
     mock_kw = {"h2_max_streams": 256}
 
