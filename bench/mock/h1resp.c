@@ -33,7 +33,7 @@ static mock_h1_rc_t headers_done(mock_h1resp_t *p)
         else if (strcasecmp(p->names[i], "content-length") == 0)
             cl = p->values[i];
     }
-    if ((p->status >= 100 && p->status < 200) || p->status == 204 || p->status == 304) {
+    if (p->head || (p->status >= 100 && p->status < 200) || p->status == 204 || p->status == 304) {
         p->state = S_DONE;
     } else if (te != NULL && strcasestr(te, "chunked") != NULL) {
         p->state = S_CSIZE;

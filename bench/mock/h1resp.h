@@ -22,6 +22,7 @@ typedef struct {
     int status;
     long long left;   /* bytes left of the body or the current chunk */
     bool until_close; /* no length, not chunked: the body ends with the connection */
+    bool head;        /* set by the caller: the answer to a HEAD has no body */
     char *names[MOCK_H1_MAX_HDRS];
     char *values[MOCK_H1_MAX_HDRS];
     int nhdr;

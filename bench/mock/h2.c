@@ -231,6 +231,7 @@ static int dispatch(h2_stream_t *st)
     st->inner = mock_inner_get(st->h->c->w);
     if (st->inner == NULL)
         return -1;
+    st->resp.head = strcmp(st->method, "HEAD") == 0;
     out = bufferevent_get_output(st->inner);
     evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\n", st->method, st->path,
                         st->authority ? st->authority : "localhost");
@@ -296,6 +297,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     if ((namelen == 4 && memcmp(name, "host", 4) == 0) ||
         (namelen == 14 && memcmp(name, "content-length", 14) == 0))
         return 0; /* dispatch writes its own */
+    if (namelen == 6 && memcmp(name, "expect", 6) == 0)
+        return 0; /* the body is all here: no 100 Continue (not a final status in h2) */
     evbuffer_add(st->req, name, namelen);
     evbuffer_add(st->req, ": ", 2);
     evbuffer_add(st->req, value, valuelen);

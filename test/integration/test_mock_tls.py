@@ -133,15 +133,21 @@ class TestMockTls(MockTlsBase):
         self.assertIn("retry-after: 7", body.lower())
         self.assertEqual(json.loads(body.split("\r\n\r\n", 1)[1])["error"]["code"],
                          "rate_limit_exceeded")
-        # Unknown route, wrong method: the same 404/405 as over plain HTTP.
+        # Unknown route, wrong method: the same 404/405 as over plain HTTP;
+        # a HEAD answer has no body; Expect: 100-continue is not passed on
+        # (100 is no final status in HTTP/2).
         self.assertEqual(curl(self.mock, "/v1/nothing")[1], 404)
         self.assertEqual(curl(self.mock, "/v1/chat/completions")[1], 405)
+        self.assertEqual(curl(self.mock, "/v1/models", None, "-I")[:2], (0, 405))
+        rc, st, ver, body = curl(self.mock, "/v1/chat/completions", CHAT,
+                                 "-H", "Expect: 100-continue")
+        self.assertEqual((rc, st), (0, 200), body)
         s = self.settle()
         self.assertEqual(s["alpn_h2"], s["tls_accepted"])
         self.assertEqual(s["alpn_http1"], 0)
-        self.assertEqual(s["h2_streams"], 10)
+        self.assertEqual(s["h2_streams"], 12)
         self.assertEqual((s["chat"], s["embeddings"], s["messages"], s["gemini_generate"]),
-                         (2, 1, 1, 1))
+                         (3, 1, 1, 1))
 
     def test_http11_over_tls(self):
         rc, st, ver, body = curl(self.mock, "/v1/chat/completions", CHAT, http2=False)
