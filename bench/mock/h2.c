@@ -26,7 +26,8 @@ struct mock_h2 {
     nghttp2_session *s;
     h2_stream_t *streams; /* every open stream (freed by on_stream_close or mock_h2_free) */
     long open;
-    bool dying; /* mock_h2_free: stream closes are not ours to handle */
+    unsigned requests, max_requests; /* streams begun; GOAWAY at max_requests */
+    bool dying;                      /* mock_h2_free: stream closes are not ours to handle */
 };
 
 struct h2_stream {
@@ -264,6 +265,10 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ar
     h->open++;
     mock_stat_add(MOCK_ST_H2_STREAMS, 1);
     mock_stat_max_streams(h->open);
+    if (++h->requests == h->max_requests) {
+        mock_stat_add(MOCK_ST_H2_GOAWAY, 1);
+        nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR, NULL, 0);
+    }
     if (st->req == NULL || st->body == NULL)
         return NGHTTP2_ERR_CALLBACK_FAILURE; /* stream_free on close */
     nghttp2_session_set_stream_user_data(s, st->id, st);
@@ -393,7 +398,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         mock_tconn_close(h->c);
 }
 
-int mock_h2_start(mock_tconn_t *c, unsigned max_streams)
+int mock_h2_start(mock_tconn_t *c, unsigned max_streams, unsigned max_requests)
 {
     nghttp2_session_callbacks *cbs;
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams}};
@@ -417,6 +422,7 @@ int mock_h2_start(mock_tconn_t *c, unsigned max_streams)
         return -1;
     }
     h->c = c;
+    h->max_requests = max_requests;
     c->h2 = h;
     if (nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, iv, 1) != 0)
         return -1; /* the caller's mock_tconn_close frees h */

@@ -12,9 +12,13 @@
 
 #include "tconn.h"
 
-/* Starts the session on c (takes over c->bev's callbacks, sends SETTINGS).
+/* Starts the session on c (takes over c->bev's callbacks, sends SETTINGS
+ * with SETTINGS_MAX_CONCURRENT_STREAMS max_streams). With max_requests > 0,
+ * the stream that is the connection's max_requests-th is its last: a GOAWAY
+ * (NO_ERROR, last stream id that stream) goes out as it begins, later
+ * streams are refused, and the connection closes once its streams ended.
  * Returns -1 on failure (the caller closes c). */
-int mock_h2_start(mock_tconn_t *c, unsigned max_streams);
+int mock_h2_start(mock_tconn_t *c, unsigned max_streams, unsigned max_requests);
 
 /* Frees the session and every stream (from mock_tconn_close). */
 void mock_h2_free(mock_h2_t *h);

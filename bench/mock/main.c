@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "                  [--ttft-ms N] [--latency-ms N] [--dims N] [--duration-ms N]\n"
             "                  [--no-record] [--tls-port N --tls-cert F --tls-key F]\n"
             "                  [--alpn h2,http/1.1] [--h2-max-streams N]\n"
+            "                  [--h2-max-requests N]\n"
             "  --listen       address to listen on (default $MOCK_LISTEN or 127.0.0.1:9000)\n"
             "  --threads      worker threads (default: online CPUs)\n"
             "  --chunks       completion pieces per reply (default 5)\n"
@@ -45,6 +46,7 @@ static void usage(FILE *f)
             "  --tls-key      PEM private key for --tls-port\n"
             "  --alpn         protocols offered: h2,http/1.1 (default) or http/1.1\n"
             "  --h2-max-streams  SETTINGS_MAX_CONCURRENT_STREAMS (default 100)\n"
+            "  --h2-max-requests GOAWAY after N streams on a connection (0: never)\n"
             "Per request: x-mock-* headers or model suffixes like gpt-4o+chunks=20+fault=429.\n");
 }
 
@@ -148,6 +150,7 @@ int main(int argc, char **argv)
         {"tls-key", required_argument, NULL, 'K'},
         {"alpn", required_argument, NULL, 'A'},
         {"h2-max-streams", required_argument, NULL, 'M'},
+        {"h2-max-requests", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -159,7 +162,7 @@ int main(int argc, char **argv)
     sigset_t set;
     mock_server_t *srv;
     int ch, sig = 0;
-    long tls_port = 0, max_streams = 100;
+    long tls_port = 0, max_streams = 100, max_requests = 0;
 
     if (listen == NULL || *listen == '\0')
         listen = "127.0.0.1:9000";
@@ -217,6 +220,9 @@ int main(int argc, char **argv)
         case 'M':
             rc = opt_long("h2-max-streams", optarg, 1, 1000000, &max_streams);
             break;
+        case 'R':
+            rc = opt_long("h2-max-requests", optarg, 0, 1000000000, &max_requests);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -246,6 +252,7 @@ int main(int argc, char **argv)
             return 2;
         }
         mock_tls_conf.max_streams = (unsigned)max_streams;
+        mock_tls_conf.max_requests = (unsigned)max_requests;
         if (mock_tls_init() != 0)
             return 1;
     }

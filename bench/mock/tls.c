@@ -296,7 +296,7 @@ static void on_handshake(struct bufferevent *bev, short what, void *arg)
     SSL_get0_alpn_selected(ssl, &proto, &plen);
     if (plen == 2 && memcmp(proto, "h2", 2) == 0) {
         mock_stat_add(MOCK_ST_ALPN_H2, 1);
-        rc = mock_h2_start(c, mock_tls_conf.max_streams);
+        rc = mock_h2_start(c, mock_tls_conf.max_streams, mock_tls_conf.max_requests);
     } else {
         mock_stat_add(MOCK_ST_ALPN_HTTP1, 1);
         rc = h1_start(c);

@@ -22,6 +22,7 @@ typedef struct {
     const char *key;               /* PEM private key file */
     bool offer_h2;                 /* ALPN offers h2 (else http/1.1 only) */
     unsigned max_streams;          /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    unsigned max_requests;         /* GOAWAY after this many streams on a connection (0: never) */
     struct sockaddr_storage addr;  /* the TLS listener */
     socklen_t addr_len;            /* 0: TLS off */
     struct sockaddr_storage inner; /* the plain listener, as a loopback target */

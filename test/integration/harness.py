@@ -185,9 +185,10 @@ class Mock:
     and HTTP/1.1 by ALPN) on a second port, with a certificate signed by a
     test CA generated into the build directory: then .https_url is its base
     URL and .ca the CA file to trust. alpn="http/1.1" offers only HTTP/1.1;
-    h2_max_streams sets SETTINGS_MAX_CONCURRENT_STREAMS."""
+    h2_max_streams sets SETTINGS_MAX_CONCURRENT_STREAMS, h2_max_requests the
+    streams after which a connection gets a GOAWAY."""
 
-    def __init__(self, *args, tls=False, alpn=None, h2_max_streams=None):
+    def __init__(self, *args, tls=False, alpn=None, h2_max_streams=None, h2_max_requests=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = list(args)
@@ -204,6 +205,8 @@ class Mock:
                 self.args += ["--alpn", alpn]
             if h2_max_streams:
                 self.args += ["--h2-max-streams", str(h2_max_streams)]
+            if h2_max_requests:
+                self.args += ["--h2-max-requests", str(h2_max_requests)]
         self._start("start")
 
     def _start(self, what):

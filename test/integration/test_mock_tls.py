@@ -300,6 +300,31 @@ class TestMockTlsHttp1Only(MockTlsBase):
         self.assertEqual((s["alpn_h2"], s["alpn_http1"]), (0, 2))
 
 
+class TestMockTlsGoaway(MockTlsBase):
+    mock_kw = {"h2_max_requests": 10}
+
+    def test_goaway_after_max_requests(self):
+        # 25 requests one after another in one curl: the mock retires each
+        # connection with a GOAWAY at its 10th stream, curl opens a new one.
+        argv = ["curl", "-sS", "--http2", "--cacert", self.mock.ca,
+                "-w", "%{http_code} %{http_version}\n"]
+        for i in range(25):
+            argv += ["-o", "/dev/null", self.mock.https_url + f"/v1/models?i={i}"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.split("\n")[:25], ["200 2"] * 25)
+        s = self.settle()
+        self.assertEqual((s["tls_accepted"], s["h2_streams"], s["h2_goaway_sent"]), (3, 25, 2))
+
+    def test_goaway_lets_open_streams_finish(self):
+        # 10 streams at once on one connection: the 10th brings the GOAWAY,
+        # and all ten answers still arrive whole.
+        h2load(self.mock, 10, 1, 10, dict(CHAT, model="m+chunks=5+gap_ms=50", stream=True))
+        s = self.settle()
+        self.assertEqual((s["tls_accepted"], s["h2_goaway_sent"], s["streams_completed"]),
+                         (1, 1, 10))
+
+
 class TestMockTlsShutdown(unittest.TestCase):
     def test_clean_exit_with_streams_open(self):
         mock = Mock(tls=True)
