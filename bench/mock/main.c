@@ -1,5 +1,13 @@
 /* main.c - llmux-mock: command line, worker start-up, the ready line, and a
- * clean exit on SIGTERM/SIGINT. */
+ * clean exit on SIGTERM/SIGINT.
+ *
+ * With --tls-port the TLS front (tls.h) runs in a child process of its own:
+ * each TLS request also holds a loopback connection to the plain listener,
+ * two descriptors in one process, so 10,000 streams would need 20,000 open
+ * files in one table; split, each process holds one per stream. The counters
+ * are in shared memory (mock_stats_share), so /_mock/stats shows both. The
+ * child dies with the parent (PR_SET_PDEATHSIG); the parent's SIGTERM stops
+ * it, and the parent's exit status says whether it exited cleanly. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -7,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -116,6 +126,47 @@ static int tls_addrs(const char *host, uint16_t port, long tls_port)
         t->inner_len = sizeof(*i);
     }
     return 0;
+}
+
+/* The TLS front process: its workers, a byte on ready_fd once bound, then
+ * SIGTERM (or the parent's death). Returns the exit status. */
+static int front_main(unsigned threads, sigset_t *set, int ready_fd, pid_t parent)
+{
+    mock_server_t *srv = NULL;
+    int sig;
+
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* blocked like in the parent: sigwait gets it */
+    if (getppid() == parent)
+        srv = mock_server_start(threads, NULL, 0);
+    if (srv != NULL) {
+        if (write(ready_fd, "1", 1) != 1)
+            fprintf(stderr, "llmux-mock: cannot report the TLS front ready\n");
+        close(ready_fd);
+        while (sigwait(set, &sig) != 0)
+            ;
+        mock_server_stop(srv);
+    } else {
+        close(ready_fd);
+    }
+    mock_tls_cleanup();
+    libevent_global_shutdown();
+    return srv != NULL ? 0 : 1;
+}
+
+/* Stops the front (if any) and returns 0 if it exited cleanly. */
+static int front_stop(pid_t front)
+{
+    int st = 0;
+
+    if (front <= 0)
+        return 0;
+    kill(front, SIGTERM);
+    while (waitpid(front, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return 0;
+    fprintf(stderr, "llmux-mock: the TLS front ended with status 0x%x\n", (unsigned)st);
+    return 1;
 }
 
 static int opt_long(const char *name, const char *v, long lo, long hi, long *out)
@@ -267,8 +318,44 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit the mask */
 
+    pid_t front = 0;
+    int ready[2] = {-1, -1};
+    if (mock_tls_enabled()) {
+        pid_t parent = getpid();
+        if (mock_stats_share() != 0 || pipe(ready) != 0) {
+            perror("llmux-mock: TLS front");
+            return 1;
+        }
+        fflush(stdout);
+        fflush(stderr);
+        front = fork();
+        if (front < 0) {
+            perror("llmux-mock: fork");
+            return 1;
+        }
+        if (front == 0) {
+            close(ready[0]);
+            return front_main((unsigned)threads, &set, ready[1], parent);
+        }
+        close(ready[1]);
+    }
+
     srv = mock_server_start((unsigned)threads, host, port);
+    if (srv != NULL && front > 0) {
+        char b;
+        ssize_t r;
+        while ((r = read(ready[0], &b, 1)) < 0 && errno == EINTR)
+            ;
+        if (r != 1) {
+            fprintf(stderr, "llmux-mock: the TLS front did not start\n");
+            mock_server_stop(srv);
+            srv = NULL;
+        }
+    }
+    if (front > 0)
+        close(ready[0]);
     if (srv == NULL) {
+        front_stop(front);
         mock_tls_cleanup();
         libevent_global_shutdown();
         return 1;
@@ -282,10 +369,13 @@ int main(int argc, char **argv)
 
     while (sigwait(&set, &sig) != 0)
         ;
+    if (front > 0)
+        kill(front, SIGTERM); /* both stop at once */
     mock_server_stop(srv);
+    int rc = front_stop(front);
     mock_tls_cleanup();
     mock_record_clear();
     mock_jobs_cleanup();
     libevent_global_shutdown();
-    return 0;
+    return rc;
 }

@@ -113,8 +113,12 @@ static bool setup(worker_t *w)
     if (w->base == NULL)
         return false;
     w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
+    if (w->stop_ev == NULL)
+        return false;
+    if (s->host == NULL) /* the TLS front (tls.h) */
+        return (w->tls = mock_tls_worker_new(w->base, w->index)) != NULL;
     w->htp = evhtp_new(w->base, w);
-    if (w->stop_ev == NULL || w->htp == NULL)
+    if (w->htp == NULL)
         return false;
     evhtp_enable_flag(w->htp, EVHTP_FLAG_ENABLE_REUSEPORT | EVHTP_FLAG_ENABLE_NODELAY);
     evhtp_set_gencb(w->htp, mock_route, NULL);
@@ -124,8 +128,6 @@ static bool setup(worker_t *w)
                 (unsigned)s->port);
         return false;
     }
-    if (mock_tls_enabled() && (w->tls = mock_tls_worker_new(w->base, w->index)) == NULL)
-        return false;
     return true;
 }
 
@@ -175,7 +177,7 @@ static void *worker_main(void *arg)
     worker_t *w = arg;
     bool ok;
 
-    mock_stats_bind(w->index);
+    mock_stats_bind(w->srv->host != NULL ? w->index : MOCK_MAX_WORKERS + w->index);
     ok = setup(w);
     w->ok = ok;
     report(w->srv, ok);

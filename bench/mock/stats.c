@@ -1,13 +1,35 @@
 /* stats.c - per-worker counter slots, their sum as JSON, and reset. */
 #include "stats.h"
 
+#include <sys/mman.h>
+
 #include <event2/buffer.h>
 
 #include "jsonw.h"
 
-static mock_counters_t slots[MOCK_MAX_WORKERS + 1];
+#define NSLOTS (MOCK_MAX_SLOTS + 1) /* the last one: threads that are no worker */
 
-_Thread_local mock_counters_t *mock_tl_counters = &slots[MOCK_MAX_WORKERS];
+typedef struct {
+    mock_counters_t slots[NSLOTS];
+    atomic_long max_streams; /* h2_max_concurrent_streams */
+} shared_t;
+
+static shared_t local;
+static shared_t *sh = &local; /* or a MAP_SHARED copy (mock_stats_share) */
+
+_Thread_local mock_counters_t *mock_tl_counters = &local.slots[MOCK_MAX_SLOTS];
+
+int mock_stats_share(void)
+{
+    void *p =
+        mmap(NULL, sizeof(shared_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return -1;
+    sh = p; /* zero-filled; never unmapped (it lives as long as the process) */
+    mock_tl_counters = &sh->slots[MOCK_MAX_SLOTS];
+    return 0;
+}
 
 static const char *const names[MOCK_ST__COUNT] = {
     [MOCK_ST_REQUESTS] = "requests_total",
@@ -49,39 +71,37 @@ static const char *const names[MOCK_ST__COUNT] = {
     [MOCK_ST_TLS_OPEN] = "tls_open",
 };
 
-static atomic_long max_streams;
-
 void mock_stat_max_streams(long n)
 {
-    long cur = atomic_load_explicit(&max_streams, memory_order_relaxed);
+    long cur = atomic_load_explicit(&sh->max_streams, memory_order_relaxed);
 
     while (n > cur && !atomic_compare_exchange_weak_explicit(
-                          &max_streams, &cur, n, memory_order_relaxed, memory_order_relaxed))
+                          &sh->max_streams, &cur, n, memory_order_relaxed, memory_order_relaxed))
         ;
 }
 
 void mock_stats_bind(unsigned worker)
 {
-    mock_tl_counters = &slots[worker < MOCK_MAX_WORKERS ? worker : MOCK_MAX_WORKERS];
+    mock_tl_counters = &sh->slots[worker < MOCK_MAX_SLOTS ? worker : MOCK_MAX_SLOTS];
 }
 
 void mock_stats_json_fields(struct evbuffer *out)
 {
     for (int s = 0; s < MOCK_ST__COUNT; s++) {
         long sum = 0;
-        for (unsigned w = 0; w <= MOCK_MAX_WORKERS; w++)
-            sum += atomic_load_explicit(&slots[w].v[s], memory_order_relaxed);
+        for (unsigned w = 0; w < NSLOTS; w++)
+            sum += atomic_load_explicit(&sh->slots[w].v[s], memory_order_relaxed);
         evbuffer_add_printf(out, "%s\"%s\":%ld", s ? "," : "", names[s], sum);
     }
     evbuffer_add_printf(out, ",\"h2_max_concurrent_streams\":%ld",
-                        atomic_load_explicit(&max_streams, memory_order_relaxed));
+                        atomic_load_explicit(&sh->max_streams, memory_order_relaxed));
 }
 
 void mock_stats_reset(void)
 {
-    for (unsigned w = 0; w <= MOCK_MAX_WORKERS; w++)
+    for (unsigned w = 0; w < NSLOTS; w++)
         for (int s = 0; s < MOCK_ST__COUNT; s++)
             if (s != MOCK_ST_IN_FLIGHT && s != MOCK_ST_TLS_OPEN)
-                atomic_store_explicit(&slots[w].v[s], 0, memory_order_relaxed);
-    atomic_store_explicit(&max_streams, 0, memory_order_relaxed);
+                atomic_store_explicit(&sh->slots[w].v[s], 0, memory_order_relaxed);
+    atomic_store_explicit(&sh->max_streams, 0, memory_order_relaxed);
 }

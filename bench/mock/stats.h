@@ -54,6 +54,8 @@ typedef enum {
 } mock_stat_t;
 
 #define MOCK_MAX_WORKERS 256
+/* Slots 0..255: the HTTP workers; 256..511: the TLS front's workers. */
+#define MOCK_MAX_SLOTS (2 * MOCK_MAX_WORKERS)
 
 typedef struct {
     alignas(64) atomic_long v[MOCK_ST__COUNT];
@@ -63,8 +65,12 @@ typedef struct {
  * share a spare one. */
 extern _Thread_local mock_counters_t *mock_tl_counters;
 
-/* Points this thread's counters at slot `worker` (< MOCK_MAX_WORKERS). */
+/* Points this thread's counters at slot `worker` (< MOCK_MAX_SLOTS). */
 void mock_stats_bind(unsigned worker);
+
+/* Moves the counters to memory shared with processes forked later (the TLS
+ * front, main.c), before any worker starts. Returns 0 or -1. */
+int mock_stats_share(void);
 
 static inline void mock_stat_add(mock_stat_t s, long d)
 {

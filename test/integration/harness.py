@@ -186,9 +186,12 @@ class Mock:
     test CA generated into the build directory: then .https_url is its base
     URL and .ca the CA file to trust. alpn="http/1.1" offers only HTTP/1.1;
     h2_max_streams sets SETTINGS_MAX_CONCURRENT_STREAMS, h2_max_requests the
-    streams after which a connection gets a GOAWAY."""
+    streams after which a connection gets a GOAWAY. nofile: the open-file
+    limit of the mock."""
 
-    def __init__(self, *args, tls=False, alpn=None, h2_max_streams=None, h2_max_requests=None):
+    def __init__(self, *args, tls=False, alpn=None, h2_max_streams=None, h2_max_requests=None,
+                 nofile=None):
+        self.nofile = nofile
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = list(args)
@@ -211,7 +214,7 @@ class Mock:
 
     def _start(self, what):
         self.proc = Proc([MOCK_BIN, "--listen", f"127.0.0.1:{self.port}", "--threads", "1",
-                          *self.args], {}, "mock")
+                          *self.args], {}, "mock", nofile=self.nofile)
         wait_for(lambda: '"ready"' in self.proc.log() or not self.proc.alive(), what="mock ready")
         if not self.proc.alive():
             raise AssertionError(f"mock failed to {what}\n" + self.proc.log())

@@ -251,6 +251,19 @@ class TestMockTls(MockTlsBase):
         self.assertEqual((s["streams_faulted"], s["faults"]), (1, 1))
 
 
+class TestMockTlsOpenFiles(MockTlsBase):
+    # The TLS front runs in a process of its own: each h2 stream holds one
+    # descriptor there (its loopback connection) and one in the plain
+    # listener's process, so 200 streams fit in 320 open files per process
+    # (in one process they would need 400+).
+    mock_kw = {"h2_max_streams": 256, "nofile": 320}
+
+    def test_200_streams_under_a_low_open_file_limit(self):
+        h2load(self.mock, 200, 1, 200, dict(CHAT, model="m+chunks=10+gap_ms=50", stream=True))
+        s = self.settle()
+        self.assertEqual((s["h2_max_concurrent_streams"], s["streams_completed"]), (200, 200))
+
+
 class TestMockTlsReuse(MockTlsBase):
     # A mock of its own: its pool of idle loopback connections starts empty.
     def test_h2_streams_reuse_loopback_connections(self):
