@@ -1,6 +1,7 @@
 /* h2.h - HTTP/2 on a TLS connection (libnghttp2): each request stream is sent
- * as one HTTP/1.1 request on its own loopback connection to the plain
- * listener, and the answer comes back piece by piece (status and headers,
+ * as one HTTP/1.1 request on a loopback connection to the plain listener that
+ * no other stream uses meanwhile (kept alive in the worker's idle pool
+ * between streams), and the answer comes back piece by piece (status and headers,
  * then the body as it arrives, chunked encoding removed) as the stream's
  * HEADERS and DATA, under HTTP/2 flow control: a stream whose window is shut
  * stops reading its inner connection. An inner connection that ends before

@@ -4,11 +4,13 @@
  * Every request that arrives over TLS is served by the plain listener's own
  * handlers: an HTTP/1.1 connection is piped byte for byte to a loopback
  * connection to the plain listener (tls.c), an HTTP/2 stream becomes one
- * HTTP/1.1 request on a loopback connection of its own (h2.c). So every route,
+ * HTTP/1.1 request on a loopback connection of its own while it lasts (h2.c;
+ * kept alive in the worker's idle pool between streams). So every route,
  * option and fault behaves the same over https and h2 as over plain HTTP.
  *
- * The SSL_CTX is built once by main before the workers start and is read-only
- * afterwards; each worker owns its listener and its TLS connections. */
+ * The SSL_CTX is built once by main before it forks the TLS front (a child
+ * process, see main.c) and is read-only afterwards; each front worker owns
+ * its listener, its TLS connections and its idle pool. */
 #ifndef MOCK_TLS_H
 #define MOCK_TLS_H
 
