@@ -5,16 +5,21 @@
 # request to every model so each has its request, token and cost series, then
 # N scrapes timed with curl -w, and /healthz timed the same way in the same
 # run as the baseline. Prints the median and p90 of each and the scrape's
-# body size and series count. Uses build-release (./scripts/run builds it)
-# and a private Postgres under build-release/bench-pg; loopback only, every
-# step bounded.
+# body size and series count. Then what a scrape costs the request path:
+# /healthz timed while another client scrapes in a loop (with WORKERS=1
+# every /healthz shares the scraping worker's loop; a render on that loop
+# shows up in the healthz p99 and max). Uses build-release (./scripts/run
+# builds it; BIN=path runs another binary, e.g. an older build, against the
+# same setup) and a private Postgres under build-release/bench-pg; loopback
+# only, every step bounded. PERF=file records `perf record -g` of llmux
+# during the timed scrapes.
 #   N=200 WORKERS=2 bench/scenarios/scrape.sh
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 cd "$LX_ROOT"
 lx_need $LX_PKGS_BUILD postgresql curl
 lx_build build-release --buildtype=release -Dtests=false
-BIN=build-release/src/llmux; MOCK=build-release/bench/mock/llmux-mock
+BIN=${BIN:-build-release/src/llmux}; MOCK=build-release/bench/mock/llmux-mock
 N=${N:-200}; WORKERS=${WORKERS:-2}; MODELS=${MODELS:-1000}
 KEY=bench-admin-key-0123456789abcdef
 MASTER=$(head -c 32 /dev/urandom | base64)
@@ -31,7 +36,7 @@ DBB=${DB/dbname=llmux/dbname=bench_scrape}
 URL=http://127.0.0.1:28511
 LLMUX_LISTEN=127.0.0.1:28511 LLMUX_WORKERS=$WORKERS LLMUX_ACCESS_LOG=false LLMUX_ADMIN_KEY=$KEY \
 LLMUX_MASTER_KEY=$MASTER LLMUX_DATABASE_URL=$DBB LLMUX_DEMO_BASE_URL=http://127.0.0.1:29511/v1 \
-LLMUX_LOG_LEVEL=warn timeout 600 "$BIN" >/dev/null 2>&1 & pids+=($!)
+LLMUX_LOG_LEVEL=warn timeout 600 "$BIN" >/dev/null 2>&1 & pids+=($!); lxpid=$!
 for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "$URL/readyz" >/dev/null || { echo "llmux did not start" >&2; exit 1; }
 
@@ -63,11 +68,20 @@ seq 1 "$MODELS" | timeout 300 xargs -P4 -I{} curl -s -o /dev/null -m 10 -H "Auth
 times() { # path -> one "seconds bytes" line per request
     for _ in $(seq "$N"); do curl -s -o /dev/null -m 10 -w '%{time_total} %{size_download}\n' "$URL$1"; done
 }
-stats() { sort -n | awk '{a[NR]=$1; b=$2} END {printf "median %.3f ms  p90 %.3f ms  body %d bytes\n", a[int((NR+1)/2)]*1000, a[int(NR*0.9)]*1000, b}'; }
+stats() { sort -n | awk '{a[NR]=$1; b=$2} END {printf "median %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  body %d bytes\n", a[int((NR+1)/2)]*1000, a[int(NR*0.9)]*1000, a[int(NR*0.99)]*1000, a[NR]*1000, b}'; }
 curl -s "$URL/metrics" >/tmp/llmux-scrape.$$.txt
 echo "== $N requests each, sequential, one connection per request (curl), $WORKERS workers"
 echo "/healthz : $(times /healthz | stats)"
+if [ -n "${PERF:-}" ]; then
+    timeout 120 perf record -q -F 4999 -g -p "$lxpid" -o "$PERF" >/dev/null 2>&1 & perfpid=$!
+    sleep 0.5
+fi
 echo "/metrics : $(times /metrics | stats)"
+if [ -n "${PERF:-}" ]; then kill -INT "$perfpid" 2>/dev/null || true; wait "$perfpid" 2>/dev/null || true; fi
+# /healthz while a second client scrapes back to back (bounded: N scrapes or the healthz run)
+( for _ in $(seq "$N"); do curl -s -o /dev/null -m 10 "$URL/metrics"; done ) & scraper=$!
+echo "/healthz while scraping: $(times /healthz | stats)"
+kill "$scraper" 2>/dev/null || true; wait "$scraper" 2>/dev/null || true
 echo "series in a scrape: $(grep -vc '^#' /tmp/llmux-scrape.$$.txt)"
 echo "ai requests counted: $(awk '/^llmux_ai_requests_total/ {s+=$2} END {print s}' /tmp/llmux-scrape.$$.txt)"
 rm -f /tmp/llmux-scrape.$$.txt

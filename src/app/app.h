@@ -7,6 +7,7 @@
 #define LX_APP_APP_H
 
 #include "admin/admin.h"
+#include "app/scrape.h"
 #include "ai/ai.h"
 #include "ai/health.h"
 #include "ai/allow_lease.h"
@@ -64,6 +65,7 @@ typedef struct {
     uint64_t seen_requests;       /* requests seen at the last tick */
     int64_t quiet_since_ms;       /* no new request since then */
     int control_fd;               /* eventfd: the main thread asks for drain (1) or stop (2) */
+    lx_scrape_inbox_t scrape;     /* its /metrics scrapes back from the scrape thread */
     bool own_files;               /* the thread has an open-file table of its own (worker.c) */
     sem_t started;                /* posted once the thread has set the worker up */
     sem_t go;                     /* posted when every worker is up: the loop starts */
@@ -81,8 +83,10 @@ struct lx_app {
     lx_task_conf_t task_conf;          /* read-only once workers start */
     const lx_trace_conf_t *trace_conf; /* traces (obs/trace_conf.h): read-only */
     bool task_crash_after_submit;      /* LLMUX_TEST_TASK_CRASH=after_submit (tests) */
+    int test_scrape_delay_ms; /* LLMUX_TEST_SCRAPE_DELAY_MS: a render lasts that much longer */
     lx_worker_t *workers;
     int nworkers;
+    lx_scraper_t *scraper; /* renders /metrics off the worker loops (scrape.h) */
     int64_t started_ms;
     /* Every worker waits here once its loop has ended, before it frees
      * anything: a handler of one worker reads the others' counters (/metrics),
@@ -103,8 +107,10 @@ void lx_worker_release(lx_worker_t *w);
  * an API key or a JWT user; false after replying 401. arg: the worker's
  * lx_ai_t. */
 bool lx_app_task_auth(lx_req_t *req, void *arg, lx_task_caller_t *who);
-/* metrics_scrape.c: the request metrics of every worker merged, routing
- * state, usage queues, Postgres, registry and process (/metrics). */
+/* metrics_scrape.c: the whole /metrics text: every worker's HTTP and
+ * request metrics merged, routing state, usage queues, Postgres, registry,
+ * tasks and process. Runs on the scrape thread (scrape.h); reads the
+ * workers' figures through relaxed atomics and published lists. */
 void lx_app_metrics(lx_app_t *app, lx_buf_t *b);
 /* task_metrics.c: the task counters of every worker in Prometheus text (/metrics). */
 void lx_app_task_metrics(lx_app_t *app, lx_buf_t *b);

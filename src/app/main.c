@@ -139,6 +139,10 @@ static int serve(lx_config_t *cfg)
     lx_admin_set_jobs_check(lx_media_jobs_validate);
     const char *crash = getenv("LLMUX_TEST_TASK_CRASH");
     app.task_crash_after_submit = crash && strcmp(crash, "after_submit") == 0;
+    /* Tests: every /metrics render takes this much longer (scrape.h). */
+    const char *scrape_delay = getenv("LLMUX_TEST_SCRAPE_DELAY_MS");
+    if (scrape_delay && *scrape_delay)
+        app.test_scrape_delay_ms = (int)LX_MIN(strtol(scrape_delay, NULL, 10), 60000);
     app.task_conf = (lx_task_conf_t){
         .poll_min_ms = cfg->tasks.poll_min_ms,
         .poll_max_ms = cfg->tasks.poll_max_ms,
@@ -173,6 +177,11 @@ static int serve(lx_config_t *cfg)
 
     app.nworkers = cfg->workers;
     app.workers = lx_calloc((size_t)app.nworkers, sizeof *app.workers);
+    app.scraper = lx_scraper_start(&app); /* after the mask: it takes no signal */
+    if (app.scraper == NULL) {
+        fprintf(stderr, "llmux: cannot start the scrape thread\n");
+        return 1;
+    }
     for (int i = 0; i < app.nworkers; i++) {
         if (lx_worker_start(&app.workers[i], &app, i) != LX_OK) {
             fprintf(stderr, "llmux: cannot start worker %d (is %s:%d already in use?)\n", i,
@@ -211,6 +220,7 @@ static int serve(lx_config_t *cfg)
             }
         }
     }
+    lx_scraper_free(app.scraper); /* the workers stopped it; joined already */
     for (int i = 0; i < app.nworkers; i++)
         lx_worker_release(&app.workers[i]);
     pthread_barrier_destroy(&app.loops_done);

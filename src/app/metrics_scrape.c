@@ -1,10 +1,12 @@
-/* metrics_scrape.c - the families of /metrics that the app assembles: every
- * worker's request metrics merged (obs/metrics.h), deployment and credential
- * routing state read from the shared state table over the current snapshot,
- * the usage queues, each worker's Postgres connection, the registry and the
- * process. Runs on the worker that serves the scrape; reads the others'
- * figures through relaxed atomics and takes no lock. Owns nothing; writes
- * into the caller's buffer. */
+/* metrics_scrape.c - the /metrics text the app assembles: every worker's
+ * HTTP counters and request metrics merged (obs/metrics.h), deployment and
+ * credential routing state read from the shared state table over the
+ * current snapshot, the usage queues, each worker's Postgres connection,
+ * the registry, the tasks and the process. Runs on the scrape thread
+ * (scrape.h), never on a worker loop; reads the workers' figures through
+ * relaxed atomics and published lists and takes no lock. Owns nothing but
+ * the snapshot reference it takes and releases; writes into the caller's
+ * buffer. */
 #include "app/app.h"
 #include "ai/registry.h"
 #include "ai/routing/breaker.h"
@@ -12,7 +14,9 @@
 #include "core/clock.h"
 #include "obs/metrics_proc.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static void head(lx_buf_t *b, const char *name, const char *type, const char *help)
@@ -40,74 +44,183 @@ static bool cooling(const lx_route_state_t *st, int64_t now)
     return st && now < atomic_load_explicit(&st->cooling_until, memory_order_relaxed);
 }
 
+/* One credential or deployment of the catalog: its rendered labels and its
+ * state entry (NULL: never used, all zero). */
+typedef struct {
+    const lx_route_state_t *st;
+    uint32_t off, len; /* of its labels in the scratch buffer */
+} row_t;
+
+typedef struct {
+    row_t *rows;
+    size_t n, cap;
+    lx_buf_t lab;
+} rows_t;
+
+static void row_add(rows_t *r, const char *const *names, const char *const *values, int n,
+                    const lx_route_state_t *st)
+{
+    char lab[1024];
+    size_t len = lx_metrics_labels(lab, sizeof lab, names, values, n);
+    if (len == 0)
+        return;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 256;
+        r->rows = lx_realloc(r->rows, r->cap * sizeof *r->rows);
+    }
+    r->rows[r->n++] = (row_t){.st = st, .off = (uint32_t)r->lab.n, .len = (uint32_t)len};
+    lx_buf_append(&r->lab, lab, len);
+}
+
+typedef enum { G_BREAKER, G_COOLING, G_INFLIGHT } gauge_t;
+
+/* One family over the rows: head, then a sample per row. */
+static void gauge_family(lx_buf_t *b, const char *name, const char *help, const rows_t *r,
+                         gauge_t g, int64_t now)
+{
+    head(b, name, "gauge", help);
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < r->n; i++) {
+        const lx_route_state_t *st = r->rows[i].st;
+        int64_t v = g == G_BREAKER   ? breaker_value(st)
+                    : g == G_COOLING ? cooling(st, now)
+                                     : LX_MAX(lx_state_inflight(st), 0);
+        lx_metrics_sample_n(b, name, nl, r->lab.p + r->rows[i].off, r->rows[i].len, (uint64_t)v);
+    }
+}
+
 /* Per credential (breaker, cooling, in flight) and per deployment
- * (credential x model: breaker, cooling) of the active catalog. */
+ * (credential x model: breaker, cooling, in flight) of the active catalog.
+ * Each one's labels are escaped and its state entry found once, then read
+ * by each of its families. */
 static void routing_state(const lx_snapshot_t *s, lx_buf_t *b)
 {
     lx_state_table_t *tab = lx_route_state_table();
     int64_t now = lx_wall_ms();
     static const char *const cn[2] = {"provider", "credential"};
     static const char *const dn[3] = {"provider", "credential", "model"};
-    char lab[512];
-    static const struct {
-        const char *name, *help;
-    } cred_fam[3] = {
-        {"llmux_ai_credential_breaker_state",
-         "A credential's breaker (connect and TLS failures): 0 closed, 1 half-open, 2 open."},
-        {"llmux_ai_credential_cooling", "1 while a credential cools down (quota exhausted)."},
-        {"llmux_ai_credential_inflight", "Upstream attempts in flight on a credential."},
-    };
-    for (int f = 0; f < 3; f++) {
-        head(b, cred_fam[f].name, "gauge", cred_fam[f].help);
-        for (int p = 0; s && p < s->nproviders; p++) {
-            const lx_provider_t *pv = &s->providers[p];
-            for (int c = 0; pv->active && c < pv->ncreds; c++) {
-                const lx_credential_t *cr = &pv->creds[c];
-                if (!cr->active)
-                    continue;
-                const char *cv[2] = {pv->conf.name, cr->name};
-                if (lx_metrics_labels(lab, sizeof lab, cn, cv, 2) == 0)
-                    continue;
-                const lx_route_state_t *st =
-                    tab ? lx_state_table_find(tab, lx_state_key_cred(cr->id)) : NULL;
-                long long v = f == 0   ? breaker_value(st)
-                              : f == 1 ? cooling(st, now)
-                              : st     ? atomic_load_explicit(&st->inflight, memory_order_relaxed)
-                                       : 0;
-                lx_buf_printf(b, "%s{%s} %lld\n", cred_fam[f].name, lab, v);
-            }
+    rows_t r = {0};
+    lx_buf_init(&r.lab, 64 * 1024);
+    for (int p = 0; s && p < s->nproviders; p++) {
+        const lx_provider_t *pv = &s->providers[p];
+        for (int c = 0; pv->active && c < pv->ncreds; c++) {
+            const lx_credential_t *cr = &pv->creds[c];
+            if (!cr->active)
+                continue;
+            const char *cv[2] = {pv->conf.name, cr->name};
+            row_add(&r, cn, cv, 2,
+                    tab ? lx_state_table_find(tab, lx_state_key_cred(cr->id)) : NULL);
         }
     }
-    static const struct {
-        const char *name, *help;
-    } dep_fam[2] = {
-        {"llmux_ai_deployment_breaker_state",
-         "A deployment's (credential x model) breaker: 0 closed, 1 half-open, 2 open."},
-        {"llmux_ai_deployment_cooling", "1 while a deployment cools down (after a 429)."},
-    };
-    for (int f = 0; f < 2; f++) {
-        head(b, dep_fam[f].name, "gauge", dep_fam[f].help);
-        for (int m = 0; s && m < s->nmodels; m++) {
-            const lx_model_t *md = &s->models[m];
-            const lx_provider_t *pv = md->provider;
-            if (!md->active || pv == NULL || !pv->active)
+    gauge_family(b, "llmux_ai_credential_breaker_state",
+                 "A credential's breaker (connect and TLS failures): 0 closed, 1 half-open, 2 "
+                 "open.",
+                 &r, G_BREAKER, now);
+    gauge_family(b, "llmux_ai_credential_cooling",
+                 "1 while a credential cools down (quota exhausted).", &r, G_COOLING, now);
+    gauge_family(b, "llmux_ai_credential_inflight", "Upstream attempts in flight on a credential.",
+                 &r, G_INFLIGHT, now);
+    r.n = 0;
+    lx_buf_reset(&r.lab);
+    for (int m = 0; s && m < s->nmodels; m++) {
+        const lx_model_t *md = &s->models[m];
+        const lx_provider_t *pv = md->provider;
+        if (!md->active || pv == NULL || !pv->active)
+            continue;
+        for (int c = 0; c < pv->ncreds; c++) {
+            const lx_credential_t *cr = &pv->creds[c];
+            if (!cr->active)
                 continue;
-            for (int c = 0; c < pv->ncreds; c++) {
-                const lx_credential_t *cr = &pv->creds[c];
-                if (!cr->active)
-                    continue;
-                const char *dv[3] = {pv->conf.name, cr->name, md->public_name};
-                if (lx_metrics_labels(lab, sizeof lab, dn, dv, 3) == 0)
-                    continue;
-                const lx_route_state_t *st =
+            const char *dv[3] = {pv->conf.name, cr->name, md->public_name};
+            row_add(&r, dn, dv, 3,
                     tab ? lx_state_table_find(
                               tab, lx_state_key_deploy(cr->id, lx_str(md->upstream_name)))
-                        : NULL;
-                lx_buf_printf(b, "%s{%s} %d\n", dep_fam[f].name, lab,
-                              f == 0 ? breaker_value(st) : (int)cooling(st, now));
-            }
+                        : NULL);
         }
     }
+    gauge_family(b, "llmux_ai_deployment_breaker_state",
+                 "A deployment's (credential x model) breaker: 0 closed, 1 half-open, 2 open.", &r,
+                 G_BREAKER, now);
+    gauge_family(b, "llmux_ai_deployment_cooling", "1 while a deployment cools down (after a 429).",
+                 &r, G_COOLING, now);
+    gauge_family(b, "llmux_ai_deployment_in_flight",
+                 "Upstream attempts in flight on a deployment (credential x model).", &r,
+                 G_INFLIGHT, now);
+    free(r.rows);
+    lx_buf_free(&r.lab);
+}
+
+/* The HTTP servers' and the workers' own counters, by worker. */
+static void http_families(lx_app_t *app, lx_buf_t *b)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } http_metrics[] = {
+        {"llmux_connections_accepted_total", "counter", "Connections accepted.",
+         offsetof(lx_http_stats_t, connections_accepted)},
+        {"llmux_connections_open", "gauge", "Connections open now.",
+         offsetof(lx_http_stats_t, connections_open)},
+        {"llmux_http_requests_total", "counter", "Requests whose head was read.",
+         offsetof(lx_http_stats_t, requests)},
+        {"llmux_http_requests_active", "gauge", "Requests in progress.",
+         offsetof(lx_http_stats_t, requests_active)},
+        {"llmux_http_rejected_total", "counter", "Requests refused before a handler ran.",
+         offsetof(lx_http_stats_t, rejected)},
+    };
+    for (size_t m = 0; m < LX_ARRAY_LEN(http_metrics); m++) {
+        lx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", http_metrics[m].name, http_metrics[m].help,
+                      http_metrics[m].name, http_metrics[m].type);
+        for (int i = 0; i < app->nworkers; i++) {
+            const lx_http_stats_t *st = lx_http_server_stats(app->workers[i].http);
+            const _Atomic uint64_t *v =
+                (const _Atomic uint64_t *)((const char *)st + http_metrics[m].off);
+            lx_buf_printf(b, "%s{worker=\"%d\"} %llu\n", http_metrics[m].name, i,
+                          (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
+        }
+    }
+    lx_buf_printf(b, "# HELP llmux_streams_active Client streams in progress.\n"
+                     "# TYPE llmux_streams_active gauge\n");
+    for (int i = 0; i < app->nworkers; i++)
+        lx_buf_printf(b, "llmux_streams_active{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.streams_active,
+                                                               memory_order_relaxed));
+    lx_buf_printf(b, "# HELP llmux_upstream_pauses_total Upstream transfers paused for a slow "
+                     "client.\n# TYPE llmux_upstream_pauses_total counter\n");
+    for (int i = 0; i < app->nworkers; i++)
+        lx_buf_printf(b, "llmux_upstream_pauses_total{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.upstream_pauses,
+                                                               memory_order_relaxed));
+    lx_buf_printf(b, "# HELP llmux_ai_unauthenticated_total AI requests refused with 401 (no, "
+                     "unknown, disabled or expired key); they leave no usage row.\n"
+                     "# TYPE llmux_ai_unauthenticated_total counter\n");
+    for (int i = 0; i < app->nworkers; i++)
+        lx_buf_printf(b, "llmux_ai_unauthenticated_total{worker=\"%d\"} %llu\n", i,
+                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.unauthenticated,
+                                                               memory_order_relaxed));
+    lx_buf_printf(b,
+                  "# HELP llmux_ai_limit_refusals_total Requests refused by a key's, user's "
+                  "or team's limit (window: minute and day requests, tokens a minute, requests in "
+                  "flight).\n# TYPE llmux_ai_limit_refusals_total counter\n");
+    static const char *const subjects[3] = {"key", "user", "team"};
+    static const char *const windows[4] = {"minute", "day", "tokens", "parallel"};
+    for (int i = 0; i < app->nworkers; i++)
+        for (int s = 0; s < 3; s++)
+            for (int p = 0; p < 4; p++)
+                lx_buf_printf(b,
+                              "llmux_ai_limit_refusals_total{worker=\"%d\",subject=\"%s\","
+                              "window=\"%s\"} %llu\n",
+                              i, subjects[s], windows[p],
+                              (unsigned long long)atomic_load_explicit(
+                                  &app->workers[i].ai.limit_refusals[s][p], memory_order_relaxed));
+    lx_buf_printf(b, "# HELP llmux_ai_budget_refusals_total Requests refused by a key's, user's "
+                     "or team's budget.\n# TYPE llmux_ai_budget_refusals_total counter\n");
+    for (int i = 0; i < app->nworkers; i++)
+        for (int s = 0; s < 3; s++)
+            lx_buf_printf(b, "llmux_ai_budget_refusals_total{worker=\"%d\",subject=\"%s\"} %llu\n",
+                          i, subjects[s],
+                          (unsigned long long)atomic_load_explicit(
+                              &app->workers[i].ai.budget_refusals[s], memory_order_relaxed));
 }
 
 static void per_worker(lx_app_t *app, lx_buf_t *b)
@@ -154,7 +267,7 @@ static void per_worker(lx_app_t *app, lx_buf_t *b)
         lx_hist_render(b, "llmux_postgres_query_seconds", "", &q);
 }
 
-void lx_app_metrics(lx_app_t *app, lx_buf_t *b)
+static void ai_families(lx_app_t *app, lx_buf_t *b)
 {
     lx_metrics_t *ms[256];
     int n = LX_MIN(app->nworkers, (int)LX_ARRAY_LEN(ms));
@@ -177,9 +290,29 @@ void lx_app_metrics(lx_app_t *app, lx_buf_t *b)
 
     pid_t tables[257];
     int nt = 0;
-    tables[nt++] = getpid(); /* the main thread's table (shared by threads without their own) */
+    /* the main thread's table, shared by the scrape thread (this one) and
+     * by workers without their own */
+    tables[nt++] = getpid();
     for (int i = 0; i < app->nworkers && nt < (int)LX_ARRAY_LEN(tables); i++)
         if (app->workers[i].own_files)
             tables[nt++] = app->workers[i].tid;
-    lx_metrics_process(b, tables, nt);
+    lx_metrics_process(b, tables, nt, 0);
+}
+
+void lx_app_metrics(lx_app_t *app, lx_buf_t *b)
+{
+    if (app->test_scrape_delay_ms > 0) { /* tests: a slow render (never on a loop: scrape.h) */
+        struct timespec ts = {app->test_scrape_delay_ms / 1000,
+                              (app->test_scrape_delay_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    http_families(app, b);
+    ai_families(app, b);
+    lx_app_task_metrics(app, b);
+    lx_trace_metrics(b);
+    lx_buf_printf(b,
+                  "# HELP llmux_uptime_seconds Seconds since start.\n"
+                  "# TYPE llmux_uptime_seconds gauge\nllmux_uptime_seconds %lld\n",
+                  (long long)((lx_wall_ms() - app->started_ms) / 1000));
 }

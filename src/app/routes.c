@@ -45,91 +45,12 @@ static int readyz(lx_req_t *req, void *arg)
     return LX_OK;
 }
 
-/* Prometheus text format; counters come from each worker's relaxed atomics. */
+/* Prometheus text format, rendered on the scrape thread (scrape.h): this
+ * worker goes on serving while it runs. */
 static int metrics(lx_req_t *req, void *arg)
 {
     lx_worker_t *self = arg;
-    lx_app_t *app = self->app;
-    lx_buf_t b;
-    lx_buf_init(&b, 4096);
-    static const struct {
-        const char *name, *type, *help;
-        size_t off;
-    } http_metrics[] = {
-        {"llmux_connections_accepted_total", "counter", "Connections accepted.",
-         offsetof(lx_http_stats_t, connections_accepted)},
-        {"llmux_connections_open", "gauge", "Connections open now.",
-         offsetof(lx_http_stats_t, connections_open)},
-        {"llmux_http_requests_total", "counter", "Requests whose head was read.",
-         offsetof(lx_http_stats_t, requests)},
-        {"llmux_http_requests_active", "gauge", "Requests in progress.",
-         offsetof(lx_http_stats_t, requests_active)},
-        {"llmux_http_rejected_total", "counter", "Requests refused before a handler ran.",
-         offsetof(lx_http_stats_t, rejected)},
-    };
-    for (size_t m = 0; m < LX_ARRAY_LEN(http_metrics); m++) {
-        lx_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", http_metrics[m].name,
-                      http_metrics[m].help, http_metrics[m].name, http_metrics[m].type);
-        for (int i = 0; i < app->nworkers; i++) {
-            const lx_http_stats_t *st = lx_http_server_stats(app->workers[i].http);
-            const _Atomic uint64_t *v =
-                (const _Atomic uint64_t *)((const char *)st + http_metrics[m].off);
-            lx_buf_printf(&b, "%s{worker=\"%d\"} %llu\n", http_metrics[m].name, i,
-                          (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
-        }
-    }
-    lx_buf_printf(&b, "# HELP llmux_streams_active Client streams in progress.\n"
-                      "# TYPE llmux_streams_active gauge\n");
-    for (int i = 0; i < app->nworkers; i++)
-        lx_buf_printf(&b, "llmux_streams_active{worker=\"%d\"} %llu\n", i,
-                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.streams_active,
-                                                               memory_order_relaxed));
-    lx_buf_printf(&b, "# HELP llmux_upstream_pauses_total Upstream transfers paused for a slow "
-                      "client.\n# TYPE llmux_upstream_pauses_total counter\n");
-    for (int i = 0; i < app->nworkers; i++)
-        lx_buf_printf(&b, "llmux_upstream_pauses_total{worker=\"%d\"} %llu\n", i,
-                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.upstream_pauses,
-                                                               memory_order_relaxed));
-    lx_buf_printf(&b, "# HELP llmux_ai_unauthenticated_total AI requests refused with 401 (no, "
-                      "unknown, disabled or expired key); they leave no usage row.\n"
-                      "# TYPE llmux_ai_unauthenticated_total counter\n");
-    for (int i = 0; i < app->nworkers; i++)
-        lx_buf_printf(&b, "llmux_ai_unauthenticated_total{worker=\"%d\"} %llu\n", i,
-                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.unauthenticated,
-                                                               memory_order_relaxed));
-    lx_buf_printf(&b,
-                  "# HELP llmux_ai_limit_refusals_total Requests refused by a key's, user's "
-                  "or team's limit (window: minute and day requests, tokens a minute, requests in "
-                  "flight).\n# TYPE llmux_ai_limit_refusals_total counter\n");
-    static const char *const subjects[3] = {"key", "user", "team"};
-    static const char *const windows[4] = {"minute", "day", "tokens", "parallel"};
-    for (int i = 0; i < app->nworkers; i++)
-        for (int s = 0; s < 3; s++)
-            for (int p = 0; p < 4; p++)
-                lx_buf_printf(&b,
-                              "llmux_ai_limit_refusals_total{worker=\"%d\",subject=\"%s\","
-                              "window=\"%s\"} %llu\n",
-                              i, subjects[s], windows[p],
-                              (unsigned long long)atomic_load_explicit(
-                                  &app->workers[i].ai.limit_refusals[s][p], memory_order_relaxed));
-    lx_buf_printf(&b, "# HELP llmux_ai_budget_refusals_total Requests refused by a key's, user's "
-                      "or team's budget.\n# TYPE llmux_ai_budget_refusals_total counter\n");
-    for (int i = 0; i < app->nworkers; i++)
-        for (int s = 0; s < 3; s++)
-            lx_buf_printf(&b, "llmux_ai_budget_refusals_total{worker=\"%d\",subject=\"%s\"} %llu\n",
-                          i, subjects[s],
-                          (unsigned long long)atomic_load_explicit(
-                              &app->workers[i].ai.budget_refusals[s], memory_order_relaxed));
-    lx_app_metrics(app, &b);
-    lx_app_task_metrics(app, &b);
-    lx_trace_metrics(&b);
-    lx_buf_printf(&b,
-                  "# HELP llmux_uptime_seconds Seconds since start.\n"
-                  "# TYPE llmux_uptime_seconds gauge\nllmux_uptime_seconds %lld\n",
-                  (long long)((lx_wall_ms() - app->started_ms) / 1000));
-    lx_req_reply(req, 200, "text/plain; version=0.0.4", b.p, b.n);
-    lx_buf_free(&b);
-    return LX_OK;
+    return lx_scrape_submit(&self->scrape, req);
 }
 
 bool lx_app_task_auth(lx_req_t *req, void *arg, lx_task_caller_t *who)

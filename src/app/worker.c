@@ -175,8 +175,12 @@ static void own_file_table(lx_worker_t *w)
         return;
     }
     w->own_files = true;
-    unsigned keep = (unsigned)w->control_fd; /* > 2: stdin, stdout, stderr stay */
-    if ((keep > 3 && close_range(3, keep - 1, 0) != 0) || close_range(keep + 1, ~0U, 0) != 0) {
+    /* keep the control fd and the scrape inbox's (> 2: stdin, stdout, stderr stay) */
+    unsigned a = (unsigned)LX_MIN(w->control_fd, w->scrape.fd);
+    unsigned b = (unsigned)LX_MAX(w->control_fd, w->scrape.fd);
+    bool ok = (a <= 3 || close_range(3, a - 1, 0) == 0) &&
+              (b <= a + 1 || close_range(a + 1, b - 1, 0) == 0) && close_range(b + 1, ~0U, 0) == 0;
+    if (!ok) {
         /* No close_range (a kernel before 5.9, or a seccomp filter): one by
          * one, up to the limit; once, at start-up. */
         struct rlimit rl;
@@ -184,7 +188,7 @@ static void own_file_table(lx_worker_t *w)
                            ? (unsigned)rl.rlim_cur
                            : 1u << 20;
         for (unsigned fd = 3; fd < end; fd++)
-            if (fd != keep)
+            if (fd != a && fd != b)
                 close((int)fd);
     }
 }
@@ -290,6 +294,8 @@ static int worker_setup(lx_worker_t *w)
     w->http = lx_http_server_new(w->base, app->cfg, w->routes, w->nroutes, id);
     if (w->http == NULL || lx_http_server_listen(w->http) != LX_OK)
         return LX_ERROR;
+    if (lx_scrape_inbox_attach(&w->scrape, w->base) != LX_OK)
+        return LX_ERROR;
     w->control_ev = event_new(w->base, w->control_fd, EV_READ | EV_PERSIST, control_cb, w);
     event_add(w->control_ev, NULL);
     w->log_flush_ev = event_new(w->base, -1, EV_PERSIST, log_flush_cb, w);
@@ -314,6 +320,7 @@ static void *worker_main(void *arg)
     lx_log_info("worker loop ended", "\"worker\":%d", w->id);
     lx_log_flush();
     pthread_barrier_wait(&w->app->loops_done); /* no loop reads this worker's state now */
+    lx_scraper_stop(w->app->scraper);          /* nor a render (it reads every worker's) */
     lx_health_free(w->health);                 /* before the upstream client and pg it uses */
     lx_limits_sync_free(w->limits_sync);
     lx_budget_sync_free(w->budget_sync); /* before the pg (it may finish in pg's free) */
@@ -321,6 +328,7 @@ static void *worker_main(void *arg)
     lx_allow_lease_free(w->lease);       /* before the pg its queries use */
     lx_task_runner_free(w->tasks);       /* before the pg (it finishes in pg's free) */
     lx_http_server_free(w->http);
+    lx_scrape_inbox_fini(&w->scrape);    /* after the requests' abort callbacks */
     lx_task_events_free(w->task_events); /* after its subscriptions (the SSE requests) */
     lx_tracer_free(w->tracer);           /* before the upstream client it sends through */
     lx_upstream_free(w->up);
@@ -346,8 +354,10 @@ static void *worker_main(void *arg)
      * runs just those (and the finalizers they trigger). */
     event_base_loop(w->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     event_base_free(w->base);
-    if (w->own_files) /* its own copy; a shared one is the main thread's to close */
+    if (w->own_files) { /* its own copies; shared ones are the main thread's to close */
         close(w->control_fd);
+        close(w->scrape.fd);
+    }
     lx_log_thread_done();
     return NULL;
 }
@@ -360,6 +370,10 @@ int lx_worker_start(lx_worker_t *w, lx_app_t *app, int id)
     w->control_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->control_fd < 0)
         return LX_ERROR;
+    if (lx_scrape_inbox_init(&w->scrape, app->scraper) != LX_OK) {
+        close(w->control_fd);
+        return LX_ERROR;
+    }
     sem_init(&w->started, 0, 0);
     sem_init(&w->go, 0, 0);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
@@ -388,6 +402,7 @@ void lx_worker_signal(lx_worker_t *w, uint64_t what)
 void lx_worker_release(lx_worker_t *w)
 {
     close(w->control_fd);
+    lx_scrape_inbox_release(&w->scrape);
     sem_destroy(&w->started);
     sem_destroy(&w->go);
 }

@@ -19,6 +19,8 @@
 
 /* The bucket upper bounds in microseconds: 50us .. 60s. */
 extern const int64_t lx_hist_bounds_us[LX_HIST_BOUNDS];
+/* The same in seconds, as text (the `le` label values). */
+extern const char *const lx_hist_bounds_text[LX_HIST_BOUNDS];
 
 typedef struct {
     _Atomic uint64_t n[LX_HIST_BOUNDS + 1]; /* samples per bucket (not cumulative) */

@@ -49,10 +49,15 @@ size_t lx_metrics_labels(char *out, size_t cap, const char *const *names, const 
     size_t o = 0;
     for (int i = 0; i < n; i++) {
         const char *v = values[i] ? values[i] : "other";
-        size_t need = strlen(names[i]) + 4;
-        if (o + need >= cap)
+        size_t nl = strlen(names[i]);
+        if (o + nl + 4 >= cap)
             return 0;
-        o += (size_t)snprintf(out + o, cap - o, "%s%s=\"", i ? "," : "", names[i]);
+        if (i)
+            out[o++] = ',';
+        memcpy(out + o, names[i], nl);
+        o += nl;
+        out[o++] = '=';
+        out[o++] = '"';
         for (size_t k = 0; v[k] && k < LX_METRICS_LABEL_MAX; k++) {
             char e = v[k] == '\\' ? '\\' : v[k] == '"' ? '"' : v[k] == '\n' ? 'n' : 0;
             if (o + 3 >= cap)

@@ -77,6 +77,13 @@ void lx_metrics_render(lx_metrics_t *const *ms, int n, lx_buf_t *b);
 size_t lx_metrics_labels(char *out, size_t cap, const char *const *names, const char *const *values,
                          int n);
 
+/* Appends one sample line `name{labels} v` (`name v` when labels is "")
+ * without printf: the scrape writes thousands of them. */
+void lx_metrics_sample(lx_buf_t *b, const char *name, const char *labels, uint64_t v);
+/* The same with the name and labels given with their lengths. */
+void lx_metrics_sample_n(lx_buf_t *b, const char *name, size_t name_len, const char *labels,
+                         size_t labels_len, uint64_t v);
+
 /* "2xx", "4xx", "5xx" (1xx and 3xx as such; anything else "other"). */
 const char *lx_metrics_status_class(int status);
 

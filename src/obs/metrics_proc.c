@@ -45,7 +45,7 @@ static long long boot_time(void)
     return bt;
 }
 
-void lx_metrics_process(lx_buf_t *b, const pid_t *tables, int ntables)
+void lx_metrics_process(lx_buf_t *b, const pid_t *tables, int ntables, int mine)
 {
     char buf[1024];
     FILE *f = fopen("/proc/self/stat", "re");
@@ -86,7 +86,7 @@ void lx_metrics_process(lx_buf_t *b, const pid_t *tables, int ntables)
     } else {
         for (int i = 0; i < ntables && fds >= 0; i++) {
             snprintf(buf, sizeof buf, "/proc/self/task/%d/fd", (int)tables[i]);
-            long c = count_dir(buf, tables[i] == gettid());
+            long c = count_dir(buf, i == mine);
             fds = c < 0 ? -1 : fds + c;
         }
     }

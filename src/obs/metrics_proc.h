@@ -13,8 +13,10 @@
  * process_open_fds and process_max_fds. Threads with an open-file table of
  * their own (workers that unshare it) hide their descriptors from
  * /proc/self/fd: tables lists one thread id per table (the main thread's
- * included); its fd directories are counted and added. ntables 0: count
- * /proc/self/fd alone. A figure /proc does not give is left out. */
-void lx_metrics_process(lx_buf_t *b, const pid_t *tables, int ntables);
+ * included); its fd directories are counted and added. mine: the index in
+ * tables of the calling thread's own table (its directory's descriptor is
+ * not counted there), -1 if none. ntables 0: count /proc/self/fd alone. A
+ * figure /proc does not give is left out. */
+void lx_metrics_process(lx_buf_t *b, const pid_t *tables, int ntables, int mine);
 
 #endif

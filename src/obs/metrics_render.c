@@ -11,6 +11,7 @@
 
 typedef struct {
     const char *labels;
+    size_t len; /* of labels */
     uint64_t c[NCOUNTERS];
     lx_hist_sum_t h[H__COUNT];
 } merged_t;
@@ -44,8 +45,10 @@ static merged_t *merge(lx_metrics_t *const *ms, int n, int table, size_t *count)
     size_t k = 0;
     int nh = table == T_LAT ? H__COUNT : 0;
     for (size_t i = 0; i < total; i++) {
-        if (k == 0 || strcmp(out[k - 1].labels, all[i]->labels) != 0)
-            out[k++].labels = all[i]->labels;
+        if (k == 0 || strcmp(out[k - 1].labels, all[i]->labels) != 0) {
+            out[k].labels = all[i]->labels;
+            out[k++].len = all[i]->len;
+        }
         merged_t *e = &out[k - 1];
         for (int c = 0; c < NCOUNTERS; c++)
             e->c[c] += atomic_load_explicit(&all[i]->c[c], memory_order_relaxed);
@@ -57,6 +60,30 @@ static merged_t *merge(lx_metrics_t *const *ms, int n, int table, size_t *count)
     return out;
 }
 
+void lx_metrics_sample_n(lx_buf_t *b, const char *name, size_t name_len, const char *labels,
+                         size_t labels_len, uint64_t v)
+{
+    lx_buf_reserve(b, name_len + labels_len + 25);
+    char *o = b->p + b->n;
+    memcpy(o, name, name_len);
+    o += name_len;
+    if (labels_len) {
+        *o++ = '{';
+        memcpy(o, labels, labels_len);
+        o += labels_len;
+        *o++ = '}';
+    }
+    *o++ = ' ';
+    b->n = (size_t)(o - b->p);
+    lx_buf_append_uint(b, v);
+    lx_buf_append_char(b, '\n');
+}
+
+void lx_metrics_sample(lx_buf_t *b, const char *name, const char *labels, uint64_t v)
+{
+    lx_metrics_sample_n(b, name, strlen(name), labels, strlen(labels), v);
+}
+
 static void head(lx_buf_t *b, const char *name, const char *type, const char *help)
 {
     lx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -66,26 +93,68 @@ static void counter(lx_buf_t *b, const char *name, const char *help, const merge
                     int c)
 {
     head(b, name, "counter", help);
+    size_t nl = strlen(name);
     for (size_t i = 0; i < n; i++)
-        lx_buf_printf(b, "%s{%s} %llu\n", name, e[i].labels, (unsigned long long)e[i].c[c]);
+        lx_metrics_sample_n(b, name, nl, e[i].labels, e[i].len, e[i].c[c]);
+}
+
+/* name{labels,direction="in|out"} v */
+static void direction(lx_buf_t *b, const char *name, size_t nl, const merged_t *e, bool in,
+                      uint64_t v)
+{
+    lx_buf_reserve(b, nl + e->len + 24);
+    char *o = b->p + b->n;
+    memcpy(o, name, nl);
+    o += nl;
+    *o++ = '{';
+    memcpy(o, e->labels, e->len);
+    o += e->len;
+    static const char din[] = ",direction=\"in\"} ", dout[] = ",direction=\"out\"} ";
+    const char *d = in ? din : dout;
+    size_t dl = in ? sizeof din - 1 : sizeof dout - 1;
+    memcpy(o, d, dl);
+    o += dl;
+    b->n = (size_t)(o - b->p);
+    lx_buf_append_uint(b, v);
+    lx_buf_append_char(b, '\n');
 }
 
 static void tokens(lx_buf_t *b, const char *name, const char *help, const merged_t *e, size_t n)
 {
     head(b, name, "counter", help);
+    size_t nl = strlen(name);
     for (size_t i = 0; i < n; i++) {
-        lx_buf_printf(b, "%s{%s,direction=\"in\"} %llu\n", name, e[i].labels,
-                      (unsigned long long)e[i].c[1]);
-        lx_buf_printf(b, "%s{%s,direction=\"out\"} %llu\n", name, e[i].labels,
-                      (unsigned long long)e[i].c[2]);
+        direction(b, name, nl, &e[i], true, e[i].c[1]);
+        direction(b, name, nl, &e[i], false, e[i].c[2]);
     }
+}
+
+/* Nano-dollars as dollars with nine decimals ("%.9f" of n / 1e9, exact). */
+static void nano_usd(lx_buf_t *b, uint64_t n)
+{
+    char frac[10];
+    uint64_t f = n % 1000000000u;
+    for (int k = 8; k >= 0; k--, f /= 10)
+        frac[k] = (char)('0' + f % 10);
+    frac[9] = '.';
+    lx_buf_append_uint(b, n / 1000000000u);
+    lx_buf_append_char(b, '.');
+    lx_buf_append(b, frac, 9);
 }
 
 static void cost(lx_buf_t *b, const char *name, const char *help, const merged_t *e, size_t n)
 {
     head(b, name, "counter", help);
-    for (size_t i = 0; i < n; i++)
-        lx_buf_printf(b, "%s{%s} %.9f\n", name, e[i].labels, (double)e[i].c[3] / 1e9);
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        lx_buf_reserve(b, nl + e[i].len + 4);
+        lx_buf_append(b, name, nl);
+        lx_buf_append_char(b, '{');
+        lx_buf_append(b, e[i].labels, e[i].len);
+        lx_buf_append(b, "} ", 2);
+        nano_usd(b, e[i].c[3]);
+        lx_buf_append_char(b, '\n');
+    }
 }
 
 static void spend_families(lx_buf_t *b, const char *who, const merged_t *e, size_t n)

@@ -12,14 +12,24 @@ cost by its usage; an upstream 500 raises the 5xx counter with its reason
 and a retry; a 503 on a provider's first credential raises the retry and
 fallback counters; a stream raises the first-chunk and chunk-gap
 histograms; a model outside the catalog is counted as "other"; per-key
-series appear only with LLMUX_METRICS_PER_KEY."""
+series appear only with LLMUX_METRICS_PER_KEY; a deployment's in-flight
+gauge reads 1 while a slow stream is open on it and 0 after.
+
+Off the loop (class OffTheLoop): the text is rendered on the scrape thread,
+not on the worker that took the scrape (LLMUX_TEST_SCRAPE_DELAY_MS makes
+each render last 1.5 s): with one worker, /healthz answers at once while a
+scrape is being rendered, and so does a stream; a client that leaves during
+a scrape, and a shutdown with a scrape in flight, end cleanly (the ASan
+build and the exit status say so)."""
 import re
 import shutil
+import socket
 import subprocess
+import threading
 import time
 import unittest
 
-from harness import ADMIN_KEY, Llmux, Mock, new_database, psql, wait_for
+from harness import ADMIN_KEY, Llmux, Mock, _read_response, new_database, psql, wait_for
 
 API = "/api/v1/admin/ai"
 MSG = [{"role": "user", "content": "hi"}]
@@ -281,6 +291,43 @@ class Moves(unittest.TestCase):
         self.assertEqual(value(self.scrape(), "llmux_ai_credential_inflight", provider="mbrk",
                                credential="only"), 0)
 
+    def test_deployment_in_flight_gauge(self):
+        """A catalog model whose stream is slow to open counts 1 in flight on
+        its deployment while it is open, and 0 once it ended."""
+        def admin(method, path, body):
+            r = self.lx.req(method, API + path, body=body)
+            self.assertLess(r.status, 300, r)
+            return r.json()
+        p = admin("POST", "/providers", {
+            "name": "minf", "kind": "openai_compatible", "base_url": self.mock.url + "/v1",
+            "status": "disabled"})
+        admin("POST", "/connections", {"provider_id": p["id"], "name": "c1",
+                                       "api_key": "sk-minf"})
+        up = "slow+ttft_ms=1500+chunks=2"
+        admin("POST", "/models", {"provider_id": p["id"], "upstream_name": up})
+        admin("PATCH", f"/providers/{p['id']}", {"status": "active"})
+        d = {"provider": "minf", "credential": "c1", "model": up}
+        gauge = "llmux_ai_deployment_in_flight"
+        wait_for(lambda: f'model="{up}"' in self.scrape(), timeout=5,
+                 what="the model in the deployment gauges")
+        line = gauge + '{provider="minf",credential="c1",model="' + up + '"} 0'
+        self.assertTrue(line in self.scrape().splitlines(), "no line " + line)
+        out = {}
+        t = threading.Thread(target=lambda: out.setdefault("r", self.lx.chat(
+            {"model": "minf/" + up, "messages": MSG, "stream": True})))
+        t.start()
+        try:
+            wait_for(lambda: value(self.scrape(), gauge, **d) == 1, timeout=5, interval=0.05,
+                     what="the deployment's in-flight gauge at 1")
+            self.assertEqual(value(self.scrape(), "llmux_ai_credential_inflight",
+                                   provider="minf", credential="c1"), 1)
+        finally:
+            t.join(20)
+        self.assertEqual(out["r"].status, 200, out["r"])
+        self.assertIn(b"[DONE]", out["r"].body)
+        wait_for(lambda: value(self.scrape(), gauge, **d) == 0, timeout=5, interval=0.05,
+                 what="the deployment's in-flight gauge back at 0")
+
     def test_stream_moves_first_chunk_and_gap(self):
         before = self.scrape()
         r = self.lx.chat({"model": "demo/mock-model+chunks=4+gap_ms=30", "messages": MSG,
@@ -319,6 +366,86 @@ class Moves(unittest.TestCase):
         self.assertNotIn("chunks=1", after)
         self.assertNotIn("nosuchprovider", after)
         self.assertNotIn("llmux_ai_key_requests_total", after)  # per key: off by default
+
+
+class OffTheLoop(unittest.TestCase):
+    DELAY = 1.5
+
+    def setUp(self):
+        self.mock = Mock()
+        self.lx = Llmux(mock=self.mock, workers=1,
+                        env={"LLMUX_TEST_SCRAPE_DELAY_MS": str(int(self.DELAY * 1000))})
+
+    def tearDown(self):
+        if self.lx.proc.alive():
+            self.assertEqual(self.lx.stop(), 0, self.lx.log())
+        self.mock.stop()
+        self.assertNotIn("ERROR: AddressSanitizer", self.lx.log())
+
+    def open_scrape(self):
+        s = socket.create_connection(("127.0.0.1", self.lx.port), timeout=15)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return s
+
+    def test_worker_serves_while_a_scrape_renders(self):
+        s = self.open_scrape()
+        t0 = time.monotonic()
+        out = {}
+
+        def read():
+            with s.makefile("rb") as f:
+                out["r"] = _read_response(f)
+            out["t"] = time.monotonic() - t0
+        reader = threading.Thread(target=read)
+        reader.start()
+        slowest, during = 0.0, 0
+        try:
+            while reader.is_alive() and time.monotonic() - t0 < 10:
+                h0 = time.monotonic()
+                self.assertEqual(self.lx.req("GET", "/healthz", key=None).status, 200)
+                slowest = max(slowest, time.monotonic() - h0)
+                during += reader.is_alive()
+            # a stream on the same worker while the next scrape renders
+            s2 = self.open_scrape()
+            r = self.lx.chat({"model": "demo/mock-model+chunks=3+gap_ms=20", "messages": MSG,
+                              "stream": True})
+            self.assertEqual(r.status, 200, r)
+            self.assertIn(b"[DONE]", r.body)
+            with s2.makefile("rb") as f:
+                r2 = _read_response(f)
+            s2.close()
+        finally:
+            reader.join(15)
+            s.close()
+        self.assertEqual(out["r"].status, 200, out["r"])
+        self.assertIn(b"llmux_uptime_seconds", out["r"].body)
+        self.assertGreaterEqual(out["t"], self.DELAY * 0.9)
+        self.assertGreater(during, 0)
+        self.assertLess(slowest, self.DELAY / 3, "a /healthz waited behind the scrape")
+        self.assertEqual(r2.status, 200, r2)
+        self.assertEqual(value(r2.body.decode(), "llmux_ai_requests_total", provider="demo",
+                               status_class="2xx"), 1)
+
+    def test_client_leaves_during_a_scrape(self):
+        s = self.open_scrape()
+        # the worker has read it once a later request on it is answered
+        self.assertEqual(self.lx.req("GET", "/healthz", key=None).status, 200)
+        s.close()
+        r = self.lx.req("GET", "/metrics", key=None)  # renders after the abandoned one
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(self.lx.proc.alive())
+
+    def test_shutdown_with_a_scrape_in_flight(self):
+        s = self.open_scrape()
+        self.assertEqual(self.lx.req("GET", "/healthz", key=None).status, 200)
+        self.assertEqual(self.lx.stop(), 0, self.lx.log())
+        with s.makefile("rb") as f:  # answered (the drain waits for it) or closed
+            try:
+                r = _read_response(f)
+                self.assertIn(r.status, (200, 503), r)
+            except ConnectionError:
+                pass
+        s.close()
 
 
 class PerKey(unittest.TestCase):

@@ -95,6 +95,7 @@ lx_route_why_t lx_attempt_begin(lx_attempt_t *a, lx_route_state_t *cred, lx_rout
         return LX_WHY_RATE_LIMITED;
     }
     lx_state_inflight_acquire(cred);
+    lx_state_inflight_acquire(dep); /* the deployment's own count (/metrics, health) */
     lx_state_inflight_acquire(a->stats);
     a->active = true;
     return LX_WHY_OK;
@@ -121,6 +122,7 @@ lx_breaker_event_t lx_attempt_end(lx_attempt_t *a, const lx_route_conf_t *c, con
     a->active = false;
     lx_route_state_t *cred = a->cred, *dep = a->dep;
     lx_state_inflight_release(cred);
+    lx_state_inflight_release(dep);
     lx_state_inflight_release(a->stats);
     if (ttfb_us >= 0) {
         lx_state_ttfb_update(cred, ttfb_us);

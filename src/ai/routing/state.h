@@ -8,7 +8,7 @@
  *   - a deployment (credential x upstream model name): cooling after a 429,
  *     the deployment's breaker (5xx, malformed answers, timeouts) and a 403
  *     hold. Only cooling_until, auth_until, brk, consec_fail, bucket[],
- *     ttfb_ewma and dep_win are used there;
+ *     ttfb_ewma, inflight and dep_win are used there;
  *   - a group member (group id x member index): latency and in-flight of
  *     that member alone;
  *   - a group (its id): the round-robin / smooth-weighted cursor (`cursor`,

@@ -56,6 +56,25 @@ static void test_bucket_bounds(void **state)
         assert_true(lx_hist_bounds_us[i] > lx_hist_bounds_us[i - 1]);
     assert_int_equal(lx_hist_bounds_us[0], 50);
     assert_int_equal(lx_hist_bounds_us[LX_HIST_BOUNDS - 1], 60000000);
+    /* the le texts are what "%g" of the bounds in seconds writes */
+    for (int i = 0; i < LX_HIST_BOUNDS; i++) {
+        char g[32];
+        snprintf(g, sizeof g, "%g", (double)lx_hist_bounds_us[i] / 1e6);
+        assert_string_equal(lx_hist_bounds_text[i], g);
+    }
+}
+
+/* The printf-free sample writers: the same text as the printf forms. */
+static void test_sample_lines(void **state)
+{
+    (void)state;
+    lx_buf_t b;
+    lx_buf_init(&b, 0);
+    lx_metrics_sample(&b, "a_total", "x=\"1\"", 0);
+    lx_metrics_sample(&b, "b", "", 18446744073709551615ULL);
+    lx_metrics_sample_n(&b, "c_totalXX", 7, "k=\"v\"YY", 5, 42);
+    assert_string_equal(b.p, "a_total{x=\"1\"} 0\nb 18446744073709551615\nc_total{k=\"v\"} 42\n");
+    lx_buf_free(&b);
 }
 
 static void test_hist_render_cumulative_seconds(void **state)
@@ -140,6 +159,11 @@ static void test_merge_across_workers(void **state)
                           "direction=\"out\"}") == 20);
     double cost = sample(t, "llmux_ai_cost_usd_total{provider=\"openai\",model=\"gpt-4o\"}");
     assert_true(cost > 0.005999 && cost < 0.006001);
+    /* nine decimals, as "%.9f" writes them */
+    assert_non_null(
+        strstr(t, "llmux_ai_cost_usd_total{provider=\"openai\",model=\"gpt-4o\"} 0.006000000\n"));
+    assert_non_null(strstr(t, "llmux_ai_tokens_total{provider=\"openai\",model=\"gpt-4o\","
+                              "direction=\"out\"} 20\n"));
     assert_null(strstr(t, "llmux_ai_key_requests_total")); /* per key off */
     free(t);
     lx_metrics_free(ms[0]);
@@ -254,6 +278,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bucket_bounds),
+        cmocka_unit_test(test_sample_lines),
         cmocka_unit_test(test_hist_render_cumulative_seconds),
         cmocka_unit_test(test_merge_across_workers),
         cmocka_unit_test(test_labels_escaped_and_other),

@@ -81,6 +81,38 @@ static void test_begin_end_success(void **state)
     assert_int_equal(lx_state_inflight(c), 0);
 }
 
+/* A deployment counts its own attempts in flight, as its credential does;
+ * a refused begin leaves both at 0. */
+static void test_deployment_inflight(void **state)
+{
+    (void)state;
+    lx_route_state_t *c = fresh(), *d = fresh();
+    lx_attempt_t a, b;
+    assert_int_equal(lx_attempt_begin(&a, c, d, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
+    assert_int_equal(lx_state_inflight(d), 1);
+    assert_int_equal(lx_attempt_begin(&b, c, d, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
+    assert_int_equal(lx_state_inflight(d), 2);
+    assert_int_equal(lx_state_inflight(c), 2);
+    lx_verdict_t v = classify(200, LX_XFER_OK);
+    lx_attempt_end(&a, &conf, &v, 100, NULL, 1100);
+    assert_int_equal(lx_state_inflight(d), 1);
+    lx_attempt_end(&b, &conf, &v, 100, NULL, 1100);
+    lx_attempt_end(&b, &conf, &v, 100, NULL, 1100); /* twice: harmless */
+    assert_int_equal(lx_state_inflight(d), 0);
+    assert_int_equal(lx_state_inflight(c), 0);
+    /* a deployment that is its credential is counted once */
+    assert_int_equal(lx_attempt_begin(&a, c, c, NULL, 0, 0, &conf, 1000), LX_WHY_OK);
+    assert_int_equal(lx_state_inflight(c), 1);
+    lx_attempt_end(&a, &conf, &v, 100, NULL, 1100);
+    assert_int_equal(lx_state_inflight(c), 0);
+    /* a cooling deployment refuses the attempt and counts nothing */
+    lx_route_state_t *e = fresh();
+    atomic_store(&e->cooling_until, 5000);
+    assert_int_equal(lx_attempt_begin(&a, c, e, NULL, 0, 0, &conf, 1000), LX_WHY_COOLING);
+    assert_int_equal(lx_state_inflight(e), 0);
+    assert_int_equal(lx_state_inflight(c), 0);
+}
+
 static void test_429_cools_and_401_flags(void **state)
 {
     (void)state;
@@ -215,6 +247,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf_defaults_and_names),
         cmocka_unit_test(test_begin_end_success),
+        cmocka_unit_test(test_deployment_inflight),
         cmocka_unit_test(test_429_cools_and_401_flags),
         cmocka_unit_test(test_failures_open_breaker_midstream_counts),
         cmocka_unit_test(test_rate_limit_refusal_releases_probe),
