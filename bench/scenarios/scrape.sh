@@ -11,8 +11,9 @@
 # shows up in the healthz p99 and max). Uses build-release (./scripts/run
 # builds it; BIN=path runs another binary, e.g. an older build, against the
 # same setup) and a private Postgres under build-release/bench-pg; loopback
-# only, every step bounded. PERF=file records `perf record -g` of llmux
-# during the timed scrapes.
+# only, every step bounded. PERF=file runs llmux under `perf record -g`
+# (the whole run: start-up and the chat traffic included; the scrapes
+# dominate its render functions).
 #   N=200 WORKERS=2 bench/scenarios/scrape.sh
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
@@ -24,7 +25,11 @@ N=${N:-200}; WORKERS=${WORKERS:-2}; MODELS=${MODELS:-1000}
 KEY=bench-admin-key-0123456789abcdef
 MASTER=$(head -c 32 /dev/urandom | base64)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+cleanup() { for p in "${pids[@]}"; do
+                # under PERF: timeout -> perf -> llmux; stop llmux itself so perf writes its file
+                for c in $(pgrep -P "$p" 2>/dev/null); do for g in $(pgrep -P "$c" 2>/dev/null); do
+                    kill "$g" 2>/dev/null || true; done; done
+                kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
             lx_pg_stop build-release/bench-pg; }
 trap cleanup EXIT
 
@@ -36,7 +41,7 @@ DBB=${DB/dbname=llmux/dbname=bench_scrape}
 URL=http://127.0.0.1:28511
 LLMUX_LISTEN=127.0.0.1:28511 LLMUX_WORKERS=$WORKERS LLMUX_ACCESS_LOG=false LLMUX_ADMIN_KEY=$KEY \
 LLMUX_MASTER_KEY=$MASTER LLMUX_DATABASE_URL=$DBB LLMUX_DEMO_BASE_URL=http://127.0.0.1:29511/v1 \
-LLMUX_LOG_LEVEL=warn timeout 600 "$BIN" >/dev/null 2>&1 & pids+=($!); lxpid=$!
+LLMUX_LOG_LEVEL=warn timeout 600 ${PERF:+perf record -q -F 1999 -g -o "$PERF" --} "$BIN" >/dev/null 2>&1 & pids+=($!)
 for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "$URL/readyz" >/dev/null || { echo "llmux did not start" >&2; exit 1; }
 
@@ -72,12 +77,7 @@ stats() { sort -n | awk '{a[NR]=$1; b=$2} END {printf "median %.3f ms  p90 %.3f 
 curl -s "$URL/metrics" >/tmp/llmux-scrape.$$.txt
 echo "== $N requests each, sequential, one connection per request (curl), $WORKERS workers"
 echo "/healthz : $(times /healthz | stats)"
-if [ -n "${PERF:-}" ]; then
-    timeout 120 perf record -q -F 4999 -g -p "$lxpid" -o "$PERF" >/dev/null 2>&1 & perfpid=$!
-    sleep 0.5
-fi
 echo "/metrics : $(times /metrics | stats)"
-if [ -n "${PERF:-}" ]; then kill -INT "$perfpid" 2>/dev/null || true; wait "$perfpid" 2>/dev/null || true; fi
 # /healthz while a second client scrapes back to back (bounded: N scrapes or the healthz run)
 ( for _ in $(seq "$N"); do curl -s -o /dev/null -m 10 "$URL/metrics"; done ) & scraper=$!
 echo "/healthz while scraping: $(times /healthz | stats)"

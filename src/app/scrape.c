@@ -33,6 +33,7 @@ struct lx_scraper {
     _Atomic int jobs;                 /* queued, rendering or in an inbox */
     _Atomic bool stop;
     _Atomic uint64_t renders;
+    size_t last_len;         /* the scrape thread's: the previous text's size */
     pthread_mutex_t stop_mu; /* shutdown only */
     bool joined;
 };
@@ -106,8 +107,10 @@ static void *scrape_main(void *arg)
             n++;
         body_t *body = lx_alloc(sizeof *body);
         atomic_init(&body->refs, n);
-        lx_buf_init(&body->b, 64 * 1024);
+        /* room for the previous text and some: no regrowth copies */
+        lx_buf_init(&body->b, LX_MAX(s->last_len + s->last_len / 8, 64 * 1024));
         lx_app_metrics(s->app, &body->b); /* takes and releases its snapshot here */
+        s->last_len = body->b.n;
         atomic_fetch_add_explicit(&s->renders, 1, memory_order_relaxed);
         hand_back(batch, body);
     }
