@@ -9,39 +9,26 @@
 // fails the test; axe-core checks every page; Tab reaches the nav and the
 // main buttons with a visible focus ring. Screenshots of every page go to
 // $LLMUX_SCREENSHOT_DIR (build-test/screenshots by default) and are listed
-// at the end.
+// at the end. The set-up and the checks are harness.mjs's (shared with
+// monitoring.test.mjs).
 //
 // Run directly by node (not node --test): it exits 77 (skipped) when
 // chromium is not installed, and only then.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { freePort, start, waitFor, stopAll } from '../sdk/procs.mjs';
+import {
+  skipWithoutChromium, needsPg, startStack, stopStack, admin, newPage, clean, shot, axe, signIn, go, explained, waitFor,
+} from './harness.mjs';
 
-const CHROMIUM = process.env.LLMUX_CHROMIUM || '/usr/bin/chromium';
-if (!fs.existsSync(CHROMIUM)) {
-  console.log(`chromium not found at ${CHROMIUM}: the admin UI browser tests are skipped ` +
-    '(scripts/test installs Debian\'s chromium; it could not here)');
-  process.exit(77);
-}
-const { chromium } = await import('playwright-core');
-const require = createRequire(import.meta.url);
-const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+skipWithoutChromium('the admin UI browser tests are skipped ' +
+  '(scripts/test installs Debian\'s chromium; it could not here)');
 
 const ADMIN = 'browser-admin-key-0123456789abcdef';
 const JWT_SECRET = 'a-browser-test-hs256-secret-of-32-bytes-or-more';
 const ISS = 'https://idp.browser.test';
 const AUD = 'llmux-browser';
-// next to the build tree the binary comes from: build-test/screenshots
-const SHOTS = process.env.LLMUX_SCREENSHOT_DIR ||
-  path.resolve(path.dirname(process.env.LLMUX_BIN || 'build-test/src/llmux'), '..', 'screenshots');
-const pg = process.env.LLMUX_TEST_PG;
-const shots = [];
-let base, mockUrl, browser;
+let base, mockUrl;
 
 function jwt(claims) {
   const now = Math.floor(Date.now() / 1000);
@@ -50,116 +37,21 @@ function jwt(claims) {
   return `${data}.${createHmac('sha256', JWT_SECRET).update(data).digest('base64url')}`;
 }
 
-async function admin(method, p, body) {
-  const r = await fetch(`${base}/api/v1/admin/ai/${p}`, {
-    method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const j = await r.json();
-  assert.ok(r.status < 300, `${method} ${p}: ${JSON.stringify(j)}`);
-  return j;
-}
-
 before(async () => {
-  if (!pg) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const db = `browser_${process.pid}_${Date.now()}`;
-  execFileSync('psql', [pg, '-Atq', '-c', `CREATE DATABASE ${db}`]);
-  const mp = await freePort();
-  const lp = await freePort();
-  base = `http://127.0.0.1:${lp}`;
-  mockUrl = `http://127.0.0.1:${mp}`;
-  const mock = start(process.env.LLMUX_MOCK_BIN, ['--listen', `127.0.0.1:${mp}`, '--threads', '1'], {});
-  await waitFor(() => mock.log.includes('"ready"'), 'mock');
-  start(process.env.LLMUX_BIN, [], {
-    LLMUX_CONFIG: '', LLMUX_LISTEN: `127.0.0.1:${lp}`, LLMUX_WORKERS: '2', LLMUX_ADMIN_KEY: ADMIN,
-    LLMUX_MASTER_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=', // base64 of 32 bytes
-    LLMUX_DATABASE_URL: pg.replace('dbname=llmux', `dbname=${db}`),
-    LLMUX_JWT_HS256_SECRET: JWT_SECRET, LLMUX_JWT_ISSUER: ISS, LLMUX_JWT_AUDIENCE: AUD,
-    ANTHROPIC_API_KEY: '', OPENAI_API_KEY: '', GEMINI_API_KEY: '', OPENROUTER_API_KEY: '',
-    LLMUX_DEMO_BASE_URL: '',
-  });
-  await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, 'llmux');
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  ({ base, mockUrl } = await startStack({
+    admin: ADMIN, dbPrefix: 'browser',
+    env: {
+      LLMUX_MASTER_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=', // base64 of 32 bytes
+      LLMUX_JWT_HS256_SECRET: JWT_SECRET, LLMUX_JWT_ISSUER: ISS, LLMUX_JWT_AUDIENCE: AUD,
+    },
+  }));
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  await stopAll();
-  if (shots.length) console.log(`screenshots (${SHOTS}):\n${shots.map((s) => `  ${s}`).join('\n')}`);
-});
-
-// A page whose console errors, page errors and CSP violations are
-// collected; expect(re) allows console errors matching re (an expected
-// 4xx the browser logs as "Failed to load resource") until the returned
-// function is called.
-async function newPage() {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-  const page = await ctx.newPage();
-  page.problems = [];
-  page.allowed = [];
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const text = m.text();
-    if (!/CSP violation|Content Security Policy/.test(text) && page.allowed.some((re) => re.test(text))) return;
-    page.problems.push(`console: ${text}`);
-  });
-  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
-  page.expect = (re) => { page.allowed.push(re); return () => { page.allowed = page.allowed.filter((r) => r !== re); }; };
-  return page;
-}
-
-function clean(page) {
-  assert.deepEqual(page.problems, [], 'browser console or page errors');
-}
-
-async function shot(page, name) {
-  const file = path.join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-}
-
-async function axe(page, what) {
-  await page.evaluate(AXE);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const v = r.violations.map((x) => `${x.id} (${x.impact}): ${x.help} -> ${x.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-  assert.deepEqual(v, [], `axe violations on ${what}`);
-  const ran = new Set([...r.passes, ...r.inapplicable, ...r.incomplete].map((x) => x.id));
-  for (const rule of ['label', 'color-contrast', 'button-name', 'link-name']) assert.ok(ran.has(rule), `axe rule ${rule} ran`);
-}
-
-async function signIn(page, key) {
-  await page.goto(`${base}/admin`);
-  await page.getByLabel('Admin key or token').fill(key);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-async function go(page, id) {
-  await page.evaluate((h) => { location.hash = h; }, `#/${id}`);
-  await page.locator('#page-title').waitFor();
-}
+after(stopStack);
 
 const dialog = (page) => page.locator('dialog[open]');
 
-// On a failure: a screenshot and the page's text, to see why.
-async function explained(page, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    await page.screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true }).catch(() => {});
-    const text = await page.locator('body').innerText().catch(() => '');
-    e.message += `\npage (${path.join(SHOTS, 'failure.png')}):\n${text.slice(0, 3000)}\nproblems: ${page.problems.join('\n')}`;
-    throw e;
-  }
-}
-
-test('the admin UI end to end', { skip: !pg && 'LLMUX_TEST_PG not set' }, async () => {
+test('the admin UI end to end', needsPg, async () => {
   const page = await newPage();
   await explained(page, () => endToEnd(page));
 });
@@ -344,7 +236,7 @@ async function endToEnd(page) {
   clean(page);
 }
 
-test('roles: an operator, a team admin and a viewer see only what they may do', { skip: !pg && 'LLMUX_TEST_PG not set' }, async () => {
+test('roles: an operator, a team admin and a viewer see only what they may do', needsPg, async () => {
   const page = await newPage();
   await explained(page, () => roles(page));
 });

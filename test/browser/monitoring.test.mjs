@@ -9,126 +9,37 @@
 // per-minute points x 5 series in under 50 ms and answers the keyboard.
 // Every console error, page error and CSP violation fails; axe-core checks
 // each page; screenshots go to $LLMUX_SCREENSHOT_DIR (build-test/screenshots).
+// The set-up and the checks are harness.mjs's (shared with admin_ui.test.mjs).
 //
 // Run directly by node: exits 77 (skipped) only when chromium is missing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { freePort, start, waitFor, stopAll } from '../sdk/procs.mjs';
+import {
+  skipWithoutChromium, needsPg, startStack, stopStack, call, admin, newPage, clean, shot, axe, signIn, go, explained, waitFor,
+} from './harness.mjs';
 
-const CHROMIUM = process.env.LLMUX_CHROMIUM || '/usr/bin/chromium';
-if (!fs.existsSync(CHROMIUM)) {
-  console.log(`chromium not found at ${CHROMIUM}: the monitoring pages' browser tests are skipped`);
-  process.exit(77);
-}
-const { chromium } = await import('playwright-core');
-const require = createRequire(import.meta.url);
-const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+skipWithoutChromium('the monitoring pages\' browser tests are skipped');
 
 const ADMIN = 'browser-monitor-admin-key-0123456789';
-// next to the build tree the binary comes from (as admin_ui.test.mjs)
-const SHOTS = process.env.LLMUX_SCREENSHOT_DIR ||
-  path.resolve(path.dirname(process.env.LLMUX_BIN || 'build-test/src/llmux'), '..', 'screenshots');
-const pg = process.env.LLMUX_TEST_PG;
-const shots = [];
-let base, mockUrl, browser, dbUrl;
-
-async function call(method, url, body, key = ADMIN) {
-  const r = await fetch(url, {
-    method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await r.text();
-  let j = null;
-  try { j = JSON.parse(text); } catch { j = text; }
-  return { status: r.status, json: j, headers: r.headers };
-}
-
-async function admin(method, p, body) {
-  const r = await call(method, `${base}/api/v1/admin/ai/${p}`, body);
-  assert.ok(r.status < 300, `${method} ${p}: ${JSON.stringify(r.json)}`);
-  return r.json;
-}
+let base, mockUrl;
 
 before(async () => {
-  if (!pg) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const db = `browser_mon_${process.pid}_${Date.now()}`;
-  execFileSync('psql', [pg, '-Atq', '-c', `CREATE DATABASE ${db}`]);
-  dbUrl = pg.replace('dbname=llmux', `dbname=${db}`);
-  execFileSync('psql', [dbUrl, '-Atq', '-c', 'CREATE TABLE llmux_test_jobs (id BIGSERIAL PRIMARY KEY, '
-    + 'idem TEXT UNIQUE, task TEXT, polls INT NOT NULL DEFAULT 0, polls_needed INT NOT NULL, fail TEXT, '
-    + 'cancelled BOOLEAN NOT NULL DEFAULT false, submits INT NOT NULL DEFAULT 1)']);
-  const mp = await freePort();
-  const lp = await freePort();
-  base = `http://127.0.0.1:${lp}`;
-  mockUrl = `http://127.0.0.1:${mp}`;
-  const mock = start(process.env.LLMUX_MOCK_BIN, ['--listen', `127.0.0.1:${mp}`, '--threads', '1'], {});
-  await waitFor(() => mock.log.includes('"ready"'), 'mock');
-  start(process.env.LLMUX_BIN, [], {
-    LLMUX_CONFIG: '', LLMUX_LISTEN: `127.0.0.1:${lp}`, LLMUX_WORKERS: '2', LLMUX_ADMIN_KEY: ADMIN,
-    LLMUX_DATABASE_URL: dbUrl, LLMUX_TEST_TASKS: '1', LLMUX_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
-    LLMUX_TASK_POLL_MIN_MS: '150', LLMUX_TASK_POLL_MAX_MS: '150', LLMUX_TASK_CLAIM_MS: '100',
-    ANTHROPIC_API_KEY: '', OPENAI_API_KEY: '', GEMINI_API_KEY: '', OPENROUTER_API_KEY: '',
-    LLMUX_DEMO_BASE_URL: '',
-  });
-  await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, 'llmux');
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  ({ base, mockUrl } = await startStack({
+    admin: ADMIN, dbPrefix: 'browser_mon',
+    // the test.job executor's fake provider (src/task/testexec.c)
+    dbSql: 'CREATE TABLE llmux_test_jobs (id BIGSERIAL PRIMARY KEY, '
+      + 'idem TEXT UNIQUE, task TEXT, polls INT NOT NULL DEFAULT 0, polls_needed INT NOT NULL, fail TEXT, '
+      + 'cancelled BOOLEAN NOT NULL DEFAULT false, submits INT NOT NULL DEFAULT 1)',
+    env: {
+      LLMUX_TEST_TASKS: '1', LLMUX_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+      LLMUX_TASK_POLL_MIN_MS: '150', LLMUX_TASK_POLL_MAX_MS: '150', LLMUX_TASK_CLAIM_MS: '100',
+    },
+  }));
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  await stopAll();
-  if (shots.length) console.log(`screenshots (${SHOTS}):\n${shots.map((s) => `  ${s}`).join('\n')}`);
-});
+after(stopStack);
 
-async function newPage() {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await ctx.newPage();
-  page.problems = [];
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
-  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
-  return page;
-}
-
-async function shot(page, name) {
-  const file = path.join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-}
-
-async function axe(page, what) {
-  await page.evaluate(AXE);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const v = r.violations.map((x) => `${x.id} (${x.impact}): ${x.help} -> ${x.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-  assert.deepEqual(v, [], `axe violations on ${what}`);
-}
-
-async function go(page, id) {
-  await page.evaluate((h) => { location.hash = h; }, `#/${id}`);
-  await page.locator('#page-title', { hasText: '' }).waitFor();
-}
-
-async function explained(page, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    await page.screenshot({ path: path.join(SHOTS, 'monitoring-failure.png'), fullPage: true }).catch(() => {});
-    const text = await page.locator('body').innerText().catch(() => '');
-    e.message += `\npage:\n${text.slice(0, 3000)}\nproblems: ${page.problems.join('\n')}`;
-    throw e;
-  }
-}
-
-test('the monitoring pages end to end', { skip: !pg && 'LLMUX_TEST_PG not set' }, async () => {
+test('the monitoring pages end to end', needsPg, async () => {
   // a provider whose first credential fails with 503 (retried, then the
   // second one), a priced model, a key, one chat request with that key
   const prov = await admin('POST', 'providers', { name: 'mon', kind: 'openai_compatible', base_url: `${mockUrl}/v1`, status: 'disabled' });
@@ -148,9 +59,7 @@ test('the monitoring pages end to end', { skip: !pg && 'LLMUX_TEST_PG not set' }
 
   const page = await newPage();
   await explained(page, async () => {
-    await page.goto(`${base}/admin`);
-    await page.getByLabel('Admin key or token').fill(ADMIN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, ADMIN);
     const nav = page.getByRole('navigation', { name: 'Main' });
     for (const t of ['Usage', 'Request log', 'Health', 'Audit log', 'Tasks']) await nav.getByRole('link', { name: t }).waitFor();
 
@@ -250,6 +159,6 @@ test('the monitoring pages end to end', { skip: !pg && 'LLMUX_TEST_PG not set' }
     await page.locator('tbody tr', { hasText: task.json.id }).locator('.badge', { hasText: 'succeeded' }).waitFor();
     await shot(page, 'u2-07-tasks');
     await axe(page, 'tasks');
-  });
-  assert.deepEqual(page.problems, [], 'browser console or page errors');
+  }, 'monitoring-failure');
+  clean(page);
 });
