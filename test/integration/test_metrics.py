@@ -330,26 +330,26 @@ class Moves(unittest.TestCase):
 
     def test_stream_moves_first_chunk_and_gap(self):
         before = self.scrape()
-        r = self.lx.chat({"model": "demo/mock-model+chunks=4+gap_ms=30", "messages": MSG,
+        r = self.lx.chat({"model": "demo/mock-model+chunks=4+gap_ms=150", "messages": MSG,
                           "stream": True})
         self.assertEqual(r.status, 200, r)
         self.assertIn(b"[DONE]", r.body)
         after = self.scrape()
         self.assertEqual(self.delta(before, after, "llmux_ai_stream_first_chunk_seconds_count",
                                     endpoint="chat", provider="demo"), 1, after)
-        gaps = self.delta(before, after, "llmux_ai_stream_chunk_gap_seconds_count",
-                          endpoint="chat", provider="demo")
-        self.assertGreaterEqual(gaps, 3)  # four pieces 30 ms apart: at least three gaps
-        gap_sum = self.delta(before, after, "llmux_ai_stream_chunk_gap_seconds_sum",
-                             endpoint="chat", provider="demo")
-        self.assertGreaterEqual(gap_sum, 0.08)  # 3 x 30 ms, give or take the clock
-        # a gap of 30 ms lands in the 50 ms bucket, not in the 25 ms one
-        self.assertGreaterEqual(self.delta(before, after,
-                                           "llmux_ai_stream_chunk_gap_seconds_bucket",
-                                           endpoint="chat", provider="demo", le="0.05")
-                                - self.delta(before, after,
-                                             "llmux_ai_stream_chunk_gap_seconds_bucket",
-                                             endpoint="chat", provider="demo", le="0.025"), 3)
+
+        def gap(name, **kw):
+            return self.delta(before, after, "llmux_ai_stream_chunk_gap_seconds" + name,
+                              endpoint="chat", provider="demo", **kw)
+        # Four pieces 150 ms apart. A loaded machine may read two pieces in
+        # one go or late, so the figures that must hold whatever the timing:
+        # some gaps, their sum about the stream's 450 ms (less what the first
+        # read was late), every gap in +Inf, and at least one above 100 ms.
+        gaps = gap("_count")
+        self.assertGreaterEqual(gaps, 1)
+        self.assertEqual(gap("_bucket", le="+Inf"), gaps)
+        self.assertGreaterEqual(gap("_sum"), 0.3)
+        self.assertLess(gap("_bucket", le="0.1"), gaps)
 
     def test_models_outside_the_catalog_are_other(self):
         before = self.scrape()
