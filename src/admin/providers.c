@@ -82,7 +82,9 @@ static bool chk_headers(const char *f, const json_t *v, adm_verr_t *e)
 }
 
 /* settings: {"jobs": {...}} (sql/017); the jobs object is media's to
- * check (media/jobs_conf.h), lent by the app (admin may not use media). */
+ * check (media/jobs_conf.h), lent by the app (admin may not use media).
+ * The connection settings beside it ("http2", "max_connections", ...) are
+ * core/transport.h's. */
 static lx_admin_jobs_check_fn jobs_check;
 
 void lx_admin_set_jobs_check(lx_admin_jobs_check_fn fn)
@@ -98,8 +100,22 @@ static bool chk_settings(const char *f, const json_t *v, adm_verr_t *e)
     json_t *x;
     json_object_foreach((json_t *)v, k, x)
     {
-        if (strcmp(k, "jobs") != 0)
-            return adm_verr(e, f, "'%s' has an unknown setting '%.64s' (known: jobs)", f, k);
+        if (lx_transport_is_key(k)) { /* connection settings: core/transport.h */
+            lx_transport_t t = {0};
+            char why[200];
+            int rc = lx_transport_set(&t, k, x, why, sizeof why);
+            lx_transport_free(&t);
+            if (rc != LX_OK) {
+                char param[64];
+                snprintf(param, sizeof param, "%s.%s", f, k);
+                return adm_verr(e, param, "%s.%s", f, why);
+            }
+        } else if (strcmp(k, "jobs") != 0) {
+            return adm_verr(e, f,
+                            "'%s' has an unknown setting '%.64s' (known: jobs, http2, "
+                            "max_connections, max_streams_per_connection, ca_file)",
+                            f, k);
+        }
     }
     json_t *jobs = json_object_get(v, "jobs");
     char why[512];

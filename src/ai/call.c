@@ -266,7 +266,8 @@ static bool start_attempt(lx_call_t *c)
                               .body = b.body.p ? b.body.p : "",
                               .body_len = b.body.n,
                               .timeouts = to,
-                              .stream = c->o.stream};
+                              .stream = c->o.stream,
+                              .transport = &t->conf.transport};
         static const lx_up_handlers_t handlers = {up_headers, up_data, up_done};
         lx_call_log_start(c, lx_now_us());
         c->up = c->o.ai->up_ops->start(c->o.ai->up, &rq, &handlers, c);

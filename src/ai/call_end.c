@@ -254,6 +254,10 @@ void lx_call_attempt_outcome(lx_call_t *c, const lx_up_result_t *res, lx_outcome
                         "upstream address %s of provider %s refused by the network policy (%s)",
                         res->refused_addr, c->t->conf.name, res->refused_why);
         o->detail = lx_up_outcome_name(res->outcome);
+    } else if (res->outcome == LX_UP_TLS_VERIFY) {
+        lx_outcome_fail(o, LX_SIDE_UPSTREAM, 502, LX_E_UPSTREAM, NULL,
+                        "TLS certificate verification failed for provider '%s'", c->t->conf.name);
+        o->detail = lx_up_outcome_name(res->outcome);
     } else if (res->outcome != LX_UP_OK) {
         const char *name = lx_up_outcome_name(res->outcome);
         if (streaming) {

@@ -51,7 +51,8 @@ void lx_call_log_then(lx_call_t *c, lx_att_then_t then)
 
 static const char *const cls_names[] = {
     [LX_FAIL_SUCCESS] = "success", [LX_FAIL_RETRY] = "retry",         [LX_FAIL_ROTATE] = "rotate",
-    [LX_FAIL_FATAL] = "fatal",     [LX_FAIL_FLAG_AUTH] = "auth_flag", [LX_FAIL__COUNT] = "open",
+    [LX_FAIL_FATAL] = "fatal",     [LX_FAIL_FLAG_AUTH] = "auth_flag", [LX_FAIL_NEXT] = "next",
+    [LX_FAIL__COUNT] = "open",
 };
 static const char *const then_names[] = {"end", "retry", "fallback"};
 

@@ -413,6 +413,7 @@ static bool probe_start(lx_health_t *h, const lx_snapshot_t *s, const lx_provide
                      .first_byte_ms = t,
                      .idle_ms = t,
                      .total_ms = t},
+        .transport = &prov->conf.transport,
     };
     probe_t *p = lx_calloc(1, sizeof *p);
     p->h = h;

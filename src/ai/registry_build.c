@@ -34,6 +34,7 @@ void lx_snapshot_free(lx_snapshot_t *s)
         }
         free(p->creds);
         free(p->jobs);
+        lx_transport_free(&p->conf.transport);
     }
     for (int i = 0; i < s->nmodels; i++) {
         free(s->models[i].upstream_name);
@@ -269,6 +270,14 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
         p->conf.name = lx_strdup(r->name);
         p->conf.base_url = lx_strdup(r->base_url);
         p->jobs = r->jobs ? lx_strdup(r->jobs) : NULL;
+        if (r->settings) { /* checked by the admin API: a bad value is left out */
+            json_t *set = json_loads(r->settings, 0, NULL);
+            char why[200];
+            if (set && json_is_object(set) &&
+                lx_transport_apply(&p->conf.transport, set, why, sizeof why) != LX_OK)
+                lx_log_warn("provider setting ignored", "\"provider\":\"%s\"", r->name);
+            json_decref(set);
+        }
         if (!lx_headers_json_empty(r->extra_headers)) { /* not sealed yet: no master key */
             lx_headers_add_from_json(&p->conf, r->extra_headers);
         } else if (r->headers_sealed.n) {
@@ -444,6 +453,7 @@ lx_snapshot_t *lx_snapshot_from_config(const lx_config_t *cfg)
         p->id = i + 1;
         p->active = true;
         p->conf = *c;
+        lx_transport_copy(&p->conf.transport, &c->transport);
         p->conf.name = lx_strdup(c->name);
         p->conf.base_url = lx_strdup(c->base_url);
         for (int h = 0; h < c->nheaders; h++) {

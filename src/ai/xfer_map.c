@@ -22,6 +22,8 @@ lx_xfer_t lx_xfer_from_up(lx_up_outcome_t o)
         return LX_XFER_ABORTED;
     case LX_UP_REFUSED:
         return LX_XFER_REFUSED;
+    case LX_UP_TLS_VERIFY:
+        return LX_XFER_TLS_VERIFY;
     case LX_UP__COUNT:
         break;
     }

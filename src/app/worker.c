@@ -222,7 +222,9 @@ static int worker_setup(lx_worker_t *w)
     if (w->base == NULL)
         return LX_ERROR;
     reserve_fd_slots(w->base, prealloc_fds());
-    w->up = lx_upstream_new(w->base, &app->cfg->netpolicy);
+    lx_up_tls_t tls = {.ca_file = app->cfg->upstream_ca_file,
+                       .tls_min = app->cfg->upstream_tls_min};
+    w->up = lx_upstream_new(w->base, &app->cfg->netpolicy, &tls);
     if (w->up == NULL)
         return LX_ERROR;
     lx_ai_init(&w->ai, app->cfg, &app->routing, w->up,

@@ -80,6 +80,7 @@ void lx_config_defaults(lx_config_t *cfg)
     cfg->upstream.first_byte_ms = 120000;
     cfg->upstream.idle_ms = 120000;
     cfg->upstream.total_ms = 600000;
+    cfg->upstream_tls_min = 12;
     cfg->command = lx_strdup("serve");
 }
 
@@ -95,6 +96,7 @@ static void provider_free(lx_provider_conf_t *p)
         free(p->header_names[i]);
         free(p->header_values[i]);
     }
+    lx_transport_free(&p->transport);
     memset(p, 0, sizeof *p);
 }
 
@@ -102,6 +104,7 @@ void lx_config_free(lx_config_t *cfg)
 {
     free(cfg->listen_host);
     free(cfg->database_url);
+    free(cfg->upstream_ca_file);
     if (cfg->admin_key) {
         explicit_bzero(cfg->admin_key, strlen(cfg->admin_key));
         free(cfg->admin_key);
@@ -240,6 +243,7 @@ typedef enum {
     T_LEVEL,
     T_NETS_ALLOW, /* comma-separated CIDRs (a JSON array of strings too) */
     T_NETS_DENY,
+    T_TLS, /* "1.2" or "1.3" */
 } kind_t;
 
 typedef struct {
@@ -309,6 +313,8 @@ static const setting_t settings[] = {
      OFF(upstream.total_ms), 1, 86400000},
     {"upstream.max_response_bytes", "LLMUX_UPSTREAM_MAX_RESPONSE_BYTES", NULL, T_SIZE,
      OFF(upstream_max_response_bytes), 1024, 1L << 30},
+    {"upstream.ca_file", "LLMUX_UPSTREAM_CA_FILE", NULL, T_STR, OFF(upstream_ca_file), 0, 0},
+    {"upstream.tls_min", "LLMUX_UPSTREAM_TLS_MIN", NULL, T_TLS, OFF(upstream_tls_min), 0, 0},
     {"upstream.allowed_networks", "LLMUX_UPSTREAM_ALLOWED_NETWORKS", NULL, T_NETS_ALLOW, 0, 0, 0},
     {"upstream.denied_networks", "LLMUX_UPSTREAM_DENIED_NETWORKS", NULL, T_NETS_DENY, 0, 0, 0},
     {"jwt.hs256_secret", "LLMUX_JWT_HS256_SECRET", NULL, T_STR, OFF(jwt.hs256_secret), 0, 0},
@@ -363,6 +369,11 @@ static int apply_setting(lx_config_t *cfg, const setting_t *s, const char *field
         if (lx_log_level_parse(v, (lx_log_level_t *)(base + s->off)) != LX_OK)
             return lx_config_fail(err, errlen, "%s: expected debug, info, warn or error", field);
         return LX_OK;
+    case T_TLS:
+        if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0)
+            return lx_config_fail(err, errlen, "%s: expected 1.2 or 1.3", field);
+        *(int *)(base + s->off) = v[2] == '3' ? 13 : 12;
+        return LX_OK;
     case T_NETS_ALLOW:
     case T_NETS_DENY: {
         bool allow = s->type == T_NETS_ALLOW;
@@ -394,6 +405,10 @@ static const char *json_scalar_text(json_t *v, char num[static 32])
     }
     if (json_is_boolean(v))
         return json_is_true(v) ? "true" : "false";
+    if (json_is_real(v)) { /* "tls_min": 1.2 */
+        snprintf(num, 32, "%.1f", json_real_value(v));
+        return num;
+    }
     return NULL;
 }
 
@@ -470,6 +485,10 @@ static int apply_provider_json(lx_config_t *cfg, const char *name, json_t *obj, 
                 p->header_names[p->nheaders] = lx_strdup(hk);
                 p->header_values[p->nheaders++] = lx_strdup(json_string_value(hv));
             }
+        } else if (lx_transport_is_key(key)) {
+            char why[160];
+            if (lx_transport_set(&p->transport, key, v, why, sizeof why) != LX_OK)
+                return lx_config_fail(err, errlen, "%s.%s", field, why);
         } else if (!is_timeout_key(key)) {
             return lx_config_fail(err, errlen, "%s.%s: unknown setting", field, key);
         }

@@ -11,6 +11,7 @@
 #include "core/common.h"
 #include "core/log.h"
 #include "core/netpolicy.h"
+#include "core/transport.h"
 
 #include <stdio.h>
 
@@ -44,6 +45,7 @@ typedef struct {
     char *header_values[LX_MAX_EXTRA_HEADERS];
     int nheaders;
     lx_timeouts_t timeouts;
+    lx_transport_t transport; /* http2, max_connections, ... (core/transport.h) */
 } lx_provider_conf_t;
 
 #define LX_MAX_GROUPS        32
@@ -134,6 +136,8 @@ typedef struct {
     lx_timeouts_t upstream;             /* defaults for providers that set none */
     size_t upstream_max_response_bytes; /* a whole (non-stream) answer; larger is a 502 */
     lx_netpolicy_t netpolicy;           /* upstream.allowed_networks / denied_networks */
+    char *upstream_ca_file;             /* upstream.ca_file: CA bundle; NULL: the system's */
+    int upstream_tls_min;               /* upstream.tls_min: 12 (TLS 1.2) or 13 (TLS 1.3) */
     lx_provider_conf_t providers[LX_MAX_PROVIDERS];
     int nproviders;
     lx_group_conf_t groups[LX_MAX_GROUPS];

@@ -1,13 +1,14 @@
 /* config_validate.c - the checks a loaded configuration must pass before
  * llmux starts (check-config runs them too): group strategies and members,
  * the model aliases' providers, the admin key, provider names, base URLs
- * and headers, the database URL's form, the JWT sign-in settings and keys. Each failure names the
- * field. */
+ * headers and CA files, the upstream CA file, the database URL's form, the JWT sign-in settings and
+ * keys. Each failure names the field. */
 #include "core/baseurl.h"
 #include "core/config.h"
 #include "core/jwt_conf.h"
 
 #include <string.h>
+#include <unistd.h>
 
 int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
 {
@@ -68,11 +69,17 @@ int lx_config_validate(const lx_config_t *cfg, char *err, size_t errlen)
                         err, errlen, "providers.%s.headers.%s: must not contain control characters",
                         p->name, n);
         }
+        if (p->transport.ca_file && access(p->transport.ca_file, R_OK) != 0)
+            return lx_config_fail(err, errlen, "providers.%s.ca_file: cannot read %s", p->name,
+                                  p->transport.ca_file);
         for (const char *c = p->name; *c; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
                 return lx_config_fail(
                     err, errlen, "providers.%s: name may hold only a-z, 0-9, '-' and '_'", p->name);
     }
+    if (cfg->upstream_ca_file && access(cfg->upstream_ca_file, R_OK) != 0)
+        return lx_config_fail(err, errlen, "upstream.ca_file: cannot read %s",
+                              cfg->upstream_ca_file);
     if (cfg->database_url && strncmp(cfg->database_url, "postgres", 8) &&
         strchr(cfg->database_url, '=') == NULL)
         return lx_config_fail(

@@ -147,23 +147,31 @@ static int sync_provider(lx_store_t *s, const lx_config_t *cfg, const lx_provide
     }
     /* the row gets the names; the values follow sealed, once the id is known */
     char *names = headers_json(p, true);
+    /* the connection settings (core/transport.h) replace the row's; others
+     * (jobs) stay */
+    json_t *tj = lx_transport_to_json(&p->transport);
+    char *tset = json_dumps(tj, JSON_COMPACT);
+    json_decref(tj);
     const char *pp[] = {
-        p->name, lx_provider_kind_name(p->kind), p->base_url, names, t[0], t[1], t[2], t[3]};
+        p->name, lx_provider_kind_name(p->kind), p->base_url, names, t[0], t[1], t[2], t[3], tset};
     PGresult *r = NULL;
     int rc = run(s,
                  "INSERT INTO ai_providers (name, kind, base_url, status, extra_headers, "
                  "extra_headers_sealed, extra_header_names, connect_timeout_ms, "
-                 "first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms) "
+                 "first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms, settings) "
                  "VALUES ($1, $2, $3, 'active', '{}'::jsonb, NULL, "
-                 "ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5, $6, $7, $8) "
+                 "ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5, $6, $7, $8, $9::jsonb) "
                  "ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, base_url = "
                  "EXCLUDED.base_url, status = 'active', extra_headers = '{}'::jsonb, "
                  "extra_headers_sealed = NULL, extra_header_names = EXCLUDED.extra_header_names, "
                  "connect_timeout_ms = EXCLUDED.connect_timeout_ms, first_byte_timeout_ms = "
                  "EXCLUDED.first_byte_timeout_ms, idle_timeout_ms = EXCLUDED.idle_timeout_ms, "
-                 "total_timeout_ms = EXCLUDED.total_timeout_ms, updated_at = now() RETURNING id",
-                 8, pp, &r, err, errlen);
+                 "total_timeout_ms = EXCLUDED.total_timeout_ms, settings = (ai_providers.settings "
+                 "- 'http2' - 'max_connections' - 'max_streams_per_connection' - 'ca_file') || "
+                 "EXCLUDED.settings, updated_at = now() RETURNING id",
+                 9, pp, &r, err, errlen);
     free(names);
+    free(tset);
     if (rc != LX_OK)
         return rc;
     char pid[24];
@@ -392,7 +400,7 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         "SELECT id, name, kind, base_url, status, extra_headers::text, "
         "coalesce(connect_timeout_ms, 0), coalesce(first_byte_timeout_ms, 0), "
         "coalesce(idle_timeout_ms, 0), coalesce(total_timeout_ms, 0), extra_headers_sealed, "
-        "settings->'jobs' FROM ai_providers ORDER BY id",
+        "settings->'jobs', settings::text FROM ai_providers ORDER BY id",
         "SELECT id, provider_id, name, status, credential, priority, weight, "
         "coalesce(rate_limit_per_minute, 0), coalesce(rate_limit_per_day, 0) "
         "FROM ai_connections ORDER BY provider_id, priority, id",
@@ -446,6 +454,7 @@ int lx_store_load(lx_store_t *s, lx_registry_rows_t *out, char *err, size_t errl
         if (!PQgetisnull(r[0], i, 10))
             lx_bytea_decode(PQgetvalue(r[0], i, 10), &p->headers_sealed);
         p->jobs = PQgetisnull(r[0], i, 11) ? NULL : dupv(r[0], i, 11);
+        p->settings = PQgetisnull(r[0], i, 12) ? NULL : dupv(r[0], i, 12);
     }
     out->nconnections = PQntuples(r[1]);
     out->connections = lx_calloc((size_t)out->nconnections + 1, sizeof *out->connections);
@@ -567,6 +576,7 @@ void lx_registry_rows_free(lx_registry_rows_t *rows)
         free(p->name), free(p->kind), free(p->base_url), free(p->status);
         free_secret(p->extra_headers);
         free(p->jobs);
+        free(p->settings);
         lx_buf_free(&p->headers_sealed);
     }
     for (int i = 0; i < rows->nconnections; i++) {

@@ -19,6 +19,7 @@ typedef struct {
     lx_buf_t headers_sealed; /* sealed JSON object (sealed_headers.h), empty if none */
     int timeouts_ms[4];      /* connect, first byte, idle, total; 0 = default */
     char *jobs;              /* settings.jobs (sql/017), JSON text; NULL: none */
+    char *settings;          /* the whole settings object, JSON text (core/transport.h's keys) */
 } lx_provider_row_t;
 
 typedef struct {

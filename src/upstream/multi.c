@@ -32,6 +32,21 @@
 /* Idle upstream connections kept per worker, each with its buffers. */
 #define IDLE_CONNS_MAX 256L
 
+/* A curl multi and its caps: one per distinct (max connections per host,
+ * max streams per connection) pair among the providers called (upstream.h).
+ * curl's caps are per multi, so providers with other caps get another. */
+typedef struct {
+    lx_upstream_t *u;
+    CURLM *multi;
+    struct event timer;
+    struct event kick; /* curl asked to be run again at once */
+    bool in_kick;
+    bool used;
+    int active;      /* transfers on this multi */
+    int max_conns;   /* per host; 0: no cap */
+    int max_streams; /* per HTTP/2 connection */
+} lane_t;
+
 /* What we watch on one of curl's sockets. When a transfer ends curl stops
  * watching its connection (CURL_POLL_REMOVE) and asks for the same again at
  * the next transfer on it; instead of an epoll DEL and ADD per request, the
@@ -42,6 +57,7 @@
  * state never outlives its socket, whatever fd number comes next. */
 typedef struct {
     lx_upstream_t *u;
+    lane_t *lane; /* the multi the socket belongs to */
     struct event ev;
     short kind;  /* events registered (EV_PERSIST included) */
     bool added;  /* registered with libevent */
@@ -51,11 +67,12 @@ typedef struct {
 
 struct lx_upstream {
     struct event_base *base;
-    const lx_netpolicy_t *policy; /* borrowed: checked in open_socket_cb */
-    CURLM *multi;
-    struct event timer;
-    struct event kick; /* curl asked to be run again at once */
-    bool in_kick;
+    const lx_netpolicy_t *policy;  /* borrowed: checked in open_socket_cb */
+    lane_t lanes[LX_UP_LANES_MAX]; /* [0]: no connection cap, the default stream cap */
+    int nlanes;
+    CURLSH *share; /* TLS sessions and DNS, for every transfer of this client */
+    char *ca_base; /* the CA bundle a handle has unless its provider names one */
+    long tls_min;  /* CURL_SSLVERSION_TLSv1_2 or _3 */
     lx_up_call_t *calls;
     int active;
     /* Idle easy handles: curl_easy_init costs several allocations and a
@@ -70,6 +87,7 @@ struct lx_upstream {
 
 struct lx_up_call {
     lx_upstream_t *u;
+    lane_t *lane;
     lx_up_call_t *prev, *next;
     CURL *easy;
     struct curl_slist *hdrs;
@@ -88,6 +106,7 @@ struct lx_up_call {
     bool cancelled;
     bool in_cb;
     bool aborted;
+    bool own_ca;              /* CURLOPT_CAINFO is the provider's, not ca_base */
     lx_net_verdict_t refused; /* an address the network policy refused */
     char refused_addr[46];
 };
@@ -102,6 +121,7 @@ static const char *const outcome_names[LX_UP__COUNT] = {
     [LX_UP_BROKEN] = "broken",
     [LX_UP_ABORTED] = "aborted",
     [LX_UP_REFUSED] = "refused_by_network_policy",
+    [LX_UP_TLS_VERIFY] = "tls_verify_failed",
 };
 
 const char *lx_up_outcome_name(lx_up_outcome_t o)
@@ -136,9 +156,9 @@ void lx_upstream_global_cleanup(void)
  * more concurrent transfers than that, each finished transfer closed one
  * (after a walk over all of them) and the next one connected again. What we
  * mean to cap is the idle ones, so the limit follows the transfers. */
-static void conn_limit_update(lx_upstream_t *u)
+static void conn_limit_update(lane_t *l)
 {
-    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)u->active + IDLE_CONNS_MAX);
+    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->active + IDLE_CONNS_MAX);
 }
 
 static void call_free(lx_up_call_t *c)
@@ -151,14 +171,17 @@ static void call_free(lx_up_call_t *c)
     if (c->next)
         c->next->prev = c->prev;
     u->active--;
+    c->lane->active--;
     evtimer_del(&c->watchdog);
-    curl_multi_remove_handle(u->multi, c->easy);
-    conn_limit_update(u);
+    curl_multi_remove_handle(c->lane->multi, c->easy);
+    conn_limit_update(c->lane);
+    if (c->own_ca && u->ca_base) /* a pooled handle has the client's CA bundle */
+        curl_easy_setopt(c->easy, CURLOPT_CAINFO, u->ca_base);
     /* Only a handle whose transfer ran its course goes back to the pool (it
      * is reused without curl_easy_reset); one left paused or aborted may
      * hold state of that transfer. */
     if (u->npool < EASY_POOL_MAX && !c->cancelled && !c->aborted && !c->paused &&
-        c->forced == LX_UP_OK)
+        c->forced == LX_UP_OK && !(c->own_ca && !u->ca_base))
         u->pool[u->npool++] = c->easy;
     else
         curl_easy_cleanup(c->easy);
@@ -190,8 +213,11 @@ static lx_up_outcome_t classify(lx_up_call_t *c, CURLcode rc)
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
     case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
         return LX_UP_CONNECT_FAILED;
+    case CURLE_PEER_FAILED_VERIFICATION: /* the certificate or the host name */
+    case CURLE_SSL_CACERT_BADFILE:       /* the CA bundle named cannot be read */
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return LX_UP_TLS_VERIFY;
     default:
         return LX_UP_BROKEN;
     }
@@ -225,11 +251,11 @@ static void call_finish(lx_up_call_t *c, CURLcode rc)
     call_free(c);
 }
 
-static void check_done(lx_upstream_t *u)
+static void check_done(lane_t *l)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(u->multi, &left))) {
+    while ((msg = curl_multi_info_read(l->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         lx_up_call_t *c;
@@ -371,7 +397,7 @@ static void watch_drop(lx_upstream_t *u, curl_socket_t s)
 static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
 {
     sock_watch_t *w = arg;
-    lx_upstream_t *u = w->u;
+    lane_t *l = w->lane;
     if (w->parked) { /* an idle connection stirred: stop watching it */
         event_del(&w->ev);
         w->added = w->parked = false;
@@ -382,13 +408,14 @@ static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
         w->used = true;
     int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
     int running;
-    curl_multi_socket_action(u->multi, fd, action, &running);
-    check_done(u);
+    curl_multi_socket_action(l->multi, fd, action, &running);
+    check_done(l);
 }
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
-    lx_upstream_t *u = userp;
+    lane_t *l = userp;
+    lx_upstream_t *u = l->u;
     if (what == CURL_POLL_REMOVE) {
         sock_watch_t *w = watch_of(u, s, false);
         if (w && w->added) {
@@ -409,6 +436,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     if (w->parked)
         u->nparked--;
     w->parked = false;
+    w->lane = l;
     if (w->added && w->kind == kind)
         return 0;
     if (w->added)
@@ -452,64 +480,115 @@ static int close_socket_cb(void *clientp, curl_socket_t s)
 
 static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
 {
-    lx_upstream_t *u = arg;
+    lane_t *l = arg;
     int running;
-    curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(u);
+    curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(l);
 }
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
-    lx_upstream_t *u = arg;
-    u->in_kick = true;
+    lane_t *l = arg;
+    l->in_kick = true;
     timer_event_cb(fd, what, arg);
-    u->in_kick = false;
+    l->in_kick = false;
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-    lx_upstream_t *u = userp;
+    lane_t *l = userp;
     if (timeout_ms < 0) {
-        evtimer_del(&u->timer);
-    } else if (timeout_ms == 0 && !u->in_kick) {
+        evtimer_del(&l->timer);
+    } else if (timeout_ms == 0 && !l->in_kick) {
         /* "Now" (a new transfer): run it later in this loop pass, without a
          * timer and the epoll_wait(0) it costs. From inside a kick the timer
          * takes over, so that a curl that keeps asking cannot starve I/O. */
-        evtimer_del(&u->timer);
-        event_active(&u->kick, EV_TIMEOUT, 1);
+        evtimer_del(&l->timer);
+        event_active(&l->kick, EV_TIMEOUT, 1);
     } else {
         struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-        evtimer_add(&u->timer, &tv);
+        evtimer_add(&l->timer, &tv);
     }
     return 0;
 }
 
-static CURLM *multi_new(lx_upstream_t *u)
+/* HTTP/2: transfers to one host share a connection (CURLPIPE_MULTIPLEX),
+ * at most max_streams at a time on each; max_conns caps the connections to
+ * one host (a transfer beyond waits in curl for a free one). */
+static CURLM *multi_new(lane_t *l)
 {
     CURLM *m = curl_multi_init();
     if (m == NULL)
         return NULL;
     curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, u);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, l);
     curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(m, CURLMOPT_TIMERDATA, u);
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, IDLE_CONNS_MAX);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, l);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)l->active + IDLE_CONNS_MAX);
+    curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)l->max_streams);
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)l->max_conns);
     return m;
 }
 
-lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *policy)
+static bool lane_init(lx_upstream_t *u, lane_t *l, int max_conns, int max_streams)
+{
+    *l = (lane_t){.u = u, .max_conns = max_conns, .max_streams = max_streams};
+    l->multi = multi_new(l);
+    if (l->multi == NULL)
+        return false;
+    evtimer_assign(&l->timer, u->base, timer_event_cb, l);
+    event_assign(&l->kick, u->base, -1, 0, kick_cb, l);
+    return true;
+}
+
+/* The lane for a provider's caps; the default one when all are taken. */
+static lane_t *lane_for(lx_upstream_t *u, const lx_transport_t *t)
+{
+    int conns = t ? t->max_connections : 0;
+    int streams = t && t->max_streams > 0 ? t->max_streams : LX_TRANSPORT_STREAMS_DEFAULT;
+    for (int i = 0; i < u->nlanes; i++)
+        if (u->lanes[i].max_conns == conns && u->lanes[i].max_streams == streams)
+            return &u->lanes[i];
+    if (u->nlanes < LX_UP_LANES_MAX && lane_init(u, &u->lanes[u->nlanes], conns, streams))
+        return &u->lanes[u->nlanes++];
+    return &u->lanes[0];
+}
+
+/* The CA bundle curl uses when none is set: a handle's CAINFO goes back to
+ * it after a provider's own. */
+static char *curl_default_ca(void)
+{
+    CURL *e = curl_easy_init();
+    char *ca = NULL;
+    if (e && curl_easy_getinfo(e, CURLINFO_CAINFO, &ca) == CURLE_OK && ca)
+        ca = lx_strdup(ca);
+    else
+        ca = NULL;
+    curl_easy_cleanup(e);
+    return ca;
+}
+
+lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *policy,
+                               const lx_up_tls_t *tls)
 {
     lx_upstream_t *u = lx_calloc(1, sizeof *u);
     u->base = base;
     u->policy = policy;
-    u->multi = multi_new(u);
-    if (u->multi == NULL) {
+    if (!lane_init(u, &u->lanes[0], 0, LX_TRANSPORT_STREAMS_DEFAULT)) {
         free(u);
         return NULL;
     }
+    u->nlanes = 1;
+    /* One thread uses it: no lock functions. */
+    u->share = curl_share_init();
+    if (u->share) {
+        curl_share_setopt(u->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(u->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
+    u->ca_base = tls && tls->ca_file ? lx_strdup(tls->ca_file) : curl_default_ca();
+    u->tls_min = tls && tls->tls_min == 13 ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2;
     u->urls = lx_url_cache_new();
-    evtimer_assign(&u->timer, base, timer_event_cb, u);
-    event_assign(&u->kick, base, -1, 0, kick_cb, u);
     return u;
 }
 
@@ -528,12 +607,15 @@ void lx_upstream_trim(lx_upstream_t *u, int keep_idle)
     }
     if (u->active > 0 || u->nparked <= keep_idle)
         return;
-    CURLM *fresh = multi_new(u);
-    if (fresh == NULL)
-        return;
-    curl_multi_cleanup(u->multi); /* closes its connections: close_socket_cb */
-    u->multi = fresh;
-    evtimer_del(&u->timer);
+    for (int i = 0; i < u->nlanes; i++) {
+        lane_t *l = &u->lanes[i];
+        CURLM *fresh = multi_new(l);
+        if (fresh == NULL)
+            continue;
+        curl_multi_cleanup(l->multi); /* closes its connections: close_socket_cb */
+        l->multi = fresh;
+        evtimer_del(&l->timer);
+    }
 }
 
 void lx_upstream_free(lx_upstream_t *u)
@@ -544,11 +626,16 @@ void lx_upstream_free(lx_upstream_t *u)
         u->calls->cancelled = true;
         call_free(u->calls);
     }
-    evtimer_del(&u->timer);
-    event_del(&u->kick);
     while (u->npool > 0)
         curl_easy_cleanup(u->pool[--u->npool]);
-    curl_multi_cleanup(u->multi); /* closes the cached connections: close_socket_cb */
+    for (int i = 0; i < u->nlanes; i++) {
+        evtimer_del(&u->lanes[i].timer);
+        event_del(&u->lanes[i].kick);
+        curl_multi_cleanup(u->lanes[i].multi); /* closes its connections: close_socket_cb */
+    }
+    if (u->share) /* after every handle that used it */
+        curl_share_cleanup(u->share);
+    free(u->ca_base);
     for (int i = 0; i < u->nwatch; i++)
         watch_drop(u, i);
     free(u->watch);
@@ -570,7 +657,15 @@ static CURL *easy_new(lx_upstream_t *u)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /* TLS: the peer's certificate and name verified, at least TLS 1.2
+     * (1.3 when the server has it), sessions resumed through the share. */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, u->tls_min);
+    if (u->ca_base)
+        curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_base);
+    if (u->share)
+        curl_easy_setopt(e, CURLOPT_SHARE, u->share);
     /* Only HTTP(S), and never a redirect: a provider's answer is the answer. */
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -626,8 +721,23 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         return NULL;
     }
     c->hdrs = header_list(rq);
+    const lx_transport_t *tp = rq->transport;
+    c->lane = lane_for(u, tp);
 
     CURL *e = c->easy;
+    /* HTTP/2 over TLS unless the provider says no; ALPN falls back to
+     * HTTP/1.1 when the server offers only that. PIPEWAIT: wait for a
+     * connection being set up to the host, to multiplex on it, rather than
+     * open another; on plain HTTP (no ALPN, HTTP/1.1) it would only queue
+     * a request behind a busy connection. */
+    bool h2 = !(tp && tp->http1);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     h2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, h2 && strncasecmp(rq->url, "https:", 6) == 0 ? 1L : 0L);
+    if (tp && tp->ca_file) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, tp->ca_file);
+        c->own_ca = true;
+    }
     /* CURLOPT_URL too: curl reports it (CURLINFO_EFFECTIVE_URL, errors).
      * Always set: a pooled handle may hold another URL's CURLU. */
     curl_easy_setopt(e, CURLOPT_URL, rq->url);
@@ -661,13 +771,14 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         u->calls->prev = c;
     u->calls = c;
     u->active++;
-    conn_limit_update(u);
+    c->lane->active++;
+    conn_limit_update(c->lane);
     evtimer_assign(&c->watchdog, u->base, watchdog_cb, c);
     struct timeval tv = {c->to.first_byte_ms / 1000, (c->to.first_byte_ms % 1000) * 1000};
     evtimer_add(&c->watchdog, &tv);
     /* curl_multi_add_handle only schedules work through timer_cb, so no
      * callback of ours runs before we return. */
-    if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
+    if (curl_multi_add_handle(c->lane->multi, e) != CURLM_OK) {
         c->cancelled = true;
         call_free(c);
         return NULL;

@@ -26,9 +26,10 @@ typedef enum {
     LX_UP_TIMEOUT_FIRST_BYTE,
     LX_UP_TIMEOUT_IDLE,
     LX_UP_TIMEOUT_TOTAL,
-    LX_UP_BROKEN,  /* the connection broke mid-response */
-    LX_UP_ABORTED, /* our own on_data asked to stop */
-    LX_UP_REFUSED, /* the network policy refused every address of the host */
+    LX_UP_BROKEN,     /* the connection broke mid-response */
+    LX_UP_ABORTED,    /* our own on_data asked to stop */
+    LX_UP_REFUSED,    /* the network policy refused every address of the host */
+    LX_UP_TLS_VERIFY, /* the host's TLS certificate did not verify (or no CA file) */
     LX_UP__COUNT
 } lx_up_outcome_t;
 
@@ -68,7 +69,18 @@ typedef struct {
     /* The answer is a stream of small events: the receive buffer, held for
      * the transfer's whole life, is STREAM_RECV_BUFFER bytes, not 4 KB. */
     bool stream;
+    /* The provider's connection settings (core/transport.h), borrowed for
+     * lx_up_call_start only; NULL: the defaults (HTTP/2 over TLS, no
+     * connection cap, LX_TRANSPORT_STREAMS_DEFAULT streams a connection,
+     * the client's CA bundle). */
+    const lx_transport_t *transport;
 } lx_up_request_t;
+
+/* A worker's TLS settings, the same for every provider. */
+typedef struct {
+    const char *ca_file; /* CA bundle (PEM); NULL: the system's. Copied. */
+    int tls_min;         /* 12: TLS 1.2 (default), 13: TLS 1.3 */
+} lx_up_tls_t;
 
 /* Process-wide; call once from main before any thread starts. */
 int lx_upstream_global_init(void);
@@ -76,8 +88,20 @@ void lx_upstream_global_cleanup(void);
 /* A worker's upstream client on base. policy: what every upstream socket is
  * checked against when curl opens it (NULL: the built-in rule only);
  * borrowed, it must outlive the client. With a proxy in the environment,
- * the address checked is the proxy's. */
-lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *policy);
+ * the address checked is the proxy's. tls: NULL for the defaults; read
+ * during the call only.
+ *
+ * Connections: TLS sessions and DNS answers are shared by every transfer
+ * of the client (a curl share handle), so a new connection to a provider
+ * resumes TLS. HTTP/2 transfers wait for a connection being set up to the
+ * same host and multiplex on it (up to the provider's stream cap) rather
+ * than open another. Providers with the same max_connections and
+ * max_streams_per_connection share one curl multi ("lane"), whose
+ * per-host connection and stream caps are theirs; up to LX_UP_LANES_MAX
+ * such pairs, later ones use the default lane. */
+lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *policy,
+                               const lx_up_tls_t *tls);
+#define LX_UP_LANES_MAX 8
 /* Cancels every call still running; no callbacks run. */
 void lx_upstream_free(lx_upstream_t *u);
 int lx_upstream_active(const lx_upstream_t *u);

@@ -39,6 +39,8 @@ lx_verdict_t lx_failure_classify(const lx_attempt_facts_t *f)
         return verdict(LX_FAIL_FATAL, LX_BRK_NEUTRAL, LX_E_CLIENT_GONE);
     if (o == LX_XFER_REFUSED) /* our own network policy: retrying changes nothing */
         return verdict(LX_FAIL_FATAL, LX_BRK_NEUTRAL, LX_E_UPSTREAM);
+    if (o == LX_XFER_TLS_VERIFY) /* a retry meets the same certificate */
+        return cred_verdict(LX_FAIL_NEXT, LX_BRK_FAILURE, LX_E_UPSTREAM);
 
     if (o != LX_XFER_OK) {
         /* transport failure */
@@ -124,7 +126,7 @@ bool lx_failure_body_is_quota(lx_str_t body)
 
 static const char *const class_names[LX_FAIL__COUNT] = {
     [LX_FAIL_SUCCESS] = "success", [LX_FAIL_RETRY] = "retry",    [LX_FAIL_ROTATE] = "rotate",
-    [LX_FAIL_FATAL] = "fatal",     [LX_FAIL_FLAG_AUTH] = "auth",
+    [LX_FAIL_FATAL] = "fatal",     [LX_FAIL_FLAG_AUTH] = "auth", [LX_FAIL_NEXT] = "next",
 };
 
 const char *lx_fail_class_name(lx_fail_class_t c)
@@ -167,6 +169,7 @@ lx_step_t lx_failure_next(const lx_verdict_t *v, int retries_on_target, bool hav
     case LX_FAIL__COUNT:
         return step(LX_STEP_GIVE_UP, 0);
     case LX_FAIL_ROTATE:
+    case LX_FAIL_NEXT:
         if (have_next && now_ms < deadline_ms)
             return step(LX_STEP_NEXT, 0);
         return step(LX_STEP_GIVE_UP, 0);

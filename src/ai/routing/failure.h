@@ -22,9 +22,10 @@ typedef enum {
     LX_XFER_TIMEOUT_FIRST_BYTE,
     LX_XFER_TIMEOUT_IDLE,
     LX_XFER_TIMEOUT_TOTAL,
-    LX_XFER_BROKEN,  /* the connection broke mid-response, or the answer is unusable */
-    LX_XFER_ABORTED, /* we stopped it ourselves */
-    LX_XFER_REFUSED, /* the network policy refused every address of the host */
+    LX_XFER_BROKEN,     /* the connection broke mid-response, or the answer is unusable */
+    LX_XFER_ABORTED,    /* we stopped it ourselves */
+    LX_XFER_REFUSED,    /* the network policy refused every address of the host */
+    LX_XFER_TLS_VERIFY, /* the host's TLS certificate did not verify */
     LX_XFER__COUNT
 } lx_xfer_t;
 
@@ -34,6 +35,7 @@ typedef enum {
     LX_FAIL_ROTATE,    /* 429 / quota: cool the credential, next target at once */
     LX_FAIL_FATAL,     /* no retry: pass the error on */
     LX_FAIL_FLAG_AUTH, /* 401 / 403: fatal, and flag the credential */
+    LX_FAIL_NEXT,      /* this target cannot work (its certificate): next target at once */
     LX_FAIL__COUNT
 } lx_fail_class_t;
 
@@ -74,6 +76,9 @@ typedef struct {
  *    failures and 5xx still count as breaker failures.
  *  - LX_XFER_ABORTED (we stopped it ourselves): FATAL, breaker neutral.
  *  - LX_XFER_REFUSED (the network policy refused the address): FATAL, neutral.
+ *  - LX_XFER_TLS_VERIFY (the certificate did not verify): NEXT (another
+ *    target may verify; the same one will not), breaker failure, scope:
+ *    the credential.
  *  - status < 400: SUCCESS.
  *  - 429, 402, or quota set: ROTATE (breaker neutral: cooling handles it);
  *    scope: the deployment for a plain 429 (providers limit per model), the

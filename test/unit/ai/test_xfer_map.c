@@ -23,6 +23,7 @@ static const struct {
     {LX_UP_BROKEN, LX_XFER_BROKEN},
     {LX_UP_ABORTED, LX_XFER_ABORTED},
     {LX_UP_REFUSED, LX_XFER_REFUSED},
+    {LX_UP_TLS_VERIFY, LX_XFER_TLS_VERIFY},
 };
 
 static void test_every_outcome_maps(void **state)

@@ -452,6 +452,72 @@ static void test_json_unknown_provider_timeout_key(void **state)
     assert_int_equal(provider(f, "y")->timeouts.connect_ms, 5);
 }
 
+/* A provider's connection settings (core/transport.h) and the upstream
+ * TLS settings. */
+static void test_json_provider_transport(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(f->cfg.upstream_tls_min, 12);
+    assert_null(f->cfg.upstream_ca_file);
+    assert_int_equal(apply_json(f, "{\"providers\": {\"x\": {\"base_url\": \"https://x\","
+                                   "\"http2\": false, \"max_connections\": 4,"
+                                   "\"max_streams_per_connection\": 10,"
+                                   "\"ca_file\": \"/etc/hostname\"}, \"y\": {\"base_url\": "
+                                   "\"https://y\"}},"
+                                   "\"upstream\": {\"tls_min\": \"1.3\", \"ca_file\": "
+                                   "\"/etc/hostname\"}}"),
+                     LX_OK);
+    const lx_transport_t *t = &provider(f, "x")->transport;
+    assert_true(t->http1);
+    assert_int_equal(t->max_connections, 4);
+    assert_int_equal(t->max_streams, 10);
+    assert_string_equal(t->ca_file, "/etc/hostname");
+    t = &provider(f, "y")->transport; /* the defaults */
+    assert_false(t->http1);
+    assert_int_equal(t->max_connections, 0);
+    assert_int_equal(t->max_streams, 0);
+    assert_null(t->ca_file);
+    assert_int_equal(f->cfg.upstream_tls_min, 13);
+    assert_string_equal(f->cfg.upstream_ca_file, "/etc/hostname");
+    assert_int_equal(validate(f), LX_OK);
+    /* a number works too */
+    assert_int_equal(apply_json(f, "{\"upstream\": {\"tls_min\": 1.2}}"), LX_OK);
+    assert_int_equal(f->cfg.upstream_tls_min, 12);
+    char *env[] = {"LLMUX_UPSTREAM_TLS_MIN=1.3", "LLMUX_UPSTREAM_CA_FILE=/etc/passwd", NULL};
+    assert_int_equal(apply_env(f, env), LX_OK);
+    assert_int_equal(f->cfg.upstream_tls_min, 13);
+    assert_string_equal(f->cfg.upstream_ca_file, "/etc/passwd");
+
+    /* a CA file that cannot be read fails the check, naming the setting */
+    assert_int_equal(
+        apply_json(f, "{\"providers\": {\"x\": {\"ca_file\": \"/nonexistent/ca.pem\"}}}"), LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_err_names(f, "providers.x.ca_file");
+    assert_int_equal(apply_json(f, "{\"providers\": {\"x\": {\"ca_file\": \"/etc/hostname\"}},"
+                                   "\"upstream\": {\"ca_file\": \"/nonexistent/ca.pem\"}}"),
+                     LX_OK);
+    assert_int_equal(validate(f), LX_ERROR);
+    assert_err_names(f, "upstream.ca_file");
+    static const struct {
+        const char *json, *field;
+    } bad[] = {
+        {"{\"providers\": {\"z\": {\"http2\": \"yes\"}}}", "providers.z.http2"},
+        {"{\"providers\": {\"z\": {\"max_connections\": 0}}}", "providers.z.max_connections"},
+        {"{\"providers\": {\"z\": {\"max_connections\": \"4\"}}}", "providers.z.max_connections"},
+        {"{\"providers\": {\"z\": {\"max_streams_per_connection\": 1001}}}",
+         "providers.z.max_streams_per_connection"},
+        {"{\"providers\": {\"z\": {\"ca_file\": \"relative.pem\"}}}", "providers.z.ca_file"},
+        {"{\"providers\": {\"z\": {\"ca_file\": 5}}}", "providers.z.ca_file"},
+        {"{\"upstream\": {\"tls_min\": \"1.1\"}}", "upstream.tls_min"},
+        {"{\"upstream\": {\"tls_min\": 1.0}}", "upstream.tls_min"},
+    };
+    for (size_t i = 0; i < LX_ARRAY_LEN(bad); i++) {
+        if (apply_json(f, bad[i].json) != LX_ERROR)
+            fail_msg("accepted %s", bad[i].json);
+        assert_err_names(f, bad[i].field);
+    }
+}
+
 static void test_json_bad_values_name_the_field(void **state)
 {
     fixture_t *f = *state;
@@ -1342,6 +1408,7 @@ int main(void)
         T(test_config_provider_lookup_uses_length),
         T(test_json_unknown_keys_name_the_field),
         T(test_json_unknown_provider_timeout_key),
+        T(test_json_provider_transport),
         T(test_json_bad_values_name_the_field),
         T(test_json_syntax_errors),
         T(test_json_too_many_providers_and_headers),

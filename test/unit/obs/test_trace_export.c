@@ -53,7 +53,7 @@ static void test_full_queue_drops_and_counts(void **state)
     (void)state;
     struct event_base *base = event_base_new();
     assert_int_equal(lx_upstream_global_init(), LX_OK);
-    lx_upstream_t *up = lx_upstream_new(base, NULL);
+    lx_upstream_t *up = lx_upstream_new(base, NULL, NULL);
     lx_tracing_conf_t in = {.endpoint = "http://127.0.0.1:9"};
     lx_trace_conf_t conf;
     char err[200];

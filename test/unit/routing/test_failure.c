@@ -82,6 +82,9 @@ static const row_t table[] = {
     {200, LX_XFER_TIMEOUT_TOTAL, true, true, true, false, LX_FAIL_FATAL, F},
     {500, OK_, true, true, true, false, LX_FAIL_FATAL, F},
     {429, OK_, true, true, true, false, LX_FAIL_FATAL, N},
+    /* a certificate that does not verify: the next target, never the same again */
+    {0, LX_XFER_TLS_VERIFY, false, false, true, false, LX_FAIL_NEXT, F},
+    {0, LX_XFER_TLS_VERIFY, false, false, false, false, LX_FAIL_NEXT, F},
     /* our own abort: nobody's fault */
     {0, LX_XFER_ABORTED, true, false, true, false, LX_FAIL_FATAL, N},
     {200, LX_XFER_ABORTED, true, true, true, false, LX_FAIL_FATAL, N},
@@ -196,6 +199,13 @@ static void test_next_step(void **state)
     assert_int_equal(lx_failure_next(&v, 0, true, &c, NULL, &rng, now, dl).kind, LX_STEP_GIVE_UP);
     v = cls(LX_FAIL_FLAG_AUTH);
     assert_int_equal(lx_failure_next(&v, 0, true, &c, NULL, &rng, now, dl).kind, LX_STEP_GIVE_UP);
+    /* TLS verification failed: the next target at once, never the same */
+    v = cls(LX_FAIL_NEXT);
+    lx_step_t nx = lx_failure_next(&v, 0, true, &c, NULL, &rng, now, dl);
+    assert_int_equal(nx.kind, LX_STEP_NEXT);
+    assert_int_equal(nx.delay_ms, 0);
+    assert_int_equal(lx_failure_next(&v, 0, false, &c, NULL, &rng, now, dl).kind, LX_STEP_GIVE_UP);
+    assert_string_equal(lx_fail_class_name(LX_FAIL_NEXT), "next");
 
     /* rotate: next at once, no budget spent; nothing left: give up */
     lx_retry_budget_t b;

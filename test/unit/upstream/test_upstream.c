@@ -160,7 +160,7 @@ static void test_each_call_reaches_its_url(void **state)
     (void)state;
     server_t s;
     server_start(&s);
-    lx_upstream_t *u = lx_upstream_new(s.base, NULL);
+    lx_upstream_t *u = lx_upstream_new(s.base, NULL, NULL);
     /* Sequential calls reuse one pooled handle; the concurrent batch takes
      * several; a path seen before comes from the cache. */
     const char *one[] = {"/v1/chat/completions"};
@@ -181,7 +181,7 @@ static void test_more_urls_than_the_cache_holds(void **state)
     (void)state;
     server_t s;
     server_start(&s);
-    lx_upstream_t *u = lx_upstream_new(s.base, NULL);
+    lx_upstream_t *u = lx_upstream_new(s.base, NULL, NULL);
     enum { N = LX_URL_CACHE_MAX + 40 };
     static char paths[N][32];
     const char *ptrs[N];
@@ -244,7 +244,7 @@ static void test_steady_load_keeps_its_connections(void **state)
     (void)state;
     server_t s;
     server_start(&s);
-    steady_t st = {.s = &s, .u = lx_upstream_new(s.base, NULL), .total = 1500};
+    steady_t st = {.s = &s, .u = lx_upstream_new(s.base, NULL, NULL), .total = 1500};
     snprintf(st.url, sizeof st.url, "http://127.0.0.1:%d/v1/chat/completions", s.port);
     enum { CONCURRENCY = 300 };
     for (int i = 0; i < CONCURRENCY; i++)
@@ -299,7 +299,7 @@ static void test_headers_reach_the_server(void **state)
     server_t s;
     server_start(&s);
     evhttp_set_cb(s.http, "/headers", serve_headers, &s);
-    lx_upstream_t *u = lx_upstream_new(s.base, NULL);
+    lx_upstream_t *u = lx_upstream_new(s.base, NULL, NULL);
     char url[100];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/headers", s.port);
     const char *hdrs[] = {"Content-Type: application/json", "X-Request-Id: req_0123456789",

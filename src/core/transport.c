@@ -1,0 +1,114 @@
+/* transport.c - a provider's connection settings: checked with messages
+ * that name the setting, and written back as JSON. */
+#include "core/transport.h"
+#include "core/common.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const keys[] = {"http2", "max_connections", "max_streams_per_connection",
+                                   "ca_file"};
+
+bool lx_transport_is_key(const char *key)
+{
+    for (size_t i = 0; i < LX_ARRAY_LEN(keys); i++)
+        if (strcmp(key, keys[i]) == 0)
+            return true;
+    return false;
+}
+
+static int int_in(const json_t *v, long lo, long hi, int *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return LX_ERROR;
+    *out = (int)json_integer_value(v);
+    return LX_OK;
+}
+
+int lx_transport_set(lx_transport_t *t, const char *key, const json_t *v, char *err, size_t errlen)
+{
+    if (strcmp(key, "http2") == 0) {
+        if (!json_is_boolean(v)) {
+            snprintf(err, errlen, "http2: expected true or false");
+            return LX_ERROR;
+        }
+        t->http1 = json_is_false(v);
+        return LX_OK;
+    }
+    if (strcmp(key, "max_connections") == 0) {
+        if (int_in(v, 1, LX_TRANSPORT_CONNS_MAX, &t->max_connections) != LX_OK) {
+            snprintf(err, errlen, "max_connections: expected an integer from 1 to %d",
+                     LX_TRANSPORT_CONNS_MAX);
+            return LX_ERROR;
+        }
+        return LX_OK;
+    }
+    if (strcmp(key, "max_streams_per_connection") == 0) {
+        if (int_in(v, 1, LX_TRANSPORT_STREAMS_MAX, &t->max_streams) != LX_OK) {
+            snprintf(err, errlen, "max_streams_per_connection: expected an integer from 1 to %d",
+                     LX_TRANSPORT_STREAMS_MAX);
+            return LX_ERROR;
+        }
+        return LX_OK;
+    }
+    if (strcmp(key, "ca_file") == 0) {
+        const char *s = json_string_value(v);
+        size_t n = s ? strlen(s) : 0;
+        if (s == NULL || s[0] != '/' || n > LX_TRANSPORT_CA_FILE_MAX ||
+            n != json_string_length(v)) {
+            snprintf(err, errlen, "ca_file: expected an absolute file path of at most %d bytes",
+                     LX_TRANSPORT_CA_FILE_MAX);
+            return LX_ERROR;
+        }
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+                snprintf(err, errlen, "ca_file: must not contain control characters");
+                return LX_ERROR;
+            }
+        free(t->ca_file);
+        t->ca_file = lx_strdup(s);
+        return LX_OK;
+    }
+    snprintf(err, errlen, "%.64s: unknown setting", key);
+    return LX_ERROR;
+}
+
+int lx_transport_apply(lx_transport_t *t, const json_t *obj, char *err, size_t errlen)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (lx_transport_is_key(k) && lx_transport_set(t, k, v, err, errlen) != LX_OK)
+            return LX_ERROR;
+    }
+    return LX_OK;
+}
+
+json_t *lx_transport_to_json(const lx_transport_t *t)
+{
+    json_t *o = json_object();
+    if (t->http1)
+        json_object_set_new(o, "http2", json_false());
+    if (t->max_connections > 0)
+        json_object_set_new(o, "max_connections", json_integer(t->max_connections));
+    if (t->max_streams > 0)
+        json_object_set_new(o, "max_streams_per_connection", json_integer(t->max_streams));
+    if (t->ca_file)
+        json_object_set_new(o, "ca_file", json_string(t->ca_file));
+    return o;
+}
+
+void lx_transport_copy(lx_transport_t *dst, const lx_transport_t *src)
+{
+    *dst = *src;
+    dst->ca_file = src->ca_file ? lx_strdup(src->ca_file) : NULL;
+}
+
+void lx_transport_free(lx_transport_t *t)
+{
+    free(t->ca_file);
+    t->ca_file = NULL;
+}
