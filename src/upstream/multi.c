@@ -32,6 +32,30 @@
 /* Idle upstream connections kept per worker, each with its buffers. */
 #define IDLE_CONNS_MAX 256L
 
+/* HTTP/2 connection ramp, per lane and host (scheme://host:port). curl
+ * 7.88 waits for a connection being set up (CURLOPT_PIPEWAIT) only until it
+ * knows the host multiplexes; after that, a transfer that finds every
+ * connection full, or still connecting, opens its own: a burst of 50
+ * streams under a cap of 10 opened 17 connections, 16 with a full TLS
+ * handshake (none had a session to resume yet). So a transfer waits here
+ * (not yet added to the multi) while the transfers of its host that are
+ * added but not yet on a connection ("waiting": curl's prereq callback has
+ * not run) already number ceil((waiting + held) / cap): each of those
+ * opens a connection or takes a free stream, and once one is on its
+ * connection the next held ones are added and take that connection's free
+ * streams. Only HTTP/2 over TLS; plain HTTP and HTTP/1.1 go straight in. */
+#define RAMP_HOSTS_MAX 64
+#define RAMP_KEY_MAX   160
+
+typedef struct lx_up_call call_t;
+
+typedef struct {
+    char key[RAMP_KEY_MAX]; /* scheme://authority */
+    int waiting;            /* added to the multi, not yet on a connection */
+    int held;               /* in the queue below */
+    call_t *head, *tail;    /* held calls, oldest first */
+} ramp_host_t;
+
 /* A curl multi and its caps: one per distinct (max connections per host,
  * max streams per connection) pair among the providers called (upstream.h).
  * curl's caps are per multi, so providers with other caps get another. */
@@ -45,6 +69,9 @@ typedef struct {
     int active;      /* transfers on this multi */
     int max_conns;   /* per host; 0: no cap */
     int max_streams; /* per HTTP/2 connection */
+    ramp_host_t *hosts;
+    int nhosts;
+    struct event release; /* held calls may go in (deferred out of curl's callbacks) */
 } lane_t;
 
 /* What we watch on one of curl's sockets. When a transfer ends curl stops
@@ -88,6 +115,11 @@ struct lx_upstream {
 struct lx_up_call {
     lx_upstream_t *u;
     lane_t *lane;
+    ramp_host_t *host;     /* its ramp (NULL: none) */
+    call_t *qprev, *qnext; /* in host's queue while held */
+    bool held;             /* waiting in the ramp, not in the multi */
+    bool in_multi;         /* added to the lane's multi */
+    bool on_conn;          /* curl's prereq ran: it has its connection */
     lx_up_call_t *prev, *next;
     CURL *easy;
     struct curl_slist *hdrs;
@@ -161,6 +193,101 @@ static void conn_limit_update(lane_t *l)
     curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->active + IDLE_CONNS_MAX);
 }
 
+static void ramp_unlink(call_t *c)
+{
+    ramp_host_t *h = c->host;
+    if (c->qprev)
+        c->qprev->qnext = c->qnext;
+    else
+        h->head = c->qnext;
+    if (c->qnext)
+        c->qnext->qprev = c->qprev;
+    else
+        h->tail = c->qprev;
+    c->qprev = c->qnext = NULL;
+    c->held = false;
+    h->held--;
+}
+
+static int ramp_streams(const lane_t *l)
+{
+    return l->max_streams > 0 ? l->max_streams : 1;
+}
+
+/* Whether one more of h's transfers may go into the multi now. */
+static bool ramp_open(const lane_t *l, const ramp_host_t *h)
+{
+    int cap = ramp_streams(l);
+    int want = (h->waiting + h->held + cap - 1) / cap;
+    return h->waiting < (want > 0 ? want : 1);
+}
+
+/* A transfer of c's host stopped waiting for its connection (it has one,
+ * or it ended): held ones may go in, from the lane's release event. */
+static void ramp_left(call_t *c)
+{
+    ramp_host_t *h = c->host;
+    h->waiting--;
+    if (h->held > 0)
+        event_active(&c->lane->release, EV_TIMEOUT, 1);
+}
+
+/* The ramp of url's host in l, made at first use; NULL when the URL's
+ * host part is too long or l has RAMP_HOSTS_MAX hosts already. */
+static ramp_host_t *ramp_host(lane_t *l, const char *url)
+{
+    const char *sep = strstr(url, "://");
+    if (sep == NULL)
+        return NULL;
+    size_t n = (size_t)(strchrnul(sep + 3, '/') - url);
+    if (n >= RAMP_KEY_MAX)
+        return NULL;
+    for (int i = 0; i < l->nhosts; i++)
+        if (strncmp(l->hosts[i].key, url, n) == 0 && l->hosts[i].key[n] == '\0')
+            return &l->hosts[i];
+    if (l->nhosts == RAMP_HOSTS_MAX)
+        return NULL;
+    if (l->hosts == NULL)
+        l->hosts = lx_calloc(RAMP_HOSTS_MAX, sizeof *l->hosts);
+    ramp_host_t *h = &l->hosts[l->nhosts++];
+    memcpy(h->key, url, n);
+    h->key[n] = '\0';
+    return h;
+}
+
+static int prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+    call_t *c = clientp;
+    if (c->host && !c->on_conn) {
+        c->on_conn = true;
+        ramp_left(c);
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
+static void call_finish(lx_up_call_t *c, CURLcode rc);
+
+/* Adds held calls of every host of l while their ramp allows. */
+static void release_cb(evutil_socket_t fd, short what, void *arg)
+{
+    lane_t *l = arg;
+    for (int i = 0; i < l->nhosts; i++) {
+        ramp_host_t *h = &l->hosts[i];
+        while (h->head && ramp_open(l, h)) {
+            call_t *c = h->head;
+            ramp_unlink(c);
+            if (curl_multi_add_handle(l->multi, c->easy) != CURLM_OK) {
+                c->host = NULL;
+                call_finish(c, CURLE_FAILED_INIT);
+                continue;
+            }
+            c->in_multi = true;
+            h->waiting++;
+        }
+    }
+}
+
 static void call_free(lx_up_call_t *c)
 {
     lx_upstream_t *u = c->u;
@@ -173,7 +300,12 @@ static void call_free(lx_up_call_t *c)
     u->active--;
     c->lane->active--;
     evtimer_del(&c->watchdog);
-    curl_multi_remove_handle(c->lane->multi, c->easy);
+    if (c->held)
+        ramp_unlink(c);
+    else if (c->host && c->in_multi && !c->on_conn)
+        ramp_left(c);
+    if (c->in_multi)
+        curl_multi_remove_handle(c->lane->multi, c->easy);
     conn_limit_update(c->lane);
     if (c->own_ca && u->ca_base) /* a pooled handle has the client's CA bundle */
         curl_easy_setopt(c->easy, CURLOPT_CAINFO, u->ca_base);
@@ -539,6 +671,7 @@ static bool lane_init(lx_upstream_t *u, lane_t *l, int max_conns, int max_stream
         return false;
     evtimer_assign(&l->timer, u->base, timer_event_cb, l);
     event_assign(&l->kick, u->base, -1, 0, kick_cb, l);
+    event_assign(&l->release, u->base, -1, 0, release_cb, l);
     return true;
 }
 
@@ -631,6 +764,8 @@ void lx_upstream_free(lx_upstream_t *u)
     for (int i = 0; i < u->nlanes; i++) {
         evtimer_del(&u->lanes[i].timer);
         event_del(&u->lanes[i].kick);
+        event_del(&u->lanes[i].release);
+        free(u->lanes[i].hosts);
         curl_multi_cleanup(u->lanes[i].multi); /* closes its connections: close_socket_cb */
     }
     if (u->share) /* after every handle that used it */
@@ -672,6 +807,7 @@ static CURL *easy_new(lx_upstream_t *u)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb); /* data: the call */
     if (!env_proxy) {
         curl_easy_setopt(e, CURLOPT_PROXY, "");
         curl_easy_setopt(e, CURLOPT_NOPROXY, "");
@@ -733,7 +869,9 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     bool h2 = !(tp && tp->http1);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      h2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, h2 && strncasecmp(rq->url, "https:", 6) == 0 ? 1L : 0L);
+    bool pipewait = h2 && strncasecmp(rq->url, "https:", 6) == 0;
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait ? 1L : 0L);
+    c->host = pipewait ? ramp_host(c->lane, rq->url) : NULL;
     if (tp && tp->ca_file) {
         curl_easy_setopt(e, CURLOPT_CAINFO, tp->ca_file);
         c->own_ca = true;
@@ -759,6 +897,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom);
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, c);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->to.connect_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->to.total_ms);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
@@ -776,6 +915,20 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     evtimer_assign(&c->watchdog, u->base, watchdog_cb, c);
     struct timeval tv = {c->to.first_byte_ms / 1000, (c->to.first_byte_ms % 1000) * 1000};
     evtimer_add(&c->watchdog, &tv);
+    ramp_host_t *rh = c->host;
+    if (rh && (rh->held > 0 || !ramp_open(c->lane, rh))) { /* in line for a connection */
+        c->held = true;
+        c->qprev = rh->tail;
+        if (rh->tail)
+            rh->tail->qnext = c;
+        else
+            rh->head = c;
+        rh->tail = c;
+        rh->held++;
+        if (ramp_open(c->lane, rh))
+            event_active(&c->lane->release, EV_TIMEOUT, 1);
+        return c;
+    }
     /* curl_multi_add_handle only schedules work through timer_cb, so no
      * callback of ours runs before we return. */
     if (curl_multi_add_handle(c->lane->multi, e) != CURLM_OK) {
@@ -783,6 +936,9 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         call_free(c);
         return NULL;
     }
+    c->in_multi = true;
+    if (rh)
+        rh->waiting++;
     return c;
 }
 

@@ -7,12 +7,14 @@ resumed-handshake counter), HTTP/1.1 by setting and by ALPN fallback, and a
 certificate that does not verify: a 502 naming the provider, no retry on the
 same target, a fallback to another."""
 import json
+import math
 import os
 import tempfile
+import threading
 import unittest
 import uuid
 
-from harness import Llmux, Mock, psql, wait_for
+from harness import Llmux, Mock, psql, sse_events, wait_for
 
 ADMIN = "/api/v1/admin/ai"
 MSG = [{"role": "user", "content": "hello"}]
@@ -111,6 +113,207 @@ class ConfigFileSettings(unittest.TestCase):
                 assert lx.stop() == 0
         finally:
             os.unlink(f.name)
+
+
+KEY = "sk-tls-secret-0123456789"
+
+
+class TlsBase(unittest.TestCase):
+    """llmux (one worker, no database) with providers from a config file
+    against the HTTPS mock; each test starts its own llmux, so connections
+    and TLS sessions never carry over from another test."""
+    mock_kw = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock(tls=True, **cls.mock_kw)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.mock.stop() == 0
+
+    def setUp(self):
+        self.lx = None
+        self.cfg = None
+        self.mock.reset()
+
+    def tearDown(self):
+        if self.lx:
+            assert self.lx.stop() == 0, self.lx.log()[-3000:]
+        if self.cfg:
+            os.unlink(self.cfg)
+
+    def start(self, providers, groups=None, env=None, trust=True):
+        """providers: name -> extra settings of an openai_compatible provider
+        on the mock's HTTPS URL. trust: upstream.ca_file is the mock's CA
+        (else only the system's CAs, which do not hold it)."""
+        cfg = {"providers": {n: dict({"kind": "openai_compatible", "api_key": KEY,
+                                      "base_url": self.mock.https_url + "/v1"}, **extra)
+                             for n, extra in providers.items()}}
+        if groups:
+            cfg["groups"] = groups
+        if trust:
+            cfg["upstream"] = {"ca_file": self.mock.ca}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(cfg, f)
+        self.cfg = f.name
+        e = {"LLMUX_CONFIG": f.name, "LLMUX_BREAKER_FAILURES": "0"}
+        e.update(env or {})
+        self.lx = Llmux(workers=1, env=e)
+
+    def stats_when(self, pred, what):
+        """The mock's counters once pred(stats) holds."""
+        out = {}
+
+        def ok():
+            out["s"] = self.mock.stats()
+            return pred(out["s"])
+        try:
+            wait_for(ok, timeout=10, what=what)
+        except AssertionError:
+            raise AssertionError(f"{what}: {out.get('s')}")
+        return out["s"]
+
+    def chat(self, model, stream=False, **kw):
+        body = {"model": model, "messages": MSG}
+        if stream:
+            body["stream"] = True
+        return self.lx.chat(body, **kw)
+
+
+class Http2(TlsBase):
+    def test_chat_and_stream_over_h2(self):
+        self.start({"p": {}})
+        r = self.chat("p/m")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["choices"][0]["message"]["content"],
+                         "tok0 tok1 tok2 tok3 tok4 ")
+        r = self.chat("p/m+chunks=3", stream=True)
+        self.assertEqual(r.status, 200, r)
+        ev = sse_events(r.body)
+        self.assertEqual(ev[-1][1], "[DONE]")
+        s = self.stats_when(lambda s: s["h2_streams"] >= 2, "two h2 streams")
+        # one TLS connection, h2 by ALPN, both requests as streams on it
+        self.assertEqual((s["tls_accepted"], s["alpn_h2"], s["alpn_http1"], s["h2_streams"]),
+                         (1, 1, 0, 2), s)
+        self.assertEqual(s["tls_handshakes_full"], 1, s)
+
+    def concurrent_streams(self, n, model):
+        results = [None] * n
+
+        def one(i):
+            results[i] = self.chat(model, stream=True, timeout=30)
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        for r in results:
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(sse_events(r.body)[-1][1], "[DONE]")
+
+    def test_streams_multiplex_under_the_cap(self):
+        cap = 10
+        self.start({"p": {"max_streams_per_connection": cap}})
+        # each stream stays open ~0.6 s, so the 50 overlap
+        self.concurrent_streams(50, "p/m+chunks=4+gap_ms=150")
+        s = self.stats_when(lambda s: s["h2_streams"] >= 50, "50 h2 streams")
+        self.assertEqual(s["h2_streams"], 50, s)
+        self.assertLessEqual(s["tls_accepted"], math.ceil(50 / cap), s)
+        self.assertLessEqual(s["h2_max_concurrent_streams"], cap, s)
+        self.assertGreaterEqual(s["h2_max_concurrent_streams"], 2, s)  # it did multiplex
+
+    def test_default_cap_one_connection_for_50(self):
+        self.start({"p": {}})
+        self.concurrent_streams(50, "p/m+chunks=4+gap_ms=150")
+        s = self.stats_when(lambda s: s["h2_streams"] >= 50, "50 h2 streams")
+        self.assertEqual(s["tls_accepted"], 1, s)
+        self.assertGreater(s["h2_max_concurrent_streams"], 10, s)
+
+    def test_max_connections_caps_connections(self):
+        # one stream a connection, at most 2 connections: 6 streams take turns
+        self.start({"p": {"max_streams_per_connection": 1, "max_connections": 2}})
+        self.concurrent_streams(6, "p/m+chunks=3+gap_ms=50")
+        s = self.stats_when(lambda s: s["h2_streams"] >= 6, "6 h2 streams")
+        self.assertLessEqual(s["tls_accepted"], 2, s)
+        self.assertEqual(s["h2_max_concurrent_streams"], 1, s)
+
+    def test_new_connection_resumes_tls(self):
+        """A second connection, opened by another easy handle for another
+        provider (another curl multi), resumes the first one's TLS session:
+        the worker's share holds it, not the handle that made it."""
+        self.start({"a": {}, "b": {"max_streams_per_connection": 7}})
+        out = {}
+        # a long stream keeps the handle that made the handshake busy
+        t = threading.Thread(target=lambda: out.update(
+            r=self.chat("a/m+chunks=3+gap_ms=700", stream=True, timeout=30)))
+        t.start()
+        self.stats_when(lambda s: s["streams_started"] >= 1, "the stream started")
+        r = self.chat("a/m")  # another handle, multiplexed on the same connection
+        self.assertEqual(r.status, 200, r)
+        r = self.chat("b/m")  # that handle again: a new connection to the same host
+        self.assertEqual(r.status, 200, r)
+        t.join()
+        self.assertEqual(out["r"].status, 200, out["r"])
+        s = self.stats_when(lambda s: s["h2_streams"] >= 3, "three h2 streams")
+        self.assertEqual((s["tls_accepted"], s["tls_handshakes_full"],
+                          s["tls_handshakes_resumed"]), (2, 1, 1), s)
+
+    def test_http2_false_gives_http11(self):
+        self.start({"p": {"http2": False}})
+        self.assertEqual(self.chat("p/m").status, 200)
+        self.assertEqual(self.chat("p/m", stream=True).status, 200)
+        s = self.stats_when(lambda s: s["chat_stream"] >= 1 and s["chat"] >= 1, "two chats")
+        self.assertEqual((s["alpn_h2"], s["h2_streams"]), (0, 0), s)
+        self.assertGreaterEqual(s["alpn_http1"], 1, s)
+
+    def test_untrusted_certificate_is_a_502_naming_the_provider(self):
+        self.start({"untrusted": {}}, trust=False)
+        r = self.chat("untrusted/m")
+        self.assertEqual(r.status, 502, r)
+        err = r.json()["error"]
+        self.assertIn("TLS certificate verification failed for provider 'untrusted'",
+                      err["message"])
+        self.assertNotIn(KEY, r.body.decode())
+        r = self.lx.req("POST", "/v1/messages", body={"model": "untrusted/m", "messages": MSG,
+                                                      "max_tokens": 10})
+        self.assertEqual(r.status, 502, r)
+        b = r.json()
+        self.assertEqual(b["type"], "error")  # Anthropic's shape
+        self.assertIn("provider 'untrusted'", b["error"]["message"])
+        r = self.chat("untrusted/m", stream=True)
+        self.assertEqual(r.status, 502, r)
+        # not retried on the same target (retry_same is 1 by default): one
+        # handshake a request, each refused by llmux
+        s = self.stats_when(lambda s: s["tls_handshakes_failed"] >= 3, "three refused handshakes")
+        self.assertEqual((s["tls_handshakes_failed"], s["requests_total"]), (3, 0), s)
+        self.assertNotIn(KEY, self.lx.log())
+
+    def test_untrusted_certificate_falls_back(self):
+        self.start({"bad": {}, "good": {"ca_file": self.mock.ca}},
+                   groups={"g": {"strategy": "priority", "members": [
+                       {"provider": "bad", "model": "m", "priority": 0},
+                       {"provider": "good", "model": "m", "priority": 1}]}},
+                   trust=False)
+        r = self.chat("g")
+        self.assertEqual(r.status, 200, r)
+        s = self.stats_when(lambda s: s["chat"] >= 1, "the fallback's chat")
+        self.assertEqual((s["tls_handshakes_failed"], s["chat"]), (1, 1), s)
+
+
+class Http11Only(TlsBase):
+    """A server whose ALPN offers only http/1.1: curl falls back to it."""
+    mock_kw = {"alpn": "http/1.1"}
+
+    def test_fallback_to_http11(self):
+        self.start({"p": {}})
+        self.assertEqual(self.chat("p/m").status, 200)
+        r = self.chat("p/m+chunks=3", stream=True)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sse_events(r.body)[-1][1], "[DONE]")
+        s = self.stats_when(lambda s: s["chat_stream"] >= 1, "the stream")
+        self.assertEqual((s["alpn_h2"], s["h2_streams"]), (0, 0), s)
+        self.assertGreaterEqual(s["alpn_http1"], 1, s)
 
 
 if __name__ == "__main__":
