@@ -55,6 +55,7 @@ static void ctest_free(adm_op_t *op)
         explicit_bzero(t->conf.header_values[i], strlen(t->conf.header_values[i]));
         free(t->conf.header_values[i]);
     }
+    lx_transport_free(&t->conf.transport);
     lx_buf_free(&t->body);
     free(t);
     op->ext = NULL;
@@ -262,7 +263,8 @@ static int start_listing(adm_op_t *op, char *why, size_t cap)
                                  .nheaders = b.nheaders,
                                  .body = "",
                                  .body_len = 0,
-                                 .timeouts = t->conf.timeouts};
+                                 .timeouts = t->conf.timeouts,
+                                 .transport = &t->conf.transport};
         static const lx_up_handlers_t handlers = {up_headers, up_data, list_done};
         t->call = lx_up_call_start(op->admin->ai->up, &up_rq, &handlers, op);
         if (t->call == NULL) {
@@ -353,7 +355,7 @@ static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
     op->on_abort = ctest_abort;
     lx_buf_init(&t->body, 0);
     /* columns: credential, provider name, kind, base_url, plain headers, 4 timeouts, model,
-     * sealed headers, provider id */
+     * sealed headers, provider id, settings */
     snprintf(t->model, sizeof t->model, "%s",
              lx_pg_isnull(res, 0, 9) ? "test" : lx_pg_value(res, 0, 9));
     if (lx_provider_kind_parse(lx_pg_value(res, 0, 2), &t->conf.kind) != LX_OK) {
@@ -397,6 +399,13 @@ static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
             return;
         }
     }
+    /* the provider's connection settings (core/transport.h), as the
+     * registry reads them: checked on write, a bad one left out */
+    json_t *set = json_loads(lx_pg_value(res, 0, 12), 0, NULL);
+    char why[200];
+    if (set && json_is_object(set))
+        (void)lx_transport_apply(&t->conf.transport, set, why, sizeof why);
+    json_decref(set);
     const lx_timeouts_t *d = &cfg->upstream;
     t->conf.timeouts.connect_ms = cap_ms(atoi(lx_pg_value(res, 0, 5)), d->connect_ms, 10000);
     t->conf.timeouts.first_byte_ms = cap_ms(atoi(lx_pg_value(res, 0, 6)), d->first_byte_ms, 30000);
@@ -451,7 +460,8 @@ static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
                              .nheaders = b.nheaders,
                              .body = b.body.p ? b.body.p : "",
                              .body_len = b.body.n,
-                             .timeouts = t->conf.timeouts};
+                             .timeouts = t->conf.timeouts,
+                             .transport = &t->conf.transport};
     static const lx_up_handlers_t handlers = {up_headers, up_data, up_done};
     t->call = lx_up_call_start(op->admin->ai->up, &up_rq, &handlers, op);
     /* the build held the key in its headers: zero them before freeing */
@@ -478,7 +488,7 @@ int adm_connection_test(lx_admin_t *a, lx_req_t *req, int64_t id)
         "coalesce(p.idle_timeout_ms, 0), coalesce(p.total_timeout_ms, 0), "
         "(SELECT m.upstream_name FROM ai_models m WHERE m.provider_id = p.id ORDER BY "
         "(m.status = 'active') DESC, ('chat' = ANY (m.capabilities)) DESC, m.id LIMIT 1), "
-        "p.extra_headers_sealed, p.id "
+        "p.extra_headers_sealed, p.id, p.settings::text "
         "FROM ai_connections c JOIN ai_providers p ON p.id = c.provider_id WHERE c.id = $1::bigint",
         1, params, step_loaded);
 }

@@ -316,5 +316,55 @@ class Http11Only(TlsBase):
         self.assertGreaterEqual(s["alpn_http1"], 1, s)
 
 
+class StoredSettings(unittest.TestCase):
+    """Settings stored through the admin API reach the registry (chat) and
+    the admin connection test: a provider's own ca_file trusts the mock."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock(tls=True)
+        cls.lx = Llmux(db=True, workers=1, env={"LLMUX_BREAKER_FAILURES": "0",
+                                                "LLMUX_REGISTRY_REFRESH_MS": "200"})
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lx.stop() == 0
+        assert cls.mock.stop() == 0
+
+    def admin(self, method, path, body=None, status=201):
+        r = self.lx.req(method, ADMIN + path, body=body)
+        self.assertEqual(r.status, status, r)
+        return r.json()
+
+    def provider(self, name, settings):
+        p = self.admin("POST", "/providers", {"name": name, "kind": "openai_compatible",
+                                              "base_url": self.mock.https_url + "/v1",
+                                              "settings": settings})
+        c = self.admin("POST", "/connections", {"provider_id": p["id"], "name": "k",
+                                                "api_key": KEY})
+        return p, c
+
+    def test_own_ca_file(self):
+        _, c = self.provider("own-ca", {"ca_file": self.mock.ca, "max_streams_per_connection": 5})
+        res = self.admin("POST", f"/connections/{c['id']}/test", status=200)
+        self.assertTrue(res["ok"], res)
+        wait_for(lambda: self.lx.chat({"model": "own-ca/m", "messages": MSG}).status == 200,
+                 what="own-ca reaches the registry")
+
+    def test_no_ca_file(self):
+        _, c = self.provider("no-ca", {})
+        res = self.admin("POST", f"/connections/{c['id']}/test", status=200)
+        self.assertFalse(res["ok"], res)
+        self.assertNotIn(KEY, json.dumps(res))
+        out = {}
+
+        def refused():
+            out["r"] = self.lx.chat({"model": "no-ca/m", "messages": MSG})
+            return out["r"].status == 502
+        wait_for(refused, what="no-ca reaches the registry")
+        self.assertIn("TLS certificate verification failed for provider 'no-ca'",
+                      out["r"].json()["error"]["message"])
+
+
 if __name__ == "__main__":
     unittest.main()
