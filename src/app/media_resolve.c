@@ -100,6 +100,7 @@ int lx_app_media_resolve(const char *model, lx_media_kind_t kind, const char *cr
     out->public_model = strdup(model);
     out->unit_price = m ? m->unit_cost : 0;
     out->timeouts = p->conf.timeouts;
+    lx_transport_copy(&out->transport, &p->conf.transport);
     rc = LX_OK;
 out:
     json_decref(jobs);

@@ -191,6 +191,7 @@ void lx_media_content(lx_media_http_t *h, lx_req_t *req, const json_t *task)
                      .first_byte_ms = 60000,
                      .idle_ms = 60000,
                      .total_ms = 3600000},
+        .transport = &s->target.transport,
     };
     static const lx_up_handlers_t handlers = {on_headers, on_data, on_done};
     s->call = lx_up_call_start(h->up, &ur, &handlers, s);

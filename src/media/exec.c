@@ -88,6 +88,7 @@ void lx_media_target_free(lx_media_target_t *t)
     free(t->base_url);
     free(t->upstream_model);
     free(t->public_model);
+    lx_transport_free(&t->transport);
     if (t->owned_adapter)
         lx_media_generic_free(t->owned_adapter);
     memset(t, 0, sizeof *t);
@@ -397,6 +398,7 @@ static void start(const lx_task_view_t *t, lx_task_job_t *job, kind_t kind, lx_m
         .body = rq.body,
         .body_len = rq.body_len,
         .timeouts = to,
+        .transport = &o->target.transport,
     };
     static const lx_up_handlers_t handlers = {on_headers, on_data, on_done};
     o->job = job;

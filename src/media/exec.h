@@ -32,6 +32,7 @@ typedef struct {
     lx_media_adapter_t *owned_adapter; /* a generic adapter made for this target, or NULL */
     double unit_price;                 /* USD per second of video or per image (0: free) */
     lx_timeouts_t timeouts;
+    lx_transport_t transport; /* owned copy: the provider's connection settings */
 } lx_media_target_t;
 
 /* model: the client's model name; credential_id: the pool key a task was
