@@ -7,7 +7,7 @@
  * abort from a callback returns an error to curl and the handle is cleaned up
  * when curl reports it done. Time-to-first-byte and idle-gap limits are our
  * own per-call timer: curl has only connect and total limits. */
-#include "upstream/upstream.h"
+#include "upstream/multi_int.h"
 #include "upstream/url_cache.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -28,120 +28,8 @@
 #define RECV_BUFFER        4096L
 #define STREAM_RECV_BUFFER 1024L
 
-#define EASY_POOL_MAX 128
 /* Idle upstream connections kept per worker, each with its buffers. */
 #define IDLE_CONNS_MAX 256L
-
-/* HTTP/2 connection ramp, per lane and host (scheme://host:port). curl
- * 7.88 waits for a connection being set up (CURLOPT_PIPEWAIT) only until it
- * knows the host multiplexes; after that, a transfer that finds every
- * connection full, or still connecting, opens its own: a burst of 50
- * streams under a cap of 10 opened 17 connections, 16 with a full TLS
- * handshake (none had a session to resume yet). So a transfer waits here
- * (not yet added to the multi) while the transfers of its host that are
- * added but not yet on a connection ("waiting": curl's prereq callback has
- * not run) already number ceil((waiting + held) / cap): each of those
- * opens a connection or takes a free stream, and once one is on its
- * connection the next held ones are added and take that connection's free
- * streams. Only HTTP/2 over TLS; plain HTTP and HTTP/1.1 go straight in. */
-#define RAMP_HOSTS_MAX 64
-#define RAMP_KEY_MAX   160
-
-typedef struct lx_up_call call_t;
-
-typedef struct {
-    char key[RAMP_KEY_MAX]; /* scheme://authority */
-    int waiting;            /* added to the multi, not yet on a connection */
-    int held;               /* in the queue below */
-    call_t *head, *tail;    /* held calls, oldest first */
-} ramp_host_t;
-
-/* A curl multi and its caps: one per distinct (max connections per host,
- * max streams per connection) pair among the providers called (upstream.h).
- * curl's caps are per multi, so providers with other caps get another. */
-typedef struct {
-    lx_upstream_t *u;
-    CURLM *multi;
-    struct event timer;
-    struct event kick; /* curl asked to be run again at once */
-    bool in_kick;
-    bool used;
-    int active;      /* transfers on this multi */
-    int max_conns;   /* per host; 0: no cap */
-    int max_streams; /* per HTTP/2 connection */
-    ramp_host_t *hosts;
-    int nhosts;
-    struct event release; /* held calls may go in (deferred out of curl's callbacks) */
-} lane_t;
-
-/* What we watch on one of curl's sockets. When a transfer ends curl stops
- * watching its connection (CURL_POLL_REMOVE) and asks for the same again at
- * the next transfer on it; instead of an epoll DEL and ADD per request, the
- * read watch stays registered while the connection idles in curl's cache
- * ("parked"). If a parked socket becomes readable (the server closed it or
- * sent junk), the watch goes away and curl finds the state on its next use.
- * We see every socket curl opens and closes (open/close callbacks), so the
- * state never outlives its socket, whatever fd number comes next. */
-typedef struct {
-    lx_upstream_t *u;
-    lane_t *lane; /* the multi the socket belongs to */
-    struct event ev;
-    short kind;  /* events registered (EV_PERSIST included) */
-    bool added;  /* registered with libevent */
-    bool parked; /* curl released it; kept registered while idle */
-    bool used;   /* a response came on it: an established connection */
-} sock_watch_t;
-
-struct lx_upstream {
-    struct event_base *base;
-    const lx_netpolicy_t *policy;  /* borrowed: checked in open_socket_cb */
-    lane_t lanes[LX_UP_LANES_MAX]; /* [0]: no connection cap, the default stream cap */
-    int nlanes;
-    CURLSH *share; /* TLS sessions and DNS, for every transfer of this client */
-    char *ca_base; /* the CA bundle a handle has unless its provider names one */
-    long tls_min;  /* CURL_SSLVERSION_TLSv1_2 or _3 */
-    lx_up_call_t *calls;
-    int active;
-    /* Idle easy handles: curl_easy_init costs several allocations and a
-     * large zeroing; a reset handle is ready again at a fraction of that. */
-    CURL *pool[EASY_POOL_MAX];
-    int npool;
-    sock_watch_t **watch; /* by fd */
-    int nwatch;
-    int nparked; /* idle connections whose watch we keep */
-    lx_url_cache_t *urls;
-};
-
-struct lx_up_call {
-    lx_upstream_t *u;
-    lane_t *lane;
-    ramp_host_t *host;     /* its ramp (NULL: none) */
-    call_t *qprev, *qnext; /* in host's queue while held */
-    bool held;             /* waiting in the ramp, not in the multi */
-    bool in_multi;         /* added to the lane's multi */
-    bool on_conn;          /* curl's prereq ran: it has its connection */
-    lx_up_call_t *prev, *next;
-    CURL *easy;
-    struct curl_slist *hdrs;
-    char *body;
-    size_t body_len;
-    lx_up_handlers_t h;
-    void *arg;
-    lx_timeouts_t to;
-    struct event watchdog;
-    int64_t t_start, t_first, t_last;
-    lx_buf_t resp_headers; /* "name\0value\0" pairs */
-    int status;
-    lx_up_outcome_t forced; /* a watchdog verdict, else LX_UP_OK */
-    bool headers_done;
-    bool paused;
-    bool cancelled;
-    bool in_cb;
-    bool aborted;
-    bool own_ca;              /* CURLOPT_CAINFO is the provider's, not ca_base */
-    lx_net_verdict_t refused; /* an address the network policy refused */
-    char refused_addr[46];
-};
 
 static const char *const outcome_names[LX_UP__COUNT] = {
     [LX_UP_OK] = "ok",
@@ -193,101 +81,6 @@ static void conn_limit_update(lane_t *l)
     curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->active + IDLE_CONNS_MAX);
 }
 
-static void ramp_unlink(call_t *c)
-{
-    ramp_host_t *h = c->host;
-    if (c->qprev)
-        c->qprev->qnext = c->qnext;
-    else
-        h->head = c->qnext;
-    if (c->qnext)
-        c->qnext->qprev = c->qprev;
-    else
-        h->tail = c->qprev;
-    c->qprev = c->qnext = NULL;
-    c->held = false;
-    h->held--;
-}
-
-static int ramp_streams(const lane_t *l)
-{
-    return l->max_streams > 0 ? l->max_streams : 1;
-}
-
-/* Whether one more of h's transfers may go into the multi now. */
-static bool ramp_open(const lane_t *l, const ramp_host_t *h)
-{
-    int cap = ramp_streams(l);
-    int want = (h->waiting + h->held + cap - 1) / cap;
-    return h->waiting < (want > 0 ? want : 1);
-}
-
-/* A transfer of c's host stopped waiting for its connection (it has one,
- * or it ended): held ones may go in, from the lane's release event. */
-static void ramp_left(call_t *c)
-{
-    ramp_host_t *h = c->host;
-    h->waiting--;
-    if (h->held > 0)
-        event_active(&c->lane->release, EV_TIMEOUT, 1);
-}
-
-/* The ramp of url's host in l, made at first use; NULL when the URL's
- * host part is too long or l has RAMP_HOSTS_MAX hosts already. */
-static ramp_host_t *ramp_host(lane_t *l, const char *url)
-{
-    const char *sep = strstr(url, "://");
-    if (sep == NULL)
-        return NULL;
-    size_t n = (size_t)(strchrnul(sep + 3, '/') - url);
-    if (n >= RAMP_KEY_MAX)
-        return NULL;
-    for (int i = 0; i < l->nhosts; i++)
-        if (strncmp(l->hosts[i].key, url, n) == 0 && l->hosts[i].key[n] == '\0')
-            return &l->hosts[i];
-    if (l->nhosts == RAMP_HOSTS_MAX)
-        return NULL;
-    if (l->hosts == NULL)
-        l->hosts = lx_calloc(RAMP_HOSTS_MAX, sizeof *l->hosts);
-    ramp_host_t *h = &l->hosts[l->nhosts++];
-    memcpy(h->key, url, n);
-    h->key[n] = '\0';
-    return h;
-}
-
-static int prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
-                     int local_port)
-{
-    call_t *c = clientp;
-    if (c->host && !c->on_conn) {
-        c->on_conn = true;
-        ramp_left(c);
-    }
-    return CURL_PREREQFUNC_OK;
-}
-
-static void call_finish(lx_up_call_t *c, CURLcode rc);
-
-/* Adds held calls of every host of l while their ramp allows. */
-static void release_cb(evutil_socket_t fd, short what, void *arg)
-{
-    lane_t *l = arg;
-    for (int i = 0; i < l->nhosts; i++) {
-        ramp_host_t *h = &l->hosts[i];
-        while (h->head && ramp_open(l, h)) {
-            call_t *c = h->head;
-            ramp_unlink(c);
-            if (curl_multi_add_handle(l->multi, c->easy) != CURLM_OK) {
-                c->host = NULL;
-                call_finish(c, CURLE_FAILED_INIT);
-                continue;
-            }
-            c->in_multi = true;
-            h->waiting++;
-        }
-    }
-}
-
 static void call_free(lx_up_call_t *c)
 {
     lx_upstream_t *u = c->u;
@@ -300,10 +93,7 @@ static void call_free(lx_up_call_t *c)
     u->active--;
     c->lane->active--;
     evtimer_del(&c->watchdog);
-    if (c->held)
-        ramp_unlink(c);
-    else if (c->host && c->in_multi && !c->on_conn)
-        ramp_left(c);
+    lx_up_ramp_forget(c);
     if (c->in_multi)
         curl_multi_remove_handle(c->lane->multi, c->easy);
     conn_limit_update(c->lane);
@@ -355,7 +145,7 @@ static lx_up_outcome_t classify(lx_up_call_t *c, CURLcode rc)
     }
 }
 
-static void call_finish(lx_up_call_t *c, CURLcode rc)
+void lx_up_finish(lx_up_call_t *c, CURLcode rc)
 {
     lx_up_result_t res = {0};
     res.outcome = classify(c, rc);
@@ -392,7 +182,7 @@ static void check_done(lane_t *l)
             continue;
         lx_up_call_t *c;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-        call_finish(c, msg->data.result);
+        lx_up_finish(c, msg->data.result);
     }
 }
 
@@ -483,7 +273,7 @@ static void watchdog_cb(evutil_socket_t fd, short ev, void *arg)
         next_us = (int64_t)c->to.idle_ms * 1000 - (now - c->t_last);
         goto rearm;
     }
-    call_finish(c, CURLE_OPERATION_TIMEDOUT);
+    lx_up_finish(c, CURLE_OPERATION_TIMEDOUT);
     return;
 rearm:;
     struct timeval tv = {(time_t)(next_us / 1000000), (suseconds_t)(next_us % 1000000)};
@@ -671,7 +461,7 @@ static bool lane_init(lx_upstream_t *u, lane_t *l, int max_conns, int max_stream
         return false;
     evtimer_assign(&l->timer, u->base, timer_event_cb, l);
     event_assign(&l->kick, u->base, -1, 0, kick_cb, l);
-    event_assign(&l->release, u->base, -1, 0, release_cb, l);
+    event_assign(&l->release, u->base, -1, 0, lx_up_ramp_release, l);
     return true;
 }
 
@@ -807,7 +597,7 @@ static CURL *easy_new(lx_upstream_t *u)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb); /* data: the call */
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, lx_up_ramp_prereq); /* data: the call */
     if (!env_proxy) {
         curl_easy_setopt(e, CURLOPT_PROXY, "");
         curl_easy_setopt(e, CURLOPT_NOPROXY, "");
@@ -871,7 +661,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
                      h2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
     bool pipewait = h2 && strncasecmp(rq->url, "https:", 6) == 0;
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait ? 1L : 0L);
-    c->host = pipewait ? ramp_host(c->lane, rq->url) : NULL;
+    c->host = pipewait ? lx_up_ramp_host(c->lane, rq->url) : NULL;
     if (tp && tp->ca_file) {
         curl_easy_setopt(e, CURLOPT_CAINFO, tp->ca_file);
         c->own_ca = true;
@@ -915,20 +705,8 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     evtimer_assign(&c->watchdog, u->base, watchdog_cb, c);
     struct timeval tv = {c->to.first_byte_ms / 1000, (c->to.first_byte_ms % 1000) * 1000};
     evtimer_add(&c->watchdog, &tv);
-    ramp_host_t *rh = c->host;
-    if (rh && (rh->held > 0 || !ramp_open(c->lane, rh))) { /* in line for a connection */
-        c->held = true;
-        c->qprev = rh->tail;
-        if (rh->tail)
-            rh->tail->qnext = c;
-        else
-            rh->head = c;
-        rh->tail = c;
-        rh->held++;
-        if (ramp_open(c->lane, rh))
-            event_active(&c->lane->release, EV_TIMEOUT, 1);
+    if (lx_up_ramp_hold(c))
         return c;
-    }
     /* curl_multi_add_handle only schedules work through timer_cb, so no
      * callback of ours runs before we return. */
     if (curl_multi_add_handle(c->lane->multi, e) != CURLM_OK) {
@@ -937,8 +715,8 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         return NULL;
     }
     c->in_multi = true;
-    if (rh)
-        rh->waiting++;
+    if (c->host)
+        c->host->waiting++;
     return c;
 }
 

@@ -1,0 +1,148 @@
+/* multi_int.h - the inside of the upstream client (multi.c), shared with
+ * the HTTP/2 connection ramp (ramp.c) only. Everything here belongs to one
+ * worker loop (upstream.h). */
+#ifndef LX_UPSTREAM_MULTI_INT_H
+#define LX_UPSTREAM_MULTI_INT_H
+
+#include "upstream/upstream.h"
+#include "upstream/url_cache.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#define EASY_POOL_MAX 128
+
+/* HTTP/2 connection ramp, per lane and host (scheme://host:port). curl
+ * 7.88 waits for a connection being set up (CURLOPT_PIPEWAIT) only until it
+ * knows the host multiplexes; after that, a transfer that finds every
+ * connection full, or still connecting, opens its own: a burst of 50
+ * streams under a cap of 10 opened 17 connections, 16 with a full TLS
+ * handshake (none had a session to resume yet). So a transfer waits here
+ * (not yet added to the multi) while the transfers of its host that are
+ * added but not yet on a connection ("waiting": curl's prereq callback has
+ * not run) already number ceil((waiting + held) / cap): each of those
+ * opens a connection or takes a free stream, and once one is on its
+ * connection the next held ones are added and take that connection's free
+ * streams. Only HTTP/2 over TLS; plain HTTP and HTTP/1.1 go straight in. */
+#define RAMP_HOSTS_MAX 64
+#define RAMP_KEY_MAX   160
+
+typedef struct lx_up_call call_t;
+
+typedef struct {
+    char key[RAMP_KEY_MAX]; /* scheme://authority */
+    int waiting;            /* added to the multi, not yet on a connection */
+    int held;               /* in the queue below */
+    call_t *head, *tail;    /* held calls, oldest first */
+} ramp_host_t;
+
+/* A curl multi and its caps: one per distinct (max connections per host,
+ * max streams per connection) pair among the providers called (upstream.h).
+ * curl's caps are per multi, so providers with other caps get another. */
+typedef struct {
+    lx_upstream_t *u;
+    CURLM *multi;
+    struct event timer;
+    struct event kick; /* curl asked to be run again at once */
+    bool in_kick;
+    bool used;
+    int active;      /* transfers on this multi */
+    int max_conns;   /* per host; 0: no cap */
+    int max_streams; /* per HTTP/2 connection */
+    ramp_host_t *hosts;
+    int nhosts;
+    struct event release; /* held calls may go in (deferred out of curl's callbacks) */
+} lane_t;
+
+/* What we watch on one of curl's sockets. When a transfer ends curl stops
+ * watching its connection (CURL_POLL_REMOVE) and asks for the same again at
+ * the next transfer on it; instead of an epoll DEL and ADD per request, the
+ * read watch stays registered while the connection idles in curl's cache
+ * ("parked"). If a parked socket becomes readable (the server closed it or
+ * sent junk), the watch goes away and curl finds the state on its next use.
+ * We see every socket curl opens and closes (open/close callbacks), so the
+ * state never outlives its socket, whatever fd number comes next. */
+typedef struct {
+    lx_upstream_t *u;
+    lane_t *lane; /* the multi the socket belongs to */
+    struct event ev;
+    short kind;  /* events registered (EV_PERSIST included) */
+    bool added;  /* registered with libevent */
+    bool parked; /* curl released it; kept registered while idle */
+    bool used;   /* a response came on it: an established connection */
+} sock_watch_t;
+
+struct lx_upstream {
+    struct event_base *base;
+    const lx_netpolicy_t *policy;  /* borrowed: checked in open_socket_cb */
+    lane_t lanes[LX_UP_LANES_MAX]; /* [0]: no connection cap, the default stream cap */
+    int nlanes;
+    CURLSH *share; /* TLS sessions and DNS, for every transfer of this client */
+    char *ca_base; /* the CA bundle a handle has unless its provider names one */
+    long tls_min;  /* CURL_SSLVERSION_TLSv1_2 or _3 */
+    lx_up_call_t *calls;
+    int active;
+    /* Idle easy handles: curl_easy_init costs several allocations and a
+     * large zeroing; a reset handle is ready again at a fraction of that. */
+    CURL *pool[EASY_POOL_MAX];
+    int npool;
+    sock_watch_t **watch; /* by fd */
+    int nwatch;
+    int nparked; /* idle connections whose watch we keep */
+    lx_url_cache_t *urls;
+};
+
+struct lx_up_call {
+    lx_upstream_t *u;
+    lane_t *lane;
+    ramp_host_t *host;     /* its ramp (NULL: none) */
+    call_t *qprev, *qnext; /* in host's queue while held */
+    bool held;             /* waiting in the ramp, not in the multi */
+    bool in_multi;         /* added to the lane's multi */
+    bool on_conn;          /* curl's prereq ran: it has its connection */
+    lx_up_call_t *prev, *next;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *body;
+    size_t body_len;
+    lx_up_handlers_t h;
+    void *arg;
+    lx_timeouts_t to;
+    struct event watchdog;
+    int64_t t_start, t_first, t_last;
+    lx_buf_t resp_headers; /* "name\0value\0" pairs */
+    int status;
+    lx_up_outcome_t forced; /* a watchdog verdict, else LX_UP_OK */
+    bool headers_done;
+    bool paused;
+    bool cancelled;
+    bool in_cb;
+    bool aborted;
+    bool own_ca;              /* CURLOPT_CAINFO is the provider's, not ca_base */
+    lx_net_verdict_t refused; /* an address the network policy refused */
+    char refused_addr[46];
+};
+
+/* Ends c with curl's result rc: on_done (unless cancelled), then frees it. */
+void lx_up_finish(lx_up_call_t *c, CURLcode rc);
+
+/* ---- the HTTP/2 connection ramp (ramp.c) ---- */
+
+/* The ramp of url's host in l, made at first use; NULL when the URL's host
+ * part is too long or l has RAMP_HOSTS_MAX hosts already. */
+ramp_host_t *lx_up_ramp_host(lane_t *l, const char *url);
+/* Puts c (c->host set, not yet in the multi) in line when its host's ramp
+ * says wait; true if it did. Otherwise the caller adds it to the multi and
+ * counts it in c->host->waiting. */
+bool lx_up_ramp_hold(lx_up_call_t *c);
+/* c ends: out of the line, or no longer waiting for its connection. */
+void lx_up_ramp_forget(lx_up_call_t *c);
+/* CURLOPT_PREREQFUNCTION (data: the call): c has its connection. */
+int lx_up_ramp_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+                      int local_port);
+/* The lane's release event (arg: the lane): adds held calls while their
+ * ramps allow. */
+void lx_up_ramp_release(evutil_socket_t fd, short what, void *arg);
+
+#endif
