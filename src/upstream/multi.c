@@ -208,6 +208,8 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
         lx_buf_reset(&c->resp_headers);
         const char *sp = memchr(p, ' ', n);
         c->status = sp ? atoi(sp + 1) : 0;
+        if (c->host && n >= 7 && strncmp(p, "HTTP/1.", 7) == 0)
+            lx_up_ramp_http1(c);
         return n;
     }
     if (n <= 2) { /* end of a header block */

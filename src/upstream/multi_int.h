@@ -35,6 +35,15 @@ typedef struct {
     int waiting;            /* added to the multi, not yet on a connection */
     int held;               /* in the queue below */
     call_t *head, *tail;    /* held calls, oldest first */
+    /* A server whose ALPN says http/1.1 does not multiplex: holding its
+     * transfers would only set its connections up one at a time. Known by
+     * an HTTP/1.x status line, or sooner when a transfer gets a new
+     * connection while the first one is busy and has never carried two
+     * transfers at once. */
+    bool http1;
+    bool mux_seen;      /* two transfers were on one connection at once */
+    int first_port;     /* local port of the host's first connection */
+    int first_inflight; /* transfers on it now */
 } ramp_host_t;
 
 /* A curl multi and its caps: one per distinct (max connections per host,
@@ -101,6 +110,7 @@ struct lx_up_call {
     bool held;             /* waiting in the ramp, not in the multi */
     bool in_multi;         /* added to the lane's multi */
     bool on_conn;          /* curl's prereq ran: it has its connection */
+    int port;              /* local port of its connection (prereq), 0: none yet */
     lx_up_call_t *prev, *next;
     CURL *easy;
     struct curl_slist *hdrs;
@@ -138,6 +148,8 @@ ramp_host_t *lx_up_ramp_host(lane_t *l, const char *url);
 bool lx_up_ramp_hold(lx_up_call_t *c);
 /* c ends: out of the line, or no longer waiting for its connection. */
 void lx_up_ramp_forget(lx_up_call_t *c);
+/* c's answer came over HTTP/1.x: its host's ramp is off from now on. */
+void lx_up_ramp_http1(lx_up_call_t *c);
 /* CURLOPT_PREREQFUNCTION (data: the call): c has its connection. */
 int lx_up_ramp_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
                       int local_port);

@@ -29,6 +29,8 @@ static int ramp_streams(const lane_t *l)
 /* Whether one more of h's transfers may go into the multi now. */
 static bool ramp_open(const lane_t *l, const ramp_host_t *h)
 {
+    if (h->http1)
+        return true;
     int cap = ramp_streams(l);
     int want = (h->waiting + h->held + cap - 1) / cap;
     return h->waiting < (want > 0 ? want : 1);
@@ -71,11 +73,31 @@ int lx_up_ramp_prereq(void *clientp, char *primary_ip, char *local_ip, int prima
                       int local_port)
 {
     call_t *c = clientp;
-    if (c->host && !c->on_conn) {
+    ramp_host_t *h = c->host;
+    if (h && !c->on_conn) {
+        if (h->first_port == 0 || h->first_inflight == 0)
+            h->first_port = local_port;
+        else if (local_port == h->first_port)
+            h->mux_seen = true; /* a second transfer on the first connection */
+        else if (!h->mux_seen)
+            lx_up_ramp_http1(c); /* a new connection while the first is busy */
+        if (local_port == h->first_port)
+            h->first_inflight++;
+        c->port = local_port;
         c->on_conn = true;
         ramp_left(c);
     }
     return CURL_PREREQFUNC_OK;
+}
+
+void lx_up_ramp_http1(call_t *c)
+{
+    ramp_host_t *h = c->host;
+    if (h == NULL || h->http1)
+        return;
+    h->http1 = true;
+    if (h->held > 0)
+        event_active(&c->lane->release, EV_TIMEOUT, 1);
 }
 
 /* Adds held calls of every host of l while their ramp allows. */
@@ -118,6 +140,8 @@ bool lx_up_ramp_hold(call_t *c)
 
 void lx_up_ramp_forget(call_t *c)
 {
+    if (c->host && c->port != 0 && c->port == c->host->first_port)
+        c->host->first_inflight--;
     if (c->held)
         ramp_unlink(c);
     else if (c->host && c->in_multi && !c->on_conn)
