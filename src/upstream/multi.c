@@ -28,9 +28,6 @@
 #define RECV_BUFFER        4096L
 #define STREAM_RECV_BUFFER 1024L
 
-/* Idle upstream connections kept per worker, each with its buffers. */
-#define IDLE_CONNS_MAX 256L
-
 static const char *const outcome_names[LX_UP__COUNT] = {
     [LX_UP_OK] = "ok",
     [LX_UP_CONNECT_FAILED] = "connect_failed",
@@ -72,15 +69,6 @@ void lx_upstream_global_cleanup(void)
 
 /* ---- call lifecycle ---- */
 
-/* curl's MAXCONNECTS caps every connection in its cache, busy ones too: at
- * more concurrent transfers than that, each finished transfer closed one
- * (after a walk over all of them) and the next one connected again. What we
- * mean to cap is the idle ones, so the limit follows the transfers. */
-static void conn_limit_update(lane_t *l)
-{
-    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->active + IDLE_CONNS_MAX);
-}
-
 static void call_free(lx_up_call_t *c)
 {
     lx_upstream_t *u = c->u;
@@ -91,12 +79,12 @@ static void call_free(lx_up_call_t *c)
     if (c->next)
         c->next->prev = c->prev;
     u->active--;
-    c->lane->active--;
+    c->shard->active--;
     evtimer_del(&c->watchdog);
     lx_up_ramp_forget(c);
     if (c->in_multi)
-        curl_multi_remove_handle(c->lane->multi, c->easy);
-    conn_limit_update(c->lane);
+        curl_multi_remove_handle(c->shard->multi, c->easy);
+    lx_up_shard_limit(c->shard);
     if (c->own_ca && u->ca_base) /* a pooled handle has the client's CA bundle */
         curl_easy_setopt(c->easy, CURLOPT_CAINFO, u->ca_base);
     /* Only a handle whose transfer ran its course goes back to the pool (it
@@ -173,11 +161,11 @@ void lx_up_finish(lx_up_call_t *c, CURLcode rc)
     call_free(c);
 }
 
-static void check_done(lane_t *l)
+void lx_up_check_done(shard_t *s)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(l->multi, &left))) {
+    while ((msg = curl_multi_info_read(s->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         lx_up_call_t *c;
@@ -312,40 +300,52 @@ static void watch_drop(lx_upstream_t *u, curl_socket_t s)
         return;
     if (w->added)
         event_del(&w->ev);
-    if (w->parked)
+    if (w->parked) {
         u->nparked--;
+        w->shard->nparked--;
+    }
     free(w);
     u->watch[s] = NULL;
+}
+
+void lx_up_watch_forget(lx_upstream_t *u, const shard_t *s)
+{
+    for (int fd = 0; fd < u->nwatch; fd++)
+        if (u->watch[fd] && u->watch[fd]->shard == s)
+            watch_drop(u, fd);
 }
 
 static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
 {
     sock_watch_t *w = arg;
-    lane_t *l = w->lane;
+    shard_t *sh = w->shard;
     if (w->parked) { /* an idle connection stirred: stop watching it */
         event_del(&w->ev);
         w->added = w->parked = false;
         w->u->nparked--;
+        sh->nparked--;
         return;
     }
     if (what & EV_READ)
         w->used = true;
     int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
     int running;
-    curl_multi_socket_action(l->multi, fd, action, &running);
-    check_done(l);
+    curl_multi_socket_action(sh->multi, fd, action, &running);
+    lx_up_check_done(sh);
 }
 
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+int lx_up_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
-    lane_t *l = userp;
-    lx_upstream_t *u = l->u;
+    shard_t *sh = userp;
+    lx_upstream_t *u = sh->u;
     if (what == CURL_POLL_REMOVE) {
         sock_watch_t *w = watch_of(u, s, false);
         if (w && w->added) {
             if (w->used && w->kind == (EV_READ | EV_PERSIST)) {
-                if (!w->parked)
+                if (!w->parked) {
                     u->nparked++;
+                    w->shard->nparked++;
+                }
                 w->parked = true;
             } else {
                 event_del(&w->ev);
@@ -357,10 +357,12 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
                          (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
     sock_watch_t *w = watch_of(u, s, true);
-    if (w->parked)
+    if (w->parked) {
         u->nparked--;
+        w->shard->nparked--;
+    }
     w->parked = false;
-    w->lane = l;
+    w->shard = sh;
     if (w->added && w->kind == kind)
         return 0;
     if (w->added)
@@ -402,84 +404,6 @@ static int close_socket_cb(void *clientp, curl_socket_t s)
     return close(s);
 }
 
-static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-    lane_t *l = arg;
-    int running;
-    curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(l);
-}
-
-static void kick_cb(evutil_socket_t fd, short what, void *arg)
-{
-    lane_t *l = arg;
-    l->in_kick = true;
-    timer_event_cb(fd, what, arg);
-    l->in_kick = false;
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    lane_t *l = userp;
-    if (timeout_ms < 0) {
-        evtimer_del(&l->timer);
-    } else if (timeout_ms == 0 && !l->in_kick) {
-        /* "Now" (a new transfer): run it later in this loop pass, without a
-         * timer and the epoll_wait(0) it costs. From inside a kick the timer
-         * takes over, so that a curl that keeps asking cannot starve I/O. */
-        evtimer_del(&l->timer);
-        event_active(&l->kick, EV_TIMEOUT, 1);
-    } else {
-        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-        evtimer_add(&l->timer, &tv);
-    }
-    return 0;
-}
-
-/* HTTP/2: transfers to one host share a connection (CURLPIPE_MULTIPLEX),
- * at most max_streams at a time on each; max_conns caps the connections to
- * one host (a transfer beyond waits in curl for a free one). */
-static CURLM *multi_new(lane_t *l)
-{
-    CURLM *m = curl_multi_init();
-    if (m == NULL)
-        return NULL;
-    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, l);
-    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(m, CURLMOPT_TIMERDATA, l);
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)l->active + IDLE_CONNS_MAX);
-    curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)l->max_streams);
-    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)l->max_conns);
-    return m;
-}
-
-static bool lane_init(lx_upstream_t *u, lane_t *l, int max_conns, int max_streams)
-{
-    *l = (lane_t){.u = u, .max_conns = max_conns, .max_streams = max_streams};
-    l->multi = multi_new(l);
-    if (l->multi == NULL)
-        return false;
-    evtimer_assign(&l->timer, u->base, timer_event_cb, l);
-    event_assign(&l->kick, u->base, -1, 0, kick_cb, l);
-    event_assign(&l->release, u->base, -1, 0, lx_up_ramp_release, l);
-    return true;
-}
-
-/* The lane for a provider's caps; the default one when all are taken. */
-static lane_t *lane_for(lx_upstream_t *u, const lx_transport_t *t)
-{
-    int conns = t ? t->max_connections : 0;
-    int streams = t && t->max_streams > 0 ? t->max_streams : LX_TRANSPORT_STREAMS_DEFAULT;
-    for (int i = 0; i < u->nlanes; i++)
-        if (u->lanes[i].max_conns == conns && u->lanes[i].max_streams == streams)
-            return &u->lanes[i];
-    if (u->nlanes < LX_UP_LANES_MAX && lane_init(u, &u->lanes[u->nlanes], conns, streams))
-        return &u->lanes[u->nlanes++];
-    return &u->lanes[0];
-}
-
 /* The CA bundle curl uses when none is set: a handle's CAINFO goes back to
  * it after a provider's own. */
 static char *curl_default_ca(void)
@@ -500,11 +424,10 @@ lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *po
     lx_upstream_t *u = lx_calloc(1, sizeof *u);
     u->base = base;
     u->policy = policy;
-    if (!lane_init(u, &u->lanes[0], 0, LX_TRANSPORT_STREAMS_DEFAULT)) {
+    if (lx_up_lanes_init(u) != LX_OK) {
         free(u);
         return NULL;
     }
-    u->nlanes = 1;
     /* One thread uses it: no lock functions. */
     u->share = curl_share_init();
     if (u->share) {
@@ -530,17 +453,10 @@ void lx_upstream_trim(lx_upstream_t *u, int keep_idle)
         u->watch = NULL;
         u->nwatch = 0;
     }
-    if (u->active > 0 || u->nparked <= keep_idle)
+    if (u->active > 0)
         return;
-    for (int i = 0; i < u->nlanes; i++) {
-        lane_t *l = &u->lanes[i];
-        CURLM *fresh = multi_new(l);
-        if (fresh == NULL)
-            continue;
-        curl_multi_cleanup(l->multi); /* closes its connections: close_socket_cb */
-        l->multi = fresh;
-        evtimer_del(&l->timer);
-    }
+    /* The shards a burst made go; their idle connections close. */
+    lx_up_shards_reset(u, u->nparked > keep_idle);
 }
 
 void lx_upstream_free(lx_upstream_t *u)
@@ -553,14 +469,8 @@ void lx_upstream_free(lx_upstream_t *u)
     }
     while (u->npool > 0)
         curl_easy_cleanup(u->pool[--u->npool]);
-    for (int i = 0; i < u->nlanes; i++) {
-        evtimer_del(&u->lanes[i].timer);
-        event_del(&u->lanes[i].kick);
-        event_del(&u->lanes[i].release);
-        free(u->lanes[i].hosts);
-        curl_multi_cleanup(u->lanes[i].multi); /* closes its connections: close_socket_cb */
-    }
-    if (u->share) /* after every handle that used it */
+    lx_up_lanes_free(u); /* closes their connections: close_socket_cb */
+    if (u->share)        /* after every handle that used it */
         curl_share_cleanup(u->share);
     free(u->ca_base);
     for (int i = 0; i < u->nwatch; i++)
@@ -650,7 +560,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     }
     c->hdrs = header_list(rq);
     const lx_transport_t *tp = rq->transport;
-    c->lane = lane_for(u, tp);
+    c->shard = lx_up_shard_for(lx_up_lane_for(u, tp));
 
     CURL *e = c->easy;
     /* HTTP/2 over TLS unless the provider says no; ALPN falls back to
@@ -663,7 +573,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
                      h2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
     bool pipewait = h2 && strncasecmp(rq->url, "https:", 6) == 0;
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait ? 1L : 0L);
-    c->host = pipewait ? lx_up_ramp_host(c->lane, rq->url) : NULL;
+    c->host = pipewait ? lx_up_ramp_host(c->shard, rq->url) : NULL;
     if (tp && tp->ca_file) {
         curl_easy_setopt(e, CURLOPT_CAINFO, tp->ca_file);
         c->own_ca = true;
@@ -702,8 +612,8 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         u->calls->prev = c;
     u->calls = c;
     u->active++;
-    c->lane->active++;
-    conn_limit_update(c->lane);
+    c->shard->active++;
+    lx_up_shard_limit(c->shard);
     evtimer_assign(&c->watchdog, u->base, watchdog_cb, c);
     struct timeval tv = {c->to.first_byte_ms / 1000, (c->to.first_byte_ms % 1000) * 1000};
     evtimer_add(&c->watchdog, &tv);
@@ -711,7 +621,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         return c;
     /* curl_multi_add_handle only schedules work through timer_cb, so no
      * callback of ours runs before we return. */
-    if (curl_multi_add_handle(c->lane->multi, e) != CURLM_OK) {
+    if (curl_multi_add_handle(c->shard->multi, e) != CURLM_OK) {
         c->cancelled = true;
         call_free(c);
         return NULL;

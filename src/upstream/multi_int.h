@@ -13,7 +13,7 @@
 
 #define EASY_POOL_MAX 128
 
-/* HTTP/2 connection ramp, per lane and host (scheme://host:port). curl
+/* HTTP/2 connection ramp, per shard and host (scheme://host:port). curl
  * 7.88 waits for a connection being set up (CURLOPT_PIPEWAIT) only until it
  * knows the host multiplexes; after that, a transfer that finds every
  * connection full, or still connecting, opens its own: a burst of 50
@@ -46,23 +46,41 @@ typedef struct {
     int first_inflight; /* transfers on it now */
 } ramp_host_t;
 
-/* A curl multi and its caps: one per distinct (max connections per host,
- * max streams per connection) pair among the providers called (upstream.h).
- * curl's caps are per multi, so providers with other caps get another. */
+/* One curl multi ("shard") of a lane, with its own connection cache. curl
+ * 7.88 walks every connection of a host's bundle, busy ones too, for each
+ * new transfer (~93 instructions a connection over HTTP/1.1, ~2,700 over
+ * HTTP/2 with TLS; bench/micro/README.md): with 10,000 open streams in one
+ * multi that is ~10^6 instructions per new transfer. So a lane spreads its
+ * transfers over shards of at most LX_UP_SHARD_TRANSFERS each (shard.h). */
+typedef struct lane lane_t;
 typedef struct {
     lx_upstream_t *u;
+    lane_t *lane;
     CURLM *multi;
     struct event timer;
     struct event kick; /* curl asked to be run again at once */
     bool in_kick;
-    bool used;
     int active;      /* transfers on this multi */
+    int nparked;     /* idle connections of this multi we keep watching */
     int max_conns;   /* per host; 0: no cap */
     int max_streams; /* per HTTP/2 connection */
+    long idle_max;   /* idle connections curl keeps beyond the transfers */
     ramp_host_t *hosts;
     int nhosts;
     struct event release; /* held calls may go in (deferred out of curl's callbacks) */
-} lane_t;
+} shard_t;
+
+/* A lane: the providers with one distinct (max connections per host, max
+ * streams per connection) pair (upstream.h). curl's caps are per multi, so
+ * providers with other caps get another lane. A lane with a connection cap
+ * keeps one shard: the cap must hold for the whole worker. */
+#define LX_UP_SHARDS_MAX 64
+struct lane {
+    int max_conns;
+    int max_streams;
+    shard_t *shards[LX_UP_SHARDS_MAX]; /* [0] always there */
+    int nshards;
+};
 
 /* What we watch on one of curl's sockets. When a transfer ends curl stops
  * watching its connection (CURL_POLL_REMOVE) and asks for the same again at
@@ -74,7 +92,7 @@ typedef struct {
  * state never outlives its socket, whatever fd number comes next. */
 typedef struct {
     lx_upstream_t *u;
-    lane_t *lane; /* the multi the socket belongs to */
+    shard_t *shard; /* the multi the socket belongs to */
     struct event ev;
     short kind;  /* events registered (EV_PERSIST included) */
     bool added;  /* registered with libevent */
@@ -104,11 +122,11 @@ struct lx_upstream {
 
 struct lx_up_call {
     lx_upstream_t *u;
-    lane_t *lane;
+    shard_t *shard;        /* the multi it runs on */
     ramp_host_t *host;     /* its ramp (NULL: none) */
     call_t *qprev, *qnext; /* in host's queue while held */
     bool held;             /* waiting in the ramp, not in the multi */
-    bool in_multi;         /* added to the lane's multi */
+    bool in_multi;         /* added to its shard's multi */
     bool on_conn;          /* curl's prereq ran: it has its connection */
     int port;              /* local port of its connection (prereq), 0: none yet */
     lx_up_call_t *prev, *next;
@@ -137,11 +155,35 @@ struct lx_up_call {
 /* Ends c with curl's result rc: on_done (unless cancelled), then frees it. */
 void lx_up_finish(lx_up_call_t *c, CURLcode rc);
 
+/* Reads curl's finished transfers of s and ends them. */
+void lx_up_check_done(shard_t *s);
+/* Drops the socket watches left that belong to s (s goes away). */
+void lx_up_watch_forget(lx_upstream_t *u, const shard_t *s);
+/* CURLMOPT_SOCKETFUNCTION (userp: the shard). */
+int lx_up_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp);
+
+/* ---- shards (shard.c) ---- */
+
+/* The lane for a provider's transport caps (NULL: the defaults); the
+ * default lane when LX_UP_LANES_MAX are taken. */
+lane_t *lx_up_lane_for(lx_upstream_t *u, const lx_transport_t *t);
+/* Makes u's default lane; LX_ERROR when curl cannot make a multi. */
+int lx_up_lanes_init(lx_upstream_t *u);
+/* The shard of l a new transfer goes on (shard.h's rule), made if need be. */
+shard_t *lx_up_shard_for(lane_t *l);
+/* s's transfer count changed: curl's connection cap follows it. */
+void lx_up_shard_limit(shard_t *s);
+/* No transfer runs: frees every shard beyond each lane's first and gives
+ * the first a fresh multi when close_idle (closing the idle connections). */
+void lx_up_shards_reset(lx_upstream_t *u, bool close_idle);
+/* Frees every lane and shard (their connections close). */
+void lx_up_lanes_free(lx_upstream_t *u);
+
 /* ---- the HTTP/2 connection ramp (ramp.c) ---- */
 
 /* The ramp of url's host in l, made at first use; NULL when the URL's host
  * part is too long or l has RAMP_HOSTS_MAX hosts already. */
-ramp_host_t *lx_up_ramp_host(lane_t *l, const char *url);
+ramp_host_t *lx_up_ramp_host(shard_t *l, const char *url);
 /* Puts c (c->host set, not yet in the multi) in line when its host's ramp
  * says wait; true if it did. Otherwise the caller adds it to the multi and
  * counts it in c->host->waiting. */
@@ -153,7 +195,7 @@ void lx_up_ramp_http1(lx_up_call_t *c);
 /* CURLOPT_PREREQFUNCTION (data: the call): c has its connection. */
 int lx_up_ramp_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
                       int local_port);
-/* The lane's release event (arg: the lane): adds held calls while their
+/* The shard's release event (arg: the shard): adds held calls while their
  * ramps allow. */
 void lx_up_ramp_release(evutil_socket_t fd, short what, void *arg);
 

@@ -21,13 +21,13 @@ static void ramp_unlink(call_t *c)
     h->held--;
 }
 
-static int ramp_streams(const lane_t *l)
+static int ramp_streams(const shard_t *l)
 {
     return l->max_streams > 0 ? l->max_streams : 1;
 }
 
 /* Whether one more of h's transfers may go into the multi now. */
-static bool ramp_open(const lane_t *l, const ramp_host_t *h)
+static bool ramp_open(const shard_t *l, const ramp_host_t *h)
 {
     if (h->http1)
         return true;
@@ -37,18 +37,18 @@ static bool ramp_open(const lane_t *l, const ramp_host_t *h)
 }
 
 /* A transfer of c's host stopped waiting for its connection (it has one,
- * or it ended): held ones may go in, from the lane's release event. */
+ * or it ended): held ones may go in, from the shard's release event. */
 static void ramp_left(call_t *c)
 {
     ramp_host_t *h = c->host;
     h->waiting--;
     if (h->held > 0)
-        event_active(&c->lane->release, EV_TIMEOUT, 1);
+        event_active(&c->shard->release, EV_TIMEOUT, 1);
 }
 
 /* The ramp of url's host in l, made at first use; NULL when the URL's
  * host part is too long or l has RAMP_HOSTS_MAX hosts already. */
-ramp_host_t *lx_up_ramp_host(lane_t *l, const char *url)
+ramp_host_t *lx_up_ramp_host(shard_t *l, const char *url)
 {
     const char *sep = strstr(url, "://");
     if (sep == NULL)
@@ -97,13 +97,13 @@ void lx_up_ramp_http1(call_t *c)
         return;
     h->http1 = true;
     if (h->held > 0)
-        event_active(&c->lane->release, EV_TIMEOUT, 1);
+        event_active(&c->shard->release, EV_TIMEOUT, 1);
 }
 
 /* Adds held calls of every host of l while their ramp allows. */
 void lx_up_ramp_release(evutil_socket_t fd, short what, void *arg)
 {
-    lane_t *l = arg;
+    shard_t *l = arg;
     for (int i = 0; i < l->nhosts; i++) {
         ramp_host_t *h = &l->hosts[i];
         while (h->head && ramp_open(l, h)) {
@@ -123,7 +123,7 @@ void lx_up_ramp_release(evutil_socket_t fd, short what, void *arg)
 bool lx_up_ramp_hold(call_t *c)
 {
     ramp_host_t *rh = c->host;
-    if (rh == NULL || (rh->held == 0 && ramp_open(c->lane, rh)))
+    if (rh == NULL || (rh->held == 0 && ramp_open(c->shard, rh)))
         return false;
     c->held = true; /* in line for a connection */
     c->qprev = rh->tail;
@@ -133,8 +133,8 @@ bool lx_up_ramp_hold(call_t *c)
         rh->head = c;
     rh->tail = c;
     rh->held++;
-    if (ramp_open(c->lane, rh))
-        event_active(&c->lane->release, EV_TIMEOUT, 1);
+    if (ramp_open(c->shard, rh))
+        event_active(&c->shard->release, EV_TIMEOUT, 1);
     return true;
 }
 

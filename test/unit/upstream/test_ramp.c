@@ -21,7 +21,7 @@
 
 typedef struct {
     struct event_base *base;
-    lane_t lane;
+    shard_t lane; /* the ramp is per shard */
     lx_up_call_t calls[N];
 } fx_t;
 
@@ -34,7 +34,7 @@ static int setup(void **state)
     f->lane.multi = curl_multi_init();
     event_assign(&f->lane.release, f->base, -1, 0, lx_up_ramp_release, &f->lane);
     for (int i = 0; i < N; i++) {
-        f->calls[i].lane = &f->lane;
+        f->calls[i].shard = &f->lane;
         f->calls[i].easy = curl_easy_init();
         curl_easy_setopt(f->calls[i].easy, CURLOPT_URL, "https://127.0.0.1:9/v1/chat/completions");
     }

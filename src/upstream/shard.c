@@ -1,0 +1,207 @@
+/* shard.c - a lane's curl multis ("shards", multi_int.h): made when every
+ * shard is full, each driven by the worker's loop through its own timer,
+ * and the rule that picks one for a new transfer (shard.h). Shards beyond a
+ * lane's first are kept while transfers run and freed when the worker goes
+ * quiet (lx_up_shards_reset from lx_upstream_trim): the next burst makes
+ * them again, at the cost of one curl_multi_init each. */
+#include "upstream/multi_int.h"
+#include "upstream/shard.h"
+
+#include <stdlib.h>
+
+/* Idle connections curl keeps beyond the transfers: the first shard of a
+ * lane keeps IDLE_CONNS_MAX (what serves a steady load, on one shard); the
+ * others, which exist only under a burst, fewer, so that a new transfer of
+ * theirs walks few idle ones. */
+#define IDLE_CONNS_MAX       256L
+#define IDLE_CONNS_SHARD_MAX 32L
+
+int lx_up_shard_pick(const lx_up_shard_load_t *load, int n, int cap, int max)
+{
+    int idle = -1, room = -1, least = 0;
+    for (int i = 0; i < n; i++) {
+        const lx_up_shard_load_t *s = &load[i];
+        if (s->active < load[least].active)
+            least = i;
+        if (s->active >= cap)
+            continue;
+        if (s->idle > 0 && (idle < 0 || s->active < load[idle].active))
+            idle = i;
+        if (room < 0 || s->active < load[room].active)
+            room = i;
+    }
+    if (idle >= 0)
+        return idle;
+    if (room >= 0)
+        return room;
+    return n < max ? n : least;
+}
+
+/* curl's MAXCONNECTS caps every connection in its cache, busy ones too: at
+ * more concurrent transfers than that, each finished transfer closed one
+ * (after a walk over all of them) and the next one connected again. What we
+ * mean to cap is the idle ones, so the limit follows the transfers. */
+void lx_up_shard_limit(shard_t *s)
+{
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->active + s->idle_max);
+}
+
+static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    shard_t *s = arg;
+    int running;
+    curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    lx_up_check_done(s);
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    shard_t *s = arg;
+    s->in_kick = true;
+    timer_event_cb(fd, what, arg);
+    s->in_kick = false;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    shard_t *s = userp;
+    if (timeout_ms < 0) {
+        evtimer_del(&s->timer);
+    } else if (timeout_ms == 0 && !s->in_kick) {
+        /* "Now" (a new transfer): run it later in this loop pass, without a
+         * timer and the epoll_wait(0) it costs. From inside a kick the timer
+         * takes over, so that a curl that keeps asking cannot starve I/O. */
+        evtimer_del(&s->timer);
+        event_active(&s->kick, EV_TIMEOUT, 1);
+    } else {
+        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        evtimer_add(&s->timer, &tv);
+    }
+    return 0;
+}
+
+/* HTTP/2: transfers to one host share a connection (CURLPIPE_MULTIPLEX),
+ * at most max_streams at a time on each; max_conns caps the connections to
+ * one host (a transfer beyond waits in curl for a free one). */
+static CURLM *multi_new(shard_t *s)
+{
+    CURLM *m = curl_multi_init();
+    if (m == NULL)
+        return NULL;
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, lx_up_socket_cb);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, s);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)s->active + s->idle_max);
+    curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)s->max_streams);
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)s->max_conns);
+    return m;
+}
+
+static shard_t *shard_new(lx_upstream_t *u, lane_t *l)
+{
+    shard_t *s = lx_calloc(1, sizeof *s);
+    *s = (shard_t){.u = u,
+                   .lane = l,
+                   .max_conns = l->max_conns,
+                   .max_streams = l->max_streams,
+                   .idle_max = l->nshards == 0 ? IDLE_CONNS_MAX : IDLE_CONNS_SHARD_MAX};
+    s->multi = multi_new(s);
+    if (s->multi == NULL) {
+        free(s);
+        return NULL;
+    }
+    evtimer_assign(&s->timer, u->base, timer_event_cb, s);
+    event_assign(&s->kick, u->base, -1, 0, kick_cb, s);
+    event_assign(&s->release, u->base, -1, 0, lx_up_ramp_release, s);
+    return s;
+}
+
+/* Only with no transfer on it: its idle connections close (close_socket_cb
+ * drops their watches). */
+static void shard_free(shard_t *s)
+{
+    evtimer_del(&s->timer);
+    event_del(&s->kick);
+    event_del(&s->release);
+    free(s->hosts);
+    curl_multi_cleanup(s->multi);
+    lx_up_watch_forget(s->u, s);
+    free(s);
+}
+
+static bool lane_init(lx_upstream_t *u, lane_t *l, int max_conns, int max_streams)
+{
+    *l = (lane_t){.max_conns = max_conns, .max_streams = max_streams};
+    l->shards[0] = shard_new(u, l);
+    if (l->shards[0] == NULL)
+        return false;
+    l->nshards = 1;
+    return true;
+}
+
+int lx_up_lanes_init(lx_upstream_t *u)
+{
+    if (!lane_init(u, &u->lanes[0], 0, LX_TRANSPORT_STREAMS_DEFAULT))
+        return LX_ERROR;
+    u->nlanes = 1;
+    return LX_OK;
+}
+
+lane_t *lx_up_lane_for(lx_upstream_t *u, const lx_transport_t *t)
+{
+    int conns = t ? t->max_connections : 0;
+    int streams = t && t->max_streams > 0 ? t->max_streams : LX_TRANSPORT_STREAMS_DEFAULT;
+    for (int i = 0; i < u->nlanes; i++)
+        if (u->lanes[i].max_conns == conns && u->lanes[i].max_streams == streams)
+            return &u->lanes[i];
+    if (u->nlanes < LX_UP_LANES_MAX && lane_init(u, &u->lanes[u->nlanes], conns, streams))
+        return &u->lanes[u->nlanes++];
+    return &u->lanes[0];
+}
+
+shard_t *lx_up_shard_for(lane_t *l)
+{
+    if (l->nshards == 1 && (l->max_conns > 0 || l->shards[0]->active < LX_UP_SHARD_TRANSFERS))
+        return l->shards[0]; /* the common case, without the walk */
+    lx_up_shard_load_t load[LX_UP_SHARDS_MAX];
+    for (int i = 0; i < l->nshards; i++)
+        load[i] = (lx_up_shard_load_t){l->shards[i]->active, l->shards[i]->nparked};
+    int max = l->max_conns > 0 ? 1 : LX_UP_SHARDS_MAX;
+    int i = lx_up_shard_pick(load, l->nshards, LX_UP_SHARD_TRANSFERS, max);
+    if (i == l->nshards) {
+        shard_t *s = shard_new(l->shards[0]->u, l);
+        if (s == NULL)
+            return l->shards[0];
+        l->shards[l->nshards++] = s;
+    }
+    return l->shards[i];
+}
+
+void lx_up_shards_reset(lx_upstream_t *u, bool close_idle)
+{
+    for (int i = 0; i < u->nlanes; i++) {
+        lane_t *l = &u->lanes[i];
+        while (l->nshards > 1)
+            shard_free(l->shards[--l->nshards]);
+        shard_t *s = l->shards[0];
+        if (!close_idle)
+            continue;
+        CURLM *fresh = multi_new(s);
+        if (fresh == NULL)
+            continue;
+        curl_multi_cleanup(s->multi); /* closes its connections: close_socket_cb */
+        s->multi = fresh;
+        evtimer_del(&s->timer);
+    }
+}
+
+void lx_up_lanes_free(lx_upstream_t *u)
+{
+    for (int i = 0; i < u->nlanes; i++) {
+        lane_t *l = &u->lanes[i];
+        while (l->nshards > 0)
+            shard_free(l->shards[--l->nshards]);
+    }
+}

@@ -1,0 +1,28 @@
+/* shard.h - which curl multi ("shard") of a lane a new transfer goes on: a
+ * pure rule, without curl, so that it can be tested alone (multi_int.h has
+ * the why). */
+#ifndef LX_UPSTREAM_SHARD_H
+#define LX_UPSTREAM_SHARD_H
+
+/* Transfers a shard takes before a new one goes elsewhere. Over HTTP/1.1
+ * that is up to 256 busy connections a new transfer of the shard walks
+ * past (~24,000 instructions; 10,000 in one multi: ~929,000); over HTTP/2
+ * a few connections' worth at the default 100 streams a connection. */
+#define LX_UP_SHARD_TRANSFERS 256
+
+typedef struct {
+    int active; /* transfers on the shard */
+    int idle;   /* idle connections in its cache */
+} lx_up_shard_load_t;
+
+/* The index of the shard a new transfer goes on, among the n (>= 1) of
+ * load, each taking at most cap transfers, with at most max shards:
+ * - a shard with room and an idle connection (keep-alive reuse), the one
+ *   with the fewest transfers (ties: the lowest index);
+ * - else a shard with room, the one with the fewest transfers (ties: the
+ *   lowest index);
+ * - else n (make a new shard) while n < max;
+ * - else the shard with the fewest transfers. */
+int lx_up_shard_pick(const lx_up_shard_load_t *load, int n, int cap, int max);
+
+#endif
