@@ -444,6 +444,10 @@ void lx_upstream_trim(lx_upstream_t *u, int keep_idle)
 {
     while (u->npool > 0)
         curl_easy_cleanup(u->pool[--u->npool]);
+    /* The shards a burst made go (their idle connections close), and the
+     * first ones' idle connections when more than keep_idle are left. */
+    if (u->active == 0)
+        lx_up_shards_reset(u, keep_idle);
     /* The watch table grew with the highest fd of the burst. */
     int top = u->nwatch;
     while (top > 0 && u->watch[top - 1] == NULL)
@@ -453,10 +457,6 @@ void lx_upstream_trim(lx_upstream_t *u, int keep_idle)
         u->watch = NULL;
         u->nwatch = 0;
     }
-    if (u->active > 0)
-        return;
-    /* The shards a burst made go; their idle connections close. */
-    lx_up_shards_reset(u, u->nparked > keep_idle);
 }
 
 void lx_upstream_free(lx_upstream_t *u)

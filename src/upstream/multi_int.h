@@ -173,9 +173,10 @@ int lx_up_lanes_init(lx_upstream_t *u);
 shard_t *lx_up_shard_for(lane_t *l);
 /* s's transfer count changed: curl's connection cap follows it. */
 void lx_up_shard_limit(shard_t *s);
-/* No transfer runs: frees every shard beyond each lane's first and gives
- * the first a fresh multi when close_idle (closing the idle connections). */
-void lx_up_shards_reset(lx_upstream_t *u, bool close_idle);
+/* No transfer runs: frees every shard beyond each lane's first; then, if
+ * more than keep_idle idle connections are left, gives each first shard a
+ * fresh multi (closing them). */
+void lx_up_shards_reset(lx_upstream_t *u, int keep_idle);
 /* Frees every lane and shard (their connections close). */
 void lx_up_lanes_free(lx_upstream_t *u);
 

@@ -179,15 +179,17 @@ shard_t *lx_up_shard_for(lane_t *l)
     return l->shards[i];
 }
 
-void lx_up_shards_reset(lx_upstream_t *u, bool close_idle)
+void lx_up_shards_reset(lx_upstream_t *u, int keep_idle)
 {
     for (int i = 0; i < u->nlanes; i++) {
         lane_t *l = &u->lanes[i];
         while (l->nshards > 1)
             shard_free(l->shards[--l->nshards]);
-        shard_t *s = l->shards[0];
-        if (!close_idle)
-            continue;
+    }
+    if (u->nparked <= keep_idle)
+        return;
+    for (int i = 0; i < u->nlanes; i++) {
+        shard_t *s = u->lanes[i].shards[0];
         CURLM *fresh = multi_new(s);
         if (fresh == NULL)
             continue;

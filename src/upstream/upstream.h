@@ -98,7 +98,10 @@ void lx_upstream_global_cleanup(void);
  * than open another. Providers with the same max_connections and
  * max_streams_per_connection share one curl multi ("lane"), whose
  * per-host connection and stream caps are theirs; up to LX_UP_LANES_MAX
- * such pairs, later ones use the default lane. */
+ * such pairs, later ones use the default lane. Under load a lane without a
+ * connection cap spreads its transfers over several multis ("shards",
+ * shard.c), so that curl never walks thousands of connections per new
+ * transfer. */
 lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *policy,
                                const lx_up_tls_t *tls);
 #define LX_UP_LANES_MAX 8
@@ -107,9 +110,11 @@ void lx_upstream_free(lx_upstream_t *u);
 int lx_upstream_active(const lx_upstream_t *u);
 
 /* For a worker gone quiet after a burst: frees the idle easy handles and,
- * when no transfer runs and more than keep_idle upstream connections sit in
- * curl's cache, closes them all (curl has no call to close only some). What
- * a burst left behind is then free, and malloc_trim can hand it back. */
+ * when no transfer runs, the shards the burst made beyond each lane's first
+ * (their idle connections close) and, when more than keep_idle upstream
+ * connections are left in curl's cache, closes them all (curl has no call
+ * to close only some). What a burst left behind is then free, and
+ * malloc_trim can hand it back. */
 void lx_upstream_trim(lx_upstream_t *u, int keep_idle);
 
 lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,

@@ -95,6 +95,31 @@ class Shards(unittest.TestCase):
                 s.close()
         for data in out:
             self.assert_stream(data, chunks)
+        # Quiet again: the worker's trim frees the shards the burst made and
+        # closes the idle connections (more than 16 left); then a stream
+        # still goes through.
+        wait_for(lambda: self.upstream_conns() <= 16, timeout=15,
+                 what="llmux's idle upstream connections closed after the burst")
+        s = self.open_streams(1, "demo/m+chunks=3")[0]
+        try:
+            self.assert_stream(read_until_close(s), 3)
+        finally:
+            s.close()
+
+    def upstream_conns(self):
+        """Established TCP connections to the mock's port (llmux's side)."""
+        n = 0
+        for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(path) as f:
+                    next(f)
+                    for line in f:
+                        parts = line.split()
+                        if parts[3] == "01" and int(parts[2].rsplit(":", 1)[1], 16) == self.mock.port:
+                            n += 1
+            except OSError:
+                pass
+        return n
 
     def test_paused_stream_on_a_later_shard_resumes(self):
         # SHARD + 40 long streams fill the first shard and start a second; a
