@@ -27,6 +27,20 @@
  * stream. A larger event only takes more than one read. */
 #define RECV_BUFFER        4096L
 #define STREAM_RECV_BUFFER 1024L
+/* Over HTTP/2, curl 7.88 copies a DATA frame into this buffer and keeps
+ * what does not fit for a later read that nothing triggers: the transfer
+ * stalls (a stream of back-to-back events, a whole answer over 4 KB). A
+ * buffer of the largest frame a peer may send us (SETTINGS_MAX_FRAME_SIZE,
+ * which curl leaves at 16 KB) always holds a whole frame. */
+#define H2_RECV_BUFFER 16384L
+
+/* The receive buffer of a transfer: HTTP/2 is possible on an https URL
+ * unless the provider's http2 is false. */
+static long recv_buffer(const lx_up_request_t *rq)
+{
+    bool h2 = strncmp(rq->url, "https://", 8) == 0 && !(rq->transport && rq->transport->http1);
+    return h2 ? H2_RECV_BUFFER : rq->stream ? STREAM_RECV_BUFFER : RECV_BUFFER;
+}
 
 static const char *const outcome_names[LX_UP__COUNT] = {
     [LX_UP_OK] = "ok",
@@ -604,7 +618,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->to.total_ms);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, rq->stream ? STREAM_RECV_BUFFER : RECV_BUFFER);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer(rq));
     lx_buf_init(&c->resp_headers, 0);
 
     c->next = u->calls;

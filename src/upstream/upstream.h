@@ -67,7 +67,8 @@ typedef struct {
     size_t body_len;
     lx_timeouts_t timeouts;
     /* The answer is a stream of small events: the receive buffer, held for
-     * the transfer's whole life, is STREAM_RECV_BUFFER bytes, not 4 KB. */
+     * the transfer's whole life, is STREAM_RECV_BUFFER bytes, not 4 KB
+     * (both 16 KB where HTTP/2 is possible: multi.c says why). */
     bool stream;
     /* The provider's connection settings (core/transport.h), borrowed for
      * lx_up_call_start only; NULL: the defaults (HTTP/2 over TLS, no

@@ -198,6 +198,27 @@ class Http2(TlsBase):
                          (1, 1, 0, 2), s)
         self.assertEqual(s["tls_handshakes_full"], 1, s)
 
+    def test_answers_larger_than_the_receive_buffer_end_over_h2(self):
+        # Many events in one read over HTTP/2 (chunks sent back to back, in
+        # DATA frames larger than a stream's 1 KB receive buffer): curl 7.88
+        # kept what did not fit for a read that nothing triggered, and the
+        # stream never ended.
+        self.start({"p": {}})
+        for model in ("p/m+chunks=8", "p/m+chunks=200"):
+            r = self.chat(model, stream=True, timeout=10)
+            self.assertEqual(r.status, 200, r)
+            ev = sse_events(r.body)
+            self.assertEqual(ev[-1][1], "[DONE]", model)
+            n = int(model.split("=")[1])
+            text = "".join(json.loads(d)["choices"][0]["delta"].get("content") or ""
+                           for _, d in ev[:-1] if json.loads(d).get("choices"))
+            self.assertEqual(text, "".join(f"tok{i} " for i in range(n)), model)
+        # a whole answer of 40 KB (it ended with the 4 KB buffer too)
+        r = self.chat("p/m+chunks=4000", timeout=10)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["choices"][0]["message"]["content"],
+                         "".join(f"tok{i} " for i in range(4000)))
+
     def concurrent_streams(self, n, model):
         results = [None] * n
 
