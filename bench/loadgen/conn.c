@@ -10,8 +10,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "clock.h"
@@ -46,6 +50,18 @@ int lb_conn_init(lb_conn_t *c, lb_worker_t *w)
 static void close_sock(lb_conn_t *c)
 {
     if (c->bev != NULL) {
+        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+        if (ssl != NULL && c->connected) {
+            SSL_SESSION *s = SSL_get1_session(ssl);
+            if (s != NULL) {
+                SSL_SESSION_free(c->sess);
+                c->sess = s;
+            }
+            /* No close_notify is sent (the socket is just closed), but an SSL
+             * freed without SSL_SENT_SHUTDOWN marks its session not
+             * resumable, the one kept above included. */
+            SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        }
         bufferevent_free(c->bev);
         c->bev = NULL;
     }
@@ -62,21 +78,60 @@ void lb_conn_free(lb_conn_t *c)
     }
     lb_h1_free(&c->h1);
     lb_sse_free(&c->sse);
+    SSL_SESSION_free(c->sess);
+    c->sess = NULL;
+}
+
+/* https: a TLS bufferevent (libevent's OpenSSL filter on its own socket,
+ * connected by bufferevent_socket_connect); the server's certificate must
+ * name the URL's host (an IP address or a DNS name). */
+static struct bufferevent *tls_bev(lb_conn_t *c)
+{
+    const lb_target_t *t = c->w->run->target;
+    SSL *ssl = SSL_new(t->ssl_ctx);
+    struct bufferevent *bev;
+    X509_VERIFY_PARAM *vp;
+
+    if (ssl == NULL)
+        return NULL;
+    vp = SSL_get0_param(ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(vp, t->host) != 1) {
+        if (X509_VERIFY_PARAM_set1_host(vp, t->host, 0) != 1 ||
+            SSL_set_tlsext_host_name(ssl, t->host) != 1) {
+            SSL_free(ssl);
+            return NULL;
+        }
+    }
+    if (c->sess != NULL)
+        SSL_set_session(ssl, c->sess);
+    bev = bufferevent_openssl_socket_new(c->w->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
 }
 
 static int open_sock(lb_conn_t *c)
 {
     const lb_target_t *t = c->w->run->target;
     int one = 1;
-    int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd;
 
-    if (fd < 0)
-        return -1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->bev = bufferevent_socket_new(c->w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (c->bev == NULL) {
-        close(fd);
-        return -1;
+    if (t->tls) {
+        if ((c->bev = tls_bev(c)) == NULL)
+            return -1;
+    } else {
+        fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        c->bev = bufferevent_socket_new(c->w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        if (c->bev == NULL) {
+            close(fd);
+            return -1;
+        }
     }
     bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
     if (bufferevent_enable(c->bev, EV_READ) < 0 ||
@@ -85,6 +140,8 @@ static int open_sock(lb_conn_t *c)
         close_sock(c);
         return -1;
     }
+    fd = bufferevent_getfd(c->bev);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->w->stats.connects++;
     c->connected = false;
     c->reqs = 0;
@@ -100,7 +157,7 @@ static void write_request(lb_conn_t *c)
     struct evbuffer *out = bufferevent_get_output(c->bev);
     size_t off = 0;
 
-    if (c->connected && evbuffer_get_length(out) == 0) {
+    if (!t->tls && c->connected && evbuffer_get_length(out) == 0) {
         ssize_t k =
             send(bufferevent_getfd(c->bev), t->req, t->req_len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k == (ssize_t)t->req_len)

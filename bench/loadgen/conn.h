@@ -23,16 +23,17 @@ typedef struct lb_conn lb_conn_t;
 
 struct lb_conn {
     lb_worker_t *w;
-    struct bufferevent *bev; /* NULL while closed */
-    struct event *timer;     /* request timeout, retry delay or deferred failure */
-    lb_conn_t *next;         /* worker's idle/spare stack */
-    bool connected;          /* TCP connect completed */
-    bool busy;               /* a request is in flight */
-    bool measured;           /* ... and it counts */
-    bool resent;             /* ... and was already resent once */
-    bool retry_pending;      /* timer: ask the worker again (closed loop retry) */
-    bool fail_pending;       /* timer: report a connect failure */
-    bool is_stream;          /* 2xx text/event-stream response */
+    struct bufferevent *bev;     /* NULL while closed */
+    struct ssl_session_st *sess; /* https: the last session, resumed on reconnect */
+    struct event *timer;         /* request timeout, retry delay or deferred failure */
+    lb_conn_t *next;             /* worker's idle/spare stack */
+    bool connected;              /* TCP connect completed */
+    bool busy;                   /* a request is in flight */
+    bool measured;               /* ... and it counts */
+    bool resent;                 /* ... and was already resent once */
+    bool retry_pending;          /* timer: ask the worker again (closed loop retry) */
+    bool fail_pending;           /* timer: report a connect failure */
+    bool is_stream;              /* 2xx text/event-stream response */
     bool got_event;
     uint32_t reqs;     /* requests sent on this socket */
     uint64_t sched_us; /* latency origin: scheduled (open) or send (closed) time */

@@ -18,8 +18,10 @@ static void usage(FILE *f)
             "\n"
             "Target and request:\n"
             "  --url URL            target (default " LB_DEFAULT_URL ");\n"
-            "                       http:// only; without a path: /v1/chat/completions, or\n"
+            "                       http:// or https:// (TLS, HTTP/1.1 keep-alive, sessions\n"
+            "                       resumed); without a path: /v1/chat/completions, or\n"
             "                       /v1/messages with --anthropic\n"
+            "  --cacert FILE        https: verify the server against this CA bundle (PEM)\n"
             "  --api-key K          send Authorization: Bearer K (x-api-key: K with --anthropic)\n"
             "  --anthropic          Anthropic Messages body (with max_tokens) and headers\n"
             "                       (x-api-key, anthropic-version: 2023-06-01)\n"
@@ -129,6 +131,7 @@ enum {
     O_RSS,
     O_NOPROG,
     O_VERSION,
+    O_CACERT,
 };
 
 lb_opts_rc_t lb_opts_parse(lb_opts_t *o, int argc, char **argv)
@@ -136,6 +139,7 @@ lb_opts_rc_t lb_opts_parse(lb_opts_t *o, int argc, char **argv)
     static const struct option lo[] = {
         {"url", required_argument, NULL, O_URL},
         {"api-key", required_argument, NULL, O_KEY},
+        {"cacert", required_argument, NULL, O_CACERT},
         {"anthropic", no_argument, NULL, O_ANTHROPIC},
         {"model", required_argument, NULL, O_MODEL},
         {"stream", no_argument, NULL, O_STREAM},
@@ -179,6 +183,9 @@ lb_opts_rc_t lb_opts_parse(lb_opts_t *o, int argc, char **argv)
         switch (ch) {
         case O_URL:
             o->url = optarg;
+            break;
+        case O_CACERT:
+            o->cacert = optarg;
             break;
         case O_KEY:
             o->api_key = optarg;

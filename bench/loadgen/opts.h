@@ -15,6 +15,7 @@
 
 typedef struct {
     const char *url;
+    const char *cacert;  /* https: the CA bundle to verify against (NULL: the system's) */
     const char *api_key; /* NULL: no auth header */
     bool anthropic;
     const char *model;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "lx_version.h"
 
@@ -22,12 +23,14 @@ static int parse_url(lb_target_t *t, const lb_opts_t *o)
     long port = 80;
 
     if (strncmp(u, "https://", 8) == 0) {
-        fprintf(stderr, "llmux-bench: https is not supported (plain http:// only)\n");
-        return -1;
-    }
-    if (strncmp(u, "http://", 7) != 0)
+        t->tls = true;
+        port = 443;
+        h = u + 8;
+    } else if (strncmp(u, "http://", 7) == 0) {
+        h = u + 7;
+    } else {
         goto bad;
-    h = u + 7;
+    }
     pstart = h + strcspn(h, "/?#");
     if (*h == '[') {
         hend = memchr(h, ']', (size_t)(pstart - h));
@@ -69,7 +72,7 @@ static int parse_url(lb_target_t *t, const lb_opts_t *o)
     }
     return 0;
 bad:
-    fprintf(stderr, "llmux-bench: bad --url '%s' (want http://HOST[:PORT][/PATH])\n", u);
+    fprintf(stderr, "llmux-bench: bad --url '%s' (want http[s]://HOST[:PORT][/PATH])\n", u);
     return -1;
 }
 
@@ -100,6 +103,36 @@ static int resolve(lb_target_t *t)
     }
     freeaddrinfo(res);
     return 0;
+}
+
+/* The client context: TLS 1.2+, the server verified against --cacert (or the
+ * system's CAs), ALPN http/1.1, a client session cache so a reconnecting
+ * connection resumes (conn.c keeps each connection's last session). */
+static int tls_init(lb_target_t *t, const lb_opts_t *o)
+{
+    static const unsigned char alpn[] = "\x08http/1.1";
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    if (ctx == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if ((o->cacert ? SSL_CTX_load_verify_locations(ctx, o->cacert, NULL)
+                   : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+        fprintf(stderr, "llmux-bench: cannot load the CA file %s\n",
+                o->cacert ? o->cacert : "(system default)");
+        SSL_CTX_free(ctx);
+        return -2;
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+    if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0)
+        goto fail;
+    t->ssl_ctx = ctx;
+    return 0;
+fail:
+    SSL_CTX_free(ctx);
+    fprintf(stderr, "llmux-bench: cannot set up TLS\n");
+    return -2;
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -184,6 +217,8 @@ int lb_target_init(lb_target_t *t, const lb_opts_t *o)
         return -1;
     if ((rc = resolve(t)) < 0)
         return rc;
+    if (t->tls && (rc = tls_init(t, o)) < 0)
+        return rc;
     body = o->body_file ? read_file(o->body_file, &blen) : build_body(o, &blen);
     if (body == NULL)
         return o->body_file ? -2 : -1;
@@ -200,7 +235,7 @@ int lb_target_init(lb_target_t *t, const lb_opts_t *o)
                          "POST %s HTTP/1.1\r\n"
                          "Host: %s%s%s",
                          t->path, v6 ? "[" : "", t->host, v6 ? "]" : "");
-    if (t->port != 80)
+    if (t->port != (t->tls ? 443 : 80))
         n += (size_t)snprintf(t->req + n, cap - n, ":%u", (unsigned)t->port);
     n += (size_t)snprintf(t->req + n, cap - n,
                           "\r\nUser-Agent: llmux-bench/%s\r\n"
@@ -227,4 +262,6 @@ void lb_target_free(lb_target_t *t)
 {
     free(t->req);
     t->req = NULL;
+    SSL_CTX_free(t->ssl_ctx);
+    t->ssl_ctx = NULL;
 }

@@ -5,6 +5,7 @@
 #ifndef LB_TARGET_H
 #define LB_TARGET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -12,7 +13,9 @@
 #include "opts.h"
 
 typedef struct {
-    char host[256]; /* as written in the URL, without brackets */
+    char host[256];             /* as written in the URL, without brackets */
+    bool tls;                   /* https://: TLS (HTTP/1.1 by ALPN), verified, sessions resumed */
+    struct ssl_ctx_st *ssl_ctx; /* owned when tls; shared by every thread */
     uint16_t port;
     char path[1024];
     struct sockaddr_storage addr;
