@@ -8,7 +8,13 @@ RUNS.jsonl has one line per llmux-bench run, written by bench/compare:
   {"scenario", "system", "round", "bench" (llmux-bench --json file),
    "proxy_ticks", "mock_ticks", "pg_ticks" (CPU clock ticks spent during the
    run), "clk_tck", "mock_requests" (requests the mock served during the run),
+   "mode" (http or https: the upstream), "hwm_kb" (the proxy's peak RSS in
+   the run: VmHWM, reset before it), "tls" (the mock's TLS counters over the
+   run: connections accepted, full and resumed handshakes, ALPN, h2 streams),
    "rss" (10k streams: {"max_kb", "before_kb", "after_kb", "after_s"})}
+Scenario ids of the HTTPS upstream start with "https_". --meta counts=FILE
+names the counted runs (syscalls and connect() per request, perf stat),
+profiles=DIR the perf profiles of llmux (*.top.txt).
 Writes DIR/latest.json, DIR/latest.md, DIR/table.txt, DIR/lat.dat,
 DIR/gap.dat and, with --gnuplot, DIR/latest.png.
 """
@@ -26,16 +32,22 @@ SYSTEMS = [
     ("llmux", "llmux"),
     ("llmux_noal", "llmux, access log off"),
     ("llmux_nousage", "llmux, usage log off"),
+    ("peer", "peer (Portkey)"),
 ]
 LABEL = dict(SYSTEMS)
 
-SCENARIOS = [
+BASE_SCENARIOS = [
     ("ns_c1", "non-stream, concurrency 1", "ns"),
     ("ns_c64", "non-stream, concurrency 64", "ns"),
+    ("ns_c256", "non-stream, concurrency 256", "ns"),
     ("s_c64", "stream (20 chunks, 10 ms apart), concurrency 64", "stream"),
     ("s_c1000", "stream (20 chunks, 10 ms apart), concurrency 1,000", "stream"),
     ("s_c10k", "10,000 concurrent slow streams", "10k"),
 ]
+MODES = [("http", "", "plain-HTTP upstream"), ("https", "https_", "HTTPS upstream")]
+SCENARIOS = [(pre + sid, f"{mtitle}: {title}", kind) for _, pre, mtitle in MODES
+             for sid, title, kind in BASE_SCENARIOS]
+MODE_OF = {pre + sid: mode for mode, pre, _ in MODES for sid, _, _ in BASE_SCENARIOS}
 
 PCTS = [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99_9", "p99.9")]
 
@@ -96,6 +108,15 @@ def metrics(r):
     if r.get("rss"):
         for k, v in r["rss"].items():
             m[f"rss_{k}"] = v
+    m["hwm_kb"] = r.get("hwm_kb")
+    tls = r.get("tls") or {}
+    for k, v in tls.items():
+        m[f"tls_{k}" if not k.startswith(("tls_", "alpn_", "h2_")) else k] = v
+    # per 1,000 requests the mock served: TLS connections it accepted (the
+    # upstream connections a proxy opened) and its handshakes
+    for k, name in (("tls_accepted", "conns_per_1k"), ("tls_handshakes_full", "full_per_1k"),
+                    ("tls_handshakes_resumed", "resumed_per_1k")):
+        m[name] = (tls[k] * 1000.0 / served) if served and k in tls else None
     return m
 
 
@@ -155,6 +176,46 @@ def ratio(a, b):
     return a / b
 
 
+def fmt_n(v, _y=None):
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
+
+
+def load_counts(path):
+    """The counted runs: {scenario id: {system: {"syscalls_per_req", "connects_per_1k"}}}."""
+    out = {}
+    if not path or not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            c = json.loads(line)
+            n = c.get("mock_requests") or 0
+            out.setdefault(c["scenario"], {})[c["system"]] = {
+                "syscalls_per_req": (c["syscalls"] / n) if n and c.get("syscalls") is not None else None,
+                "connects_per_1k": (c["connects"] * 1000.0 / n) if n and c.get("connects") is not None else None,
+                "count_requests": n,
+            }
+    return out
+
+
+def load_profiles(d, top=15):
+    """llmux's top symbols per profiled scenario: {scenario id: [lines]}."""
+    out = {}
+    if not d or not os.path.isdir(d):
+        return out
+    for name in sorted(os.listdir(d)):
+        if name.startswith("perf.") and name.endswith(".llmux.top.txt"):
+            sid = name[len("perf."):-len(".llmux.top.txt")]
+            with open(os.path.join(d, name)) as f:
+                lines = [l.rstrip() for l in f if l.strip() and "%" in l]
+            out[sid] = lines[:top]
+    return out
+
+
 class Table:
     """One table, rendered as aligned text and as markdown."""
 
@@ -202,9 +263,22 @@ def main():
     for r in runs:
         data.setdefault(r["scenario"], {}).setdefault(r["system"], []).append(metrics(r))
     med = {s: {y: median_of(v) for y, v in d.items()} for s, d in data.items()}
+    # the counted runs (syscalls, connect() per request) join their scenario's medians
+    for sid, d in load_counts(meta.get("counts")).items():
+        for y, c in d.items():
+            if y in med.get(sid, {}):
+                med[sid][y].update(c)
+    profiles = load_profiles(meta.get("profiles"))
+    if meta.get("peer"):
+        LABEL["peer"] = "peer: " + meta["peer"]
 
     blocks_txt, blocks_md = [], []
     derived = {}
+
+    def tls_cells(sid, m):
+        if MODE_OF.get(sid) != "https":
+            return ["-", "-", "-"]
+        return [fmt_n(m.get("conns_per_1k")), fmt_n(m.get("full_per_1k")), fmt_n(m.get("resumed_per_1k"))]
 
     def get(s, y, k):
         return med.get(s, {}).get(y, {}).get(k)
@@ -217,7 +291,8 @@ def main():
         d = {}
         if kind == "ns":
             t = Table(["system", "req/s", "p50", "p90", "p99", "p99.9", "proxy CPU/req",
-                       "mock CPU/req", "Postgres CPU/req", "errors"])
+                       "mock CPU/req", "Postgres CPU/req", "syscalls/req", "connect()/1k",
+                       "TLS conns/1k", "full/1k", "resumed/1k", "peak RSS", "errors"])
             for y in systems:
                 m = med[sid][y]
                 t.add(LABEL[y], fmt_rps(m["rps"]), fmt_us(m["latency_p50"]), fmt_us(m["latency_p90"]),
@@ -225,7 +300,8 @@ def main():
                       "-" if y == "direct" else fmt_us(m["proxy_cpu_us_per_req"]),
                       fmt_us(m["mock_cpu_us_per_req"]),
                       fmt_us(m["pg_cpu_us_per_req"]) if y.startswith("llmux") else "-",
-                      m["total_errors"])
+                      fmt_n(m.get("syscalls_per_req")), fmt_n(m.get("connects_per_1k")),
+                      *tls_cells(sid, m), fmt_mb(m.get("hwm_kb")), m["total_errors"])
             dp50 = get(sid, "direct", "latency_p50")
             for y in systems:
                 if y == "direct":
@@ -242,6 +318,12 @@ def main():
                 d[y]["cpu_vs_nginx"] = ratio(get(sid, y, "proxy_cpu_us_per_req"),
                                              get(sid, "nginx", "proxy_cpu_us_per_req"))
                 d[y]["added_p50_vs_nginx"] = (d[y]["added_p50_us"] / na) if na and na > 0 else None
+                if "peer" in d:
+                    pa = d["peer"]["added_p50_us"]
+                    d[y]["throughput_vs_peer"] = ratio(get(sid, y, "rps"), get(sid, "peer", "rps"))
+                    d[y]["cpu_vs_peer"] = ratio(get(sid, y, "proxy_cpu_us_per_req"),
+                                                get(sid, "peer", "proxy_cpu_us_per_req"))
+                    d[y]["added_p50_vs_peer"] = (d[y]["added_p50_us"] / pa) if pa and pa > 0 else None
             lines = []
             for y in systems:
                 if y == "direct":
@@ -253,28 +335,46 @@ def main():
                     s += (f"; vs nginx: throughput {fmt_ratio(x['throughput_vs_nginx'])}, "
                           f"added p50 {fmt_ratio(x['added_p50_vs_nginx'])}, "
                           f"CPU/req {fmt_ratio(x['cpu_vs_nginx'])}")
+                    if "throughput_vs_peer" in x:
+                        s += (f"; vs the peer: throughput {fmt_ratio(x['throughput_vs_peer'])}, "
+                              f"added p50 {fmt_ratio(x['added_p50_vs_peer'])}, "
+                              f"CPU/req {fmt_ratio(x['cpu_vs_peer'])}")
                 lines.append(s)
         elif kind == "stream":
             t = Table(["system", "streams/s", "ttfc p50", "ttfc p99", "gap p50", "gap p99", "gap p99.9",
-                       "latency p50", "fidelity", "proxy CPU/stream", "errors"])
+                       "latency p50", "fidelity", "proxy CPU/stream", "syscalls/stream", "connect()/1k",
+                       "TLS conns/1k", "full/1k", "resumed/1k", "peak RSS", "errors"])
             for y in systems:
                 m = med[sid][y]
                 t.add(LABEL[y], f"{m['rps']:,.1f}", fmt_us(m["ttfc_p50"]), fmt_us(m["ttfc_p99"]),
                       fmt_us(m["gap_p50"]), fmt_us(m["gap_p99"]), fmt_us(m["gap_p99_9"]),
                       fmt_us(m["latency_p50"]), f"{m['total_fid_ok']}/{m['total_fid_checked']}",
-                      "-" if y == "direct" else fmt_us(m["proxy_cpu_us_per_req"]), m["total_errors"])
+                      "-" if y == "direct" else fmt_us(m["proxy_cpu_us_per_req"]),
+                      fmt_n(m.get("syscalls_per_req")), fmt_n(m.get("connects_per_1k")),
+                      *tls_cells(sid, m), fmt_mb(m.get("hwm_kb")), m["total_errors"])
             lines = []
             for y in systems:
-                if y == "direct":
+                if y == "direct" or "direct" not in med[sid]:
                     continue
                 d[y] = {
                     "added_ttfc_p50_us": get(sid, y, "ttfc_p50") - get(sid, "direct", "ttfc_p50"),
                     "added_gap_p99_us": get(sid, y, "gap_p99") - get(sid, "direct", "gap_p99"),
                     "added_gap_p50_us": get(sid, y, "gap_p50") - get(sid, "direct", "gap_p50"),
+                    "throughput_vs_direct": ratio(get(sid, y, "rps"), get(sid, "direct", "rps")),
                 }
                 lines.append(f"  {LABEL[y]}: added ttfc p50 {fmt_us(d[y]['added_ttfc_p50_us'])}, "
                              f"added gap p50 {fmt_us(d[y]['added_gap_p50_us'])}, "
                              f"added gap p99 {fmt_us(d[y]['added_gap_p99_us'])}")
+            for y in systems:
+                if not y.startswith("llmux") or y not in d:
+                    continue
+                for other in ("nginx", "peer"):
+                    if other in d:
+                        d[y][f"throughput_vs_{other}"] = ratio(get(sid, y, "rps"), get(sid, other, "rps"))
+                        d[y][f"cpu_vs_{other}"] = ratio(get(sid, y, "proxy_cpu_us_per_req"),
+                                                        get(sid, other, "proxy_cpu_us_per_req"))
+                        oa = d[other]["added_ttfc_p50_us"]
+                        d[y][f"added_ttfc_vs_{other}"] = (d[y]["added_ttfc_p50_us"] / oa) if oa and oa > 0 else None
         else:  # 10k
             t = Table(["system", "completed", "ok", "fidelity", "errors", "unfinished", "ttfc p50",
                        "ttfc p99", "gap p99", "RSS before", "RSS max", "RSS after", "mock streams left"])
@@ -297,7 +397,7 @@ def main():
                      "was still sending then (a proxy that did not cancel the upstream of a client that left)."]
         derived[sid] = d
         head = f"{title} ({'median of ' + str(rounds) + ' rounds' if rounds > 1 else '1 round'}, " \
-               f"{meta.get('dur_' + sid, '?')} s each)"
+               f"{meta.get('dur_' + sid.replace('https_', ''), '?')} s each)"
         blocks_txt.append(head + "\n" + t.text() + ("\n" + "\n".join(lines) if lines else ""))
         blocks_md.append(f"**{head}**\n\n" + t.md() + ("\n\n" + "\n".join("- " + l.strip() for l in lines)
                                                          if lines else ""))
@@ -312,7 +412,7 @@ def main():
                 continue
             try:
                 v = value_fn(variant)
-            except (KeyError, TypeError):
+            except (KeyError, TypeError, ZeroDivisionError):
                 v = None
             if v is None:
                 row[key] = {"value": None, "shown": "n/a", "pass": None}
@@ -374,6 +474,79 @@ def main():
                lambda y: ratio(get("ns_c64", "llmux", "rps"), get("ns_c64", "llmux_nousage", "rps")),
                lambda v: v >= 0.95, fmt_ratio, alt=False)
 
+    # ---- issue 21: HTTPS upstream, the plain-HTTP floor, the peer ---------
+    def has(sid, *ys):
+        return sid in derived and all(y in med.get(sid, {}) for y in ys)
+
+    if has("https_ns_c64", "llmux", "nginx"):
+        target("https_ns_c64_throughput", "HTTPS upstream, non-stream c=64: throughput vs nginx", ">= 1.00x",
+               lambda y: dv("https_ns_c64", y, "throughput_vs_nginx"), lambda v: v >= 1.0, fmt_ratio)
+        target("https_ns_c64_cpu", "HTTPS upstream, non-stream c=64: proxy CPU per request vs nginx",
+               "<= 1.00x", lambda y: dv("https_ns_c64", y, "cpu_vs_nginx"), lambda v: v <= 1.0, fmt_ratio)
+    for sid in ("https_s_c1000",):
+        if not has(sid, "llmux", "nginx", "direct"):
+            continue
+        nm = "c=1,000" if sid.endswith("1000") else "c=64"
+        target(f"{sid}_ttfc_vs_nginx", f"HTTPS upstream, stream {nm}: added time to first chunk (p50) "
+               "vs nginx's added", "<= nginx's",
+               lambda y, s=sid: dv(s, y, "added_ttfc_p50_us") - dv(s, "nginx", "added_ttfc_p50_us"),
+               lambda v: v <= 0,
+               lambda v, y, s=sid: f"+{fmt_us(dv(s, y, 'added_ttfc_p50_us'))} vs "
+                                   f"+{fmt_us(dv(s, 'nginx', 'added_ttfc_p50_us'))}".replace("+-", "-"),
+               alt=False)
+        target(f"{sid}_gap_vs_nginx", f"HTTPS upstream, stream {nm}: inter-chunk gap p99 vs nginx's",
+               "<= nginx's", lambda y, s=sid: get(s, y, "gap_p99") - get(s, "nginx", "gap_p99"),
+               lambda v: v <= 0,
+               lambda v, y, s=sid: f"{fmt_us(get(s, y, 'gap_p99'))} vs {fmt_us(get(s, 'nginx', 'gap_p99'))}",
+               alt=False)
+        target(f"{sid}_fidelity", f"HTTPS upstream, stream {nm}: chunk fidelity", "100%",
+               lambda y, s=sid: (get(s, y, "total_fid_ok") / get(s, y, "total_fid_checked"))
+               if not get(s, y, "total_errors") else 0.0,
+               lambda v: v == 1.0,
+               lambda v, y, s=sid: f"{get(s, y, 'total_fid_ok')}/{get(s, y, 'total_fid_checked')}, "
+                                   f"{get(s, y, 'total_errors')} errors", alt=False)
+    conc10k = int(meta.get("conc_10k", "10000"))
+    for pre, mname in (("", "plain-HTTP upstream"), ("https_", "HTTPS upstream")):
+        sid = pre + "s_c10k"
+        if sid not in med or "llmux" not in med[sid]:
+            continue
+        m = med[sid]["llmux"]
+        if pre:  # the plain-HTTP ones are above (s_c10k_complete, s_c10k_rss_max)
+            target(f"{sid}_complete", f"{mname}, {conc10k:,} streams: all complete with full fidelity",
+                   f">= {conc10k:,} ok, 0 errors, 100%",
+                   lambda y, m=m: 1.0 if (m["total_ok"] >= conc10k and m["total_errors"] == 0 and
+                                          m["total_fid_ok"] == m["total_fid_checked"] == m["total_completed"])
+                   else 0.0, lambda v: v == 1.0,
+                   lambda v, y, m=m: f"{m['total_ok']:,} ok of {m['total_completed']:,} completed, "
+                                     f"fidelity {m['total_fid_ok']:,}/{m['total_fid_checked']:,}, "
+                                     f"{m['total_errors']} errors", alt=False)
+            target(f"{sid}_rss_max", f"{mname}, {conc10k:,} streams: llmux RSS during", "<= 300 MB",
+                   lambda y, m=m: m.get("rss_max_kb"), lambda v: v <= 300 * 1024, fmt_mb, alt=False)
+        if "nginx" in med[sid]:
+            target(f"{sid}_ttfc_vs_nginx", f"{mname}, {conc10k:,} streams: time to first chunk p50 vs nginx's",
+                   "<= nginx's", lambda y, s=sid: get(s, y, "ttfc_p50") - get(s, "nginx", "ttfc_p50"),
+                   lambda v: v <= 0,
+                   lambda v, y, s=sid: f"{fmt_us(get(s, y, 'ttfc_p50'))} vs {fmt_us(get(s, 'nginx', 'ttfc_p50'))}",
+                   alt=False)
+            target(f"{sid}_gap_vs_nginx", f"{mname}, {conc10k:,} streams: inter-chunk gap p99 vs nginx's",
+                   "<= nginx's", lambda y, s=sid: get(s, y, "gap_p99") - get(s, "nginx", "gap_p99"),
+                   lambda v: v <= 0,
+                   lambda v, y, s=sid: f"{fmt_us(get(s, y, 'gap_p99'))} vs {fmt_us(get(s, 'nginx', 'gap_p99'))}",
+                   alt=False)
+    if has("ns_c64", "llmux", "nginx"):
+        target("ns_c64_floor", "plain-HTTP upstream (floor), non-stream c=64: throughput vs nginx",
+               ">= 0.60x", lambda y: dv("ns_c64", y, "throughput_vs_nginx"), lambda v: v >= 0.6, fmt_ratio)
+    for pre, mname in (("", "plain-HTTP upstream"), ("https_", "HTTPS upstream")):
+        sid = pre + "ns_c64"
+        if not has(sid, "llmux", "peer"):
+            continue
+        target(f"{sid}_peer_throughput", f"{mname}, non-stream c=64: throughput vs the peer gateway",
+               ">= 20x", lambda y, s=sid: dv(s, y, "throughput_vs_peer"), lambda v: v >= 20, fmt_ratio)
+        target(f"{sid}_peer_added", f"{mname}, non-stream c=64: added p50 latency vs the peer's added",
+               "<= 0.05x (1/20)", lambda y, s=sid: dv(s, y, "added_p50_vs_peer"), lambda v: v <= 0.05,
+               lambda v, y, s=sid: f"{v:.3f}x (+{fmt_us(dv(s, y, 'added_p50_us'))} vs "
+                                   f"+{fmt_us(dv(s, 'peer', 'added_p50_us'))})")
+
     tt = Table(["target", "goal", "llmux", "pass", "llmux, access log off", "pass"], left=2)
     for t in targets:
         a_ = t["llmux"]
@@ -414,17 +587,18 @@ def main():
                      f"stream, {2 * conc:,} for {conc:,} streams. The limit counts per open-file table: "
                      f"nginx spreads them over {meta.get('nproc', '?')} worker processes, llmux over its "
                      f"{meta.get('llmux_workers', '?')} workers, each with a table of its own.")
-    # ---- one summary table: absolute figures, llmux/nginx, vs direct ----
-    st = Table(["scenario", "metric", "direct", "nginx", "llmux", "llmux/nginx", "nginx vs direct",
-                "llmux vs direct"], left=2)
-    short = {"ns_c1": "non-stream c=1", "ns_c64": "non-stream c=64", "s_c64": "stream c=64",
-             "s_c1000": "stream c=1,000", "s_c10k": f"{conc:,} streams"}
+    # ---- one summary table: absolute figures, llmux/nginx, llmux/peer, vs direct ----
+    st = Table(["upstream", "scenario", "metric", "direct", "nginx", "llmux", "peer", "llmux/nginx",
+                "llmux/peer", "nginx vs direct", "llmux vs direct"], left=3)
+    short = {"ns_c1": "non-stream c=1", "ns_c64": "non-stream c=64", "ns_c256": "non-stream c=256",
+             "s_c64": "stream c=64", "s_c1000": "stream c=1,000", "s_c10k": f"{conc:,} streams"}
+    SY = ("direct", "nginx", "llmux", "peer")
 
-    def srow(sid, metric, key, fmt, kind):
-        v = {y: get(sid, y, key) for y in ("direct", "nginx", "llmux")}
+    def srow(mode, pre, base, metric, key, fmt, kind):
+        sid = pre + base
+        v = {y: get(sid, y, key) for y in SY}
         if v["llmux"] is None:
             return
-        r = ratio(v["llmux"], v["nginx"])
         if kind == "rate":
             nd, ld = ratio(v["nginx"], v["direct"]), ratio(v["llmux"], v["direct"])
             nd, ld = fmt_ratio(nd), fmt_ratio(ld)
@@ -434,40 +608,93 @@ def main():
             nd, ld = nd.replace("+-", "-"), ld.replace("+-", "-")
         else:
             nd = ld = ""
-        st.add(short[sid], metric, "-" if v["direct"] is None or kind == "proxy" else fmt(v["direct"]),
-               fmt(v["nginx"]), fmt(v["llmux"]), fmt_ratio(r), nd, ld)
+        st.add(mode, short[base], metric,
+               "-" if v["direct"] is None or kind in ("proxy", "count") else fmt(v["direct"]),
+               fmt(v["nginx"]), fmt(v["llmux"]), fmt(v["peer"]),
+               fmt_ratio(ratio(v["llmux"], v["nginx"])), fmt_ratio(ratio(v["llmux"], v["peer"])), nd, ld)
 
-    for sid in ("ns_c1", "ns_c64"):
+    for mode, pre, _ in MODES:
+        for base in ("ns_c1", "ns_c64", "ns_c256"):
+            if pre + base in med:
+                srow(mode, pre, base, "req/s", "rps", fmt_rps, "rate")
+                srow(mode, pre, base, "latency p50", "latency_p50", fmt_us, "time")
+                srow(mode, pre, base, "latency p99", "latency_p99", fmt_us, "time")
+                srow(mode, pre, base, "proxy CPU/req", "proxy_cpu_us_per_req", fmt_us, "proxy")
+                srow(mode, pre, base, "syscalls/req", "syscalls_per_req", fmt_n, "count")
+                if mode == "https":
+                    srow(mode, pre, base, "TLS conns/1k req", "conns_per_1k", fmt_n, "count")
+                srow(mode, pre, base, "peak RSS", "hwm_kb", fmt_mb, "count")
+        for base in ("s_c64", "s_c1000"):
+            sid = pre + base
+            if sid in med:
+                srow(mode, pre, base, "streams/s", "rps", fmt_n, "rate")
+                srow(mode, pre, base, "ttfc p50", "ttfc_p50", fmt_us, "time")
+                srow(mode, pre, base, "gap p99", "gap_p99", fmt_us, "time")
+                srow(mode, pre, base, "proxy CPU/stream", "proxy_cpu_us_per_req", fmt_us, "proxy")
+                srow(mode, pre, base, "syscalls/stream", "syscalls_per_req", fmt_n, "count")
+                if mode == "https":
+                    srow(mode, pre, base, "TLS conns/1k streams", "conns_per_1k", fmt_n, "count")
+                srow(mode, pre, base, "peak RSS", "hwm_kb", fmt_mb, "count")
+                st.add(mode, short[base], "fidelity",
+                       *[f"{get(sid, y, 'total_fid_ok')}/{get(sid, y, 'total_fid_checked')}"
+                         if get(sid, y, "total_fid_checked") is not None else "-" for y in SY],
+                       "", "", "", "")
+        sid = pre + "s_c10k"
         if sid in med:
-            srow(sid, "req/s", "rps", fmt_rps, "rate")
-            srow(sid, "latency p50", "latency_p50", fmt_us, "time")
-            srow(sid, "latency p99", "latency_p99", fmt_us, "time")
-            srow(sid, "proxy CPU/req", "proxy_cpu_us_per_req", fmt_us, "proxy")
-    for sid in ("s_c64", "s_c1000"):
-        if sid in med:
-            srow(sid, "ttfc p50", "ttfc_p50", fmt_us, "time")
-            srow(sid, "gap p99", "gap_p99", fmt_us, "time")
-            st.add(short[sid], "fidelity", *[f"{get(sid, y, 'total_fid_ok')}/{get(sid, y, 'total_fid_checked')}"
-                                             for y in ("direct", "nginx", "llmux")], "", "", "")
-    if "s_c10k" in med:
-        st.add(short["s_c10k"], "ok streams / errors",
-               *[f"{get('s_c10k', y, 'total_ok')} / {get('s_c10k', y, 'total_errors')}"
-                 for y in ("direct", "nginx", "llmux")], "", "", "")
-        srow("s_c10k", "RSS max", "rss_max_kb", fmt_mb, "rss")
+            st.add(mode, short["s_c10k"], "ok streams / errors",
+                   *[f"{get(sid, y, 'total_ok')} / {get(sid, y, 'total_errors')}"
+                     if get(sid, y, "total_ok") is not None else "-" for y in SY], "", "", "", "")
+            srow(mode, pre, "s_c10k", "ttfc p50", "ttfc_p50", fmt_us, "time")
+            srow(mode, pre, "s_c10k", "gap p99", "gap_p99", fmt_us, "time")
+            srow(mode, pre, "s_c10k", "RSS max", "rss_max_kb", fmt_mb, "rss")
+
+    # ---- ratios: llmux against nginx and the peer, per scenario and mode ----
+    rt = Table(["upstream", "scenario", "llmux/nginx throughput", "llmux/nginx CPU/req",
+                "llmux/peer throughput", "llmux/peer CPU/req", "llmux/peer added latency"], left=2)
+    for mode, pre, _ in MODES:
+        for base, kind in (("ns_c1", "ns"), ("ns_c64", "ns"), ("ns_c256", "ns"), ("s_c64", "s"),
+                           ("s_c1000", "s"), ("s_c10k", "s")):
+            sid = pre + base
+            if sid not in med or "llmux" not in med[sid]:
+                continue
+            x = derived.get(sid, {}).get("llmux", {})
+            added = x.get("added_p50_vs_peer") if kind == "ns" else x.get("added_ttfc_vs_peer")
+            rt.add(mode, short[base],
+                   fmt_ratio(ratio(get(sid, "llmux", "rps"), get(sid, "nginx", "rps"))),
+                   fmt_ratio(ratio(get(sid, "llmux", "proxy_cpu_us_per_req"),
+                                   get(sid, "nginx", "proxy_cpu_us_per_req"))),
+                   fmt_ratio(ratio(get(sid, "llmux", "rps"), get(sid, "peer", "rps"))),
+                   fmt_ratio(ratio(get(sid, "llmux", "proxy_cpu_us_per_req"),
+                                   get(sid, "peer", "proxy_cpu_us_per_req"))),
+                   "-" if added is None else f"{added:.3f}x")
+    rt_note = ("medians of the alternating rounds (the peer: its one round); CPU/req: lower is better; "
+               "added latency: what llmux adds to direct over what the peer adds (p50; streams: time to "
+               "first chunk)")
     sum_note = ("medians; llmux with default settings; 'vs direct': throughput as a fraction of "
                 "direct's, times as what the proxy adds")
     sum_txt = f"Summary ({sum_note})"
 
-    txt = "\n".join(header) + "\n\n" + sum_txt + "\n" + st.text() + "\n\nTargets\n" + tt.text() + "\n" + \
-        summary + "\n\n" + "\n\n".join(blocks_txt) + "\n\nNotes\n" + "\n".join("- " + n for n in notes) + "\n"
+    prof_txt = "".join(f"\nllmux, {sid}: top symbols (perf record, a separate {meta.get('count_dur', '?')} s run)\n"
+                       + "\n".join(lines) + "\n" for sid, lines in profiles.items())
+    txt = "\n".join(header) + "\n\n" + sum_txt + "\n" + st.text() + "\n\nRatios (" + rt_note + ")\n" + \
+        rt.text() + "\n\nTargets\n" + tt.text() + "\n" + \
+        summary + "\n\n" + "\n\n".join(blocks_txt) + "\n" + prof_txt + "\nNotes\n" + \
+        "\n".join("- " + n for n in notes) + "\n"
     md = ["## Latest comparison", "",
           f"{meta.get('date', '')}, {meta.get('nproc', '?')} CPUs ({meta.get('cpu', '?')}), "
           f"Linux {meta.get('kernel', '?')}, load average {meta.get('load_start', '?')} at start and "
           f"{meta.get('load_end', '?')} at end; llmux {meta.get('git', '?')}, {meta.get('nginx', 'nginx')}.",
           "", "Command:", "", "```sh", meta.get("command", ""), "```", "",
           "### Summary", "", sum_note[0].upper() + sum_note[1:] + ".", "", st.md(), "",
+          "### Ratios", "", rt_note[0].upper() + rt_note[1:] + ".", "", rt.md(), "",
           "### Targets", "", tt.md(), "", summary + ".", "", "### Measurements", ""]
     md.append("\n\n".join(blocks_md))
+    if profiles:
+        md += ["", "### Where llmux's time goes (perf)", "",
+               f"`perf record -F 499 -g` on llmux during a separate {meta.get('count_dur', '?')} s run of each "
+               "scenario (HTTPS upstream), `perf report --no-children --sort dso,sym`: the top symbols.", ""]
+        for sid, lines in profiles.items():
+            md += [f"**{sid}**", "", "```"] + lines + ["```", ""]
     md += ["", "### Notes", ""] + ["- " + n for n in notes] + ["", "![latency and gap percentiles](latest.png)", ""]
 
     os.makedirs(a.out, exist_ok=True)
