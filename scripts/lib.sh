@@ -13,7 +13,7 @@ LX_PKGS_RUN="postgresql curl"
 LX_PKGS_TEST="postgresql postgresql-client curl openssl prometheus nghttp2-client"
 # chromium: the admin UI browser tests (test/browser); lx_need_chromium installs it
 # apart, so a machine where it cannot be installed only skips those tests
-LX_PKGS_BENCH="nginx-light wrk gnuplot-nox valgrind"
+LX_PKGS_BENCH="nginx-light wrk gnuplot-nox valgrind linux-perf"
 
 # lx_need PKG... : apt-get installs the packages that are not installed yet.
 lx_need() {
