@@ -202,7 +202,7 @@ def load_counts(path):
     return out
 
 
-def load_profiles(d, top=15):
+def load_profiles(d, top=40):
     """llmux's top symbols per profiled scenario: {scenario id: [lines]}."""
     out = {}
     if not d or not os.path.isdir(d):
@@ -211,7 +211,7 @@ def load_profiles(d, top=15):
         if name.startswith("perf.") and name.endswith(".llmux.top.txt"):
             sid = name[len("perf."):-len(".llmux.top.txt")]
             with open(os.path.join(d, name)) as f:
-                lines = [l.rstrip() for l in f if l.strip() and "%" in l]
+                lines = [l.rstrip() for l in f if l.strip() and ("%" in l or l.strip() == "--")]
             out[sid] = lines[:top]
     return out
 
@@ -692,7 +692,8 @@ def main():
     if profiles:
         md += ["", "### Where llmux's time goes (perf)", "",
                f"`perf record -F 499 -g` on llmux during a separate {meta.get('count_dur', '?')} s run of each "
-               "scenario (HTTPS upstream), `perf report --no-children --sort dso,sym`: the top symbols.", ""]
+               "scenario (HTTPS upstream), `perf report --no-children`: the share of each library "
+               "(`--sort dso`), then the top symbols (`--sort dso,sym`).", ""]
         for sid, lines in profiles.items():
             md += [f"**{sid}**", "", "```"] + lines + ["```", ""]
     md += ["", "### Notes", ""] + ["- " + n for n in notes] + ["", "![latency and gap percentiles](latest.png)", ""]
