@@ -579,6 +579,24 @@ def main():
         "For streams llmux asks upstream for the usage chunk (stream_options.include_usage) and drops it, "
         "so the mock sends it one more event than to nginx.",
     ]
+    if any(MODE_OF.get(sid) == "https" for sid in med):
+        notes.append("HTTPS upstream: the mock serves TLS 1.3 with h2 and http/1.1 by ALPN and a certificate of "
+                     "a test CA that every client verifies. direct: llmux-bench over TLS, HTTP/1.1 keep-alive; "
+                     "nginx 1.22: HTTP/1.1 over TLS (it has no HTTP/2 to upstreams), keepalive 1024 per worker, "
+                     "proxy_ssl_session_reuse on, verification on; llmux: HTTP/2 (100 streams per connection), "
+                     "TLS sessions shared per worker; the peer: node's fetch, HTTP/1.1 over TLS. "
+                     "'TLS conns/1k', 'full/1k', 'resumed/1k': connections the mock accepted and its handshakes "
+                     "per 1,000 requests it served in the run.")
+    if any("peer" in med[sid] for sid in med):
+        notes.append(f"The peer gateway ({meta.get('peer', 'Portkey')}) is one node process (one core; nginx and "
+                     "llmux run one worker per CPU), warmed up before it is measured, and runs in the first round "
+                     "of each scenario only (not in the 10,000-stream one); bench/peer/preload.mjs keeps it on "
+                     "loopback and lets its streams work (see bench/README.md).")
+    if meta.get("counts") and os.path.exists(meta["counts"]) and os.path.getsize(meta["counts"]):
+        notes.append(f"syscalls/req and connect()/1k come from separate {meta.get('count_dur', '?')} s runs at c=64 "
+                     "(non-stream, streams) under perf stat -e raw_syscalls:sys_enter -e "
+                     "syscalls:sys_enter_connect on the proxy's processes, divided by the requests the mock "
+                     "served meanwhile; peak RSS is the proxy's VmHWM over each measured run (reset before it).")
     nofile = int(meta.get("nofile", "0") or 0)
     conc = int(meta.get("conc_10k", "10000"))
     if "s_c10k" in med and nofile and nofile < 2 * conc + 1000:
