@@ -198,6 +198,7 @@ def load_counts(path):
                 "syscalls_per_req": (c["syscalls"] / n) if n and c.get("syscalls") is not None else None,
                 "connects_per_1k": (c["connects"] * 1000.0 / n) if n and c.get("connects") is not None else None,
                 "count_requests": n,
+                "syscalls_by_call": {k: v / n for k, v in (c.get("by_call") or {}).items()} if n else {},
             }
     return out
 
@@ -685,6 +686,22 @@ def main():
                    fmt_ratio(ratio(get(sid, "llmux", "proxy_cpu_us_per_req"),
                                    get(sid, "peer", "proxy_cpu_us_per_req"))),
                    "-" if added is None else f"{added:.3f}x")
+    # ---- syscalls per request, by call (the counted runs) ----
+    sc_rows = []
+    for mode, pre, _ in MODES:
+        for base in ("ns_c64", "s_c64"):
+            sid = pre + base
+            for y in ("nginx", "llmux", "peer"):
+                m = med.get(sid, {}).get(y)
+                if not m or m.get("syscalls_per_req") is None:
+                    continue
+                calls = sorted((m.get("syscalls_by_call") or {}).items(), key=lambda kv: -kv[1])
+                top = ", ".join(f"{k} {v:.1f}" for k, v in calls if v >= 0.05)[:160]
+                sc_rows.append((mode, short[base], LABEL[y], top, fmt_n(m["syscalls_per_req"])))
+    sct = Table(["upstream", "scenario", "system", "by call, per request (streams: per stream)", "syscalls/req"],
+                left=4)
+    for r in sc_rows:
+        sct.add(*r)
     rt_note = ("medians of the alternating rounds (the peer: its one round); CPU/req: lower is better; "
                "added latency: what llmux adds to direct over what the peer adds (p50; streams: time to "
                "first chunk)")
@@ -696,6 +713,7 @@ def main():
                        + "\n".join(lines) + "\n" for sid, lines in profiles.items())
     txt = "\n".join(header) + "\n\n" + sum_txt + "\n" + st.text() + "\n\nRatios (" + rt_note + ")\n" + \
         rt.text() + "\n\nTargets\n" + tt.text() + "\n" + \
+        (("\nSyscalls per request by call (counted runs, c=64)\n" + sct.text() + "\n") if sc_rows else "") + \
         summary + "\n\n" + "\n\n".join(blocks_txt) + "\n" + prof_txt + "\nNotes\n" + \
         "\n".join("- " + n for n in notes) + "\n"
     md = ["## Latest comparison", "",
@@ -705,7 +723,13 @@ def main():
           "", "Command:", "", "```sh", meta.get("command", ""), "```", "",
           "### Summary", "", sum_note[0].upper() + sum_note[1:] + ".", "", st.md(), "",
           "### Ratios", "", rt_note[0].upper() + rt_note[1:] + ".", "", rt.md(), "",
-          "### Targets", "", tt.md(), "", summary + ".", "", "### Measurements", ""]
+          "### Targets", "", tt.md(), "", summary + ".", ""]
+    if sc_rows:
+        md += ["### Syscalls per request, by call", "",
+               f"Counted runs at c=64 ({meta.get('count_dur', '?')} s each, apart from the measured runs): "
+               "perf stat of the proxy's processes, per request the mock served (streams: per stream).", "",
+               sct.md(), ""]
+    md += ["### Measurements", ""]
     md.append("\n\n".join(blocks_md))
     if profiles:
         md += ["", "### Where llmux's time goes (perf)", "",
