@@ -5,7 +5,6 @@
 #include "media/routes.h"
 #include "media/input.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -248,16 +247,6 @@ static int native(lx_req_t *req, lx_media_http_t *h, const lx_task_caller_t *who
     return submit(req, h, who, kind, in, false);
 }
 
-static bool valid_id(const char *p, size_t n)
-{
-    if (n < 1 || n >= LX_TASK_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(isalnum((unsigned char)p[i]) || p[i] == '_' || p[i] == '-'))
-            return false;
-    return true;
-}
-
 static int openai(lx_req_t *req, lx_media_http_t *h, const lx_task_caller_t *who, lx_str_t rest)
 {
     lx_str_t m = lx_req_method(req);
@@ -297,7 +286,7 @@ static int openai(lx_req_t *req, lx_media_http_t *h, const lx_task_caller_t *who
             lx_req_reply_error(req, LX_E_BAD_REQUEST, "order must be asc or desc", "order");
             return LX_OK;
         }
-        if (after && !valid_id(after, strlen(after))) {
+        if (after && !lx_task_id_valid(after, strlen(after))) {
             lx_req_reply_error(req, LX_E_BAD_REQUEST, "after must be a video id", "after");
             return LX_OK;
         }
@@ -316,7 +305,7 @@ static int openai(lx_req_t *req, lx_media_http_t *h, const lx_task_caller_t *who
     bool content = n > 8 && memcmp(id + n - 8, "/content", 8) == 0;
     if (content)
         n -= 8;
-    if (!valid_id(id, n)) {
+    if (!lx_task_id_valid(id, n)) {
         lx_req_reply_error(req, LX_E_NOT_FOUND, "no such video", NULL);
         return LX_OK;
     }

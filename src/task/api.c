@@ -96,7 +96,7 @@ static void answer_202(json_t *task, lx_err_t err, void *arg)
     answer(task, err, arg, 202);
 }
 
-static bool valid_id(const char *p, size_t n)
+bool lx_task_id_valid(const char *p, size_t n)
 {
     if (n < 1 || n >= LX_TASK_ID_MAX)
         return false;
@@ -236,7 +236,7 @@ static int list(lx_req_t *req, lx_task_http_t *h, const lx_task_caller_t *who)
         }
         lim = (int)v;
     }
-    if (after && !valid_id(after, strlen(after))) {
+    if (after && !lx_task_id_valid(after, strlen(after))) {
         lx_req_reply_error(req, LX_E_BAD_REQUEST, "after must be a task id", "after");
         return LX_OK;
     }
@@ -270,7 +270,7 @@ static int serve(lx_req_t *req, lx_task_http_t *h, const lx_task_caller_t *who, 
     if (events)
         n -= 7;
     char buf[LX_TASK_ID_MAX];
-    if (!valid_id(id, n)) {
+    if (!lx_task_id_valid(id, n)) {
         reply_err(req, LX_E_NOT_FOUND, "no such task");
         return LX_OK;
     }

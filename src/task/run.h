@@ -60,6 +60,8 @@ struct lx_task_runner {
 /* runner.c: drops a task from the runner's list (freed when nothing refers
  * to it), and frees a closing runner once its last query answered. */
 void lx_task_run_drop(run_t *t);
+/* Every job at an executor abandoned (its abandon hook), every run dropped. */
+void lx_task_runner_abandon_all(lx_task_runner_t *r);
 void lx_task_runner_maybe_free(lx_task_runner_t *r);
 
 #endif

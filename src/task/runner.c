@@ -749,14 +749,8 @@ int lx_task_runner_active(const lx_task_runner_t *r)
     return r ? r->nruns : 0;
 }
 
-void lx_task_runner_free(lx_task_runner_t *r)
+void lx_task_runner_abandon_all(lx_task_runner_t *r)
 {
-    if (r == NULL)
-        return;
-    r->closing = true;
-    lx_task_webhooks_free(r->webhooks);
-    event_free(r->claim_ev);
-    event_free(r->renew_ev);
     run_t *next;
     for (run_t *t = r->head; t; t = next) {
         next = t->next;
@@ -767,5 +761,16 @@ void lx_task_runner_free(lx_task_runner_t *r)
         }
         lx_task_run_drop(t);
     }
+}
+
+void lx_task_runner_free(lx_task_runner_t *r)
+{
+    if (r == NULL)
+        return;
+    r->closing = true;
+    lx_task_webhooks_free(r->webhooks);
+    event_free(r->claim_ev);
+    event_free(r->renew_ev);
+    lx_task_runner_abandon_all(r);
     lx_task_runner_maybe_free(r);
 }

@@ -34,16 +34,7 @@ void lx_task_runner_stop(lx_task_runner_t *r)
     r->stopped = true;
     event_del(r->claim_ev);
     event_del(r->renew_ev);
-    run_t *next;
-    for (run_t *t = r->head; t; t = next) {
-        next = t->next;
-        if (t->job.kind != J_NONE) {
-            if (t->ex->abandon)
-                t->ex->abandon(&t->job, t->ex->arg);
-            t->job.kind = J_NONE;
-        }
-        lx_task_run_drop(t);
-    }
+    lx_task_runner_abandon_all(r);
     const char *p[1] = {r->owner};
     if (lx_pg_down(r->pg)) /* nobody to tell: the leases expire */
         return;

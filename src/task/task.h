@@ -44,6 +44,9 @@ struct event_base;
 typedef struct lx_pg lx_pg_t;
 
 #define LX_TASK_ID_MAX 48 /* "task_" + 24 hex + NUL fits with room */
+/* Whether p[0..n) can be a task id (letters, digits, "_" and "-", shorter
+ * than LX_TASK_ID_MAX): checked before an id reaches a query or a path. */
+bool lx_task_id_valid(const char *p, size_t n);
 
 typedef enum {
     LX_TASK_QUEUED,
