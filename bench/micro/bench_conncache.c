@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 {
     const char *url = NULL, *ca = NULL;
     int streams = 1000, probes = 200;
-    lx_transport_t tp = {0};
+    lx_transport_t tp = {.http2 = LX_HTTP2_ON}; /* the walk over HTTP/2 connections */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--url") && i + 1 < argc)
             url = argv[++i];
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--max-streams") && i + 1 < argc)
             tp.max_streams = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--http1"))
-            tp.http1 = true;
+            tp.http2 = LX_HTTP2_OFF;
         else {
             fprintf(stderr, "usage: bench-conncache --url URL [--streams N] [--probes N] "
                             "[--http1] [--ca FILE] [--max-streams N]\n");

@@ -113,7 +113,8 @@ static bool chk_settings(const char *f, const json_t *v, adm_verr_t *e)
         } else if (strcmp(k, "jobs") != 0) {
             return adm_verr(e, f,
                             "'%s' has an unknown setting '%.64s' (known: jobs, http2, "
-                            "max_connections, max_streams_per_connection, ca_file)",
+                            "http1_connections, max_connections, "
+                            "max_streams_per_connection, ca_file)",
                             f, k);
         }
     }

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const keys[] = {"http2", "max_connections", "max_streams_per_connection",
-                                   "ca_file"};
+static const char *const keys[] = {"http2", "http1_connections", "max_connections",
+                                   "max_streams_per_connection", "ca_file"};
 
 bool lx_transport_is_key(const char *key)
 {
@@ -30,11 +30,22 @@ static int int_in(const json_t *v, long lo, long hi, int *out)
 int lx_transport_set(lx_transport_t *t, const char *key, const json_t *v, char *err, size_t errlen)
 {
     if (strcmp(key, "http2") == 0) {
-        if (!json_is_boolean(v)) {
-            snprintf(err, errlen, "http2: expected true or false");
+        if (json_is_boolean(v))
+            t->http2 = json_is_true(v) ? LX_HTTP2_ON : LX_HTTP2_OFF;
+        else if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0)
+            t->http2 = LX_HTTP2_AUTO;
+        else {
+            snprintf(err, errlen, "http2: expected \"auto\", true or false");
             return LX_ERROR;
         }
-        t->http1 = json_is_false(v);
+        return LX_OK;
+    }
+    if (strcmp(key, "http1_connections") == 0) {
+        if (int_in(v, 1, LX_TRANSPORT_CONNS_MAX, &t->http1_connections) != LX_OK) {
+            snprintf(err, errlen, "http1_connections: expected an integer from 1 to %d",
+                     LX_TRANSPORT_CONNS_MAX);
+            return LX_ERROR;
+        }
         return LX_OK;
     }
     if (strcmp(key, "max_connections") == 0) {
@@ -90,8 +101,10 @@ int lx_transport_apply(lx_transport_t *t, const json_t *obj, char *err, size_t e
 json_t *lx_transport_to_json(const lx_transport_t *t)
 {
     json_t *o = json_object();
-    if (t->http1)
-        json_object_set_new(o, "http2", json_false());
+    if (t->http2 != LX_HTTP2_AUTO)
+        json_object_set_new(o, "http2", json_boolean(t->http2 == LX_HTTP2_ON));
+    if (t->http1_connections > 0)
+        json_object_set_new(o, "http1_connections", json_integer(t->http1_connections));
     if (t->max_connections > 0)
         json_object_set_new(o, "max_connections", json_integer(t->max_connections));
     if (t->max_streams > 0)

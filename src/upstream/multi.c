@@ -34,12 +34,35 @@
  * which curl leaves at 16 KB) always holds a whole frame. */
 #define H2_RECV_BUFFER 16384L
 
-/* The receive buffer of a transfer: HTTP/2 is possible on an https URL
- * unless the provider's http2 is false. */
-static long recv_buffer(const lx_up_request_t *rq)
+static long recv_buffer(const lx_up_request_t *rq, bool h2)
 {
-    bool h2 = strncmp(rq->url, "https://", 8) == 0 && !(rq->transport && rq->transport->http1);
     return h2 ? H2_RECV_BUFFER : rq->stream ? STREAM_RECV_BUFFER : RECV_BUFFER;
+}
+
+/* The lane of a transfer, which fixes its protocol (transport.h's "http2").
+ * "auto" keeps up to http1_connections transfers of a lane on HTTP/1.1
+ * keep-alive connections, one request on each at a time: that costs curl
+ * much less than HTTP/2, where it frames every request and, on each read
+ * from a connection, runs and poll()s every transfer on it (bench/README.md:
+ * 57 against 83 us of CPU a request at c=64), and the requests spread over
+ * the server's connections. Past them, HTTP/2 keeps thousands of streams
+ * on a few connections instead of a TLS connection each. A provider with
+ * max_connections stays on HTTP/2, so that its cap holds on one multi. */
+static lane_t *lane_for(lx_upstream_t *u, const lx_up_request_t *rq, bool *h2)
+{
+    const lx_transport_t *tp = rq->transport;
+    lx_http2_mode_t mode = tp ? tp->http2 : LX_HTTP2_AUTO;
+    bool tls = strncasecmp(rq->url, "https:", 6) == 0;
+    *h2 = tls && (mode == LX_HTTP2_ON || (mode == LX_HTTP2_AUTO && tp && tp->max_connections > 0));
+    if (*h2 || !tls || mode == LX_HTTP2_OFF)
+        return lx_up_lane_for(u, tp, *h2);
+    lane_t *l = lx_up_lane_for(u, tp, false);
+    int cap =
+        tp && tp->http1_connections > 0 ? tp->http1_connections : LX_TRANSPORT_HTTP1_CONNS_DEFAULT;
+    if (l->tls_h1 < cap)
+        return l;
+    *h2 = true;
+    return lx_up_lane_for(u, tp, true);
 }
 
 static const char *const outcome_names[LX_UP__COUNT] = {
@@ -94,6 +117,7 @@ static void call_free(lx_up_call_t *c)
         c->next->prev = c->prev;
     u->active--;
     c->shard->active--;
+    c->shard->lane->tls_h1 -= c->tls_h1;
     evtimer_del(&c->watchdog);
     lx_up_ramp_forget(c);
     if (c->in_multi)
@@ -574,20 +598,20 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     }
     c->hdrs = header_list(rq);
     const lx_transport_t *tp = rq->transport;
-    c->shard = lx_up_shard_for(lx_up_lane_for(u, tp));
+    bool h2;
+    lane_t *lane = lane_for(u, rq, &h2);
+    c->shard = lx_up_shard_for(lane);
+    c->tls_h1 = !h2 && strncasecmp(rq->url, "https:", 6) == 0;
+    lane->tls_h1 += c->tls_h1;
 
     CURL *e = c->easy;
-    /* HTTP/2 over TLS unless the provider says no; ALPN falls back to
-     * HTTP/1.1 when the server offers only that. PIPEWAIT: wait for a
-     * connection being set up to the host, to multiplex on it, rather than
-     * open another; on plain HTTP (no ALPN, HTTP/1.1) it would only queue
-     * a request behind a busy connection. */
-    bool h2 = !(tp && tp->http1);
+    /* HTTP/2 is offered by ALPN, which falls back to HTTP/1.1 when the
+     * server offers only that. PIPEWAIT: wait for a connection being set up
+     * to the host, to multiplex on it, rather than open another. */
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      h2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
-    bool pipewait = h2 && strncasecmp(rq->url, "https:", 6) == 0;
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, pipewait ? 1L : 0L);
-    c->host = pipewait ? lx_up_ramp_host(c->shard, rq->url) : NULL;
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, h2 ? 1L : 0L);
+    c->host = h2 ? lx_up_ramp_host(c->shard, rq->url) : NULL;
     if (tp && tp->ca_file) {
         curl_easy_setopt(e, CURLOPT_CAINFO, tp->ca_file);
         c->own_ca = true;
@@ -618,7 +642,7 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->to.total_ms);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer(rq));
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer(rq, h2));
     lx_buf_init(&c->resp_headers, 0);
 
     c->next = u->calls;

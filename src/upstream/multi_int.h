@@ -71,13 +71,18 @@ typedef struct {
 } shard_t;
 
 /* A lane: the providers with one distinct (max connections per host, max
- * streams per connection) pair (upstream.h). curl's caps are per multi, so
- * providers with other caps get another lane. A lane with a connection cap
- * keeps one shard: the cap must hold for the whole worker. */
+ * streams per connection) pair (upstream.h), for one protocol: HTTP/1.1
+ * lanes never multiplex, HTTP/2 lanes do, and each has its own connection
+ * caches, so that a transfer of one never takes a connection of the other.
+ * curl's caps are per multi, so providers with other caps get another
+ * lane. A lane with a connection cap keeps one shard: the cap must hold
+ * for the whole worker. */
 #define LX_UP_SHARDS_MAX 64
 struct lane {
     int max_conns;
     int max_streams;
+    bool h2;
+    int tls_h1;                        /* HTTP/1.1 transfers over TLS running ("auto"'s count) */
     shard_t *shards[LX_UP_SHARDS_MAX]; /* [0] always there */
     int nshards;
 };
@@ -103,7 +108,8 @@ typedef struct {
 struct lx_upstream {
     struct event_base *base;
     const lx_netpolicy_t *policy;  /* borrowed: checked in open_socket_cb */
-    lane_t lanes[LX_UP_LANES_MAX]; /* [0]: no connection cap, the default stream cap */
+    lane_t lanes[LX_UP_LANES_MAX]; /* [0], [1]: no connection cap, the default
+                                      stream cap; HTTP/1.1, HTTP/2 */
     int nlanes;
     CURLSH *share; /* TLS sessions and DNS, for every transfer of this client */
     char *ca_base; /* the CA bundle a handle has unless its provider names one */
@@ -148,6 +154,7 @@ struct lx_up_call {
     bool in_cb;
     bool aborted;
     bool own_ca;              /* CURLOPT_CAINFO is the provider's, not ca_base */
+    bool tls_h1;              /* counted in its lane's tls_h1 */
     lx_net_verdict_t refused; /* an address the network policy refused */
     char refused_addr[46];
 };
@@ -164,9 +171,10 @@ int lx_up_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *s
 
 /* ---- shards (shard.c) ---- */
 
-/* The lane for a provider's transport caps (NULL: the defaults); the
- * default lane when LX_UP_LANES_MAX are taken. */
-lane_t *lx_up_lane_for(lx_upstream_t *u, const lx_transport_t *t);
+/* The lane for a provider's transport caps (NULL: the defaults) and a
+ * protocol; the first lane of that protocol when LX_UP_LANES_MAX are
+ * taken. */
+lane_t *lx_up_lane_for(lx_upstream_t *u, const lx_transport_t *t, bool h2);
 /* Makes u's default lane; LX_ERROR when curl cannot make a multi. */
 int lx_up_lanes_init(lx_upstream_t *u);
 /* The shard of l a new transfer goes on (shard.h's rule), made if need be. */

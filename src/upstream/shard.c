@@ -80,9 +80,10 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-/* HTTP/2: transfers to one host share a connection (CURLPIPE_MULTIPLEX),
- * at most max_streams at a time on each; max_conns caps the connections to
- * one host (a transfer beyond waits in curl for a free one). */
+/* HTTP/2 lanes: transfers to one host share a connection
+ * (CURLPIPE_MULTIPLEX), at most max_streams at a time on each; max_conns
+ * caps the connections to one host (a transfer beyond waits in curl for a
+ * free one). */
 static CURLM *multi_new(shard_t *s)
 {
     CURLM *m = curl_multi_init();
@@ -93,7 +94,8 @@ static CURLM *multi_new(shard_t *s)
     curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(m, CURLMOPT_TIMERDATA, s);
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)s->active + s->idle_max);
-    curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(m, CURLMOPT_PIPELINING,
+                      s->lane->h2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
     curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)s->max_streams);
     curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)s->max_conns);
     return m;
@@ -131,9 +133,9 @@ static void shard_free(shard_t *s)
     free(s);
 }
 
-static bool lane_init(lx_upstream_t *u, lane_t *l, int max_conns, int max_streams)
+static bool lane_init(lx_upstream_t *u, lane_t *l, int max_conns, int max_streams, bool h2)
 {
-    *l = (lane_t){.max_conns = max_conns, .max_streams = max_streams};
+    *l = (lane_t){.max_conns = max_conns, .max_streams = max_streams, .h2 = h2};
     l->shards[0] = shard_new(u, l);
     if (l->shards[0] == NULL)
         return false;
@@ -143,22 +145,25 @@ static bool lane_init(lx_upstream_t *u, lane_t *l, int max_conns, int max_stream
 
 int lx_up_lanes_init(lx_upstream_t *u)
 {
-    if (!lane_init(u, &u->lanes[0], 0, LX_TRANSPORT_STREAMS_DEFAULT))
-        return LX_ERROR;
-    u->nlanes = 1;
+    for (int h2 = 0; h2 <= 1; h2++) {
+        if (!lane_init(u, &u->lanes[h2], 0, LX_TRANSPORT_STREAMS_DEFAULT, h2))
+            return LX_ERROR;
+        u->nlanes++;
+    }
     return LX_OK;
 }
 
-lane_t *lx_up_lane_for(lx_upstream_t *u, const lx_transport_t *t)
+lane_t *lx_up_lane_for(lx_upstream_t *u, const lx_transport_t *t, bool h2)
 {
     int conns = t ? t->max_connections : 0;
     int streams = t && t->max_streams > 0 ? t->max_streams : LX_TRANSPORT_STREAMS_DEFAULT;
     for (int i = 0; i < u->nlanes; i++)
-        if (u->lanes[i].max_conns == conns && u->lanes[i].max_streams == streams)
+        if (u->lanes[i].max_conns == conns && u->lanes[i].max_streams == streams &&
+            u->lanes[i].h2 == h2)
             return &u->lanes[i];
-    if (u->nlanes < LX_UP_LANES_MAX && lane_init(u, &u->lanes[u->nlanes], conns, streams))
+    if (u->nlanes < LX_UP_LANES_MAX && lane_init(u, &u->lanes[u->nlanes], conns, streams, h2))
         return &u->lanes[u->nlanes++];
-    return &u->lanes[0];
+    return &u->lanes[h2 ? 1 : 0];
 }
 
 shard_t *lx_up_shard_for(lane_t *l)

@@ -94,18 +94,22 @@ void lx_upstream_global_cleanup(void);
  *
  * Connections: TLS sessions and DNS answers are shared by every transfer
  * of the client (a curl share handle), so a new connection to a provider
- * resumes TLS. HTTP/2 transfers wait for a connection being set up to the
- * same host and multiplex on it (up to the provider's stream cap) rather
- * than open another. Providers with the same max_connections and
- * max_streams_per_connection share one curl multi ("lane"), whose
- * per-host connection and stream caps are theirs; up to LX_UP_LANES_MAX
- * such pairs, later ones use the default lane. Under load a lane without a
+ * resumes TLS. Over TLS a transfer goes on HTTP/1.1 keep-alive or HTTP/2
+ * by the provider's "http2" (transport.h; "auto": HTTP/1.1 up to
+ * http1_connections transfers at once, HTTP/2 past them, multi.c has the
+ * why). HTTP/2 transfers wait for a connection being set up to the same
+ * host and multiplex on it (up to the provider's stream cap) rather than
+ * open another. Providers with the same max_connections and
+ * max_streams_per_connection share one curl multi ("lane") per protocol,
+ * whose per-host connection and stream caps are theirs; up to
+ * LX_UP_LANES_MAX such lanes, later ones use the default lane of their
+ * protocol. Under load a lane without a
  * connection cap spreads its transfers over several multis ("shards",
  * shard.c), so that curl never walks thousands of connections per new
  * transfer. */
 lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *policy,
                                const lx_up_tls_t *tls);
-#define LX_UP_LANES_MAX 8
+#define LX_UP_LANES_MAX 16
 /* Cancels every call still running; no callbacks run. */
 void lx_upstream_free(lx_upstream_t *u);
 int lx_upstream_active(const lx_upstream_t *u);

@@ -192,6 +192,9 @@ class LowLoadReuse(unittest.TestCase):
         self.run_sequential({"http2": False})
 
     def test_sequential_h2_one_connection(self):
+        self.run_sequential({"http2": True})
+
+    def test_sequential_auto_one_connection(self):
         self.run_sequential({})
 
 

@@ -1,8 +1,9 @@
 """llmux's upstream connections (issue 21): a provider's connection settings
-(http2, max_connections, max_streams_per_connection, ca_file) checked at the
-admin API and from the config file; against the HTTPS mock with its test CA:
-HTTP/2 (the mock's ALPN counter), multiplexing under the stream cap (its
-connection counter), TLS session resumption on new connections (its
+(http2, http1_connections, max_connections, max_streams_per_connection,
+ca_file) checked at the admin API and from the config file; against the
+HTTPS mock with its test CA: "auto" (HTTP/1.1 keep-alive at low load,
+HTTP/2 past http1_connections), HTTP/2 (the mock's ALPN counter),
+multiplexing under the stream cap (its connection counter), TLS session resumption on new connections (its
 resumed-handshake counter), HTTP/1.1 by setting and by ALPN fallback, and a
 certificate that does not verify: a 502 naming the provider, no retry on the
 same target, a fallback to another."""
@@ -39,6 +40,8 @@ class SettingsChecked(unittest.TestCase):
     def test_bad_settings_name_the_field(self):
         for settings, field in (({"http2": "yes"}, "settings.http2"),
                                 ({"http2": 1}, "settings.http2"),
+                                ({"http2": "AUTO"}, "settings.http2"),
+                                ({"http1_connections": 0}, "settings.http1_connections"),
                                 ({"max_connections": 0}, "settings.max_connections"),
                                 ({"max_connections": "8"}, "settings.max_connections"),
                                 ({"max_streams_per_connection": 5000},
@@ -70,6 +73,10 @@ class SettingsChecked(unittest.TestCase):
                         body={"settings": {"http2": True}})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["settings"], {"http2": True})
+        r = self.lx.req("PATCH", ADMIN + f"/providers/{p['id']}",
+                        body={"settings": {"http2": "auto", "http1_connections": 32}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["settings"], {"http2": "auto", "http1_connections": 32})
 
 
 class ConfigFileSettings(unittest.TestCase):
@@ -183,7 +190,7 @@ class TlsBase(unittest.TestCase):
 
 class Http2(TlsBase):
     def test_chat_and_stream_over_h2(self):
-        self.start({"p": {}})
+        self.start({"p": {"http2": True}})
         r = self.chat("p/m")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["choices"][0]["message"]["content"],
@@ -203,7 +210,7 @@ class Http2(TlsBase):
         # DATA frames larger than a stream's 1 KB receive buffer): curl 7.88
         # kept what did not fit for a read that nothing triggered, and the
         # stream never ended.
-        self.start({"p": {}})
+        self.start({"p": {"http2": True}})
         for model in ("p/m+chunks=8", "p/m+chunks=200"):
             r = self.chat(model, stream=True, timeout=10)
             self.assertEqual(r.status, 200, r)
@@ -235,7 +242,7 @@ class Http2(TlsBase):
 
     def test_streams_multiplex_under_the_cap(self):
         cap = 10
-        self.start({"p": {"max_streams_per_connection": cap}})
+        self.start({"p": {"http2": True, "max_streams_per_connection": cap}})
         # each stream stays open ~0.6 s, so the 50 overlap
         self.concurrent_streams(50, "p/m+chunks=4+gap_ms=150")
         s = self.stats_when(lambda s: s["h2_streams"] >= 50, "50 h2 streams")
@@ -245,7 +252,7 @@ class Http2(TlsBase):
         self.assertGreaterEqual(s["h2_max_concurrent_streams"], 2, s)  # it did multiplex
 
     def test_default_cap_one_connection_for_50(self):
-        self.start({"p": {}})
+        self.start({"p": {"http2": True}})
         self.concurrent_streams(50, "p/m+chunks=4+gap_ms=150")
         s = self.stats_when(lambda s: s["h2_streams"] >= 50, "50 h2 streams")
         self.assertEqual(s["tls_accepted"], 1, s)
@@ -263,7 +270,8 @@ class Http2(TlsBase):
         """A second connection, opened by another easy handle for another
         provider (another curl multi), resumes the first one's TLS session:
         the worker's share holds it, not the handle that made it."""
-        self.start({"a": {}, "b": {"max_streams_per_connection": 7}})
+        self.start({"a": {"http2": True},
+                    "b": {"http2": True, "max_streams_per_connection": 7}})
         out = {}
         # a long stream keeps the handle that made the handshake busy
         t = threading.Thread(target=lambda: out.update(
@@ -279,6 +287,31 @@ class Http2(TlsBase):
         s = self.stats_when(lambda s: s["h2_streams"] >= 3, "three h2 streams")
         self.assertEqual((s["tls_accepted"], s["tls_handshakes_full"],
                           s["tls_handshakes_resumed"]), (2, 1, 1), s)
+
+    def test_auto_is_http11_keep_alive_at_low_load(self):
+        # the default ("auto"): one request at a time needs one HTTP/1.1
+        # connection, kept alive for the next ones, whole answers and streams
+        self.start({"p": {}})
+        for i in range(6):
+            r = self.chat("p/m+chunks=3", stream=i % 2 == 1)
+            self.assertEqual(r.status, 200, r)
+        s = self.stats_when(lambda s: s["chat"] + s["chat_stream"] >= 6, "six chats")
+        self.assertEqual((s["tls_accepted"], s["alpn_http1"], s["alpn_h2"], s["h2_streams"]),
+                         (1, 1, 0, 0), s)
+
+    def test_auto_multiplexes_past_http1_connections(self):
+        # 30 streams at once (2 s each), 4 allowed on HTTP/1.1: 4 HTTP/1.1
+        # connections, the other 26 streams multiplexed on one HTTP/2 one
+        self.start({"p": {"http1_connections": 4}})
+        self.concurrent_streams(30, "p/m+chunks=4+gap_ms=500")
+        s = self.stats_when(lambda s: s["chat_stream"] >= 30, "30 streams")
+        self.assertEqual((s["alpn_http1"], s["alpn_h2"], s["h2_streams"]), (4, 1, 26), s)
+        self.assertEqual(s["tls_accepted"], 5, s)
+        self.assertEqual(s["tls_handshakes_full"] + s["tls_handshakes_resumed"], 5, s)
+        # when they are done, one at a time is HTTP/1.1 again, on a kept connection
+        self.assertEqual(self.chat("p/m").status, 200)
+        s = self.stats_when(lambda s: s["chat"] >= 1, "one more chat")
+        self.assertEqual((s["tls_accepted"], s["h2_streams"]), (5, 26), s)
 
     def test_http2_false_gives_http11(self):
         self.start({"p": {"http2": False}})

@@ -468,12 +468,12 @@ static void test_json_provider_transport(void **state)
                                    "\"/etc/hostname\"}}"),
                      LX_OK);
     const lx_transport_t *t = &provider(f, "x")->transport;
-    assert_true(t->http1);
+    assert_int_equal(t->http2, LX_HTTP2_OFF);
     assert_int_equal(t->max_connections, 4);
     assert_int_equal(t->max_streams, 10);
     assert_string_equal(t->ca_file, "/etc/hostname");
     t = &provider(f, "y")->transport; /* the defaults */
-    assert_false(t->http1);
+    assert_int_equal(t->http2, LX_HTTP2_AUTO);
     assert_int_equal(t->max_connections, 0);
     assert_int_equal(t->max_streams, 0);
     assert_null(t->ca_file);

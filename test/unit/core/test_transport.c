@@ -28,6 +28,7 @@ static void test_keys(void **state)
 {
     (void)state;
     assert_true(lx_transport_is_key("http2"));
+    assert_true(lx_transport_is_key("http1_connections"));
     assert_true(lx_transport_is_key("max_connections"));
     assert_true(lx_transport_is_key("max_streams_per_connection"));
     assert_true(lx_transport_is_key("ca_file"));
@@ -40,10 +41,17 @@ static void test_good_values(void **state)
     (void)state;
     lx_transport_t t = {0};
     char err[200];
+    assert_int_equal(t.http2, LX_HTTP2_AUTO); /* the default */
     assert_int_equal(set(&t, "http2", "false", err, sizeof err), LX_OK);
-    assert_true(t.http1);
+    assert_int_equal(t.http2, LX_HTTP2_OFF);
     assert_int_equal(set(&t, "http2", "true", err, sizeof err), LX_OK);
-    assert_false(t.http1);
+    assert_int_equal(t.http2, LX_HTTP2_ON);
+    assert_int_equal(set(&t, "http2", "\"auto\"", err, sizeof err), LX_OK);
+    assert_int_equal(t.http2, LX_HTTP2_AUTO);
+    assert_int_equal(set(&t, "http1_connections", "1", err, sizeof err), LX_OK);
+    assert_int_equal(t.http1_connections, 1);
+    assert_int_equal(set(&t, "http1_connections", "100000", err, sizeof err), LX_OK);
+    assert_int_equal(t.http1_connections, 100000);
     assert_int_equal(set(&t, "max_connections", "1", err, sizeof err), LX_OK);
     assert_int_equal(t.max_connections, 1);
     assert_int_equal(set(&t, "max_connections", "100000", err, sizeof err), LX_OK);
@@ -66,6 +74,10 @@ static void test_bad_values_name_the_setting(void **state)
         {"http2", "1"},
         {"http2", "\"false\""},
         {"http2", "null"},
+        {"http2", "\"AUTO\""},
+        {"http1_connections", "0"},
+        {"http1_connections", "100001"},
+        {"http1_connections", "\"8\""},
         {"max_connections", "0"},
         {"max_connections", "-1"},
         {"max_connections", "100001"},
@@ -91,6 +103,8 @@ static void test_bad_values_name_the_setting(void **state)
         assert_null(t.ca_file);
         assert_int_equal(t.max_connections, 0);
         assert_int_equal(t.max_streams, 0);
+        assert_int_equal(t.http1_connections, 0);
+        assert_int_equal(t.http2, LX_HTTP2_AUTO);
     }
     /* a long path */
     char path[LX_TRANSPORT_CA_FILE_MAX + 8];
@@ -107,16 +121,18 @@ static void test_bad_values_name_the_setting(void **state)
 static void test_apply_and_json(void **state)
 {
     (void)state;
-    json_t *o = json_loads("{\"jobs\": {\"adapter\": \"runway\"}, \"http2\": false, "
-                           "\"max_connections\": 3, \"max_streams_per_connection\": 7, "
-                           "\"ca_file\": \"/x/ca.pem\"}",
-                           0, NULL);
+    json_t *o = json_loads(
+        "{\"jobs\": {\"adapter\": \"runway\"}, \"http2\": false, "
+        "\"http1_connections\": 9, \"max_connections\": 3, \"max_streams_per_connection\": 7, "
+        "\"ca_file\": \"/x/ca.pem\"}",
+        0, NULL);
     assert_non_null(o);
     lx_transport_t t = {0};
     char err[200];
     assert_int_equal(lx_transport_apply(&t, o, err, sizeof err), LX_OK); /* jobs: not ours */
     json_decref(o);
-    assert_true(t.http1);
+    assert_int_equal(t.http2, LX_HTTP2_OFF);
+    assert_int_equal(t.http1_connections, 9);
     assert_int_equal(t.max_connections, 3);
     assert_int_equal(t.max_streams, 7);
 
@@ -126,8 +142,8 @@ static void test_apply_and_json(void **state)
     lx_transport_free(&t);
     json_t *j = lx_transport_to_json(&c);
     char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
-    assert_string_equal(s, "{\"ca_file\":\"/x/ca.pem\",\"http2\":false,\"max_connections\":3,"
-                           "\"max_streams_per_connection\":7}");
+    assert_string_equal(s, "{\"ca_file\":\"/x/ca.pem\",\"http1_connections\":9,\"http2\":false,"
+                           "\"max_connections\":3,\"max_streams_per_connection\":7}");
     free(s);
     json_decref(j);
     lx_transport_free(&c);
@@ -135,6 +151,11 @@ static void test_apply_and_json(void **state)
     lx_transport_t d = {0}; /* the defaults write nothing */
     j = lx_transport_to_json(&d);
     assert_int_equal(json_object_size(j), 0);
+    json_decref(j);
+    d.http2 = LX_HTTP2_ON; /* "always HTTP/2" is not the default: written */
+    j = lx_transport_to_json(&d);
+    assert_true(json_is_true(json_object_get(j, "http2")));
+    assert_int_equal(json_object_size(j), 1);
     json_decref(j);
 
     o = json_loads("{\"http2\": true, \"max_connections\": 0}", 0, NULL);
