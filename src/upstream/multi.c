@@ -32,7 +32,8 @@
  * stalls (a stream of back-to-back events, a whole answer over 4 KB). A
  * buffer of the largest frame a peer may send us (SETTINGS_MAX_FRAME_SIZE,
  * which curl leaves at 16 KB) always holds a whole frame. */
-#define H2_RECV_BUFFER 16384L
+#define H2_RECV_BUFFER   16384L
+#define H2_UPLOAD_BUFFER 16384L
 
 static long recv_buffer(const lx_up_request_t *rq, bool h2)
 {
@@ -643,6 +644,11 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer(rq, h2));
+    /* curl sends an HTTP/2 request's body through an upload buffer of its
+     * own, 64 KB unless told (HTTP/1.1 sends a small body with the head):
+     * 16 KB, its least, is one DATA frame and ~4 KB less RSS an open
+     * stream (3,000 streams, one worker: 38 -> 34 KB a stream). */
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, h2 ? H2_UPLOAD_BUFFER : 65536L);
     lx_buf_init(&c->resp_headers, 0);
 
     c->next = u->calls;
