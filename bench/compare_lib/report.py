@@ -584,7 +584,9 @@ def main():
         notes.append("HTTPS upstream: the mock serves TLS 1.3 with h2 and http/1.1 by ALPN and a certificate of "
                      "a test CA that every client verifies. direct: llmux-bench over TLS, HTTP/1.1 keep-alive; "
                      "nginx 1.22: HTTP/1.1 over TLS (it has no HTTP/2 to upstreams), keepalive 1024 per worker, "
-                     "proxy_ssl_session_reuse on, verification on; llmux: HTTP/2 (100 streams per connection), "
+                     "proxy_ssl_session_reuse on, verification on; llmux: its default http2 \"auto\" (HTTP/1.1 "
+                     "keep-alive over TLS up to 256 requests at once per worker, HTTP/2 past them, 100 streams "
+                     "per connection), "
                      "TLS sessions shared per worker; the peer: node's fetch, HTTP/1.1 over TLS. "
                      "'TLS conns/1k', 'full/1k', 'resumed/1k': connections the mock accepted and its handshakes "
                      "per 1,000 requests it served in the run.")
