@@ -313,6 +313,32 @@ class Http2(TlsBase):
         s = self.stats_when(lambda s: s["chat"] >= 1, "one more chat")
         self.assertEqual((s["tls_accepted"], s["h2_streams"]), (5, 26), s)
 
+    def test_ca_bundle_is_read_once_not_per_connection(self):
+        # A provider's CA bundle, read when its first connection is set up;
+        # the second connection (the first is busy with a stream) is opened
+        # after the file is gone. curl keeps the CA store in its multi only
+        # when no CA directory is set: with Debian's default directory it
+        # parsed the bundle again for every new TLS connection (about 21 ms
+        # of CPU with the system bundle), and this second request was a 502.
+        fd, ca = tempfile.mkstemp(suffix=".pem")
+        with os.fdopen(fd, "w") as f, open(self.mock.ca) as src:
+            f.write(src.read())
+        try:
+            self.start({"p": {"ca_file": ca}}, trust=False)
+            out = {}
+            t = threading.Thread(target=lambda: out.update(
+                r=self.chat("p/m+chunks=3+gap_ms=700", stream=True, timeout=30)))
+            t.start()
+            self.stats_when(lambda s: s["streams_started"] >= 1, "the stream started")
+        finally:
+            os.unlink(ca)
+        r = self.chat("p/m")
+        t.join()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(out["r"].status, 200, out["r"])
+        s = self.stats_when(lambda s: s["chat"] >= 1, "the chat")
+        self.assertEqual((s["tls_accepted"], s["alpn_http1"]), (2, 2), s)
+
     def test_http2_false_gives_http11(self):
         self.start({"p": {"http2": False}})
         self.assertEqual(self.chat("p/m").status, 200)
