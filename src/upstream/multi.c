@@ -8,6 +8,7 @@
  * when curl reports it done. Time-to-first-byte and idle-gap limits are our
  * own per-call timer: curl has only connect and total limits. */
 #include "upstream/multi_int.h"
+#include "upstream/shard.h"
 #include "upstream/url_cache.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -47,6 +48,14 @@ static long recv_buffer(const lx_up_request_t *rq, bool h2)
     return h2 ? H2_RECV_BUFFER : rq->stream ? STREAM_RECV_BUFFER : RECV_BUFFER;
 }
 
+static int lane_idle(const lane_t *l)
+{
+    int n = 0;
+    for (int i = 0; i < l->nshards; i++)
+        n += l->shards[i]->nparked;
+    return n;
+}
+
 /* The lane of a transfer, which fixes its protocol (transport.h's "http2").
  * "auto" keeps up to http1_connections transfers of a lane on HTTP/1.1
  * keep-alive connections, one request on each at a time: that costs curl
@@ -54,8 +63,12 @@ static long recv_buffer(const lx_up_request_t *rq, bool h2)
  * from a connection, runs and poll()s every transfer on it (bench/README.md:
  * 57 against 83 us of CPU a request at c=64), and the requests spread over
  * the server's connections. Past them, HTTP/2 keeps thousands of streams
- * on a few connections instead of a TLS connection each. A provider with
- * max_connections stays on HTTP/2, so that its cap holds on one multi. */
+ * on a few connections instead of a TLS connection each. A burst also goes
+ * to HTTP/2 beyond the idle HTTP/1.1 connections and LX_UP_H1_SETUP_MAX new ones
+ * at a time: thousands of requests at once would otherwise each wait for a
+ * TLS handshake of its own (the HTTP/1.1 pool grows as the burst's
+ * connections come up). A provider with max_connections stays on HTTP/2,
+ * so that its cap holds on one multi. */
 static lane_t *lane_for(lx_upstream_t *u, const lx_up_request_t *rq, bool *h2)
 {
     const lx_transport_t *tp = rq->transport;
@@ -67,7 +80,7 @@ static lane_t *lane_for(lx_upstream_t *u, const lx_up_request_t *rq, bool *h2)
     lane_t *l = lx_up_lane_for(u, tp, false);
     int cap =
         tp && tp->http1_connections > 0 ? tp->http1_connections : LX_TRANSPORT_HTTP1_CONNS_DEFAULT;
-    if (l->tls_h1 < cap)
+    if (lx_up_h1_room(l->tls_h1, l->tls_h1_setup, lane_idle(l), cap))
         return l;
     *h2 = true;
     return lx_up_lane_for(u, tp, true);
@@ -114,6 +127,22 @@ void lx_upstream_global_cleanup(void)
 
 /* ---- call lifecycle ---- */
 
+static void h1_setup_done(lx_up_call_t *c)
+{
+    if (c->tls_h1_setup) {
+        c->tls_h1_setup = false;
+        c->shard->lane->tls_h1_setup--;
+    }
+}
+
+/* CURLOPT_PREREQFUNCTION (data: the call): c has its connection. */
+static int prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+    h1_setup_done(clientp);
+    return lx_up_ramp_prereq(clientp, primary_ip, local_ip, primary_port, local_port);
+}
+
 static void call_free(lx_up_call_t *c)
 {
     lx_upstream_t *u = c->u;
@@ -126,6 +155,7 @@ static void call_free(lx_up_call_t *c)
     u->active--;
     c->shard->active--;
     c->shard->lane->tls_h1 -= c->tls_h1;
+    h1_setup_done(c);
     evtimer_del(&c->watchdog);
     lx_up_ramp_forget(c);
     if (c->in_multi)
@@ -563,7 +593,7 @@ static CURL *easy_new(lx_upstream_t *u)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, lx_up_ramp_prereq); /* data: the call */
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb); /* data: the call */
     if (!env_proxy) {
         curl_easy_setopt(e, CURLOPT_PROXY, "");
         curl_easy_setopt(e, CURLOPT_NOPROXY, "");
@@ -618,8 +648,9 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     lane_t *lane = lane_for(u, rq, &h2);
     c->shard = lx_up_shard_for(lane);
     bool tls = strncasecmp(rq->url, "https:", 6) == 0;
-    c->tls_h1 = tls && !h2;
+    c->tls_h1 = c->tls_h1_setup = tls && !h2;
     lane->tls_h1 += c->tls_h1;
+    lane->tls_h1_setup += c->tls_h1_setup;
 
     CURL *e = c->easy;
     /* HTTP/2 is offered by ALPN, which falls back to HTTP/1.1 when the

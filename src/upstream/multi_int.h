@@ -83,6 +83,7 @@ struct lane {
     int max_streams;
     bool h2;
     int tls_h1;                        /* HTTP/1.1 transfers over TLS running ("auto"'s count) */
+    int tls_h1_setup;                  /* of those, not yet on a connection */
     shard_t *shards[LX_UP_SHARDS_MAX]; /* [0] always there */
     int nshards;
 };
@@ -155,6 +156,7 @@ struct lx_up_call {
     bool aborted;
     bool own_ca;              /* CURLOPT_CAINFO is the provider's, not ca_base */
     bool tls_h1;              /* counted in its lane's tls_h1 */
+    bool tls_h1_setup;        /* and in its tls_h1_setup */
     lx_net_verdict_t refused; /* an address the network policy refused */
     char refused_addr[46];
 };

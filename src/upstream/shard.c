@@ -37,6 +37,11 @@ int lx_up_shard_pick(const lx_up_shard_load_t *load, int n, int cap, int max)
     return n < max ? n : least;
 }
 
+bool lx_up_h1_room(int running, int setup, int idle, int cap)
+{
+    return running < cap && setup < idle + LX_UP_H1_SETUP_MAX;
+}
+
 /* curl's MAXCONNECTS caps every connection in its cache, busy ones too: at
  * more concurrent transfers than that, each finished transfer closed one
  * (after a walk over all of them) and the next one connected again. What we

@@ -1,8 +1,11 @@
-/* shard.h - which curl multi ("shard") of a lane a new transfer goes on: a
- * pure rule, without curl, so that it can be tested alone (multi_int.h has
- * the why). */
+/* shard.h - which curl multi ("shard") of a lane a new transfer goes on,
+ * and whether an http2 "auto" transfer goes on HTTP/1.1: pure rules,
+ * without curl, so that they can be tested alone (multi_int.h and multi.c
+ * have the why). */
 #ifndef LX_UPSTREAM_SHARD_H
 #define LX_UPSTREAM_SHARD_H
+
+#include <stdbool.h>
 
 /* Transfers a shard takes before a new one goes elsewhere. Over HTTP/1.1
  * that is up to 256 busy connections a new transfer of the shard walks
@@ -24,5 +27,15 @@ typedef struct {
  * - else n (make a new shard) while n < max;
  * - else the shard with the fewest transfers. */
 int lx_up_shard_pick(const lx_up_shard_load_t *load, int n, int cap, int max);
+
+/* HTTP/1.1 connections over TLS a lane sets up at once beyond its idle
+ * ones, under http2 "auto" (multi.c's lane_for has the why). */
+#define LX_UP_H1_SETUP_MAX 8
+
+/* Whether an "auto" transfer over TLS may go on HTTP/1.1 (else HTTP/2): the
+ * lane runs fewer than cap such transfers, and those still waiting for a
+ * connection (setup) are fewer than its idle connections plus
+ * LX_UP_H1_SETUP_MAX. */
+bool lx_up_h1_room(int running, int setup, int idle, int cap);
 
 #endif

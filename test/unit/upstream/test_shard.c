@@ -62,12 +62,27 @@ static void test_prefers_idle(void **state)
     assert_int_equal(lx_up_shard_pick(after_burst, 2, 256, 64), 0);
 }
 
+/* http2 "auto": HTTP/1.1 under the cap, and at most LX_UP_H1_SETUP_MAX
+ * connections set up at once beyond the idle ones. */
+static void test_h1_room(void **state)
+{
+    (void)state;
+    assert_true(lx_up_h1_room(0, 0, 0, 256));
+    assert_true(lx_up_h1_room(255, 0, 0, 256));
+    assert_false(lx_up_h1_room(256, 0, 10, 256)); /* the cap */
+    assert_true(lx_up_h1_room(7, LX_UP_H1_SETUP_MAX - 1, 0, 256));
+    assert_false(lx_up_h1_room(8, LX_UP_H1_SETUP_MAX, 0, 256)); /* a burst: HTTP/2 */
+    assert_true(lx_up_h1_room(40, 20, 20, 256));                /* idle ones to take */
+    assert_false(lx_up_h1_room(40, 20 + LX_UP_H1_SETUP_MAX, 20, 256));
+    assert_false(lx_up_h1_room(1, 0, 0, 1) && lx_up_h1_room(1, 0, 5, 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_shard),     cmocka_unit_test(test_full_makes_new),
         cmocka_unit_test(test_max_least_loaded), cmocka_unit_test(test_least_loaded_with_room),
-        cmocka_unit_test(test_prefers_idle),
+        cmocka_unit_test(test_prefers_idle),     cmocka_unit_test(test_h1_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
