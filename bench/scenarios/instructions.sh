@@ -8,6 +8,9 @@
 #
 #   bench/scenarios/instructions.sh [TREE]            non-stream requests
 #   STREAM=1 bench/scenarios/instructions.sh [TREE]   streams of 20 chunks
+#   TLS=1 ...            the mock over HTTPS (its test CA), llmux's default
+#                        http2 "auto" (HTTP/1.1 keep-alive at this load)
+#   TLS=1 HTTP2=true ... the same over HTTP/2 (provider setting http2: true)
 #
 # TREE: a checkout whose build-release/ is built (default: this one).
 # Environment: N1 (default 1000), N2 (default 3000).
@@ -20,15 +23,32 @@ KEY=sk-admin-instructions-0123456789
 EXTRA=() WHAT=request
 [ "${STREAM:-0}" = 1 ] && EXTRA=(--stream --model 'demo/m+chunks=20') WHAT=stream
 
+CERTS=
+if [ "${TLS:-0}" = 1 ]; then
+    CERTS=$(mktemp -d)
+    "$LX_ROOT/bench/mock/gen-certs.sh" "$CERTS" >/dev/null 2>&1
+    WHAT="$WHAT over HTTPS, http2 ${HTTP2:-auto}"
+fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 count() { # count N: total instructions of a run serving N requests
-    local n=$1 port mport out mock llmux
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    local n=$1 port mport tport out mock llmux base tlsenv=() mockargs=()
+    port=$(free_port) mport=$(free_port)
     out=$(mktemp)
-    "$TREE/build-release/bench/mock/llmux-mock" --listen "127.0.0.1:$mport" --no-record >/dev/null 2>&1 &
+    base="http://127.0.0.1:$mport/v1"
+    if [ -n "$CERTS" ]; then
+        tport=$(free_port)
+        mockargs=(--tls-port "$tport" --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key")
+        base="https://127.0.0.1:$tport/v1"
+        printf '{"providers": {"demo": {"kind": "openai_compatible", "base_url": "%s"%s}}}\n' \
+            "$base" "${HTTP2:+, \"http2\": $HTTP2}" >"$CERTS/llmux.json"
+        tlsenv=(LLMUX_UPSTREAM_CA_FILE="$CERTS/ca.pem" LLMUX_CONFIG="$CERTS/llmux.json")
+    fi
+    "$TREE/build-release/bench/mock/llmux-mock" --listen "127.0.0.1:$mport" --no-record \
+        "${mockargs[@]}" >/dev/null 2>&1 &
     mock=$!
     env -i PATH="$PATH" LLMUX_LISTEN="127.0.0.1:$port" LLMUX_WORKERS=1 LLMUX_ADMIN_KEY=$KEY \
-        LLMUX_DEMO_BASE_URL="http://127.0.0.1:$mport/v1" LLMUX_ACCESS_LOG=false \
+        LLMUX_DEMO_BASE_URL="$base" LLMUX_ACCESS_LOG=false "${tlsenv[@]}" \
         valgrind --tool=callgrind --callgrind-out-file="$out" "$TREE/build-release/src/llmux" \
         >/dev/null 2>&1 &
     llmux=$!
@@ -46,6 +66,7 @@ count() { # count N: total instructions of a run serving N requests
     rm -f "$out"
 }
 
+[ -z "$CERTS" ] || trap 'rm -rf "$CERTS"' EXIT
 a=$(count "$N1")
 b=$(count "$N2")
 echo "instructions per $WHAT: $(((b - a) / (N2 - N1))) ($TREE)"
