@@ -63,6 +63,7 @@ count() { # count N: total instructions of a run serving N requests
     kill "$mock"
     wait "$mock" 2>/dev/null || true
     awk '/^(summary|totals):/ {print $2; exit}' "$out"
+    [ -n "${KEEP_OUT:-}" ] && cp "$out" "$KEEP_OUT.$n"
     rm -f "$out"
 }
 

@@ -389,6 +389,34 @@ static void test_attempts_text_is_bounded(void **state)
     free(c);
 }
 
+/* The attempts text, byte for byte (it is written without printf). */
+static void test_attempts_text_exact(void **state)
+{
+    (void)state;
+    lx_call_t *c = calloc(1, sizeof *c + sizeof(lx_target_t));
+    c->ntargets = 1;
+    c->targets[0].conf.name = "p\n";
+    snprintf(c->targets[0].upstream_model, sizeof c->targets[0].upstream_model, "m");
+    lx_call_log_start(c, 1000);
+    c->attempts++;
+    lx_up_result_t bad = {.outcome = LX_UP_OK, .first_byte_us = 5, .total_us = 1234567890123};
+    lx_call_log_end(c, &bad, 503, LX_FAIL_RETRY);
+    lx_call_log_then(c, LX_ATT_THEN_RETRY);
+    lx_call_log_start(c, 2000);
+    c->attempts++;
+    char out[LX_USAGE_ATTEMPTS_MAX];
+    lx_call_log_render(c, 1500, out, sizeof out); /* the second still open */
+    assert_string_equal(
+        out, "[{\"n\":1,\"provider\":\"p\\u000a\",\"connection_id\":0,\"model\":\"m\","
+             "\"status\":503,\"transport\":\"ok\",\"verdict\":\"retry\",\"then\":\"retry\","
+             "\"reason\":\"HTTP 503\",\"retry\":false,\"fallback\":false,"
+             "\"duration_us\":1234567890123,\"ttfb_us\":5},"
+             "{\"n\":2,\"provider\":\"p\\u000a\",\"connection_id\":0,\"model\":\"m\","
+             "\"status\":null,\"transport\":\"open\",\"verdict\":\"open\",\"then\":\"end\","
+             "\"retry\":true,\"fallback\":false,\"duration_us\":-500,\"ttfb_us\":null}]");
+    free(c);
+}
+
 /* Every target fails: each is retried once (routing.retry_same = 1), and
  * the last failure is the client's (504 for a timeout), recorded once. */
 static void test_all_targets_fail(void **state)
@@ -756,6 +784,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fallback_after_429, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_after_connect_failure, setup, teardown),
         cmocka_unit_test(test_attempts_text_is_bounded),
+        cmocka_unit_test(test_attempts_text_exact),
         cmocka_unit_test_setup_teardown(test_all_targets_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_retry_once_bytes_reached_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_ended_early, setup, teardown),
