@@ -306,9 +306,11 @@ static void on_sse_event(void *arg, const char *name, size_t name_len, const cha
     lb_conn_t *c = arg;
 
     if (c->measured) {
-        if (!c->got_event)
+        if (!c->got_event) {
             lb_hist_add(&c->w->stats.ttfc, c->now_us - c->sched_us);
-        else
+            if (c->w->run->opts->ttfc_log != NULL)
+                lb_worker_ttfc_note(c->w, c->sched_us, c->now_us - c->sched_us);
+        } else
             lb_hist_add(&c->w->stats.gap, c->now_us - c->last_ev_us);
     }
     c->got_event = true;

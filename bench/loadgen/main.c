@@ -62,6 +62,40 @@ static void sleep_us(uint64_t us)
         ;
 }
 
+static int cmp_pair(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* --ttfc-log: every thread's (start, ttfc) pairs, sorted by start. */
+static int write_ttfc_log(const char *path, lb_worker_t *ws, unsigned nw)
+{
+    size_t n = 0, k = 0;
+    for (unsigned i = 0; i < nw; i++)
+        n += ws[i].ttfc_n;
+    uint64_t *all = malloc((n ? n : 1) * 2 * sizeof(*all));
+    FILE *f = fopen(path, "w");
+    if (all == NULL || f == NULL) {
+        fprintf(stderr, "llmux-bench: cannot write %s\n", path);
+        free(all);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    for (unsigned i = 0; i < nw; i++) {
+        memcpy(all + 2 * k, ws[i].ttfc_rec, ws[i].ttfc_n * 2 * sizeof(*all));
+        k += ws[i].ttfc_n;
+    }
+    qsort(all, n, 2 * sizeof(*all), cmp_pair);
+    fprintf(f, "# start_us ttfc_us\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%llu %llu\n", (unsigned long long)all[2 * i],
+                (unsigned long long)all[2 * i + 1]);
+    free(all);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     lb_opts_t o;
@@ -204,6 +238,8 @@ int main(int argc, char **argv)
         fflush(stdout);
         rc = 0;
         if (o.json_path != NULL && lb_report_json(o.json_path, &rep) < 0)
+            rc = 1;
+        if (o.ttfc_log != NULL && write_ttfc_log(o.ttfc_log, ws, nw) < 0)
             rc = 1;
     }
 out_workers:

@@ -59,6 +59,9 @@ static void usage(FILE *f)
             "                       the human summary goes to stderr)\n"
             "  --rss-pid PID        sample VmRSS of PID every 100 ms; report max and last\n"
             "  --no-progress        no live progress line (shown only when stderr is a TTY)\n"
+            "  --ttfc-log FILE      one line per measured stream that got a data event:\n"
+            "                       its start (us after the run's start) and its time to\n"
+            "                       first chunk (us), sorted by start\n"
             "  -h, --help           this text\n"
             "  --version            print the version\n"
             "\n"
@@ -130,6 +133,7 @@ enum {
     O_JSON,
     O_RSS,
     O_NOPROG,
+    O_TTFC_LOG,
     O_VERSION,
     O_CACERT,
 };
@@ -158,6 +162,7 @@ lb_opts_rc_t lb_opts_parse(lb_opts_t *o, int argc, char **argv)
         {"json", required_argument, NULL, O_JSON},
         {"rss-pid", required_argument, NULL, O_RSS},
         {"no-progress", no_argument, NULL, O_NOPROG},
+        {"ttfc-log", required_argument, NULL, O_TTFC_LOG},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -266,6 +271,9 @@ lb_opts_rc_t lb_opts_parse(lb_opts_t *o, int argc, char **argv)
             break;
         case O_NOPROG:
             o->progress = false;
+            break;
+        case O_TTFC_LOG:
+            o->ttfc_log = optarg;
             break;
         case 'h':
             usage(stdout);

@@ -33,6 +33,7 @@ typedef struct {
     uint32_t expect_chunks;              /* 0: no fidelity text check */
     const char *json_path;               /* NULL: none; "-": stdout */
     long rss_pid;                        /* 0: none */
+    const char *ttfc_log;                /* NULL: none; one line per measured stream */
     const char *headers[LB_MAX_HEADERS]; /* extra "Name: value" lines (argv) */
     size_t nheaders;
     bool progress; /* live line allowed (still needs a TTY) */

@@ -40,9 +40,25 @@ int lb_worker_init(lb_worker_t *w, lb_run_t *run, unsigned id, unsigned nconns)
 
 void lb_worker_free(lb_worker_t *w)
 {
+    free(w->ttfc_rec);
     free(w->conns);
     free(w->pub);
     pthread_mutex_destroy(&w->pub_lock);
+}
+
+void lb_worker_ttfc_note(lb_worker_t *w, uint64_t start_us, uint64_t ttfc_us)
+{
+    if (w->ttfc_n == w->ttfc_cap) {
+        size_t cap = w->ttfc_cap ? w->ttfc_cap * 2 : 4096;
+        uint64_t *p = realloc(w->ttfc_rec, cap * 2 * sizeof(*p));
+        if (p == NULL)
+            return; /* the log is a diagnostic: a short one is still a log */
+        w->ttfc_rec = p;
+        w->ttfc_cap = cap;
+    }
+    w->ttfc_rec[2 * w->ttfc_n] = start_us - w->run->t0_us;
+    w->ttfc_rec[2 * w->ttfc_n + 1] = ttfc_us;
+    w->ttfc_n++;
 }
 
 void lb_worker_snapshot(lb_worker_t *w, lb_pub_t *out)

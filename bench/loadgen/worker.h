@@ -40,6 +40,9 @@ struct lb_worker {
     uint64_t due, sent, end, first_measured;
     lb_stats_t stats;
     uint64_t end_us; /* when this worker stopped */
+    /* --ttfc-log: (start, ttfc) pairs in us, this thread's streams */
+    uint64_t *ttfc_rec;
+    size_t ttfc_n, ttfc_cap;
     int setup_rc;
     pthread_t thread;
     pthread_mutex_t pub_lock;
@@ -52,6 +55,8 @@ int lb_worker_init(lb_worker_t *w, lb_run_t *run, unsigned id, unsigned nconns);
 int lb_worker_start(lb_worker_t *w);
 void lb_worker_join(lb_worker_t *w);
 void lb_worker_free(lb_worker_t *w);
+/* --ttfc-log: notes a measured stream's first data event (its thread). */
+void lb_worker_ttfc_note(lb_worker_t *w, uint64_t start_us, uint64_t ttfc_us);
 /* Copies the published snapshot (any thread). */
 void lb_worker_snapshot(lb_worker_t *w, lb_pub_t *out);
 
