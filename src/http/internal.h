@@ -123,7 +123,14 @@ struct lx_http_server {
     bufferevent_data_cb evhtp_readcb, evhtp_writecb;
     lx_conn_t *alive_probe;    /* cleared when that connection is freed */
     struct event accept_pause; /* accepting resumes after a failed accept() */
-    int64_t accept_log_ms;     /* when accept errors were last logged */
+    /* A bounded batch of connections per turn of the loop (server.c,
+     * accept_batch): accept_turn, made active by a turn's first accept, runs
+     * after the events already due, resets the count and, if the batch
+     * filled and the listener was turned off, turns it on again. */
+    struct event accept_turn;
+    int accepted_in_turn;
+    bool accept_held;      /* the listener is off until accept_turn */
+    int64_t accept_log_ms; /* when accept errors were last logged */
     uint64_t accept_errors_unlogged;
 };
 
