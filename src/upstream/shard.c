@@ -11,10 +11,14 @@
 
 /* Idle connections curl keeps beyond the transfers: the first shard of a
  * lane keeps IDLE_CONNS_MAX (what serves a steady load, on one shard); the
- * others, which exist only under a burst, fewer, so that a new transfer of
- * theirs walks few idle ones. */
+ * others, which exist only under a burst, IDLE_CONNS_SHARD_MAX. It was 32,
+ * so that a new transfer of theirs walks few idle ones; but 10,000 streams
+ * that end and start again in one burst then closed and reopened about
+ * half of their connections (each a connect(), whose ephemeral-port search
+ * is itself O(ports in use) in the kernel, and one more loop turn before
+ * the request goes out), for a walk of at most 512 connections saved. */
 #define IDLE_CONNS_MAX       256L
-#define IDLE_CONNS_SHARD_MAX 32L
+#define IDLE_CONNS_SHARD_MAX 256L
 
 int lx_up_shard_pick(const lx_up_shard_load_t *load, int n, int cap, int max)
 {
