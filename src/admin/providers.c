@@ -113,7 +113,7 @@ static bool chk_settings(const char *f, const json_t *v, adm_verr_t *e)
         } else if (strcmp(k, "jobs") != 0) {
             return adm_verr(e, f,
                             "'%s' has an unknown setting '%.64s' (known: jobs, http2, "
-                            "http1_connections, max_connections, "
+                            "http1_connections, http1_streams, max_connections, "
                             "max_streams_per_connection, ca_file)",
                             f, k);
         }

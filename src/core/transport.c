@@ -4,12 +4,25 @@
 #include "core/common.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const keys[] = {"http2", "http1_connections", "max_connections",
-                                   "max_streams_per_connection", "ca_file"};
+static const char *const keys[] = {"http2",           "http1_connections",          "http1_streams",
+                                   "max_connections", "max_streams_per_connection", "ca_file"};
+
+/* The integer settings: each from 1 to max. */
+static const struct {
+    const char *key;
+    size_t off;
+    int max;
+} int_keys[] = {
+    {"http1_connections", offsetof(lx_transport_t, http1_connections), LX_TRANSPORT_CONNS_MAX},
+    {"http1_streams", offsetof(lx_transport_t, http1_streams), LX_TRANSPORT_CONNS_MAX},
+    {"max_connections", offsetof(lx_transport_t, max_connections), LX_TRANSPORT_CONNS_MAX},
+    {"max_streams_per_connection", offsetof(lx_transport_t, max_streams), LX_TRANSPORT_STREAMS_MAX},
+};
 
 bool lx_transport_is_key(const char *key)
 {
@@ -40,26 +53,12 @@ int lx_transport_set(lx_transport_t *t, const char *key, const json_t *v, char *
         }
         return LX_OK;
     }
-    if (strcmp(key, "http1_connections") == 0) {
-        if (int_in(v, 1, LX_TRANSPORT_CONNS_MAX, &t->http1_connections) != LX_OK) {
-            snprintf(err, errlen, "http1_connections: expected an integer from 1 to %d",
-                     LX_TRANSPORT_CONNS_MAX);
-            return LX_ERROR;
-        }
-        return LX_OK;
-    }
-    if (strcmp(key, "max_connections") == 0) {
-        if (int_in(v, 1, LX_TRANSPORT_CONNS_MAX, &t->max_connections) != LX_OK) {
-            snprintf(err, errlen, "max_connections: expected an integer from 1 to %d",
-                     LX_TRANSPORT_CONNS_MAX);
-            return LX_ERROR;
-        }
-        return LX_OK;
-    }
-    if (strcmp(key, "max_streams_per_connection") == 0) {
-        if (int_in(v, 1, LX_TRANSPORT_STREAMS_MAX, &t->max_streams) != LX_OK) {
-            snprintf(err, errlen, "max_streams_per_connection: expected an integer from 1 to %d",
-                     LX_TRANSPORT_STREAMS_MAX);
+    for (size_t i = 0; i < LX_ARRAY_LEN(int_keys); i++) {
+        if (strcmp(key, int_keys[i].key) != 0)
+            continue;
+        int *field = (int *)((char *)t + int_keys[i].off);
+        if (int_in(v, 1, int_keys[i].max, field) != LX_OK) {
+            snprintf(err, errlen, "%s: expected an integer from 1 to %d", key, int_keys[i].max);
             return LX_ERROR;
         }
         return LX_OK;
@@ -103,12 +102,11 @@ json_t *lx_transport_to_json(const lx_transport_t *t)
     json_t *o = json_object();
     if (t->http2 != LX_HTTP2_AUTO)
         json_object_set_new(o, "http2", json_boolean(t->http2 == LX_HTTP2_ON));
-    if (t->http1_connections > 0)
-        json_object_set_new(o, "http1_connections", json_integer(t->http1_connections));
-    if (t->max_connections > 0)
-        json_object_set_new(o, "max_connections", json_integer(t->max_connections));
-    if (t->max_streams > 0)
-        json_object_set_new(o, "max_streams_per_connection", json_integer(t->max_streams));
+    for (size_t i = 0; i < LX_ARRAY_LEN(int_keys); i++) {
+        int v = *(const int *)((const char *)t + int_keys[i].off);
+        if (v > 0)
+            json_object_set_new(o, int_keys[i].key, json_integer(v));
+    }
     if (t->ca_file)
         json_object_set_new(o, "ca_file", json_string(t->ca_file));
     return o;

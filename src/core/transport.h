@@ -23,25 +23,31 @@ struct json_t;
  * request each) before "auto" sends further ones over HTTP/2 (upstream.h
  * has the why). */
 #define LX_TRANSPORT_HTTP1_CONNS_DEFAULT 256
-#define LX_TRANSPORT_STREAMS_MAX         1000
-#define LX_TRANSPORT_CONNS_MAX           100000
-#define LX_TRANSPORT_CA_FILE_MAX         1024
+/* Of those, streams: an HTTP/2 stream costs curl less CPU than a stream on
+ * a TLS connection of its own once a worker holds many (multi.c). */
+#define LX_TRANSPORT_HTTP1_STREAMS_DEFAULT 64
+#define LX_TRANSPORT_STREAMS_MAX           1000
+#define LX_TRANSPORT_CONNS_MAX             100000
+#define LX_TRANSPORT_CA_FILE_MAX           1024
 
 /* "http2" over TLS: "auto" (HTTP/1.1 keep-alive up to http1_connections
- * requests at once per worker, HTTP/2 past them), true (always offer
- * HTTP/2), false (HTTP/1.1 only). Plain http:// is always HTTP/1.1. */
+ * requests at once per worker, of them up to http1_streams streams, HTTP/2
+ * past them), true (always offer HTTP/2), false (HTTP/1.1 only). Plain
+ * http:// is always HTTP/1.1. */
 typedef enum { LX_HTTP2_AUTO = 0, LX_HTTP2_ON, LX_HTTP2_OFF } lx_http2_mode_t;
 
 typedef struct {
     lx_http2_mode_t http2;
     int http1_connections; /* "auto"'s HTTP/1.1 requests per worker; 0: the default */
+    int http1_streams;     /* of them streams; 0: the default */
     int max_connections;   /* per worker; 0: no cap */
     int max_streams;       /* per HTTP/2 connection; 0: LX_TRANSPORT_STREAMS_DEFAULT */
     char *ca_file;         /* CA bundle for this provider; NULL: upstream.ca_file */
 } lx_transport_t;
 
 /* Whether key is one of the settings above ("http2", "http1_connections",
- * "max_connections", "max_streams_per_connection", "ca_file"). */
+ * "http1_streams", "max_connections", "max_streams_per_connection",
+ * "ca_file"). */
 bool lx_transport_is_key(const char *key);
 
 /* Applies one setting to t. On a bad value returns LX_ERROR and writes

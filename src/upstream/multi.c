@@ -63,7 +63,11 @@ static int lane_idle(const lane_t *l)
  * from a connection, runs and poll()s every transfer on it (bench/README.md:
  * 57 against 83 us of CPU a request at c=64), and the requests spread over
  * the server's connections. Past them, HTTP/2 keeps thousands of streams
- * on a few connections instead of a TLS connection each. A burst also goes
+ * on a few connections instead of a TLS connection each. Streams get fewer
+ * (http1_streams, 64): with hundreds open, one read from an HTTP/2
+ * connection brings the events of many, while each HTTP/1.1 one costs its
+ * own reads and TLS records (1,000 streams on 2 workers: 285-348 against
+ * 420-518 us of CPU a stream). A burst also goes
  * to HTTP/2 beyond the idle HTTP/1.1 connections and LX_UP_H1_SETUP_MAX new ones
  * at a time: thousands of requests at once would otherwise each wait for a
  * TLS handshake of its own (the HTTP/1.1 pool grows as the burst's
@@ -80,7 +84,9 @@ static lane_t *lane_for(lx_upstream_t *u, const lx_up_request_t *rq, bool *h2)
     lane_t *l = lx_up_lane_for(u, tp, false);
     int cap =
         tp && tp->http1_connections > 0 ? tp->http1_connections : LX_TRANSPORT_HTTP1_CONNS_DEFAULT;
-    if (lx_up_h1_room(l->tls_h1, l->tls_h1_setup, lane_idle(l), cap))
+    int scap = tp && tp->http1_streams > 0 ? tp->http1_streams : LX_TRANSPORT_HTTP1_STREAMS_DEFAULT;
+    lx_up_h1_load_t load = {l->tls_h1, l->tls_h1_streams, l->tls_h1_setup, lane_idle(l)};
+    if (lx_up_h1_room(&load, rq->stream, cap, scap))
         return l;
     *h2 = true;
     return lx_up_lane_for(u, tp, true);
@@ -155,6 +161,7 @@ static void call_free(lx_up_call_t *c)
     u->active--;
     c->shard->active--;
     c->shard->lane->tls_h1 -= c->tls_h1;
+    c->shard->lane->tls_h1_streams -= c->tls_h1_stream;
     h1_setup_done(c);
     evtimer_del(&c->watchdog);
     lx_up_ramp_forget(c);
@@ -649,8 +656,10 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     c->shard = lx_up_shard_for(lane);
     bool tls = strncasecmp(rq->url, "https:", 6) == 0;
     c->tls_h1 = c->tls_h1_setup = tls && !h2;
+    c->tls_h1_stream = c->tls_h1 && rq->stream;
     lane->tls_h1 += c->tls_h1;
     lane->tls_h1_setup += c->tls_h1_setup;
+    lane->tls_h1_streams += c->tls_h1_stream;
 
     CURL *e = c->easy;
     /* HTTP/2 is offered by ALPN, which falls back to HTTP/1.1 when the

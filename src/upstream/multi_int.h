@@ -84,6 +84,7 @@ struct lane {
     bool h2;
     int tls_h1;                        /* HTTP/1.1 transfers over TLS running ("auto"'s count) */
     int tls_h1_setup;                  /* of those, not yet on a connection */
+    int tls_h1_streams;                /* of those, streams */
     shard_t *shards[LX_UP_SHARDS_MAX]; /* [0] always there */
     int nshards;
 };
@@ -157,6 +158,7 @@ struct lx_up_call {
     bool own_ca;              /* CURLOPT_CAINFO is the provider's, not ca_base */
     bool tls_h1;              /* counted in its lane's tls_h1 */
     bool tls_h1_setup;        /* and in its tls_h1_setup */
+    bool tls_h1_stream;       /* and in its tls_h1_streams */
     lx_net_verdict_t refused; /* an address the network policy refused */
     char refused_addr[46];
 };

@@ -41,9 +41,10 @@ int lx_up_shard_pick(const lx_up_shard_load_t *load, int n, int cap, int max)
     return n < max ? n : least;
 }
 
-bool lx_up_h1_room(int running, int setup, int idle, int cap)
+bool lx_up_h1_room(const lx_up_h1_load_t *l, bool stream, int cap, int stream_cap)
 {
-    return running < cap && setup < idle + LX_UP_H1_SETUP_MAX;
+    return l->running < cap && (!stream || l->streams < stream_cap) &&
+           l->setup < l->idle + LX_UP_H1_SETUP_MAX;
 }
 
 /* curl's MAXCONNECTS caps every connection in its cache, busy ones too: at

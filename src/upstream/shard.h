@@ -32,10 +32,16 @@ int lx_up_shard_pick(const lx_up_shard_load_t *load, int n, int cap, int max);
  * ones, under http2 "auto" (multi.c's lane_for has the why). */
 #define LX_UP_H1_SETUP_MAX 8
 
-/* Whether an "auto" transfer over TLS may go on HTTP/1.1 (else HTTP/2): the
- * lane runs fewer than cap such transfers, and those still waiting for a
- * connection (setup) are fewer than its idle connections plus
+/* A lane's HTTP/1.1 transfers over TLS: running, of them streams, of them
+ * still waiting for a connection (setup), and the lane's idle connections. */
+typedef struct {
+    int running, streams, setup, idle;
+} lx_up_h1_load_t;
+
+/* Whether an "auto" transfer over TLS (a stream or not) may go on HTTP/1.1
+ * (else HTTP/2): fewer than cap running, fewer than stream_cap streams if
+ * it is one, and fewer waiting for a connection than the idle ones plus
  * LX_UP_H1_SETUP_MAX. */
-bool lx_up_h1_room(int running, int setup, int idle, int cap);
+bool lx_up_h1_room(const lx_up_h1_load_t *l, bool stream, int cap, int stream_cap);
 
 #endif

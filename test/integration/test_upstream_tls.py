@@ -1,6 +1,6 @@
 """llmux's upstream connections (issue 21): a provider's connection settings
-(http2, http1_connections, max_connections, max_streams_per_connection,
-ca_file) checked at the admin API and from the config file; against the
+(http2, http1_connections, http1_streams, max_connections,
+max_streams_per_connection, ca_file) checked at the admin API and from the config file; against the
 HTTPS mock with its test CA: "auto" (HTTP/1.1 keep-alive at low load,
 HTTP/2 past http1_connections), HTTP/2 (the mock's ALPN counter),
 multiplexing under the stream cap (its connection counter), TLS session resumption on new connections (its
@@ -42,6 +42,7 @@ class SettingsChecked(unittest.TestCase):
                                 ({"http2": 1}, "settings.http2"),
                                 ({"http2": "AUTO"}, "settings.http2"),
                                 ({"http1_connections": 0}, "settings.http1_connections"),
+                                ({"http1_streams": "8"}, "settings.http1_streams"),
                                 ({"max_connections": 0}, "settings.max_connections"),
                                 ({"max_connections": "8"}, "settings.max_connections"),
                                 ({"max_streams_per_connection": 5000},
@@ -312,6 +313,22 @@ class Http2(TlsBase):
         self.assertEqual(self.chat("p/m").status, 200)
         s = self.stats_when(lambda s: s["chat"] >= 1, "one more chat")
         self.assertEqual((s["tls_accepted"], s["h2_streams"]), (5, 26), s)
+
+    def test_auto_streams_past_http1_streams_multiplex(self):
+        # 12 streams at once, 3 allowed on HTTP/1.1: 3 HTTP/1.1 connections
+        # and 9 HTTP/2 streams; a whole answer meanwhile still gets HTTP/1.1
+        # (a connection of its own: the 3 are busy)
+        self.start({"p": {"http1_streams": 3}})
+        out = []
+        t = threading.Thread(target=lambda: out.append(
+            self.concurrent_streams(12, "p/m+chunks=4+gap_ms=500")))
+        t.start()
+        self.stats_when(lambda s: s["streams_started"] >= 12, "12 streams started")
+        self.assertEqual(self.chat("p/m").status, 200)
+        t.join()
+        self.assertEqual(out, [None])  # concurrent_streams asserted each stream
+        s = self.stats_when(lambda s: s["chat_stream"] >= 12 and s["chat"] >= 1, "the requests")
+        self.assertEqual((s["alpn_http1"], s["alpn_h2"], s["h2_streams"]), (4, 1, 9), s)
 
     def test_ca_bundle_is_read_once_not_per_connection(self):
         # A provider's CA bundle, read when its first connection is set up;

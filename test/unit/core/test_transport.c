@@ -29,6 +29,7 @@ static void test_keys(void **state)
     (void)state;
     assert_true(lx_transport_is_key("http2"));
     assert_true(lx_transport_is_key("http1_connections"));
+    assert_true(lx_transport_is_key("http1_streams"));
     assert_true(lx_transport_is_key("max_connections"));
     assert_true(lx_transport_is_key("max_streams_per_connection"));
     assert_true(lx_transport_is_key("ca_file"));
@@ -52,6 +53,8 @@ static void test_good_values(void **state)
     assert_int_equal(t.http1_connections, 1);
     assert_int_equal(set(&t, "http1_connections", "100000", err, sizeof err), LX_OK);
     assert_int_equal(t.http1_connections, 100000);
+    assert_int_equal(set(&t, "http1_streams", "64", err, sizeof err), LX_OK);
+    assert_int_equal(t.http1_streams, 64);
     assert_int_equal(set(&t, "max_connections", "1", err, sizeof err), LX_OK);
     assert_int_equal(t.max_connections, 1);
     assert_int_equal(set(&t, "max_connections", "100000", err, sizeof err), LX_OK);
@@ -78,6 +81,8 @@ static void test_bad_values_name_the_setting(void **state)
         {"http1_connections", "0"},
         {"http1_connections", "100001"},
         {"http1_connections", "\"8\""},
+        {"http1_streams", "0"},
+        {"http1_streams", "1.5"},
         {"max_connections", "0"},
         {"max_connections", "-1"},
         {"max_connections", "100001"},
@@ -104,6 +109,7 @@ static void test_bad_values_name_the_setting(void **state)
         assert_int_equal(t.max_connections, 0);
         assert_int_equal(t.max_streams, 0);
         assert_int_equal(t.http1_connections, 0);
+        assert_int_equal(t.http1_streams, 0);
         assert_int_equal(t.http2, LX_HTTP2_AUTO);
     }
     /* a long path */
@@ -121,11 +127,11 @@ static void test_bad_values_name_the_setting(void **state)
 static void test_apply_and_json(void **state)
 {
     (void)state;
-    json_t *o = json_loads(
-        "{\"jobs\": {\"adapter\": \"runway\"}, \"http2\": false, "
-        "\"http1_connections\": 9, \"max_connections\": 3, \"max_streams_per_connection\": 7, "
-        "\"ca_file\": \"/x/ca.pem\"}",
-        0, NULL);
+    json_t *o = json_loads("{\"jobs\": {\"adapter\": \"runway\"}, \"http2\": false, "
+                           "\"http1_connections\": 9, \"http1_streams\": 5, \"max_connections\": "
+                           "3, \"max_streams_per_connection\": 7, "
+                           "\"ca_file\": \"/x/ca.pem\"}",
+                           0, NULL);
     assert_non_null(o);
     lx_transport_t t = {0};
     char err[200];
@@ -133,6 +139,7 @@ static void test_apply_and_json(void **state)
     json_decref(o);
     assert_int_equal(t.http2, LX_HTTP2_OFF);
     assert_int_equal(t.http1_connections, 9);
+    assert_int_equal(t.http1_streams, 5);
     assert_int_equal(t.max_connections, 3);
     assert_int_equal(t.max_streams, 7);
 
@@ -142,8 +149,9 @@ static void test_apply_and_json(void **state)
     lx_transport_free(&t);
     json_t *j = lx_transport_to_json(&c);
     char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
-    assert_string_equal(s, "{\"ca_file\":\"/x/ca.pem\",\"http1_connections\":9,\"http2\":false,"
-                           "\"max_connections\":3,\"max_streams_per_connection\":7}");
+    assert_string_equal(
+        s, "{\"ca_file\":\"/x/ca.pem\",\"http1_connections\":9,\"http1_streams\":5,\"http2\":false,"
+           "\"max_connections\":3,\"max_streams_per_connection\":7}");
     free(s);
     json_decref(j);
     lx_transport_free(&c);

@@ -62,19 +62,25 @@ static void test_prefers_idle(void **state)
     assert_int_equal(lx_up_shard_pick(after_burst, 2, 256, 64), 0);
 }
 
-/* http2 "auto": HTTP/1.1 under the cap, and at most LX_UP_H1_SETUP_MAX
+/* http2 "auto": HTTP/1.1 under the caps, and at most LX_UP_H1_SETUP_MAX
  * connections set up at once beyond the idle ones. */
 static void test_h1_room(void **state)
 {
     (void)state;
-    assert_true(lx_up_h1_room(0, 0, 0, 256));
-    assert_true(lx_up_h1_room(255, 0, 0, 256));
-    assert_false(lx_up_h1_room(256, 0, 10, 256)); /* the cap */
-    assert_true(lx_up_h1_room(7, LX_UP_H1_SETUP_MAX - 1, 0, 256));
-    assert_false(lx_up_h1_room(8, LX_UP_H1_SETUP_MAX, 0, 256)); /* a burst: HTTP/2 */
-    assert_true(lx_up_h1_room(40, 20, 20, 256));                /* idle ones to take */
-    assert_false(lx_up_h1_room(40, 20 + LX_UP_H1_SETUP_MAX, 20, 256));
-    assert_false(lx_up_h1_room(1, 0, 0, 1) && lx_up_h1_room(1, 0, 5, 1));
+    typedef lx_up_h1_load_t h1_t;
+    assert_true(lx_up_h1_room(&(h1_t){0, 0, 0, 0}, false, 256, 64));
+    assert_true(lx_up_h1_room(&(h1_t){255, 0, 0, 0}, false, 256, 64));
+    assert_false(lx_up_h1_room(&(h1_t){256, 0, 0, 10}, false, 256, 64)); /* the cap */
+    /* streams: their own cap, within the whole one */
+    assert_true(lx_up_h1_room(&(h1_t){100, 63, 0, 0}, true, 256, 64));
+    assert_false(lx_up_h1_room(&(h1_t){100, 64, 0, 0}, true, 256, 64));
+    assert_true(lx_up_h1_room(&(h1_t){100, 64, 0, 0}, false, 256, 64)); /* a whole answer */
+    assert_false(lx_up_h1_room(&(h1_t){256, 10, 0, 0}, true, 256, 64));
+    /* a burst: HTTP/2 beyond the idle connections and LX_UP_H1_SETUP_MAX */
+    assert_true(lx_up_h1_room(&(h1_t){7, 0, LX_UP_H1_SETUP_MAX - 1, 0}, false, 256, 64));
+    assert_false(lx_up_h1_room(&(h1_t){8, 0, LX_UP_H1_SETUP_MAX, 0}, false, 256, 64));
+    assert_true(lx_up_h1_room(&(h1_t){40, 0, 20, 20}, false, 256, 64));
+    assert_false(lx_up_h1_room(&(h1_t){40, 0, 20 + LX_UP_H1_SETUP_MAX, 20}, false, 256, 64));
 }
 
 int main(void)
