@@ -585,8 +585,8 @@ def main():
                      "a test CA that every client verifies. direct: llmux-bench over TLS, HTTP/1.1 keep-alive; "
                      "nginx 1.22: HTTP/1.1 over TLS (it has no HTTP/2 to upstreams), keepalive 1024 per worker, "
                      "proxy_ssl_session_reuse on, verification on; llmux: its default http2 \"auto\" (HTTP/1.1 "
-                     "keep-alive over TLS up to 256 requests at once per worker, HTTP/2 past them, 100 streams "
-                     "per connection), "
+                     "keep-alive over TLS up to 256 requests at once per worker, of them 64 streams, HTTP/2 past "
+                     "them, 100 streams per connection), "
                      "TLS sessions shared per worker; the peer: node's fetch, HTTP/1.1 over TLS. "
                      "'TLS conns/1k', 'full/1k', 'resumed/1k': connections the mock accepted and its handshakes "
                      "per 1,000 requests it served in the run.")
