@@ -18,7 +18,7 @@
  * after step 2 (HTTP/1.1: one per stream; HTTP/2: streams / the cap).
  * --http1 forces HTTP/1.1 (provider setting "http2": false), --ca FILE
  * trusts the mock's test CA, --max-streams N sets the stream cap. */
-#include "upstream/upstream.h"
+#include "upstream_fx.h"
 
 #include <dirent.h>
 #include <event2/event.h>
@@ -27,35 +27,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <valgrind/callgrind.h>
-
-typedef struct {
-    int opened, done, failed;
-} counts_t;
-
-static void on_headers(lx_up_call_t *c, int status, void *arg)
-{
-    counts_t *n = arg;
-    if (status == 200)
-        n->opened++;
-    else
-        n->failed++;
-}
-
-static int on_data(lx_up_call_t *c, const char *p, size_t len, void *arg)
-{
-    return LX_OK;
-}
-
-static void on_done(lx_up_call_t *c, const lx_up_result_t *res, void *arg)
-{
-    counts_t *n = arg;
-    n->done++;
-    if (res->outcome != LX_UP_OK || res->status != 200) {
-        n->failed++;
-        fprintf(stderr, "transfer failed: %s %d %s\n", lx_up_outcome_name(res->outcome),
-                res->status, res->error ? res->error : "");
-    }
-}
 
 static int open_sockets(void)
 {
@@ -74,14 +45,6 @@ static int open_sockets(void)
     if (d)
         closedir(d);
     return n;
-}
-
-static bool loop_until(struct event_base *base, const int *v, int want, int seconds)
-{
-    time_t end = time(NULL) + seconds;
-    while (*v < want && time(NULL) < end)
-        event_base_loop(base, EVLOOP_ONCE);
-    return *v >= want;
 }
 
 int main(int argc, char **argv)
@@ -117,30 +80,9 @@ int main(int argc, char **argv)
     struct event_base *base = event_base_new();
     lx_up_tls_t tls = {.ca_file = ca, .tls_min = 12};
     lx_upstream_t *u = lx_upstream_new(base, NULL, &tls);
-    static const char body_stream[] =
-        "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-    static const char body_whole[] =
-        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-    const char *hold_headers[] = {"Content-Type: application/json", "x-mock-chunks: 2",
-                                  "x-mock-gap-ms: 600000"};
-    const char *probe_headers[] = {"Content-Type: application/json", "x-mock-chunks: 1"};
-    lx_timeouts_t to = {30000, 900000, 900000, 900000};
-    lx_up_handlers_t h = {on_headers, on_data, on_done};
-    lx_up_request_t hold = {.url = url,
-                            .headers = hold_headers,
-                            .nheaders = 3,
-                            .body = body_stream,
-                            .body_len = strlen(body_stream),
-                            .timeouts = to,
-                            .stream = true,
-                            .transport = &tp};
-    lx_up_request_t probe = {.url = url,
-                             .headers = probe_headers,
-                             .nheaders = 2,
-                             .body = body_whole,
-                             .body_len = strlen(body_whole),
-                             .timeouts = to,
-                             .transport = &tp};
+    lx_up_handlers_t h = fx_handlers;
+    lx_up_request_t hold, probe;
+    fx_requests(url, &tp, &hold, &probe);
     counts_t pc = {0}, hc = {0};
 
     /* warm-up: a connection, the DNS entry, the TLS session */

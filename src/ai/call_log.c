@@ -83,15 +83,8 @@ static void put_cstr(fixed_t *w, const char *s)
  * cost about 6,000 instructions a request here. */
 static void put_int(fixed_t *w, int64_t v)
 {
-    char d[21];
-    int k = (int)sizeof d;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do
-        d[--k] = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0)
-        d[--k] = '-';
-    put(w, d + k, sizeof d - (size_t)k);
+    char d[24];
+    put(w, d, lx_i64_str(d, v));
 }
 
 /* A JSON string: quotes, backslashes and control bytes escaped. */
