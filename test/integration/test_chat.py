@@ -87,6 +87,13 @@ class Chat(unittest.TestCase):
         self.assertGreater(u["tokens_in"], 0)
         self.assertEqual(u["status"], 200)
         self.assertEqual(u["provider"], "demo")
+        # every field of the line (it is built without printf)
+        self.assertEqual((u["level"], u["request_id"], u["model"], u["requested_model"],
+                          u["feature"], u["error"], u["error_code"], u["tokens_cached"]),
+                         ("info", rid, "m+chunks=4", "demo/m+chunks=4", "chat", "", "", 0))
+        self.assertGreater(u["total_us"], 0)
+        self.assertGreaterEqual(u["total_us"], u["ttfb_us"])
+        self.assertIsInstance(u["key_id"], str)
 
     def test_http10_stream_is_plain_body_and_closes(self):
         s = stream_request(self.lx.port, {"model": "demo/m+chunks=3", "messages": MSG,
