@@ -401,11 +401,8 @@ static void step_loaded(adm_op_t *op, const lx_pg_result_t *res)
     }
     /* the provider's connection settings (core/transport.h), as the
      * registry reads them: checked on write, a bad one left out */
-    json_t *set = json_loads(lx_pg_value(res, 0, 12), 0, NULL);
     char why[200];
-    if (set && json_is_object(set))
-        (void)lx_transport_apply(&t->conf.transport, set, why, sizeof why);
-    json_decref(set);
+    (void)lx_transport_apply_text(&t->conf.transport, lx_pg_value(res, 0, 12), why, sizeof why);
     const lx_timeouts_t *d = &cfg->upstream;
     t->conf.timeouts.connect_ms = cap_ms(atoi(lx_pg_value(res, 0, 5)), d->connect_ms, 10000);
     t->conf.timeouts.first_byte_ms = cap_ms(atoi(lx_pg_value(res, 0, 6)), d->first_byte_ms, 30000);

@@ -270,14 +270,9 @@ lx_snapshot_t *lx_snapshot_from_rows(const lx_config_t *cfg, const lx_registry_r
         p->conf.name = lx_strdup(r->name);
         p->conf.base_url = lx_strdup(r->base_url);
         p->jobs = r->jobs ? lx_strdup(r->jobs) : NULL;
-        if (r->settings) { /* checked by the admin API: a bad value is left out */
-            json_t *set = json_loads(r->settings, 0, NULL);
-            char why[200];
-            if (set && json_is_object(set) &&
-                lx_transport_apply(&p->conf.transport, set, why, sizeof why) != LX_OK)
-                lx_log_warn("provider setting ignored", "\"provider\":\"%s\"", r->name);
-            json_decref(set);
-        }
+        char why[200]; /* settings are checked by the admin API: a bad value is left out */
+        if (lx_transport_apply_text(&p->conf.transport, r->settings, why, sizeof why) != LX_OK)
+            lx_log_warn("provider setting ignored", "\"provider\":\"%s\"", r->name);
         if (!lx_headers_json_empty(r->extra_headers)) { /* not sealed yet: no master key */
             lx_headers_add_from_json(&p->conf, r->extra_headers);
         } else if (r->headers_sealed.n) {

@@ -153,51 +153,43 @@ static void routing_state(const lx_snapshot_t *s, lx_buf_t *b)
 /* The HTTP servers' and the workers' own counters, by worker. */
 static void http_families(lx_app_t *app, lx_buf_t *b)
 {
+    /* counters in each worker's HTTP stats (http) or its AI context (ai) */
     static const struct {
         const char *name, *type, *help;
         size_t off;
-    } http_metrics[] = {
+        bool ai;
+    } counters[] = {
         {"llmux_connections_accepted_total", "counter", "Connections accepted.",
-         offsetof(lx_http_stats_t, connections_accepted)},
+         offsetof(lx_http_stats_t, connections_accepted), false},
         {"llmux_connections_open", "gauge", "Connections open now.",
-         offsetof(lx_http_stats_t, connections_open)},
+         offsetof(lx_http_stats_t, connections_open), false},
         {"llmux_http_requests_total", "counter", "Requests whose head was read.",
-         offsetof(lx_http_stats_t, requests)},
+         offsetof(lx_http_stats_t, requests), false},
         {"llmux_http_requests_active", "gauge", "Requests in progress.",
-         offsetof(lx_http_stats_t, requests_active)},
+         offsetof(lx_http_stats_t, requests_active), false},
         {"llmux_http_rejected_total", "counter", "Requests refused before a handler ran.",
-         offsetof(lx_http_stats_t, rejected)},
+         offsetof(lx_http_stats_t, rejected), false},
+        {"llmux_streams_active", "gauge", "Client streams in progress.",
+         offsetof(lx_ai_t, streams_active), true},
+        {"llmux_upstream_pauses_total", "counter", "Upstream transfers paused for a slow client.",
+         offsetof(lx_ai_t, upstream_pauses), true},
+        {"llmux_ai_unauthenticated_total", "counter",
+         "AI requests refused with 401 (no, unknown, disabled or expired key); they leave no "
+         "usage row.",
+         offsetof(lx_ai_t, unauthenticated), true},
     };
-    for (size_t m = 0; m < LX_ARRAY_LEN(http_metrics); m++) {
-        lx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", http_metrics[m].name, http_metrics[m].help,
-                      http_metrics[m].name, http_metrics[m].type);
+    for (size_t m = 0; m < LX_ARRAY_LEN(counters); m++) {
+        lx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", counters[m].name, counters[m].help,
+                      counters[m].name, counters[m].type);
         for (int i = 0; i < app->nworkers; i++) {
-            const lx_http_stats_t *st = lx_http_server_stats(app->workers[i].http);
-            const _Atomic uint64_t *v =
-                (const _Atomic uint64_t *)((const char *)st + http_metrics[m].off);
-            lx_buf_printf(b, "%s{worker=\"%d\"} %llu\n", http_metrics[m].name, i,
+            const char *base = counters[m].ai
+                                   ? (const char *)&app->workers[i].ai
+                                   : (const char *)lx_http_server_stats(app->workers[i].http);
+            const _Atomic uint64_t *v = (const _Atomic uint64_t *)(base + counters[m].off);
+            lx_buf_printf(b, "%s{worker=\"%d\"} %llu\n", counters[m].name, i,
                           (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
         }
     }
-    lx_buf_printf(b, "# HELP llmux_streams_active Client streams in progress.\n"
-                     "# TYPE llmux_streams_active gauge\n");
-    for (int i = 0; i < app->nworkers; i++)
-        lx_buf_printf(b, "llmux_streams_active{worker=\"%d\"} %llu\n", i,
-                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.streams_active,
-                                                               memory_order_relaxed));
-    lx_buf_printf(b, "# HELP llmux_upstream_pauses_total Upstream transfers paused for a slow "
-                     "client.\n# TYPE llmux_upstream_pauses_total counter\n");
-    for (int i = 0; i < app->nworkers; i++)
-        lx_buf_printf(b, "llmux_upstream_pauses_total{worker=\"%d\"} %llu\n", i,
-                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.upstream_pauses,
-                                                               memory_order_relaxed));
-    lx_buf_printf(b, "# HELP llmux_ai_unauthenticated_total AI requests refused with 401 (no, "
-                     "unknown, disabled or expired key); they leave no usage row.\n"
-                     "# TYPE llmux_ai_unauthenticated_total counter\n");
-    for (int i = 0; i < app->nworkers; i++)
-        lx_buf_printf(b, "llmux_ai_unauthenticated_total{worker=\"%d\"} %llu\n", i,
-                      (unsigned long long)atomic_load_explicit(&app->workers[i].ai.unauthenticated,
-                                                               memory_order_relaxed));
     lx_buf_printf(b,
                   "# HELP llmux_ai_limit_refusals_total Requests refused by a key's, user's "
                   "or team's limit (window: minute and day requests, tokens a minute, requests in "

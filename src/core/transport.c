@@ -97,6 +97,14 @@ int lx_transport_apply(lx_transport_t *t, const json_t *obj, char *err, size_t e
     return LX_OK;
 }
 
+int lx_transport_apply_text(lx_transport_t *t, const char *json, char *err, size_t errlen)
+{
+    json_t *obj = json ? json_loads(json, 0, NULL) : NULL;
+    int rc = json_is_object(obj) ? lx_transport_apply(t, obj, err, errlen) : LX_OK;
+    json_decref(obj);
+    return rc;
+}
+
 json_t *lx_transport_to_json(const lx_transport_t *t)
 {
     json_t *o = json_object();

@@ -59,6 +59,10 @@ int lx_transport_set(lx_transport_t *t, const char *key, const struct json_t *v,
  * the first bad value fails as lx_transport_set does. */
 int lx_transport_apply(lx_transport_t *t, const struct json_t *obj, char *err, size_t errlen);
 
+/* The same for a settings object stored as JSON text (ai_providers.settings);
+ * text that is not a JSON object holds no setting (LX_OK). */
+int lx_transport_apply_text(lx_transport_t *t, const char *json, char *err, size_t errlen);
+
 /* The settings that differ from the defaults as a JSON object (new
  * reference), for storing them in ai_providers.settings. */
 struct json_t *lx_transport_to_json(const lx_transport_t *t);

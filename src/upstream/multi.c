@@ -73,11 +73,10 @@ static int lane_idle(const lane_t *l)
  * TLS handshake of its own (the HTTP/1.1 pool grows as the burst's
  * connections come up). A provider with max_connections stays on HTTP/2,
  * so that its cap holds on one multi. */
-static lane_t *lane_for(lx_upstream_t *u, const lx_up_request_t *rq, bool *h2)
+static lane_t *lane_for(lx_upstream_t *u, const lx_up_request_t *rq, bool tls, bool *h2)
 {
     const lx_transport_t *tp = rq->transport;
     lx_http2_mode_t mode = tp ? tp->http2 : LX_HTTP2_AUTO;
-    bool tls = strncasecmp(rq->url, "https:", 6) == 0;
     *h2 = tls && (mode == LX_HTTP2_ON || (mode == LX_HTTP2_AUTO && tp && tp->max_connections > 0));
     if (*h2 || !tls || mode == LX_HTTP2_OFF)
         return lx_up_lane_for(u, tp, *h2);
@@ -651,10 +650,9 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     }
     c->hdrs = header_list(rq);
     const lx_transport_t *tp = rq->transport;
-    bool h2;
-    lane_t *lane = lane_for(u, rq, &h2);
+    bool tls = strncasecmp(rq->url, "https:", 6) == 0, h2;
+    lane_t *lane = lane_for(u, rq, tls, &h2);
     c->shard = lx_up_shard_for(lane);
-    bool tls = strncasecmp(rq->url, "https:", 6) == 0;
     c->tls_h1 = c->tls_h1_setup = tls && !h2;
     c->tls_h1_stream = c->tls_h1 && rq->stream;
     lane->tls_h1 += c->tls_h1;

@@ -64,7 +64,6 @@ typedef struct {
     int nparked;     /* idle connections of this multi we keep watching */
     int max_conns;   /* per host; 0: no cap */
     int max_streams; /* per HTTP/2 connection */
-    long idle_max;   /* idle connections curl keeps beyond the transfers */
     ramp_host_t *hosts;
     int nhosts;
     struct event release; /* held calls may go in (deferred out of curl's callbacks) */

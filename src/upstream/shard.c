@@ -9,16 +9,14 @@
 
 #include <stdlib.h>
 
-/* Idle connections curl keeps beyond the transfers: the first shard of a
- * lane keeps IDLE_CONNS_MAX (what serves a steady load, on one shard); the
- * others, which exist only under a burst, IDLE_CONNS_SHARD_MAX. It was 32,
- * so that a new transfer of theirs walks few idle ones; but 10,000 streams
- * that end and start again in one burst then closed and reopened about
- * half of their connections (each a connect(), whose ephemeral-port search
- * is itself O(ports in use) in the kernel, and one more loop turn before
- * the request goes out), for a walk of at most 512 connections saved. */
-#define IDLE_CONNS_MAX       256L
-#define IDLE_CONNS_SHARD_MAX 256L
+/* Idle connections curl keeps beyond the transfers, on every shard. The
+ * shards a burst makes kept 32 once, so that a new transfer of theirs
+ * walked few idle ones; but 10,000 streams that end and start again in one
+ * burst then closed and reopened about half of their connections (each a
+ * connect(), whose ephemeral-port search is itself O(ports in use) in the
+ * kernel, and one more loop turn before the request goes out), for a walk
+ * of at most 512 connections saved. */
+#define IDLE_CONNS_MAX 256L
 
 int lx_up_shard_pick(const lx_up_shard_load_t *load, int n, int cap, int max)
 {
@@ -53,7 +51,7 @@ bool lx_up_h1_room(const lx_up_h1_load_t *l, bool stream, int cap, int stream_ca
  * mean to cap is the idle ones, so the limit follows the transfers. */
 void lx_up_shard_limit(shard_t *s)
 {
-    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->active + s->idle_max);
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->active + IDLE_CONNS_MAX);
 }
 
 static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -103,7 +101,7 @@ static CURLM *multi_new(shard_t *s)
     curl_multi_setopt(m, CURLMOPT_SOCKETDATA, s);
     curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(m, CURLMOPT_TIMERDATA, s);
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)s->active + s->idle_max);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)s->active + IDLE_CONNS_MAX);
     curl_multi_setopt(m, CURLMOPT_PIPELINING,
                       s->lane->h2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
     curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)s->max_streams);
@@ -114,11 +112,7 @@ static CURLM *multi_new(shard_t *s)
 static shard_t *shard_new(lx_upstream_t *u, lane_t *l)
 {
     shard_t *s = lx_calloc(1, sizeof *s);
-    *s = (shard_t){.u = u,
-                   .lane = l,
-                   .max_conns = l->max_conns,
-                   .max_streams = l->max_streams,
-                   .idle_max = l->nshards == 0 ? IDLE_CONNS_MAX : IDLE_CONNS_SHARD_MAX};
+    *s = (shard_t){.u = u, .lane = l, .max_conns = l->max_conns, .max_streams = l->max_streams};
     s->multi = multi_new(s);
     if (s->multi == NULL) {
         free(s);

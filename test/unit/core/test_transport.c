@@ -172,6 +172,24 @@ static void test_apply_and_json(void **state)
     json_decref(o);
 }
 
+/* Settings stored as text: no text or not an object holds none. */
+static void test_apply_text(void **state)
+{
+    (void)state;
+    lx_transport_t t = {0};
+    char err[200];
+    assert_int_equal(lx_transport_apply_text(&t, NULL, err, sizeof err), LX_OK);
+    assert_int_equal(lx_transport_apply_text(&t, "[1]", err, sizeof err), LX_OK);
+    assert_int_equal(lx_transport_apply_text(&t, "not json", err, sizeof err), LX_OK);
+    assert_int_equal(t.http2, LX_HTTP2_AUTO);
+    assert_int_equal(
+        lx_transport_apply_text(&t, "{\"http2\": false, \"jobs\": {}}", err, sizeof err), LX_OK);
+    assert_int_equal(t.http2, LX_HTTP2_OFF);
+    assert_int_equal(lx_transport_apply_text(&t, "{\"max_connections\": 0}", err, sizeof err),
+                     LX_ERROR);
+    assert_non_null(strstr(err, "max_connections"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_good_values),
         cmocka_unit_test(test_bad_values_name_the_setting),
         cmocka_unit_test(test_apply_and_json),
+        cmocka_unit_test(test_apply_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
