@@ -9,8 +9,12 @@
  * the connections kept alive, per request, for comparison. CPU time, not
  * wall time: a busy machine does not move it much.
  *
+ * --ca2 FILE: every other stream goes to a second provider that names FILE
+ * as its own ca_file (a copy of the bundle under another name), as when a
+ * worker serves a provider with its own CA beside one without.
+ *
  *   bench-tlsconnect --url https://127.0.0.1:PORT/v1/chat/completions \
- *       --ca BUNDLE [--streams N] */
+ *       --ca BUNDLE [--ca2 FILE] [--streams N] */
 #include "upstream_fx.h"
 
 #include <event2/event.h>
@@ -30,17 +34,20 @@ static double cpu_us(void)
 
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *ca = NULL;
+    const char *url = NULL, *ca = NULL, *ca2 = NULL;
     int streams = 200;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--url") && i + 1 < argc)
             url = argv[++i];
         else if (!strcmp(argv[i], "--ca") && i + 1 < argc)
             ca = argv[++i];
+        else if (!strcmp(argv[i], "--ca2") && i + 1 < argc)
+            ca2 = argv[++i];
         else if (!strcmp(argv[i], "--streams") && i + 1 < argc)
             streams = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench-tlsconnect --url URL --ca FILE [--streams N]\n");
+            fprintf(stderr,
+                    "usage: bench-tlsconnect --url URL --ca FILE [--ca2 FILE] [--streams N]\n");
             return 2;
         }
     }
@@ -58,17 +65,22 @@ int main(int argc, char **argv)
     lx_up_handlers_t h = fx_handlers;
     lx_up_request_t hold, probe;
     fx_requests(url, &tp, &hold, &probe);
+    lx_transport_t tp2 = {.http2 = LX_HTTP2_OFF, .ca_file = (char *)ca2};
+    lx_up_request_t hold2, probe2;
+    fx_requests(url, &tp2, &hold2, &probe2);
     counts_t pc = {0}, hc = {0};
 
     /* warm-up: the first connection (the CA store, the TLS session) */
     lx_up_call_start(u, &probe, &h, &pc);
-    if (!loop_until(base, &pc.done, 1, 60) || pc.failed) {
+    if (ca2)
+        lx_up_call_start(u, &probe2, &h, &pc);
+    if (!loop_until(base, &pc.done, ca2 ? 2 : 1, 60) || pc.failed) {
         fprintf(stderr, "bench-tlsconnect: the warm-up transfer failed\n");
         return 1;
     }
     double t0 = cpu_us();
     for (int i = 0; i < streams; i++)
-        lx_up_call_start(u, &hold, &h, &hc);
+        lx_up_call_start(u, ca2 && i % 2 ? &hold2 : &hold, &h, &hc);
     if (!loop_until(base, &hc.opened, streams, 300) || hc.failed) {
         fprintf(stderr, "bench-tlsconnect: %d of %d streams open, %d failed\n", hc.opened, streams,
                 hc.failed);

@@ -5,6 +5,8 @@
 # mock on loopback ports 19458/19459 and stops it (by its PID) at the end.
 # Needs build-release/ (bench/compare or meson).
 #   bench/micro/tlsconnect.sh [STREAMS]      (default: 200)
+#   CA2=1 bench/micro/tlsconnect.sh ...      every other stream to a provider
+#                                            with its own copy of the bundle
 set -eu
 cd "$(dirname "$0")/../.."
 B=build-release
@@ -19,5 +21,11 @@ trap 'kill $MOCK 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/19459) 2>/dev/null && break; sleep 0.05; done
 echo "CA bundle: $(grep -c BEGIN "$TMP/bundle.pem") certificates"
 ulimit -n 4096 2>/dev/null || true
+EXTRA=
+if [ -n "${CA2:-}" ]; then
+    cp "$TMP/bundle.pem" "$TMP/bundle2.pem"
+    EXTRA="--ca2 $TMP/bundle2.pem"
+fi
+# shellcheck disable=SC2086
 $B/bench/micro/bench-tlsconnect --url https://127.0.0.1:19459/v1/chat/completions \
-    --ca "$TMP/bundle.pem" --streams "$N"
+    --ca "$TMP/bundle.pem" $EXTRA --streams "$N"

@@ -7,6 +7,7 @@
  * abort from a callback returns an error to curl and the handle is cleaned up
  * when curl reports it done. Time-to-first-byte and idle-gap limits are our
  * own per-call timer: curl has only connect and total limits. */
+#include "upstream/ca_store.h"
 #include "upstream/multi_int.h"
 #include "upstream/shard.h"
 #include "upstream/url_cache.h"
@@ -167,6 +168,7 @@ static void call_free(lx_up_call_t *c)
     if (c->in_multi)
         curl_multi_remove_handle(c->shard->multi, c->easy);
     lx_up_shard_limit(c->shard);
+    X509_STORE_free(c->ca);
     if (c->own_ca && u->ca_base) /* a pooled handle has the client's CA bundle */
         curl_easy_setopt(c->easy, CURLOPT_CAINFO, u->ca_base);
     /* Only a handle whose transfer ran its course goes back to the pool (it
@@ -486,20 +488,6 @@ static int close_socket_cb(void *clientp, curl_socket_t s)
     return close(s);
 }
 
-/* The CA bundle curl uses when none is set: a handle's CAINFO goes back to
- * it after a provider's own. */
-static char *curl_default_ca(void)
-{
-    CURL *e = curl_easy_init();
-    char *ca = NULL;
-    if (e && curl_easy_getinfo(e, CURLINFO_CAINFO, &ca) == CURLE_OK && ca)
-        ca = lx_strdup(ca);
-    else
-        ca = NULL;
-    curl_easy_cleanup(e);
-    return ca;
-}
-
 lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *policy,
                                const lx_up_tls_t *tls)
 {
@@ -516,9 +504,12 @@ lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *po
         curl_share_setopt(u->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
         curl_share_setopt(u->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     }
-    u->ca_base = tls && tls->ca_file ? lx_strdup(tls->ca_file) : curl_default_ca();
+    u->ca_base = tls && tls->ca_file ? lx_strdup(tls->ca_file) : lx_up_tls_default_ca();
     u->tls_min = tls && tls->tls_min == 13 ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2;
     u->urls = lx_url_cache_new();
+    /* The client's bundle is parsed now, before the loop runs. */
+    u->cas = lx_ca_stores_new();
+    X509_STORE_free(lx_ca_stores_get(u->cas, u->ca_base, lx_now_us() / 1000000));
     return u;
 }
 
@@ -555,6 +546,7 @@ void lx_upstream_free(lx_upstream_t *u)
     if (u->share)        /* after every handle that used it */
         curl_share_cleanup(u->share);
     free(u->ca_base);
+    lx_ca_stores_free(u->cas); /* connections still open hold their own references */
     for (int i = 0; i < u->nwatch; i++)
         watch_drop(u, i);
     free(u->watch);
@@ -576,21 +568,7 @@ static CURL *easy_new(lx_upstream_t *u)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* TLS: the peer's certificate and name verified, at least TLS 1.2
-     * (1.3 when the server has it), sessions resumed through the share. */
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(e, CURLOPT_SSLVERSION, u->tls_min);
-    if (u->ca_base) {
-        curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_base);
-        /* The bundle file only, not also the hashed directory curl is built
-         * with (/etc/ssl/certs): with a directory curl 7.88 keeps no CA
-         * store between connections, and every new TLS connection parsed
-         * the whole bundle again: about 21 ms of CPU with Debian's (145
-         * certificates) against 0.67 ms once curl keeps the store in the
-         * multi (CURLOPT_CA_CACHE_TIMEOUT, a day). */
-        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-    }
+    lx_up_tls_setopts(u, e);
     if (u->share)
         curl_easy_setopt(e, CURLOPT_SHARE, u->share);
     /* Only HTTP(S), and never a redirect: a provider's answer is the answer. */
@@ -671,6 +649,9 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         curl_easy_setopt(e, CURLOPT_CAINFO, tp->ca_file);
         c->own_ca = true;
     }
+    if (tls) /* parsed at the worker's first transfer that names the file */
+        c->ca =
+            lx_ca_stores_get(u->cas, c->own_ca ? tp->ca_file : u->ca_base, c->t_start / 1000000);
     /* CURLOPT_URL too: curl reports it (CURLINFO_EFFECTIVE_URL, errors).
      * Always set: a pooled handle may hold another URL's CURLU. */
     curl_easy_setopt(e, CURLOPT_URL, rq->url);

@@ -1,9 +1,11 @@
 /* multi_int.h - the inside of the upstream client (multi.c), shared with
- * the HTTP/2 connection ramp (ramp.c) only. Everything here belongs to one
- * worker loop (upstream.h). */
+ * the HTTP/2 connection ramp (ramp.c), the shards (shard.c) and the TLS
+ * options (tls.c) only. Everything here belongs to one worker loop
+ * (upstream.h). */
 #ifndef LX_UPSTREAM_MULTI_INT_H
 #define LX_UPSTREAM_MULTI_INT_H
 
+#include "upstream/ca_store.h"
 #include "upstream/upstream.h"
 #include "upstream/url_cache.h"
 
@@ -112,9 +114,10 @@ struct lx_upstream {
     lane_t lanes[LX_UP_LANES_MAX]; /* [0], [1]: no connection cap, the default
                                       stream cap; HTTP/1.1, HTTP/2 */
     int nlanes;
-    CURLSH *share; /* TLS sessions and DNS, for every transfer of this client */
-    char *ca_base; /* the CA bundle a handle has unless its provider names one */
-    long tls_min;  /* CURL_SSLVERSION_TLSv1_2 or _3 */
+    CURLSH *share;       /* TLS sessions and DNS, for every transfer of this client */
+    char *ca_base;       /* the CA bundle a handle has unless its provider names one */
+    lx_ca_stores_t *cas; /* the CA bundles parsed (ca_store.h) */
+    long tls_min;        /* CURL_SSLVERSION_TLSv1_2 or _3 */
     lx_up_call_t *calls;
     int active;
     /* Idle easy handles: curl_easy_init costs several allocations and a
@@ -155,6 +158,7 @@ struct lx_up_call {
     bool in_cb;
     bool aborted;
     bool own_ca;              /* CURLOPT_CAINFO is the provider's, not ca_base */
+    X509_STORE *ca;           /* over TLS: its CA store (a reference); NULL: unreadable */
     bool tls_h1;              /* counted in its lane's tls_h1 */
     bool tls_h1_setup;        /* and in its tls_h1_setup */
     bool tls_h1_stream;       /* and in its tls_h1_streams */
@@ -171,6 +175,13 @@ void lx_up_check_done(shard_t *s);
 void lx_up_watch_forget(lx_upstream_t *u, const shard_t *s);
 /* CURLMOPT_SOCKETFUNCTION (userp: the shard). */
 int lx_up_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp);
+
+/* ---- TLS (tls.c) ---- */
+
+/* The CA bundle curl uses when none is set (a copy), or NULL. */
+char *lx_up_tls_default_ca(void);
+/* Sets the TLS options every handle of u shares (verification, CA bundle). */
+void lx_up_tls_setopts(const lx_upstream_t *u, CURL *e);
 
 /* ---- shards (shard.c) ---- */
 

@@ -187,10 +187,11 @@ class Mock:
     URL and .ca the CA file to trust. alpn="http/1.1" offers only HTTP/1.1;
     h2_max_streams sets SETTINGS_MAX_CONCURRENT_STREAMS, h2_max_requests the
     streams after which a connection gets a GOAWAY. nofile: the open-file
-    limit of the mock."""
+    limit of the mock. cert: (certificate, key) files the TLS listener
+    presents instead of the test server certificate."""
 
     def __init__(self, *args, tls=False, alpn=None, h2_max_streams=None, h2_max_requests=None,
-                 nofile=None):
+                 nofile=None, cert=None):
         self.nofile = nofile
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -201,9 +202,9 @@ class Mock:
             self.ca = os.path.join(certs, "ca.pem")
             self.tls_port = free_port()
             self.https_url = f"https://127.0.0.1:{self.tls_port}"
-            self.args += ["--tls-port", str(self.tls_port),
-                          "--tls-cert", os.path.join(certs, "server.pem"),
-                          "--tls-key", os.path.join(certs, "server.key")]
+            pem, key = cert or (os.path.join(certs, "server.pem"),
+                                os.path.join(certs, "server.key"))
+            self.args += ["--tls-port", str(self.tls_port), "--tls-cert", pem, "--tls-key", key]
             if alpn:
                 self.args += ["--alpn", alpn]
             if h2_max_streams:

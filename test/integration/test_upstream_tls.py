@@ -10,12 +10,14 @@ same target, a fallback to another."""
 import json
 import math
 import os
+import shutil
+import subprocess
 import tempfile
 import threading
 import unittest
 import uuid
 
-from harness import Llmux, Mock, psql, sse_events, wait_for
+from harness import Llmux, Mock, mock_certs, psql, sse_events, wait_for
 
 ADMIN = "/api/v1/admin/ai"
 MSG = [{"role": "user", "content": "hello"}]
@@ -356,6 +358,44 @@ class Http2(TlsBase):
         s = self.stats_when(lambda s: s["chat"] >= 1, "the chat")
         self.assertEqual((s["tls_accepted"], s["alpn_http1"]), (2, 2), s)
 
+    def test_ca_files_are_parsed_once_per_worker(self):
+        # Two providers on one server, each trusting its own copy of the CA
+        # (two files), on one curl multi. curl 7.88 keeps one parsed CA
+        # store per multi, for one file: it parsed a file again whenever the
+        # multi's new connections switched between the two (21 ms of the
+        # loop's CPU with the system bundle), and after the files were gone
+        # the new connection below was a 502. The worker keeps both stores.
+        cas = []
+        for _ in range(2):
+            fd, ca = tempfile.mkstemp(suffix=".pem")
+            with os.fdopen(fd, "w") as f, open(self.mock.ca) as src:
+                f.write(src.read())
+            cas.append(ca)
+        try:
+            self.start({"a": {"ca_file": cas[0], "http2": False},
+                        "b": {"ca_file": cas[1], "http2": False}}, trust=False)
+            self.assertEqual(self.chat("a/m").status, 200)
+            self.assertEqual(self.chat("b/m").status, 200)
+        finally:
+            for ca in cas:
+                os.unlink(ca)
+        # A stream takes each provider's kept connection, so the whole
+        # answers after it need new ones.
+        out = {}
+        ts = [threading.Thread(target=lambda p=p: out.update({p: self.chat(
+            p + "/m+chunks=3+gap_ms=700", stream=True, timeout=30)})) for p in ("a", "b")]
+        for t in ts:
+            t.start()
+        self.stats_when(lambda s: s["streams_started"] >= 2, "the two streams started")
+        for p in ("a", "b"):
+            r = self.chat(p + "/m")
+            self.assertEqual(r.status, 200, r)
+        for t in ts:
+            t.join()
+        self.assertEqual([out[p].status for p in ("a", "b")], [200, 200], out)
+        s = self.stats_when(lambda s: s["chat"] >= 4, "the chats")
+        self.assertEqual((s["tls_accepted"], s["tls_handshakes_failed"]), (4, 0), s)
+
     def test_http2_false_gives_http11(self):
         self.start({"p": {"http2": False}})
         self.assertEqual(self.chat("p/m").status, 200)
@@ -411,6 +451,46 @@ class Http11Only(TlsBase):
         s = self.stats_when(lambda s: s["chat_stream"] >= 1, "the stream")
         self.assertEqual((s["alpn_h2"], s["h2_streams"]), (0, 0), s)
         self.assertGreaterEqual(s["alpn_http1"], 1, s)
+
+
+class OtherName(TlsBase):
+    """A server whose certificate comes from the trusted test CA but names
+    another host: the chain verifies, the name does not (curl's host check;
+    OpenSSL checks the chain, multi.c)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp()
+        certs = mock_certs()
+        pem, key = os.path.join(cls.dir, "other.pem"), os.path.join(cls.dir, "other.key")
+        ext = os.path.join(cls.dir, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:other.example\n")
+        run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=60)
+        run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-subj", "/CN=other.example", "-keyout", key,
+            "-out", os.path.join(cls.dir, "other.csr"))
+        run("openssl", "x509", "-req", "-in", os.path.join(cls.dir, "other.csr"),
+            "-CA", os.path.join(certs, "ca.pem"), "-CAkey", os.path.join(certs, "ca.key"),
+            "-CAcreateserial", "-CAserial", os.path.join(cls.dir, "ca.srl"), "-days", "2",
+            "-extfile", ext, "-out", pem)
+        cls.mock = Mock(tls=True, cert=(pem, key))
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.dir)
+
+    def test_certificate_for_another_name_is_a_502(self):
+        self.start({"p": {}, "q": {"http2": True}})
+        for model in ("p/m", "q/m"):
+            r = self.chat(model)
+            self.assertEqual(r.status, 502, r)
+            self.assertIn(f"TLS certificate verification failed for provider '{model[0]}'",
+                          r.json()["error"]["message"])
+        s = self.mock.stats()
+        self.assertEqual((s["requests_total"], s["tls_handshakes_failed"]), (0, 0), s)
+        self.assertGreaterEqual(s["tls_accepted"], 2, s)
 
 
 class StoredSettings(unittest.TestCase):
