@@ -31,15 +31,17 @@ struct json_t;
 #define LX_TRANSPORT_CA_FILE_MAX           1024
 
 /* "http2" over TLS: "auto" (HTTP/1.1 keep-alive up to http1_connections
- * requests at once per worker, of them up to http1_streams streams, HTTP/2
- * past them), true (always offer HTTP/2), false (HTTP/1.1 only). Plain
- * http:// is always HTTP/1.1. */
+ * requests at once per worker, a stream only while fewer than
+ * http1_streams streams run on either protocol, HTTP/2 past them), true
+ * (always offer HTTP/2), false (HTTP/1.1 only). Plain http:// is always
+ * HTTP/1.1. */
 typedef enum { LX_HTTP2_AUTO = 0, LX_HTTP2_ON, LX_HTTP2_OFF } lx_http2_mode_t;
 
 typedef struct {
     lx_http2_mode_t http2;
     int http1_connections; /* "auto"'s HTTP/1.1 requests per worker; 0: the default */
-    int http1_streams;     /* of them streams; 0: the default */
+    int http1_streams;     /* streams (either protocol) below which one may
+                              go on HTTP/1.1; 0: the default */
     int max_connections;   /* per worker; 0: no cap */
     int max_streams;       /* per HTTP/2 connection; 0: LX_TRANSPORT_STREAMS_DEFAULT */
     char *ca_file;         /* CA bundle for this provider; NULL: upstream.ca_file */

@@ -64,11 +64,13 @@ static int lane_idle(const lane_t *l)
  * from a connection, runs and poll()s every transfer on it (bench/README.md:
  * 57 against 83 us of CPU a request at c=64), and the requests spread over
  * the server's connections. Past them, HTTP/2 keeps thousands of streams
- * on a few connections instead of a TLS connection each. Streams get fewer
- * (http1_streams, 64): with hundreds open, one read from an HTTP/2
+ * on a few connections instead of a TLS connection each. A stream goes on
+ * HTTP/1.1 only while fewer than http1_streams (64) streams run, those on
+ * HTTP/2 counted too: with hundreds open, one read from an HTTP/2
  * connection brings the events of many, while each HTTP/1.1 one costs its
- * own reads and TLS records (1,000 streams on 2 workers: 285-348 against
- * 420-518 us of CPU a stream). A burst also goes
+ * own reads and TLS records (1,000 streams on 2 workers: 241-259 us of CPU
+ * a stream, against 274-278 when HTTP/1.1 streams were counted alone and
+ * 64 a worker kept going over HTTP/1.1). A burst also goes
  * to HTTP/2 beyond the idle HTTP/1.1 connections and LX_UP_H1_SETUP_MAX new ones
  * at a time: thousands of requests at once would otherwise each wait for a
  * TLS handshake of its own (the HTTP/1.1 pool grows as the burst's
@@ -86,6 +88,8 @@ static lane_t *lane_for(lx_upstream_t *u, const lx_up_request_t *rq, bool tls, b
         tp && tp->http1_connections > 0 ? tp->http1_connections : LX_TRANSPORT_HTTP1_CONNS_DEFAULT;
     int scap = tp && tp->http1_streams > 0 ? tp->http1_streams : LX_TRANSPORT_HTTP1_STREAMS_DEFAULT;
     lx_up_h1_load_t load = {l->tls_h1, l->tls_h1_streams, l->tls_h1_setup, lane_idle(l)};
+    if (rq->stream) /* streams on HTTP/2 count too: once many run, all multiplex */
+        load.streams += lx_up_lane_for(u, tp, true)->h2_streams;
     if (lx_up_h1_room(&load, rq->stream, cap, scap))
         return l;
     *h2 = true;
@@ -162,6 +166,7 @@ static void call_free(lx_up_call_t *c)
     c->shard->active--;
     c->shard->lane->tls_h1 -= c->tls_h1;
     c->shard->lane->tls_h1_streams -= c->tls_h1_stream;
+    c->shard->lane->h2_streams -= c->h2_stream;
     h1_setup_done(c);
     evtimer_del(&c->watchdog);
     lx_up_ramp_forget(c);
@@ -636,6 +641,8 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     lane->tls_h1 += c->tls_h1;
     lane->tls_h1_setup += c->tls_h1_setup;
     lane->tls_h1_streams += c->tls_h1_stream;
+    c->h2_stream = h2 && rq->stream;
+    lane->h2_streams += c->h2_stream;
 
     CURL *e = c->easy;
     /* HTTP/2 is offered by ALPN, which falls back to HTTP/1.1 when the

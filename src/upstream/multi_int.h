@@ -86,6 +86,7 @@ struct lane {
     int tls_h1;                        /* HTTP/1.1 transfers over TLS running ("auto"'s count) */
     int tls_h1_setup;                  /* of those, not yet on a connection */
     int tls_h1_streams;                /* of those, streams */
+    int h2_streams;                    /* HTTP/2 streams running (an HTTP/2 lane) */
     shard_t *shards[LX_UP_SHARDS_MAX]; /* [0] always there */
     int nshards;
 };
@@ -162,6 +163,7 @@ struct lx_up_call {
     bool tls_h1;              /* counted in its lane's tls_h1 */
     bool tls_h1_setup;        /* and in its tls_h1_setup */
     bool tls_h1_stream;       /* and in its tls_h1_streams */
+    bool h2_stream;           /* counted in its lane's h2_streams */
     lx_net_verdict_t refused; /* an address the network policy refused */
     char refused_addr[46];
 };

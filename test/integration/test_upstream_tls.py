@@ -332,6 +332,34 @@ class Http2(TlsBase):
         s = self.stats_when(lambda s: s["chat_stream"] >= 12 and s["chat"] >= 1, "the requests")
         self.assertEqual((s["alpn_http1"], s["alpn_h2"], s["h2_streams"]), (4, 1, 9), s)
 
+    def test_auto_streams_stay_on_http2_while_many_run(self):
+        # http1_streams counts the streams on both protocols: with 2 allowed,
+        # a and b go on HTTP/1.1, c, d and e on HTTP/2; when a and b are
+        # done, the next stream still multiplexes (three run on HTTP/2),
+        # where it used to take an HTTP/1.1 connection again (and 1,000
+        # streams kept 64 a worker on HTTP/1.1, at more CPU a stream).
+        self.start({"p": {"http1_streams": 2}})
+        out = {}
+
+        def stream(name, model):
+            out[name] = self.chat(model, stream=True, timeout=30)
+        short, long = "p/m+chunks=2+gap_ms=200", "p/m+chunks=3+gap_ms=1500"
+        ts = []
+        for i, (name, model) in enumerate([("a", short), ("b", short), ("c", long),
+                                           ("d", long), ("e", long)]):
+            ts.append(threading.Thread(target=stream, args=(name, model)))
+            ts[-1].start()
+            self.stats_when(lambda s, n=i + 1: s["streams_started"] >= n, f"stream {name}")
+        ts[0].join()
+        ts[1].join()
+        self.assertEqual(self.mock.stats()["streams_completed"], 2)
+        stream("f", "p/m+chunks=2")
+        for t in ts[2:]:
+            t.join()
+        self.assertEqual([out[n].status for n in "abcdef"], [200] * 6, out)
+        s = self.stats_when(lambda s: s["chat_stream"] >= 6, "six streams")
+        self.assertEqual((s["alpn_http1"], s["h2_streams"]), (2, 4), s)
+
     def test_ca_bundle_is_read_once_not_per_connection(self):
         # A provider's CA bundle, read when its first connection is set up;
         # the second connection (the first is busy with a stream) is opened
