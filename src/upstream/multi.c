@@ -7,7 +7,6 @@
  * abort from a callback returns an error to curl and the handle is cleaned up
  * when curl reports it done. Time-to-first-byte and idle-gap limits are our
  * own per-call timer: curl has only connect and total limits. */
-#include "upstream/ca_store.h"
 #include "upstream/multi_int.h"
 #include "upstream/shard.h"
 #include "upstream/url_cache.h"
