@@ -11,7 +11,8 @@
  * go to a provider with its own ca_file and to one without parsed a file
  * again at every switch. Debian's system bundle (145 certificates) costs
  * about 21 ms of the loop's CPU per parse. Here a file is parsed once per
- * worker, the client's bundle when the worker starts.
+ * worker, at its first HTTPS transfer that names it (the store of the
+ * system's bundle holds about 1 MB).
  *
  * A store is read again when it is LX_CA_STORE_TTL_S old (a day, curl's
  * CURLOPT_CA_CACHE_TIMEOUT default), so a renewed bundle is picked up; if

@@ -511,9 +511,10 @@ lx_upstream_t *lx_upstream_new(struct event_base *base, const lx_netpolicy_t *po
     u->ca_base = tls && tls->ca_file ? lx_strdup(tls->ca_file) : lx_up_tls_default_ca();
     u->tls_min = tls && tls->tls_min == 13 ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2;
     u->urls = lx_url_cache_new();
-    /* The client's bundle is parsed now, before the loop runs. */
+    /* Bundles are parsed at the first HTTPS transfer that needs them, not
+     * now: the system's takes about 1 MB a worker, which a deployment
+     * without HTTPS providers never needs. */
     u->cas = lx_ca_stores_new();
-    X509_STORE_free(lx_ca_stores_get(u->cas, u->ca_base, lx_now_us() / 1000000));
     return u;
 }
 
