@@ -328,6 +328,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
     h2_stream_t *st;
 
     (void)arg;
+    if (f->hd.type == NGHTTP2_RST_STREAM)
+        mock_stat_add(MOCK_ST_H2_RST_RECV, 1);
     if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -398,6 +400,17 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         mock_tconn_close(h->c);
 }
 
+/* A GOAWAY with an error is nghttp2 ending the session: a protocol error
+ * of the client, or too many streams it reset (CVE-2023-44487's limit). */
+static int on_frame_sent(nghttp2_session *s, const nghttp2_frame *f, void *arg)
+{
+    (void)s;
+    (void)arg;
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR)
+        mock_stat_add(MOCK_ST_H2_GOAWAY_ERR, 1);
+    return 0;
+}
+
 int mock_h2_start(mock_tconn_t *c, unsigned max_streams, unsigned max_requests)
 {
     nghttp2_session_callbacks *cbs;
@@ -415,6 +428,7 @@ int mock_h2_start(mock_tconn_t *c, unsigned max_streams, unsigned max_requests)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_sent);
     rc = nghttp2_session_server_new(&h->s, cbs, h);
     nghttp2_session_callbacks_del(cbs);
     if (rc != 0) {

@@ -67,6 +67,8 @@ static const char *const names[MOCK_ST__COUNT] = {
     [MOCK_ST_ALPN_HTTP1] = "alpn_http1",
     [MOCK_ST_H2_STREAMS] = "h2_streams",
     [MOCK_ST_H2_GOAWAY] = "h2_goaway_sent",
+    [MOCK_ST_H2_RST_RECV] = "h2_resets_received",
+    [MOCK_ST_H2_GOAWAY_ERR] = "h2_goaway_errors",
     [MOCK_ST_TLS_INNER_CONNECTS] = "tls_inner_connects",
     [MOCK_ST_TLS_OPEN] = "tls_open",
 };

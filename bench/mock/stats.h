@@ -48,6 +48,8 @@ typedef enum {
     MOCK_ST_ALPN_HTTP1,         /* handshakes that chose http/1.1 or no ALPN */
     MOCK_ST_H2_STREAMS,         /* HTTP/2 request streams opened */
     MOCK_ST_H2_GOAWAY,          /* GOAWAY sent after --h2-max-requests streams */
+    MOCK_ST_H2_RST_RECV,        /* RST_STREAM frames received from clients */
+    MOCK_ST_H2_GOAWAY_ERR,      /* GOAWAY sent with an error code (nghttp2 ended a session) */
     MOCK_ST_TLS_INNER_CONNECTS, /* loopback connections from the TLS side to the plain port */
     MOCK_ST_TLS_OPEN,           /* gauge: TLS connections open now */
     MOCK_ST__COUNT

@@ -636,6 +636,8 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
     bool tls = strncasecmp(rq->url, "https:", 6) == 0, h2;
     lane_t *lane = lane_for(u, rq, tls, &h2);
     c->shard = lx_up_shard_for(lane);
+    if (h2)
+        lx_up_shard_h2_started(c->shard);
     c->tls_h1 = c->tls_h1_setup = tls && !h2;
     c->tls_h1_stream = c->tls_h1 && rq->stream;
     lane->tls_h1 += c->tls_h1;

@@ -69,6 +69,9 @@ typedef struct {
     ramp_host_t *hosts;
     int nhosts;
     struct event release; /* held calls may go in (deferred out of curl's callbacks) */
+    int h2_started;       /* HTTP/2 transfers started on this multi */
+    bool retired;         /* takes no new transfer (LX_UP_H2_SHARD_STREAMS, shard.c) */
+    struct event recycle; /* a retired shard's last transfer ended: a fresh multi */
 } shard_t;
 
 /* A lane: the providers with one distinct (max connections per host, max
@@ -195,8 +198,11 @@ lane_t *lx_up_lane_for(lx_upstream_t *u, const lx_transport_t *t, bool h2);
 int lx_up_lanes_init(lx_upstream_t *u);
 /* The shard of l a new transfer goes on (shard.h's rule), made if need be. */
 shard_t *lx_up_shard_for(lane_t *l);
-/* s's transfer count changed: curl's connection cap follows it. */
+/* s's transfer count changed: curl's connection cap follows it; a
+ * retired shard left without transfers gets a fresh multi (deferred). */
 void lx_up_shard_limit(shard_t *s);
+/* An HTTP/2 transfer starts on s: counted, and s retires at the limit. */
+void lx_up_shard_h2_started(shard_t *s);
 /* No transfer runs: frees every shard beyond each lane's first; then, if
  * more than keep_idle idle connections are left, gives each first shard a
  * fresh multi (closing them). */

@@ -18,6 +18,19 @@
  * of at most 512 connections saved. */
 #define IDLE_CONNS_MAX 256L
 
+/* HTTP/2 transfers a shard starts before it takes no new one. curl 7.88
+ * ends every HTTP/2 stream with an RST_STREAM, even one the server closed
+ * (http2_handle_stream_close clears stream->closed, so http2_data_done
+ * resets the stream), and since the rapid-reset attacks of 2023
+ * (CVE-2023-44487) servers count the resets a connection sends: nghttp2
+ * allows a burst of 1,000 and 33 a second after it, then ends the
+ * connection with a GOAWAY, and every stream on it breaks. A retired
+ * shard's transfers run to their end while new ones go to another shard,
+ * with connections of its own; when the last one ends, the shard gets a
+ * fresh multi (its connections close) and takes transfers again. A lane
+ * with a connection cap keeps its one shard (the cap holds on one multi). */
+#define LX_UP_H2_SHARD_STREAMS 800
+
 int lx_up_shard_pick(const lx_up_shard_load_t *load, int n, int cap, int max)
 {
     int idle = -1, room = -1, least = 0;
@@ -52,6 +65,14 @@ bool lx_up_h1_room(const lx_up_h1_load_t *l, bool stream, int cap, int stream_ca
 void lx_up_shard_limit(shard_t *s)
 {
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)s->active + IDLE_CONNS_MAX);
+    if (s->retired && s->active == 0)
+        event_active(&s->recycle, EV_TIMEOUT, 1); /* not from inside curl */
+}
+
+void lx_up_shard_h2_started(shard_t *s)
+{
+    if (++s->h2_started >= LX_UP_H2_SHARD_STREAMS && s->lane->max_conns == 0)
+        s->retired = true;
 }
 
 static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -109,6 +130,30 @@ static CURLM *multi_new(shard_t *s)
     return m;
 }
 
+/* Gives s a new multi, closing the old one's connections; false if curl
+ * cannot make one (s keeps its multi). */
+static bool shard_fresh_multi(shard_t *s)
+{
+    CURLM *fresh = multi_new(s);
+    if (fresh == NULL)
+        return false;
+    curl_multi_cleanup(s->multi); /* closes its connections: close_socket_cb */
+    s->multi = fresh;
+    evtimer_del(&s->timer);
+    return true;
+}
+
+static void recycle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    shard_t *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->retired && s->active == 0 && shard_fresh_multi(s)) {
+        s->retired = false;
+        s->h2_started = 0;
+    }
+}
+
 static shard_t *shard_new(lx_upstream_t *u, lane_t *l)
 {
     shard_t *s = lx_calloc(1, sizeof *s);
@@ -121,6 +166,7 @@ static shard_t *shard_new(lx_upstream_t *u, lane_t *l)
     evtimer_assign(&s->timer, u->base, timer_event_cb, s);
     event_assign(&s->kick, u->base, -1, 0, kick_cb, s);
     event_assign(&s->release, u->base, -1, 0, lx_up_ramp_release, s);
+    event_assign(&s->recycle, u->base, -1, 0, recycle_cb, s);
     return s;
 }
 
@@ -131,6 +177,7 @@ static void shard_free(shard_t *s)
     evtimer_del(&s->timer);
     event_del(&s->kick);
     event_del(&s->release);
+    event_del(&s->recycle);
     free(s->hosts);
     curl_multi_cleanup(s->multi);
     lx_up_watch_forget(s->u, s);
@@ -172,11 +219,14 @@ lane_t *lx_up_lane_for(lx_upstream_t *u, const lx_transport_t *t, bool h2)
 
 shard_t *lx_up_shard_for(lane_t *l)
 {
-    if (l->nshards == 1 && (l->max_conns > 0 || l->shards[0]->active < LX_UP_SHARD_TRANSFERS))
+    if (l->nshards == 1 && !l->shards[0]->retired &&
+        (l->max_conns > 0 || l->shards[0]->active < LX_UP_SHARD_TRANSFERS))
         return l->shards[0]; /* the common case, without the walk */
     lx_up_shard_load_t load[LX_UP_SHARDS_MAX];
-    for (int i = 0; i < l->nshards; i++)
-        load[i] = (lx_up_shard_load_t){l->shards[i]->active, l->shards[i]->nparked};
+    for (int i = 0; i < l->nshards; i++) /* a retired shard counts as full */
+        load[i] = l->shards[i]->retired
+                      ? (lx_up_shard_load_t){LX_UP_SHARD_TRANSFERS, 0}
+                      : (lx_up_shard_load_t){l->shards[i]->active, l->shards[i]->nparked};
     int max = l->max_conns > 0 ? 1 : LX_UP_SHARDS_MAX;
     int i = lx_up_shard_pick(load, l->nshards, LX_UP_SHARD_TRANSFERS, max);
     if (i == l->nshards) {
@@ -197,15 +247,8 @@ void lx_up_shards_reset(lx_upstream_t *u, int keep_idle)
     }
     if (u->nparked <= keep_idle)
         return;
-    for (int i = 0; i < u->nlanes; i++) {
-        shard_t *s = u->lanes[i].shards[0];
-        CURLM *fresh = multi_new(s);
-        if (fresh == NULL)
-            continue;
-        curl_multi_cleanup(s->multi); /* closes its connections: close_socket_cb */
-        s->multi = fresh;
-        evtimer_del(&s->timer);
-    }
+    for (int i = 0; i < u->nlanes; i++)
+        shard_fresh_multi(u->lanes[i].shards[0]);
 }
 
 void lx_up_lanes_free(lx_upstream_t *u)

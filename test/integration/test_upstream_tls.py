@@ -254,6 +254,33 @@ class Http2(TlsBase):
         self.assertLessEqual(s["h2_max_concurrent_streams"], cap, s)
         self.assertGreaterEqual(s["h2_max_concurrent_streams"], 2, s)  # it did multiplex
 
+    def test_http2_connections_stay_under_the_servers_reset_limit(self):
+        # curl 7.88 ends every HTTP/2 stream with an RST_STREAM, even one the
+        # server closed, and servers count them since the rapid-reset attacks
+        # (CVE-2023-44487): the mock's nghttp2 allows 1,000 and 33 a second,
+        # then ends the connection with a GOAWAY and the streams on it
+        # break. 1,600 short streams over HTTP/2, 16 at a time: no session
+        # ends in error and no connection carries 1,000 streams. (A whole
+        # answer has a Content-Length: curl ends it before its own reset.)
+        self.start({"p": {"http2": True}})
+        n, par, out = 1600, 16, []
+
+        def worker():
+            for _ in range(n // par):
+                r = self.chat("p/m+chunks=2", stream=True)
+                out.append((r.status, sse_events(r.body)[-1][1]))
+        ts = [threading.Thread(target=worker) for _ in range(par)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(out, [(200, "[DONE]")] * n)
+        s = self.stats_when(lambda s: s["h2_streams"] >= n, f"{n} streams")
+        self.assertEqual(s["h2_goaway_errors"], 0, s)
+        self.assertGreater(s["h2_resets_received"], 1000, s)  # curl 7.88 resets each one
+        self.assertGreaterEqual(s["tls_accepted"], 2, s)
+        self.assertLess(s["h2_streams"] / s["tls_accepted"], 1000, s)
+
     def test_default_cap_one_connection_for_50(self):
         self.start({"p": {"http2": True}})
         self.concurrent_streams(50, "p/m+chunks=4+gap_ms=150")
