@@ -658,9 +658,8 @@ lx_up_call_t *lx_up_call_start(lx_upstream_t *u, const lx_up_request_t *rq,
         curl_easy_setopt(e, CURLOPT_CAINFO, tp->ca_file);
         c->own_ca = true;
     }
-    if (tls) /* parsed at the worker's first transfer that names the file */
-        c->ca =
-            lx_ca_stores_get(u->cas, c->own_ca ? tp->ca_file : u->ca_base, c->t_start / 1000000);
+    if (tls && c->own_ca) /* tp is ours only until we return (the client's: ssl_ctx_cb) */
+        c->ca = lx_ca_stores_get(u->cas, tp->ca_file, c->t_start / 1000000);
     /* CURLOPT_URL too: curl reports it (CURLINFO_EFFECTIVE_URL, errors).
      * Always set: a pooled handle may hold another URL's CURLU. */
     curl_easy_setopt(e, CURLOPT_URL, rq->url);

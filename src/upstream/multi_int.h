@@ -162,7 +162,7 @@ struct lx_up_call {
     bool in_cb;
     bool aborted;
     bool own_ca;              /* CURLOPT_CAINFO is the provider's, not ca_base */
-    X509_STORE *ca;           /* over TLS: its CA store (a reference); NULL: unreadable */
+    X509_STORE *ca;           /* own_ca over TLS: its store (a reference); NULL: unreadable */
     bool tls_h1;              /* counted in its lane's tls_h1 */
     bool tls_h1_setup;        /* and in its tls_h1_setup */
     bool tls_h1_stream;       /* and in its tls_h1_streams */

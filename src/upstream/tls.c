@@ -1,6 +1,7 @@
 /* tls.c - the TLS options of a worker's easy handles (multi_int.h): how a
  * new upstream connection is verified, and the CA bundle a handle names. */
 #include "upstream/multi_int.h"
+#include "core/clock.h"
 
 #include <openssl/ssl.h>
 
@@ -17,17 +18,25 @@ char *lx_up_tls_default_ca(void)
 }
 
 /* CURLOPT_SSL_CTX_FUNCTION, for each new TLS connection before its
- * handshake: the transfer's CA store, and the handshake fails unless the
- * server's chain verifies against it. No store (its file cannot be read):
- * no connection. */
+ * handshake: the transfer's CA store (its provider's, taken when it
+ * started; else the client's, looked up here, so that a transfer on a kept
+ * connection costs no lookup), and the handshake fails unless the server's
+ * chain verifies against it. No store (its file cannot be read): no
+ * connection. */
 static CURLcode ssl_ctx_cb(CURL *e, void *ssl_ctx, void *arg)
 {
     (void)arg;
     lx_up_call_t *c = NULL;
     curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&c);
-    if (c == NULL || c->ca == NULL)
+    if (c == NULL)
         return CURLE_SSL_CACERT_BADFILE;
-    SSL_CTX_set1_cert_store(ssl_ctx, c->ca);
+    X509_STORE *ca =
+        c->own_ca ? c->ca : lx_ca_stores_get(c->u->cas, c->u->ca_base, lx_now_us() / 1000000);
+    if (ca == NULL)
+        return CURLE_SSL_CACERT_BADFILE;
+    SSL_CTX_set1_cert_store(ssl_ctx, ca); /* the SSL_CTX's own reference */
+    if (!c->own_ca)
+        X509_STORE_free(ca);
     SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
     return CURLE_OK;
 }
